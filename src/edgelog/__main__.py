@@ -1,0 +1,5 @@
+"""Allow ``python -m edgelog``."""
+
+from edgelog.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``edgelog`` command line: thin wiring over the library layers."""

@@ -1,0 +1,86 @@
+"""The ``edgelog`` entry point: builds the app from each area's commands and maps errors to exit codes.
+
+Each area (generate, analyze, results, job) lives in its own module with a ``register(app)`` function, so the
+CLI stays a thin layer over the library and the modules do not step on each other.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from edgelog import __version__
+from edgelog.errors import EdgelogError
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def report_error(exc: EdgelogError) -> None:
+    """Print a user error the same way from every command: one line, an optional fix, no traceback."""
+    err_console.print(f"[bold red]error:[/] {escape(exc.message)}")
+    if exc.hint:
+        err_console.print(f"  [bold]fix:[/] {escape(exc.hint)}")
+
+
+class EdgelogGroup(typer.core.TyperGroup):
+    """A command group that turns :class:`EdgelogError` into its message and exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EdgelogError as exc:
+            report_error(exc)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    name="edgelog",
+    cls=EdgelogGroup,
+    help="Analyse web access logs where they are written: generate, rotate, analyze, fetch and report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"edgelog {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Analyse web access logs where they are written.
+
+    Example: [bold]edgelog demo[/] runs the whole pipeline on this machine with no cloud account.
+    """
+
+
+def _register_all() -> None:
+    from edgelog.cli import analyze, generate, job, results
+
+    for module in (generate, analyze, results, job):
+        module.register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app(standalone_mode=True) or 0)
