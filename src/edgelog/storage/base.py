@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from edgelog.errors import UsageError
@@ -23,6 +24,7 @@ class ObjectInfo:
     size: int
     md5_hex: str | None = None
     crc32c_b64: str | None = None
+    updated: datetime | None = None  # last written (UTC): `edgelog jobs` shows time ranges from it
 
 
 class Bucket(abc.ABC):

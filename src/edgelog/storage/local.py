@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -51,7 +52,13 @@ class LocalBucket(Bucket):
                     found.append(key)
         for key in sorted(found):
             path = self._path(key)
-            yield ObjectInfo(key=key, size=path.stat().st_size, md5_hex=_md5(path))
+            stat = path.stat()
+            yield ObjectInfo(
+                key=key,
+                size=stat.st_size,
+                md5_hex=_md5(path),
+                updated=datetime.fromtimestamp(stat.st_mtime, UTC),
+            )
 
     def upload_file(self, local: Path, key: str) -> None:
         target = self._path(key)
