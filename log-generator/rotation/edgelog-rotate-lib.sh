@@ -116,16 +116,18 @@ now_float() { printf '%s' "$EPOCHREALTIME"; }
 float_ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
 
 # Read the generator's status file (JSON written atomically by `edgelog generate live`) into
-# ST_PID, ST_PATH, ST_INODE, ST_UPDATED. Returns 1 when it is missing or unreadable.
+# ST_PID, ST_PATH, ST_INODE, ST_UPDATED, ST_STATE (starting|running|stopped).
+# Returns 1 when it is missing or unreadable.
 read_status() {
   local content
-  ST_PID='' ST_PATH='' ST_INODE='' ST_UPDATED=''
+  ST_PID='' ST_PATH='' ST_INODE='' ST_UPDATED='' ST_STATE=''
   [[ -f $EDGELOG_STATUS_FILE ]] || return 1
   content=$(<"$EDGELOG_STATUS_FILE") || return 1
   content=${content//$'\n'/ }
   [[ $content =~ \"pid\"[[:space:]]*:[[:space:]]*([0-9]+) ]] && ST_PID=${BASH_REMATCH[1]}
   [[ $content =~ \"path\"[[:space:]]*:[[:space:]]*\"([^\"]*)\" ]] && ST_PATH=${BASH_REMATCH[1]}
   [[ $content =~ \"inode\"[[:space:]]*:[[:space:]]*([0-9]+) ]] && ST_INODE=${BASH_REMATCH[1]}
+  [[ $content =~ \"state\"[[:space:]]*:[[:space:]]*\"([a-z]*)\" ]] && ST_STATE=${BASH_REMATCH[1]}
   [[ $content =~ \"updated_ts\"[[:space:]]*:[[:space:]]*([0-9]+(\.[0-9]+)?) ]] && ST_UPDATED=${BASH_REMATCH[1]}
   [[ -n $ST_UPDATED ]]
 }
