@@ -1,9 +1,186 @@
-"""CLI commands for the results area (wired in edgelog.cli.main)."""
+"""CLI commands for the results area: `edgelog fetch`, `edgelog jobs`, `edgelog report` (wired in main)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+
+from edgelog.errors import ExitCode
+from edgelog.settings import RESULTS_PREFIX, default_bucket_url
+
+BucketOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--bucket",
+        "-b",
+        help="Where results are: gs://BUCKET, gs://BUCKET/ROOT, file:///dir or a directory. "
+        "Default: $EDGELOG_BUCKET, else the local embedded bucket.",
+        show_default=False,
+    ),
+]
+PrefixOpt = Annotated[str, typer.Option("--prefix", help="Key prefix the job specs publish under.")]
+
+
+def _out_console(as_json: bool) -> Console:
+    """Tables go to stdout, except with --json, where stdout carries only the JSON document."""
+    return Console(stderr=as_json, highlight=False)
+
+
+def fetch(
+    job_id: Annotated[str, typer.Argument(help="The job id (j-...), as `edgelog jobs` lists it.")],
+    bucket: BucketOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Directory for node results and the merged result.", show_default=False
+        ),
+    ] = None,
+    prefix: PrefixOpt = RESULTS_PREFIX,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a machine-readable result on stdout.")
+    ] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Parallel downloads.")] = 8,
+    expect_node: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expect-node", help="A node that must have results (repeat); absent ones count as missing."
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the HTML report of the merged result here.")
+    ] = None,
+    summary: Annotated[bool, typer.Option("--summary/--no-summary", help="Print the report tables.")] = True,
+) -> None:
+    """Download every node's results for a job, verify them, merge them, and print the summary.
+
+    Each file is checked against the bucket's checksums and its node's manifest (sha256).
+    A rerun skips files already downloaded and verified, so an interrupted fetch resumes.
+    Exit codes: 0 all nodes ok, 3 partial (missing/failed/partial nodes), 4 a file did not verify,
+    1 nothing usable.
+
+    Example: [bold]edgelog fetch j-6f1c2a9e --bucket gs://acme-edgelog --out results/[/]
+    """
+    from edgelog.results import fetch_job, render_html
+    from edgelog.results.terminal import print_fetch, print_summary
+
+    console = _out_console(as_json)
+    progress = Console(stderr=True)
+    target = out if out is not None else Path("edgelog-results") / job_id
+    result = fetch_job(
+        bucket or default_bucket_url(),
+        job_id,
+        target,
+        prefix=prefix,
+        workers=workers,
+        expected_nodes=expect_node or (),
+        console=progress if progress.is_terminal or not as_json else None,
+    )
+    if html is not None and result.merged_dir is not None:
+        render_html(result.merged_dir, html)
+    if as_json:
+        document = result.to_json()
+        document["html"] = str(html) if html is not None and result.merged_dir is not None else None
+        typer.echo(json.dumps(document, indent=2, default=str))
+    else:
+        print_fetch(result, console)
+        if summary and result.merged_dir is not None:
+            console.print()
+            print_summary(result.merged_dir, console)
+        if html is not None and result.merged_dir is not None:
+            console.print(f"HTML report: {html}")
+    raise typer.Exit(int(result.exit_code))
+
+
+def jobs(
+    bucket: BucketOpt = None,
+    prefix: PrefixOpt = RESULTS_PREFIX,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
+) -> None:
+    """List the job ids that have results in the bucket, with node counts and publish time ranges.
+
+    Example: [bold]edgelog jobs --bucket gs://acme-edgelog[/]
+    """
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from edgelog.results import list_jobs
+    from edgelog.results.html import fmt, human_bytes
+
+    url = bucket or default_bucket_url()
+    found = list_jobs(url, prefix=prefix)
+    if as_json:
+        typer.echo(json.dumps([j.to_json() for j in found], indent=2))
+        return
+    console = _out_console(False)
+    if not found:
+        console.print(Text(f"no jobs under {url} (prefix {prefix!r})"))
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for label in ("job", "nodes", "executions", "objects", "size", "first published", "last published"):
+        table.add_column(
+            label, justify="right" if label in ("nodes", "executions", "objects", "size") else "left"
+        )
+    for job in found:
+        table.add_row(
+            Text(job.job_id),
+            Text(fmt(job.nodes)),
+            Text(fmt(job.executions)),
+            Text(fmt(job.objects)),
+            Text(human_bytes(job.bytes)),
+            Text(fmt(job.first_updated)),
+            Text(fmt(job.last_updated)),
+        )
+    console.print(table)
+
+
+def report(
+    result_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="A result directory (from analyze, merge or fetch; a fetch --out dir works too)."
+        ),
+    ],
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write the self-contained HTML report here.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the terminal tables.")] = False,
+) -> None:
+    """Show a result as tables in the terminal and, with --html, as one self-contained HTML page.
+
+    Exit codes: 0 complete result, 3 partial result (missing nodes or failed files),
+    4 files do not match the manifest.
+
+    Example: [bold]edgelog report edgelog-results/j-6f1c2a9e --html report.html[/]
+    """
+    from edgelog.results.html import write_html
+    from edgelog.results.tables import load_result
+    from edgelog.results.terminal import print_quality, render_summary
+
+    target = result_dir
+    if not (target / "manifest.json").exists() and (target / "merged" / "manifest.json").exists():
+        target = target / "merged"  # a `fetch --out` directory: report its merged result
+    data = load_result(target)
+    console = _out_console(False)
+    if not quiet:
+        render_summary(data, console)
+    elif data.partial or data.integrity_problems:
+        print_quality(data, console)
+    if html is not None:
+        write_html(data, html)
+        console.print(f"HTML report: {html}")
+    if data.integrity_problems:
+        raise typer.Exit(int(ExitCode.INTEGRITY))
+    if data.partial:
+        raise typer.Exit(int(ExitCode.PARTIAL))
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    app.command("fetch")(fetch)
+    app.command("jobs")(jobs)
+    app.command("report")(report)

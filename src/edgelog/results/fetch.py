@@ -1,0 +1,753 @@
+"""Fetch a job's per-node results from a bucket, verify every byte, and merge them into one result.
+
+Why so careful: a merged report that silently lacks a node, or includes a truncated file, looks exactly like a
+correct one. So every file is checked (size and md5/crc32c from the bucket listing; sha256 and size from the
+node's ``outputs/manifest.json``), every node gets a status, and anything short of "every node ok" makes the
+merged result *partial* (exit code 3) or an *integrity* failure (exit code 4), in the manifest and in the exit
+code. Downloads are resumable: a file already on disk that verifies is not fetched again.
+
+Local layout below ``out_dir``::
+
+    nodes/<nodeID>/<executionID>/{outputs/..., stdout, stderr, exitCode}   what each node published
+    nodes/<nodeID>/<executionID>.tar.gz                                      (gzip encoding: the archive)
+    merged/                                                                  edgelog.analysis.merge output
+    fetch.json                                                               this run's per-node statuses
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from rich.console import Console
+
+from edgelog.errors import EdgelogError, ExitCode, UsageError
+from edgelog.results.layout import CONTROL_FILES, Execution, JobSummary, job_prefix, parse_job, summarize_jobs
+from edgelog.settings import RESULTS_PREFIX
+from edgelog.storage.base import Bucket, ObjectInfo, open_bucket
+
+MANIFEST = "outputs/manifest.json"
+MANIFEST_SCHEMA = "edgelog.manifest/1"
+USABLE = ("ok", "partial")
+# Which execution of a node to use when it published more than one (a retried execution): best status first.
+STATUS_RANK = {"ok": 0, "partial": 1, "failed": 2, "corrupt": 3, "missing": 4}
+
+
+@dataclass
+class NodeResult:
+    """What fetch found for one node (the execution it used, and why it is or is not in the merge)."""
+
+    node_id: str
+    status: str  # ok | partial | failed | missing | corrupt
+    reason: str | None = None
+    execution_id: str | None = None
+    encoding: str | None = None  # plain | gzip
+    exit_code: int | None = None  # the execution's exitCode file
+    files: int = 0  # files verified
+    bytes: int = 0
+    downloaded: int = 0  # files transferred in this run
+    skipped: int = 0  # files already on disk and verified (resume)
+    outputs_dir: Path | None = None
+    manifest: dict[str, Any] | None = None
+    problems: list[str] = field(default_factory=list)
+    other_executions: list[dict[str, str | None]] = field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        return self.status in USABLE
+
+    def to_json(self) -> dict[str, Any]:
+        totals = (self.manifest or {}).get("totals") or {}
+        return {
+            "node_id": self.node_id,
+            "execution_id": self.execution_id,
+            "status": self.status,
+            "reason": self.reason,
+            "encoding": self.encoding,
+            "exit_code": self.exit_code,
+            "files": self.files,
+            "bytes": self.bytes,
+            "downloaded": self.downloaded,
+            "skipped": self.skipped,
+            "outputs_dir": str(self.outputs_dir) if self.outputs_dir else None,
+            "manifest_status": (self.manifest or {}).get("status"),
+            "lines_read": totals.get("lines_read"),
+            "problems": self.problems,
+            "other_executions": self.other_executions,
+        }
+
+
+@dataclass
+class FetchResult:
+    """The outcome of :func:`fetch_job`: where the merged result is, each node's status, and the verdict."""
+
+    job_id: str
+    bucket_url: str
+    prefix: str
+    out_dir: Path
+    merged_dir: Path | None
+    nodes: list[NodeResult]
+    status: str  # ok | partial | failed
+    exit_code: ExitCode
+    partial: bool
+    problems: list[str] = field(default_factory=list)  # what makes the result incomplete
+    warnings: list[str] = field(default_factory=list)  # worth knowing, but the result is still complete
+    downloaded: int = 0
+    skipped: int = 0
+    bytes_downloaded: int = 0
+    retries: int = 0
+    duration_s: float = 0.0
+    merge_status: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": "edgelog.fetch/1",
+            "job_id": self.job_id,
+            "bucket": self.bucket_url,
+            "prefix": self.prefix,
+            "out_dir": str(self.out_dir),
+            "merged_dir": str(self.merged_dir) if self.merged_dir else None,
+            "status": self.status,
+            "exit_code": int(self.exit_code),
+            "partial": self.partial,
+            "merge_status": self.merge_status,
+            "problems": self.problems,
+            "warnings": self.warnings,
+            "downloaded": self.downloaded,
+            "skipped": self.skipped,
+            "bytes_downloaded": self.bytes_downloaded,
+            "retries": self.retries,
+            "duration_s": round(self.duration_s, 3),
+            "nodes": [n.to_json() for n in self.nodes],
+        }
+
+
+# -- checks ----------------------------------------------------------------------------------------
+
+
+def _digest(path: Path, algo: str) -> str:
+    digest = hashlib.new(algo, usedforsecurity=False) if algo == "md5" else hashlib.new(algo)
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _crc32c_b64(path: Path) -> str:
+    import google_crc32c
+
+    checksum = google_crc32c.Checksum()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            checksum.update(chunk)
+    return base64.b64encode(checksum.digest()).decode("ascii")
+
+
+def _listing_mismatch(path: Path, info: ObjectInfo) -> str | None:
+    """Why a local file is not the object the bucket listed (None when it is)."""
+    size = path.stat().st_size
+    if size != info.size:
+        return f"size {size} != {info.size} in bucket"
+    if info.md5_hex and _digest(path, "md5") != info.md5_hex:
+        return "md5 differs from the bucket's"
+    if not info.md5_hex and info.crc32c_b64 and _crc32c_b64(path) != info.crc32c_b64:
+        return "crc32c differs from the bucket's"
+    return None
+
+
+def _manifest_mismatch(path: Path, entry: dict[str, Any]) -> str | None:
+    """Why a local file is not what the node's manifest says it wrote (None when it is)."""
+    size = path.stat().st_size
+    if isinstance(entry.get("size"), int) and size != entry["size"]:
+        return f"size {size} != {entry['size']} in manifest"
+    if _digest(path, "sha256") != entry.get("sha256"):
+        return "sha256 differs from the manifest's"
+    return None
+
+
+def _safe_relpath(text: object) -> str | None:
+    """A manifest path is only followed if it stays inside the outputs directory."""
+    if not isinstance(text, str) or not text or "\\" in text:
+        return None
+    pure = PurePosixPath(text)
+    if pure.is_absolute() or any(p in ("", ".", "..") for p in pure.parts):
+        return None
+    return pure.as_posix()
+
+
+def _validate_job_id(job_id: str) -> None:
+    if not job_id or "/" in job_id or job_id in (".", "..") or any(c.isspace() for c in job_id):
+        raise UsageError(
+            f"invalid job id {job_id!r}", hint="job ids look like j-<uuid>; list them with `edgelog jobs`"
+        )
+
+
+# -- per-execution work ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Work:
+    """Mutable state of one execution while it is fetched."""
+
+    execution: Execution
+    root: Path  # local copy of the execution's result directory
+    status: str | None = None
+    reason: str | None = None
+    exit_code: int | None = None
+    manifest: dict[str, Any] | None = None
+    files: int = 0
+    bytes: int = 0
+    downloaded: int = 0
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail(self, status: str, reason: str) -> None:
+        """Record the first, most specific reason; a corrupt file outranks everything else."""
+        with self.lock:
+            if self.status is None or (status == "corrupt" and self.status != "corrupt"):
+                self.status, self.reason = status, reason
+            else:
+                self.problems.append(reason)
+
+
+class _Fetcher:
+    def __init__(self, bucket: Bucket, workers: int, progress: _Progress):
+        self.bucket = bucket
+        self.workers = max(1, workers)
+        self.progress = progress
+        self.bytes_downloaded = 0
+        self.lock = threading.Lock()
+
+    def _get(self, work: _Work, key: str, local: Path, info: ObjectInfo, check: Callable[[Path], str | None]):
+        """Download ``key`` to ``local`` unless a verified copy is there; return why it is bad, or None."""
+        if local.is_file() and check(local) is None and _listing_mismatch(local, info) is None:
+            with work.lock:
+                work.skipped += 1
+                work.files += 1
+                work.bytes += info.size
+            self.progress.advance(info.size)
+            return None
+        self.bucket.download_file(key, local)
+        with self.lock:
+            self.bytes_downloaded += info.size
+        self.progress.advance(info.size)
+        bad = _listing_mismatch(local, info) or check(local)
+        with work.lock:
+            work.downloaded += 1
+            if bad is None:
+                work.files += 1
+                work.bytes += info.size
+        if bad is not None:
+            local.unlink(missing_ok=True)  # never leave a bad copy that a later run could mistake for good
+        return bad
+
+    def run(self, tasks: list[tuple[_Work, Callable[[], None]]]) -> None:
+        """Run download tasks in parallel; a task's unexpected error marks its execution failed."""
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="fetch") as pool:
+            futures = {pool.submit(fn): work for work, fn in tasks}
+            for future in as_completed(futures):
+                work = futures[future]
+                try:
+                    future.result()
+                except EdgelogError as exc:
+                    status = "corrupt" if exc.exit_code == ExitCode.INTEGRITY else "failed"
+                    work.fail(status, f"download failed: {exc.message}")
+                except Exception as exc:  # network errors after retries, disk full, ...
+                    work.fail("failed", f"download failed: {type(exc).__name__}: {exc}")
+
+    # plain encoding ------------------------------------------------------------------------------------
+
+    def phase1_plain(self, work: _Work) -> list[Callable[[], None]]:
+        """Control files and the manifest first: they decide what else to fetch."""
+        tasks = []
+        for rel in (*CONTROL_FILES, MANIFEST):
+            info = work.execution.objects.get(rel)
+            if info is None:
+                continue
+            tasks.append(self._file_task(work, rel, info, lambda p: None, "corrupt"))
+        return tasks
+
+    def _file_task(
+        self, work: _Work, rel: str, info: ObjectInfo, check: Callable[[Path], str | None], bad_status: str
+    ) -> Callable[[], None]:
+        def task() -> None:
+            bad = self._get(work, work.execution.base_key + rel, work.root / rel, info, check)
+            if bad:
+                work.fail(bad_status, f"{rel}: {bad}")
+
+        return task
+
+    def phase2_plain(self, work: _Work) -> list[Callable[[], None]]:
+        tasks = []
+        for entry in (work.manifest or {}).get("outputs") or []:
+            rel = _safe_relpath(entry.get("path"))
+            if rel is None:
+                work.fail("corrupt", f"manifest lists an unsafe output path {entry.get('path')!r}")
+                continue
+            info = work.execution.objects.get(f"outputs/{rel}")
+            if info is None:
+                work.fail(
+                    "corrupt", f"outputs/{rel} is in the manifest but not in the bucket (incomplete upload)"
+                )
+                continue
+            tasks.append(
+                self._file_task(
+                    work, f"outputs/{rel}", info, lambda p, e=entry: _manifest_mismatch(p, e), "corrupt"
+                )
+            )
+        listed = {
+            f"outputs/{_safe_relpath(e.get('path'))}" for e in (work.manifest or {}).get("outputs") or []
+        }
+        extra = sorted(set(work.execution.objects) - listed - {MANIFEST, *CONTROL_FILES})
+        if extra:
+            work.problems.append(
+                f"{len(extra)} object(s) not in the manifest were ignored: {', '.join(extra[:5])}"
+            )
+        return tasks
+
+    # gzip encoding -------------------------------------------------------------------------------------
+
+    def archive_task(self, work: _Work, archive: Path) -> Callable[[], None]:
+        def task() -> None:
+            info = work.execution.objects[""]
+            bad = self._get(work, work.execution.base_key, archive, info, lambda p: None)
+            if bad:
+                work.fail("corrupt", f"{archive.name}: {bad}")
+                return
+            try:
+                _extract(archive, work.root)
+            except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+                work.fail("corrupt", f"{archive.name}: cannot unpack: {exc}")
+
+        return task
+
+
+def _extract(archive: Path, dest: Path) -> None:
+    """Unpack a publisher archive safely (no links, devices or paths outside ``dest``), replacing ``dest``.
+
+    The tree may sit at the archive root or below one wrapping folder; either way ``dest`` ends up holding
+    ``outputs/``, ``stdout``, ``stderr`` and ``exitCode``.
+    """
+    tmp = dest.with_name(f".{dest.name}.unpack")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(tmp, filter="data")
+    root = tmp
+    entries = [p for p in root.iterdir()]
+    while len(entries) == 1 and entries[0].is_dir() and entries[0].name != "outputs":
+        root = entries[0]
+        entries = list(root.iterdir())
+    shutil.rmtree(dest, ignore_errors=True)
+    root.replace(dest)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read_exit_code(work: _Work) -> None:
+    path = work.root / "exitCode"
+    if work.execution.encoding == "plain" and "exitCode" not in work.execution.objects:
+        return
+    if not path.is_file():
+        return
+    text = path.read_text(errors="replace").strip()
+    try:
+        work.exit_code = int(text)
+    except ValueError:
+        work.fail("failed", f"exitCode file is not a number: {text[:40]!r}")
+
+
+def _read_manifest(work: _Work, job_id: str) -> None:
+    path = work.root / MANIFEST
+    if not path.is_file():
+        return
+    try:
+        manifest = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        work.fail("corrupt", f"{MANIFEST} is not valid JSON: {exc}")
+        return
+    if not isinstance(manifest, dict) or manifest.get("schema") != MANIFEST_SCHEMA:
+        schema = manifest.get("schema") if isinstance(manifest, dict) else type(manifest).__name__
+        work.fail("corrupt", f"{MANIFEST}: unexpected schema {schema!r} (want {MANIFEST_SCHEMA})")
+        return
+    if not isinstance(manifest.get("outputs"), list):
+        work.fail("corrupt", f"{MANIFEST} has no outputs list")
+        return
+    if manifest.get("job_id") not in (None, job_id):
+        work.problems.append(f"manifest says job {manifest.get('job_id')!r}, fetched as {job_id!r}")
+    work.manifest = manifest
+
+
+def _stderr_tail(work: _Work) -> str:
+    path = work.root / "stderr"
+    if not path.is_file():
+        return ""
+    lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return f": {lines[-1][:200]}" if lines else ""
+
+
+def _decide(work: _Work) -> None:
+    """The execution's final status once everything it needs is downloaded and checked."""
+    if work.status is not None:
+        return
+    if work.exit_code not in (None, 0):
+        manifest_status = (work.manifest or {}).get("status")
+        # `edgelog analyze` exits 3 when it produced results but some input files failed: usable, partial.
+        if work.exit_code == ExitCode.PARTIAL and manifest_status == "partial":
+            work.status, work.reason = (
+                "partial",
+                "analysis was partial (exit code 3), see the node's manifest",
+            )
+            return
+        work.status, work.reason = "failed", f"job exited with code {work.exit_code}{_stderr_tail(work)}"
+        return
+    if work.manifest is None:
+        work.status, work.reason = "missing", f"no {MANIFEST}: the node published no results"
+        return
+    manifest_status = work.manifest.get("status")
+    if manifest_status == "failed":
+        work.status, work.reason = "failed", "the node's analysis failed (manifest status failed)"
+    elif manifest_status == "partial":
+        totals = work.manifest.get("totals") or {}
+        work.status = "partial"
+        work.reason = f"analysis was partial: {totals.get('files_failed', '?')} input file(s) failed"
+    elif manifest_status == "ok":
+        work.status = "ok"
+    else:
+        work.status, work.reason = "corrupt", f"manifest has an unknown status {manifest_status!r}"
+
+
+# -- progress --------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """A rich progress bar over bytes when a console is given; silent otherwise."""
+
+    def __init__(self, console: Console | None, label: str):
+        self.console = console
+        self.label = label
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.console is not None:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task(self.label, total=0)
+        return self
+
+    def grow(self, nbytes: int) -> None:
+        if self._progress is not None:
+            task = self._progress.tasks[0]
+            self._progress.update(self._task, total=(task.total or 0) + nbytes)
+
+    def advance(self, nbytes: int) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, nbytes)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)
+
+
+# -- the whole fetch -------------------------------------------------------------------------------
+
+
+def fetch_job(
+    bucket_url: str | Path | Bucket,
+    job_id: str,
+    out_dir: str | Path,
+    *,
+    prefix: str = RESULTS_PREFIX,
+    workers: int = 8,
+    expected_nodes: Sequence[str] = (),
+    console: Console | None = None,
+    merge: bool = True,
+) -> FetchResult:
+    """Download, verify and merge every node's results for ``job_id``.
+
+    ``expected_nodes`` names nodes that must have published (a node that never uploaded anything is otherwise
+    invisible). ``console`` shows a progress bar. Raises :class:`UsageError` when the bucket holds nothing for
+    the job; every per-node problem is reported in the result instead of raised, so callers always get the
+    per-node picture. The merged directory's ``manifest.json`` carries a ``fetch`` section with the same
+    statuses, and its ``status`` is ``partial`` unless every node was ok.
+    """
+    _validate_job_id(job_id)
+    started = time.monotonic()
+    out = Path(out_dir).expanduser().resolve()
+    bucket = bucket_url if isinstance(bucket_url, Bucket) else open_bucket(bucket_url)
+    retries = [0]
+    if hasattr(bucket, "on_retry") and bucket.on_retry is None:
+        bucket.on_retry = lambda exc: retries.__setitem__(0, retries[0] + 1)
+
+    listing = parse_job(job_id, prefix, bucket.list(job_prefix(prefix, job_id)))
+    if not listing.executions and not expected_nodes:
+        where = f"{bucket.url}/{job_prefix(prefix, job_id)}"
+        raise UsageError(
+            f"no results for job {job_id} at {where}",
+            hint=f"check --bucket/--prefix, or list the jobs there: edgelog jobs --bucket {bucket.url}",
+        )
+    nodes_dir = out / "nodes"
+    works = []
+    for execution in listing.executions:
+        node_dir = nodes_dir / execution.node_id
+        name = execution.execution_id or "_"
+        works.append(_Work(execution, node_dir / name))
+
+    with _Progress(console, f"fetch {job_id}") as progress:
+        fetcher = _Fetcher(bucket, workers, progress)
+        first: list[tuple[_Work, Callable[[], None]]] = []
+        for work in works:
+            if work.execution.encoding == "gzip":
+                progress.grow(work.execution.size)
+                first.append(
+                    (work, fetcher.archive_task(work, work.root.with_name(work.root.name + ".tar.gz")))
+                )
+            else:
+                tasks = fetcher.phase1_plain(work)
+                progress.grow(
+                    sum(
+                        work.execution.objects[r].size
+                        for r in (*CONTROL_FILES, MANIFEST)
+                        if r in work.execution.objects
+                    )
+                )
+                first += [(work, t) for t in tasks]
+        fetcher.run(first)
+
+        second: list[tuple[_Work, Callable[[], None]]] = []
+        for work in works:
+            if work.status is not None:
+                continue
+            _read_exit_code(work)
+            _read_manifest(work, job_id)
+            if work.manifest is None or work.status is not None:
+                continue
+            if work.execution.encoding == "plain":
+                tasks = fetcher.phase2_plain(work)
+                for entry in work.manifest.get("outputs") or []:
+                    rel = _safe_relpath(entry.get("path"))
+                    info = work.execution.objects.get(f"outputs/{rel}") if rel else None
+                    progress.grow(info.size if info else 0)
+                second += [(work, t) for t in tasks]
+            else:
+                _verify_unpacked(work)
+        fetcher.run(second)
+
+    for work in works:
+        _decide(work)
+
+    node_results = _choose_per_node(works, expected_nodes)
+    result = FetchResult(
+        job_id=job_id,
+        bucket_url=bucket.url,
+        prefix=prefix,
+        out_dir=out,
+        merged_dir=None,
+        nodes=node_results,
+        status="failed",
+        exit_code=ExitCode.FAILED,
+        partial=True,
+        downloaded=sum(w.downloaded for w in works),
+        skipped=sum(w.skipped for w in works),
+        bytes_downloaded=fetcher.bytes_downloaded,
+    )
+    if listing.stray:
+        keys = ", ".join(o.key for o in listing.stray[:5])
+        result.warnings.append(f"{len(listing.stray)} object(s) fit no known layout and were ignored: {keys}")
+
+    usable = [n for n in node_results if n.usable]
+    if merge and usable:
+        _merge(result, usable)
+    result.retries = retries[0]
+    _verdict(result, merged=merge)
+    result.duration_s = time.monotonic() - started
+    if result.merged_dir is not None:
+        _annotate_manifest(result)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "fetch.json", result.to_json())
+    return result
+
+
+def _verify_unpacked(work: _Work) -> None:
+    """A gzip archive's files are checked against the manifest it carries (its md5 covered the transfer)."""
+    files = bytes_ = 0
+    for entry in (work.manifest or {}).get("outputs") or []:
+        rel = _safe_relpath(entry.get("path"))
+        if rel is None:
+            work.fail("corrupt", f"manifest lists an unsafe output path {entry.get('path')!r}")
+            continue
+        path = work.root / "outputs" / rel
+        if not path.is_file():
+            work.fail("corrupt", f"outputs/{rel} is in the manifest but not in the archive")
+            continue
+        bad = _manifest_mismatch(path, entry)
+        if bad:
+            work.fail("corrupt", f"outputs/{rel}: {bad}")
+            continue
+        files += 1
+        bytes_ += path.stat().st_size
+    work.files += files
+    work.bytes += bytes_
+
+
+def _choose_per_node(works: list[_Work], expected_nodes: Sequence[str]) -> list[NodeResult]:
+    by_node: dict[str, list[_Work]] = {}
+    for work in works:
+        by_node.setdefault(work.execution.node_id, []).append(work)
+    results = []
+    for node_id in sorted(set(by_node) | set(expected_nodes)):
+        candidates = by_node.get(node_id, [])
+        if not candidates:
+            results.append(NodeResult(node_id, "missing", "expected node published nothing to the bucket"))
+            continue
+        candidates.sort(key=lambda w: (STATUS_RANK.get(w.status or "", 9), -_ts(w.execution)))
+        best = candidates[0]
+        results.append(
+            NodeResult(
+                node_id=node_id,
+                status=best.status or "failed",
+                reason=best.reason,
+                execution_id=best.execution.execution_id,
+                encoding=best.execution.encoding,
+                exit_code=best.exit_code,
+                files=best.files,
+                bytes=best.bytes,
+                downloaded=sum(w.downloaded for w in candidates),
+                skipped=sum(w.skipped for w in candidates),
+                outputs_dir=best.root / "outputs" if best.status in USABLE else None,
+                manifest=best.manifest,
+                problems=best.problems,
+                other_executions=[
+                    {"execution_id": w.execution.execution_id, "status": w.status, "reason": w.reason}
+                    for w in candidates[1:]
+                ],
+            )
+        )
+    return results
+
+
+def _ts(execution: Execution) -> float:
+    return execution.updated.timestamp() if execution.updated else 0.0
+
+
+def _merge(result: FetchResult, usable: list[NodeResult]) -> None:
+    """Merge into a temporary directory, then swap it in, so a failed merge never leaves a half result."""
+    from edgelog.analysis import merge as merge_dirs
+
+    final = result.out_dir / "merged"
+    tmp = result.out_dir / f".merged.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    dirs = [n.outputs_dir for n in usable if n.outputs_dir is not None]
+    try:
+        run = merge_dirs(dirs, tmp)
+    except EdgelogError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        result.problems.append(f"merge failed: {exc.message}")
+        result.merge_status = "failed"
+        return
+    result.merge_status = str(getattr(run, "status", "ok"))
+    if result.merge_status == "failed" or not (tmp / "manifest.json").is_file():
+        result.problems.append("merge produced no result")
+        result.merge_status = "failed"
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    old = result.out_dir / f".merged.old-{os.getpid()}"
+    if final.exists():
+        final.replace(old)
+    tmp.replace(final)
+    shutil.rmtree(old, ignore_errors=True)
+    result.merged_dir = final
+
+
+def _verdict(result: FetchResult, *, merged: bool) -> None:
+    statuses = [n.status for n in result.nodes]
+    usable = [s for s in statuses if s in USABLE]
+    corrupt = "corrupt" in statuses
+    if merged and result.merged_dir is None:
+        result.exit_code = ExitCode.INTEGRITY if corrupt else ExitCode.FAILED
+        result.status, result.partial = "failed", True
+        return
+    if not usable:
+        result.exit_code = ExitCode.INTEGRITY if corrupt else ExitCode.FAILED
+        result.status, result.partial = "failed", True
+        return
+    incomplete = any(s != "ok" for s in statuses) or result.merge_status == "partial" or bool(result.problems)
+    result.partial = incomplete
+    result.status = "partial" if incomplete else "ok"
+    if corrupt:
+        result.exit_code = ExitCode.INTEGRITY
+    elif incomplete:
+        result.exit_code = ExitCode.PARTIAL
+    else:
+        result.exit_code = ExitCode.OK
+
+
+def _annotate_manifest(result: FetchResult) -> None:
+    """Record in the merged manifest which nodes made it in, so the report can never show it as complete."""
+    assert result.merged_dir is not None
+    path = result.merged_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    if result.partial and manifest.get("status") == "ok":
+        manifest["status"] = "partial"
+    if manifest.get("job_id") is None:
+        manifest["job_id"] = result.job_id
+    manifest["fetch"] = {
+        "job_id": result.job_id,
+        "bucket": result.bucket_url,
+        "prefix": result.prefix,
+        "fetched_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "status": result.status,
+        "partial": result.partial,
+        "problems": result.problems,
+        "nodes": [
+            {
+                k: n.to_json()[k]
+                for k in ("node_id", "execution_id", "status", "reason", "files", "lines_read")
+            }
+            for n in result.nodes
+        ],
+    }
+    _write_json(path, manifest)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.replace(path)
+
+
+def list_jobs(bucket_url: str | Path | Bucket, *, prefix: str = RESULTS_PREFIX) -> list[JobSummary]:
+    """Every job id with results below ``<prefix>/`` in the bucket: node counts, sizes, publish time range."""
+    bucket = bucket_url if isinstance(bucket_url, Bucket) else open_bucket(bucket_url)
+    base = prefix.strip("/") + "/" if prefix.strip("/") else ""
+    return summarize_jobs(prefix, bucket.list(base))

@@ -1,0 +1,236 @@
+"""The terminal report: the main panels as rich tables, readable over ssh.
+
+Every value from the logs is wrapped in :class:`rich.text.Text`, never interpolated into markup, so a path
+like ``/[bold]x`` or a user agent full of brackets prints literally instead of restyling the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from edgelog.results.fetch import FetchResult
+from edgelog.results.html import SEVERITY_COLORS, STATUS_COLORS, duration, fmt, human_bytes, pct
+from edgelog.results.tables import ResultData, Row, load_result
+
+Col = tuple[str, str, Callable[[Any], str] | None]
+
+
+def _table(title: str, rows: Sequence[Row], cols: Sequence[Col], *, limit: int = 10) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, expand=False)
+    for key, label, _ in cols:
+        numeric = any(isinstance(r.get(key), int | float) and not isinstance(r.get(key), bool) for r in rows)
+        table.add_column(label, justify="right" if numeric else "left", overflow="fold", max_width=70)
+    for row in rows[:limit]:
+        table.add_row(
+            *(Text(f(row.get(k)) if f and row.get(k) is not None else fmt(row.get(k))) for k, _, f in cols)
+        )
+    if not rows:
+        table.add_row(*(Text("–") for _ in cols))
+    if len(rows) > limit:
+        table.caption = f"top {limit} of {len(rows)}"
+    return table
+
+
+def _status_text(status: str) -> Text:
+    return Text(status, style=f"bold {STATUS_COLORS.get(status, 'white')}")
+
+
+def render_summary(data: ResultData, console: Console) -> None:
+    """Print the loaded result's main panels."""
+    m = data.manifest
+    s = data.one("summary")
+    job = m.get("job_id") or (m.get("fetch") or {}).get("job_id")
+    header = Text("edgelog report", style="bold")
+    if job:
+        header.append(f"  job {job}")
+    header.append("  status ")
+    header.append_text(_status_text(data.status))
+    console.print(header)
+
+    overview = Table(box=box.SIMPLE_HEAD, show_header=False, show_edge=False)
+    overview.add_column("metric", style="dim")
+    overview.add_column("value", justify="right")
+    overview.add_column("metric", style="dim")
+    overview.add_column("value", justify="right")
+    sessions = data.one("sessions")
+    pairs = [
+        ("total requests", fmt(s.get("total_lines"))),
+        ("valid requests", fmt(s.get("valid_requests"))),
+        ("unique visitors", fmt(s.get("unique_visitors"))),
+        ("bandwidth", human_bytes(s.get("bandwidth_bytes"))),
+        ("not found (404)", fmt(s.get("not_found_requests"))),
+        ("static requests", fmt(s.get("static_requests"))),
+        ("quarantined lines", fmt(s.get("quarantined_lines"))),
+        ("failed files", fmt(s.get("failed_files"))),
+        ("sessions", fmt(sessions.get("sessions"))),
+        ("bounce rate", pct(sessions.get("bounce_rate"))),
+        ("first request", fmt(s.get("first_ts"))),
+        ("last request", fmt(s.get("last_ts"))),
+    ]
+    for i in range(0, len(pairs), 2):
+        (k1, v1), (k2, v2) = pairs[i], pairs[i + 1]
+        overview.add_row(k1, Text(v1), k2, Text(v2))
+    console.print(overview)
+
+    console.print(
+        _table(
+            "Status codes",
+            data.rows("status_codes"),
+            [("status", "status", str), ("status_class", "class", None), ("hits", "requests", None)],
+        )
+    )
+    path_cols: list[Col] = [
+        ("path", "path", None),
+        ("hits", "requests", None),
+        ("visitors", "visitors", None),
+    ]
+    console.print(_table("Top paths", data.rows("top_paths"), path_cols))
+    console.print(_table("Not found (404)", data.rows("not_found"), path_cols, limit=8))
+    for name, key, title in (
+        ("browsers", "browser", "Browsers"),
+        ("operating_systems", "os", "Operating systems"),
+        ("crawlers", "crawler", "Crawlers"),
+    ):
+        console.print(_table(title, data.rows(name), [(key, key, None), ("hits", "requests", None)], limit=6))
+    console.print(
+        _table(
+            "Referring sites",
+            data.rows("referring_sites"),
+            [("site", "site", None), ("hits", "requests", None)],
+            limit=6,
+        )
+    )
+    console.print(
+        Text(
+            f"Sessions: {fmt(sessions.get('sessions'))}, avg {duration(sessions.get('avg_duration_s'))}, "
+            f"{fmt(sessions.get('avg_pages'))} pages, bounce {pct(sessions.get('bounce_rate'))}"
+        )
+    )
+
+    anomalies = sorted(data.rows("anomalies"), key=lambda r: -(r.get("score") or 0))
+    table = Table(title="Anomalies", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    for label in ("severity", "score", "kind", "subject", "when", "detail"):
+        table.add_column(
+            label, justify="right" if label == "score" else "left", overflow="fold", max_width=60
+        )
+    for r in anomalies[:10]:
+        sev = str(r.get("severity"))
+        table.add_row(
+            Text(sev, style=f"bold {SEVERITY_COLORS.get(sev, 'white')}"),
+            Text(fmt(r.get("score"))),
+            Text(fmt(r.get("kind"))),
+            Text(fmt(r.get("subject"))),
+            Text(fmt(r.get("ts"))),
+            Text(fmt(r.get("detail"))),
+        )
+    if not anomalies:
+        table.add_row(Text("none"), *(Text("") for _ in range(5)))
+    console.print(table)
+
+    nodes = Table(title="Nodes", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    for label in ("node", "status", "files", "failed", "lines", "valid", "quarantined"):
+        nodes.add_column(label, justify="left" if label in ("node", "status") else "right")
+    for r in data.rows("nodes"):
+        nodes.add_row(
+            Text(fmt(r.get("node_id"))),
+            _status_text(str(r.get("status"))),
+            *(
+                Text(fmt(r.get(k)))
+                for k in ("files", "files_failed", "lines_read", "valid_requests", "quarantined_lines")
+            ),
+        )
+    console.print(nodes)
+    print_quality(data, console)
+
+
+def print_quality(data: ResultData, console: Console) -> None:
+    """Say plainly what the numbers above do not include."""
+    totals = data.manifest.get("totals") or {}
+    line = Text("Data quality: ")
+    line.append(
+        f"{fmt(totals.get('files'))} files, {fmt(totals.get('files_failed'))} failed, "
+        f"{fmt(totals.get('lines_read'))} lines read, {fmt(totals.get('lines_quarantined'))} quarantined; "
+        f"{data.verified_files}/{len(data.manifest.get('outputs') or [])} outputs verified"
+    )
+    console.print(line)
+    for node in (data.manifest.get("fetch") or {}).get("nodes") or []:
+        if node.get("status") != "ok":
+            warn = Text("  node ", style="yellow")
+            warn.append(str(node.get("node_id")))
+            warn.append(f": {node.get('status')} — {node.get('reason') or ''}")
+            console.print(warn)
+    for inp in data.manifest.get("inputs") or []:
+        if isinstance(inp, dict) and inp.get("status") == "failed":
+            warn = Text("  failed file ", style="yellow")
+            warn.append(f"{inp.get('name')}: {inp.get('error') or ''}")
+            console.print(warn)
+    for problem in data.integrity_problems:
+        console.print(Text(f"  integrity: {problem}", style="bold red"))
+    if data.missing:
+        console.print(Text(f"  missing report tables: {', '.join(data.missing)}", style="yellow"))
+    if data.partial:
+        console.print(
+            Text(f"PARTIAL RESULT (status {data.status}): totals are lower bounds.", style="bold yellow")
+        )
+
+
+def print_summary(result_dir: str | Path, console: Console | None = None) -> ResultData:
+    """Print the main report panels for ``result_dir``; return the loaded data (for the caller's verdict)."""
+    data = load_result(result_dir)
+    render_summary(data, console or Console())
+    return data
+
+
+def print_fetch(result: FetchResult, console: Console) -> None:
+    """Per-node statuses of a fetch, then the verdict: what is in the merged result and what is not."""
+    table = Table(
+        title=f"Job {result.job_id}: nodes", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False
+    )
+    for label in ("node", "execution", "status", "files", "downloaded", "resumed", "reason"):
+        table.add_column(
+            label,
+            justify="right" if label in ("files", "downloaded", "resumed") else "left",
+            overflow="fold",
+            max_width=70,
+        )
+    for node in result.nodes:
+        table.add_row(
+            Text(node.node_id),
+            Text(node.execution_id or "-"),
+            _status_text(node.status),
+            Text(fmt(node.files)),
+            Text(fmt(node.downloaded)),
+            Text(fmt(node.skipped)),
+            Text(node.reason or ""),
+        )
+    console.print(table)
+    for problem in result.problems:
+        console.print(Text(f"problem: {problem}", style="yellow"))
+    for warning in result.warnings:
+        console.print(Text(f"warning: {warning}", style="dim"))
+    verdict = Text("fetch ")
+    verdict.append_text(_status_text(result.status))
+    ok = sum(1 for n in result.nodes if n.status == "ok")
+    used = sum(1 for n in result.nodes if n.usable)
+    verdict.append(
+        f": {used}/{len(result.nodes)} node(s) merged ({ok} ok), {result.downloaded} file(s) downloaded "
+        f"({human_bytes(result.bytes_downloaded)}), {result.skipped} already verified, {result.retries} retr"
+        f"{'y' if result.retries == 1 else 'ies'}, {result.duration_s:.1f}s"
+    )
+    console.print(verdict)
+    if result.merged_dir:
+        console.print(Text(f"merged result: {result.merged_dir}"))
+    if result.partial and result.merged_dir:
+        console.print(
+            Text(
+                "The merged result is PARTIAL: nodes above that are not ok are not in it.",
+                style="bold yellow",
+            )
+        )
