@@ -1,9 +1,104 @@
-"""CLI commands for the analyze area (wired in edgelog.cli.main)."""
+"""CLI commands for the analyze area: ``edgelog analyze`` and ``edgelog merge``, thin library wrappers."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from edgelog.analysis import RunResult, analyze, merge
+
+
+def _summary(result: RunResult) -> None:
+    """One short report line on stdout, problems on stderr: jobs keep stdout as the execution log."""
+    m = result.manifest
+    t = m["totals"]
+    typer.echo(
+        f"{m['kind']} {result.status}: {t['files']} files ({t['files_failed']} failed), "
+        f"{t['lines_read']} lines, {t['lines_parsed']} parsed, {t['lines_quarantined']} quarantined "
+        f"-> {result.out}"
+    )
+    for entry in m.get("inputs", []):
+        if entry.get("status") == "failed":
+            typer.echo(f"warning: {entry['name']}: {entry['error']}", err=True)
+    for q in m.get("queries", []):
+        if q.get("status") == "failed":
+            typer.echo(f"warning: query {q['error']}", err=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+
+    @app.command("analyze")
+    def analyze_cmd(
+        inputs: Annotated[
+            list[Path],
+            typer.Argument(help="Log files or directories (scanned recursively; dot-files skipped)."),
+        ],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Results directory to write.")],
+        fmt: Annotated[
+            str, typer.Option("--format", help="auto, combined, common, json or csv (auto detects per file).")
+        ] = "auto",
+        since: Annotated[
+            str | None, typer.Option(help="Only records at or after this ISO-8601 time (empty: no bound).")
+        ] = None,
+        until: Annotated[
+            str | None, typer.Option(help="Only records before this ISO-8601 time (empty: no bound).")
+        ] = None,
+        query: Annotated[
+            list[Path] | None,
+            typer.Option("--query", "-q", help="Extra SQL file over the `requests` table (repeatable)."),
+        ] = None,
+        tags: Annotated[
+            Path | None, typer.Option(help="YAML tag rules (default: queries/tags.yaml).")
+        ] = None,
+        job_id: Annotated[
+            str | None, typer.Option(help="Job id for the manifest (default $BACALHAU_JOB_ID).")
+        ] = None,
+        node_id: Annotated[
+            str | None,
+            typer.Option(help="Node id (default $EDGELOG_NODE_ID, else from rotated file names)."),
+        ] = None,
+        execution_id: Annotated[
+            str | None, typer.Option(help="Execution id (default $BACALHAU_EXECUTION_ID).")
+        ] = None,
+    ) -> None:
+        """Analyse access logs with DuckDB: reports, mergeable partials, quarantined lines and a manifest.
+
+        Exit codes: 0 ok, 3 partial (some files or queries failed, see manifest.json), 1 nothing usable,
+        2 bad arguments.
+
+        Example: [bold]edgelog analyze /var/log/logs_to_process --out /tmp/out --since 2026-11-23T08:00Z[/]
+        """
+        result = analyze(
+            inputs,
+            out,
+            fmt=fmt,
+            since=since,
+            until=until,
+            queries=query or (),
+            job_id=job_id,
+            node_id=node_id,
+            execution_id=execution_id,
+            tags=tags,
+        )
+        _summary(result)
+        if result.exit_code:
+            raise typer.Exit(int(result.exit_code))
+
+    @app.command("merge")
+    def merge_cmd(
+        dirs: Annotated[list[Path], typer.Argument(help="Results directories written by analyze or merge.")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Merged results directory to write.")],
+    ) -> None:
+        """Merge per-node results exactly: the same reports analyze would give over all their input files.
+
+        Every input directory's manifest checksums are verified first (exit 4 on a mismatch).
+
+        Example: [bold]edgelog merge results/node-1 results/node-2 --out results/merged[/]
+        """
+        result = merge(dirs, out)
+        _summary(result)
+        if result.exit_code:
+            raise typer.Exit(int(result.exit_code))

@@ -1,0 +1,19 @@
+-- report: hosts
+-- answers: Which client IPs (v4 and v6) send the most requests, how many visitors (user agents per day) each
+--          IP represents, the bytes sent to it and when it was first and last seen.
+-- columns: ip VARCHAR, hits BIGINT, visitors BIGINT, bytes BIGINT, first_ts TIMESTAMPTZ, last_ts TIMESTAMPTZ
+--          (top 100 by hits desc, ip asc)
+-- merge: partial is one row per (ip, visitor hash) with sums, min/max time and the 404 count (used by the
+--        scanner anomaly); merging re-sums and takes min/max per key.
+-- @partial
+SELECT ip, vh, count(*)::BIGINT AS hits, sum(bytes)::BIGINT AS bytes, min(ts) AS first_ts, max(ts) AS last_ts,
+       count(*) FILTER (WHERE status = 404)::BIGINT AS not_found
+FROM requests GROUP BY ip, vh
+-- @merge
+SELECT ip, vh, sum(hits)::BIGINT AS hits, sum(bytes)::BIGINT AS bytes, min(first_ts) AS first_ts,
+       max(last_ts) AS last_ts, sum(not_found)::BIGINT AS not_found
+FROM partial GROUP BY ip, vh
+-- @final
+SELECT ip, sum(hits)::BIGINT AS hits, count(DISTINCT vh)::BIGINT AS visitors, sum(bytes)::BIGINT AS bytes,
+       min(first_ts) AS first_ts, max(last_ts) AS last_ts
+FROM p_hosts GROUP BY ip ORDER BY hits DESC, ip LIMIT 100

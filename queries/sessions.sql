@@ -1,0 +1,48 @@
+-- report: sessions
+-- answers: How visits behave: a session is a run of page views (requests for non-static paths) by one
+--          visitor - the session_id where the format has one (JSON/CSV), else the same IP + user agent - with
+--          no gap longer than 30 minutes. Reports the number of sessions, average duration (first to last page
+--          view, seconds), average page views, bounce rate (sessions with one page view) and abandonment rate
+--          (sessions that reached the cart or checkout but never an order confirmation, among sessions that
+--          reached the cart or checkout; tags cart/checkout/order_complete).
+-- columns: sessions BIGINT, avg_duration_s DOUBLE, avg_pages DOUBLE, bounce_rate DOUBLE (0..1),
+--          abandonment_rate DOUBLE (0..1)
+-- merge: the partial holds session fragments (visitor key, start, end, pages, entry, exit, cart, purchase).
+--        Merging sorts fragments by start per visitor and joins one to the previous ones when it starts at
+--        most 30 minutes after their latest end; this gives exactly the sessions of the union of the inputs.
+--        Ties in entry/exit pages are broken by (time, path). Also feeds entry_pages and exit_pages.
+-- @partial
+SELECT CASE WHEN session_id IS NOT NULL THEN 's:' || session_id
+            ELSE 'v:' || ip || chr(10) || coalesce(user_agent, '') END AS visitor,
+       ts AS start_ts, ts AS end_ts, 1::BIGINT AS pages, url_path AS entry_page, url_path AS exit_page,
+       list_has_any(edgelog_tags(url_path, method), ['cart', 'checkout']) AS cart,
+       list_contains(edgelog_tags(url_path, method), 'order_complete') AS purchase
+FROM requests
+WHERE url_path IS NOT NULL AND NOT edgelog_is_static(url_path)
+-- @merge
+-- Window frames are by value (RANGE), not by row position, so fragments with equal start times (ties in any
+-- order) always get the same session number.
+WITH o AS (
+  SELECT *, max(end_ts) OVER (PARTITION BY visitor ORDER BY start_ts
+                              RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS prev_end
+  FROM partial
+),
+g AS (
+  SELECT *, sum(CASE WHEN prev_end IS NULL OR start_ts - prev_end > INTERVAL 30 MINUTE THEN 1 ELSE 0 END)
+              OVER (PARTITION BY visitor ORDER BY start_ts
+                    RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sid
+  FROM o
+)
+SELECT visitor, min(start_ts) AS start_ts, max(end_ts) AS end_ts, sum(pages)::BIGINT AS pages,
+       arg_min(entry_page, (start_ts, entry_page)) AS entry_page,
+       arg_max(exit_page, (end_ts, exit_page)) AS exit_page,
+       bool_or(cart) AS cart, bool_or(purchase) AS purchase
+FROM g GROUP BY visitor, sid
+-- @final
+SELECT count(*)::BIGINT AS sessions,
+       coalesce(sum(epoch_us(end_ts) - epoch_us(start_ts)) / count(*) / 1e6, 0)::DOUBLE AS avg_duration_s,
+       coalesce(sum(pages) / count(*), 0)::DOUBLE AS avg_pages,
+       coalesce(count(*) FILTER (WHERE pages = 1) / count(*), 0)::DOUBLE AS bounce_rate,
+       coalesce(count(*) FILTER (WHERE cart AND NOT purchase) / nullif(count(*) FILTER (WHERE cart), 0), 0)::DOUBLE
+         AS abandonment_rate
+FROM p_sessions

@@ -1,0 +1,20 @@
+-- report: tags
+-- answers: Traffic per business tag (auth, account, cart, checkout, payment, api, admin, static, ...), from
+--          the path/method rules in queries/tags.yaml (or --tags FILE): hits, visitors, bytes and errors
+--          (responses with status >= 400). A request with several tags counts once in each.
+-- columns: tag VARCHAR, hits BIGINT, visitors BIGINT, bytes BIGINT, errors BIGINT (by hits desc, tag asc)
+-- merge: partial is one row per (tag, visitor hash) with sums; merging re-sums per key. Tags are decided on
+--        the node (the rules' sha256 is in the manifest).
+-- @partial
+SELECT tag, vh, count(*)::BIGINT AS hits, sum(bytes)::BIGINT AS bytes,
+       count(*) FILTER (WHERE status >= 400)::BIGINT AS errors
+FROM (SELECT unnest(edgelog_tags(url_path, method)) AS tag, vh, bytes, status FROM requests
+      WHERE url_path IS NOT NULL)
+GROUP BY tag, vh
+-- @merge
+SELECT tag, vh, sum(hits)::BIGINT AS hits, sum(bytes)::BIGINT AS bytes, sum(errors)::BIGINT AS errors
+FROM partial GROUP BY tag, vh
+-- @final
+SELECT tag, sum(hits)::BIGINT AS hits, count(DISTINCT vh)::BIGINT AS visitors, sum(bytes)::BIGINT AS bytes,
+       sum(errors)::BIGINT AS errors
+FROM p_tags GROUP BY tag ORDER BY hits DESC, tag

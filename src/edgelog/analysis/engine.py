@@ -1,0 +1,624 @@
+"""``analyze`` and ``merge``: rotated log files in, a verified results directory out.
+
+Both paths end in the same finalize step over merged partials, which is why ``merge(node outputs)`` equals
+``analyze(union of inputs)`` exactly: ``analyze`` computes partials from ``requests`` and runs each report's
+merge SQL over them once; ``merge`` concatenates the nodes' partials and runs the same merge SQL.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from edgelog import __version__
+from edgelog.analysis import parse
+from edgelog.analysis.library import (
+    Report,
+    default_tags_file,
+    install_report_macros,
+    load_library,
+    load_tag_rules,
+    sha256_bytes,
+)
+from edgelog.errors import ConfigError, ExitCode, IntegrityError, UsageError
+from edgelog.naming import is_temporary, parse_rotated_name
+
+MANIFEST_SCHEMA = "edgelog.manifest/1"
+ROTATION_SLACK = timedelta(seconds=60)  # records may be stamped up to this long after their file's window
+FILES_SCHEMA = """
+    node_id VARCHAR, name VARCHAR, format VARCHAR, status VARCHAR, lines_read BIGINT, lines_parsed BIGINT,
+    lines_quarantined BIGINT, lines_outside_window BIGINT, first_ts TIMESTAMPTZ, last_ts TIMESTAMPTZ
+"""
+OWNED_OUTPUTS = ("manifest.json", "reports", "partials", "queries", "quarantine.parquet")
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its status, the exit code the CLI should use, the manifest and the directory."""
+
+    status: str
+    exit_code: ExitCode
+    manifest: dict[str, Any]
+    out: Path
+
+
+@dataclass
+class _Input:
+    path: Path
+    name: str
+    node_id: str | None
+    rotated_at: datetime | None
+    status: str = "ok"
+    error: str | None = None
+    fmt: str | None = None
+    counts: parse.FileCounts = field(default_factory=parse.FileCounts)
+    size: int | None = None
+    sha256: str | None = None
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(value: str | datetime | None, option: str) -> datetime | None:
+    """Parse a --since/--until value; empty means no bound (job templates pass empty strings)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option}: {value!r} is not an ISO-8601 time", hint=f"e.g. {option} 2026-11-23T08:00:00Z"
+        ) from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _file_sha256(path: Path) -> tuple[int, str]:
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return size, h.hexdigest()
+
+
+def _connect(tmp: Path) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with bounded memory that spills to a private temp directory."""
+    config: dict[str, Any] = {
+        "memory_limit": os.environ.get("EDGELOG_MEMORY_LIMIT", "1GB"),
+        "temp_directory": str(tmp),
+        "preserve_insertion_order": True,
+    }
+    threads = os.environ.get("EDGELOG_THREADS")
+    if threads:
+        config["threads"] = int(threads)
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def discover_inputs(inputs: Sequence[Path | str]) -> list[Path]:
+    """Expand directories recursively, skipping dot-files and dot-directories; missing paths: usage error."""
+    found: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found.extend(Path(root) / f for f in sorted(files) if not is_temporary(f))
+        elif p.is_file():
+            found.append(p)
+        elif not p.exists():
+            raise UsageError(f"input {p} does not exist", hint="pass log files or directories that hold them")
+        else:
+            raise UsageError(f"input {p} is not a regular file or directory")
+    seen: set[Path] = set()
+    unique = []
+    for p in found:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def select_window(files: list[_Input], since: datetime | None, until: datetime | None) -> None:
+    """Mark rotated files that cannot hold records in [since, until) as skipped, by their name's stamp.
+
+    A file stamped T holds records written before T, after the previous rotation of the same node and stream.
+    Files without a rotation stamp are always read; records are filtered by time afterwards either way.
+    """
+    groups: dict[tuple[str, str], list[_Input]] = {}
+    for f in files:
+        rn = parse_rotated_name(f.name)
+        if rn is not None:
+            groups.setdefault((rn.stream, rn.node), []).append(f)
+    for group in groups.values():
+        group.sort(key=lambda f: f.rotated_at or datetime.min.replace(tzinfo=UTC))
+        prev: datetime | None = None
+        for f in group:
+            assert f.rotated_at is not None
+            if since is not None and f.rotated_at + ROTATION_SLACK <= since:
+                f.status, f.error = "skipped", "rotated before --since"
+            elif until is not None and prev is not None and prev - ROTATION_SLACK >= until:
+                f.status, f.error = "skipped", "starts after --until"
+            prev = f.rotated_at
+
+
+def _clean_out(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name in OWNED_OUTPUTS:
+        target = out / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    for sub in ("reports", "partials"):
+        (out / sub).mkdir()
+
+
+def _copy_parquet(con: duckdb.DuckDBPyConnection, sql: str, dest: Path) -> int:
+    row = con.execute(
+        f"COPY ({sql}) TO {parse.sql_str(str(dest))} (FORMAT parquet, COMPRESSION zstd)"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:1000] if text else type(exc).__name__
+
+
+def _output_entries(out: Path, rows: dict[str, int]) -> list[dict[str, Any]]:
+    entries = []
+    for p in sorted(out.rglob("*")):
+        if not p.is_file() or p.name == "manifest.json":
+            continue
+        rel = p.relative_to(out).as_posix()
+        size, digest = _file_sha256(p)
+        entries.append({"path": rel, "size": size, "sha256": digest, "rows": rows.get(rel)})
+    return entries
+
+
+def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    tmp = out / ".manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.replace(out / "manifest.json")
+
+
+def _versions() -> dict[str, str]:
+    return {"edgelog_version": __version__, "duckdb_version": duckdb.__version__}
+
+
+# --- shared finalize ------------------------------------------------------------------------------
+
+
+def _run_library(
+    con: duckdb.DuckDBPyConnection,
+    reports: list[Report],
+    out: Path,
+    rows: dict[str, int],
+    load_partial: Any,
+) -> list[dict[str, Any]]:
+    """Build merged partials ``p_<name>`` via ``load_partial``, write them, then write every report."""
+    entries: dict[str, dict[str, Any]] = {
+        r.name: {
+            "name": r.name,
+            "file": f"queries/{r.file.name}",
+            "sha256": r.sha256,
+            "status": "ok",
+            "error": None,
+        }
+        for r in reports
+    }
+    for r in reports:
+        if r.partial_sql is None:
+            continue
+        try:
+            con.execute("DROP TABLE IF EXISTS partial")
+            load_partial(r)
+            con.execute(f"CREATE OR REPLACE TABLE p_{r.name} AS {r.merge_sql}")
+            con.execute("DROP TABLE IF EXISTS partial")
+            rel = f"partials/{r.name}.parquet"
+            rows[rel] = _copy_parquet(con, f"SELECT * FROM p_{r.name}", out / rel)
+        except duckdb.Error as exc:
+            entries[r.name].update(status="failed", error=f"{r.file.name} (partial): {_short(exc)}")
+    rel = "partials/files.parquet"
+    rows[rel] = _copy_parquet(con, "SELECT * FROM p_files ORDER BY node_id, name", out / rel)
+    for r in reports:
+        if entries[r.name]["status"] == "failed":
+            continue
+        try:
+            rel = f"reports/{r.name}.parquet"
+            rows[rel] = _copy_parquet(con, r.final_sql, out / rel)
+        except duckdb.Error as exc:
+            entries[r.name].update(status="failed", error=f"{r.file.name}: {_short(exc)}")
+    return list(entries.values())
+
+
+def _status(failed_any: bool, usable: bool) -> tuple[str, ExitCode]:
+    if not usable:
+        return "failed", ExitCode.FAILED
+    if failed_any:
+        return "partial", ExitCode.PARTIAL
+    return "ok", ExitCode.OK
+
+
+# --- analyze --------------------------------------------------------------------------------------
+
+
+def _check_user_queries(queries: Sequence[Path | str], library: list[Report]) -> list[tuple[str, Path, str]]:
+    taken = set()
+    result = []
+    for q in queries:
+        p = Path(q)
+        if not p.is_file():
+            raise UsageError(f"--query {p}: no such file", hint="pass the path of a .sql file")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--query {p}: cannot read: {exc}") from None
+        name = p.stem
+        if not name or name in taken:
+            raise UsageError(
+                f"--query {p}: another query is also named {name!r}", hint="rename one of the files"
+            )
+        if not text.strip():
+            raise UsageError(
+                f"--query {p}: the file is empty", hint="write one SELECT over the requests table"
+            )
+        taken.add(name)
+        result.append((name, p, text))
+    return result
+
+
+def analyze(
+    inputs: Sequence[Path | str],
+    out: Path | str,
+    *,
+    fmt: str | None = None,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    queries: Sequence[Path | str] = (),
+    job_id: str | None = None,
+    node_id: str | None = None,
+    execution_id: str | None = None,
+    tags: Path | str | None = None,
+) -> RunResult:
+    """Analyse log files into ``out`` (reports, partials, quarantine, manifest); see docs/analysis.md."""
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    out = Path(out)
+    if fmt in ("", "auto"):
+        fmt = None
+    if fmt is not None and fmt not in parse.FORMATS:
+        raise UsageError(f"--format {fmt!r} is not one of auto, {', '.join(parse.FORMATS)}")
+    since_dt = parse_time(since, "--since")
+    until_dt = parse_time(until, "--until")
+    if since_dt and until_dt and since_dt >= until_dt:
+        raise UsageError("--since must be before --until", hint="swap the two times")
+    job_id = job_id or os.environ.get("BACALHAU_JOB_ID") or None
+    execution_id = execution_id or os.environ.get("BACALHAU_EXECUTION_ID") or None
+    node_id = node_id or os.environ.get("EDGELOG_NODE_ID") or None
+    library = load_library()
+    user_queries = _check_user_queries(queries, library)
+    tags_path = Path(tags) if tags else default_tags_file()
+    paths = discover_inputs(inputs)
+    if out.resolve() in {Path(p).resolve() for p in inputs if Path(p).is_dir()}:
+        raise UsageError("--out must not be one of the input directories")
+
+    files: list[_Input] = []
+    for p in paths:
+        rn = parse_rotated_name(p.name)
+        f = _Input(p, p.name, node_id or (rn.node if rn else None), rn.rotated_at if rn else None)
+        if rn is not None and rn.stream != "access":
+            f.status, f.error = "skipped", f"{rn.stream} log stream is not analysed"
+        files.append(f)
+    select_window(files, since_dt, until_dt)
+    names_nodes = {f.node_id for f in files if f.status != "skipped" and f.node_id}
+    run_node = node_id or (names_nodes.pop() if len(names_nodes) == 1 else None)
+
+    _clean_out(out)
+    tmp = Path(tempfile.mkdtemp(prefix="edgelog-duckdb-"))
+    rows: dict[str, int] = {}
+    try:
+        con = _connect(tmp)
+        rules = load_tag_rules(tags_path, con)
+        parse.install_macros(con)
+        install_report_macros(con, rules)
+        con.execute(f"CREATE TABLE requests ({parse.REQUESTS_SCHEMA})")
+        con.execute(f"CREATE TABLE quarantine ({parse.QUARANTINE_SCHEMA})")
+        since_sql = f"'{_iso(since_dt)}'::TIMESTAMPTZ" if since_dt else "'-infinity'::TIMESTAMPTZ"
+        until_sql = f"'{_iso(until_dt)}'::TIMESTAMPTZ" if until_dt else "'infinity'::TIMESTAMPTZ"
+
+        selected = [f for f in files if f.status != "skipped"]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            hashes = {id(f): pool.submit(_file_sha256, f.path) for f in selected}
+            for f in selected:
+                try:
+                    f.fmt = fmt or parse.detect_format(f.path)
+                    f.counts = parse.load_file(
+                        con,
+                        f.path,
+                        f.fmt,
+                        file_label=f.name,
+                        node_id=f.node_id,
+                        since_sql=since_sql,
+                        until_sql=until_sql,
+                    )
+                except parse.FileReadError as exc:
+                    f.status, f.error = "failed", str(exc)
+                    f.counts = parse.FileCounts()
+            for f in selected:
+                try:
+                    f.size, f.sha256 = hashes[id(f)].result()
+                except OSError as exc:
+                    f.status, f.error = "failed", f"cannot read: {exc.strerror or exc}"
+        for f in files:
+            if f.size is None:
+                try:
+                    f.size = f.path.stat().st_size
+                except OSError:
+                    f.size = None
+
+        con.execute(f"CREATE TABLE p_files ({FILES_SCHEMA})")
+        for f in selected:
+            c = f.counts
+            con.execute(
+                "INSERT INTO p_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ)",
+                [
+                    f.node_id,
+                    f.name,
+                    f.fmt,
+                    f.status,
+                    c.lines_read,
+                    c.lines_parsed,
+                    c.lines_quarantined,
+                    c.lines_outside_window,
+                    c.first_ts,
+                    c.last_ts,
+                ],
+            )
+
+        def load_partial(r: Report) -> None:
+            con.execute(f"CREATE TEMP TABLE partial AS {r.partial_sql}")
+
+        query_entries = _run_library(con, library, out, rows, load_partial)
+        rows["quarantine.parquet"] = _copy_parquet(
+            con, "SELECT * FROM quarantine ORDER BY node_id, file, line_no", out / "quarantine.parquet"
+        )
+        query_failed = any(q["status"] == "failed" for q in query_entries)
+        if user_queries:
+            (out / "queries").mkdir(exist_ok=True)
+        for name, p, text in user_queries:
+            entry = {
+                "name": name,
+                "file": str(p),
+                "sha256": sha256_bytes(text.encode()),
+                "status": "ok",
+                "error": None,
+                "kind": "user",
+            }
+            sql = text.strip().rstrip(";").strip()
+            try:
+                rel = f"queries/{name}.parquet"
+                rows[rel] = _copy_parquet(con, sql, out / rel)
+            except duckdb.Error as exc:
+                entry.update(status="failed", error=f"{p}: {_short(exc)}")
+                query_failed = True
+            query_entries.append(entry)
+        con.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    failed_files = [f for f in selected if f.status == "failed"]
+    usable = not selected or len(failed_files) < len(selected)
+    status, code = _status(bool(failed_files) or query_failed, usable)
+    manifest: dict[str, Any] = {
+        "schema": MANIFEST_SCHEMA,
+        "kind": "analyze",
+        "status": status,
+        "run_id": uuid.uuid4().hex,
+        "job_id": job_id,
+        "node_id": run_node,
+        "execution_id": execution_id,
+        **_versions(),
+        "started_at": _iso(started),
+        "finished_at": None,
+        "duration_s": None,
+        "window": {"since": _iso(since_dt), "until": _iso(until_dt)},
+        "inputs": [_input_entry(f) for f in files],
+        "outputs": [],
+        "queries": query_entries,
+        "tag_rules": {"file": str(tags_path), "sha256": sha256_bytes(tags_path.read_bytes())},
+        "totals": _totals(files),
+    }
+    manifest["outputs"] = _output_entries(out, rows)
+    manifest["finished_at"] = _iso(datetime.now(UTC))
+    manifest["duration_s"] = round(time.monotonic() - t0, 3)
+    _write_manifest(out, manifest)
+    return RunResult(status, code, manifest, out)
+
+
+def _input_entry(f: _Input) -> dict[str, Any]:
+    c = f.counts
+    return {
+        "name": f.name,
+        "path": str(f.path),
+        "node_id": f.node_id,
+        "size": f.size,
+        "sha256": f.sha256,
+        "format": f.fmt,
+        "status": f.status,
+        "error": f.error,
+        "lines_read": c.lines_read,
+        "lines_parsed": c.lines_parsed,
+        "lines_quarantined": c.lines_quarantined,
+        "lines_outside_window": c.lines_outside_window,
+        "first_ts": c.first_ts,
+        "last_ts": c.last_ts,
+    }
+
+
+def _totals(files: list[Any]) -> dict[str, int]:
+    def get(f: Any, key: str) -> Any:
+        return f[key] if isinstance(f, dict) else (f.status if key == "status" else getattr(f.counts, key))
+
+    read = [f for f in files if get(f, "status") != "skipped"]
+    return {
+        "files": len(read),
+        "files_failed": sum(1 for f in read if get(f, "status") == "failed"),
+        "files_skipped": len(files) - len(read),
+        "lines_read": sum(get(f, "lines_read") for f in read),
+        "lines_parsed": sum(get(f, "lines_parsed") for f in read),
+        "lines_quarantined": sum(get(f, "lines_quarantined") for f in read),
+        "lines_outside_window": sum(get(f, "lines_outside_window") for f in read),
+    }
+
+
+# --- merge ----------------------------------------------------------------------------------------
+
+
+def read_manifest(directory: Path, *, verify: bool = True) -> dict[str, Any]:
+    """Load a results directory's manifest and (by default) check every listed output's sha256."""
+    path = directory / "manifest.json"
+    if not path.is_file():
+        raise UsageError(f"{directory} is not an edgelog results directory (no manifest.json)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IntegrityError(f"{path}: unreadable manifest: {exc}") from None
+    if manifest.get("schema") != MANIFEST_SCHEMA:
+        raise IntegrityError(f"{path}: schema {manifest.get('schema')!r} is not {MANIFEST_SCHEMA}")
+    if verify:
+        for entry in manifest.get("outputs", []):
+            target = directory / entry["path"]
+            if not target.is_file():
+                raise IntegrityError(f"{directory}: {entry['path']} is listed in the manifest but missing")
+            _size, digest = _file_sha256(target)
+            if digest != entry["sha256"]:
+                raise IntegrityError(f"{directory}: checksum mismatch for {entry['path']}")
+    return manifest
+
+
+def merge(dirs: Sequence[Path | str], out: Path | str) -> RunResult:
+    """Merge analyze/merge result directories into ``out``: exactly ``analyze`` over the union of inputs."""
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    out = Path(out)
+    sources = [Path(d) for d in dirs]
+    if not sources:
+        raise UsageError("merge needs at least one results directory")
+    if out.resolve() in {s.resolve() for s in sources}:
+        raise UsageError("--out must differ from the directories being merged")
+    manifests = [read_manifest(s) for s in sources]
+    library = load_library()
+    _clean_out(out)
+    tmp = Path(tempfile.mkdtemp(prefix="edgelog-duckdb-"))
+    rows: dict[str, int] = {}
+    try:
+        con = _connect(tmp)
+        parse.install_macros(con)
+        install_report_macros(con, None)
+        con.execute(f"CREATE TABLE requests ({parse.REQUESTS_SCHEMA})")
+        con.execute(f"CREATE TABLE p_files ({FILES_SCHEMA})")
+        con.execute(f"CREATE TABLE quarantine ({parse.QUARANTINE_SCHEMA})")
+        for s in sources:
+            if (s / "partials" / "files.parquet").is_file():
+                con.execute(
+                    "INSERT INTO p_files BY NAME SELECT * FROM read_parquet(?)",
+                    [str(s / "partials" / "files.parquet")],
+                )
+            if (s / "quarantine.parquet").is_file():
+                con.execute(
+                    "INSERT INTO quarantine BY NAME SELECT * FROM read_parquet(?)",
+                    [str(s / "quarantine.parquet")],
+                )
+
+        def load_partial(r: Report) -> None:
+            con.execute(f"CREATE TEMP TABLE partial AS SELECT * FROM ({r.partial_sql}) LIMIT 0")
+            for s in sources:
+                src = s / "partials" / f"{r.name}.parquet"
+                if src.is_file():
+                    con.execute("INSERT INTO partial BY NAME SELECT * FROM read_parquet(?)", [str(src)])
+
+        query_entries = _run_library(con, library, out, rows, load_partial)
+        rows["quarantine.parquet"] = _copy_parquet(
+            con, "SELECT * FROM quarantine ORDER BY node_id, file, line_no", out / "quarantine.parquet"
+        )
+        con.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    inputs: list[dict[str, Any]] = []
+    merged_from = []
+    for s, m in zip(sources, manifests, strict=True):
+        inputs.extend(m.get("inputs", []))
+        merged_from.append(
+            {
+                "path": str(s),
+                "kind": m.get("kind"),
+                "node_id": m.get("node_id"),
+                "execution_id": m.get("execution_id"),
+                "job_id": m.get("job_id"),
+                "manifest_sha256": sha256_bytes((s / "manifest.json").read_bytes()),
+                "status": m.get("status"),
+            }
+        )
+    statuses = [m.get("status") for m in manifests]
+    query_failed = any(q["status"] == "failed" for q in query_entries)
+    usable = any(st in ("ok", "partial") for st in statuses)
+    status, code = _status(query_failed or any(st != "ok" for st in statuses), usable)
+    job_ids = {m.get("job_id") for m in manifests}
+    windows = {json.dumps(m.get("window"), sort_keys=True) for m in manifests}
+    manifest: dict[str, Any] = {
+        "schema": MANIFEST_SCHEMA,
+        "kind": "merge",
+        "status": status,
+        "run_id": uuid.uuid4().hex,
+        "job_id": job_ids.pop() if len(job_ids) == 1 else None,
+        "node_id": None,
+        "execution_id": None,
+        **_versions(),
+        "started_at": _iso(started),
+        "finished_at": None,
+        "duration_s": None,
+        "window": json.loads(windows.pop()) if len(windows) == 1 else {"since": None, "until": None},
+        "inputs": inputs,
+        "outputs": [],
+        "queries": query_entries,
+        "totals": _totals(inputs),
+        "merged_from": merged_from,
+    }
+    manifest["outputs"] = _output_entries(out, rows)
+    manifest["finished_at"] = _iso(datetime.now(UTC))
+    manifest["duration_s"] = round(time.monotonic() - t0, 3)
+    _write_manifest(out, manifest)
+    return RunResult(status, code, manifest, out)
+
+
+__all__ = ["ConfigError", "RunResult", "analyze", "discover_inputs", "merge", "parse_time", "read_manifest"]

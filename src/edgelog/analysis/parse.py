@@ -1,0 +1,411 @@
+"""Turn one log file into rows of the ``requests`` table (and quarantine rows) with SQL inside DuckDB.
+
+Every file is read as raw lines by DuckDB's CSV reader (one column, a NUL delimiter, no quoting), numbered,
+and parsed by SQL for its format. No Python code touches individual lines, so parsing runs at DuckDB's speed
+on all cores. Lines the reader itself rejects (invalid UTF-8, longer than ``MAX_LINE_BYTES``, a raw NUL)
+become quarantine rows with the reader's line number, so every line of a file is accounted for.
+
+Combined/common lines take one of two paths, with identical results:
+
+* lines without a backslash cannot contain an escaped quote, so they are split on ``"`` (fixed separators);
+* lines with a backslash (nginx ``\\xHH``, Apache ``\\"`` ``\\\\`` ``\\t``) go through an escape-aware regex,
+  and their quoted fields are unescaped into the bytes the client sent (UTF-8 when valid, else the canonical
+  ``\\xHH`` form), so nginx and Apache logs of the same request yield the same values.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+MAX_LINE_BYTES = 8 * 1024 * 1024
+QUARANTINE_RAW_CHARS = 8192
+FORMATS = ("combined", "common", "json", "csv")
+
+# The columns of the ``requests`` relation (documented in docs/analysis.md); user --query SQL sees these.
+REQUESTS_SCHEMA = """
+    node_id VARCHAR, file VARCHAR, line_no BIGINT, ts TIMESTAMPTZ, ip VARCHAR, remote_user VARCHAR,
+    request VARCHAR, method VARCHAR, path VARCHAR, url_path VARCHAR, protocol VARCHAR, status INTEGER,
+    bytes BIGINT, referer VARCHAR, user_agent VARCHAR, host VARCHAR, request_id VARCHAR, session_id VARCHAR,
+    user_id VARCHAR, response_time_ms DOUBLE, vh UBIGINT
+"""
+QUARANTINE_SCHEMA = "node_id VARCHAR, file VARCHAR, line_no BIGINT, reason VARCHAR, raw VARCHAR"
+
+CSV_FIELDS = (
+    "ts",
+    "remote_addr",
+    "remote_user",
+    "method",
+    "path",
+    "protocol",
+    "status",
+    "bytes",
+    "referer",
+    "user_agent",
+    "host",
+    "request_id",
+    "session_id",
+    "user_id",
+    "response_time_ms",
+)
+
+# Python-side sniffing of the first line only (format detection, never parsing).
+_SNIFF_COMBINED = re.compile(r'^\S+ \S+ .*?\[[^\]]+\] "(?:[^"\\]|\\.)*" \d{3} (?:\d+|-) "')
+_SNIFF_COMMON = re.compile(r'^\S+ \S+ .*?\[[^\]]+\] "(?:[^"\\]|\\.)*" \d{3} (?:\d+|-)\s*$')
+
+# Escape-aware regex for combined/common lines (RE2 syntax). Extra fields after the user agent (e.g. an
+# appended $request_time) are tolerated and ignored.
+_Q = r'((?:[^"\\]|\\.)*)'
+LINE_RE = (
+    r"^(\S+) (\S+) (.*?) \[([^\]]+)\] \"" + _Q + r"\" (\d{3}) (\d+|-)"
+    r"( \"" + _Q + r"\" \"" + _Q + r"\"(?: .*)?)?\s*$"
+)
+REQUEST_RE = r"^([A-Za-z]+) (.+?)(?: (HTTP/[0-9.]+))?$"
+TS_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
+
+
+class FileReadError(Exception):
+    """A whole file could not be read (corrupt gzip, permission, I/O error)."""
+
+
+@dataclass
+class FileCounts:
+    """Per-file line accounting written into the manifest."""
+
+    lines_read: int = 0
+    lines_parsed: int = 0
+    lines_quarantined: int = 0
+    lines_outside_window: int = 0
+    first_ts: str | None = None
+    last_ts: str | None = None
+
+
+def sql_str(value: str) -> str:
+    """Quote a string as a SQL literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def is_gzip(path: Path) -> bool:
+    """Decide compression by magic bytes, not by name: rotated files are sometimes compressed later."""
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def detect_format(path: Path) -> str:
+    """Pick the parser for a file: by extension for JSON lines/CSV, else by sniffing the first line."""
+    name = path.name.removesuffix(".gz").lower()
+    if name.endswith((".jsonl", ".json", ".ndjson")):
+        return "json"
+    if name.endswith(".csv"):
+        return "csv"
+    try:
+        opener = gzip.open if is_gzip(path) else open
+        with opener(path, "rb") as fh:  # type: ignore[operator]
+            head = fh.read(65536)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FileReadError(f"cannot read: {exc}") from exc
+    for raw in head.splitlines():
+        line = raw.decode("utf-8", "replace").strip("\r")
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            return "json"
+        if line.startswith("ts,remote_addr"):
+            return "csv"
+        if _SNIFF_COMMON.match(line) and not _SNIFF_COMBINED.match(line):
+            return "common"
+        return "combined"
+    return "combined"
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """SQL macros shared by the parsers: unescaping of nginx/Apache quoted fields."""
+    # Apache escapes: \\ \" \t \n \r \v \b and \xhh; nginx: \xHH only. Rewrite everything to \xHH (left to
+    # right: `\\` first, so an escaped backslash is never read as the start of another escape), then let the
+    # BLOB cast decode \xHH into bytes. Valid UTF-8 becomes text; anything else keeps a canonical \xHH form.
+    con.execute(
+        r"""
+        CREATE OR REPLACE MACRO edgelog_unescape(s) AS CASE
+          WHEN s IS NULL OR NOT contains(s, '\') THEN s
+          ELSE coalesce(
+            try(decode(try_cast(
+              regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+              regexp_replace(s, '\\\\', '\\x5C', 'g'),
+              '\\"', '\\x22', 'g'), '\\t', '\\x09', 'g'), '\\n', '\\x0A', 'g'), '\\r', '\\x0D', 'g'),
+              '\\v', '\\x0B', 'g'), '\\b', '\\x08', 'g') AS BLOB))),
+            try_cast(try_cast(
+              regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+              regexp_replace(s, '\\\\', '\\x5C', 'g'),
+              '\\"', '\\x22', 'g'), '\\t', '\\x09', 'g'), '\\n', '\\x0A', 'g'), '\\r', '\\x0D', 'g'),
+              '\\v', '\\x0B', 'g'), '\\b', '\\x08', 'g') AS BLOB) AS VARCHAR),
+            s)
+        END
+        """
+    )
+    con.execute(
+        "CREATE OR REPLACE MACRO edgelog_nullif_dash(s) AS CASE WHEN s = '-' OR s = '' THEN NULL ELSE s END"
+    )
+
+
+def _read_lines(con: duckdb.DuckDBPyConnection, path: Path, gz: bool) -> tuple[int, int]:
+    """Load ``_lines(line_no, line)`` and ``_rejected(line_no, reason, raw)``; return their row counts."""
+    rej = "_rej_errors"
+    scan = "_rej_scans"
+    con.execute(f"DROP TABLE IF EXISTS {rej}")
+    con.execute(f"DROP TABLE IF EXISTS {scan}")
+    reader = (
+        f"read_csv({sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, delim='\x00', quote='', escape='', "
+        f"header=false, auto_detect=false, max_line_size={MAX_LINE_BYTES}, "
+        f"compression='{'gzip' if gz else 'none'}', store_rejects=true, rejects_table='{rej}', "
+        f"rejects_scan='{scan}', ignore_errors=true, null_padding=false)"
+    )
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _lines AS "
+            f"SELECT row_number() OVER () AS line_no, line FROM {reader}"
+        )
+    except duckdb.Error as exc:
+        raise FileReadError(_short_error(exc)) from exc
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _rejected AS
+        SELECT line AS line_no,
+               CASE any_value(error_type)
+                 WHEN 'INVALID ENCODING' THEN 'invalid UTF-8'
+                 WHEN 'LINE SIZE OVER MAXIMUM' THEN 'line longer than {MAX_LINE_BYTES} bytes'
+                 WHEN 'TOO MANY COLUMNS' THEN 'contains a NUL byte'
+                 ELSE lower(any_value(error_type)) END AS reason,
+               left(any_value(csv_line), {QUARANTINE_RAW_CHARS}) AS raw
+        FROM {rej} GROUP BY line
+        """
+    )
+    n_rej = con.execute("SELECT count(*) FROM _rejected").fetchone()[0]  # type: ignore[index]
+    if n_rej:
+        # Accepted row k is the k-th line number that is not a rejected line: shift it past the rejects.
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _lines AS
+            WITH r AS (
+              SELECT line_no - row_number() OVER (ORDER BY line_no) AS accepted_before FROM _rejected
+            )
+            SELECT l.line_no + (SELECT count(*) FROM r WHERE r.accepted_before < l.line_no) AS line_no, l.line
+            FROM _lines l
+            """
+        )
+    n_lines = con.execute("SELECT count(*) FROM _lines").fetchone()[0]  # type: ignore[index]
+    return n_lines, n_rej
+
+
+def _short_error(exc: BaseException) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first[:500]
+
+
+_COMBINED_SQL = rf"""
+CREATE OR REPLACE TEMP TABLE _parsed AS
+WITH s AS (
+  SELECT line_no, line, contains(line, '\') AS esc,
+         CASE WHEN NOT contains(line, '\') THEN string_split(line, '"') END AS p
+  FROM _lines
+),
+fast AS (
+  SELECT line_no, line, p, p[1] AS head, string_split(trim(p[3]), ' ') AS sb
+  FROM s
+  WHERE NOT esc AND ((len(p) = 7 AND p[5] = ' ' AND p[7] = '') OR len(p) = 3)
+    AND ends_with(p[1], '] ') AND strpos(p[1], ' [') > 0 AND starts_with(p[3], ' ')
+),
+fast_ok AS (
+  SELECT line_no, line, false AS esc,
+         split_part(head, ' ', 1) AS ip,
+         head[len(split_part(head, ' ', 1)) + len(split_part(head, ' ', 2)) + 3 : strpos(head, ' [') - 1]
+           AS ruser,
+         head[strpos(head, ' [') + 2 : len(head) - 2] AS tsstr,
+         p[2] AS request, sb[1] AS status_s, sb[2] AS bytes_s,
+         CASE WHEN len(p) = 7 THEN p[4] END AS referer,
+         CASE WHEN len(p) = 7 THEN p[6] END AS ua
+  FROM fast
+  WHERE len(sb) = 2 AND len(string_split(head, ' ')) >= 5
+),
+slow AS (
+  SELECT s.line_no, s.line, s.esc,
+         regexp_extract(s.line, '{LINE_RE.replace("'", "''")}',
+           ['ip', 'ident', 'ruser', 'tsstr', 'request', 'status_s', 'bytes_s', 'tail', 'referer', 'ua']) AS m
+  FROM s ANTI JOIN fast_ok f ON s.line_no = f.line_no
+),
+unified AS (
+  SELECT line_no, line, esc, true AS matched, ip, ruser, tsstr, request, status_s, bytes_s, referer, ua
+  FROM fast_ok
+  UNION ALL
+  SELECT line_no, line, esc, m.ip <> '' AS matched, m.ip, m.ruser, m.tsstr,
+         CASE WHEN esc THEN edgelog_unescape(m.request) ELSE m.request END,
+         m.status_s, m.bytes_s,
+         CASE WHEN m.tail = '' THEN NULL WHEN esc THEN edgelog_unescape(m.referer) ELSE m.referer END,
+         CASE WHEN m.tail = '' THEN NULL WHEN esc THEN edgelog_unescape(m.ua) ELSE m.ua END
+  FROM slow
+),
+typed AS (
+  SELECT *,
+         try_strptime(tsstr, '{TS_FORMAT}') AS ts,
+         CASE WHEN len(status_s) = 3 THEN try_cast(status_s AS INTEGER) END AS status,
+         CASE WHEN bytes_s = '-' THEN 0::BIGINT
+              WHEN regexp_full_match(bytes_s, '[0-9]{{1,18}}') THEN try_cast(bytes_s AS BIGINT) END AS bytes,
+         regexp_extract(request, '{REQUEST_RE}', ['method', 'path', 'protocol']) AS r
+  FROM unified
+)
+SELECT line_no, line, ts,
+       ip, CASE WHEN esc THEN edgelog_unescape(ruser) ELSE ruser END AS remote_user, request,
+       nullif(r.method, '') AS method, nullif(r.path, '') AS path, nullif(r.protocol, '') AS protocol,
+       status, bytes, referer, ua AS user_agent,
+       NULL::VARCHAR AS host, NULL::VARCHAR AS request_id, NULL::VARCHAR AS session_id,
+       NULL::VARCHAR AS user_id, NULL::DOUBLE AS response_time_ms,
+       CASE WHEN line IS NULL OR trim(line) = '' THEN 'empty line'
+            WHEN NOT matched THEN 'not a combined/common access log line'
+            WHEN ts IS NULL THEN 'bad timestamp: ' || left(tsstr, 64)
+            WHEN status IS NULL THEN 'bad status: ' || left(status_s, 64)
+            WHEN bytes IS NULL THEN 'bad byte count: ' || left(bytes_s, 64)
+       END AS reason
+FROM typed
+"""
+
+_JSON_FIELDS = ", ".join(f"'$.{f}'" for f in CSV_FIELDS)
+
+_JSON_SQL = rf"""
+CREATE OR REPLACE TEMP TABLE _parsed AS
+WITH j AS (
+  SELECT line_no, line, json_valid(line) AND starts_with(ltrim(line), '{{') AS ok FROM _lines
+),
+v AS (
+  SELECT line_no, line, ok,
+         CASE WHEN ok THEN json_extract_string(line, [{_JSON_FIELDS}]) END AS f
+  FROM j
+)
+SELECT line_no, line, try_cast(f[1] AS TIMESTAMPTZ) AS ts, f[2] AS ip, f[3] AS remote_user,
+       concat_ws(' ', f[4], f[5], f[6]) AS request, f[4] AS method, f[5] AS path, f[6] AS protocol,
+       try_cast(f[7] AS INTEGER) AS status, try_cast(f[8] AS BIGINT) AS bytes, f[9] AS referer,
+       f[10] AS user_agent, f[11] AS host, f[12] AS request_id, f[13] AS session_id, f[14] AS user_id,
+       try_cast(f[15] AS DOUBLE) AS response_time_ms,
+       CASE WHEN line IS NULL OR trim(line) = '' THEN 'empty line'
+            WHEN NOT ok THEN 'not a JSON object'
+            WHEN try_cast(f[1] AS TIMESTAMPTZ) IS NULL THEN 'missing or bad ts'
+            WHEN f[2] IS NULL THEN 'missing remote_addr'
+            WHEN try_cast(f[7] AS INTEGER) IS NULL THEN 'missing or bad status'
+            WHEN f[8] IS NOT NULL AND try_cast(f[8] AS BIGINT) IS NULL THEN 'bad bytes'
+       END AS reason
+FROM v
+"""
+
+_CSV_FIELD = r'("(?:[^"]|"")*"|[^,"]*)'
+_CSV_RE = "^" + ",".join([_CSV_FIELD] * len(CSV_FIELDS)) + r"\r?$"
+_CSV_UNQUOTE = (
+    "CASE WHEN starts_with(m.{n}, '\"') THEN replace(m.{n}[2:len(m.{n}) - 1], '\"\"', '\"') ELSE m.{n} END"
+)
+_CSV_COLS = ",\n".join(f"{_CSV_UNQUOTE.format(n=f)} AS {f}" for f in CSV_FIELDS)
+_CSV_NAMES = ", ".join(f"'{f}'" for f in CSV_FIELDS)
+
+_CSV_SQL = rf"""
+CREATE OR REPLACE TEMP TABLE _parsed AS
+WITH m0 AS (
+  SELECT line_no, line, regexp_extract(line, '{_CSV_RE}', [{_CSV_NAMES}]) AS m
+  FROM _lines WHERE line IS NULL OR NOT starts_with(line, 'ts,remote_addr,')
+),
+c AS (
+  SELECT line_no, line, regexp_matches(coalesce(line, ''), '{_CSV_RE}') AS ok, {_CSV_COLS}
+  FROM m0
+)
+SELECT line_no, line, try_cast(ts AS TIMESTAMPTZ) AS ts, remote_addr AS ip, remote_user,
+       concat_ws(' ', method, path, protocol) AS request, nullif(method, '') AS method,
+       nullif(path, '') AS path, nullif(protocol, '') AS protocol,
+       try_cast(status AS INTEGER) AS status, coalesce(try_cast(nullif(bytes, '-') AS BIGINT), 0) AS bytes,
+       referer, user_agent, nullif(host, '') AS host, nullif(request_id, '') AS request_id,
+       nullif(session_id, '') AS session_id, user_id, try_cast(nullif(response_time_ms, '') AS DOUBLE)
+         AS response_time_ms,
+       CASE WHEN line IS NULL OR trim(line) = '' THEN 'empty line'
+            WHEN NOT ok THEN 'not a CSV record with {len(CSV_FIELDS)} fields'
+            WHEN try_cast(ts AS TIMESTAMPTZ) IS NULL THEN 'missing or bad ts'
+            WHEN try_cast(status AS INTEGER) IS NULL THEN 'missing or bad status'
+       END AS reason
+FROM c
+"""
+
+_PARSERS = {"combined": _COMBINED_SQL, "common": _COMBINED_SQL, "json": _JSON_SQL, "csv": _CSV_SQL}
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: str,
+    *,
+    file_label: str,
+    node_id: str | None,
+    since_sql: str,
+    until_sql: str,
+) -> FileCounts:
+    """Parse one file into ``requests`` and ``quarantine``; raise FileReadError if it cannot be read at all.
+
+    The work happens in a transaction so a file that fails half-way leaves no rows behind.
+    """
+    try:
+        gz = is_gzip(path)
+    except OSError as exc:
+        raise FileReadError(f"cannot open: {exc}") from exc
+    con.execute("BEGIN TRANSACTION")
+    try:
+        n_lines, n_rej = _read_lines(con, path, gz)
+        con.execute(_PARSERS[fmt])
+        node = sql_str(node_id) if node_id is not None else "NULL"
+        label = sql_str(file_label)
+        window = f"ts >= {since_sql} AND ts < {until_sql}"
+        con.execute(
+            f"""
+            INSERT INTO requests
+            SELECT {node}, {label}, line_no, ts, ip, edgelog_nullif_dash(remote_user), request, method,
+                   path, split_part(path, '?', 1), protocol, status, bytes, edgelog_nullif_dash(referer),
+                   user_agent,
+                   host, request_id, session_id, nullif(user_id, ''), response_time_ms,
+                   hash(ip, date_trunc('day', timezone('UTC', ts)), coalesce(user_agent, ''))
+            FROM _parsed WHERE reason IS NULL AND {window}
+            """
+        )
+        con.execute(
+            f"""
+            INSERT INTO quarantine
+            SELECT {node}, {label}, line_no, reason, left(coalesce(line, ''), {QUARANTINE_RAW_CHARS})
+            FROM _parsed WHERE reason IS NOT NULL
+            UNION ALL
+            SELECT {node}, {label}, line_no, reason, coalesce(raw, '') FROM _rejected
+            """
+        )
+        row = con.execute(
+            f"""
+            SELECT count(*) FILTER (WHERE reason IS NULL),
+                   count(*) FILTER (WHERE reason IS NOT NULL),
+                   count(*) FILTER (WHERE reason IS NULL AND NOT ({window})),
+                   strftime(min(ts) FILTER (WHERE reason IS NULL AND {window}), '%Y-%m-%dT%H:%M:%S.%gZ'),
+                   strftime(max(ts) FILTER (WHERE reason IS NULL AND {window}), '%Y-%m-%dT%H:%M:%S.%gZ')
+            FROM _parsed
+            """
+        ).fetchone()
+        assert row is not None
+        con.execute("COMMIT")
+    except FileReadError:
+        con.execute("ROLLBACK")
+        raise
+    except duckdb.Error as exc:
+        con.execute("ROLLBACK")
+        raise FileReadError(_short_error(exc)) from exc
+    parsed, bad, outside, first, last = row
+    header_lines = n_lines - parsed - bad  # CSV header rows are not records
+    return FileCounts(
+        lines_read=n_lines + n_rej - header_lines,
+        lines_parsed=parsed,
+        lines_quarantined=bad + n_rej,
+        lines_outside_window=outside,
+        first_ts=first,
+        last_ts=last,
+    )
