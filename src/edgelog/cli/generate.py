@@ -1,9 +1,244 @@
-"""CLI commands for the generate area (wired in edgelog.cli.main)."""
+"""CLI commands for the generate area: ``edgelog generate backfill|live|health|stream|config``.
+
+The commands only parse options and call :mod:`edgelog.generator`; flags override config-file values.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
 import typer
+import yaml
+
+from edgelog.errors import UsageError
+from edgelog.generator.backfill import backfill, check_format, parse_duration, parse_start, stream
+from edgelog.generator.config import GeneratorConfig, load_config
+from edgelog.generator.formats import FORMATS
+
+gen = typer.Typer(
+    name="generate",
+    help="Generate realistic web access logs: backfill rotated files, write live, check health.\n\n"
+    "Example: [bold]edgelog generate backfill --duration 1h --out ./logs[/]",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+FORMAT_NAMES = ", ".join(FORMATS)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Generator YAML config (see log-generator/config.example.yaml)."),
+]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", help="Random seed (overrides the config's `seed`; default 0).")
+]
+NodeOpt = Annotated[
+    str,
+    typer.Option(
+        "--node", envvar="EDGELOG_NODE", help="Node name: part of file names and of the traffic seed."
+    ),
+]
+RateOpt = Annotated[
+    float | None,
+    typer.Option("--rate", help="Average requests per second before time-of-day multipliers (config: "
+                 "traffic.requests_per_second)."),
+]  # fmt: skip
+
+
+def _config(path: Path | None, seed: int | None = None, flat: bool = False) -> GeneratorConfig:
+    cfg = load_config(path)
+    overrides: dict[str, object] = {}
+    if seed is not None:
+        overrides["seed"] = seed
+    if flat:
+        overrides["traffic.shaped"] = False
+    return cfg.with_overrides(overrides) if overrides else cfg
+
+
+@gen.command("backfill")
+def backfill_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the rotated files into.")],
+    duration: Annotated[
+        str, typer.Option("--duration", "-d", help="How much traffic: 90s, 5m, 1h, 1d.")
+    ] = "1h",
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="UTC start (ISO-8601). Default: now minus --duration, on an interval."),
+    ] = None,
+    interval: Annotated[str, typer.Option("--interval", help="Rotation interval: one file each.")] = "5m",
+    node: NodeOpt = "local",
+    formats: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", help=f"Output format, repeatable: {FORMAT_NAMES}."),
+    ] = None,
+    gzip: Annotated[bool, typer.Option("--gzip", help="Compress each file (.gz), as rotation does.")] = False,
+    seed: SeedOpt = None,
+    rate: RateOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write past traffic as the 5-minute rotation would have left it: one complete file per interval.
+
+    Files are named access-<node>-<UTC end of interval>.log[.gz] (error-/app- for those streams, .jsonl
+    and .csv for JSON and CSV), written under a temporary dot-name and renamed into place. The same seed,
+    config, node and start give byte-identical files.
+
+    Example: [bold]edgelog generate backfill --start 2026-11-23T08:00Z -d 1h --node n1 --out ./logs --gzip[/]
+    """
+    cfg = _config(config, seed)
+    dur = parse_duration(duration)
+    step = parse_duration(interval, "interval")
+    if start is None:
+        now = int(time.time())
+        end = now - now % int(step.total_seconds())
+        t0 = datetime.fromtimestamp(end - int(dur.total_seconds()), UTC)
+    else:
+        t0 = parse_start(start)
+    for fmt in formats or ["combined"]:
+        check_format(fmt)
+    for fmt in formats or ["combined"]:
+        paths = backfill(
+            cfg,
+            out,
+            node=node,
+            start=t0,
+            duration=dur,
+            interval=step,
+            fmt=fmt,
+            gzip=gzip,
+            seed=seed,
+            rate=rate,
+        )
+        size = sum(p.stat().st_size for p in paths)
+        typer.echo(
+            f"{fmt}: {len(paths)} files, {size:,} bytes in {out} ({paths[0].name} .. {paths[-1].name})"
+        )
+
+
+@gen.command("live")
+def live_cmd(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Log file to append to (created if missing).")
+    ],
+    status_file: Annotated[
+        Path | None, typer.Option("--status-file", help="JSON status file for rotation and health checks.")
+    ] = None,
+    rate: RateOpt = None,
+    node: NodeOpt = "local",
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"Output format: {FORMAT_NAMES}.")] = "combined",
+    duration: Annotated[
+        str | None,
+        typer.Option("--duration", help="Stop after this long (90s, 5m). Default: run until SIGTERM."),
+    ] = None,
+    max_lines: Annotated[
+        int | None, typer.Option("--max-lines", help="Stop after writing this many lines.")
+    ] = None,
+    flat: Annotated[
+        bool, typer.Option("--flat", help="Constant rate: no time-of-day, weekend or burst multipliers.")
+    ] = False,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Append traffic to a log file in real time; follow it when rotation renames it away.
+
+    Checks every 100 ms (and at once on SIGHUP) whether OUTPUT still names the open file and reopens it
+    if not; writes whole lines only; keeps counters in --status-file; retries write errors with backoff;
+    exits cleanly on SIGTERM with everything written and a final status.
+
+    Example: [bold]edgelog generate live -o /var/log/app/access-n1.log --status-file /run/gen.json[/]
+    """
+    from edgelog.generator.live import run_live
+
+    cfg = _config(config, seed)
+    secs = parse_duration(duration).total_seconds() if duration else None
+    status = run_live(
+        cfg,
+        output,
+        node=node,
+        status_file=status_file,
+        rate=rate,
+        seed=seed,
+        fmt=fmt,
+        duration=secs,
+        max_lines=max_lines,
+        shaped=False if flat else None,
+    )
+    typer.echo(
+        f"wrote {status.lines} lines ({status.bytes:,} bytes) to {output}; reopens {status.reopens}, "
+        f"write errors {status.write_errors}; stopped: {status.stop_reason}",
+        err=True,
+    )
+
+
+@gen.command("health")
+def health_cmd(
+    status_file: Annotated[Path, typer.Option("--status-file", help="The live generator's status file.")],
+    max_silence: Annotated[
+        float,
+        typer.Option("--max-silence", help="Unhealthy when the last write is older than this (seconds)."),
+    ] = 30.0,
+) -> None:
+    """Exit 0 when the live generator wrote recently, 1 with the reason otherwise (container HEALTHCHECK).
+
+    Example: [bold]edgelog generate health --status-file /var/lib/edgelog/generator.json --max-silence 30[/]
+    """
+    from edgelog.generator.live import check_health
+
+    if max_silence <= 0:
+        raise UsageError(f"--max-silence must be positive, got {max_silence}")
+    health = check_health(status_file, max_silence)
+    typer.echo(f"{'healthy' if health.healthy else 'unhealthy'}: {health.reason}")
+    if not health.healthy:
+        raise typer.Exit(1)
+
+
+@gen.command("stream")
+def stream_cmd(
+    lines: Annotated[int | None, typer.Option("--lines", "-n", help="Number of lines to write.")] = None,
+    duration: Annotated[
+        str | None, typer.Option("--duration", "-d", help="Simulated time to cover instead (5m, 1h).")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--start", help="UTC start (ISO-8601). Default: now.")] = None,
+    node: NodeOpt = "local",
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"Output format: {FORMAT_NAMES}.")] = "combined",
+    seed: SeedOpt = None,
+    rate: RateOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Print generated lines to stdout as fast as possible (simulated clock), for piping into other tools.
+
+    Without --lines or --duration, prints 1000 lines.
+
+    Example: [bold]edgelog generate stream -n 100000 --format json | jq .status | sort | uniq -c[/]
+    """
+    cfg = _config(config, seed)
+    t0 = parse_start(start) if start else datetime.fromtimestamp(int(time.time()), UTC)
+    dur = parse_duration(duration) if duration else None
+    if lines is None and dur is None:
+        lines = 1000
+    out = sys.stdout
+    try:
+        stream(cfg, out.write, node=node, start=t0, lines=lines, duration=dur, fmt=fmt, seed=seed, rate=rate)
+        out.flush()
+    except BrokenPipeError:  # `| head` closed the pipe: that is a normal way to stop
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+
+
+@gen.command("config")
+def config_cmd(config: ConfigOpt = None) -> None:
+    """Validate a config file and print the effective configuration (defaults merged in) as YAML.
+
+    Example: [bold]edgelog generate config --config log-generator/config.example.yaml[/]
+    """
+    cfg = load_config(config)
+    typer.echo(yaml.safe_dump(cfg.data, sort_keys=False, default_flow_style=None, width=100), nl=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    app.add_typer(gen, name="generate")

@@ -1,0 +1,288 @@
+"""Formatters: turn one second's events into text in one of the six output formats.
+
+Each formatter takes ``(second, events)`` and returns the text of those lines. The timestamp string is built
+once per second; client prefixes and request strings were escaped when the pools were built, so the
+combined formatter is a single f-string per line. JSON and CSV add fields the access-log formats lack
+(request id, session id, user id, response time), drawn from their own RNG so that the shared traffic plan
+is the same whatever the format.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from edgelog.generator.engine import GOLDEN, MASK64, Engine, Event, derive_seed
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+RECORD_FIELDS = (
+    "ts",
+    "remote_addr",
+    "remote_user",
+    "method",
+    "path",
+    "protocol",
+    "status",
+    "bytes",
+    "referer",
+    "user_agent",
+    "host",
+    "request_id",
+    "session_id",
+    "user_id",
+    "response_time_ms",
+)
+# format -> (stream, file extension)
+FORMATS: dict[str, tuple[str, str]] = {
+    "combined": ("access", ".log"),
+    "common": ("access", ".log"),
+    "json": ("access", ".jsonl"),
+    "csv": ("access", ".csv"),
+    "app": ("app", ".log"),
+    "error": ("error", ".log"),
+}
+
+
+def clf_time(sec: int) -> str:
+    """``23/Nov/2026:08:55:00 +0000``: nginx's $time_local for a UTC server, locale-independent."""
+    d = datetime.fromtimestamp(sec, UTC)
+    return f"{d.day:02d}/{MONTHS[d.month - 1]}/{d.year}:{d.hour:02d}:{d.minute:02d}:{d.second:02d} +0000"
+
+
+def iso_second(sec: int) -> str:
+    """``2026-11-23T08:55:00``: the part of an ISO timestamp before the milliseconds."""
+    return datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+class Formatter:
+    """Base class: ``header()`` once per file, ``format(sec, events)`` per second."""
+
+    name = ""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.host = engine.config.data["site"]["host"]
+        self.rt = random.Random(derive_seed(engine.seed, engine.node, "response-time"))
+        self.requests = 0
+        self.salt = derive_seed(engine.seed, engine.node, "request-id")
+
+    def header(self) -> str:
+        return ""
+
+    def format(self, sec: int, events: list[Event]) -> str:
+        raise NotImplementedError
+
+    def request_id(self) -> str:
+        """A 32-hex request id like nginx's $request_id, unique per node and reproducible per seed."""
+        self.requests += 1
+        a = (self.requests * GOLDEN) ^ self.salt
+        b = ((a & MASK64) * 0xD6E8FEB86659FD93) & MASK64
+        return f"{a & MASK64:016x}{b:016x}"
+
+    def response_ms(self, latency: float, status: int) -> float:
+        """Server time for a request: the page's typical latency with a long right tail."""
+        if status == 304:
+            latency = 0.4
+        elif status in (502, 503):
+            latency = 3.0 if self.rt.random() < 0.7 else 30_000.0
+        return round(latency * self.rt.lognormvariate(0.0, 0.6), 3)
+
+
+class CombinedFormatter(Formatter):
+    name = "combined"
+
+    def format(self, sec: int, events: list[Event]) -> str:
+        ts = clf_time(sec)
+        return "".join(
+            [f'{i.cpre}{ts}] "{r.c}" {st} {nb} "{ref}"{i.csuf}' for _ms, i, r, st, nb, ref in events]
+        )
+
+
+class CommonFormatter(Formatter):
+    name = "common"
+
+    def format(self, sec: int, events: list[Event]) -> str:
+        ts = clf_time(sec)
+        return "".join([f'{i.cpre}{ts}] "{r.c}" {st} {nb}\n' for _ms, i, r, st, nb, _ref in events])
+
+
+class _RecordFormatter(Formatter):
+    def records(self, sec: int, events: list[Event]) -> list[tuple]:
+        base = iso_second(sec)
+        host = self.host
+        rid = self.request_id
+        rms = self.response_ms
+        return [
+            (
+                f"{base}.{ms:03d}Z",
+                i.ip,
+                i.user,
+                r.method,
+                r.path,
+                r.proto,
+                st,
+                nb,
+                ref,
+                i.ua,
+                host,
+                rid(),
+                i.sid,
+                i.uid,
+                rms(r.latency, st),
+            )
+            for ms, i, r, st, nb, ref in events
+        ]
+
+
+class JsonFormatter(_RecordFormatter):
+    name = "json"
+
+    def format(self, sec: int, events: list[Event]) -> str:
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        return "".join(
+            [dumps(dict(zip(RECORD_FIELDS, rec, strict=True))) + "\n" for rec in self.records(sec, events)]
+        )
+
+
+class CsvFormatter(_RecordFormatter):
+    name = "csv"
+
+    def header(self) -> str:
+        return ",".join(RECORD_FIELDS) + "\n"
+
+    def format(self, sec: int, events: list[Event]) -> str:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(self.records(sec, events))
+        return buf.getvalue()
+
+
+class AppFormatter(Formatter):
+    """The shop's own application log: one line per dynamic request, assets are served by nginx alone."""
+
+    name = "app"
+
+    def format(self, sec: int, events: list[Event]) -> str:
+        base = iso_second(sec)
+        out = []
+        rng = self.rt
+        for ms, i, r, st, _nb, _ref in events:
+            kind = r.kind
+            if kind in ("asset", "probe", "junk", "robots"):
+                continue
+            ts = f"{base}.{ms:03d}Z"
+            who = f"session={i.sid} user={i.user if i.uid else '-'} client={i.ip}"
+            rid = self.request_id()
+            dur = self.response_ms(r.latency, st)
+            if st >= 500:
+                cause = ("upstream timed out", "database connection pool exhausted", "unhandled exception")[
+                    int(rng.random() * 3)
+                ]
+                out.append(f"{ts} ERROR {_service(r.path)} {r.method} {r.path} failed with {st}: {cause} "
+                           f"request_id={rid} {who}\n")  # fmt: skip
+            elif r.path == "/login" and r.method == "POST":
+                if st < 400:
+                    out.append(f"{ts} INFO auth login ok request_id={rid} {who}\n")
+                else:
+                    out.append(f"{ts} WARN auth login rejected status={st} request_id={rid} {who}\n")
+            elif r.path == "/checkout/payment" and st < 400:
+                amount = round(5 + rng.random() * 295, 2)
+                out.append(
+                    f"{ts} INFO payments payment authorized amount={amount:.2f} EUR "
+                    f"order={100_000 + int(rng.random() * 900_000)} request_id={rid} {who}\n"
+                )
+            elif st >= 400:
+                out.append(
+                    f"{ts} WARN {_service(r.path)} {r.method} {r.path} -> {st} request_id={rid} {who}\n"
+                )
+            else:
+                level = "DEBUG" if kind == "api" else "INFO"
+                out.append(
+                    f"{ts} {level} {_service(r.path)} {r.method} {r.path} -> {st} in {dur:.1f}ms "
+                    f"request_id={rid} {who}\n"
+                )
+        return "".join(out)
+
+
+def _service(path: str) -> str:
+    for prefix, service in (
+        ("/api/v1/cart", "cart"),
+        ("/api/", "api"),
+        ("/checkout", "payments"),
+        ("/login", "auth"),
+        ("/logout", "auth"),
+        ("/account", "accounts"),
+        ("/admin", "admin"),
+        ("/search", "search"),
+    ):
+        if path.startswith(prefix):
+            return service
+    return "web"
+
+
+class ErrorFormatter(Formatter):
+    """nginx's error log: what nginx itself reports (missing files, forbidden paths, failed upstreams)."""
+
+    name = "error"
+
+    def __init__(self, engine: Engine):
+        super().__init__(engine)
+        self.worker = 20 + engine.seed % 40
+        self.connection = engine.seed % 1000 * 10
+
+    def format(self, sec: int, events: list[Event]) -> str:
+        ts = datetime.fromtimestamp(sec, UTC).strftime("%Y/%m/%d %H:%M:%S")
+        out = []
+        host = self.host
+        for _ms, i, r, st, _nb, _ref in events:
+            self.connection += 1
+            if st < 400:
+                continue
+            tail = f'client: {i.ip}, server: {host}, request: "{r.c}"'
+            head = f"{ts} [error] {self.worker}#{self.worker}: *{self.connection}"
+            if r.kind == "junk":
+                continue
+            if st == 404 and r.kind in ("asset", "probe"):
+                path = r.path.split("?")[0]
+                out.append(
+                    f'{head} open() "/usr/share/nginx/html{path}" failed (2: No such file or directory), '
+                    f'{tail}, host: "{host}"\n'
+                )
+            elif st == 403 and r.kind == "probe":
+                out.append(f'{head} access forbidden by rule, {tail}, host: "{host}"\n')
+            elif st == 502:
+                out.append(
+                    f"{head} connect() failed (111: Connection refused) while connecting to upstream, "
+                    f"{tail}, "
+                    f'upstream: "http://10.0.2.15:8080{r.path}", host: "{host}"\n'
+                )
+            elif st == 503:
+                out.append(
+                    f"{head} no live upstreams while connecting to upstream, "
+                    f'{tail}, upstream: "http://shop", '
+                    f'host: "{host}"\n'
+                )
+            elif st == 500:
+                out.append(
+                    f"{head} upstream prematurely closed connection while reading response header from "
+                    f'upstream, {tail}, upstream: "http://10.0.2.15:8080{r.path}", host: "{host}"\n'
+                )
+        return "".join(out)
+
+
+FORMATTERS: dict[str, Callable[[Engine], Formatter]] = {
+    "combined": CombinedFormatter,
+    "common": CommonFormatter,
+    "json": JsonFormatter,
+    "csv": CsvFormatter,
+    "app": AppFormatter,
+    "error": ErrorFormatter,
+}
+
+
+def make_formatter(fmt: str, engine: Engine) -> Formatter:
+    """The formatter for ``fmt``; ``KeyError`` for an unknown name (callers check with check_format)."""
+    return FORMATTERS[fmt](engine)

@@ -1,0 +1,357 @@
+"""Live mode: append traffic to a log file in real time and survive rotation without losing a line.
+
+The contract with rotation (docs/design.md, "Generator live mode and its status file"):
+
+* the output is opened ``O_APPEND|O_CREAT``; every ~100 ms (and at once on SIGHUP) the writer checks that
+  the path still names the open inode, and reopens it when rotation renamed or deleted it;
+* each ``write()`` carries whole lines only, so a rename between two writes never splits a line: lines
+  written before the reopen are in the rotated file, lines after it in the new one;
+* a JSON status file (written atomically) carries the counters and the inode being written; rotation's
+  postrotate waits until that inode changes, and the container health check reads ``last_write_ts``;
+* write errors (disk full, I/O error) are retried with exponential backoff and counted, never dropped
+  silently; SIGTERM/SIGINT stop the loop, the pending batch is written and a final status is saved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgelog.errors import EdgelogError, UsageError
+from edgelog.generator.backfill import check_format, check_node
+from edgelog.generator.config import GeneratorConfig
+from edgelog.generator.engine import Engine, Event, effective_seed
+from edgelog.generator.formats import make_formatter
+
+CHECK_INTERVAL = 0.1  # seconds between inode checks
+STATUS_INTERVAL = 1.0  # seconds between status-file writes
+TICK = 0.05  # main-loop sleep
+MAX_BACKOFF = 5.0
+EXIT_WRITE_ATTEMPTS = 5  # after SIGTERM, how often a failing write is retried before giving up
+
+
+@dataclass
+class LiveStatus:
+    """The counters in the status file (``docs/design.md`` lists the contract fields)."""
+
+    pid: int
+    path: str
+    inode: int | None = None
+    lines: int = 0
+    bytes: int = 0
+    reopens: int = 0
+    write_errors: int = 0
+    last_write_ts: float | None = None
+    started_ts: float = 0.0
+    updated_ts: float = 0.0
+    rate: float = 0.0
+    node: str = ""
+    format: str = "combined"
+    state: str = "starting"  # starting | running | stopped
+    last_error: str | None = None
+    dropped_lines: int = 0
+    stop_reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data.pop("extra")
+        data.update(self.extra)
+        return json.dumps(data, sort_keys=True)
+
+
+def write_status(status_file: Path, status: LiveStatus, now: float) -> None:
+    """Write the status JSON atomically (temp file in the same directory, then rename)."""
+    status.updated_ts = now
+    tmp = status_file.with_name(f".{status_file.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(status.to_json() + "\n", encoding="utf-8")
+        tmp.replace(status_file)
+    except OSError as exc:
+        status.last_error = f"status file {status_file}: {exc.strerror or exc}"
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+class LiveWriter:
+    """An append-only file handle that follows its path across renames and survives write errors."""
+
+    def __init__(self, path: Path, status: LiveStatus, header: str = ""):
+        self.path = path
+        self.status = status
+        self.header = header.encode()
+        self.fd: int | None = None
+        self.ino: tuple[int, int] | None = None
+        self.open()
+
+    def open(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        st = os.fstat(fd)
+        self.fd = fd
+        self.ino = (st.st_dev, st.st_ino)
+        self.status.inode = st.st_ino
+        if self.header and st.st_size == 0:
+            os.write(fd, self.header)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = None
+
+    def moved(self) -> bool:
+        """True when the path no longer names the inode we are writing (renamed away or deleted)."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False  # cannot tell (e.g. permission); keep writing where we are
+        return (st.st_dev, st.st_ino) != self.ino
+
+    def reopen(self) -> None:
+        self.close()
+        self.open()
+        self.status.reopens += 1
+
+    def write(
+        self,
+        data: bytes,
+        stopping: Callable[[], bool],
+        on_error: Callable[[], None],
+        wait: Callable[[float], Any] = time.sleep,
+    ) -> bool:
+        """Write ``data`` (whole lines) completely; retry errors with backoff. False if given up on exit."""
+        backoff = 0.1
+        attempts_after_stop = 0
+        view = memoryview(data)
+        while view:
+            try:
+                if self.fd is None:
+                    self.open()
+                n = os.write(self.fd, view)  # type: ignore[arg-type]
+                view = view[n:]
+            except OSError as exc:
+                self.status.write_errors += 1
+                self.status.last_error = f"write {self.path}: {exc.strerror or exc}"
+                on_error()
+                if exc.errno in (errno.EBADF, errno.ENOENT, errno.ESTALE):
+                    self.close()
+                if stopping():
+                    attempts_after_stop += 1
+                    if attempts_after_stop >= EXIT_WRITE_ATTEMPTS:
+                        return False
+                    time.sleep(min(backoff, 0.2))
+                else:
+                    wait(backoff)  # returns early when a stop is requested
+                backoff = min(backoff * 2, MAX_BACKOFF)
+        return True
+
+
+class _Signals:
+    """SIGTERM/SIGINT request a stop, SIGHUP a reopen; handlers only in the main thread."""
+
+    def __init__(self, stop_event: threading.Event | None):
+        self.stop = stop_event or threading.Event()
+        self.hup = False
+        self.reason: str | None = None
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in (
+                (signal.SIGTERM, self._on_stop),
+                (signal.SIGINT, self._on_stop),
+                (signal.SIGHUP, self._on_hup),
+            ):
+                self._saved[sig] = signal.signal(sig, handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+    def _on_stop(self, signum: int, _frame: object) -> None:
+        self.reason = signal.Signals(signum).name
+        self.stop.set()
+
+    def _on_hup(self, _signum: int, _frame: object) -> None:
+        self.hup = True
+
+
+def _due_events(engine: Engine, sec: int, upto_ms: int) -> list[Event]:
+    """Events of second ``sec`` with ``ms <= upto_ms``, in time order; later ones stay in the bucket."""
+    bucket = engine.buckets.get(sec)
+    if not bucket:
+        return []
+    bucket.sort(key=lambda e: e[0])
+    k = 0
+    while k < len(bucket) and bucket[k][0] <= upto_ms:
+        k += 1
+    due = bucket[:k]
+    if k == len(bucket):
+        del engine.buckets[sec]
+    else:
+        engine.buckets[sec] = bucket[k:]
+    return due
+
+
+def run_live(
+    config: GeneratorConfig,
+    output: str | Path,
+    *,
+    node: str = "local",
+    status_file: str | Path | None = None,
+    rate: float | None = None,
+    seed: int | None = None,
+    fmt: str = "combined",
+    duration: float | None = None,
+    max_lines: int | None = None,
+    shaped: bool | None = None,
+    stop_event: threading.Event | None = None,
+) -> LiveStatus:
+    """Write traffic to ``output`` in real time until stopped, ``duration`` seconds or ``max_lines`` lines.
+
+    Returns the final counters. Raises :class:`EdgelogError` (exit 1) when lines had to be dropped because
+    writes kept failing after a stop was requested, so a supervisor notices.
+    """
+    check_format(fmt)
+    check_node(node)
+    if rate is not None and rate < 0:
+        raise UsageError(f"--rate must be >= 0, got {rate}")
+    if max_lines is not None and max_lines < 0:
+        raise UsageError(f"--max-lines must be >= 0, got {max_lines}")
+    out = Path(output)
+    sfile = Path(status_file) if status_file else None
+    now = time.time()
+    engine = Engine(config, seed=effective_seed(seed, config), node=node, start=now, rate=rate, shaped=shaped)
+    formatter = make_formatter(fmt, engine)
+    status = LiveStatus(
+        pid=os.getpid(), path=str(out), started_ts=now, rate=engine.rate, node=node, format=fmt
+    )
+    try:
+        writer = LiveWriter(out, status, formatter.header())
+    except OSError as exc:
+        raise EdgelogError(f"cannot open {out} for writing: {exc.strerror or exc}") from None
+    status.state = "running"
+    sec = int(now)
+    deadline = now + duration if duration is not None else None
+    next_check = now + CHECK_INTERVAL
+    next_status = now
+    with _Signals(stop_event) as sig:
+
+        def save_status() -> None:
+            if sfile is not None:
+                write_status(sfile, status, time.time())
+
+        try:
+            while True:
+                now = time.time()
+                if sig.stop.is_set():
+                    status.stop_reason = sig.reason or "stop requested"
+                    break
+                if deadline is not None and now >= deadline:
+                    status.stop_reason = "duration reached"
+                    break
+                if max_lines is not None and status.lines >= max_lines:
+                    status.stop_reason = "max lines reached"
+                    break
+                if sig.hup or now >= next_check:
+                    if sig.hup or writer.moved():
+                        sig.hup = False
+                        writer.reopen()
+                        save_status()
+                    next_check = now + CHECK_INTERVAL
+                engine.advance(now)
+                now_sec, now_ms = int(now), int((now - int(now)) * 1000)
+                chunks: list[str] = []
+                budget = None if max_lines is None else max_lines - status.lines
+                while sec <= now_sec and (budget is None or budget > 0):
+                    events = engine.pop(sec) if sec < now_sec else _due_events(engine, sec, now_ms)
+                    if budget is not None and len(events) > budget:
+                        events = events[:budget]  # the rest is never written: we stop here
+                    if events:
+                        chunks.append(formatter.format(sec, events))
+                        if budget is not None:
+                            budget -= len(events)
+                    if sec < now_sec:
+                        sec += 1
+                    else:
+                        break
+                if chunks:
+                    data = "".join(chunks).encode("utf-8")
+                    nlines = data.count(b"\n")
+                    if writer.write(data, sig.stop.is_set, save_status, sig.stop.wait):
+                        status.lines += nlines
+                        status.bytes += len(data)
+                        status.last_write_ts = time.time()
+                    else:
+                        status.dropped_lines += nlines
+                        status.stop_reason = "write errors after stop"
+                        break
+                if now >= next_status:
+                    save_status()
+                    next_status = now + STATUS_INTERVAL
+                time.sleep(TICK)
+        finally:
+            writer.close()
+            status.state = "stopped"
+            save_status()
+    if status.dropped_lines:
+        raise EdgelogError(
+            f"{status.dropped_lines} lines could not be written to {out} ({status.last_error})",
+            hint="check free space and permissions of the log directory",
+        )
+    return status
+
+
+@dataclass(frozen=True)
+class Health:
+    healthy: bool
+    reason: str
+
+
+def check_health(status_file: str | Path, max_silence: float, now: float | None = None) -> Health:
+    """Judge a live generator by its status file: healthy when it wrote within ``max_silence`` seconds."""
+    now = time.time() if now is None else now
+    p = Path(status_file)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Health(False, f"status file {p} does not exist (generator not started?)")
+    except (OSError, ValueError) as exc:
+        return Health(False, f"status file {p} is unreadable: {exc}")
+    if not isinstance(data, dict):
+        return Health(False, f"status file {p} is not a JSON object")
+    if data.get("state") == "stopped":
+        return Health(False, f"generator stopped ({data.get('stop_reason') or 'unknown reason'})")
+    updated = data.get("updated_ts")
+    if not isinstance(updated, int | float):
+        return Health(False, f"status file {p} has no updated_ts")
+    if now - updated > max(max_silence, 3 * STATUS_INTERVAL):
+        return Health(False, f"status not updated for {now - updated:.1f}s (generator hung or dead)")
+    last = data.get("last_write_ts")
+    errors = data.get("write_errors", 0)
+    if last is None:
+        started = data.get("started_ts") or updated
+        if now - started > max_silence:
+            return Health(
+                False, f"no line written in {now - started:.1f}s since start ({errors} write errors)"
+            )
+        return Health(True, f"starting, no line written yet ({now - started:.1f}s since start)")
+    silence = now - last
+    if silence > max_silence:
+        detail = f"; last error: {data.get('last_error')}" if data.get("last_error") else ""
+        return Health(
+            False, f"no write for {silence:.1f}s (max {max_silence:g}s, {errors} write errors){detail}"
+        )
+    return Health(True, f"last write {silence:.1f}s ago, {data.get('lines', 0)} lines, {errors} write errors")

@@ -1,0 +1,178 @@
+"""Live mode against the real filesystem and real signals: rotation by rename loses and duplicates nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from edgelog.cli.main import app
+from edgelog.generator.live import LiveStatus, check_health, write_status
+
+runner = CliRunner()
+LINE_RE_START = (b"[", b'"')
+
+
+def _live(tmp_path: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "edgelog", "generate", "live", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+
+
+def _wait_for(pred, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _status(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_live_rename_mid_write_loses_no_line(tmp_path: Path) -> None:
+    out = tmp_path / "access-n1.log"
+    status = tmp_path / "gen.json"
+    total = 12_000
+    proc = _live(
+        tmp_path, "--output", str(out), "--status-file", str(status), "--rate", "1000", "--flat",
+        "--max-lines", str(total), "--node", "n1", "--seed", "7",
+    )  # fmt: skip
+    try:
+        assert _wait_for(lambda: out.exists() and out.stat().st_size > 20_000, 20), "live wrote nothing"
+        first_inode = out.stat().st_ino
+        rotated = []
+        for k in range(1, 3):  # rotate twice while it writes, as logrotate (rename) would
+            dest = tmp_path / f"access-n1.log.{k}"
+            out.rename(dest)
+            rotated.append(dest)
+            # rotation's postrotate waits for the status inode to move off the rotated file
+            assert _wait_for(
+                lambda d=dest: status.exists() and _status(status)["inode"] != d.stat().st_ino, 5
+            ), "writer did not reopen within 5 s"
+            assert _wait_for(lambda: out.exists() and out.stat().st_size > 10_000, 10)
+        assert first_inode == rotated[0].stat().st_ino
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, proc.stderr.read().decode()
+    files = [*rotated, out]
+    found = 0
+    for f in files:
+        data = f.read_bytes()
+        assert data.endswith(b"\n"), f"{f.name} ends with a partial line"
+        lines = data.split(b"\n")[:-1]
+        for line in lines:
+            assert b" - " in line and line.endswith(b'"'), line  # whole combined lines, never split
+        found += len(lines)
+    st = _status(status)
+    assert found == total == st["lines"]
+    assert st["bytes"] == sum(f.stat().st_size for f in files)
+    assert st["reopens"] >= 2
+    assert st["state"] == "stopped"
+    assert st["write_errors"] == 0
+    for key in ("pid", "path", "inode", "lines", "bytes", "reopens", "write_errors", "last_write_ts",
+                "started_ts", "updated_ts", "rate"):  # fmt: skip
+        assert key in st
+
+
+def test_live_sigterm_exits_cleanly_and_sighup_reopens(tmp_path: Path) -> None:
+    out = tmp_path / "live.log"
+    status = tmp_path / "gen.json"
+    proc = _live(tmp_path, "--output", str(out), "--status-file", str(status), "--rate", "300", "--flat",
+                 "--duration", "60")  # fmt: skip
+    try:
+        assert _wait_for(lambda: status.exists() and _status(status)["lines"] > 50, 20)
+        proc.send_signal(signal.SIGHUP)
+        assert _wait_for(lambda: _status(status)["reopens"] >= 1, 5), "SIGHUP did not reopen"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    st = _status(status)
+    assert st["state"] == "stopped" and st["stop_reason"] == "SIGTERM"
+    data = out.read_bytes()
+    assert data.endswith(b"\n")
+    assert data.count(b"\n") == st["lines"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_live_write_errors_are_counted_and_retried(tmp_path: Path) -> None:
+    status = tmp_path / "gen.json"
+    proc = _live(tmp_path, "--output", "/dev/full", "--status-file", str(status), "--rate", "200", "--flat",
+                 "--duration", "30")  # fmt: skip
+    try:
+        assert _wait_for(lambda: status.exists() and _status(status)["write_errors"] >= 2, 20)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    st = _status(status)
+    assert st["lines"] == 0 and st["dropped_lines"] > 0
+    assert "No space left" in st["last_error"]
+    assert proc.returncode == 1  # lines were lost: a supervisor must see it
+    assert b"could not be written" in proc.stderr.read()
+    health = runner.invoke(app, ["generate", "health", "--status-file", str(status), "--max-silence", "5"])
+    assert health.exit_code == 1
+
+
+def _status_file(tmp_path: Path, **kw: object) -> Path:
+    now = time.time()
+    st = LiveStatus(pid=os.getpid(), path="/x.log", started_ts=now - 100, inode=1, state="running")
+    for k, v in kw.items():
+        setattr(st, k, v)
+    path = tmp_path / "status.json"
+    write_status(path, st, kw.get("updated_ts", now))  # type: ignore[arg-type]
+    return path
+
+
+def test_health_command_healthy_and_unhealthy(tmp_path: Path) -> None:
+    now = time.time()
+    healthy = _status_file(tmp_path, last_write_ts=now - 2, lines=10)
+    res = runner.invoke(app, ["generate", "health", "--status-file", str(healthy), "--max-silence", "10"])
+    assert res.exit_code == 0, res.output
+    assert "healthy" in res.output
+
+    silent = _status_file(tmp_path, last_write_ts=now - 60, lines=10, write_errors=3)
+    res = runner.invoke(app, ["generate", "health", "--status-file", str(silent), "--max-silence", "10"])
+    assert res.exit_code == 1
+    assert "no write for" in res.output and "3 write errors" in res.output
+
+    res = runner.invoke(app, ["generate", "health", "--status-file", str(tmp_path / "nope.json")])
+    assert res.exit_code == 1 and "does not exist" in res.output
+
+    stale = _status_file(tmp_path, last_write_ts=now - 1, updated_ts=now - 120)
+    assert not check_health(stale, 30).healthy
+
+    stopped = _status_file(tmp_path, last_write_ts=now - 1, state="stopped", stop_reason="SIGTERM")
+    h = check_health(stopped, 30)
+    assert not h.healthy and "SIGTERM" in h.reason
+
+    starting = _status_file(tmp_path, last_write_ts=None, started_ts=now - 1)
+    assert check_health(starting, 30).healthy
+    assert not check_health(starting, 30, now=now + 40).healthy
+
+    (tmp_path / "bad.json").write_text("{not json")
+    assert not check_health(tmp_path / "bad.json", 30).healthy
+
+    res = runner.invoke(app, ["generate", "health", "--status-file", str(healthy), "--max-silence", "0"])
+    assert res.exit_code == 2
