@@ -1,9 +1,321 @@
-"""CLI commands for the job area (wired in edgelog.cli.main)."""
+"""CLI commands for Bacalhau jobs (``edgelog job ...``) and the one-command demo (``edgelog demo``).
+
+Commands only parse options and call :mod:`edgelog.jobs`; errors are ``EdgelogError`` and the root maps them
+to messages and exit codes.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from edgelog.errors import EdgelogError, ExitCode
+from edgelog.jobs.validate import DEFAULT_ALLOW_LIST
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+job_app = typer.Typer(
+    help="Bacalhau job specs: render, validate, submit to a network, or run them on this machine.\n\n"
+    "Example: [bold]edgelog job run-local access-log-report --node ./logs/node-1[/]",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+VarOpt = Annotated[
+    list[str] | None,
+    typer.Option("--var", "-V", help="Template variable NAME=VALUE (Bacalhau's -V); repeat for more."),
+]
+SqlOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--sql", help="SQL file for adhoc-query (sets the sql_b64 variable).", exists=True, dir_okay=False
+    ),
+]
+AllowOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-listed-path",
+        help="The nodes' Compute.AllowListedLocalPaths entry (path[:ro|:rw], doublestar globs); repeatable. "
+        f"Default: {', '.join(DEFAULT_ALLOW_LIST)}.",
+    ),
+]
+
+
+def _vars(var: list[str] | None, sql: Path | None) -> dict[str, str]:
+    from edgelog.jobs.spec import parse_vars, sql_var
+
+    values = parse_vars(var or [])
+    if sql is not None:
+        values.update(sql_var(sql))
+    return values
+
+
+@job_app.command("render")
+def render_cmd(
+    spec: Annotated[str, typer.Argument(help="Spec name in jobs/ (e.g. access-log-report) or a YAML file.")],
+    var: VarOpt = None,
+    sql: SqlOpt = None,
+) -> None:
+    """Print the spec after template rendering: exactly the YAML Bacalhau would parse.
+
+    Unset required variables are an error (Go's missingkey=error), naming the variable.
+
+    Example: [bold]edgelog job render access-log-report --var bucket=results --var image=REG/job:0.1[/]
+    """
+    from edgelog.jobs.spec import render_spec
+
+    rendered = render_spec(spec, _vars(var, sql))
+    typer.echo(rendered.text, nl=not rendered.text.endswith("\n"))
+
+
+@job_app.command("validate")
+def validate_cmd(
+    spec: Annotated[
+        str, typer.Argument(help="Spec name in jobs/ or a YAML file (rendered first if templated).")
+    ],
+    var: VarOpt = None,
+    sql: SqlOpt = None,
+    allow_listed_path: AllowOpt = None,
+) -> None:
+    """Check a job spec against Bacalhau's v1 job model and edgelog's result layout; one error per problem.
+
+    Checks fields, enum values, ops Count, the publisher Key's {jobID}/{nodeID} placeholders, lower-case
+    constraint operators, Env names, input/result paths, resources, timeouts and that every local SourcePath
+    is allow-listed on the nodes. Exit 2 when anything is wrong.
+
+    Example: [bold]edgelog job validate jobs/access-log-report.yaml --var bucket=b --var image=job:0.1[/]
+    """
+    from edgelog.jobs.spec import load_spec
+
+    rendered = load_spec(spec, _vars(var, sql), allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
+    job = rendered.job
+    console.print(
+        f"OK: {escape(str(rendered.path))} is a valid Bacalhau v1 {escape(str(job.get('Type')))} job "
+        f"(Name {escape(str(job.get('Name') or '(job ID)'))})"
+    )
+
+
+@job_app.command("submit")
+def submit_cmd(
+    spec: Annotated[str, typer.Argument(help="Spec name in jobs/ or a YAML file.")],
+    var: VarOpt = None,
+    sql: SqlOpt = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Job Name to use as is (default: the spec's Name plus a timestamp)."),
+    ] = None,
+    fetch: Annotated[
+        bool, typer.Option("--fetch", help="Fetch, verify and merge the results when the job ends.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where --fetch writes (default ./results/JOB_ID).")
+    ] = None,
+    poll_interval: Annotated[
+        float, typer.Option("--poll-interval", min=0.1, help="Seconds between polls.")
+    ] = 2.0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Give up waiting after this many seconds.")
+    ] = 3600,
+    allow_listed_path: AllowOpt = None,
+    bacalhau: Annotated[
+        str | None, typer.Option("--bacalhau", help="Path of the bacalhau CLI (default: found on PATH).")
+    ] = None,
+) -> None:
+    """Submit a spec to a Bacalhau network with the real bacalhau CLI and follow it to the end.
+
+    Renders and validates the spec, gives it a unique Name (resubmitting a Name would update the old job),
+    submits with `bacalhau job run --wait=false --id-only`, then polls
+    `bacalhau job describe ID --output json`.
+    Exit 0 when every execution succeeded, 3 when some nodes failed, 1 when none succeeded.
+
+    Example: [bold]edgelog job submit access-log-report --var bucket=results --var image=REG/j:1 --fetch[/]
+    """
+    from edgelog.jobs.spec import load_spec
+    from edgelog.jobs.submit import BacalhauCLI, submit, wait
+
+    rendered = load_spec(spec, _vars(var, sql), allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
+    cli = BacalhauCLI(bacalhau)
+    job_id, job_name = submit(rendered, cli, name=name)
+    err_console.print(f"submitted [bold]{escape(job_id)}[/] (Name {escape(job_name)})")
+    seen: dict[str, str] = {}
+    last_job_state = [""]
+
+    def show(status: object) -> None:
+        from edgelog.jobs.submit import JobStatus
+
+        assert isinstance(status, JobStatus)
+        if status.state != last_job_state[0]:
+            err_console.print(f"job {escape(job_id)}: [bold]{escape(status.state)}[/]")
+            last_job_state[0] = status.state
+        for execution in status.executions:
+            label = execution.state + (
+                f" (exit {execution.exit_code})" if execution.state == "Completed" else ""
+            )
+            if seen.get(execution.execution_id) != label:
+                seen[execution.execution_id] = label
+                err_console.print(
+                    f"  {escape(execution.node_id)} {escape(execution.execution_id)}: {escape(label)}"
+                )
+
+    spinner = (
+        err_console.status(f"waiting for {job_id}") if err_console.is_terminal else contextlib.nullcontext()
+    )
+    with spinner:
+        status = wait(cli, job_id, poll_interval=poll_interval, timeout=timeout, on_update=show)
+    _print_status_table(status)
+    code = status.exit_code()
+    if fetch and code != ExitCode.FAILED:
+        _fetch_after_submit(
+            rendered, job_id, out, [e.node_id for e in status.executions if e.outcome != "rejected"]
+        )
+    if code != ExitCode.OK:
+        raise EdgelogError(status.summary(), exit_code=code, hint=f"details: bacalhau job describe {job_id}")
+
+
+def _fetch_after_submit(rendered: object, job_id: str, out: Path | None, nodes: list[str]) -> None:
+    from edgelog.jobs.spec import RenderedSpec
+    from edgelog.jobs.validate import _value
+    from edgelog.results import fetch_job
+
+    assert isinstance(rendered, RenderedSpec)
+    task = (_value(rendered.job, "Tasks") or [{}])[0]
+    params = _value(_value(task, "Publisher") or {}, "Params") or {}
+    bucket, key = str(_value(params, "Bucket") or ""), str(_value(params, "Key") or "")
+    prefix = key.split("{jobID}")[0].strip("/")
+    result = fetch_job(
+        f"gs://{bucket}",
+        job_id,
+        out or Path("results") / job_id,
+        prefix=prefix,
+        expected_nodes=nodes,
+        console=err_console,
+    )
+    console.print(f"fetched {job_id}: {result.status} -> {result.merged_dir or result.out_dir}")
+
+
+def _print_status_table(status: object) -> None:
+    """One row per execution, then the reason and stderr tail of every execution that did not succeed."""
+    from edgelog.jobs.submit import JobStatus
+
+    assert isinstance(status, JobStatus)
+    table = Table(title=f"job {status.job_id} ({status.name or '-'}): {status.state}", title_justify="left")
+    for col in ("node", "execution", "state", "exit", "result"):
+        table.add_column(col, overflow="fold")
+    for e in status.executions:
+        exit_code = "" if e.exit_code is None else str(e.exit_code)
+        table.add_row(escape(e.node_id), escape(e.execution_id), escape(e.state), exit_code, e.outcome)
+    console.print(table)
+    for e in status.executions:
+        if e.outcome in ("ok", "active"):
+            continue
+        reason = e.message or e.error or (f"exit code {e.exit_code}" if e.exit_code else e.state)
+        console.print(f"[bold]{escape(e.node_id)}[/] {escape(e.execution_id)}: {e.outcome}: {escape(reason)}")
+        tail = (e.stderr or "").rstrip()
+        if tail:
+            console.print("  stderr (tail):")
+            console.print("\n".join(f"    {line}" for line in tail.splitlines()), markup=False)
+
+
+@job_app.command("run-local")
+def run_local_cmd(
+    spec: Annotated[str, typer.Argument(help="Spec name in jobs/ or a YAML file.")],
+    node: Annotated[
+        list[str],
+        typer.Option(
+            "--node", help="A directory standing in for one node's SourcePath (DIR or NODE_ID=DIR); repeat."
+        ),
+    ],
+    bucket: Annotated[
+        str | None,
+        typer.Option(
+            "--bucket", help="Bucket URL to publish to (default: $EDGELOG_BUCKET or the local bucket)."
+        ),
+    ] = None,
+    var: VarOpt = None,
+    sql: SqlOpt = None,
+    allow_listed_path: AllowOpt = None,
+) -> None:
+    """Run a spec on this machine with no Docker and no Bacalhau, publishing like the real S3 publisher.
+
+    Each --node directory plays one node's /var/log/logs_to_process. The task's command runs as a subprocess
+    with /inputs and /outputs mapped, Bacalhau's environment and the ExecutionTimeout; results go to
+    <prefix>/<jobID>/<nodeID>/<executionID> in the bucket. `bucket` and `image` variables default to
+    placeholders, since neither is used locally. Exit 0 ok, 3 some nodes failed, 1 all failed.
+
+    Example: [bold]edgelog job run-local access-log-report --node n1=./logs/n1 --node n2=./logs/n2[/]
+    """
+    from edgelog.jobs.local import parse_nodes, run_local
+    from edgelog.jobs.spec import load_spec
+
+    values = {"bucket": "local", "image": "edgelog-job:local", **_vars(var, sql)}
+    rendered = load_spec(spec, values, allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
+    nodes = parse_nodes(node)
+    run = run_local(rendered, nodes, bucket_url=bucket, on_event=_print_event)
+    _print_status_table(run.status)
+    console.print(f"results: {escape(run.bucket_url)} job [bold]{escape(run.job_id)}[/]")
+    code = run.status.exit_code()
+    if code != ExitCode.OK:
+        raise EdgelogError(run.status.summary(), exit_code=code)
+
+
+def _print_event(execution: object) -> None:
+    from edgelog.jobs.local import LocalExecution
+
+    assert isinstance(execution, LocalExecution)
+    extra = ""
+    if execution.state == "Completed":
+        extra = f" exit {execution.exit_code} in {execution.duration_s:.1f}s"
+    elif execution.state == "Failed":
+        extra = f": {execution.message}"
+    err_console.print(
+        f"  {escape(execution.node.node_id)} {escape(execution.execution_id)}: "
+        f"{execution.state}{escape(extra)}"
+    )
+
+
+def demo_cmd(
+    workdir: Annotated[
+        Path | None,
+        typer.Option("--workdir", help="Where logs, results and the report go (default: data home/demo)."),
+    ] = None,
+    nodes: Annotated[int, typer.Option("--nodes", min=1, max=16, help="Simulated nodes.")] = 3,
+    hours: Annotated[
+        float, typer.Option("--hours", min=0.1, max=24, help="Hours of logs to backfill per node.")
+    ] = 1.0,
+    bucket: Annotated[
+        str | None, typer.Option("--bucket", help="Bucket URL (default: the local bucket).")
+    ] = None,
+    open_report: Annotated[bool, typer.Option("--open", help="Open the HTML report in a browser.")] = False,
+) -> None:
+    """Run the whole pipeline on this machine: logs for 3 nodes, the access-log-report job, fetch, report.
+
+    Backfills 5-minute rotated logs per simulated node, runs jobs/access-log-report.yaml on every node with
+    the local runner, fetches, verifies and merges the results, prints the summary and the HTML report's path.
+
+    Example: [bold]edgelog demo[/]
+    """
+    from edgelog.jobs.demo import run_demo
+
+    result = run_demo(
+        workdir=workdir, nodes=nodes, hours=hours, bucket_url=bucket, console=err_console, out=console
+    )
+    console.print(f"\nHTML report: [bold]{escape(str(result.html))}[/]")
+    if open_report:
+        import webbrowser
+
+        webbrowser.open(result.html.as_uri())
+    if result.exit_code != ExitCode.OK:
+        raise EdgelogError(result.message, exit_code=result.exit_code)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    app.add_typer(job_app, name="job")
+    app.command("demo")(demo_cmd)

@@ -1,0 +1,518 @@
+"""Run a Bacalhau job spec on this machine, with no Docker and no Bacalhau, the way a network would.
+
+Each ``--node`` directory stands in for one node's local ``SourcePath``. The task's Entrypoint + Parameters
+run as a subprocess with the spec's container paths mapped to host paths (``/inputs`` -> the node directory,
+``/outputs`` -> a fresh result directory), with the environment Bacalhau gives an execution, under the spec's
+ExecutionTimeout. The result directory (``outputs/``, ``stdout``, ``stderr``, ``exitCode``) is then published
+to the bucket exactly as Bacalhau's S3 publisher lays it out, so ``edgelog fetch`` cannot tell the difference.
+States follow Bacalhau: an execution that ran is *Completed* whatever its exit code (edgelog then reads the
+exit code), one that could not run or timed out is *Failed* and publishes nothing, and an ops job with any
+failed execution is *Failed*.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from edgelog.errors import ConfigError, UsageError
+from edgelog.jobs.spec import RenderedSpec
+from edgelog.jobs.submit import ExecutionStatus, JobStatus
+from edgelog.jobs.validate import _canon, _value
+from edgelog.settings import default_bucket_url
+from edgelog.storage import Bucket, open_bucket
+
+TAIL_LINES = 20
+_NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class LocalNode:
+    """A simulated node: its id (the ``{nodeID}`` in result keys) and the directory holding its logs."""
+
+    node_id: str
+    path: Path
+
+
+def parse_nodes(items: Sequence[str]) -> list[LocalNode]:
+    """``DIR`` or ``NODE_ID=DIR`` -> nodes; the id defaults to the directory's name and must be unique."""
+    nodes: list[LocalNode] = []
+    for item in items:
+        node_id, sep, path_text = item.partition("=")
+        if not sep:
+            path_text, node_id = item, ""
+        path = Path(path_text).expanduser()
+        if not path.is_dir():
+            raise UsageError(
+                f"--node {item!r}: {path} is not a directory", hint="pass a directory of rotated logs"
+            )
+        node_id = node_id or path.resolve().name
+        if not _NODE_ID.match(node_id):
+            raise UsageError(f"--node {item!r}: node id {node_id!r} must be letters, digits, '.', '_' or '-'")
+        if any(n.node_id == node_id for n in nodes):
+            raise UsageError(f"node id {node_id!r} given twice", hint="name them: --node ID=DIR")
+        nodes.append(LocalNode(node_id, path.resolve()))
+    if not nodes:
+        raise UsageError("no --node given", hint="pass at least one --node DIR (a directory of rotated logs)")
+    return nodes
+
+
+@dataclass
+class LocalExecution:
+    """What one node's execution did."""
+
+    node: LocalNode
+    execution_id: str
+    state: str = "New"
+    exit_code: int | None = None
+    message: str = ""
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    duration_s: float = 0.0
+    published_key: str | None = None
+    published_objects: list[str] = field(default_factory=list)
+
+    def status(self) -> ExecutionStatus:
+        return ExecutionStatus(
+            execution_id=self.execution_id,
+            node_id=self.node.node_id,
+            state=self.state,
+            message=self.message,
+            exit_code=self.exit_code,
+            stdout=self.stdout_tail,
+            stderr=self.stderr_tail,
+        )
+
+
+@dataclass
+class LocalRun:
+    """A whole local job run: ids, where results went, and the Bacalhau-style status."""
+
+    job_id: str
+    name: str
+    job_type: str
+    bucket_url: str
+    executions: list[LocalExecution]
+    state: str = "Running"
+    message: str = ""
+
+    @property
+    def status(self) -> JobStatus:
+        return JobStatus(
+            job_id=self.job_id,
+            name=self.name,
+            job_type=self.job_type,
+            state=self.state,
+            message=self.message,
+            executions=[e.status() for e in self.executions],
+        )
+
+
+Event = Callable[[LocalExecution], None]
+
+
+@dataclass
+class _Task:
+    """The parts of the spec's task the local runner uses, under canonical field names."""
+
+    entrypoint: list[str]
+    parameters: list[str]
+    env_list: list[str]
+    workdir: str | None
+    env: dict[str, str]
+    inputs: list[dict[str, Any]]
+    result_paths: list[tuple[str, str]]
+    publisher_type: str | None
+    publisher_params: dict[str, Any]
+    execution_timeout: int
+
+
+def _task(spec: RenderedSpec) -> _Task:
+    tasks = _value(spec.job, "Tasks") or [{}]
+    task = _canon(tasks[0], ("Engine", "Publisher", "Env", "InputSources", "ResultPaths", "Timeouts"))
+    engine = task.get("Engine") or {}
+    etype = str(_value(engine, "Type") or "")
+    if etype.lower() != "docker":
+        raise ConfigError(
+            spec.path, "Tasks[0].Engine.Type", f"run-local runs docker tasks only, not {etype!r}"
+        )
+    params = _canon(
+        _value(engine, "Params") or {},
+        ("Entrypoint", "Parameters", "EnvironmentVariables", "WorkingDirectory"),
+    )
+    if not params.get("Entrypoint"):
+        raise ConfigError(
+            spec.path,
+            "Tasks[0].Engine.Params.Entrypoint",
+            "run-local needs an explicit Entrypoint (it cannot read the image's ENTRYPOINT)",
+            hint='e.g. Entrypoint: ["edgelog"]',
+        )
+    publisher = task.get("Publisher") or {}
+    timeouts = task.get("Timeouts") or {}
+    return _Task(
+        entrypoint=list(params["Entrypoint"]),
+        parameters=list(params.get("Parameters") or []),
+        env_list=list(params.get("EnvironmentVariables") or []),
+        workdir=params.get("WorkingDirectory") or None,
+        env=dict(task.get("Env") or {}),
+        inputs=list(task.get("InputSources") or []),
+        result_paths=[
+            (str(_value(r, "Name")), str(_value(r, "Path"))) for r in task.get("ResultPaths") or []
+        ],
+        publisher_type=(str(_value(publisher, "Type") or "").lower() or None),
+        publisher_params=_canon(
+            _value(publisher, "Params") or {}, ("Bucket", "Key", "Endpoint", "Region", "Encoding")
+        ),
+        execution_timeout=int(_value(timeouts, "ExecutionTimeout") or 0),
+    )
+
+
+def new_job_id() -> str:
+    return f"j-{uuid.uuid4()}"
+
+
+def new_execution_id() -> str:
+    return f"e-{uuid.uuid4()}"
+
+
+def resolve_entrypoint(argv0: str) -> list[str]:
+    """``edgelog`` in a spec means this installation's edgelog, even when it is not on PATH."""
+    if argv0 == "edgelog":
+        beside = Path(sys.executable).parent / "edgelog"
+        if beside.is_file() and os.access(beside, os.X_OK):
+            return [str(beside)]
+        if found := shutil.which("edgelog"):
+            return [found]
+        return [sys.executable, "-m", "edgelog"]
+    if "/" in argv0:
+        return [argv0]
+    found = shutil.which(argv0)
+    if not found:
+        raise UsageError(
+            f"the task's entrypoint {argv0!r} is not on PATH here", hint="run-local runs it locally"
+        )
+    return [found]
+
+
+def map_paths(arg: str, mapping: dict[str, Path]) -> str:
+    """Replace container paths (whole path components only) in one argument with their host paths."""
+    for target in sorted(mapping, key=len, reverse=True):
+        pattern = re.compile(r"(?<![\w./-])" + re.escape(target.rstrip("/")) + r"(?=$|/|[^\w.-])")
+        arg = pattern.sub(lambda _m, t=target: str(mapping[t]), arg)
+    return arg
+
+
+def expand_key(key: str, *, job_id: str, node_id: str, execution_id: str, encoding: str) -> str:
+    """The object key Bacalhau's S3 publisher derives from the spec's Key (pkg/publisher/s3/utils.go)."""
+    archive = encoding != "plain"
+    if archive and not key.endswith(".tar.gz"):
+        key += ".tar.gz"
+    if not archive and not key.endswith("/"):
+        key += "/"
+    now = datetime.now()  # the publisher uses the node's local time
+    for placeholder, value in (
+        ("{nodeID}", node_id),
+        ("{executionID}", execution_id),
+        ("{jobID}", job_id),
+        ("{date}", now.strftime("%Y%m%d")),
+        ("{time}", now.strftime("%H%M%S")),
+    ):
+        key = key.replace(placeholder, value)
+    return key
+
+
+def write_archive(results: Path, target: Path) -> None:
+    """A .tar.gz of the result directory laid out as Go's pkg/lib/gzip.Compress writes it."""
+    with tarfile.open(target, "w:gz") as tar:
+        tar.add(results, arcname=".", recursive=False)
+        for dirpath, dirnames, filenames in os.walk(results):
+            dirnames.sort()
+            for name in sorted([*dirnames, *filenames]):
+                path = Path(dirpath) / name
+                arcname = path.relative_to(results).as_posix()
+                tar.add(path, arcname=arcname, recursive=False)
+
+
+def _tail(path: Path, lines: int = TAIL_LINES) -> str:
+    try:
+        data = path.read_bytes()[-65536:]
+    except OSError:
+        return ""
+    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+class LocalRunner:
+    """Executes a rendered spec on simulated nodes and publishes like the S3 publisher."""
+
+    def __init__(
+        self,
+        spec: RenderedSpec,
+        *,
+        bucket_url: str | None = None,
+        workdir: Path | None = None,
+        on_event: Event | None = None,
+        max_parallel: int | None = None,
+        timeout: int | None = None,
+    ):
+        self.spec = spec
+        self.task = _task(spec)
+        self.bucket_url = bucket_url or default_bucket_url()
+        self.bucket: Bucket = open_bucket(self.bucket_url)
+        self.workdir = workdir
+        self.on_event = on_event or (lambda _e: None)
+        self.max_parallel = max_parallel or max(1, os.cpu_count() or 1)
+        self.timeout = timeout if timeout is not None else self.task.execution_timeout
+        if self.task.publisher_type not in (None, "noop", "s3"):
+            raise ConfigError(
+                spec.path,
+                "Tasks[0].Publisher.Type",
+                f"run-local publishes like the s3 publisher; {self.task.publisher_type!r} is not supported",
+            )
+
+    def run(self, nodes: Sequence[LocalNode], *, job_id: str | None = None) -> LocalRun:
+        job = self.spec.job
+        job_type = str(_value(job, "Type") or "batch")
+        count_value = _value(job, "Count")
+        count = (
+            int(count_value) if count_value is not None else (1 if job_type in ("batch", "service") else 0)
+        )
+        if job_type in ("batch", "service"):
+            if count > len(nodes):
+                raise UsageError(
+                    f"the {job_type} job asks for Count {count} executions but only {len(nodes)}"
+                    " --node given",
+                    hint="pass more --node directories or --var count=N",
+                )
+            selected = list(nodes[:count])
+            partition_count = count
+        else:
+            selected = list(nodes)
+            partition_count = 0  # Bacalhau normalises Count to 0 for ops and daemon jobs
+        run = LocalRun(
+            job_id=job_id or new_job_id(),
+            name=str(_value(job, "Name") or ""),
+            job_type=job_type,
+            bucket_url=self.bucket.url,
+            executions=[LocalExecution(node, new_execution_id()) for node in selected],
+        )
+        workers = min(self.max_parallel, max(1, len(selected)))
+        with (
+            tempfile.TemporaryDirectory(prefix="edgelog-run-local-", dir=self.workdir) as tmp,
+            ThreadPoolExecutor(max_workers=workers) as pool,
+        ):
+            futures = [
+                pool.submit(self._execute, run, execution, index, partition_count, Path(tmp))
+                for index, execution in enumerate(run.executions)
+            ]
+            for future in futures:
+                future.result()
+        failed = [e for e in run.executions if e.state == "Failed"]
+        if failed:
+            run.state = "Failed"
+            run.message = f"{len(failed)} of {len(run.executions)} executions failed"
+        else:
+            run.state = "Completed"
+        return run
+
+    def _execute(
+        self, run: LocalRun, execution: LocalExecution, index: int, partitions: int, tmp: Path
+    ) -> None:
+        started = time.monotonic()
+        execution.state = "Running"
+        self.on_event(execution)
+        root = tmp / execution.execution_id
+        results = root / "results"
+        try:
+            self._run_task(run, execution, index, partitions, root, results)
+        except UsageError as exc:
+            execution.state, execution.message = "Failed", exc.message
+        except OSError as exc:
+            execution.state, execution.message = "Failed", f"cannot run the task: {exc}"
+        execution.duration_s = time.monotonic() - started
+        if execution.state == "Failed":
+            self.on_event(execution)
+            return
+        if self.task.publisher_type == "s3":
+            execution.state = "Publishing"
+            self.on_event(execution)
+            try:
+                self._publish(run, execution, results, root)
+            except (OSError, UsageError) as exc:
+                execution.state = "Failed"
+                execution.message = f"publishing failed: {exc}"
+                self.on_event(execution)
+                return
+        execution.state = "Completed"
+        execution.duration_s = time.monotonic() - started
+        self.on_event(execution)
+
+    def _run_task(
+        self,
+        run: LocalRun,
+        execution: LocalExecution,
+        index: int,
+        partitions: int,
+        root: Path,
+        results: Path,
+    ) -> None:
+        mapping: dict[str, Path] = {}
+        read_only: list[Path] = []
+        for item in self.task.inputs:
+            target = str(_value(item, "Target"))
+            source = _value(item, "Source") or {}
+            stype = str(_value(source, "Type") or "")
+            params = _value(source, "Params") or {}
+            if stype in ("local", "localDirectory"):
+                mapping[target] = execution.node.path
+                rw = _value(params, "ReadWrite")
+                if not (rw is True or rw == "true"):
+                    read_only.append(execution.node.path)
+            elif stype == "inline":
+                mapping[target] = _inline_file(
+                    str(_value(params, "URL") or ""), root / "inline" / target.strip("/")
+                )
+            else:
+                raise UsageError(f"run-local supports local and inline input sources, not {stype!r}")
+        for name, path in self.task.result_paths:
+            folder = results / name
+            folder.mkdir(parents=True, exist_ok=True)
+            mapping[path] = folder
+        results.mkdir(parents=True, exist_ok=True)
+        scratch = root / "scratch"
+        scratch.mkdir(parents=True, exist_ok=True)
+        workdir = scratch
+        if self.task.workdir:
+            mapped = map_paths(self.task.workdir, mapping)
+            workdir = Path(mapped) if mapped != self.task.workdir else scratch
+        argv = [map_paths(a, mapping) for a in (*self.task.entrypoint, *self.task.parameters)]
+        argv = [*resolve_entrypoint(argv[0]), *argv[1:]]
+        env = dict(os.environ)
+        env["TMPDIR"] = str(scratch)
+        for item in self.task.env_list:
+            key, _, value = item.partition("=")
+            env[key] = map_paths(value, mapping)
+        for key, value in self.task.env.items():
+            if isinstance(value, str) and value.startswith("env:"):
+                host = value[4:]
+                if host not in os.environ:
+                    raise UsageError(f"Env {key} refers to host variable {host}, which is not set")
+                value = os.environ[host]
+            env[key] = str(value)
+        env.update(
+            {
+                "BACALHAU_JOB_ID": run.job_id,
+                "BACALHAU_EXECUTION_ID": execution.execution_id,
+                "BACALHAU_JOB_TYPE": run.job_type,
+                "BACALHAU_PARTITION_INDEX": str(index if partitions else 0),
+                "BACALHAU_PARTITION_COUNT": str(partitions),
+                "EDGELOG_NODE_ID": execution.node.node_id,
+            }
+        )
+        before = {p: _snapshot(p) for p in read_only}
+        stdout_path, stderr_path = results / "stdout", results / "stderr"
+        with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=workdir,
+                    env=env,
+                    stdout=out,
+                    stderr=err,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise UsageError(f"cannot start {argv[0]}: {exc.strerror}") from None
+            try:
+                code = proc.wait(timeout=self.timeout or None)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                execution.stdout_tail, execution.stderr_tail = _tail(stdout_path), _tail(stderr_path)
+                raise UsageError(f"execution timed out after {self.timeout}s (ExecutionTimeout)") from None
+        (results / "exitCode").write_text(str(code), encoding="ascii")
+        execution.exit_code = code
+        execution.stdout_tail, execution.stderr_tail = _tail(stdout_path), _tail(stderr_path)
+        for path, snapshot in before.items():
+            if _snapshot(path) != snapshot:
+                raise UsageError(f"the task changed files in its read-only input {path}")
+
+    def _publish(self, run: LocalRun, execution: LocalExecution, results: Path, root: Path) -> None:
+        params = self.task.publisher_params
+        encoding = str(params.get("Encoding") or "gzip")
+        key = expand_key(
+            str(params.get("Key") or ""),
+            job_id=run.job_id,
+            node_id=execution.node.node_id,
+            execution_id=execution.execution_id,
+            encoding=encoding,
+        )
+        execution.published_key = key
+        if encoding == "plain":
+            execution.published_objects = self.bucket.upload_tree(results, key)
+        else:
+            archive = root / "archive.tar.gz"
+            write_archive(results, archive)
+            self.bucket.upload_file(archive, key)
+            execution.published_objects = [key]
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _inline_file(url: str, target: Path) -> Path:
+    """Write an inline source's data: URL where the task expects it (Bacalhau mounts it as a file)."""
+    header, sep, payload = url.partition(",")
+    if not url.startswith("data:") or not sep:
+        raise UsageError("inline input source needs a data: URL")
+    data = base64.b64decode(payload) if header.endswith(";base64") else unquote_to_bytes(payload)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return target
+
+
+def run_local(
+    spec: RenderedSpec,
+    nodes: Sequence[LocalNode],
+    *,
+    bucket_url: str | None = None,
+    on_event: Event | None = None,
+    workdir: Path | None = None,
+    max_parallel: int | None = None,
+) -> LocalRun:
+    """Run a validated spec on local node directories and publish to ``bucket_url``."""
+    runner = LocalRunner(
+        spec, bucket_url=bucket_url, on_event=on_event, workdir=workdir, max_parallel=max_parallel
+    )
+    return runner.run(nodes)

@@ -1,0 +1,118 @@
+"""Find, render and load edgelog's job specs (``jobs/*.yaml``) exactly as Bacalhau would see them."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edgelog.errors import UsageError
+from edgelog.jobs.template import render, variables_used
+from edgelog.jobs.validate import DEFAULT_ALLOW_LIST, load_spec_yaml, validate_job
+
+JOBS_DIR_ENV = "EDGELOG_JOBS_DIR"
+
+
+def jobs_dir() -> Path:
+    """Where named specs live: ``$EDGELOG_JOBS_DIR`` or the repository's ``jobs/`` directory."""
+    if env := os.environ.get(JOBS_DIR_ENV):
+        return Path(env)
+    return Path(__file__).resolve().parents[3] / "jobs"
+
+
+def available_specs() -> list[str]:
+    """Names of the specs ``edgelog job ... NAME`` accepts."""
+    folder = jobs_dir()
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def resolve_spec(name_or_file: str | Path) -> Path:
+    """A spec name (``access-log-report``) or a path to a YAML file -> the file."""
+    candidate = Path(name_or_file)
+    if candidate.is_file():
+        return candidate
+    text = str(name_or_file)
+    if "/" not in text and not text.endswith((".yaml", ".yml")):
+        named = jobs_dir() / f"{text}.yaml"
+        if named.is_file():
+            return named
+    names = ", ".join(available_specs()) or f"(none found in {jobs_dir()})"
+    raise UsageError(f"no job spec {text!r}", hint=f"use one of: {names}, or a path to a YAML file")
+
+
+def parse_vars(items: Iterable[str]) -> dict[str, str]:
+    """``["k=v", ...]`` -> dict, as Bacalhau's ``-V k=v`` takes them."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--var {item!r} is not NAME=VALUE", hint="e.g. --var bucket=my-results")
+        out[key.strip()] = value
+    return out
+
+
+def sql_var(sql_file: Path) -> dict[str, str]:
+    """The ``sql_b64`` variable adhoc-query.yaml needs, from a SQL file."""
+    try:
+        data = sql_file.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read SQL file {sql_file}: {exc.strerror}") from None
+    if not data.strip():
+        raise UsageError(f"SQL file {sql_file} is empty")
+    return {"sql_b64": base64.b64encode(data).decode("ascii")}
+
+
+@dataclass
+class RenderedSpec:
+    """A spec after templating: the text Bacalhau would parse and the parsed job."""
+
+    path: Path
+    text: str
+    job: dict[str, Any]
+
+    def with_name(self, name: str) -> RenderedSpec:
+        """The same spec under another job Name (submitting an existing Name updates that job)."""
+        job = dict(self.job)
+        key = next((k for k in job if str(k).lower() == "name"), "Name")
+        job.pop(key, None)
+        job = {"Name": name, **job}
+        return RenderedSpec(self.path, dump_job(job), job)
+
+
+def dump_job(job: Mapping[str, Any]) -> str:
+    """YAML for a job mapping, keys in their original order."""
+    return yaml.safe_dump(dict(job), sort_keys=False, allow_unicode=True, width=1000)
+
+
+def render_spec(name_or_file: str | Path, variables: Mapping[str, str]) -> RenderedSpec:
+    """Render a spec's template with ``variables`` and parse the YAML (no model validation)."""
+    path = resolve_spec(name_or_file)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read job spec {path}: {exc}") from None
+    text = render(source, variables, path=path)
+    return RenderedSpec(path, text, load_spec_yaml(text, path))
+
+
+def spec_variables(name_or_file: str | Path) -> tuple[set[str], set[str]]:
+    """(required, optional) template variables of a spec."""
+    path = resolve_spec(name_or_file)
+    return variables_used(path.read_text(encoding="utf-8"), path=path)
+
+
+def load_spec(
+    name_or_file: str | Path,
+    variables: Mapping[str, str],
+    *,
+    allow_list: Sequence[str] = DEFAULT_ALLOW_LIST,
+) -> RenderedSpec:
+    """Render and validate: what every command that runs a spec starts with."""
+    spec = render_spec(name_or_file, variables)
+    validate_job(spec.job, path=spec.path, allow_list=allow_list)
+    return spec

@@ -1,0 +1,704 @@
+"""Check a rendered job spec against Bacalhau's v1 job model before it reaches a network.
+
+Bacalhau itself checks some fields at submission, some only on the orchestrator, some only on compute nodes
+after the job has run (S3 publisher params), and silently ignores unknown nested keys. A spec that submits
+fine can therefore still lose every node's results. This validator checks all of it up front, plus what
+edgelog's result layout needs, and reports every problem at once with the field path and the fix. Rules follow
+bacalhau-project/bacalhau v1.9 (``pkg/models``, ``pkg/lib/marshaller``, ``pkg/storage/local``, ``pkg/s3``);
+see docs/jobs.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edgelog.errors import ConfigError, UsageError
+
+DEFAULT_ALLOW_LIST = ("/var/log/logs_to_process:ro",)  # the nodes' Compute.AllowListedLocalPaths
+
+JOB_TYPES = ("batch", "ops", "daemon", "service")
+ENGINES = ("docker", "wasm")
+PUBLISHERS = ("noop", "ipfs", "s3", "s3managed", "local")
+SOURCES = ("local", "localDirectory", "inline", "urlDownload", "s3", "s3PreSigned", "ipfs")
+NETWORKS = ("Default", "None", "Host", "Full", "HTTP", "Bridge")
+OPERATORS = ("in", "notin", "exists", "!", "=", "==", "!=", "gt", "lt")
+S3_ENCODINGS = ("gzip", "plain")
+SERVER_KEYS = ("ID", "State", "Version", "Revision", "CreateTime", "ModifyTime")
+JOB_KEYS = ("Name", "Namespace", "Type", "Priority", "Count", "Constraints", "Meta", "Labels", "Tasks")
+TASK_KEYS = (
+    "Name",
+    "Engine",
+    "Publisher",
+    "Env",
+    "Meta",
+    "InputSources",
+    "ResultPaths",
+    "Resources",
+    "Network",
+    "Timeouts",
+)
+DOCKER_KEYS = ("Image", "Entrypoint", "Parameters", "EnvironmentVariables", "WorkingDirectory")
+S3_KEYS = ("Bucket", "Key", "Endpoint", "Region", "Encoding")
+LOCAL_KEYS = ("SourcePath", "ReadWrite", "CreateAs")
+KEY_PLACEHOLDERS = ("{jobID}", "{executionID}", "{nodeID}", "{date}", "{time}")
+
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_CPU = re.compile(r"^(\d+(\.\d+)?|\.\d+)(m|[kMGTPE]|[KMGTPE]i)?$")
+_BYTES = re.compile(r"^\s*(\d+(\.\d*)?|\.\d+)\s*([kmgtpez]i?b?|b)?\s*$", re.IGNORECASE)
+
+
+class SpecInvalid(UsageError):
+    """A job spec has one or more problems; ``problems`` lists each with its field and fix."""
+
+    def __init__(self, path: str | Path | None, problems: Sequence[ConfigError]):
+        self.problems = list(problems)
+        count = len(self.problems)
+        lines = [f"{path or '<spec>'}: {count} problem{'s' if count != 1 else ''} in the job spec"]
+        lines += [f"  - {p}".replace("\n  fix:", "\n      fix:") for p in self.problems]
+        super().__init__(
+            "\n".join(lines), hint="edit the spec (or the --var values) and run edgelog job validate"
+        )
+
+
+def load_spec_yaml(text: str, path: str | Path | None = None) -> dict[str, Any]:
+    """Parse rendered YAML into the job mapping (Bacalhau converts YAML to JSON the same way)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else None
+        raise ConfigError(
+            path,
+            where,
+            f"not valid YAML after rendering: {getattr(exc, 'problem', None) or exc}",
+            hint="quote values that contain ':', '#', '{' or quotes; check --var values",
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(path, None, "a job spec must be a YAML mapping (Name, Type, Tasks, ...)")
+    return data
+
+
+def _get(mapping: dict[str, Any], key: str) -> tuple[str | None, Any]:
+    """Case-insensitive field lookup, as Go's encoding/json does: (actual key, value)."""
+    if key in mapping:
+        return key, mapping[key]
+    for actual, value in mapping.items():
+        if isinstance(actual, str) and actual.lower() == key.lower():
+            return actual, value
+    return None, None
+
+
+def _value(mapping: Any, key: str) -> Any:
+    return _get(mapping, key)[1] if isinstance(mapping, dict) else None
+
+
+def _canon(mapping: dict[str, Any], known: Iterable[str]) -> dict[str, Any]:
+    """The known fields under their canonical names."""
+    out = {}
+    for key in known:
+        actual, value = _get(mapping, key)
+        if actual is not None:
+            out[key] = value
+    return out
+
+
+def doublestar_match(pattern: str, path: str) -> bool:
+    """Match like Go's doublestar.PathMatch: only ``**`` crosses directories (``*``, ``?``, ``[]`` do not)."""
+    segments = pattern.split("/")
+    regex = ""
+    for i, seg in enumerate(segments):
+        if seg == "**":
+            regex += "(?:/.*)?" if i == len(segments) - 1 else "(?:/[^/]+)*"
+            continue
+        regex += ("/" if i > 0 else "") + _glob_segment(seg)
+    return re.fullmatch(regex, path) is not None
+
+
+def _glob_segment(seg: str) -> str:
+    out = ""
+    i = 0
+    while i < len(seg):
+        ch = seg[i]
+        if ch == "*":
+            out += "[^/]*"
+        elif ch == "?":
+            out += "[^/]"
+        elif ch == "[":
+            end = seg.find("]", i + 1)
+            if end < 0:
+                out += re.escape(ch)
+            else:
+                body = seg[i + 1 : end]
+                if body.startswith(("!", "^")):
+                    body = "^" + body[1:]
+                out += f"[{body}]"
+                i = end
+        elif ch == "{":
+            end = seg.find("}", i + 1)
+            if end < 0:
+                out += re.escape(ch)
+            else:
+                out += "(?:" + "|".join(_glob_segment(a) for a in seg[i + 1 : end].split(",")) + ")"
+                i = end
+        elif ch == "\\" and i + 1 < len(seg):
+            i += 1
+            out += re.escape(seg[i])
+        else:
+            out += re.escape(ch)
+        i += 1
+    return out
+
+
+def parse_allow_entry(entry: str) -> tuple[str, bool]:
+    """``path[:rw|:ro]`` -> (glob, read_write). Only that suffix is stripped, exactly as Bacalhau does."""
+    if entry.endswith(":rw"):
+        return entry[:-3], True
+    if entry.endswith(":ro"):
+        return entry[:-3], False
+    return entry, False
+
+
+class _Checker:
+    def __init__(self, path: str | Path | None, allow_list: Sequence[str]):
+        self.path = path
+        self.allow_list = list(allow_list)
+        self.problems: list[ConfigError] = []
+
+    def err(self, field: str, problem: str, hint: str | None = None) -> None:
+        self.problems.append(ConfigError(self.path, field, problem, hint=hint))
+
+    def job(self, job: dict[str, Any]) -> None:
+        for key in job:
+            name = str(key)
+            if name.lower() in {k.lower() for k in SERVER_KEYS}:
+                self.err(
+                    name, "is set by the Bacalhau server; submitting it is an error", hint=f"remove {name}"
+                )
+            elif name.lower() not in {k.lower() for k in JOB_KEYS}:
+                self.err(
+                    name,
+                    "unknown top-level field (Bacalhau rejects the job)",
+                    hint=f"top-level fields are {', '.join(JOB_KEYS)}",
+                )
+        spec = _canon(job, JOB_KEYS)
+        name = spec.get("Name")
+        if name is not None and (not isinstance(name, str) or not name.strip() or "\0" in name):
+            self.err(
+                "Name", f"must be a non-blank string, got {name!r}", hint="omit Name or give a real name"
+            )
+        jtype = spec.get("Type")
+        if jtype is None or jtype == "":
+            self.err("Type", "missing job type", hint=f"set Type to one of {', '.join(JOB_TYPES)}")
+        elif jtype not in JOB_TYPES:
+            self.err("Type", f"invalid job type {jtype!r}", hint=f"use one of {', '.join(JOB_TYPES)}")
+        for key in ("Namespace",):
+            if key in spec and not isinstance(spec[key], str):
+                self.err(key, f"must be a string, got {spec[key]!r}")
+        if "Priority" in spec and not _is_int(spec["Priority"]):
+            self.err("Priority", f"must be an integer, got {spec['Priority']!r}")
+        count = spec.get("Count")
+        if count is not None:
+            if not _is_int(count) or count < 0:
+                self.err("Count", f"must be an integer >= 0, got {count!r}")
+            elif jtype in ("ops", "daemon") and count > 1:
+                self.err(
+                    "Count",
+                    f"{jtype} jobs run once on every matching node;"
+                    f" Count {count} is invalid (must be 0 or 1)",
+                    hint="remove Count, or use Type: batch to run on a number of nodes",
+                )
+        for key in ("Meta", "Labels"):
+            self.string_map(spec.get(key), key)
+        meta = spec.get("Meta")
+        if isinstance(meta, dict):
+            for key in meta:
+                if str(key).startswith("bacalhau.org/"):
+                    self.err(f"Meta.{key}", "keys starting with bacalhau.org/ are reserved and are dropped")
+        self.constraints(spec.get("Constraints"))
+        tasks = spec.get("Tasks")
+        if not isinstance(tasks, list) or not tasks:
+            self.err("Tasks", "a job needs exactly one task", hint="add Tasks: [{Name: main, Engine: ...}]")
+            return
+        if len(tasks) > 1:
+            self.err("Tasks", f"has {len(tasks)} tasks; Bacalhau runs only the first and drops the rest")
+        count_for_key = count if _is_int(count) else (1 if jtype in ("batch", "service") else 0)
+        self.task(tasks[0], "Tasks[0]", jtype, count_for_key)
+
+    def string_map(self, value: Any, field: str) -> None:
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            self.err(field, f"must be a mapping of strings, got {type(value).__name__}")
+            return
+        for key, val in value.items():
+            if not isinstance(val, str):
+                self.err(f"{field}.{key}", f"must be a string, got {val!r}", hint=f'quote it: {key}: "{val}"')
+
+    def constraints(self, value: Any) -> None:
+        if value is None:
+            return
+        if not isinstance(value, list):
+            self.err("Constraints", "must be a list of {Key, Operator, Values}")
+            return
+        for i, item in enumerate(value):
+            field = f"Constraints[{i}]"
+            if not isinstance(item, dict):
+                self.err(field, "must be a mapping {Key, Operator, Values}")
+                continue
+            c = _canon(item, ("Key", "Operator", "Values"))
+            for key in item:
+                if str(key).lower() not in ("key", "operator", "values"):
+                    self.err(
+                        f"{field}.{key}",
+                        "unknown field (Bacalhau ignores it)",
+                        hint="use Key, Operator, Values",
+                    )
+            key = c.get("Key")
+            if not isinstance(key, str) or not key.strip():
+                self.err(f"{field}.Key", "a constraint needs a non-blank label Key")
+            op = c.get("Operator")
+            values = c.get("Values") or []
+            if not isinstance(values, list):
+                self.err(f"{field}.Values", f"must be a list of strings, got {values!r}")
+                values = []
+            for j, val in enumerate(values):
+                if not isinstance(val, str):
+                    self.err(
+                        f"{field}.Values[{j}]", f"must be a string, got {val!r}", hint=f'quote it: "{val}"'
+                    )
+            if not isinstance(op, str) or op not in OPERATORS:
+                hint = f"use one of {', '.join(OPERATORS)} (lower case)"
+                if isinstance(op, str) and op.lower() in OPERATORS:
+                    hint = f"write {op.lower()!r}: operators are Kubernetes selection operators, lower case"
+                self.err(f"{field}.Operator", f"unknown operator {op!r}", hint=hint)
+                continue
+            if op in ("in", "notin") and not values:
+                self.err(f"{field}.Values", f"operator {op!r} needs at least one value")
+            elif op in ("exists", "!") and values:
+                self.err(f"{field}.Values", f"operator {op!r} takes no values", hint="remove Values")
+            elif op not in ("in", "notin", "exists", "!") and len(values) != 1:
+                self.err(f"{field}.Values", f"operator {op!r} needs exactly one value, got {len(values)}")
+            if (
+                op in ("gt", "lt")
+                and values
+                and not all(isinstance(v, str) and _is_int_str(v) for v in values)
+            ):
+                self.err(f"{field}.Values", f"operator {op!r} compares integers, got {values!r}")
+
+    def task(self, task: Any, field: str, jtype: Any, count: int) -> None:
+        if not isinstance(task, dict):
+            self.err(field, "a task must be a mapping")
+            return
+        self.unknown(task, TASK_KEYS, field, "Task")
+        t = _canon(task, TASK_KEYS)
+        name = t.get("Name")
+        if not isinstance(name, str) or not name.strip():
+            self.err(f"{field}.Name", "a task needs a non-blank Name", hint="e.g. Name: main")
+        self.engine(t.get("Engine"), f"{field}.Engine")
+        result_paths = self.result_paths(t.get("ResultPaths"), f"{field}.ResultPaths")
+        self.publisher(t.get("Publisher"), f"{field}.Publisher", jtype, count, bool(result_paths))
+        self.env(t.get("Env"), f"{field}.Env")
+        self.string_map(t.get("Meta"), f"{field}.Meta")
+        self.inputs(t.get("InputSources"), f"{field}.InputSources")
+        self.resources(t.get("Resources"), f"{field}.Resources")
+        self.network(t.get("Network"), f"{field}.Network")
+        self.timeouts(t.get("Timeouts"), f"{field}.Timeouts")
+
+    def unknown(self, mapping: dict[str, Any], known: Sequence[str], field: str, what: str) -> None:
+        lowered = {k.lower() for k in known}
+        for key in mapping:
+            if str(key).lower() not in lowered:
+                self.err(
+                    f"{field}.{key}",
+                    f"unknown {what} field: Bacalhau silently ignores it",
+                    hint=f"{what} fields are {', '.join(known)}",
+                )
+
+    def engine(self, engine: Any, field: str) -> None:
+        if not isinstance(engine, dict):
+            self.err(
+                field,
+                "a task needs an Engine {Type, Params}",
+                hint="Engine: {Type: docker, Params: {Image: ...}}",
+            )
+            return
+        self.unknown(engine, ("Type", "Params"), field, "Engine")
+        etype = _value(engine, "Type")
+        params = _value(engine, "Params") or {}
+        if not isinstance(etype, str) or not etype.strip():
+            self.err(f"{field}.Type", "engine type is required", hint=f"use one of {', '.join(ENGINES)}")
+            return
+        if etype.lower() not in ENGINES:
+            self.err(f"{field}.Type", f"unknown engine {etype!r}", hint=f"use one of {', '.join(ENGINES)}")
+            return
+        if not isinstance(params, dict):
+            self.err(f"{field}.Params", "must be a mapping")
+            return
+        if etype.lower() != "docker":
+            return
+        self.unknown(params, DOCKER_KEYS, f"{field}.Params", "docker engine")
+        p = _canon(params, DOCKER_KEYS)
+        image = p.get("Image")
+        if not isinstance(image, str) or not image.strip():
+            self.err(
+                f"{field}.Params.Image",
+                "the docker engine needs an Image",
+                hint="set --var image=REGISTRY/IMAGE:TAG",
+            )
+        elif image != image.strip() or " " in image:
+            self.err(f"{field}.Params.Image", f"image reference {image!r} contains spaces")
+        for key in ("Entrypoint", "Parameters", "EnvironmentVariables"):
+            value = p.get(key)
+            if value is not None and (
+                not isinstance(value, list) or not all(isinstance(v, str) for v in value)
+            ):
+                self.err(
+                    f"{field}.Params.{key}",
+                    f"must be a list of strings, got {value!r}",
+                    hint="quote each item",
+                )
+        for i, item in enumerate(p.get("EnvironmentVariables") or []):
+            if isinstance(item, str) and (
+                "=" not in item or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", item.split("=", 1)[0])
+            ):
+                self.err(f"{field}.Params.EnvironmentVariables[{i}]", f"{item!r} is not NAME=value")
+        workdir = p.get("WorkingDirectory")
+        if workdir not in (None, "") and (not isinstance(workdir, str) or not workdir.startswith("/")):
+            self.err(f"{field}.Params.WorkingDirectory", f"must be an absolute path, got {workdir!r}")
+
+    def result_paths(self, value: Any, field: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.err(field, "must be a list of {Name, Path}")
+            return []
+        names: set[str] = set()
+        paths: set[str] = set()
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                self.err(f"{field}[{i}]", "must be a mapping {Name, Path}")
+                continue
+            self.unknown(item, ("Name", "Path"), f"{field}[{i}]", "ResultPath")
+            name, path = _value(item, "Name"), _value(item, "Path")
+            if not isinstance(name, str) or not name.strip():
+                self.err(f"{field}[{i}].Name", "a result path needs a Name")
+            elif name in names:
+                self.err(f"{field}[{i}].Name", f"duplicate result path name {name!r}")
+            else:
+                names.add(name)
+            if not isinstance(path, str) or not path.startswith("/"):
+                self.err(
+                    f"{field}[{i}].Path", f"must be an absolute path, got {path!r}", hint="e.g. /outputs"
+                )
+            elif path in paths:
+                self.err(f"{field}[{i}].Path", f"duplicate result path {path!r}")
+            else:
+                paths.add(path)
+        return value
+
+    def publisher(self, value: Any, field: str, jtype: Any, count: int, has_results: bool) -> None:
+        ptype = _value(value, "Type") if isinstance(value, dict) else None
+        if not isinstance(value, dict) or not isinstance(ptype, str) or not ptype.strip():
+            if has_results:
+                self.err(
+                    field,
+                    "a Publisher is required when ResultPaths are set (the results would go nowhere)",
+                    hint="Publisher: {Type: s3, Params: {Bucket, Key, Endpoint, Region, Encoding}}",
+                )
+            elif value is not None and not isinstance(value, dict):
+                self.err(field, "must be a mapping {Type, Params}")
+            return
+        self.unknown(value, ("Type", "Params"), field, "Publisher")
+        if ptype.lower() not in PUBLISHERS:
+            self.err(
+                f"{field}.Type", f"unknown publisher {ptype!r}", hint=f"use one of {', '.join(PUBLISHERS)}"
+            )
+            return
+        params = _value(value, "Params") or {}
+        if not isinstance(params, dict):
+            self.err(f"{field}.Params", "must be a mapping")
+            return
+        if ptype.lower() != "s3":
+            return
+        for key in params:
+            if str(key).lower() == "compress":
+                self.err(
+                    f"{field}.Params.{key}",
+                    "Compress no longer exists (Bacalhau ignores it)",
+                    hint="use Encoding: gzip or Encoding: plain",
+                )
+            elif str(key).lower() not in {k.lower() for k in S3_KEYS}:
+                self.err(
+                    f"{field}.Params.{key}",
+                    "unknown s3 publisher parameter: Bacalhau silently ignores it",
+                    hint=f"s3 parameters are {', '.join(S3_KEYS)}",
+                )
+        p = _canon(params, S3_KEYS)
+        # The S3 publisher validates these only after the job has run: catch them now.
+        bucket = p.get("Bucket")
+        if not isinstance(bucket, str) or not bucket.strip():
+            self.err(
+                f"{field}.Params.Bucket", "the s3 publisher needs a Bucket", hint="set --var bucket=NAME"
+            )
+        encoding = p.get("Encoding")
+        if encoding not in (None, "") and encoding not in S3_ENCODINGS:
+            self.err(f"{field}.Params.Encoding", f"invalid encoding {encoding!r}", hint="use plain or gzip")
+        key = p.get("Key")
+        if not isinstance(key, str) or not key.strip():
+            self.err(
+                f"{field}.Params.Key",
+                "the s3 publisher needs a Key",
+                hint="e.g. Key: edgelog/{jobID}/{nodeID}/{executionID}",
+            )
+        else:
+            multi = jtype in ("ops", "daemon") or count > 1
+            if multi and "{nodeID}" not in key and "{executionID}" not in key:
+                self.err(
+                    f"{field}.Params.Key",
+                    f"{key!r} has no {{nodeID}} or {{executionID}} placeholder: every node's execution would "
+                    "overwrite the others' results",
+                    hint="use Key: <prefix>/{jobID}/{nodeID}/{executionID}",
+                )
+            if "{jobID}" not in key and "{executionID}" not in key:
+                self.err(
+                    f"{field}.Params.Key",
+                    f"{key!r} has no {{jobID}} placeholder: each run would overwrite the last, and "
+                    "edgelog fetch finds results by job ID",
+                    hint="use Key: <prefix>/{jobID}/{nodeID}/{executionID}",
+                )
+            if encoding in (None, "", "gzip") and key.endswith("/"):
+                self.err(
+                    f"{field}.Params.Key",
+                    f"with gzip encoding the publisher appends .tar.gz, so {key!r} uploads '{key}.tar.gz'",
+                    hint="drop the trailing '/' (plain encoding adds it itself)",
+                )
+            if key.startswith("/"):
+                self.err(f"{field}.Params.Key", "object keys must not start with '/'")
+            for placeholder in re.findall(r"\{[^{}]*\}", key):
+                if placeholder not in KEY_PLACEHOLDERS:
+                    self.err(
+                        f"{field}.Params.Key",
+                        f"unknown placeholder {placeholder} (it would stay literally in the key)",
+                        hint=f"placeholders are {', '.join(KEY_PLACEHOLDERS)}",
+                    )
+        endpoint = p.get("Endpoint")
+        if endpoint not in (None, "") and (
+            not isinstance(endpoint, str) or not re.match(r"^https?://[^/\s]+", endpoint)
+        ):
+            self.err(f"{field}.Params.Endpoint", f"must be an http(s) URL, got {endpoint!r}")
+
+    def env(self, value: Any, field: str) -> None:
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            self.err(field, "must be a mapping NAME: value")
+            return
+        for name, val in value.items():
+            if not isinstance(name, str) or not _ENV_NAME.match(name):
+                self.err(
+                    f"{field}.{name}",
+                    "env names must be upper case, start with a letter and contain only A-Z, 0-9 and _",
+                )
+            elif name.startswith("BACALHAU_"):
+                self.err(f"{field}.{name}", "the BACALHAU_ prefix is reserved for variables Bacalhau sets")
+            if not isinstance(val, str) or not val:
+                self.err(f"{field}.{name}", f"env values must be non-empty strings, got {val!r}")
+
+    def inputs(self, value: Any, field: str) -> None:
+        if value is None:
+            return
+        if not isinstance(value, list):
+            self.err(field, "must be a list of {Alias, Target, Source}")
+            return
+        aliases: set[str] = set()
+        targets: set[str] = set()
+        for i, item in enumerate(value):
+            f = f"{field}[{i}]"
+            if not isinstance(item, dict):
+                self.err(f, "must be a mapping {Alias, Target, Source}")
+                continue
+            self.unknown(item, ("Alias", "Target", "Source"), f, "InputSource")
+            alias, target, source = _value(item, "Alias"), _value(item, "Target"), _value(item, "Source")
+            if alias:
+                if alias in aliases:
+                    self.err(f"{f}.Alias", f"duplicate alias {alias!r}")
+                aliases.add(alias)
+            if not isinstance(target, str) or not target.strip():
+                self.err(f"{f}.Target", "every input source needs a Target (the path inside the task)")
+            else:
+                if not target.startswith("/"):
+                    self.err(f"{f}.Target", f"must be an absolute path, got {target!r}")
+                if target in targets:
+                    self.err(f"{f}.Target", f"duplicate target {target!r}")
+                targets.add(target)
+            stype = _value(source, "Type") if isinstance(source, dict) else None
+            if not isinstance(stype, str) or not stype.strip():
+                self.err(
+                    f"{f}.Source.Type", "every input source needs a Source.Type", hint="e.g. Type: local"
+                )
+                continue
+            if stype not in SOURCES:
+                self.err(
+                    f"{f}.Source.Type",
+                    f"unknown source type {stype!r}",
+                    hint=f"use one of {', '.join(SOURCES)}",
+                )
+                continue
+            params = _value(source, "Params") or {}
+            if stype in ("local", "localDirectory"):
+                self.local_source(params, f"{f}.Source.Params")
+            elif stype == "inline":
+                url = _value(params, "URL")
+                if not isinstance(url, str) or not url.startswith("data:") or "," not in url:
+                    self.err(f"{f}.Source.Params.URL", "inline sources need a data: URL")
+                elif ";base64," in url:
+                    try:
+                        base64.b64decode(url.split(",", 1)[1], validate=True)
+                    except (binascii.Error, ValueError):
+                        self.err(f"{f}.Source.Params.URL", "the data: URL is not valid base64")
+
+    def local_source(self, params: Any, field: str) -> None:
+        if not isinstance(params, dict):
+            self.err(field, "local sources need Params {SourcePath, ReadWrite}")
+            return
+        self.unknown(params, LOCAL_KEYS, field, "local source")
+        p = _canon(params, LOCAL_KEYS)
+        source = p.get("SourcePath")
+        read_write = p.get("ReadWrite", False)
+        if isinstance(read_write, str):
+            read_write = read_write == "true"  # what Bacalhau's DecodeSpec does with a string
+        elif not isinstance(read_write, bool):
+            self.err(f"{field}.ReadWrite", f"must be true or false, got {read_write!r}")
+            read_write = False
+        create_as = p.get("CreateAs")
+        if create_as not in (None, "") and create_as not in ("dir", "file", "noCreate"):
+            self.err(f"{field}.CreateAs", f"invalid {create_as!r}", hint="use dir, file or noCreate")
+        if not isinstance(source, str) or not source.startswith("/"):
+            self.err(f"{field}.SourcePath", f"must be an absolute host path, got {source!r}")
+            return
+        granted = None
+        for entry in self.allow_list:
+            glob, rw = parse_allow_entry(entry)
+            if doublestar_match(glob, source):
+                if read_write and not rw:
+                    granted = granted or "ro"
+                    continue
+                granted = "ok"
+                break
+        if granted == "ok":
+            return
+        allowed = ", ".join(self.allow_list) or "(none)"
+        if granted == "ro":
+            self.err(
+                f"{field}.ReadWrite",
+                f"{source} is allow-listed read-only on the nodes; a read-write mount fails",
+                hint="use ReadWrite: false (jobs only read logs)",
+            )
+        else:
+            self.err(
+                f"{field}.SourcePath",
+                f"{source} is not allow-listed on the nodes (Compute.AllowListedLocalPaths: {allowed}); "
+                "every execution would fail with 'not allowlisted'",
+                hint="use SourcePath: /var/log/logs_to_process, or pass --allow-listed-path as on the nodes",
+            )
+
+    def resources(self, value: Any, field: str) -> None:
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            self.err(field, "must be a mapping {CPU, Memory, Disk, GPU}")
+            return
+        self.unknown(value, ("CPU", "Memory", "Disk", "GPU"), field, "Resources")
+        r = _canon(value, ("CPU", "Memory", "Disk", "GPU"))
+        cpu = r.get("CPU")
+        if cpu not in (None, "") and not (isinstance(cpu, str) and _CPU.match(cpu)):
+            self.err(
+                f"{field}.CPU", f"invalid CPU {cpu!r}", hint='use a quoted Kubernetes quantity: "500m" or "1"'
+            )
+        for key in ("Memory", "Disk"):
+            val = r.get(key)
+            if val not in (None, "") and not (isinstance(val, str) and _BYTES.match(val)):
+                self.err(f"{field}.{key}", f"invalid size {val!r}", hint="use e.g. 512Mb, 1Gb or 1Gi")
+        gpu = r.get("GPU")
+        if gpu not in (None, "") and not (isinstance(gpu, str) and gpu.isdigit()):
+            self.err(f"{field}.GPU", f"must be an unsigned integer string, got {gpu!r}", hint='e.g. GPU: "1"')
+
+    def network(self, value: Any, field: str) -> None:
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            self.err(field, "must be a mapping {Type, Domains, Ports}")
+            return
+        self.unknown(value, ("Type", "Domains", "Ports"), field, "Network")
+        ntype = _value(value, "Type")
+        canonical = next(
+            (n for n in NETWORKS if isinstance(ntype, str) and n.lower() == ntype.strip().lower()), None
+        )
+        if canonical is None:
+            self.err(
+                f"{field}.Type", f"unknown network type {ntype!r}", hint=f"use one of {', '.join(NETWORKS)}"
+            )
+            return
+        if _value(value, "Domains") and canonical != "HTTP":
+            self.err(f"{field}.Domains", "Domains are only allowed with Type: HTTP")
+        if _value(value, "Ports") and canonical not in ("Host", "Bridge"):
+            self.err(f"{field}.Ports", "Ports are only allowed with Type: Host or Bridge")
+
+    def timeouts(self, value: Any, field: str) -> None:
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            self.err(field, "must be a mapping of integer seconds")
+            return
+        keys = ("ExecutionTimeout", "QueueTimeout", "TotalTimeout")
+        self.unknown(value, keys, field, "Timeouts")
+        t = _canon(value, keys)
+        ok = True
+        for key, val in t.items():
+            if not _is_int(val) or val < 0:
+                self.err(
+                    f"{field}.{key}", f"must be whole seconds >= 0, got {val!r}", hint="e.g. 1800 (not '30m')"
+                )
+                ok = False
+        if ok:
+            total = t.get("TotalTimeout", 0)
+            used = t.get("ExecutionTimeout", 0) + t.get("QueueTimeout", 0)
+            if total > 0 and used > total:
+                self.err(
+                    f"{field}.TotalTimeout",
+                    f"ExecutionTimeout + QueueTimeout ({used}) exceeds TotalTimeout ({total})",
+                    hint=f"raise TotalTimeout to at least {used}",
+                )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_int_str(value: str) -> bool:
+    return re.fullmatch(r"-?\d+", value) is not None
+
+
+def problems(
+    job: dict[str, Any], *, path: str | Path | None = None, allow_list: Sequence[str] = DEFAULT_ALLOW_LIST
+) -> list[ConfigError]:
+    """Every problem in a parsed job spec (empty when it is valid)."""
+    checker = _Checker(path, allow_list)
+    checker.job(job)
+    return checker.problems
+
+
+def validate_job(
+    job: dict[str, Any], *, path: str | Path | None = None, allow_list: Sequence[str] = DEFAULT_ALLOW_LIST
+) -> None:
+    """Raise :class:`SpecInvalid` listing every problem, or return when the spec is valid."""
+    found = problems(job, path=path, allow_list=allow_list)
+    if found:
+        raise SpecInvalid(path, found)
