@@ -12,8 +12,14 @@ EDGELOG_ROTATION_LIB=${EDGELOG_ROTATION_LIB:-$(cd -- "$(dirname -- "${BASH_SOURC
 
 # Where things are.
 EDGELOG_LIVE_DIR=${EDGELOG_LIVE_DIR:-/var/log/app}
-EDGELOG_LIVE_GLOB=${EDGELOG_LIVE_GLOB:-*.log}
-EDGELOG_LOG_EXTENSION=${EDGELOG_LOG_EXTENSION:-.log}
+# The extension follows the generator's format (EDGELOG_FORMAT, as in the container) unless set explicitly.
+case ${EDGELOG_FORMAT:-combined} in
+  json) _edgelog_ext=.jsonl ;;
+  csv) _edgelog_ext=.csv ;;
+  *) _edgelog_ext=.log ;;
+esac
+EDGELOG_LOG_EXTENSION=${EDGELOG_LOG_EXTENSION:-$_edgelog_ext}
+EDGELOG_LIVE_GLOB=${EDGELOG_LIVE_GLOB:-*$EDGELOG_LOG_EXTENSION}
 EDGELOG_STAGING_DIR=${EDGELOG_STAGING_DIR:-$EDGELOG_LIVE_DIR/rotated}
 EDGELOG_OUTPUT_DIR=${EDGELOG_OUTPUT_DIR:-/var/log/logs_to_process}
 EDGELOG_STATE_DIR=${EDGELOG_STATE_DIR:-/var/lib/edgelog}
