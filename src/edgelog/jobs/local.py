@@ -239,15 +239,20 @@ def expand_key(key: str, *, job_id: str, node_id: str, execution_id: str, encodi
 
 
 def write_archive(results: Path, target: Path) -> None:
-    """A .tar.gz of the result directory laid out as Go's pkg/lib/gzip.Compress writes it."""
+    """A .tar.gz of the result directory laid out as Go's pkg/lib/gzip.Compress writes it.
+
+    Entries are relative names, starting with ``.``, in filepath.Walk order (lexical, depth first).
+    """
+
+    def walk(folder: Path, tar: tarfile.TarFile) -> None:
+        for path in sorted(folder.iterdir(), key=lambda p: p.name):
+            tar.add(path, arcname=path.relative_to(results).as_posix(), recursive=False)
+            if path.is_dir() and not path.is_symlink():
+                walk(path, tar)
+
     with tarfile.open(target, "w:gz") as tar:
         tar.add(results, arcname=".", recursive=False)
-        for dirpath, dirnames, filenames in os.walk(results):
-            dirnames.sort()
-            for name in sorted([*dirnames, *filenames]):
-                path = Path(dirpath) / name
-                arcname = path.relative_to(results).as_posix()
-                tar.add(path, arcname=arcname, recursive=False)
+        walk(results, tar)
 
 
 def _tail(path: Path, lines: int = TAIL_LINES) -> str:

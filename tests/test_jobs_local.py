@@ -1,0 +1,298 @@
+"""The local runner: Bacalhau's execution environment, publisher layout and failure semantics, locally."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tarfile
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from edgelog.analysis import analyze
+from edgelog.cli.main import app
+from edgelog.errors import ExitCode, UsageError
+from edgelog.generator import backfill, load_config
+from edgelog.jobs.local import LocalNode, map_paths, parse_nodes, run_local
+from edgelog.jobs.spec import load_spec
+from edgelog.results import fetch_job
+from edgelog.storage import open_bucket
+
+runner = CliRunner()
+
+# A task that reports what it sees: its argv, the environment Bacalhau sets, the files under /inputs.
+PROBE = textwrap.dedent(
+    """
+    import json, os, sys, time, pathlib
+    args = sys.argv[1:]
+    out = pathlib.Path(args[args.index("--out") + 1])
+    inputs = pathlib.Path(args[0])
+    mode = os.environ.get("PROBE_MODE", "ok")
+    node = os.environ["EDGELOG_NODE_ID"]
+    if mode == "fail-node-2" and node == "node-2":
+        print("cannot read inputs", file=sys.stderr)
+        sys.exit(1)
+    if mode == "sleep-node-2" and node == "node-2":
+        print("about to hang", file=sys.stderr, flush=True)
+        time.sleep(30)
+    if mode == "write-input":
+        (inputs / "oops.txt").write_text("x")
+    env = {k: v for k, v in os.environ.items() if k.startswith(("BACALHAU_", "EDGELOG_", "PROBE_", "TZ"))}
+    query = args[args.index("--query") + 1] if "--query" in args else None
+    (out / "probe.json").write_text(json.dumps({
+        "args": args, "env": env, "cwd": os.getcwd(),
+        "inputs": sorted(p.name for p in inputs.iterdir()),
+        "query": pathlib.Path(query).read_text() if query else None,
+    }))
+    print(f"probe ok on {node}")
+    """
+)
+
+
+def _spec(
+    tmp_path: Path, *, job_type: str = "ops", encoding: str = "plain", extra: str = "", timeout: int = 60
+) -> Path:
+    (tmp_path / "probe.py").write_text(PROBE)
+    count = "Count: 2\n" if job_type == "batch" else ""
+    spec = f"""
+Name: probe
+Type: {job_type}
+{count}Tasks:
+  - Name: main
+    Engine:
+      Type: docker
+      Params:
+        Image: "{{{{.image}}}}"
+        Entrypoint: ["{sys.executable}", "{tmp_path / "probe.py"}"]
+        Parameters: ["/inputs", "--out=/outputs", "--out", "/outputs", "--query", "/query/q.sql", "/inputsx"]
+        EnvironmentVariables: ["TZ=UTC", "PROBE_DIR=/outputs/sub"]
+        WorkingDirectory: /tmp
+    Env:
+      PROBE_MODE: "{{{{or (index . "mode") "ok"}}}}"
+    InputSources:
+      - Alias: logs
+        Target: /inputs
+        Source: {{Type: local, Params: {{SourcePath: /var/log/logs_to_process, ReadWrite: false}}}}
+      - Alias: query
+        Target: /query/q.sql
+        Source: {{Type: inline, Params: {{URL: "data:text/plain;base64,U0VMRUNUIDQyOw=="}}}}
+    ResultPaths: [{{Name: outputs, Path: /outputs}}]
+    Publisher:
+      Type: s3
+      Params:
+        Bucket: "{{{{.bucket}}}}"
+        Key: "res/{{jobID}}/{{nodeID}}/{{executionID}}"
+        Encoding: {encoding}
+    Timeouts: {{ExecutionTimeout: {timeout}, TotalTimeout: 0}}
+{extra}"""
+    path = tmp_path / "probe.yaml"
+    path.write_text(spec)
+    return path
+
+
+def _nodes(tmp_path: Path, n: int = 3) -> list[LocalNode]:
+    nodes = []
+    for i in range(1, n + 1):
+        folder = tmp_path / "nodes" / f"node-{i}"
+        folder.mkdir(parents=True)
+        (folder / f"access-node-{i}-20261123T080500Z.log").write_text("x\n")
+        nodes.append(LocalNode(f"node-{i}", folder))
+    return nodes
+
+
+VARS = {"bucket": "b", "image": "i:1"}
+
+
+def test_map_paths_replaces_whole_components_only() -> None:
+    mapping = {"/inputs": Path("/h/n1"), "/outputs": Path("/h/o")}
+    assert map_paths("/inputs", mapping) == "/h/n1"
+    assert map_paths("--out=/outputs/x", mapping) == "--out=/h/o/x"
+    assert map_paths("/inputsx", mapping) == "/inputsx"
+    assert map_paths("/data/inputs", mapping) == "/data/inputs"
+
+
+def test_execution_environment_and_plain_layout(tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path), VARS)
+    nodes = _nodes(tmp_path)
+    bucket_dir = tmp_path / "bucket"
+    run = run_local(spec, nodes, bucket_url=str(bucket_dir))
+    assert run.state == "Completed" and run.status.exit_code() == ExitCode.OK
+    assert run.job_id.startswith("j-") and len(run.job_id) == 38
+    execution_ids = {e.execution_id for e in run.executions}
+    assert len(execution_ids) == 3 and all(e.startswith("e-") for e in execution_ids)
+    for execution in run.executions:
+        node = execution.node
+        base = bucket_dir / "res" / run.job_id / node.node_id / execution.execution_id
+        assert execution.published_key == f"res/{run.job_id}/{node.node_id}/{execution.execution_id}/"
+        assert sorted(p.name for p in base.iterdir()) == ["exitCode", "outputs", "stderr", "stdout"]
+        assert (base / "exitCode").read_text() == "0"  # no newline, as Bacalhau writes it
+        assert (base / "stdout").read_text() == f"probe ok on {node.node_id}\n"
+        probe = json.loads((base / "outputs" / "probe.json").read_text())
+        args = probe["args"]
+        assert args[0] == str(node.path)
+        assert args[1].startswith("--out=/") and args[1].endswith("/outputs") and args[2] == "--out"
+        assert args[6] == "/inputsx"  # a longer name is not a mapped path
+        assert probe["inputs"] == [f"access-{node.node_id}-20261123T080500Z.log"]
+        assert probe["query"] == "SELECT 42;"
+        env = probe["env"]
+        assert env["BACALHAU_JOB_ID"] == run.job_id
+        assert env["BACALHAU_EXECUTION_ID"] == execution.execution_id
+        assert env["BACALHAU_JOB_TYPE"] == "ops"
+        assert env["BACALHAU_PARTITION_INDEX"] == "0" and env["BACALHAU_PARTITION_COUNT"] == "0"
+        assert env["EDGELOG_NODE_ID"] == node.node_id
+        assert env["PROBE_MODE"] == "ok" and env["TZ"] == "UTC"
+        assert env["PROBE_DIR"].endswith("/outputs/sub") and not env["PROBE_DIR"].startswith("/outputs")
+        assert probe["cwd"] != "/tmp" and "edgelog-run-local" in probe["cwd"]  # unmapped WorkingDirectory
+
+
+def test_gzip_encoding_publishes_one_archive_like_go_compress(tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path, encoding="gzip"), VARS)
+    run = run_local(spec, _nodes(tmp_path, 1), bucket_url=str(tmp_path / "bucket"))
+    execution = run.executions[0]
+    key = f"res/{run.job_id}/node-1/{execution.execution_id}.tar.gz"
+    assert execution.published_objects == [key]
+    assert [o.key for o in open_bucket(str(tmp_path / "bucket")).list()] == [key]
+    with tarfile.open(tmp_path / "bucket" / key) as tar:
+        names = tar.getnames()
+    assert names == [".", "exitCode", "outputs", "outputs/probe.json", "stderr", "stdout"]
+
+
+def test_batch_job_uses_count_nodes_and_partitions(tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path, job_type="batch"), VARS)
+    run = run_local(spec, _nodes(tmp_path), bucket_url=str(tmp_path / "bucket"))
+    assert [e.node.node_id for e in run.executions] == ["node-1", "node-2"]
+    envs = []
+    for e in run.executions:
+        base = tmp_path / "bucket" / "res" / run.job_id / e.node.node_id / e.execution_id
+        envs.append(json.loads((base / "outputs" / "probe.json").read_text())["env"])
+    assert [(x["BACALHAU_PARTITION_INDEX"], x["BACALHAU_PARTITION_COUNT"]) for x in envs] == [
+        ("0", "2"),
+        ("1", "2"),
+    ]
+    with pytest.raises(UsageError, match="Count 2"):
+        run_local(spec, _nodes(tmp_path / "one", 1), bucket_url=str(tmp_path / "bucket"))
+
+
+def test_non_zero_exit_is_completed_but_counts_as_failed(tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path), {**VARS, "mode": "fail-node-2"})
+    run = run_local(spec, _nodes(tmp_path), bucket_url=str(tmp_path / "bucket"))
+    states = {e.node.node_id: (e.state, e.exit_code) for e in run.executions}
+    assert states == {"node-1": ("Completed", 0), "node-2": ("Completed", 1), "node-3": ("Completed", 0)}
+    assert run.state == "Completed"  # as in Bacalhau: the task ran and its results were published
+    assert run.status.exit_code() == ExitCode.PARTIAL
+    failed = next(e for e in run.executions if e.node.node_id == "node-2")
+    assert "cannot read inputs" in failed.stderr_tail
+    base = tmp_path / "bucket" / "res" / run.job_id / "node-2" / failed.execution_id
+    assert (base / "exitCode").read_text() == "1"
+
+
+def test_timeout_fails_the_execution_and_the_ops_job(tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path, timeout=2), {**VARS, "mode": "sleep-node-2"})
+    started = datetime.now(UTC)
+    run = run_local(spec, _nodes(tmp_path), bucket_url=str(tmp_path / "bucket"))
+    assert datetime.now(UTC) - started < timedelta(seconds=20)
+    hung = next(e for e in run.executions if e.node.node_id == "node-2")
+    assert hung.state == "Failed" and "timed out after 2s" in hung.message
+    assert "about to hang" in hung.stderr_tail
+    assert run.state == "Failed"  # ops job: any failed execution fails the job
+    assert run.status.exit_code() == ExitCode.PARTIAL
+    published = {o.key.split("/")[2] for o in open_bucket(str(tmp_path / "bucket")).list()}
+    assert published == {"node-1", "node-3"}  # a failed execution publishes nothing
+
+
+def test_task_may_not_write_its_read_only_input(tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path), {**VARS, "mode": "write-input"})
+    run = run_local(spec, _nodes(tmp_path, 1), bucket_url=str(tmp_path / "bucket"))
+    assert run.executions[0].state == "Failed" and "read-only input" in run.executions[0].message
+    assert run.status.exit_code() == ExitCode.FAILED
+
+
+def test_parse_nodes(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    nodes = parse_nodes([str(tmp_path / "a"), f"web-2={tmp_path / 'b'}"])
+    assert [(n.node_id, n.path.name) for n in nodes] == [("a", "a"), ("web-2", "b")]
+    with pytest.raises(UsageError, match="given twice"):
+        parse_nodes([str(tmp_path / "a"), f"a={tmp_path / 'b'}"])
+    with pytest.raises(UsageError, match="not a directory"):
+        parse_nodes([str(tmp_path / "missing")])
+    with pytest.raises(UsageError, match="no --node"):
+        parse_nodes([])
+
+
+def test_run_local_cli_reports_failures_like_bacalhau(tmp_path: Path) -> None:
+    _spec(tmp_path)
+    nodes = _nodes(tmp_path)
+    args = ["job", "run-local", str(tmp_path / "probe.yaml"), "--bucket", str(tmp_path / "bucket")]
+    args += [a for n in nodes for a in ("--node", f"{n.node_id}={n.path}")]
+    result = runner.invoke(app, [*args, "--var", "mode=fail-node-2"])
+    assert result.exit_code == ExitCode.PARTIAL, result.output
+    assert "node-2" in result.output and "cannot read inputs" in result.output
+    assert "2 ok, 1 failed" in result.output
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Completed" in result.output
+
+
+def test_run_local_cli_rejects_invalid_spec(tmp_path: Path) -> None:
+    path = _spec(tmp_path)
+    path.write_text(path.read_text().replace("/var/log/logs_to_process", "/etc"))
+    result = runner.invoke(app, ["job", "run-local", str(path), "--node", str(tmp_path)])
+    assert result.exit_code == ExitCode.USAGE and "not allow-listed" in result.output
+
+
+# -- the real spec, the real analyze, the real fetch -------------------------------------------------------
+
+
+def _tables(result_dir: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect()
+    out = {}
+    for path in sorted((result_dir / "reports").glob("*.parquet")):
+        rows = con.execute(f"SELECT * FROM read_parquet('{path}')").fetchall()
+        out[path.stem] = sorted(rows, key=repr)
+    return out
+
+
+def test_run_local_then_fetch_equals_analyze_over_the_same_files(tmp_path: Path) -> None:
+    config = load_config(None)
+    start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    nodes = []
+    for i in (1, 2):
+        folder = tmp_path / "logs" / f"node-{i}"
+        backfill(
+            config,
+            folder,
+            node=f"node-{i}",
+            start=start,
+            duration=timedelta(minutes=15),
+            seed=i,
+            rate=3.0,
+            gzip=(i == 2),
+        )
+        nodes.append(LocalNode(f"node-{i}", folder))
+    bucket = str(tmp_path / "bucket")
+    args = ["job", "run-local", "access-log-report", "--bucket", bucket]
+    args += [a for n in nodes for a in ("--node", f"{n.node_id}={n.path}")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    job_id = next(w for w in result.output.split() if w.startswith("j-"))
+    fetched = fetch_job(bucket, job_id, tmp_path / "fetched", expected_nodes=["node-1", "node-2"])
+    assert fetched.exit_code == ExitCode.OK and fetched.merged_dir is not None
+    direct = analyze([n.path for n in nodes], tmp_path / "direct")
+    assert direct.exit_code == ExitCode.OK
+    merged, reference = _tables(fetched.merged_dir), _tables(tmp_path / "direct")
+    assert merged.keys() == reference.keys() and len(merged) >= 10
+    for name in reference:
+        if name == "nodes":  # node ids: from EDGELOG_NODE_ID in the job, from file names in direct analyze
+            assert [r[0] for r in merged[name]] == ["node-1", "node-2"]
+            continue
+        assert merged[name] == reference[name], name
+    manifest = json.loads((fetched.merged_dir / "manifest.json").read_text())
+    assert manifest["kind"] == "merge" and manifest["status"] == "ok"
+    submitted = yaml.safe_load(load_spec("access-log-report", {"bucket": "b", "image": "i"}).text)
+    assert submitted["Type"] == "ops"
