@@ -369,6 +369,7 @@ def analyze(
                         node_id=f.node_id,
                         since_sql=since_sql,
                         until_sql=until_sql,
+                        scratch=tmp,
                     )
                 except parse.FileReadError as exc:
                     f.status, f.error = "failed", str(exc)

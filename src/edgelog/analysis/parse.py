@@ -152,25 +152,63 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _read_lines(con: duckdb.DuckDBPyConnection, path: Path, gz: bool) -> tuple[int, int]:
-    """Load ``_lines(line_no, line)`` and ``_rejected(line_no, reason, raw)``; return their row counts."""
-    rej = "_rej_errors"
-    scan = "_rej_scans"
-    con.execute(f"DROP TABLE IF EXISTS {rej}")
-    con.execute(f"DROP TABLE IF EXISTS {scan}")
-    reader = (
+def _reader_sql(path: Path, gz: bool, rej: str, scan: str) -> str:
+    return (
         f"read_csv({sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, delim='\x00', quote='', escape='', "
         f"header=false, auto_detect=false, max_line_size={MAX_LINE_BYTES}, "
         f"compression='{'gzip' if gz else 'none'}', store_rejects=true, rejects_table='{rej}', "
         f"rejects_scan='{scan}', ignore_errors=true, null_padding=false)"
     )
+
+
+def sanitize_copy(path: Path, gz: bool, dest: Path) -> None:
+    """Copy a file that DuckDB's line reader rejected, making its line ends uniform.
+
+    DuckDB's reader stops on a bare carriage return or on mixed LF / CRLF line ends (nginx and Apache never
+    write either, other tools may). The copy turns CRLF into LF and any other CR into the text ``\\x0D``, the
+    way nginx escapes it, so line numbers and all other bytes stay as they were. Runs at C speed per chunk.
+    """
+    opener = gzip.open if gz else open
+    cr_lf = re.compile(rb"\r\n")
+    cr = re.compile(rb"\r")
     try:
+        with opener(path, "rb") as src, dest.open("wb") as out:  # type: ignore[operator]
+            carry = b""
+            while chunk := src.read(1 << 22):
+                chunk = carry + chunk
+                carry = b""
+                if chunk.endswith(b"\r"):
+                    chunk, carry = chunk[:-1], b"\r"
+                out.write(cr.sub(rb"\\x0D", cr_lf.sub(b"\n", chunk)))
+            out.write(cr.sub(rb"\\x0D", carry))
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FileReadError(f"cannot read: {exc}") from exc
+
+
+def _read_lines(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, scratch: Path) -> tuple[int, int]:
+    """Load ``_lines(line_no, line)`` and ``_rejected(line_no, reason, raw)``; return their row counts."""
+    rej = "_rej_errors"
+    scan = "_rej_scans"
+
+    def attempt(source: Path, compressed: bool) -> None:
+        con.execute(f"DROP TABLE IF EXISTS {rej}")
+        con.execute(f"DROP TABLE IF EXISTS {scan}")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _lines AS "
-            f"SELECT row_number() OVER () AS line_no, line FROM {reader}"
+            f"SELECT row_number() OVER () AS line_no, line FROM {_reader_sql(source, compressed, rej, scan)}"
         )
-    except duckdb.Error as exc:
-        raise FileReadError(_short_error(exc)) from exc
+
+    try:
+        attempt(path, gz)
+    except duckdb.Error as first:
+        copy = scratch / "sanitized.log"
+        try:
+            sanitize_copy(path, gz, copy)
+            attempt(copy, False)
+        except duckdb.Error:
+            raise FileReadError(_short_error(first)) from first
+        finally:
+            copy.unlink(missing_ok=True)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _rejected AS
@@ -345,18 +383,20 @@ def load_file(
     node_id: str | None,
     since_sql: str,
     until_sql: str,
+    scratch: Path,
 ) -> FileCounts:
     """Parse one file into ``requests`` and ``quarantine``; raise FileReadError if it cannot be read at all.
 
-    The work happens in a transaction so a file that fails half-way leaves no rows behind.
+    Reading happens first (into temp tables, with a fallback for odd line ends); the inserts run in a
+    transaction so a file that fails half-way leaves no rows behind.
     """
     try:
         gz = is_gzip(path)
     except OSError as exc:
         raise FileReadError(f"cannot open: {exc}") from exc
+    n_lines, n_rej = _read_lines(con, path, gz, scratch)
     con.execute("BEGIN TRANSACTION")
     try:
-        n_lines, n_rej = _read_lines(con, path, gz)
         con.execute(_PARSERS[fmt])
         node = sql_str(node_id) if node_id is not None else "NULL"
         label = sql_str(file_label)

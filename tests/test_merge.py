@@ -1,0 +1,190 @@
+"""Exact merge: merging per-node results equals analysing the union of their inputs, for every report."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from edgelog.analysis import analyze, merge
+from edgelog.cli.main import app
+from edgelog.errors import ExitCode, IntegrityError, UsageError
+from edgelog.generator import backfill, load_config
+
+START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+GARBAGE = [
+    "this is not an access log line",
+    "",
+    '10.9.9.9 - - [23/Nov/2026:08:03:00 +0000] "GET /bad-status HTTP/1.1" 2000 5 "-" "x"',
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> dict[str, list[str]]:
+    """Combined and JSON lines from the generator (45 minutes), real-server sample lines and garbage."""
+    gen = tmp_path_factory.mktemp("gen")
+    cfg = load_config(None)
+    combined: list[str] = []
+    for p in backfill(
+        cfg, gen / "c", node="g", start=START, duration=timedelta(minutes=45), seed=7, rate=2.0
+    ):
+        combined += p.read_text().splitlines()
+    jsonl: list[str] = []
+    for p in backfill(
+        cfg,
+        gen / "j",
+        node="g",
+        start=START + timedelta(minutes=20),
+        duration=timedelta(minutes=10),
+        fmt="json",
+        seed=8,
+        rate=2.0,
+    ):
+        jsonl += p.read_text().splitlines()
+    samples = (samples_dir / "nginx_small.log").read_text().splitlines()
+    samples += (samples_dir / "apache_small.log").read_text().splitlines()
+    assert len(combined) > 2000 and len(jsonl) > 300
+    return {"combined": combined + samples + GARBAGE, "json": jsonl}
+
+
+def write_split(corpus: dict[str, list[str]], root: Path, nodes: int, seed: int) -> list[Path]:
+    """Deal every line to one of `nodes` nodes at random (keeping order), as rotated files per node."""
+    rng = random.Random(seed)
+    dirs = [root / f"node{i}" for i in range(nodes)]
+    buckets: dict[tuple[int, str], list[str]] = {}
+    for kind, lines in corpus.items():
+        for line in lines:
+            buckets.setdefault((rng.randrange(nodes), kind), []).append(line)
+    for d in dirs:
+        d.mkdir(parents=True)
+    for (i, kind), lines in buckets.items():
+        # Split each node's share over two rotated files, at a random point.
+        cut = rng.randrange(len(lines) + 1)
+        ext = ".log" if kind == "combined" else ".jsonl"
+        for part, chunk in enumerate((lines[:cut], lines[cut:])):
+            stamp = (START + timedelta(hours=1, minutes=5 * part)).strftime("%Y%m%dT%H%M%SZ")
+            (dirs[i] / f"access-n{i}-{stamp}{ext}").write_text("".join(x + "\n" for x in chunk))
+    return dirs
+
+
+def report_tables(out: Path) -> dict[str, list[tuple]]:
+    tables = {}
+    for p in sorted((out / "reports").glob("*.parquet")):
+        tables[p.stem] = duckdb.sql(f"SELECT * FROM '{p}'").fetchall()
+    return tables
+
+
+@pytest.fixture(scope="module")
+def single_run(
+    corpus: dict[str, list[str]], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, list[tuple]]:
+    """analyze over every line, split over 3 nodes' files, in one run: the reference for every merge."""
+    root = tmp_path_factory.mktemp("single")
+    dirs = write_split(corpus, root / "in", 3, seed=1)
+    result = analyze(dirs, root / "out")
+    assert result.status == "ok"
+    assert result.manifest["totals"]["lines_quarantined"] == len(GARBAGE)
+    return report_tables(root / "out")
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(nodes=st.integers(min_value=1, max_value=8), seed=st.integers(min_value=0, max_value=2**32 - 1))
+def test_merge_equals_single_run(
+    corpus: dict[str, list[str]],
+    single_run: dict[str, list[tuple]],
+    tmp_path_factory: pytest.TempPathFactory,
+    nodes: int,
+    seed: int,
+) -> None:
+    root = tmp_path_factory.mktemp("split")
+    dirs = write_split(corpus, root / "in", nodes, seed)
+    outs = []
+    for i, d in enumerate(dirs):
+        r = analyze([d], root / f"out{i}", job_id="j-test", execution_id=f"e-{i}")
+        assert r.status == "ok"
+        assert r.manifest["node_id"] == f"n{i}"
+        outs.append(root / f"out{i}")
+    # Merge in two levels when there are several nodes: merge is itself mergeable.
+    if nodes > 2:
+        merge(outs[:2], root / "m1")
+        merged = merge([root / "m1", *outs[2:]], root / "merged")
+    else:
+        merged = merge(outs, root / "merged")
+    assert merged.status == "ok" and merged.exit_code == ExitCode.OK
+    got = report_tables(root / "merged")
+    # The single run used 3 nodes; the nodes table differs by design (it lists nodes), all others must not.
+    expected = dict(single_run)
+    assert set(got) == set(expected)
+    for name in expected:
+        if name == "nodes":
+            continue
+        assert got[name] == expected[name], name
+    nodes_rows = got["nodes"]
+    assert [r[0] for r in nodes_rows] == sorted(f"n{i}" for i in range(nodes))
+    assert sum(r[4] for r in nodes_rows) == sum(r[4] for r in expected["nodes"])  # valid_requests
+
+
+def test_merge_nodes_table_and_manifest(corpus: dict[str, list[str]], tmp_path: Path) -> None:
+    dirs = write_split(corpus, tmp_path / "in", 3, seed=1)
+    single = analyze(dirs, tmp_path / "single")
+    outs = [analyze([d], tmp_path / f"o{i}", execution_id=f"e-{i}").out for i, d in enumerate(dirs)]
+    merged = merge(outs, tmp_path / "merged")
+    assert report_tables(tmp_path / "merged") == report_tables(single.out)
+    m = merged.manifest
+    assert m["kind"] == "merge"
+    assert [x["node_id"] for x in m["merged_from"]] == ["n0", "n1", "n2"]
+    assert [x["execution_id"] for x in m["merged_from"]] == ["e-0", "e-1", "e-2"]
+    assert m["totals"] == single.manifest["totals"]
+    q_single = duckdb.sql(f"SELECT * FROM '{single.out}/quarantine.parquet' ORDER BY ALL").fetchall()
+    q_merged = duckdb.sql(f"SELECT * FROM '{merged.out}/quarantine.parquet' ORDER BY ALL").fetchall()
+    assert q_single == q_merged and len(q_merged) == len(GARBAGE)
+
+
+def test_merge_verifies_checksums(corpus: dict[str, list[str]], tmp_path: Path) -> None:
+    dirs = write_split(corpus, tmp_path / "in", 2, seed=3)
+    outs = [analyze([d], tmp_path / f"o{i}").out for i, d in enumerate(dirs)]
+    target = outs[1] / "partials" / "top_paths.parquet"
+    target.write_bytes(target.read_bytes() + b"tampered")
+    with pytest.raises(IntegrityError, match="checksum mismatch"):
+        merge(outs, tmp_path / "merged")
+    result = CliRunner().invoke(app, ["merge", str(outs[0]), str(outs[1]), "--out", str(tmp_path / "m2")])
+    assert result.exit_code == ExitCode.INTEGRITY
+    assert "checksum mismatch" in result.output
+    with pytest.raises(UsageError, match=r"no manifest\.json"):
+        merge([tmp_path / "in"], tmp_path / "m3")
+
+
+def test_merge_of_a_partial_node_is_partial(corpus: dict[str, list[str]], tmp_path: Path) -> None:
+    dirs = write_split(corpus, tmp_path / "in", 2, seed=4)
+    (dirs[1] / "access-n1-20261123T100000Z.log.gz").write_bytes(b"\x1f\x8b\x08\x00corrupt")
+    outs = [analyze([d], tmp_path / f"o{i}").out for i, d in enumerate(dirs)]
+    assert json.loads((outs[1] / "manifest.json").read_text())["status"] == "partial"
+    merged = merge(outs, tmp_path / "merged")
+    assert merged.status == "partial" and merged.exit_code == ExitCode.PARTIAL
+    nodes = duckdb.sql(
+        f"SELECT node_id, files_failed, status FROM '{merged.out}/reports/nodes.parquet'"
+    ).fetchall()
+    assert nodes == [("n0", 0, "ok"), ("n1", 1, "partial")]
+    summary = duckdb.sql(f"SELECT failed_files FROM '{merged.out}/reports/summary.parquet'").fetchall()
+    assert summary == [(1,)]
+
+
+def test_merge_cli(corpus: dict[str, list[str]], tmp_path: Path) -> None:
+    dirs = write_split(corpus, tmp_path / "in", 2, seed=5)
+    runner = CliRunner()
+    for i, d in enumerate(dirs):
+        r = runner.invoke(app, ["analyze", str(d), "--out", str(tmp_path / f"o{i}")])
+        assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        app, ["merge", str(tmp_path / "o0"), str(tmp_path / "o1"), "--out", str(tmp_path / "m")]
+    )
+    assert r.exit_code == 0, r.output
+    assert "merge ok" in r.output
+    assert (tmp_path / "m" / "reports" / "summary.parquet").is_file()
