@@ -1,0 +1,85 @@
+"""`edgelog demo` on a fresh machine: no arguments, real generator, runner, fetch and report, under 60 s."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from edgelog.cli.main import app
+from edgelog.jobs.demo import demo_bucket_url
+from edgelog.storage import open_bucket
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A machine that has never run edgelog: empty data home, no bucket configured."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("EDGELOG_HOME", str(home))
+    monkeypatch.delenv("EDGELOG_BUCKET", raising=False)
+    return home
+
+
+def test_demo_runs_end_to_end_with_no_arguments(fresh_home: Path) -> None:
+    started = time.monotonic()
+    result = runner.invoke(app, ["demo"])
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    assert elapsed < 60, f"demo took {elapsed:.1f}s"
+    out = result.output
+    for step in ("1/4", "2/4", "3/4", "4/4"):  # progress is shown
+        assert step in out
+    assert out.count("Completed (exit 0") == 3
+    html = fresh_home / "demo" / "report.html"
+    assert f"HTML report: {html}" in out.replace("\n", "")
+    page = html.read_text()
+    assert page.lstrip().lower().startswith("<!doctype html") and "node-3" in page
+    # results were published in Bacalhau's layout in the local bucket, for three nodes
+    keys = [o.key for o in open_bucket((fresh_home / "bucket").as_uri()).list()]
+    job_ids = {k.split("/")[1] for k in keys}
+    assert len(job_ids) == 1
+    job_id = job_ids.pop()
+    assert job_id.startswith("j-") and job_id in out
+    nodes = {k.split("/")[2] for k in keys}
+    assert nodes == {"node-1", "node-2", "node-3"}
+    assert all(k.split("/")[3].startswith("e-") for k in keys)
+    assert sum(k.endswith("/exitCode") for k in keys) == 3
+    merged = json.loads((fresh_home / "demo" / "results" / job_id / "merged" / "manifest.json").read_text())
+    assert merged["kind"] == "merge" and merged["status"] == "ok"
+    assert len(merged["merged_from"]) == 3
+    # one hour of 5-minute files per node
+    for i in (1, 2, 3):
+        assert len(list((fresh_home / "demo" / "nodes" / f"node-{i}").glob("access-node-*.log"))) == 12
+
+
+def test_demo_options_and_rerun(tmp_path: Path, fresh_home: Path) -> None:
+    workdir = tmp_path / "work"
+    bucket = tmp_path / "bucket"
+    args = ["demo", "--workdir", str(workdir), "--nodes", "2", "--hours", "0.25", "--bucket", str(bucket)]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, args)  # a rerun starts from fresh logs and adds a second job
+    assert second.exit_code == 0, second.output
+    assert len(list((workdir / "nodes" / "node-1").glob("*.log"))) == 3
+    assert len({o.key.split("/")[1] for o in open_bucket(str(bucket)).list()}) == 2
+    assert (workdir / "report.html").is_file()
+
+
+def test_demo_never_publishes_to_a_cloud_bucket_by_default(
+    monkeypatch: pytest.MonkeyPatch, fresh_home: Path
+) -> None:
+    monkeypatch.setenv("EDGELOG_BUCKET", "gs://someone-elses-bucket")
+    assert demo_bucket_url(None) == (fresh_home / "bucket").as_uri()
+    monkeypatch.setenv("EDGELOG_BUCKET", "file:///srv/edgelog")
+    assert demo_bucket_url(None) == "file:///srv/edgelog"
+    assert demo_bucket_url("gs://chosen") == "gs://chosen"
+
+
+def test_demo_rejects_bad_options(fresh_home: Path) -> None:
+    result = runner.invoke(app, ["demo", "--nodes", "0"])
+    assert result.exit_code == 2
