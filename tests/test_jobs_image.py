@@ -1,0 +1,83 @@
+"""The job image (jobs/Dockerfile): lint-clean, pinned, non-root, every COPY source in the build context."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+from conftest import require_tool
+
+from edgelog.analysis import analyze
+
+REPO = Path(__file__).resolve().parent.parent
+DOCKERFILE = REPO / "jobs" / "Dockerfile"
+IGNORE = REPO / "jobs" / "Dockerfile.dockerignore"
+
+
+def _instructions() -> list[tuple[str, str]]:
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def test_hadolint_passes() -> None:
+    hadolint = require_tool("hadolint")
+    proc = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_copy_sources_exist_and_are_in_the_build_context() -> None:
+    allowed = [line[1:] for line in IGNORE.read_text().splitlines() if line.startswith("!")]
+    assert "*" in IGNORE.read_text().splitlines()  # allow-list: nothing else is sent to the daemon
+    copies = [rest for word, rest in _instructions() if word == "COPY"]
+    assert copies
+    for rest in copies:
+        *sources, _dest = rest.split()
+        for source in sources:
+            assert not source.startswith("--"), "no COPY --from/--chown needed"
+            assert (REPO / source).exists(), f"COPY source {source} does not exist (context = repo root)"
+            top = source.rstrip("/")
+            assert any(top == a or top.startswith(a.rstrip("/") + "/") for a in allowed), (
+                f"{source} is ignored"
+            )
+
+
+def test_base_image_pinned_and_user_non_root() -> None:
+    instructions = _instructions()
+    base = next(rest for word, rest in instructions if word == "FROM")
+    assert re.fullmatch(r"python:3\.\d+\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", base), base
+    users = [rest for word, rest in instructions if word == "USER"]
+    assert users, "the image must switch to a non-root user"
+    args = dict(rest.split("=", 1) for word, rest in instructions if word == "ARG" and "=" in rest)
+    uid = users[-1].split(":")[0]
+    uid = args.get(uid.strip("${}"), uid)
+    assert uid.isdigit() and int(uid) >= 1000
+
+
+def test_duckdb_is_pinned_to_the_tested_version() -> None:
+    constraints = (REPO / "log-generator" / "constraints.txt").read_text()
+    assert f"duckdb=={duckdb.__version__}\n" in constraints
+    assert f"'{duckdb.__version__}'" in DOCKERFILE.read_text()  # the build fails if pip resolved another one
+
+
+def test_queries_dir_as_laid_out_in_the_image_is_what_analyze_uses(
+    tmp_path: Path, monkeypatch, samples_dir
+) -> None:
+    env_line = next(rest for word, rest in _instructions() if word == "ENV")
+    queries_dir = re.search(r"EDGELOG_QUERIES_DIR=(\S+)", env_line).group(1)
+    copy = next(rest for word, rest in _instructions() if word == "COPY" and rest.startswith("queries"))
+    assert copy.split()[-1].rstrip("/") == queries_dir
+    image_queries = tmp_path / queries_dir.lstrip("/")
+    shutil.copytree(REPO / "queries", image_queries)
+    monkeypatch.setenv("EDGELOG_QUERIES_DIR", str(image_queries))
+    result = analyze([samples_dir / "nginx_small.log"], tmp_path / "out")
+    assert result.exit_code == 0
+    assert {q["file"].split("/")[-1] for q in result.manifest["queries"]} >= {"summary.sql", "top_paths.sql"}
