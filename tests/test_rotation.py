@@ -1,0 +1,507 @@
+"""Rotation: the real edgelog-rotate wrapper, real logrotate and the real `edgelog generate live`.
+
+The soak tests are the acceptance test of the whole design: the generator writes >= 10,000 lines/s while the
+wrapper forces a rotation every 0.5 s, and afterwards every written line is in exactly one file, every
+published file is complete, and no temporary file is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import require_tool
+from test_rotation_support import (
+    PRUNE,
+    PUBLISH,
+    ROTATION_DIR,
+    WRAPPER,
+    Generator,
+    Layout,
+    all_lines,
+    make_layout,
+    read_lines,
+    rotate,
+)
+
+from edgelog.naming import parse_rotated_name, rotated_name
+
+pytestmark = pytest.mark.usefixtures("_tools")
+
+
+@pytest.fixture
+def _tools() -> None:
+    require_tool("logrotate")
+    require_tool("gzip")
+    require_tool("flock")
+
+
+def check_published(layout: Layout, *, gz: bool) -> list[Path]:
+    """Every published file has a rotated name of this node, and gzip files test clean with the real gzip."""
+    files = layout.published()
+    for path in files:
+        parsed = parse_rotated_name(path.name)
+        assert parsed is not None, f"{path.name} is not a rotated file name"
+        assert parsed.node == layout.node
+        assert parsed.ext == layout.ext
+        assert parsed.gzip is gz, path.name
+        assert (path.stat().st_mode & 0o777) == 0o644
+        if gz:
+            subprocess.run(["gzip", "-t", str(path)], check=True, capture_output=True)
+    assert layout.temporaries() == [], "temporary files left behind"
+    return files
+
+
+def json_request_ids(lines_by_file: dict[str, list[bytes]]) -> list[str]:
+    """The request id of every line; json.loads fails on any split or merged line."""
+    ids = []
+    for name, lines in lines_by_file.items():
+        for line in lines:
+            try:
+                ids.append(json.loads(line)["request_id"])
+            except (ValueError, KeyError) as exc:
+                raise AssertionError(f"{name}: not a complete JSON record: {line[:200]!r}") from exc
+    return ids
+
+
+# --- configuration ----------------------------------------------------------------------------------------
+
+
+def test_template_is_safe_inside_terraform_templates() -> None:
+    text = (ROTATION_DIR / "logrotate.conf.tmpl").read_text()
+    assert "${" not in text and "%{" not in text
+    assert "copytruncate" in text and "nocopytruncate" in text  # rename only: copytruncate explicitly off
+    assert re.search(r"^\s*copytruncate\s*$", text, re.M) is None
+
+
+def test_rendered_config_is_valid_logrotate(tmp_path: Path) -> None:
+    layout = make_layout(tmp_path, tmp_path)
+    out = subprocess.run(
+        [str(WRAPPER), "--render"], env=layout.env(), capture_output=True, text=True, check=True
+    ).stdout
+    assert re.search(r"@[A-Z_]+@", out) is None
+    assert f'"{layout.live}/*.log" {{' in out
+    assert f"olddir {layout.staging}" in out
+    assert "dateformat -%Y%m%dT%H%M%SZ" in out and "extension .log" in out
+    assert "notifempty" in out and "nocreate" in out
+    assert f'"{ROTATION_DIR}/edgelog-publish" "$2" "$1"' in out
+    layout.staging.mkdir()  # the wrapper creates it before running logrotate
+    layout.live_file.write_text("x\n")
+    conf = tmp_path / "rendered.conf"
+    conf.write_text(out)
+    conf.chmod(0o600)
+    # logrotate's own parser: debug mode parses everything and changes nothing.
+    res = subprocess.run(
+        ["logrotate", "-d", "-s", str(tmp_path / "st"), str(conf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "error" not in res.stderr.lower(), res.stderr
+    assert "Handling 1 logs" in res.stderr and f"considering log {layout.live_file}" in res.stderr
+
+
+def test_format_sets_extension_and_su_directive(tmp_path: Path) -> None:
+    layout = make_layout(tmp_path, tmp_path)
+    env = layout.env(EDGELOG_FORMAT="json", EDGELOG_ROTATE_SU="nobody nogroup")
+    del env["EDGELOG_LOG_EXTENSION"]
+    out = subprocess.run(
+        [str(WRAPPER), "--render"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert f'"{layout.live}/*.jsonl" {{' in out and "extension .jsonl" in out
+    assert "\nsu nobody nogroup\n" in out
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "message"),
+    [
+        ("EDGELOG_OUTPUT_DIR", "relative/out", "EDGELOG_OUTPUT_DIR"),
+        ("EDGELOG_LIVE_DIR", "/tmp/x y", "EDGELOG_LIVE_DIR"),
+        ("EDGELOG_COMPRESS", "yes", "EDGELOG_COMPRESS must be 0 or 1"),
+        ("EDGELOG_REOPEN_TIMEOUT", "soon", "EDGELOG_REOPEN_TIMEOUT"),
+        ("EDGELOG_STAGING_KEEP", "0", "EDGELOG_STAGING_KEEP"),
+    ],
+)
+def test_bad_settings_fail_clearly(tmp_path: Path, var: str, value: str, message: str) -> None:
+    layout = make_layout(tmp_path, tmp_path)
+    res = rotate(layout, **{var: value})
+    assert res.returncode == 1
+    assert re.search(r" ERROR edgelog-rotate\[\d+\] config: ", res.stderr) and message in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_staging_on_other_filesystem_is_refused(tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("/dev/shm is not a separate filesystem here")
+    layout = make_layout(tmp_path, tmp_path)
+    staging = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        res = rotate(layout, EDGELOG_STAGING_DIR=str(staging))
+    finally:
+        shutil.rmtree(staging)
+    assert res.returncode == 1
+    assert "is not on the filesystem of" in res.stderr
+
+
+# --- publishing -------------------------------------------------------------------------------------------
+
+
+def test_untracked_file_is_rotated_and_published_complete(tmp_path: Path) -> None:
+    """A file no status file tracks (another writer) is published once it stopped changing."""
+    layout = make_layout(tmp_path, tmp_path)
+    lines = [f"line {i}".encode() for i in range(1000)]
+    layout.live_file.write_bytes(b"\n".join(lines) + b"\n")
+    before = datetime.now(UTC).replace(microsecond=0)
+    res = rotate(layout)
+    assert res.returncode == 0, res.stderr
+    (pub,) = check_published(layout, gz=True)
+    parsed = parse_rotated_name(pub.name)
+    assert parsed is not None
+    assert before <= parsed.rotated_at <= datetime.now(UTC)
+    assert read_lines(pub) == lines
+    assert not layout.live_file.exists()
+    assert list(layout.staging.iterdir()) == []
+    assert "published" in res.stderr and "run ok" in res.stderr
+
+
+def test_empty_live_file_is_not_rotated(tmp_path: Path) -> None:
+    layout = make_layout(tmp_path, tmp_path)
+    layout.live_file.touch()
+    res = rotate(layout)
+    assert res.returncode == 0, res.stderr
+    assert layout.published() == []
+    assert layout.live_file.exists()
+
+
+def test_uncompressed_same_filesystem_publish_is_a_hard_link(tmp_path: Path) -> None:
+    layout = make_layout(tmp_path, tmp_path)
+    layout.live_file.write_bytes(b"a\nb\n")
+    ino = layout.live_file.stat().st_ino
+    res = rotate(layout, EDGELOG_COMPRESS="0")
+    assert res.returncode == 0, res.stderr
+    (pub,) = check_published(layout, gz=False)
+    assert pub.stat().st_ino == ino  # no copy: the renamed inode itself was linked into the output
+    assert pub.stat().st_nlink == 1  # and the staging name is gone
+    assert read_lines(pub) == [b"a", b"b"]
+
+
+def _staged(layout: Layout, stamp: datetime, content: bytes) -> Path:
+    layout.staging.mkdir(parents=True, exist_ok=True)
+    path = layout.staging / rotated_name(layout.node, stamp)
+    path.write_bytes(content)
+    return path
+
+
+def test_publish_never_overwrites_and_is_idempotent(tmp_path: Path) -> None:
+    layout = make_layout(tmp_path, tmp_path)
+    stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    taken = layout.out / (rotated_name(layout.node, stamp) + ".gz")
+    subprocess.run(["gzip", "-c"], input=b"other\n", stdout=taken.open("wb"), check=True)
+    env = layout.env()
+
+    src = _staged(layout, stamp, b"mine\n")
+    res = subprocess.run([str(PUBLISH), str(src)], env=env, capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    bumped = layout.out / (rotated_name(layout.node, stamp + timedelta(seconds=1)) + ".gz")
+    assert read_lines(taken) == [b"other"]  # untouched
+    assert read_lines(bumped) == [b"mine"]
+    assert "already exists" in res.stderr
+    assert not src.exists()
+
+    # A repeated publish of content that is already there (crash between link and unlink) only cleans up.
+    src = _staged(layout, stamp + timedelta(seconds=1), b"mine\n")
+    res = subprocess.run([str(PUBLISH), str(src)], env=env, capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert "already holds" in res.stderr
+    assert not src.exists()
+    assert len(layout.published()) == 2
+
+
+def test_cross_device_uncompressed_publish_copies_atomically(tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("/dev/shm is not a separate filesystem here")
+    live_root = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        layout = make_layout(live_root, tmp_path)
+        assert layout.live.stat().st_dev != layout.out.stat().st_dev
+        layout.live_file.write_bytes(b"x\n" * 100)
+        res = rotate(layout, EDGELOG_COMPRESS="0")
+        assert res.returncode == 0, res.stderr
+        (pub,) = check_published(layout, gz=False)
+        assert read_lines(pub) == [b"x"] * 100
+        assert list(layout.staging.iterdir()) == []
+    finally:
+        shutil.rmtree(live_root)
+
+
+def test_interrupted_run_temporaries_are_cleaned(tmp_path: Path) -> None:
+    layout = make_layout(tmp_path, tmp_path)
+    stale = layout.out / ".access-n1-20260101T000000Z.log.gz.edgelog-tmp.123"
+    stale.write_bytes(b"partial")
+    foreign = layout.out / ".keep-me"
+    foreign.write_bytes(b"")
+    res = rotate(layout)
+    assert res.returncode == 0, res.stderr
+    assert not stale.exists()
+    assert foreign.exists()
+    assert "left by an interrupted run" in res.stderr
+
+
+# --- retention --------------------------------------------------------------------------------------------
+
+
+def test_retention_by_age_count_size_and_free_space(tmp_path: Path) -> None:
+    layout = make_layout(tmp_path, tmp_path)
+    now = datetime.now(UTC).replace(microsecond=0)
+    stamps = [now - timedelta(days=10), now - timedelta(days=3)] + [
+        now - timedelta(minutes=m) for m in (40, 30, 20, 10)
+    ]
+    names = [rotated_name("n1", s) + ".gz" for s in stamps]
+    for name in names:
+        (layout.out / name).write_bytes(b"x" * 600_000)
+    foreign = layout.out / "notes.txt"
+    foreign.write_text("not a rotated file")
+    temp = layout.out / ".access-n1-20000101T000000Z.log.gz.edgelog-tmp.1"
+    temp.write_bytes(b"")
+
+    def prune(**env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(PRUNE)], env=layout.env(**env), capture_output=True, text=True, check=False
+        )
+
+    def present() -> list[str]:
+        return [n for n in names if (layout.out / n).exists()]
+
+    res = prune(EDGELOG_RETENTION_DAYS="7", EDGELOG_RETENTION_COUNT="0")
+    assert res.returncode == 0, res.stderr
+    assert present() == names[1:]
+    assert "older than 7 days" in res.stderr
+
+    assert prune(EDGELOG_RETENTION_DAYS="0", EDGELOG_RETENTION_COUNT="4").returncode == 0
+    assert present() == names[2:]
+
+    # 4 files of 600 kB: a 1 MiB cap keeps the newest only.
+    res = prune(EDGELOG_RETENTION_DAYS="0", EDGELOG_RETENTION_COUNT="0", EDGELOG_MAX_OUTPUT_MB="1")
+    assert res.returncode == 0, res.stderr
+    assert present() == names[-1:]
+
+    (layout.out / names[-2]).write_bytes(b"x")
+    res = prune(EDGELOG_RETENTION_DAYS="0", EDGELOG_RETENTION_COUNT="0", EDGELOG_MIN_FREE_PERCENT="99")
+    assert res.returncode == 0, res.stderr
+    assert present() == names[-1:]  # the newest is always kept, and the shortage is reported
+    assert "nothing more to remove" in res.stderr
+    assert foreign.exists() and temp.exists()
+
+
+# --- with the real generator ------------------------------------------------------------------------------
+
+
+def _soak(layout: Layout, *, compress: str, rate: float = 12000, seconds: float = 10.0) -> None:
+    """Generator at `rate` lines/s, forced rotation every 0.5 s for `seconds`; then check zero loss."""
+    layout.extra_env["EDGELOG_COMPRESS"] = compress
+    gen = Generator(layout, rate=rate, fmt="json")
+    runs: list[subprocess.CompletedProcess[str]] = []
+    try:
+        first = gen.wait_running()
+        t0, lines0 = time.time(), first["lines"]
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and len(runs) < 60:
+            runs.append(rotate(layout))
+            time.sleep(0.5)
+        mid = gen.status()
+        achieved = (mid["lines"] - lines0) / max(mid["updated_ts"] - t0, 1e-9)
+        final = gen.stop()
+    finally:
+        gen.kill()
+    runs.append(rotate(layout))  # publishes the last file; the generator's final status says "stopped"
+
+    failed = [r.stderr for r in runs if r.returncode != 0]
+    assert not failed, failed[0]
+    assert achieved >= 10_000, f"generator wrote only {achieved:.0f} lines/s during the soak"
+    assert final["write_errors"] == 0 and final.get("dropped_lines", 0) == 0, final
+    assert final["reopens"] >= len(runs) - 2, final
+
+    files = check_published(layout, gz=compress == "1")
+    assert len(files) >= 10, [f.name for f in files]
+    assert [f.name for f in files] == sorted(f.name for f in files)
+    assert list(layout.staging.iterdir()) == []
+    lines = all_lines(layout)
+    ids = json_request_ids(lines)
+    assert len(ids) == final["lines"], f"{len(ids)} lines on disk, generator wrote {final['lines']}"
+    assert len(set(ids)) == len(ids), "a line appears twice"
+
+
+@pytest.mark.slow
+def test_zero_loss_soak_same_filesystem_gzip(tmp_path: Path) -> None:
+    _soak(make_layout(tmp_path, tmp_path, ext=".jsonl"), compress="1")
+
+
+@pytest.mark.slow
+def test_zero_loss_soak_cross_device(tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir():
+        pytest.skip("no /dev/shm")
+    live_root = Path(tempfile.mkdtemp(dir=shm, prefix="edgelog-soak-"))
+    try:
+        layout = make_layout(live_root, tmp_path, ext=".jsonl")
+        if layout.live.stat().st_dev == layout.out.stat().st_dev:
+            pytest.skip("/dev/shm and the test's tmp directory are the same filesystem here")
+        _soak(layout, compress="0")
+    finally:
+        shutil.rmtree(live_root)
+
+
+def test_two_runs_in_the_same_second_lose_nothing(tmp_path: Path) -> None:
+    layout = make_layout(tmp_path, tmp_path, ext=".jsonl")
+    gen = Generator(layout, rate=300, fmt="json")
+    waited = False
+    try:
+        gen.wait_running()
+        for _attempt in range(3):
+            # Start both runs just after a second boundary: the second one waits for the lock, then for the
+            # next second, instead of failing on logrotate's "destination already exists".
+            time.sleep(1.02 - (time.time() % 1.0))
+            procs = [
+                subprocess.Popen(
+                    [str(WRAPPER)],
+                    env=layout.env(),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for _ in range(2)
+            ]
+            results = [p.communicate(timeout=60) for p in procs]
+            for p, (_out, err) in zip(procs, results, strict=True):
+                assert p.returncode == 0, err
+            waited = any("waited" in err for _out, err in results)
+            if waited:
+                break
+        final = gen.stop()
+    finally:
+        gen.kill()
+    assert rotate(layout).returncode == 0
+    assert waited, "the two runs never overlapped within one second in 3 attempts"
+    files = check_published(layout, gz=True)
+    stamps = [parse_rotated_name(f.name).rotated_at for f in files]  # type: ignore[union-attr]
+    assert len(set(stamps)) == len(stamps)
+    ids = json_request_ids(all_lines(layout))
+    assert len(ids) == final["lines"] and len(set(ids)) == len(ids)
+
+
+def test_writer_that_does_not_reopen_keeps_file_in_staging_until_it_does(tmp_path: Path) -> None:
+    """A stopped (SIGSTOP) generator cannot reopen: the run times out and fails, the file waits in staging
+    (never published while it could still grow); once the generator continues, the next run publishes it."""
+    layout = make_layout(tmp_path, tmp_path, ext=".jsonl")
+    gen = Generator(layout, rate=300, fmt="json")
+    try:
+        gen.wait_running()
+        gen.pause()
+        res = rotate(layout, EDGELOG_REOPEN_TIMEOUT="1.5", EDGELOG_SEND_HUP="never")
+        assert res.returncode == 1
+        assert "timed out after 1.5s waiting for the writer" in res.stderr
+        assert layout.published() == []
+        (stuck,) = list(layout.staging.iterdir())
+        gen.resume()
+        time.sleep(0.5)
+        res = rotate(layout)
+        assert res.returncode == 0, res.stderr
+        assert "publishing leftover" in res.stderr or not stuck.exists()
+        assert not stuck.exists()
+        final = gen.stop()
+    finally:
+        gen.kill()
+    assert rotate(layout).returncode == 0
+    check_published(layout, gz=True)
+    ids = json_request_ids(all_lines(layout))
+    assert len(ids) == final["lines"] and len(set(ids)) == len(ids)
+
+
+def test_sighup_is_sent_when_the_generator_is_slow_to_reopen(tmp_path: Path) -> None:
+    """While paused, the generator cannot notice the rename; the HUP it gets after 1 s makes it reopen at
+    once when it continues (the pid in its status file is visible and is `edgelog generate live`)."""
+    layout = make_layout(tmp_path, tmp_path, ext=".jsonl")
+    gen = Generator(layout, rate=200, fmt="json")
+    try:
+        gen.wait_running()
+        gen.pause()
+        proc = subprocess.Popen(
+            [str(WRAPPER)], env=layout.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        time.sleep(2.0)
+        gen.resume()
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert f"sent SIGHUP to generator pid {gen.proc.pid}" in err
+        final = gen.stop()
+    finally:
+        gen.kill()
+    assert rotate(layout).returncode == 0
+    ids = json_request_ids(all_lines(layout))
+    assert len(ids) == final["lines"] and len(set(ids)) == len(ids)
+
+
+def test_rotate_loop_runs_on_interval_and_stops_on_sigterm(tmp_path: Path) -> None:
+    layout = make_layout(tmp_path, tmp_path)
+    layout.live_file.write_bytes(b"one\n")
+    env = layout.env(EDGELOG_ROTATE_INTERVAL="1")
+    proc = subprocess.Popen(
+        [str(ROTATION_DIR / "edgelog-rotate-loop")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (layout.state / "rotate.last-ok").exists():
+            time.sleep(0.1)
+        assert (layout.state / "rotate.last-ok").exists()
+    finally:
+        proc.terminate()
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopping on signal" in err
+    (pub,) = check_published(layout, gz=True)
+    assert read_lines(pub) == [b"one"]
+
+
+def test_wrapper_help_and_unknown_argument() -> None:
+    res = subprocess.run([str(WRAPPER), "--help"], capture_output=True, text=True, check=False)
+    assert res.returncode == 0 and "logrotate" in res.stdout and "EDGELOG_ENV_FILE" in res.stdout
+    res = subprocess.run([str(WRAPPER), "--bogus"], capture_output=True, text=True, check=False)
+    assert res.returncode == 2 and "unknown argument" in res.stderr
+
+
+def test_env_file_is_sourced(tmp_path: Path) -> None:
+    layout = make_layout(tmp_path, tmp_path)
+    env_file = tmp_path / "edgelog-rotate.env"
+    env_file.write_text(f"EDGELOG_LIVE_GLOB='*.txt'\nEDGELOG_OUTPUT_DIR={layout.out}\n")
+    env = layout.env(EDGELOG_ENV_FILE=str(env_file))
+    out = subprocess.run(
+        [str(WRAPPER), "--render"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert f'"{layout.live}/*.txt" {{' in out
+
+
+def test_every_setting_is_documented() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "rotation.md").read_text()
+    used: set[str] = set()
+    for script in ROTATION_DIR.iterdir():
+        if script.is_file():
+            used |= set(re.findall(r"\b(EDGELOG_[A-Z_]+)\b", script.read_text()))
+    internal = {"EDGELOG_ROTATED_RE", "EDGELOG_RUN_REPORT", "EDGELOG_LOG_FD", "EDGELOG_ROTATION_LIB"}
+    missing = sorted(v for v in used - internal if f"`{v}`" not in doc)
+    assert not missing, f"undocumented in docs/rotation.md: {missing}"
+    assert os.access(WRAPPER, os.X_OK) and os.access(PUBLISH, os.X_OK) and os.access(PRUNE, os.X_OK)

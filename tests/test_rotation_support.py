@@ -1,0 +1,179 @@
+"""Support code (no tests) for the rotation and container tests: layouts, the real wrapper and generator."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ROTATION_DIR = REPO_ROOT / "log-generator" / "rotation"
+WRAPPER = ROTATION_DIR / "edgelog-rotate"
+PUBLISH = ROTATION_DIR / "edgelog-publish"
+PRUNE = ROTATION_DIR / "edgelog-prune"
+LOOP = ROTATION_DIR / "edgelog-rotate-loop"
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Layout:
+    """Temporary live/staging/output/state directories and the environment that points the scripts at them."""
+
+    live: Path
+    out: Path
+    state: Path
+    node: str = "n1"
+    ext: str = ".log"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def staging(self) -> Path:
+        return self.live / "rotated"
+
+    @property
+    def status_file(self) -> Path:
+        return self.state / "generator.json"
+
+    @property
+    def live_file(self) -> Path:
+        return self.live / f"access-{self.node}{self.ext}"
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        env = {
+            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}:/usr/sbin:/sbin",
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "EDGELOG_ENV_FILE": str(self.state / "absent.env"),
+            "EDGELOG_LIVE_DIR": str(self.live),
+            "EDGELOG_OUTPUT_DIR": str(self.out),
+            "EDGELOG_STATE_DIR": str(self.state),
+            "EDGELOG_STATUS_FILE": str(self.status_file),
+            "EDGELOG_LOG_EXTENSION": self.ext,
+            "EDGELOG_SYSLOG": "0",
+            "EDGELOG_REOPEN_TIMEOUT": "20",
+            "EDGELOG_SETTLE_SECONDS": "0.2",
+            "EDGELOG_MIN_FREE_PERCENT": "0",
+        }
+        env.update(self.extra_env)
+        env.update(overrides)
+        return env
+
+    def published(self) -> list[Path]:
+        return sorted(p for p in self.out.iterdir() if p.is_file())
+
+    def temporaries(self) -> list[Path]:
+        dirs = [self.out, self.staging] if self.staging.exists() else [self.out]
+        return sorted(p for d in dirs for p in d.iterdir() if p.name.startswith("."))
+
+
+def make_layout(live_root: Path, out_root: Path, **kwargs: object) -> Layout:
+    live = live_root / "app"
+    out = out_root / "logs_to_process"
+    state = out_root / "state"
+    for d in (live, out, state):
+        d.mkdir(parents=True, exist_ok=True)
+    return Layout(live=live, out=out, state=state, **kwargs)  # type: ignore[arg-type]
+
+
+def rotate(layout: Layout, timeout: float = 90, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the real wrapper once (it runs the real logrotate)."""
+    return subprocess.run(
+        [str(WRAPPER)], env=layout.env(**env), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def read_lines(path: Path) -> list[bytes]:
+    """All lines of a published or live file (gzip or plain); asserts the last line is complete."""
+    data = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
+    if data:
+        assert data.endswith(b"\n"), f"{path} ends with a partial line"
+    return data.splitlines()
+
+
+def all_lines(layout: Layout) -> dict[str, list[bytes]]:
+    """Lines of every file holding generated data: published, left in staging, and the live file."""
+    files = list(layout.published())
+    if layout.staging.exists():
+        files += sorted(p for p in layout.staging.iterdir() if p.is_file())
+    if layout.live_file.exists():
+        files.append(layout.live_file)
+    return {str(p): read_lines(p) for p in files}
+
+
+class Generator:
+    """The real `edgelog generate live` in a subprocess."""
+
+    def __init__(self, layout: Layout, *, rate: float, fmt: str = "json", seed: int = 7):
+        self.layout = layout
+        cmd = [
+            sys.executable,
+            "-m",
+            "edgelog",
+            "generate",
+            "live",
+            "--output",
+            str(layout.live_file),
+            "--status-file",
+            str(layout.status_file),
+            "--node",
+            layout.node,
+            "--format",
+            fmt,
+            "--rate",
+            str(rate),
+            "--flat",
+            "--seed",
+            str(seed),
+        ]
+        self.log = layout.state / "generator.stderr"
+        with self.log.open("wb") as err:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=layout.state)
+
+    def status(self) -> dict:
+        return json.loads(self.layout.status_file.read_text())
+
+    def wait_running(self, timeout: float = 120) -> dict:
+        """Wait (bounded) until the status file says the generator runs and has written lines."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"generator exited with {self.proc.returncode}: {self.log.read_text()}")
+            with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
+                st = self.status()
+                if st.get("state") == "running" and st.get("lines", 0) > 0:
+                    return st
+            time.sleep(0.1)
+        raise AssertionError(f"generator wrote no status within {timeout}s: {self.log.read_text()}")
+
+    def pause(self) -> None:
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self, timeout: float = 30) -> dict:
+        """SIGTERM, wait for the clean exit, return the final status (the written counter)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+                raise AssertionError("generator did not stop on SIGTERM") from None
+        st = self.status()
+        assert st["state"] == "stopped", st
+        return st
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait(timeout=10)
