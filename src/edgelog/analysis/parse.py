@@ -62,7 +62,7 @@ _SNIFF_COMMON = re.compile(r'^\S+ \S+ .*?\[[^\]]+\] "(?:[^"\\]|\\.)*" \d{3} (?:\
 # appended $request_time) are tolerated and ignored.
 _Q = r'((?:[^"\\]|\\.)*)'
 LINE_RE = (
-    r"^(\S+) (\S+) (.*?) \[([^\]]+)\] \"" + _Q + r"\" (\d{3}) (\d+|-)"
+    r"^(\S+) (\S+) (.*?) \[([^\]]+)\] \"" + _Q + r"\" (\S+) (\S+)"
     r"( \"" + _Q + r"\" \"" + _Q + r"\"(?: .*)?)?\s*$"
 )
 REQUEST_RE = r"^([A-Za-z]+) (.+?)(?: (HTTP/[0-9.]+))?$"

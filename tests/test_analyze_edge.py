@@ -1,0 +1,321 @@
+"""Bad and odd inputs: every line is accounted for, bad files fail alone, exit codes tell outcomes apart."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from edgelog.analysis import analyze
+from edgelog.cli.main import app
+from edgelog.errors import ConfigError, ExitCode, UsageError
+
+runner = CliRunner()
+
+
+def line(
+    ts: str = "23/Nov/2026:08:00:00",
+    path: str = "/a",
+    status: int = 200,
+    nbytes: str = "5",
+    ip: str = "10.0.0.1",
+    ua: str = "curl/8.5.0",
+) -> str:
+    return f'{ip} - - [{ts} +0000] "GET {path} HTTP/1.1" {status} {nbytes} "-" "{ua}"'
+
+
+def sql(query: str) -> list[tuple]:
+    return duckdb.sql(query).fetchall()
+
+
+def inputs_by_name(manifest: dict) -> dict[str, dict]:
+    return {i["name"]: i for i in manifest["inputs"]}
+
+
+def test_bad_lines_are_quarantined_with_line_numbers(tmp_path: Path) -> None:
+    src = tmp_path / "in" / "access-n1-20261123T080500Z.log"
+    src.parent.mkdir()
+    garbage_1mb = "x" * (1 << 20)
+    content = b"".join(
+        [
+            line().encode() + b"\n",  # 1 ok
+            line(path="/caf\xc3\xa9").encode()[:-1] + b'\xff"\n',  # 2 invalid UTF-8
+            line(path="/" + "a" * (1 << 20)).encode() + b"\n",  # 3 a 1 MB request line: parsed
+            b"\n",  # 4 empty
+            garbage_1mb.encode() + b"\n",  # 5 1 MB of garbage
+            b"a\x00b\n",  # 6 NUL byte
+            line(ts="31/Foo/2026:08:00:00").encode() + b"\n",  # 7 bad timestamp
+            line(status=20).encode() + b"\n",  # 8 status not 3 digits
+            line(nbytes="12x").encode() + b"\n",  # 9 bad byte count
+            b'10.0.0.1 - - [23/Nov/2026:08:00:00 +0000] "GET /x HTTP/1.1" 200 5 "-" "unterminated\n',  # 10
+            line(path="/last").encode() + b"\n",  # 11 ok
+        ]
+    )
+    src.write_bytes(content)
+    result = analyze([src.parent], tmp_path / "out")
+    assert result.status == "ok" and result.exit_code == ExitCode.OK
+    entry = inputs_by_name(result.manifest)[src.name]
+    assert (entry["lines_read"], entry["lines_parsed"], entry["lines_quarantined"]) == (11, 3, 8)
+    q = sql(f"SELECT line_no, reason, length(raw) FROM '{tmp_path}/out/quarantine.parquet' ORDER BY line_no")
+    reasons = {n: r for n, r, _ in q}
+    assert reasons[2] == "invalid UTF-8"
+    assert reasons[4] == "empty line"
+    assert reasons[5] == "not a combined/common access log line"
+    assert reasons[6] == "contains a NUL byte"
+    assert reasons[7].startswith("bad timestamp")
+    assert reasons[8] == "bad status: 20"
+    assert reasons[9] == "bad byte count: 12x"
+    assert reasons[10] == "not a combined/common access log line"
+    assert sorted(reasons) == [2, 4, 5, 6, 7, 8, 9, 10]
+    assert dict((n, ln) for n, _, ln in q)[5] == 8192  # raw text is capped
+    got = sql(f"SELECT length(path) FROM '{tmp_path}/out/partials/top_paths.parquet' ORDER BY 1")
+    assert [g[0] for g in got] == [2, 5, (1 << 20) + 1]
+    summary = sql(
+        f"SELECT total_lines, valid_requests, quarantined_lines FROM '{tmp_path}/out/reports/summary.parquet'"
+    )
+    assert summary == [(11, 3, 8)]
+
+
+def test_corrupt_gzip_fails_alone_and_all_failed_is_failure(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    good = gzip.compress((line() + "\n").encode() * 50)
+    (d / "access-n1-20261123T080500Z.log.gz").write_bytes(good)
+    (d / "access-n1-20261123T081000Z.log.gz").write_bytes(good[: len(good) // 2])  # truncated
+    (d / "access-n1-20261123T081500Z.log.gz").write_bytes(b"\x1f\x8b" + b"not deflate data" * 10)
+    (d / "access-n1-20261123T082000Z.log").write_text("")  # empty file: fine, nothing to count
+    result = analyze([d], tmp_path / "out")
+    assert result.status == "partial" and result.exit_code == ExitCode.PARTIAL
+    by = inputs_by_name(result.manifest)
+    assert by["access-n1-20261123T080500Z.log.gz"]["lines_parsed"] == 50
+    for bad in ("access-n1-20261123T081000Z.log.gz", "access-n1-20261123T081500Z.log.gz"):
+        assert by[bad]["status"] == "failed" and by[bad]["error"]
+        assert by[bad]["sha256"] and by[bad]["size"] > 0
+    assert by["access-n1-20261123T082000Z.log"]["status"] == "ok"
+    assert result.manifest["totals"]["files_failed"] == 2
+    assert sql(f"SELECT failed_files, valid_requests FROM '{tmp_path}/out/reports/summary.parquet'") == [
+        (2, 50)
+    ]
+    assert sql(f"SELECT files, files_failed, status FROM '{tmp_path}/out/reports/nodes.parquet'") == [
+        (4, 2, "partial")
+    ]
+
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    (only_bad / "x.log.gz").write_bytes(b"\x1f\x8bgarbage")
+    result = analyze([only_bad], tmp_path / "out2")
+    assert result.status == "failed" and result.exit_code == ExitCode.FAILED
+    assert (tmp_path / "out2" / "manifest.json").is_file()
+    cli = runner.invoke(app, ["analyze", str(only_bad), "--out", str(tmp_path / "out3")])
+    assert cli.exit_code == ExitCode.FAILED
+    assert "x.log.gz" in cli.output
+
+
+def test_mixed_formats_in_one_directory(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    (d / ".hidden").mkdir(parents=True)
+    (d / "access-n1-20261123T080500Z.log").write_text(line(path="/combined") + "\n")
+    (d / "access-n1-20261123T081000Z.log.gz").write_bytes(gzip.compress((line(path="/gz") + "\n").encode()))
+    (d / "clf.log").write_text('10.0.0.3 - - [23/Nov/2026:08:00:00 +0000] "GET /common HTTP/1.0" 304 -\n')
+    rec = {
+        "ts": "2026-11-23T08:00:00.123Z",
+        "remote_addr": "10.0.0.4",
+        "remote_user": "-",
+        "method": "POST",
+        "path": "/json?x=1",
+        "protocol": "HTTP/2.0",
+        "status": 201,
+        "bytes": 7,
+        "referer": "-",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0",
+        "host": "shop",
+        "request_id": "r",
+        "session_id": "s",
+        "user_id": "",
+        "response_time_ms": 12.5,
+    }
+    (d / "access-n1-20261123T080500Z.jsonl").write_text(json.dumps(rec) + "\n{not json\n")
+    (d / "access-n1-20261123T080500Z.csv").write_text(
+        "ts,remote_addr,remote_user,method,path,protocol,status,bytes,referer,user_agent,host,request_id,"
+        "session_id,user_id,response_time_ms\n"
+        "2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/csv,HTTP/1.1,404,0,-,"
+        '"Agent, with ""quotes""",shop,r,s,,3.5\n'
+    )
+    (d / "crlf.log").write_bytes((line(path="/crlf1") + "\r\n" + line(path="/cr\rx") + "\n").encode())
+    (d / ".access-n1-20261123T082000Z.log.tmp").write_text("partial copy, never read\n")
+    (d / ".hidden" / "x.log").write_text("never read\n")
+    (d / "error-n1-20261123T080500Z.log").write_text("2026/11/23 08:00:00 [error] 1#1: not an access log\n")
+    result = analyze([d], tmp_path / "out")
+    assert result.status == "ok", result.manifest
+    by = inputs_by_name(result.manifest)
+    assert by["clf.log"]["format"] == "common"
+    assert by["access-n1-20261123T080500Z.jsonl"]["format"] == "json"
+    assert by["access-n1-20261123T080500Z.jsonl"]["lines_quarantined"] == 1
+    assert by["access-n1-20261123T080500Z.csv"]["format"] == "csv"
+    assert by["access-n1-20261123T080500Z.csv"]["lines_read"] == 1  # the header is not a record
+    assert by["access-n1-20261123T081000Z.log.gz"]["format"] == "combined"
+    assert by["error-n1-20261123T080500Z.log"]["status"] == "skipped"
+    assert not any(name.startswith(".") for name in by)
+    assert "x.log" not in by
+    paths = sql(f"SELECT path, hits FROM '{tmp_path}/out/reports/top_paths.parquet' ORDER BY path")
+    # A bare CR inside a line is kept as the byte the client sent (the reader escapes it, the parser decodes).
+    assert [p for p, _ in paths] == ["/combined", "/common", "/cr\rx", "/crlf1", "/csv", "/gz", "/json"]
+    agents = sql(f"SELECT user_agent FROM '{tmp_path}/out/partials/browsers.parquet' ORDER BY 1")
+    assert ('Agent, with "quotes"',) in agents
+    assert sql(f"SELECT status, hits FROM '{tmp_path}/out/reports/status_codes.parquet'") == [
+        (200, 4),
+        (201, 1),
+        (304, 1),
+        (404, 1),
+    ]
+    forced = analyze([d / "clf.log"], tmp_path / "forced", fmt="combined")
+    assert inputs_by_name(forced.manifest)["clf.log"]["format"] == "combined"
+    assert forced.manifest["totals"]["lines_parsed"] == 1
+
+
+def test_gzip_and_plain_give_the_same_reports(tmp_path: Path, samples_dir: Path) -> None:
+    data = (samples_dir / "nginx_small.log").read_bytes()
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "gz").mkdir()
+    (tmp_path / "plain" / "access-n1-20261123T080500Z.log").write_bytes(data)
+    (tmp_path / "gz" / "access-n1-20261123T080500Z.log.gz").write_bytes(gzip.compress(data))
+    a = analyze([tmp_path / "plain"], tmp_path / "a")
+    b = analyze([tmp_path / "gz"], tmp_path / "b")
+    for p in sorted((tmp_path / "a" / "reports").glob("*.parquet")):
+        assert sql(f"SELECT * FROM '{p}'") == sql(f"SELECT * FROM '{tmp_path}/b/reports/{p.name}'"), p.name
+    assert a.manifest["totals"] == b.manifest["totals"]
+
+
+def test_window_selects_files_by_stamp_then_records_by_time(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    # Three 5-minute files of node n1: records at minutes 0-4, 5-9 and 10-14 after 08:00.
+    for k in range(3):
+        stamp = f"20261123T08{5 * (k + 1):02d}00Z"
+        body = "".join(
+            line(ts=f"23/Nov/2026:08:{5 * k + m:02d}:30", path=f"/f{k}m{m}") + "\n" for m in range(5)
+        )
+        (d / f"access-n1-{stamp}.log").write_text(body)
+    r = analyze([d], tmp_path / "o1", since="2026-11-23T08:06:00Z", until="2026-11-23T08:11:00Z")
+    by = inputs_by_name(r.manifest)
+    assert by["access-n1-20261123T080500Z.log"]["status"] == "skipped"
+    assert by["access-n1-20261123T081000Z.log"]["status"] == "ok"
+    assert by["access-n1-20261123T081000Z.log"]["lines_outside_window"] == 1  # 08:05:30
+    assert by["access-n1-20261123T081500Z.log"]["status"] == "ok"  # starts 08:10, before --until
+    assert by["access-n1-20261123T081500Z.log"]["lines_outside_window"] == 4
+    paths = sql(f"SELECT path FROM '{tmp_path}/o1/reports/top_paths.parquet' ORDER BY path")
+    assert paths == [("/f1m1",), ("/f1m2",), ("/f1m3",), ("/f1m4",), ("/f2m0",)]
+    assert r.manifest["window"] == {"since": "2026-11-23T08:06:00.000Z", "until": "2026-11-23T08:11:00.000Z"}
+    assert sql(f"SELECT total_lines, valid_requests FROM '{tmp_path}/o1/reports/summary.parquet'") == [(5, 5)]
+    # Idempotent: the same window gives the same reports, byte for byte.
+    r2 = analyze([d], tmp_path / "o2", since="2026-11-23T08:06:00Z", until="2026-11-23T08:11:00Z")
+    digests = {o["path"]: o["sha256"] for o in r.manifest["outputs"]}
+    assert digests == {o["path"]: o["sha256"] for o in r2.manifest["outputs"]}
+    # Empty strings (from job templates) mean no bound.
+    r3 = analyze([d], tmp_path / "o3", since="", until="")
+    assert r3.manifest["totals"]["lines_parsed"] == 15
+    assert r3.manifest["window"] == {"since": None, "until": None}
+    with pytest.raises(UsageError, match="ISO-8601"):
+        analyze([d], tmp_path / "o4", since="yesterday")
+    with pytest.raises(UsageError, match="before"):
+        analyze([d], tmp_path / "o4", since="2026-11-23T09:00:00Z", until="2026-11-23T08:00:00Z")
+
+
+def test_user_queries_good_and_broken(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "a.log").write_text(line() + "\n" + line(status=404, path="/missing") + "\n")
+    good = tmp_path / "per_status.sql"
+    good.write_text(
+        "-- hits per status\nSELECT status, count(*) AS n FROM requests GROUP BY status ORDER BY status;\n"
+    )
+    broken = tmp_path / "broken.sql"
+    broken.write_text("SELECT no_such_column FROM requests")
+    result = analyze([d], tmp_path / "out", queries=[good, broken])
+    assert result.status == "partial" and result.exit_code == ExitCode.PARTIAL
+    entries = {q["name"]: q for q in result.manifest["queries"]}
+    assert entries["per_status"]["status"] == "ok"
+    assert entries["broken"]["status"] == "failed"
+    assert str(broken) in entries["broken"]["error"] and "no_such_column" in entries["broken"]["error"]
+    assert sql(f"SELECT * FROM '{tmp_path}/out/queries/per_status.parquet'") == [(200, 1), (404, 1)]
+    assert (tmp_path / "out" / "reports" / "summary.parquet").is_file()
+    listed = {o["path"] for o in result.manifest["outputs"]}
+    assert "queries/per_status.parquet" in listed and "queries/broken.parquet" not in listed
+
+    cli = runner.invoke(app, ["analyze", str(d), "--out", str(tmp_path / "c"), "--query", str(broken)])
+    assert cli.exit_code == ExitCode.PARTIAL
+    assert "broken.sql" in cli.output
+    missing = runner.invoke(app, ["analyze", str(d), "--out", str(tmp_path / "c"), "--query", "nope.sql"])
+    assert missing.exit_code == ExitCode.USAGE
+    assert "nope.sql" in missing.output and "Traceback" not in missing.output
+
+
+def test_bad_tag_rules_name_file_field_and_fix(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "a.log").write_text(line() + "\n")
+    rules = tmp_path / "tags.yaml"
+    rules.write_text("tags:\n  - name: api\n    path: '^/api/('\n")
+    with pytest.raises(ConfigError) as exc:
+        analyze([d], tmp_path / "out", tags=rules)
+    assert exc.value.field == "tags[0].path" and exc.value.hint
+    rules.write_text("tags:\n  - name: Bad Name\n    path: x\n")
+    cli = runner.invoke(app, ["analyze", str(d), "--out", str(tmp_path / "o"), "--tags", str(rules)])
+    assert cli.exit_code == ExitCode.USAGE
+    assert "tags[0].name" in cli.output and "fix:" in cli.output
+    rules.write_text("tags:\n  - name: mine\n    path: '^/a$'\n    methods: [GET]\n")
+    ok = analyze([d], tmp_path / "o2", tags=rules)
+    assert sql(f"SELECT tag, hits FROM '{tmp_path}/o2/reports/tags.parquet'") == [("mine", 1)]
+    assert ok.manifest["tag_rules"]["sha256"]
+
+
+def test_ids_from_arguments_environment_and_file_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "access-edge-7-20261123T080500Z.log").write_text(line() + "\n")
+    r = analyze([d], tmp_path / "o1")
+    assert (r.manifest["node_id"], r.manifest["job_id"], r.manifest["execution_id"]) == ("edge-7", None, None)
+    monkeypatch.setenv("BACALHAU_JOB_ID", "j-123")
+    monkeypatch.setenv("BACALHAU_EXECUTION_ID", "e-456")
+    monkeypatch.setenv("EDGELOG_NODE_ID", "n-env")
+    r = analyze([d], tmp_path / "o2")
+    assert (r.manifest["node_id"], r.manifest["job_id"], r.manifest["execution_id"]) == (
+        "n-env",
+        "j-123",
+        "e-456",
+    )
+    assert sql(f"SELECT node_id FROM '{tmp_path}/o2/reports/nodes.parquet'") == [("n-env",)]
+    cli = runner.invoke(
+        app, ["analyze", str(d), "--out", str(tmp_path / "o3"), "--node-id", "n-arg", "--job-id", "j-arg"]
+    )
+    assert cli.exit_code == 0, cli.output
+    m = json.loads((tmp_path / "o3" / "manifest.json").read_text())
+    assert (m["node_id"], m["job_id"], m["execution_id"]) == ("n-arg", "j-arg", "e-456")
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    assert (
+        runner.invoke(app, ["analyze", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]).exit_code == 2
+    )
+    (tmp_path / "a.log").write_text(line() + "\n")
+    bad_fmt = runner.invoke(
+        app, ["analyze", str(tmp_path / "a.log"), "--out", str(tmp_path / "o"), "--format", "xml"]
+    )
+    assert bad_fmt.exit_code == ExitCode.USAGE and "xml" in bad_fmt.output
+    bad_since = runner.invoke(
+        app, ["analyze", str(tmp_path / "a.log"), "--out", str(tmp_path / "o"), "--since", "soon"]
+    )
+    assert bad_since.exit_code == ExitCode.USAGE and "Traceback" not in bad_since.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = analyze([empty], tmp_path / "o5")
+    assert r.status == "ok" and r.manifest["totals"]["files"] == 0
+    assert sql(
+        f"SELECT total_lines, valid_requests, unique_visitors FROM '{tmp_path}/o5/reports/summary.parquet'"
+    ) == [(0, 0, 0)]
