@@ -501,3 +501,42 @@ def test_submit_reports_bacalhau_errors(stub_bacalhau, tmp_path: Path) -> None:
     with pytest.raises(EdgelogError) as info:
         BacalhauCLI().describe("j-unknown")
     assert "job not found" in str(info.value)
+
+
+def test_submit_fetch_merges_what_the_nodes_published(stub_bacalhau, tmp_path: Path) -> None:
+    """The job the stub reports was really run (by the local runner) under the same job and node ids."""
+    from datetime import UTC, datetime, timedelta
+
+    from edgelog.generator import backfill, load_config
+    from edgelog.jobs.local import LocalNode, LocalRunner
+
+    describe = _describe("completed")
+    job_id = describe["Job"]["ID"]
+    node_ids = [e["NodeID"] for e in describe["Executions"]["Items"]]
+    config = load_config(None)
+    nodes = []
+    for i, node_id in enumerate(node_ids):
+        folder = tmp_path / "logs" / node_id
+        start = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+        backfill(
+            config, folder, node=f"web-{i}", start=start, duration=timedelta(minutes=10), seed=i, rate=2.0
+        )
+        nodes.append(LocalNode(node_id, folder))
+    bucket = tmp_path / "bucket"
+    LocalRunner(load_spec("access-log-report", VARS), bucket_url=str(bucket)).run(nodes, job_id=job_id)
+
+    stub_bacalhau("completed")
+    out = tmp_path / "fetched"
+    result = runner.invoke(app, [*SUBMIT, "--fetch", "--bucket", str(bucket), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "merged" / "manifest.json").read_text())
+    assert manifest["status"] == "ok"
+    assert sorted(m["node_id"] for m in manifest["merged_from"]) == sorted(node_ids)
+
+
+def test_submit_fetch_of_missing_results_fails(stub_bacalhau, tmp_path: Path) -> None:
+    stub_bacalhau("completed")
+    args = [*SUBMIT, "--fetch", "--bucket", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output

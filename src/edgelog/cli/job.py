@@ -117,6 +117,12 @@ def submit_cmd(
     out: Annotated[
         Path | None, typer.Option("--out", help="Where --fetch writes (default ./results/JOB_ID).")
     ] = None,
+    bucket: Annotated[
+        str | None,
+        typer.Option(
+            "--bucket", help="Bucket URL --fetch reads (default gs://BUCKET of the spec's publisher)."
+        ),
+    ] = None,
     poll_interval: Annotated[
         float, typer.Option("--poll-interval", min=0.1, help="Seconds between polls.")
     ] = 2.0,
@@ -172,14 +178,20 @@ def submit_cmd(
     _print_status_table(status)
     code = status.exit_code()
     if fetch and code != ExitCode.FAILED:
-        _fetch_after_submit(
-            rendered, job_id, out, [e.node_id for e in status.executions if e.outcome != "rejected"]
-        )
+        nodes = [e.node_id for e in status.executions if e.outcome in ("ok", "partial")]
+        fetched = _fetch_after_submit(rendered, job_id, out, bucket, nodes)
+        if code == ExitCode.OK and fetched != ExitCode.OK:
+            raise EdgelogError(
+                f"job {job_id} completed, but its results did not fetch cleanly", exit_code=fetched
+            )
     if code != ExitCode.OK:
         raise EdgelogError(status.summary(), exit_code=code, hint=f"details: bacalhau job describe {job_id}")
 
 
-def _fetch_after_submit(rendered: object, job_id: str, out: Path | None, nodes: list[str]) -> None:
+def _fetch_after_submit(
+    rendered: object, job_id: str, out: Path | None, bucket: str | None, nodes: list[str]
+) -> ExitCode:
+    """Fetch, verify and merge a finished job's results from the bucket its spec published to."""
     from edgelog.jobs.spec import RenderedSpec
     from edgelog.jobs.validate import _value
     from edgelog.results import fetch_job
@@ -187,17 +199,15 @@ def _fetch_after_submit(rendered: object, job_id: str, out: Path | None, nodes: 
     assert isinstance(rendered, RenderedSpec)
     task = (_value(rendered.job, "Tasks") or [{}])[0]
     params = _value(_value(task, "Publisher") or {}, "Params") or {}
-    bucket, key = str(_value(params, "Bucket") or ""), str(_value(params, "Key") or "")
+    key = str(_value(params, "Key") or "")
     prefix = key.split("{jobID}")[0].strip("/")
-    result = fetch_job(
-        f"gs://{bucket}",
-        job_id,
-        out or Path("results") / job_id,
-        prefix=prefix,
-        expected_nodes=nodes,
-        console=err_console,
+    url = bucket or f"gs://{_value(params, 'Bucket')}"
+    target = out or Path("results") / job_id
+    result = fetch_job(url, job_id, target, prefix=prefix, expected_nodes=nodes, console=err_console)
+    console.print(
+        f"fetched {escape(job_id)}: {result.status} -> {escape(str(result.merged_dir or result.out_dir))}"
     )
-    console.print(f"fetched {job_id}: {result.status} -> {result.merged_dir or result.out_dir}")
+    return result.exit_code
 
 
 def _print_status_table(status: object) -> None:
