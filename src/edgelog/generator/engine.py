@@ -24,7 +24,7 @@ from edgelog.generator.site import ERROR_PAGE_BYTES, LOGIN_REQUIRED, Page, Req, 
 
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
-WARMUP = 900.0  # seconds of sessions simulated before the start so traffic begins in steady state
+WARMUP = 300.0  # seconds of sessions simulated before the start so traffic begins in steady state
 Event = tuple[int, "Ident", Req, int, int, str]
 
 
@@ -134,6 +134,9 @@ class Engine:
         )
         self._hour_cache: dict[int, tuple[float, list[tuple[float, float]]]] = {}
         self._outage_cache: dict[int, list[tuple[float, float]]] = {}
+        self._outage_hour = -1
+        self._outage_now: list[tuple[float, float]] = []
+        self.p_outage = self.outages["error_share"] if self.outages["per_day"] > 0 else 0.0
         self.lines_per_session = self._calibrate()
         # Start sessions WARMUP seconds early and drop their events before ``start``: the first minutes
         # then already carry the sessions in progress instead of ramping up from zero.
@@ -192,7 +195,12 @@ class Engine:
     def in_outage(self, t: float) -> bool:
         """True inside a correlated upstream outage (502/503 for dynamic pages; assets still served)."""
         hour = int(t // 3600)
-        return any(a <= t < b for a, b in self._outage_windows(hour) + self._outage_windows(hour - 1))
+        if hour != self._outage_hour:
+            self._outage_hour = hour
+            self._outage_now = self._outage_windows(hour) + self._outage_windows(hour - 1)
+        if not self._outage_now:
+            return False
+        return any(a <= t < b for a, b in self._outage_now)
 
     # ---- arrivals ------------------------------------------------------------------------------
     def _advance_arrival(self) -> None:
@@ -270,7 +278,7 @@ class Engine:
         if r() < self.p_error:
             st = self.err_table.draw(self.rng)
             return st, ERROR_PAGE_BYTES[st]
-        if self.outages["per_day"] > 0 and self.in_outage(t) and r() < self.outages["error_share"]:
+        if self.p_outage and self.in_outage(t) and r() < self.p_outage:
             st = 502 if r() < 0.6 else 503
             return st, ERROR_PAGE_BYTES[st]
         st = req.status
@@ -291,6 +299,8 @@ class Engine:
         ta = t + page.req.latency / 1000.0
         buckets = self.buckets
         p_err = self.p_error
+        bsec = -1
+        b: list[Event] = []
         for a in page.assets[:k]:
             ta += 0.004 + r() * 0.05
             if r() < p_err:
@@ -301,9 +311,11 @@ class Engine:
             else:
                 ast, anb = 200, a.size
             sec = int(ta)
-            b = buckets.get(sec)
-            if b is None:
-                b = buckets[sec] = []
+            if sec != bsec:  # most assets land in the page's second: one bucket lookup for all
+                bsec = sec
+                b = buckets.get(sec)  # type: ignore[assignment]
+                if b is None:
+                    b = buckets[sec] = []
             b.append((int((ta - sec) * 1000), ident, a, ast, anb, url))
         return ta, st
 

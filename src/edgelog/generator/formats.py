@@ -243,8 +243,8 @@ class ErrorFormatter(Formatter):
                 continue
             tail = f'client: {i.ip}, server: {host}, request: "{r.c}"'
             head = f"{ts} [error] {self.worker}#{self.worker}: *{self.connection}"
-            if r.kind == "junk":
-                continue
+            if r.kind == "junk" or (r.kind == "asset" and st != 404):
+                continue  # nginx logs nothing for these (junk requests are at info level)
             if st == 404 and r.kind in ("asset", "probe"):
                 path = r.path.split("?")[0]
                 out.append(

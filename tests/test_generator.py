@@ -1,0 +1,483 @@
+"""The generator's output: determinism, format correctness, configured rates and session realism."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from edgelog.cli.main import app
+from edgelog.errors import ExitCode, UsageError
+from edgelog.generator import RECORD_FIELDS, backfill, load_config
+from edgelog.generator.escape import nginx_escape, nginx_unescape
+from edgelog.generator.pools import BROWSER_AGENTS, CRAWLER_AGENTS, SCANNER_AGENTS
+from edgelog.naming import parse_rotated_name
+
+runner = CliRunner()
+START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+# The combined format as log parsers (GoAccess, the analyzer, lnav) match it; quoted fields may hold
+# backslash escapes but never a bare quote.
+COMBINED_RE = re.compile(
+    r"^(?P<ip>[0-9A-Fa-f.:]+) - (?P<user>\S+) \[(?P<ts>\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000)\] "
+    r'"(?P<request>(?:[^"\\]|\\.)*)" (?P<status>\d{3}) (?P<bytes>\d+) '
+    r'"(?P<referer>(?:[^"\\]|\\.)*)" "(?P<ua>(?:[^"\\]|\\.)*)"$'
+)
+KNOWN_AGENTS = {ua for ua, _ in BROWSER_AGENTS + CRAWLER_AGENTS + SCANNER_AGENTS}
+BROWSERS = {ua for ua, _ in BROWSER_AGENTS}
+ASSET_PREFIXES = ("/static/", "/images/", "/favicon.ico")
+
+
+def _read(path: Path) -> bytes:
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.name.endswith(".gz") else data
+
+
+def _records(
+    tmp_path: Path, config=None, *, hours: float = 1.0, rate: float = 30.0, seed: int = 3
+) -> list[dict]:
+    cfg = config or load_config(None)
+    paths = backfill(cfg, tmp_path, node="t1", start=START, duration=timedelta(hours=hours), fmt="json",
+                     seed=seed, rate=rate)  # fmt: skip
+    return [json.loads(line) for p in paths for line in p.read_text(encoding="utf-8").splitlines()]
+
+
+# ---- determinism ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fmt", "gz"), [("combined", True), ("json", False), ("csv", False), ("app", False)])
+def test_same_seed_config_start_give_identical_bytes(tmp_path: Path, fmt: str, gz: bool) -> None:
+    cfg = load_config(None)
+    kw = dict(node="n1", start=START, duration=timedelta(minutes=20), fmt=fmt, gzip=gz, seed=11)
+    a = backfill(cfg, tmp_path / "a", **kw)  # type: ignore[arg-type]
+    b = backfill(cfg, tmp_path / "b", **kw)  # type: ignore[arg-type]
+    c = backfill(cfg, tmp_path / "c", **{**kw, "seed": 12})  # type: ignore[arg-type]
+    assert [p.name for p in a] == [p.name for p in b]
+    assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b, strict=True))
+    assert any(x.read_bytes() != z.read_bytes() for x, z in zip(a, c, strict=True))
+
+
+def test_determinism_across_processes_and_hash_seeds(tmp_path: Path) -> None:
+    """No dependence on PYTHONHASHSEED, the wall clock or the global RNG: separate processes agree."""
+    outs = []
+    for hs in ("1", "2"):
+        out = tmp_path / hs
+        env = {**os.environ, "PYTHONHASHSEED": hs}
+        subprocess.run(
+            [sys.executable, "-m", "edgelog", "generate", "backfill", "--start", "2026-11-23T08:00:00Z",
+             "--duration", "10m", "--node", "n2", "--seed", "5", "--out", str(out),
+             "-f", "combined", "-f", "json"],
+            check=True, env=env, capture_output=True,
+        )  # fmt: skip
+        outs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
+    assert outs[0] == outs[1]
+    assert len(outs[0]) == 4
+
+
+def test_nodes_differ_but_share_the_site(tmp_path: Path) -> None:
+    cfg = load_config(None)
+    kw = dict(start=START, duration=timedelta(minutes=5), fmt="json", seed=1)
+    (a,) = backfill(cfg, tmp_path, node="a", **kw)  # type: ignore[arg-type]
+    (b,) = backfill(cfg, tmp_path, node="b", **kw)  # type: ignore[arg-type]
+    assert a.read_bytes() != b.read_bytes()
+    paths_a = {json.loads(x)["path"] for x in a.read_text().splitlines()}
+    paths_b = {json.loads(x)["path"] for x in b.read_text().splitlines()}
+    assert len(paths_a & paths_b) > 50  # same product catalogue
+
+
+# ---- backfill files ------------------------------------------------------------------------------
+
+
+def test_backfill_writes_one_complete_file_per_interval(tmp_path: Path) -> None:
+    cfg = load_config(None)
+    paths = backfill(cfg, tmp_path, node="edge-1", start=START, duration=timedelta(minutes=32), gzip=True)
+    assert len(paths) == 7  # six full 5-minute files and one of 2 minutes
+    assert sorted(p.name for p in tmp_path.iterdir()) == [p.name for p in paths]  # no temporary left over
+    for i, p in enumerate(paths):
+        parsed = parse_rotated_name(p.name)
+        assert parsed is not None and parsed.node == "edge-1" and parsed.gzip and parsed.stream == "access"
+        end = min(START + timedelta(minutes=5 * (i + 1)), START + timedelta(minutes=32))
+        assert parsed.rotated_at == end
+        lines = _read(p).decode().splitlines()
+        assert lines
+        stamps = [datetime.strptime(COMBINED_RE.match(x)["ts"], "%d/%b/%Y:%H:%M:%S %z") for x in lines]
+        assert all(end - timedelta(minutes=5) <= s < end for s in stamps)
+        assert stamps == sorted(stamps)
+    names = {
+        f: backfill(cfg, tmp_path / f, node="n", start=START, duration=timedelta(minutes=5), fmt=f)[0].name
+        for f in ("json", "csv", "app", "error", "common")
+    }
+    assert names["json"] == "access-n-20261123T080500Z.jsonl"
+    assert names["csv"] == "access-n-20261123T080500Z.csv"
+    assert names["app"].startswith("app-n-") and names["error"].startswith("error-n-")
+
+
+def test_default_volume_is_moderate_and_fast(tmp_path: Path) -> None:
+    """The demo backfills 3 nodes x 1 hour: it must stay realistic but small."""
+    import time
+
+    t0 = time.monotonic()
+    paths = backfill(load_config(None), tmp_path, node="d", start=START, duration=timedelta(hours=1))
+    elapsed = time.monotonic() - t0
+    lines = sum(_read(p).count(b"\n") for p in paths)
+    assert 10 * 3600 <= lines <= 40 * 3600, lines
+    assert elapsed < 10
+
+
+def test_backfill_rejects_bad_arguments(tmp_path: Path) -> None:
+    cfg = load_config(None)
+    with pytest.raises(UsageError, match="unknown format"):
+        backfill(cfg, tmp_path, node="n", start=START, duration=timedelta(minutes=5), fmt="xml")
+    with pytest.raises(UsageError, match="node name"):
+        backfill(cfg, tmp_path, node="bad/node", start=START, duration=timedelta(minutes=5))
+    with pytest.raises(UsageError, match="duration"):
+        backfill(cfg, tmp_path, node="n", start=START, duration=timedelta(0))
+
+
+# ---- formats -------------------------------------------------------------------------------------
+
+
+def test_nginx_escaping_exact_and_round_trips() -> None:
+    assert nginx_escape('say "hi"') == "say \\x22hi\\x22"
+    assert nginx_escape("a\\b") == "a\\x5Cb"
+    assert nginx_escape("ü") == "\\xC3\\xBC"
+    assert nginx_escape(b"\x16\x03\x01\x7f") == "\\x16\\x03\\x01\\x7F"
+    assert nginx_escape("tab\there") == "tab\\x09here"
+    assert nginx_escape("plain /path?q=1") == "plain /path?q=1"
+    for raw in ['"', "\\x22", "\\", 'ü"\\\x00\x7f', "日本", "x\\x41"]:
+        assert nginx_unescape(nginx_escape(raw)) == raw.encode()
+
+
+def test_every_combined_line_matches_and_round_trips(tmp_path: Path) -> None:
+    cfg = load_config(None).with_overrides({"bots.scanner_share": 0.05, "bots.crawler_share": 0.1})
+    paths = backfill(cfg, tmp_path, node="n", start=START, duration=timedelta(minutes=30), seed=4, rate=60)
+    lines = [x for p in paths for x in p.read_bytes().split(b"\n")[:-1]]
+    assert len(lines) > 50_000
+    escaped_seen = Counter()
+    agents = set()
+    for raw in lines:
+        assert all(0x20 <= b < 0x7F for b in raw), raw  # nginx writes printable ASCII only
+        line = raw.decode("ascii")
+        m = COMBINED_RE.match(line)
+        assert m, line
+        for field in ("request", "referer", "ua", "user"):
+            value = m[field]
+            assert nginx_escape(nginx_unescape(value)) == value
+            if "\\x" in value:
+                escaped_seen[field] += 1
+        agents.add(nginx_unescape(m["ua"]).decode("utf-8"))
+    assert agents <= KNOWN_AGENTS  # every agent round-trips to a real one
+    assert escaped_seen["ua"] > 0 and escaped_seen["request"] > 0  # odd agents and TLS junk were escaped
+    assert any('"QuotedBrowser"' in a for a in agents)
+
+
+def test_json_lines_have_the_contract_fields(tmp_path: Path) -> None:
+    recs = _records(tmp_path, hours=0.25)
+    assert len(recs) > 5000
+    for r in recs:
+        assert tuple(r) == RECORD_FIELDS
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", r["ts"])
+        assert isinstance(r["status"], int) and isinstance(r["bytes"], int)
+        assert isinstance(r["response_time_ms"], int | float) and r["response_time_ms"] >= 0
+        assert (r["remote_user"] == "-") == (r["user_id"] == "")
+        assert r["referer"] and r["host"] == "shop.example.com"
+        assert re.fullmatch(r"[0-9a-f]{32}", r["request_id"]) and re.fullmatch(
+            r"[0-9a-f]{16}", r["session_id"]
+        )
+    assert len({r["request_id"] for r in recs}) == len(recs)
+
+
+def test_csv_parses_with_header_and_matches_json(tmp_path: Path) -> None:
+    cfg = load_config(None)
+    kw = dict(node="c", start=START, duration=timedelta(minutes=5), seed=8)
+    (c,) = backfill(cfg, tmp_path, fmt="csv", **kw)  # type: ignore[arg-type]
+    (j,) = backfill(cfg, tmp_path, fmt="json", **kw)  # type: ignore[arg-type]
+    rows = list(csv.DictReader(io.StringIO(c.read_text(encoding="utf-8"))))
+    recs = [json.loads(x) for x in j.read_text(encoding="utf-8").splitlines()]
+    assert list(rows[0]) == list(RECORD_FIELDS)
+    assert len(rows) == len(recs) > 1000
+    for row, rec in zip(rows, recs, strict=True):  # the same traffic plan in both formats
+        assert int(row["status"]) == rec["status"] and int(row["bytes"]) == rec["bytes"]
+        assert row["path"] == rec["path"] and row["user_agent"] == rec["user_agent"]
+        assert float(row["response_time_ms"]) == rec["response_time_ms"]
+
+
+def test_duckdb_reads_json_and_csv_with_expected_types(tmp_path: Path) -> None:
+    import duckdb
+
+    cfg = load_config(None)
+    kw = dict(node="d", start=START, duration=timedelta(minutes=5), seed=2)
+    (c,) = backfill(cfg, tmp_path, fmt="csv", **kw)  # type: ignore[arg-type]
+    (j,) = backfill(cfg, tmp_path, fmt="json", **kw)  # type: ignore[arg-type]
+    con = duckdb.connect()
+    for p in (c, j):
+        reader = "read_csv" if p.suffix == ".csv" else "read_json"
+        cols = con.execute(f"DESCRIBE SELECT * FROM {reader}('{p}')").fetchall()
+        assert [x[0] for x in cols] == list(RECORD_FIELDS)
+        n, s5 = con.execute(
+            f"SELECT count(*), count(*) FILTER (status >= 500) FROM {reader}('{p}')"
+        ).fetchone()
+        assert n > 1000 and s5 >= 0
+
+
+def test_app_and_error_streams(tmp_path: Path) -> None:
+    cfg = load_config(None).with_overrides({"bots.scanner_share": 0.05})
+    kw = dict(node="e", start=START, duration=timedelta(minutes=30), seed=2)
+    app_lines = backfill(cfg, tmp_path, fmt="app", **kw)[0].read_text().splitlines()  # type: ignore[arg-type]
+    app_re = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z (DEBUG|INFO|WARN|ERROR) [a-z]+ \S.*$")
+    assert app_lines and all(app_re.match(x) for x in app_lines)
+    assert {x.split()[1] for x in app_lines} >= {"INFO", "WARN", "ERROR"}
+    err_lines = [x for p in backfill(cfg, tmp_path, fmt="error", **kw) for x in p.read_text().splitlines()]  # type: ignore[arg-type]
+    err_re = re.compile(
+        r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} \[error\] \d+#\d+: \*\d+ .*, client: \S+, server: "
+    )
+    assert err_lines and all(err_re.match(x) for x in err_lines)
+    assert any("/.env" in x and "forbidden" in x for x in err_lines)
+
+
+# ---- rates and shape -----------------------------------------------------------------------------
+
+
+def test_status_rates_within_tolerance_of_config(tmp_path: Path) -> None:
+    cfg = load_config(None).with_overrides({
+        "bots.crawler_share": 0.0, "bots.scanner_share": 0.0, "errors.outages.per_day": 0.0,
+        "sessions.end": {"logout": 0.2, "abandon": 0.8, "error": 0.0},
+        "errors.rates": {"not_found": 0.03, "unauthorized": 0.01, "forbidden": 0.005, "server_error": 0.02,
+                         "bad_gateway": 0.01, "unavailable": 0.005},
+    })  # fmt: skip
+    recs = [r for r in _records(tmp_path, cfg, hours=1.0, rate=60) if r["path"] != "/logout"]
+    n = len(recs)
+    assert n > 150_000
+    counts = Counter(r["status"] for r in recs)
+    for status, p in {404: 0.03, 401: 0.01, 403: 0.005, 500: 0.02, 502: 0.01, 503: 0.005}.items():
+        observed = counts[status] / n
+        sd = (p * (1 - p) / n) ** 0.5
+        assert abs(observed - p) < 5 * sd + 0.001, (status, observed, p)
+
+
+def test_error_sessions_and_outages_add_5xx(tmp_path: Path) -> None:
+    base = {"bots.crawler_share": 0.0, "bots.scanner_share": 0.0, "errors.outages.per_day": 0.0}
+    quiet = load_config(None).with_overrides(
+        {**base, "sessions.end": {"logout": 0.2, "abandon": 0.8, "error": 0.0}}
+    )
+    noisy = load_config(None).with_overrides(
+        {**base, "sessions.end": {"logout": 0.1, "abandon": 0.4, "error": 0.5}}
+    )
+
+    def share5xx(cfg) -> float:
+        recs = _records(tmp_path / str(id(cfg)), cfg, hours=0.5, rate=40)
+        return sum(r["status"] >= 500 for r in recs) / len(recs)
+
+    assert share5xx(noisy) > share5xx(quiet) + 0.005
+
+
+def test_outages_are_correlated_windows_of_5xx(tmp_path: Path) -> None:
+    cfg = load_config(None).with_overrides({
+        "bots.crawler_share": 0.0, "bots.scanner_share": 0.0, "errors.outages.per_day": 24.0,
+        "errors.outages.duration_seconds": [900, 900], "errors.outages.error_share": 1.0,
+    })  # fmt: skip
+    recs = _records(tmp_path, cfg, hours=1.0, rate=20)
+    per_minute: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in recs:
+        if not r["path"].startswith(ASSET_PREFIXES):
+            m = per_minute[r["ts"][:16]]
+            m[0] += 1
+            m[1] += r["status"] in (502, 503)
+    shares = sorted(bad / total for total, bad in per_minute.values() if total >= 20)
+    assert shares[-1] > 0.9  # inside a window nearly every dynamic request fails
+    assert shares[len(shares) // 2] < 0.1  # most minutes are fine: the failures cluster
+
+
+def test_hour_of_day_shape(tmp_path: Path) -> None:
+    paths = backfill(load_config(None), tmp_path, node="s", start=datetime(2026, 11, 24, 0, 0, tzinfo=UTC),
+                     duration=timedelta(hours=24), interval=timedelta(hours=1), rate=2)  # fmt: skip
+    per_hour = [p.read_bytes().count(b"\n") for p in paths]
+    assert len(per_hour) == 24
+    assert per_hour[19] > 4 * per_hour[3]  # evening peak vs. night trough (1.6 vs 0.18)
+    flat = load_config(None).with_overrides({"traffic.shaped": False})
+    paths = backfill(flat, tmp_path / "flat", node="s", start=datetime(2026, 11, 24, 0, 0, tzinfo=UTC),
+                     duration=timedelta(hours=24), interval=timedelta(hours=1), rate=2)  # fmt: skip
+    per_hour = [p.read_bytes().count(b"\n") for p in paths]
+    assert max(per_hour) < 2.5 * min(per_hour)
+
+
+# ---- sessions ------------------------------------------------------------------------------------
+
+
+def test_session_invariants_login_and_referrer_path(tmp_path: Path) -> None:
+    recs = _records(tmp_path, hours=1.0, rate=40)
+    base = "https://shop.example.com"
+    sessions: dict[str, list[dict]] = defaultdict(list)
+    for r in recs:
+        sessions[r["session_id"]].append(r)
+    # sessions already in progress at the start (warm-up) show up mid-path: only whole sessions count
+    human = [
+        s for s in sessions.values()
+        if s[0]["user_agent"] in BROWSERS and not min(s, key=lambda r: r["ts"])["referer"].startswith(base)
+    ]  # fmt: skip
+    assert len(human) > 1000
+    logged_in = 0
+    checked_refs = 0
+    for sess in human:
+        sess.sort(key=lambda r: r["ts"])
+        assert len({(r["remote_addr"], r["user_agent"]) for r in sess}) == 1
+        seen_login = False
+        current = None
+        users = set()
+        for i, r in enumerate(sess):
+            path, method = r["path"], r["method"]
+            if r["remote_user"] != "-":
+                assert seen_login, f"logged-in request before LOGIN: {path}"
+                users.add(r["remote_user"])
+            if (
+                path.startswith(("/account", "/checkout", "/admin")) and r["status"] < 400
+            ) or path == "/logout":
+                assert r["remote_user"] != "-", f"{path} served to an anonymous visitor"
+            if method == "POST" and path == "/login" and r["status"] == 302:
+                seen_login = True
+            if i == 0:
+                assert r["referer"] == "-" or not r["referer"].startswith(base)
+            else:
+                assert r["referer"] == current, (path, r["referer"], current)
+                checked_refs += 1
+            is_page = method == "GET" and not path.startswith((*ASSET_PREFIXES, "/api/"))
+            if is_page:
+                current = base + path
+        assert len(users) <= 1
+        logged_in += seen_login
+    assert checked_refs > 10_000
+    share = logged_in / len(human)
+    assert 0.2 < share < 0.4  # sessions.start.login = 0.3 (minus failed logins)
+
+
+def test_crawlers_and_scanners_are_present(tmp_path: Path) -> None:
+    cfg = load_config(None).with_overrides({"bots.crawler_share": 0.1, "bots.scanner_share": 0.02})
+    recs = _records(tmp_path, cfg, hours=0.5, rate=40)
+    crawler = [r for r in recs if r["user_agent"] in {ua for ua, _ in CRAWLER_AGENTS}]
+    scanner = [r for r in recs if r["user_agent"] in {ua for ua, _ in SCANNER_AGENTS}]
+    assert crawler and scanner
+    assert any(r["path"] == "/robots.txt" for r in crawler)
+    assert all(r["referer"] == "-" for r in crawler + scanner)
+    probes = Counter(r["status"] for r in scanner)
+    assert probes[404] + probes[403] > 0.7 * len(scanner)
+    assert any(r["path"] == "/.env" and r["status"] == 403 for r in scanner)
+
+
+# ---- config --------------------------------------------------------------------------------------
+
+
+def test_example_config_equals_embedded_defaults(repo_root: Path) -> None:
+    example = load_config(repo_root / "log-generator" / "config.example.yaml")
+    assert example.data == load_config(None).data
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "field", "problem"),
+    [
+        ("sessions:\n  pages_meen: 3\n", "sessions.pages_meen", "unknown key"),
+        ("traffic:\n  requests_per_second: fast\n", "traffic.requests_per_second", "must be a number"),
+        ("traffic:\n  requests_per_second: -5\n", "traffic.requests_per_second", "must be >= 0"),
+        ("sessions:\n  end: {logout: 0.2, abandon: 0.7, error: 0.05}\n", "sessions.end", "must sum to 1"),
+        ("sessions:\n  start: {login: 1.5, direct: -0.5}\n", "sessions.start.login", "in 0..1"),
+        ("site:\n  assets_per_page: [9, 3]\n", "site.assets_per_page", "min <= max"),
+        ("traffic:\n  hourly_multipliers: [1, 2]\n", "traffic.hourly_multipliers", "24 items"),
+        ("traffic:\n  shaped: yes please\n", "traffic.shaped", "true or false"),
+        ("users: 5\n", "users", "must be a mapping"),
+        ("bots:\n  crawler_share: 2\n", "bots.crawler_share", "share"),
+        ("errors:\n  rates:\n    not_found: 0.9\n    server_error: 0.9\n", "errors.rates", "<= 1"),
+        ("seed: abc\n", "seed", "integer"),
+    ],
+)
+def test_config_errors_name_the_key_path(tmp_path: Path, yaml_text: str, field: str, problem: str) -> None:
+    path = tmp_path / "gen.yaml"
+    path.write_text(yaml_text)
+    result = runner.invoke(app, ["generate", "config", "--config", str(path)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{path}: {field}: " in result.output and problem in result.output, result.output
+    assert "Traceback" not in result.output
+    # the same error from the commands that generate
+    result = runner.invoke(app, ["generate", "backfill", "--config", str(path), "--out", str(tmp_path / "o"),
+                                 "--duration", "5m"])  # fmt: skip
+    assert result.exit_code == ExitCode.USAGE and field in result.output
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_config_file_problems(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("site: [unclosed\n")
+    result = runner.invoke(app, ["generate", "config", "--config", str(bad)])
+    assert result.exit_code == 2 and "not valid YAML at line" in result.output
+    result = runner.invoke(app, ["generate", "config", "--config", str(tmp_path / "missing.yaml")])
+    assert result.exit_code == 2 and "file not found" in result.output
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert load_config(empty).data == load_config(None).data
+
+
+# ---- CLI -----------------------------------------------------------------------------------------
+
+
+def test_cli_backfill_flags_override_config(tmp_path: Path) -> None:
+    conf = tmp_path / "gen.yaml"
+    conf.write_text("seed: 1\ntraffic:\n  requests_per_second: 5\n")
+    out = tmp_path / "out"
+    args = ["generate", "backfill", "--config", str(conf), "--start", "2026-11-23T08:00:00Z",
+            "--duration", "10m", "--node", "cli-1", "--out", str(out), "--format", "combined",
+            "--format", "csv", "--gzip"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "access-cli-1-20261123T080500Z.csv.gz", "access-cli-1-20261123T080500Z.log.gz",
+        "access-cli-1-20261123T081000Z.csv.gz", "access-cli-1-20261123T081000Z.log.gz",
+    ]  # fmt: skip
+    slow = sum(_read(out / n).count(b"\n") for n in names if n.endswith(".log.gz"))
+    result = runner.invoke(
+        app, [*args[:-1], "--rate", "50", "--out", str(tmp_path / "fast")][: len(args) + 2]
+    )
+    fast_dir = tmp_path / "fast"
+    result = runner.invoke(app, [*[a if a != str(out) else str(fast_dir) for a in args], "--rate", "50"])
+    assert result.exit_code == 0, result.output
+    fast = sum(_read(p).count(b"\n") for p in fast_dir.glob("*.log.gz"))
+    assert fast > 5 * slow  # --rate 50 beats the file's 5 req/s
+    seeded = runner.invoke(
+        app, [*[a if a != str(out) else str(tmp_path / "s2") for a in args], "--seed", "2"]
+    )
+    assert seeded.exit_code == 0
+    assert _read(tmp_path / "s2" / names[1]) != _read(out / names[1])  # --seed beats the file's seed
+
+
+def test_cli_stream_and_usage_errors(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["generate", "stream", "-n", "250", "--start", "2026-11-23T08:00:00Z"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 250 and all(COMBINED_RE.match(x) for x in lines)
+    result = runner.invoke(app, ["generate", "stream", "-n", "20", "-f", "csv"])
+    assert result.exit_code == 0 and len(result.output.splitlines()) == 21
+    result = runner.invoke(app, ["generate", "stream", "-d", "30s", "-f", "json", "--rate", "10"])
+    assert result.exit_code == 0 and all(json.loads(x) for x in result.output.splitlines())
+    for bad in (["stream", "-f", "xml"], ["stream", "-d", "soon"], ["stream", "--start", "yesterday"],
+                ["backfill", "--out", str(tmp_path), "--interval", "0s"],
+                ["backfill", "--out", str(tmp_path), "--node", "a b"]):  # fmt: skip
+        result = runner.invoke(app, ["generate", *bad])
+        assert result.exit_code == ExitCode.USAGE, (bad, result.output)
+        assert "Traceback" not in result.output
+
+
+def test_cli_config_prints_effective_yaml() -> None:
+    import yaml
+
+    result = runner.invoke(app, ["generate", "config"])
+    assert result.exit_code == 0
+    assert yaml.safe_load(result.output) == load_config(None).data
