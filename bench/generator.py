@@ -31,7 +31,7 @@ def naive_lines(n: int, seed: int = 1) -> tuple[int, int]:
         for i in range(n):
             ts = (start + timedelta(seconds=i // 20)).strftime("%d/%b/%Y:%H:%M:%S +0000")
             line = (
-                f'{fake.ipv4_public()} - {fake.user_name() if fake.boolean(20) else "-"} [{ts}] '
+                f"{fake.ipv4_public()} - {fake.user_name() if fake.boolean(20) else '-'} [{ts}] "
                 f'"{fake.http_method()} {fake.uri_path()} HTTP/1.1" '
                 f"{fake.random_element((200, 200, 200, 304, 404, 500))} {fake.random_int(0, 300_000)} "
                 f'"{fake.uri()}" "{fake.user_agent()}"\n'
