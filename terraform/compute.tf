@@ -20,28 +20,43 @@ locals {
   generator_uid = 10001
   generator_gid = 10001
 
-  # The compose project's .env: log-generator/.env.example, then this deployment's settings (later lines win).
+  # The compose project's .env: log-generator/.env.example with this deployment's values substituted in place
+  # (and any extra var.generator_env keys appended), so every setting appears exactly once.
+  # One entry per line of .env.example: the line and the variable it sets ("" for comments and blank lines).
+  generator_env_example = [
+    for line in split("\n", trimspace(file("${local.generator_dir}/.env.example"))) : {
+      line = line
+      key  = try(regex("^([A-Z][A-Z0-9_]*)=", line)[0], "")
+    }
+  ]
+  generator_settings = {
+    for key, node in local.compute_nodes : key => merge(var.generator_env, {
+      EDGELOG_NODE  = node.name
+      EDGELOG_IMAGE = var.generator_image
+      EDGELOG_UID   = tostring(local.generator_uid)
+      EDGELOG_GID   = tostring(local.generator_gid)
+      # Host directories instead of named volumes: cron on the host rotates /var/log/app.
+      EDGELOG_LIVE_VOLUME   = "/var/log/app"
+      EDGELOG_STATE_VOLUME  = "/var/lib/edgelog"
+      EDGELOG_OUTPUT_VOLUME = "/var/log/logs_to_process"
+      EDGELOG_CONFIG_DIR    = "/etc/edgelog/generator"
+    })
+  }
   generator_env = {
-    for key, node in local.compute_nodes : key => join("\n", concat(
-      [trimspace(file("${local.generator_dir}/.env.example"))],
-      ["", "# ---- set by Terraform (terraform/compute.tf): later lines override the ones above ----"],
-      [
-        for k, v in merge(var.generator_env, {
-          EDGELOG_NODE  = node.name
-          EDGELOG_IMAGE = var.generator_image
-        }) : "${k}=${v}"
-      ],
+    for key, settings in local.generator_settings : key => join("\n", concat(
+      [for l in local.generator_env_example : contains(keys(settings), l.key) ? "${l.key}=${settings[l.key]}" : l.line],
+      [for k in sort(keys(settings)) : "${k}=${settings[k]}" if !contains(local.generator_env_example[*].key, k)],
     ))
   }
 
   # /etc/default/edgelog-rotate: the node's paths for the rotation scripts (docs/rotation.md).
-  rotate_env = join("\n", [
+  rotate_env = join("\n", concat([
     "EDGELOG_LIVE_DIR=/var/log/app",
     "EDGELOG_STAGING_DIR=/var/log/app/rotated",
     "EDGELOG_OUTPUT_DIR=/var/log/logs_to_process",
     "EDGELOG_STATUS_FILE=/var/lib/edgelog/generator.json",
     "EDGELOG_STATE_DIR=/var/lib/edgelog-rotate",
-  ])
+  ], [for k in sort(keys(var.rotation_settings)) : "${k}=${var.rotation_settings[k]}"]))
 }
 
 resource "google_compute_instance" "compute" {

@@ -69,3 +69,14 @@ resource "google_storage_bucket_iam_member" "results_readers" {
   role   = "roles/storage.objectViewer"
   member = each.value
 }
+
+# Pull access to the generator image when it lives in Artifact Registry (parsed from var.generator_image).
+resource "google_artifact_registry_repository_iam_member" "compute_pull" {
+  count = local.generator_registry == null ? 0 : 1
+
+  project    = local.generator_registry.project
+  location   = local.generator_registry.location
+  repository = local.generator_registry.repository
+  role       = "roles/artifactregistry.reader"
+  member     = google_service_account.compute.member
+}

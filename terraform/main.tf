@@ -69,6 +69,14 @@ locals {
     name => base64encode(file("${path.module}/../cloud-init/files/${name}"))
   }
 
+  # <location>-docker.pkg.dev/<project>/<repository>/<image>: the repository the nodes must be able to read.
+  generator_registry_match = regex("^(?:([a-z0-9-]+)-docker\\.pkg\\.dev/([a-z0-9.:-]+)/([a-z0-9._-]+)/)?", var.generator_image)
+  generator_registry = local.generator_registry_match[0] == null ? null : {
+    location   = local.generator_registry_match[0]
+    project    = local.generator_registry_match[1]
+    repository = local.generator_registry_match[2]
+  }
+
   # S3 publisher settings that put results where 'edgelog fetch' looks (docs/design.md "Bucket layout").
   s3_region = lower(var.bucket_location)
   default_publisher = {

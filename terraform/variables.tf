@@ -299,13 +299,12 @@ variable "reject_networked_jobs" {
 # ---------------------------------------------------------------------------------------------------------
 
 variable "generator_image" {
-  description = "Container image of the edgelog log generator run by docker compose on every compute node."
+  description = "Container image of the log generator (built from log-generator/Dockerfile and pushed to a registry the nodes can pull from). For an Artifact Registry image (<location>-docker.pkg.dev/<project>/<repo>/...) the compute service account gets read access to that repository."
   type        = string
-  default     = "ghcr.io/edgelog/edgelog:latest"
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$", var.generator_image))
-    error_message = "generator_image must be an image reference such as registry.example.com/edgelog:1.0 or ...@sha256:<digest>."
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]*(:[0-9]+)?/[a-z0-9._/-]+(:[A-Za-z0-9._-]{1,128})?(@sha256:[0-9a-f]{64})?$", var.generator_image))
+    error_message = "generator_image must be a full image reference with a registry host, such as us-east1-docker.pkg.dev/my-project/edgelog/edgelog:0.1.0 (optionally @sha256:<digest>)."
   }
 }
 
@@ -317,6 +316,24 @@ variable "generator_env" {
   validation {
     condition     = alltrue([for k, v in var.generator_env : can(regex("^[A-Z][A-Z0-9_]*$", k)) && !strcontains(v, "\n")])
     error_message = "generator_env keys must be upper-case shell variable names and values must be single-line."
+  }
+}
+
+variable "rotation_settings" {
+  description = "Extra EDGELOG_* rotation settings for the nodes' /etc/default/edgelog-rotate, e.g. { EDGELOG_RETENTION_DAYS = \"3\" } (docs/rotation.md lists them)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for k, v in var.rotation_settings :
+      can(regex("^EDGELOG_[A-Z0-9_]+$", k)) && can(regex("^[A-Za-z0-9_./:@%+-]*$", v))
+    ])
+    error_message = "rotation_settings keys must be EDGELOG_* names and values plain words (letters, digits, _./:@%+-): the file is sourced by bash."
+  }
+  validation {
+    condition     = length(setintersection(keys(var.rotation_settings), ["EDGELOG_LIVE_DIR", "EDGELOG_STAGING_DIR", "EDGELOG_OUTPUT_DIR", "EDGELOG_STATUS_FILE", "EDGELOG_STATE_DIR"])) == 0
+    error_message = "rotation_settings must not move the node's directories (EDGELOG_LIVE_DIR, _STAGING_DIR, _OUTPUT_DIR, _STATUS_FILE, _STATE_DIR): cloud-init and Bacalhau's allow-list depend on them."
   }
 }
 

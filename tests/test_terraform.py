@@ -145,7 +145,7 @@ def test_every_variable_is_typed_described_validated_and_used() -> None:
 
 def test_required_variables_are_only_the_deployment_specific_ones() -> None:
     required = {name for name, body in blocks("variable").items() if "default" not in body}
-    assert required == {"project_id", "environment", "regions", "bacalhau_sha256"}
+    assert required == {"project_id", "environment", "regions", "bacalhau_sha256", "generator_image"}
 
 
 def test_every_output_is_described() -> None:

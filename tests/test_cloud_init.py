@@ -1,0 +1,420 @@
+"""cloud-init templates, rendered by Terraform's own templatefile() and checked by cloud-init's own schema.
+
+Each template is rendered with `terraform console` (functions need no provider) using example variables shaped
+exactly like the ones terraform/{compute,orchestrator}.tf pass, then checked with Debian's
+`cloud-init schema --config-file`, with jsonschema against cloud-init's JSON schema file (plus the unknown
+top-level keys `cloud-init schema` lets through), and for the node layout edgelog depends on.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from conftest import REPO_ROOT, require_tool
+
+CLOUD_INIT_DIR = REPO_ROOT / "cloud-init"
+FILES_DIR = CLOUD_INIT_DIR / "files"
+TF_DIR = REPO_ROOT / "terraform"
+GENERATOR_DIR = REPO_ROOT / "log-generator"
+ROTATION_DIR = GENERATOR_DIR / "rotation"
+SCHEMA_FILE = Path("/usr/lib/python3/dist-packages/cloudinit/config/schemas/schema-cloud-config-v1.json")
+TF_ENV = {**os.environ, "TF_CLI_CONFIG_FILE": "/dev/null", "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+
+# Example values. None of them is a real secret or checksum: the test only needs well-formed values.
+EXAMPLE_SHA256 = hashlib.sha256(b"edgelog test archive").hexdigest()
+ORCHESTRATOR_IP = "10.20.0.2"
+NODE_NAME = "edgelog-dev-node-us-east1-b-1"
+GENERATOR_IMAGE = "us-east1-docker.pkg.dev/example-project/edgelog/edgelog:0.1.0"
+SCRIPTS = ["edgelog-fetch-secret", "edgelog-install-bacalhau", "edgelog-bacalhau-secrets"]
+
+
+def b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def rotation_files() -> dict[str, dict[str, str]]:
+    """Same selection and modes as local.rotation_files in terraform/compute.tf."""
+    files = {}
+    for path in sorted(ROTATION_DIR.iterdir()):
+        name = path.name
+        if not path.is_file() or name.startswith(".") or name.endswith((".cron", ".logrotate")):
+            continue
+        mode = "0755" if path.read_bytes().startswith(b"#!") else "0644"
+        files[name] = {"b64": b64(path), "mode": mode}
+    return files
+
+
+def common_vars() -> dict[str, Any]:
+    return {
+        "bacalhau_version": "v1.9.3",
+        "bacalhau_url": "https://github.com/bacalhau-project/bacalhau/releases/download/v1.9.3/"
+        "bacalhau_v1.9.3_linux_amd64.tar.gz",
+        "bacalhau_sha256": EXAMPLE_SHA256,
+        "token_secret": "projects/example-project/secrets/edgelog-dev-bacalhau-token",
+        "api_port": 1234,
+        "nats_port": 4222,
+        "fetch_secret_script": b64(FILES_DIR / "edgelog-fetch-secret"),
+        "install_bacalhau_script": b64(FILES_DIR / "edgelog-install-bacalhau"),
+        "bacalhau_secrets_script": b64(FILES_DIR / "edgelog-bacalhau-secrets"),
+    }
+
+
+def orchestrator_vars() -> dict[str, Any]:
+    return {
+        **common_vars(),
+        "node_name": "edgelog-dev-orchestrator",
+        "api_key_secret": "projects/example-project/secrets/edgelog-dev-bacalhau-api-key",
+        "default_publisher": {
+            "Type": "s3",
+            "Params": {
+                "Bucket": "example-project-edgelog-dev-results",
+                "Key": "edgelog/{jobID}/{nodeID}/{executionID}",
+                "Endpoint": "https://storage.googleapis.com",
+                "Region": "us",
+                "Encoding": "plain",
+            },
+        },
+        "bacalhau_labels": {
+            "role": "orchestrator",
+            "environment": "dev",
+            "region": "us-east1",
+            "zone": "us-east1-b",
+        },
+    }
+
+
+GENERATOR_SETTINGS = {
+    "EDGELOG_NODE": NODE_NAME,
+    "EDGELOG_IMAGE": GENERATOR_IMAGE,
+    "EDGELOG_UID": "10001",
+    "EDGELOG_GID": "10001",
+    "EDGELOG_LIVE_VOLUME": "/var/log/app",
+    "EDGELOG_STATE_VOLUME": "/var/lib/edgelog",
+    "EDGELOG_OUTPUT_VOLUME": "/var/log/logs_to_process",
+    "EDGELOG_CONFIG_DIR": "/etc/edgelog/generator",
+}
+
+
+def generator_env() -> str:
+    """.env.example with the node's values substituted in place, as local.generator_env does."""
+    lines = []
+    for line in (GENERATOR_DIR / ".env.example").read_text().strip().split("\n"):
+        key = re.match(r"([A-Z][A-Z0-9_]*)=", line)
+        lines.append(
+            f"{key[1]}={GENERATOR_SETTINGS[key[1]]}" if key and key[1] in GENERATOR_SETTINGS else line
+        )
+    return "\n".join(lines)
+
+
+def compute_vars() -> dict[str, Any]:
+    return {
+        **common_vars(),
+        "node_name": NODE_NAME,
+        "hmac_secret": "projects/example-project/secrets/edgelog-dev-publisher-hmac-secret",
+        "hmac_access_id": "GOOG1EXAMPLEACCESSIDFORTESTSONLY",
+        "orchestrator_address": ORCHESTRATOR_IP,
+        "reject_networked_jobs": True,
+        "bacalhau_labels": {
+            "role": "log-node",
+            "environment": "dev",
+            "region": "us-east1",
+            "zone": "us-east1-b",
+        },
+        "rotation_files": rotation_files(),
+        "rotate_env": "\n".join(
+            [
+                "EDGELOG_LIVE_DIR=/var/log/app",
+                "EDGELOG_STAGING_DIR=/var/log/app/rotated",
+                "EDGELOG_OUTPUT_DIR=/var/log/logs_to_process",
+                "EDGELOG_STATUS_FILE=/var/lib/edgelog/generator.json",
+                "EDGELOG_STATE_DIR=/var/lib/edgelog-rotate",
+            ]
+        ),
+        "rotate_cron": b64(ROTATION_DIR / "edgelog-rotate.cron"),
+        "rotate_logrotate": b64(ROTATION_DIR / "edgelog-rotate.logrotate"),
+        "generator_compose": b64(GENERATOR_DIR / "docker-compose.yml"),
+        "generator_env": generator_env(),
+        "generator_image": GENERATOR_IMAGE,
+        "generator_uid": 10001,
+        "generator_gid": 10001,
+    }
+
+
+TEMPLATES = {"orchestrator": orchestrator_vars, "compute": compute_vars}
+
+
+def console(expression: str, tmp_dir: Path) -> str:
+    """Evaluate one expression with Terraform's own functions (an empty directory: no provider needed)."""
+    terraform = require_tool("terraform")
+    result = subprocess.run(
+        [terraform, "console"],
+        input=expression + "\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_dir,
+        env=TF_ENV,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"terraform console failed:\n{result.stderr}"
+    return result.stdout.strip()
+
+
+def render(name: str, variables: dict[str, Any], tmp_dir: Path) -> str:
+    """templatefile() with the variables read from a JSON file (console input lines are limited to 64 KiB)."""
+    path = CLOUD_INIT_DIR / f"{name}.yaml.tftpl"
+    vars_file = tmp_dir / f"{name}-vars.json"
+    vars_file.write_text(json.dumps(variables))
+    expression = (
+        f"base64encode(templatefile({json.dumps(str(path))}, jsondecode(file({json.dumps(str(vars_file))}))))"
+    )
+    return base64.b64decode(json.loads(console(expression, tmp_dir))).decode()
+
+
+@functools.cache
+def _rendered(name: str) -> str:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return render(name, TEMPLATES[name](), Path(tmp))
+
+
+@pytest.fixture(params=sorted(TEMPLATES))
+def rendered(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str, Path]:
+    """(template name, rendered cloud-config text, path of a file holding it)."""
+    text = _rendered(request.param)
+    path = tmp_path / f"{request.param}.yaml"
+    path.write_text(text)
+    return request.param, text, path
+
+
+def rendered_templates() -> dict[str, str]:
+    """Every template rendered with the example variables (used by test_shellcheck.py too)."""
+    return {name: _rendered(name) for name in sorted(TEMPLATES)}
+
+
+def write_files(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """write_files entries by path, with their content decoded."""
+    files = {}
+    for entry in config["write_files"]:
+        content = entry.get("content", "")
+        if entry.get("encoding") in ("b64", "base64"):
+            content = base64.b64decode(content).decode()
+        files[entry["path"]] = {**entry, "decoded": content}
+    return files
+
+
+def test_templates_render_with_terraform_templatefile(rendered: tuple[str, str, Path]) -> None:
+    _, text, _ = rendered
+    assert text.startswith("#cloud-config\n")
+    config = yaml.safe_load(text)
+    assert isinstance(config, dict) and config["write_files"]
+
+
+def test_cloud_init_schema_command_accepts_them(rendered: tuple[str, str, Path]) -> None:
+    cloud_init = require_tool("cloud-init")
+    _, _, path = rendered
+    result = subprocess.run(
+        [cloud_init, "schema", "--config-file", str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, (
+        f"cloud-init schema rejected {path.name}:\n{result.stdout}\n{result.stderr}"
+    )
+    assert "Valid cloud-config" in result.stdout + result.stderr
+
+
+def cloud_config_schema() -> dict[str, Any]:
+    if not SCHEMA_FILE.is_file():
+        require_tool("cloud-init")
+        pytest.fail(f"cloud-init is installed but its schema is not at {SCHEMA_FILE}")
+    return json.loads(SCHEMA_FILE.read_text())
+
+
+def known_top_level_keys(schema: dict[str, Any]) -> set[str]:
+    keys = set(schema.get("properties", {}))
+    for definition in schema.get("$defs", {}).values():
+        keys |= set(definition.get("properties", {}))
+    return keys
+
+
+def test_jsonschema_validates_against_cloud_init_schema(rendered: tuple[str, str, Path]) -> None:
+    name, text, _ = rendered
+    schema = cloud_config_schema()
+    config = yaml.safe_load(text)
+    validator_class = jsonschema.validators.validator_for(schema)
+    errors = sorted(validator_class(schema).iter_errors(config), key=lambda e: list(e.path))
+    assert not errors, f"{name}: " + "; ".join(f"{list(e.path)}: {e.message}" for e in errors)
+    unknown = set(config) - known_top_level_keys(schema)
+    assert not unknown, f"{name}: keys cloud-init does not know (and would silently ignore): {unknown}"
+
+
+def test_schema_check_catches_unknown_keys_and_bad_values(tmp_path: Path) -> None:
+    """The checks above can fail: a typo'd top-level key and a wrong type are both reported."""
+    schema = cloud_config_schema()
+    config = yaml.safe_load(_rendered("orchestrator"))
+    config["runcmds"] = config.pop("runcmd")
+    assert "runcmds" in set(config) - known_top_level_keys(schema)
+    config = yaml.safe_load(_rendered("orchestrator"))
+    config["write_files"][0]["permissions"] = 644
+    validator_class = jsonschema.validators.validator_for(schema)
+    assert list(validator_class(schema).iter_errors(config))
+
+
+def test_bacalhau_compute_config_allow_lists_only_the_rotated_logs_read_only() -> None:
+    files = write_files(yaml.safe_load(_rendered("compute")))
+    config = yaml.safe_load(files["/etc/bacalhau/config.yaml"]["decoded"])
+    compute = config["Compute"]
+    assert compute["Enabled"] is True
+    assert compute["AllowListedLocalPaths"] == ["/var/log/logs_to_process:ro"]
+    assert compute["Orchestrators"] == [f"nats://{ORCHESTRATOR_IP}:4222"]
+    assert "Auth" not in compute, "the token must come from Secret Manager at start, not from user-data"
+    assert config["Orchestrator"]["Enabled"] is False
+    assert config["API"] == {"Host": "127.0.0.1", "Port": 1234}
+    assert config["Labels"] == {
+        "role": "log-node",
+        "environment": "dev",
+        "region": "us-east1",
+        "zone": "us-east1-b",
+    }
+    assert config["JobAdmissionControl"]["RejectNetworkedJobs"] is True
+    assert config["NameProvider"] == "hostname" and config["DataDir"] == "/var/lib/bacalhau"
+
+
+def test_bacalhau_orchestrator_config_defaults_to_the_results_bucket() -> None:
+    files = write_files(yaml.safe_load(_rendered("orchestrator")))
+    config = yaml.safe_load(files["/etc/bacalhau/config.yaml"]["decoded"])
+    assert config["Orchestrator"]["Enabled"] is True and config["Orchestrator"]["Port"] == 4222
+    assert "Auth" not in config["Orchestrator"] and "Auth" not in config["API"]
+    assert config["Compute"]["Enabled"] is False
+    assert config["API"]["Host"] == "0.0.0.0" and config["API"]["Port"] == 1234
+    for kind in ["Batch", "Ops"]:
+        publisher = config["JobDefaults"][kind]["Task"]["Publisher"]
+        assert publisher["Type"] == "s3"
+        assert publisher["Params"]["Key"] == "edgelog/{jobID}/{nodeID}/{executionID}"
+        assert publisher["Params"]["Endpoint"] == "https://storage.googleapis.com"
+
+
+def test_publisher_environment_for_gcs() -> None:
+    config = yaml.safe_load(_rendered("compute"))
+    files = write_files(config)
+    env = dict(
+        line.split("=", 1) for line in files["/etc/bacalhau/publisher.env"]["decoded"].splitlines() if line
+    )
+    assert env["AWS_REQUEST_CHECKSUM_CALCULATION"] == "when_required"
+    assert env["AWS_ACCESS_KEY_ID"] == "GOOG1EXAMPLEACCESSIDFORTESTSONLY"
+    assert "AWS_SECRET_ACCESS_KEY" not in env, "the HMAC secret comes from Secret Manager at start"
+    unit = files["/etc/systemd/system/bacalhau.service"]["decoded"]
+    assert "EnvironmentFile=/etc/bacalhau/publisher.env" in unit
+    assert "EnvironmentFile=/run/bacalhau/publisher.env" in unit
+    assert "ExecStartPre=+/usr/local/sbin/edgelog-bacalhau-secrets compute" in unit
+    assert "--config /etc/bacalhau/config.yaml --config /run/bacalhau/secrets.yaml" in unit
+    assert re.search(r"^User=bacalhau$", unit, re.MULTILINE) and "SupplementaryGroups=docker" in unit
+
+
+def test_user_data_carries_no_secret_values(rendered: tuple[str, str, Path]) -> None:
+    _, text, _ = rendered
+    node_env = write_files(yaml.safe_load(text))["/etc/default/edgelog-node"]["decoded"]
+    assert "EDGELOG_TOKEN_SECRET=projects/example-project/secrets/" in node_env
+    assert not re.search(
+        r"(?i)(token|api_?key|secret_access_key|password)\s*[:=]\s*['\"]?[A-Za-z0-9+/]{24,}", text
+    )
+
+
+def test_embedded_files_are_exactly_the_repository_files() -> None:
+    files = write_files(yaml.safe_load(_rendered("compute")))
+    for script in SCRIPTS:
+        entry = files[f"/usr/local/sbin/{script}"]
+        assert entry["decoded"] == (FILES_DIR / script).read_text() and entry["permissions"] == "0755"
+    for name, spec in rotation_files().items():
+        entry = files[f"/opt/edgelog/rotation/{name}"]
+        assert entry["decoded"] == (ROTATION_DIR / name).read_text()
+        assert entry["permissions"] == spec["mode"]
+    assert files["/opt/edgelog/rotation/edgelog-rotate"]["permissions"] == "0755"
+    assert (
+        files["/etc/cron.d/edgelog-rotate"]["decoded"] == (ROTATION_DIR / "edgelog-rotate.cron").read_text()
+    )
+    assert files["/etc/cron.d/edgelog-rotate"]["permissions"] == "0644"
+    assert (
+        files["/etc/logrotate.d/edgelog-rotate"]["decoded"]
+        == (ROTATION_DIR / "edgelog-rotate.logrotate").read_text()
+    )
+    compose = files["/opt/edgelog/generator/docker-compose.yml"]["decoded"]
+    assert compose == (GENERATOR_DIR / "docker-compose.yml").read_text()
+    env = files["/opt/edgelog/generator/.env"]["decoded"]
+    example_keys = re.findall(
+        r"^([A-Z][A-Z0-9_]*)=", (GENERATOR_DIR / ".env.example").read_text(), re.MULTILINE
+    )
+    env_keys = re.findall(r"^([A-Z][A-Z0-9_]*)=", env, re.MULTILINE)
+    assert env_keys == example_keys, "every setting of .env.example appears once, in its place"
+    settings = dict(line.split("=", 1) for line in env.splitlines() if line and not line.startswith("#"))
+    assert settings["EDGELOG_NODE"] == NODE_NAME and settings["EDGELOG_IMAGE"] == GENERATOR_IMAGE
+    assert settings["EDGELOG_LIVE_VOLUME"] == "/var/log/app"
+    unit = files["/etc/systemd/system/edgelog-generator.service"]["decoded"]
+    assert "up --detach --wait --no-build --pull missing generator" in unit
+    rotate_env = files["/etc/default/edgelog-rotate"]["decoded"]
+    assert "EDGELOG_OUTPUT_DIR=/var/log/logs_to_process" in rotate_env
+
+
+def test_bootstrap_creates_directories_with_owners_and_modes() -> None:
+    config = yaml.safe_load(_rendered("compute"))
+    bootstrap = write_files(config)["/usr/local/sbin/edgelog-bootstrap"]["decoded"]
+    assert "install -d -o root -g root -m 0755 /var/log/logs_to_process" in bootstrap
+    assert "install -d -o 10001 -g 10001 -m 0755 /var/log/app /var/lib/edgelog" in bootstrap
+    assert "install -d -o bacalhau -g bacalhau -m 0750 /var/lib/bacalhau" in bootstrap
+    assert bootstrap.index("edgelog-install-bacalhau") < bootstrap.index("enable --now bacalhau.service")
+    assert config["runcmd"] == [["/usr/local/sbin/edgelog-bootstrap"]]
+    assert {"docker.io", "docker-compose-v2", "logrotate", "cron", "jq", "curl"} <= set(config["packages"])
+
+
+def test_templatefile_calls_pass_exactly_the_variables_the_templates_use(tmp_path: Path) -> None:
+    """terraform/*.tf pass the same names as these examples, and the templates need every one of them."""
+    for name, tf_name in [("compute", "compute.tf"), ("orchestrator", "orchestrator.tf")]:
+        tf_text = (TF_DIR / tf_name).read_text()
+        call = tf_text[tf_text.index(f'templatefile("${{path.module}}/../cloud-init/{name}.yaml.tftpl"') :]
+        body = call[call.index("{") + 1 : call.index("\n    })")]
+        passed = set(re.findall(r"^      (\w+)\s+=", body, re.MULTILINE))
+        variables = TEMPLATES[name]()
+        assert passed == set(variables), f"{tf_name}: {passed ^ set(variables)}"
+        # Real templatefile: leaving out any one variable must fail (so none is stale).
+        vars_file = tmp_path / f"{name}-vars.json"
+        vars_file.write_text(json.dumps(variables))
+        path = json.dumps(str(CLOUD_INIT_DIR / f"{name}.yaml.tftpl"))
+        all_vars = f"jsondecode(file({json.dumps(str(vars_file))}))"
+        expression = (
+            f"jsonencode({{for key in keys({all_vars}) : key => "
+            f"can(templatefile({path}, {{for k, v in {all_vars} : k => v if k != key}}))}})"
+        )
+        results = json.loads(json.loads(console(expression, tmp_path)))
+        assert set(results) == set(variables)
+        unused = sorted(key for key, ok in results.items() if ok)
+        assert not unused, f"{name}.yaml.tftpl renders without {unused}: remove them from {tf_name}"
+
+
+def test_node_scripts_refuse_bad_arguments(tmp_path: Path) -> None:
+    bash = require_tool("bash")
+    fetch = subprocess.run(
+        [bash, str(FILES_DIR / "edgelog-fetch-secret"), "not-a-secret"], capture_output=True
+    )
+    assert fetch.returncode == 2 and b"projects/PROJECT/secrets/SECRET_ID" in fetch.stderr
+    secrets = subprocess.run([bash, str(FILES_DIR / "edgelog-bacalhau-secrets"), "web"], capture_output=True)
+    assert secrets.returncode == 2 and b"compute|orchestrator" in secrets.stderr
+    env_file = tmp_path / "edgelog-node"
+    env_file.write_text(
+        "BACALHAU_VERSION=v1.9.3\nBACALHAU_URL=https://example.invalid/b.tgz\nBACALHAU_SHA256=abc\n"
+    )
+    install = subprocess.run(
+        [bash, str(FILES_DIR / "edgelog-install-bacalhau")],
+        capture_output=True,
+        env={**os.environ, "EDGELOG_NODE_ENV": str(env_file)},
+    )
+    assert install.returncode == 2 and b"64 lower-case hex" in install.stderr
