@@ -7,7 +7,6 @@ Bacalhau's layout, then fetch, verify, merge and report exactly as for a real ne
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from rich.console import Console
 from edgelog.errors import ExitCode, UsageError
 from edgelog.jobs.local import LocalExecution, LocalNode, LocalRun, run_local
 from edgelog.jobs.spec import load_spec
+from edgelog.naming import parse_rotated_name
 from edgelog.settings import data_home, default_bucket_url
 
 DEMO_SPEC = "access-log-report"
@@ -70,8 +70,6 @@ def run_demo(
     started = time.monotonic()
     root = (workdir or data_home() / "demo").expanduser().resolve()
     logs_root = root / "nodes"
-    if logs_root.exists():
-        shutil.rmtree(logs_root)  # the demo's own logs from a previous run: start from a clean hour
     bucket = demo_bucket_url(bucket_url)
 
     # 1. logs: complete 5-minute rotated files ending at the last 5-minute boundary
@@ -86,6 +84,7 @@ def run_demo(
     for i in range(1, nodes + 1):
         node_id = f"node-{i}"
         folder = logs_root / node_id
+        _remove_old_logs(folder)
         files = backfill(config, folder, node=node_id, start=end - duration, duration=duration, seed=i)
         size = sum(f.stat().st_size for f in files)
         log.print(f"    {node_id}: {len(files)} files, {size / 1e6:.1f} MB")
@@ -146,3 +145,12 @@ def run_demo(
         message=message,
         duration_s=time.monotonic() - started,
     )
+
+
+def _remove_old_logs(folder: Path) -> None:
+    """Drop a previous demo run's rotated files (and only those), so each run analyses one fresh window."""
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.is_file() and parse_rotated_name(path.name) is not None:
+            path.unlink()
