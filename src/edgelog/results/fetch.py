@@ -230,6 +230,32 @@ class _Fetcher:
         self.progress = progress
         self.bytes_downloaded = 0
         self.lock = threading.Lock()
+        # Circuit breaker: when this many downloads in a row fail (each after its own retries), the bucket is
+        # unreachable; the rest are not attempted, so an outage costs seconds instead of one timeout per file.
+        self.max_consecutive_failures = max(4, 2 * self.workers)
+        self.consecutive_failures = 0
+        self.unreachable: str | None = None
+
+    def _download(self, key: str, local: Path) -> None:
+        if self.unreachable:
+            raise EdgelogError(f"not attempted: {self.unreachable}")
+        try:
+            self.bucket.download_file(key, local)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, EdgelogError) and exc.exit_code == ExitCode.INTEGRITY:
+                raise
+            with self.lock:
+                self.consecutive_failures += 1
+                if self.consecutive_failures >= self.max_consecutive_failures and not self.unreachable:
+                    self.unreachable = (
+                        f"bucket unreachable ({self.consecutive_failures} downloads in a row failed; last: "
+                        f"{getattr(exc, 'message', None) or f'{type(exc).__name__}: {exc}'})"
+                    )
+            raise
+        with self.lock:
+            self.consecutive_failures = 0
 
     def _get(self, work: _Work, key: str, local: Path, info: ObjectInfo, check: Callable[[Path], str | None]):
         """Download ``key`` to ``local`` unless a verified copy is there; return why it is bad, or None."""
@@ -240,7 +266,7 @@ class _Fetcher:
                 work.bytes += info.size
             self.progress.advance(info.size)
             return None
-        self.bucket.download_file(key, local)
+        self._download(key, local)
         with self.lock:
             self.bytes_downloaded += info.size
         self.progress.advance(info.size)
@@ -585,6 +611,8 @@ def fetch_job(
         keys = ", ".join(o.key for o in listing.stray[:5])
         result.warnings.append(f"{len(listing.stray)} object(s) fit no known layout and were ignored: {keys}")
 
+    if fetcher.unreachable:
+        result.problems.append(f"stopped downloading: {fetcher.unreachable}; run fetch again to resume")
     usable = [n for n in node_results if n.usable]
     if merge and usable:
         _merge(result, usable)

@@ -183,6 +183,8 @@ def time_chart(
         peak = max(float(p.get(k) or 0) for p in pts for k, _, _ in series)
     ymax = _nice_max(peak)
     n = len(pts)
+    if n < 3 and kind == "area":
+        kind = "grouped"  # one or two buckets make no line: draw them as side-by-side bars
     step = plot_w / max(n - 1, 1) if kind == "area" else plot_w / n
 
     def x_at(i: int) -> float:
@@ -215,8 +217,19 @@ def time_chart(
         parts.append(
             f'<text class="axis" x="{x_at(i):.1f}" y="{height - 12}" text-anchor="middle">{esc(text)}</text>'
         )
-    if kind == "stacked":
-        bar_w = max(1.0, step * 0.8)
+    if kind == "grouped":
+        bar_w = min(48.0, step * 0.8 / len(series))
+        for i, p in enumerate(pts):
+            for j, (key, name, color) in enumerate(series):
+                v = float(p.get(key) or 0)
+                x = x_at(i) - bar_w * len(series) / 2 + j * bar_w
+                parts.append(
+                    f'<rect class="bar" x="{x:.1f}" y="{y_at(v):.1f}" width="{bar_w:.1f}" '
+                    f'height="{max(0.5, y_at(0) - y_at(v)):.1f}" fill="{color}"><title>{esc(fmt(p[x_key]))}: '
+                    f"{esc(name)} {esc(fmt(p.get(key)))}</title></rect>"
+                )
+    elif kind == "stacked":
+        bar_w = min(48.0, max(1.0, step * 0.8))
         for i, p in enumerate(pts):
             base = 0.0
             for key, name, color in series:

@@ -1,0 +1,332 @@
+"""`edgelog fetch` against a real gcp-storage-emulator: layouts, verification, partial results, resume.
+
+Node results are real `edgelog analyze` outputs (see test_fetch_support), published in the Bacalhau S3
+publisher's layouts; the merge is the real `edgelog.analysis.merge`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from test_fetch_support import (
+    analyze_node,
+    copy_sample,
+    publish_gzip,
+    publish_plain,
+    stage_execution,
+    write_hostile_log,
+    write_truncated_gzip,
+)
+from test_storage_gcs_emulator import FaultProxy, new_bucket, running_emulator
+from typer.testing import CliRunner
+
+from edgelog.cli.main import app
+from edgelog.errors import ExitCode, UsageError
+from edgelog.results import fetch_job, list_jobs
+from edgelog.storage import open_bucket
+from edgelog.storage.gcs import GCSBucket
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[str]:
+    with running_emulator() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def gcs(emulator: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
+    return new_bucket(emulator)
+
+
+@pytest.fixture(scope="module")
+def node_results(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> dict[str, Path]:
+    """Real analysis results of three nodes (nginx, Apache, hostile lines) and one partial node."""
+    root = tmp_path_factory.mktemp("nodes")
+    results = {}
+    copy_sample(samples_dir, "nginx_small.log", root / "in-a", "node-a", "20261122T232500Z")
+    copy_sample(samples_dir, "apache_small.log", root / "in-b", "node-b", "20261122T232500Z")
+    write_hostile_log(root / "in-c", "node-c")
+    copy_sample(samples_dir, "nginx_small.log", root / "in-p", "node-p", "20261122T232500Z")
+    write_truncated_gzip(samples_dir, root / "in-p", "node-p")
+    for node, execution in (("node-a", "e-a"), ("node-b", "e-b"), ("node-c", "e-c"), ("node-p", "e-p")):
+        results[node] = analyze_node(
+            root / f"in-{node[-1]}",
+            root / f"out-{node}",
+            job_id="j-test",
+            node_id=node,
+            execution_id=execution,
+        )
+    return results
+
+
+def _summary(result_dir: Path) -> dict:
+    con = duckdb.connect()
+    cur = con.execute("SELECT * FROM read_parquet(?)", [str(result_dir / "reports" / "summary.parquet")])
+    names = [d[0] for d in cur.description]
+    return dict(zip(names, cur.fetchall()[0], strict=True))
+
+
+def _manifest(result_dir: Path) -> dict:
+    return json.loads((result_dir / "manifest.json").read_text())
+
+
+def test_fetch_verifies_and_merges_plain_gzip_and_no_execution_layouts(
+    gcs: str, node_results: dict[str, Path], tmp_path: Path
+) -> None:
+    bucket = open_bucket(gcs)
+    publish_plain(
+        bucket, stage_execution(node_results["node-a"], tmp_path / "sa"), "edgelog/j-test/node-a/e-a"
+    )
+    publish_gzip(
+        bucket,
+        stage_execution(node_results["node-b"], tmp_path / "sb"),
+        "edgelog/j-test/node-b/e-b",
+        tmp_path,
+    )
+    publish_plain(bucket, stage_execution(node_results["node-c"], tmp_path / "sc"), "edgelog/j-test/node-c")
+
+    result = fetch_job(gcs, "j-test", tmp_path / "out", workers=4)
+    assert [(n.node_id, n.status, n.encoding) for n in result.nodes] == [
+        ("node-a", "ok", "plain"),
+        ("node-b", "ok", "gzip"),
+        ("node-c", "ok", "plain"),
+    ]
+    assert (result.status, result.exit_code, result.partial) == ("ok", ExitCode.OK, False)
+    expected_files = {n: len(_manifest(d)["outputs"]) for n, d in node_results.items()}
+    assert (
+        result.nodes[0].files == expected_files["node-a"] + 4
+    )  # outputs + manifest + stdout/stderr/exitCode
+    assert result.nodes[1].files == expected_files["node-b"] + 1  # the archive, then each file inside it
+    assert result.nodes[1].execution_id == "e-b" and result.nodes[2].execution_id is None
+
+    merged = result.merged_dir
+    assert merged == tmp_path / "out" / "merged"
+    manifest = _manifest(merged)
+    assert manifest["kind"] == "merge" and manifest["status"] == "ok"
+    assert sorted(m["node_id"] for m in manifest["merged_from"]) == ["node-a", "node-b", "node-c"]
+    assert [n["status"] for n in manifest["fetch"]["nodes"]] == ["ok", "ok", "ok"]
+    parts = [_summary(node_results[n]) for n in ("node-a", "node-b", "node-c")]
+    total = _summary(merged)
+    assert total["valid_requests"] == sum(p["valid_requests"] for p in parts) > 900
+    assert total["quarantined_lines"] == sum(p["quarantined_lines"] for p in parts) >= 1
+    # Every merged output verifies against the merged manifest.
+    from edgelog.results import load_result
+
+    loaded = load_result(merged)
+    assert not loaded.integrity_problems and loaded.verified_files == len(manifest["outputs"])
+    fetch_doc = json.loads((tmp_path / "out" / "fetch.json").read_text())
+    assert fetch_doc["status"] == "ok" and len(fetch_doc["nodes"]) == 3
+
+
+def test_missing_failed_partial_and_corrupt_nodes_are_reported(
+    gcs: str, node_results: dict[str, Path], tmp_path: Path
+) -> None:
+    bucket = open_bucket(gcs)
+    job = "edgelog/j-test"
+    publish_plain(bucket, stage_execution(node_results["node-a"], tmp_path / "sa"), f"{job}/node-a/e-a")
+    # node-b: a report object replaced after publishing (bit rot, a bad re-upload): sha256 will not match.
+    publish_plain(bucket, stage_execution(node_results["node-b"], tmp_path / "sb"), f"{job}/node-b/e-b")
+    evil = tmp_path / "evil.parquet"
+    evil.write_bytes(b"PAR1 not really")
+    bucket.upload_file(evil, f"{job}/node-b/e-b/outputs/reports/top_paths.parquet")
+    # node-f: the job failed on the node: exit code 1, stderr, no outputs.
+    stage = stage_execution(
+        tmp_path / "none", tmp_path / "sf", exit_code=1, stderr="boom\nerror: /inputs: no such dir\n"
+    )
+    publish_plain(bucket, stage, f"{job}/node-f/e-f")
+    # node-p: analyze exited 3 with a partial manifest (one truncated input file): merged, marked partial.
+    publish_plain(
+        bucket, stage_execution(node_results["node-p"], tmp_path / "sp", exit_code=3), f"{job}/node-p/e-p"
+    )
+    # node-m: expected but published nothing.
+
+    result = fetch_job(gcs, "j-test", tmp_path / "out", expected_nodes=["node-m"], workers=4)
+    by_node = {n.node_id: n for n in result.nodes}
+    assert {n: r.status for n, r in by_node.items()} == {
+        "node-a": "ok",
+        "node-b": "corrupt",
+        "node-f": "failed",
+        "node-m": "missing",
+        "node-p": "partial",
+    }
+    assert "top_paths.parquet" in (by_node["node-b"].reason or "")
+    assert "sha256" in (by_node["node-b"].reason or "") or "size" in (by_node["node-b"].reason or "")
+    assert by_node["node-f"].exit_code == 1 and "no such dir" in (by_node["node-f"].reason or "")
+    assert by_node["node-p"].exit_code == 3
+    assert result.exit_code == ExitCode.INTEGRITY and result.partial and result.status == "partial"
+    # The corrupt copy is not kept where a rerun could take it for verified.
+    assert not (tmp_path / "out/nodes/node-b/e-b/outputs/reports/top_paths.parquet").exists()
+
+    manifest = _manifest(result.merged_dir)
+    assert manifest["status"] == "partial"
+    assert sorted(m["node_id"] for m in manifest["merged_from"]) == ["node-a", "node-p"]
+    assert {n["node_id"]: n["status"] for n in manifest["fetch"]["nodes"]}["node-m"] == "missing"
+    merged = _summary(result.merged_dir)
+    assert (
+        merged["valid_requests"]
+        == _summary(node_results["node-a"])["valid_requests"]
+        + _summary(node_results["node-p"])["valid_requests"]
+    )
+
+    # Without the corrupt node the verdict is "partial" (exit 3), not integrity.
+    bucket_obj = GCSBucket.from_url(gcs)
+    client = bucket_obj._client()
+    for blob in client.list_blobs(bucket_obj.bucket_name, prefix=f"{job}/node-b/"):
+        blob.delete()
+    again = fetch_job(gcs, "j-test", tmp_path / "out", expected_nodes=["node-m"])
+    assert again.exit_code == ExitCode.PARTIAL and again.partial
+
+
+def test_nothing_usable_is_a_failure(gcs: str, tmp_path: Path) -> None:
+    bucket = open_bucket(gcs)
+    stage = stage_execution(tmp_path / "none", tmp_path / "sf", exit_code=2, stderr="usage error\n")
+    publish_plain(bucket, stage, "edgelog/j-dead/node-1/e-1")
+    result = fetch_job(gcs, "j-dead", tmp_path / "out")
+    assert result.exit_code == ExitCode.FAILED and result.merged_dir is None
+    assert result.nodes[0].status == "failed"
+    with pytest.raises(UsageError, match="no results for job j-nope"):
+        fetch_job(gcs, "j-nope", tmp_path / "out2")
+    with pytest.raises(UsageError, match="invalid job id"):
+        fetch_job(gcs, "../etc", tmp_path / "out3")
+
+
+@pytest.fixture(scope="module")
+def big_job(
+    emulator: str, tmp_path_factory: pytest.TempPathFactory, samples_dir: Path
+) -> Iterator[tuple[str, int]]:
+    """26 nodes, each a real analysis of a slice of the samples: more than 1,000 objects in one job."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("STORAGE_EMULATOR_HOST", emulator)
+    url = new_bucket(emulator)
+    root = tmp_path_factory.mktemp("big")
+    lines = (samples_dir / "nginx_small.log").read_text().splitlines(keepends=True)
+    lines += (samples_dir / "apache_small.log").read_text().splitlines(keepends=True)
+    bucket = open_bucket(url)
+    objects = 0
+    for i in range(26):
+        node = f"node-{i:02d}"
+        inputs = root / f"in-{i}"
+        inputs.mkdir()
+        (inputs / f"access-{node}-20261122T232500Z.log").write_text("".join(lines[i::26]))
+        out = analyze_node(inputs, root / f"out-{i}", job_id="j-big", node_id=node, execution_id=f"e-{i}")
+        objects += len(
+            publish_plain(bucket, stage_execution(out, root / f"stage-{i}"), f"edgelog/j-big/{node}/e-{i}")
+        )
+    yield url, objects
+    mp.undo()
+
+
+@pytest.mark.slow
+def test_more_than_1000_objects_and_interrupted_fetch_resumes(
+    big_job: tuple[str, int], emulator: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, objects = big_job
+    assert objects > 1000
+    jobs = {j.job_id: j for j in list_jobs(url)}
+    assert jobs["j-big"].nodes == 26 and jobs["j-big"].objects == objects
+
+    # The network goes away after 300 downloads and stays away: the first fetch is cut off mid-way.
+    served = [0]
+
+    def outage(method: str, path: str) -> str | None:
+        if "alt=media" in path:
+            served[0] += 1
+            return "drop" if served[0] > 300 else None
+        return None
+
+    out = tmp_path / "out"
+    with FaultProxy(emulator, outage) as proxy:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.endpoint)
+        flaky = GCSBucket.from_url(url, retry_timeout=1.0, retry_initial=0.05, retry_maximum=0.2)
+        first = fetch_job(flaky, "j-big", out, workers=4)
+    assert first.exit_code in (ExitCode.FAILED, ExitCode.PARTIAL)
+    assert first.downloaded == 300
+    assert any(n.status == "failed" and "download failed" in (n.reason or "") for n in first.nodes)
+
+    # Damage left by the interruption: a stray temporary file and one truncated download.
+    done = sorted(p for p in (out / "nodes").rglob("*.parquet") if p.is_file())
+    assert done
+    done[0].write_bytes(done[0].read_bytes()[:10])
+    (done[1].parent / f".{done[1].name}.part").write_bytes(b"half")
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
+    second = fetch_job(url, "j-big", out, workers=4)
+    assert second.exit_code == ExitCode.OK, [(n.node_id, n.status, n.reason) for n in second.nodes]
+    assert second.skipped == 300 - 1  # everything the first run got, except the truncated file
+    assert second.downloaded == objects - 300 + 1
+    assert second.downloaded + second.skipped == objects
+    manifest = _manifest(second.merged_dir)
+    assert len(manifest["merged_from"]) == 26 and manifest["status"] == "ok"
+    total = _summary(second.merged_dir)
+    assert total["total_lines"] == 491 + 485
+
+    # A third run downloads nothing.
+    third = fetch_job(url, "j-big", out)
+    assert (third.downloaded, third.skipped, third.exit_code) == (0, objects, ExitCode.OK)
+
+
+def test_cli_fetch_jobs_report(gcs: str, node_results: dict[str, Path], tmp_path: Path) -> None:
+    bucket = open_bucket(gcs)
+    publish_plain(
+        bucket, stage_execution(node_results["node-a"], tmp_path / "sa"), "edgelog/j-cli/node-a/e-a"
+    )
+    publish_plain(
+        bucket, stage_execution(node_results["node-c"], tmp_path / "sc"), "edgelog/j-cli/node-c/e-c"
+    )
+
+    listed = runner.invoke(app, ["jobs", "--bucket", gcs, "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [(j["job_id"], j["nodes"]) for j in json.loads(listed.stdout)] == [("j-cli", 2)]
+    table = runner.invoke(app, ["jobs", "--bucket", gcs])
+    assert "j-cli" in table.output
+
+    out = tmp_path / "res"
+    html = tmp_path / "report.html"
+    res = runner.invoke(
+        app, ["fetch", "j-cli", "--bucket", gcs, "--out", str(out), "--json", "--html", str(html)]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["status"] == "ok" and [n["status"] for n in doc["nodes"]] == ["ok", "ok"]
+    assert doc["merged_dir"] == str(out / "merged") and html.is_file()
+
+    res = runner.invoke(
+        app, ["fetch", "j-cli", "--bucket", gcs, "--out", str(out), "--expect-node", "node-z"]
+    )
+    assert res.exit_code == ExitCode.PARTIAL, res.output
+    assert "node-z" in res.output and "missing" in res.output and "PARTIAL" in res.output
+    assert "Top paths" in res.output  # the summary tables follow the node table
+
+    report = runner.invoke(app, ["report", str(out)])  # a fetch --out dir: reports its merged result
+    assert report.exit_code == ExitCode.PARTIAL, report.output
+    assert "Status codes" in report.output and "node-z" in report.output
+
+    missing = runner.invoke(app, ["fetch", "j-none", "--bucket", gcs, "--out", str(tmp_path / "x")])
+    assert missing.exit_code == ExitCode.USAGE and "edgelog jobs" in missing.output
+    assert "Traceback" not in missing.output
+
+
+def test_local_bucket_is_the_default(node_results: dict[str, Path], tmp_path: Path, monkeypatch) -> None:
+    """With no --bucket and no $EDGELOG_BUCKET, fetch reads the embedded local bucket."""
+    monkeypatch.delenv("EDGELOG_BUCKET", raising=False)
+    monkeypatch.setenv("EDGELOG_HOME", str(tmp_path / "home"))
+    from edgelog.settings import default_bucket_url
+
+    bucket = open_bucket(default_bucket_url())
+    publish_plain(
+        bucket, stage_execution(node_results["node-a"], tmp_path / "sa"), "edgelog/j-local/node-a/e-a"
+    )
+    res = runner.invoke(app, ["fetch", "j-local", "--out", str(tmp_path / "o"), "--no-summary"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "o" / "merged" / "manifest.json").is_file()
+    shutil.rmtree(tmp_path / "o" / "merged")
+    res = runner.invoke(app, ["fetch", "j-local", "--out", str(tmp_path / "o"), "--json"])
+    assert json.loads(res.stdout)["skipped"] == json.loads(res.stdout)["nodes"][0]["files"]

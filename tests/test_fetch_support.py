@@ -1,0 +1,111 @@
+"""Builders for fetch/report tests: real `edgelog analyze` runs per node, published the way Bacalhau does.
+
+Nothing here fakes the analysis: node results come from `edgelog.analysis.analyze` over the shared real
+nginx/Apache samples, generator backfill output, and a log of hostile lines. This module only arranges those
+results into the bucket layouts the Bacalhau S3 publisher writes (plain tree or one .tar.gz per execution).
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import tarfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from edgelog.analysis import analyze
+from edgelog.storage.base import Bucket
+
+# Lines an attacker controls end up in paths, referrers and user agents: the report must show them as text.
+HOSTILE_LINES = [
+    "203.0.113.7 - - [22/Nov/2026:23:20:30 +0000] "
+    '"GET /search?q=<script>alert(\\x22path\\x22)</script> HTTP/1.1" 404 153 '
+    '"https://evil.example/<img src=x onerror=alert(1)>" "<script>alert(\\x22ua\\x22)</script>"',
+    '203.0.113.8 - - [22/Nov/2026:23:20:31 +0000] "GET /x\\x22><svg/onload=alert(2)> HTTP/1.1" 200 10 '
+    '"-" "Mozilla/5.0 </td></tr></table><h1>pwned</h1>"',
+    '203.0.113.9 - - [22/Nov/2026:23:20:32 +0000] "GET /[bold red]rich-markup[/] HTTP/1.1" 200 10 "-" '
+    '"curl/8.5.0"',
+    "this line is not an access log line at all",
+]
+
+
+def write_hostile_log(directory: Path, node: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"access-{node}-20261122T232500Z.log"
+    path.write_text("\n".join(HOSTILE_LINES) + "\n")
+    return path
+
+
+def copy_sample(samples_dir: Path, name: str, directory: Path, node: str, stamp: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    dest = directory / f"access-{node}-{stamp}.log"
+    shutil.copyfile(samples_dir / name, dest)
+    return dest
+
+
+def write_truncated_gzip(samples_dir: Path, directory: Path, node: str) -> Path:
+    """A rotated file cut off mid-stream (disk full during rotation): analyze marks it failed -> partial."""
+    directory.mkdir(parents=True, exist_ok=True)
+    data = gzip.compress((samples_dir / "apache_small.log").read_bytes())
+    path = directory / f"access-{node}-20261122T233500Z.log.gz"
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def backfill_inputs(directory: Path, node: str, *, hours: float = 2.0, seed: int = 7) -> list[Path]:
+    """Generator output for a few hours, so the time charts have many buckets."""
+    from edgelog.generator import backfill, load_config
+
+    return backfill(
+        load_config(None),
+        directory,
+        node=node,
+        start=datetime(2026, 11, 22, 21, 0, tzinfo=UTC),
+        duration=timedelta(hours=hours),
+        seed=seed,
+        gzip=True,
+        rate=2.0,
+    )
+
+
+def analyze_node(inputs: Path, out: Path, *, job_id: str, node_id: str, execution_id: str) -> Path:
+    """Run the real analysis the job runs on a node; return its result directory (the job's /outputs)."""
+    result = analyze([inputs], out, job_id=job_id, node_id=node_id, execution_id=execution_id)
+    assert (out / "manifest.json").is_file(), result
+    return out
+
+
+def stage_execution(outputs: Path, stage: Path, *, exit_code: int = 0, stderr: str = "") -> Path:
+    """The execution result directory Bacalhau publishes: outputs/ plus stdout, stderr, exitCode."""
+    shutil.rmtree(stage, ignore_errors=True)
+    if outputs is not None and outputs.exists():
+        shutil.copytree(outputs, stage / "outputs")
+    stage.mkdir(parents=True, exist_ok=True)
+    (stage / "stdout").write_text("edgelog analyze /inputs --out /outputs\n")
+    (stage / "stderr").write_text(stderr)
+    (stage / "exitCode").write_text(str(exit_code))
+    return stage
+
+
+def publish_plain(bucket: Bucket, stage: Path, key: str) -> list[str]:
+    return bucket.upload_tree(stage, key)
+
+
+def publish_gzip(bucket: Bucket, stage: Path, key: str, tmp: Path) -> str:
+    """``Encoding: gzip``: one archive of the result directory under ``<key>.tar.gz``."""
+    archive = tmp / (Path(key).name + ".tar.gz")
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(stage.rglob("*")):
+            tar.add(path, arcname=path.relative_to(stage).as_posix(), recursive=False)
+    bucket.upload_file(archive, key + ".tar.gz")
+    return key + ".tar.gz"
+
+
+def test_hostile_lines_parse(tmp_path: Path) -> None:
+    """The hostile lines must reach the reports (all but the junk line) or escaping tests prove nothing."""
+    write_hostile_log(tmp_path / "in", "n0")
+    out = analyze_node(tmp_path / "in", tmp_path / "out", job_id="j-t", node_id="n0", execution_id="e-t")
+    import json
+
+    totals = json.loads((out / "manifest.json").read_text())["totals"]
+    assert (totals["lines_read"], totals["lines_parsed"], totals["lines_quarantined"]) == (4, 3, 1)
