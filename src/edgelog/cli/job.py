@@ -95,10 +95,12 @@ def validate_cmd(
     from edgelog.jobs.spec import load_spec
 
     rendered = load_spec(spec, _vars(var, sql), allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
-    job = rendered.job
+    from edgelog.jobs.validate import _value
+
+    job_type, name = _value(rendered.job, "Type"), _value(rendered.job, "Name") or "(the job ID)"
     console.print(
-        f"OK: {escape(str(rendered.path))} is a valid Bacalhau v1 {escape(str(job.get('Type')))} job "
-        f"(Name {escape(str(job.get('Name') or '(job ID)'))})"
+        f"OK: {escape(str(rendered.path))} is a valid Bacalhau v1 {escape(str(job_type))} job "
+        f"(Name {escape(str(name))})"
     )
 
 
@@ -227,9 +229,9 @@ def _print_status_table(status: object) -> None:
             continue
         reason = e.message or e.error or (f"exit code {e.exit_code}" if e.exit_code else e.state)
         console.print(f"[bold]{escape(e.node_id)}[/] {escape(e.execution_id)}: {e.outcome}: {escape(reason)}")
-        tail = (e.stderr or "").rstrip()
+        stream, tail = ("stderr", e.stderr.rstrip()) if e.stderr.strip() else ("stdout", e.stdout.rstrip())
         if tail:
-            console.print("  stderr (tail):")
+            console.print(f"  {stream} (tail):")
             console.print("\n".join(f"    {line}" for line in tail.splitlines()), markup=False)
 
 
