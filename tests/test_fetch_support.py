@@ -29,10 +29,11 @@ HOSTILE_LINES = [
 ]
 
 
-def write_hostile_log(directory: Path, node: str) -> Path:
+def write_hostile_log(directory: Path, node: str, *, repeat: int = 1) -> Path:
+    """The hostile lines ``repeat`` times (enough hits to rank in the top-N tables next to real traffic)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"access-{node}-20261122T232500Z.log"
-    path.write_text("\n".join(HOSTILE_LINES) + "\n")
+    path.write_text("\n".join(HOSTILE_LINES * repeat) + "\n")
     return path
 
 

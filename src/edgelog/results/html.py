@@ -567,7 +567,8 @@ def _traffic(data: ResultData) -> str:
         [("hits", "requests", "#2e86ab")],
         kind="stacked",
         label="Requests per hour",
-        height=200,
+        width=460,
+        height=220,
     )
     body += "</div><div><h3>Per hour (table)</h3>" + table(
         hourly,
@@ -981,7 +982,7 @@ def build_html(data: ResultData, *, title: str | None = None) -> str:
         _paths_panel(
             "paths",
             "Top requested paths",
-            "Most requested paths (query strings kept).",
+            "Most requested paths.",
             data.rows("top_paths"),
             True,
         ),
