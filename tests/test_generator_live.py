@@ -99,6 +99,8 @@ def test_live_sigterm_exits_cleanly_and_sighup_reopens(tmp_path: Path) -> None:
         assert _wait_for(lambda: status.exists() and _status(status)["lines"] > 50, 20)
         proc.send_signal(signal.SIGHUP)
         assert _wait_for(lambda: _status(status)["reopens"] >= 1, 5), "SIGHUP did not reopen"
+        proc.send_signal(signal.SIGUSR1)
+        assert _wait_for(lambda: _status(status)["bursts"] == 1, 5), "SIGUSR1 did not start a burst"
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
     finally:

@@ -79,6 +79,12 @@ def backfill_cmd(
     gzip: Annotated[bool, typer.Option("--gzip", help="Compress each file (.gz), as rotation does.")] = False,
     seed: SeedOpt = None,
     rate: RateOpt = None,
+    burst_at: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--burst-at", help="Force a traffic spike at this UTC time (repeatable; see traffic.burst)."
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Write past traffic as the 5-minute rotation would have left it: one complete file per interval.
@@ -100,6 +106,7 @@ def backfill_cmd(
         t0 = parse_start(start)
     for fmt in formats or ["combined"]:
         check_format(fmt)
+    bursts = [parse_start(b) for b in burst_at or []]
     for fmt in formats or ["combined"]:
         paths = backfill(
             cfg,
@@ -112,6 +119,7 @@ def backfill_cmd(
             gzip=gzip,
             seed=seed,
             rate=rate,
+            bursts=bursts,
         )
         size = sum(p.stat().st_size for p in paths)
         typer.echo(
@@ -147,7 +155,7 @@ def live_cmd(
 
     Checks every 100 ms (and at once on SIGHUP) whether OUTPUT still names the open file and reopens it
     if not; writes whole lines only; keeps counters in --status-file; retries write errors with backoff;
-    exits cleanly on SIGTERM with everything written and a final status.
+    exits cleanly on SIGTERM with everything written and a final status. SIGUSR1 starts a traffic burst.
 
     Example: [bold]edgelog generate live -o /var/log/app/access-n1.log --status-file /run/gen.json[/]
     """

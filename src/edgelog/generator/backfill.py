@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip as gzip_mod
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -79,11 +79,13 @@ def backfill(
     gzip: bool = False,
     seed: int | None = None,
     rate: float | None = None,
+    bursts: Sequence[datetime] = (),
 ) -> list[Path]:
     """Write ``duration`` of traffic from ``start`` as one rotated file per ``interval``; return the paths.
 
     The last file may cover less than ``interval`` when ``duration`` is not a multiple of it. ``rate``
-    overrides ``traffic.requests_per_second`` (requests per second before the time-of-day multipliers).
+    overrides ``traffic.requests_per_second`` (requests per second before the time-of-day multipliers);
+    ``bursts`` are start times of forced traffic spikes (``traffic.burst`` factor and duration).
     """
     stream, ext = check_format(fmt)
     check_node(node)
@@ -100,7 +102,14 @@ def backfill(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise EdgelogError(f"cannot create output directory {out}: {exc.strerror or exc}") from None
-    engine = Engine(config, seed=effective_seed(seed, config), node=node, start=float(t0), rate=rate)
+    engine = Engine(
+        config,
+        seed=effective_seed(seed, config),
+        node=node,
+        start=float(t0),
+        rate=rate,
+        bursts=[as_utc(b).timestamp() for b in bursts],
+    )
     formatter = make_formatter(fmt, engine)
     paths: list[Path] = []
     a = t0

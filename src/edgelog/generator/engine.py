@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import random
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from edgelog.generator.config import ERROR_STATUS, PAGE_KINDS, STATUS_ERRORS, GeneratorConfig
 from edgelog.generator.escape import nginx_escape
@@ -79,6 +79,7 @@ class Engine:
         start: float,
         rate: float | None = None,
         shaped: bool | None = None,
+        bursts: Sequence[float] = (),
     ):
         d = config.data
         self.config = config
@@ -126,7 +127,9 @@ class Engine:
         pools = self.site.pools
         self.clients = WeightedTable(pools.client_ips, _client_weights(len(pools.client_ips)))
         self.users = pools.usernames
-        self.browsers = _agents(BROWSER_AGENTS)
+        # current browsers by market share, plus a 6% long tail of older agents from Faker
+        tail = [(ua, 6.0 / len(pools.user_agents)) for ua in pools.user_agents]
+        self.browsers = _agents(BROWSER_AGENTS + tail)
         self.crawlers = _agents(CRAWLER_AGENTS)
         self.scanners = _agents(SCANNER_AGENTS)
         self.referrers = WeightedTable(
@@ -134,6 +137,9 @@ class Engine:
         )
         self._hour_cache: dict[int, tuple[float, list[tuple[float, float]]]] = {}
         self._outage_cache: dict[int, list[tuple[float, float]]] = {}
+        self.forced_bursts: list[tuple[float, float]] = []
+        for b0 in bursts:
+            self.add_burst(b0)
         self._outage_hour = -1
         self._outage_now: list[tuple[float, float]] = []
         self.p_outage = self.outages["error_share"] if self.outages["per_day"] > 0 else 0.0
@@ -169,11 +175,15 @@ class Engine:
         self._hour_cache[hour] = got
         return got
 
+    def add_burst(self, t: float) -> None:
+        """Force a burst (``traffic.burst.factor`` for ``duration_seconds``) starting at ``t``."""
+        self.forced_bursts.append((t, t + self.burst["duration_seconds"]))
+
     def multiplier(self, t: float) -> float:
         """Traffic multiplier at time ``t``: hour of day, weekend and bursts (also the previous hour's)."""
         hour = int(t // 3600)
         mult, windows = self._hour(hour)
-        for a, b in windows + self._hour(hour - 1)[1]:
+        for a, b in windows + self._hour(hour - 1)[1] + self.forced_bursts:
             if a <= t < b:
                 return mult * self.burst["factor"]
         return mult

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from edgelog.generator.engine import GOLDEN, MASK64, Engine, Event, derive_seed
+from edgelog.generator.site import Req
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 RECORD_FIELDS = (
@@ -139,12 +140,47 @@ class _RecordFormatter(Formatter):
 
 
 class JsonFormatter(_RecordFormatter):
+    """JSON lines with the contract fields in order; string fields are JSON-encoded once and cached."""
+
     name = "json"
 
+    def __init__(self, engine: Engine):
+        super().__init__(engine)
+        self._enc = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self._strings: dict[str, str] = {}
+        self._reqs: dict[int, str] = {}
+        self._keep: list[Req] = []  # cached by id(): keep them alive so an id is never reused
+        self._host = self._enc(self.host)
+
+    def _s(self, value: str) -> str:
+        got = self._strings.get(value)
+        if got is None:
+            if len(self._strings) > 200_000:
+                self._strings.clear()
+            got = self._strings[value] = self._enc(value)
+        return got
+
+    def _req(self, r: Req) -> str:
+        got = self._reqs.get(id(r))
+        if got is None:
+            enc = self._enc
+            got = f'"method":{enc(r.method)},"path":{enc(r.path)},"protocol":{enc(r.proto)}'
+            self._reqs[id(r)] = got
+            self._keep.append(r)
+        return got
+
     def format(self, sec: int, events: list[Event]) -> str:
-        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        base = iso_second(sec)
+        s, req, rid, rms = self._s, self._req, self.request_id, self.response_ms
+        host = self._host
         return "".join(
-            [dumps(dict(zip(RECORD_FIELDS, rec, strict=True))) + "\n" for rec in self.records(sec, events)]
+            [
+                f'{{"ts":"{base}.{ms:03d}Z","remote_addr":{s(i.ip)},"remote_user":{s(i.user)},{req(r)},'
+                f'"status":{st},"bytes":{nb},"referer":{s(ref)},"user_agent":{s(i.ua)},"host":{host},'
+                f'"request_id":"{rid()}","session_id":"{i.sid}","user_id":"{i.uid}",'
+                f'"response_time_ms":{rms(r.latency, st)!r}}}\n'
+                for ms, i, r, st, nb, ref in events
+            ]
         )
 
 

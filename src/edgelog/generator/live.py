@@ -59,6 +59,7 @@ class LiveStatus:
     state: str = "starting"  # starting | running | stopped
     last_error: str | None = None
     dropped_lines: int = 0
+    bursts: int = 0
     stop_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -163,6 +164,7 @@ class _Signals:
     def __init__(self, stop_event: threading.Event | None):
         self.stop = stop_event or threading.Event()
         self.hup = False
+        self.burst = False
         self.reason: str | None = None
         self._saved: dict[int, Any] = {}
 
@@ -172,6 +174,7 @@ class _Signals:
                 (signal.SIGTERM, self._on_stop),
                 (signal.SIGINT, self._on_stop),
                 (signal.SIGHUP, self._on_hup),
+                (signal.SIGUSR1, self._on_usr1),
             ):
                 self._saved[sig] = signal.signal(sig, handler)
         return self
@@ -186,6 +189,9 @@ class _Signals:
 
     def _on_hup(self, _signum: int, _frame: object) -> None:
         self.hup = True
+
+    def _on_usr1(self, _signum: int, _frame: object) -> None:
+        self.burst = True
 
 
 def _due_events(engine: Engine, sec: int, upto_ms: int) -> list[Event]:
@@ -271,6 +277,10 @@ def run_live(
                         writer.reopen()
                         save_status()
                     next_check = now + CHECK_INTERVAL
+                if sig.burst:  # SIGUSR1: a traffic spike now (traffic.burst factor and duration)
+                    sig.burst = False
+                    engine.add_burst(now)
+                    status.bursts += 1
                 engine.advance(now)
                 now_sec, now_ms = int(now), int((now - int(now)) * 1000)
                 chunks: list[str] = []

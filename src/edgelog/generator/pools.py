@@ -204,6 +204,7 @@ class Pools:
     """Everything the traffic model samples from, built once per seed."""
 
     usernames: list[str]
+    user_agents: list[str]  # Faker's long tail of older browsers, beside the curated current ones
     client_ips: list[str]
     crawler_ips: list[str]
     scanner_ips: list[str]
@@ -237,6 +238,7 @@ def build_pools(
         return list(seen)
 
     usernames = unique(fake.user_name, population)
+    user_agents = unique(fake.user_agent, 150)
     n6 = round(clients * ipv6)
     client_ips = unique(fake.ipv4_public, clients - n6) + unique(fake.ipv6, n6)
     rng.shuffle(client_ips)
@@ -253,6 +255,7 @@ def build_pools(
     referrers += [(f"https://{d}/{_slug(fake.word())}/", 0.5) for d in domains]
     return Pools(
         usernames=usernames,
+        user_agents=user_agents,
         client_ips=client_ips,
         crawler_ips=crawler_ips,
         scanner_ips=scanner_ips,
