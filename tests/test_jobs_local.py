@@ -296,3 +296,28 @@ def test_run_local_then_fetch_equals_analyze_over_the_same_files(tmp_path: Path)
     assert manifest["kind"] == "merge" and manifest["status"] == "ok"
     submitted = yaml.safe_load(load_spec("access-log-report", {"bucket": "b", "image": "i"}).text)
     assert submitted["Type"] == "ops"
+
+
+def test_cancel_stops_running_tasks_and_their_process_groups(tmp_path: Path) -> None:
+    """What Ctrl-C does: tasks run in their own sessions, so the runner must kill them itself."""
+    import threading
+    import time
+
+    from edgelog.jobs.local import LocalRunner
+
+    spec = load_spec(_spec(tmp_path), {**VARS, "mode": "sleep-node-2"})
+    local_runner = LocalRunner(spec, bucket_url=str(tmp_path / "bucket"))
+    outcome: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: outcome.setdefault("run", local_runner.run(_nodes(tmp_path))))
+    started = time.monotonic()
+    thread.start()
+    while not local_runner._running and time.monotonic() - started < 15:
+        time.sleep(0.05)
+    time.sleep(0.5)  # node-2 is sleeping for 30 s by now
+    local_runner._cancel()
+    thread.join(timeout=20)
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 20
+    run = outcome["run"]
+    hung = next(e for e in run.executions if e.node.node_id == "node-2")
+    assert hung.state == "Failed" and "cancelled" in hung.message

@@ -175,8 +175,15 @@ def submit_cmd(
     spinner = (
         err_console.status(f"waiting for {job_id}") if err_console.is_terminal else contextlib.nullcontext()
     )
-    with spinner:
-        status = wait(cli, job_id, poll_interval=poll_interval, timeout=timeout, on_update=show)
+    try:
+        with spinner:
+            status = wait(cli, job_id, poll_interval=poll_interval, timeout=timeout, on_update=show)
+    except KeyboardInterrupt:
+        err_console.print(
+            f"stopped following {escape(job_id)}; it keeps running on the network "
+            f"(bacalhau job describe {escape(job_id)}, or bacalhau job stop {escape(job_id)})"
+        )
+        raise
     _print_status_table(status)
     code = status.exit_code()
     if fetch and code != ExitCode.FAILED:

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -292,6 +293,9 @@ class LocalRunner:
         self.on_event = on_event or (lambda _e: None)
         self.max_parallel = max_parallel or max(1, os.cpu_count() or 1)
         self.timeout = timeout if timeout is not None else self.task.execution_timeout
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+        self._cancelled = False
         if self.task.publisher_type not in (None, "noop", "s3"):
             raise ConfigError(
                 spec.path,
@@ -334,8 +338,13 @@ class LocalRunner:
                 pool.submit(self._execute, run, execution, index, partition_count, Path(tmp))
                 for index, execution in enumerate(run.executions)
             ]
-            for future in futures:
-                future.result()
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                self._cancel()  # Ctrl-C: tasks run in their own sessions and would outlive us otherwise
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         failed = [e for e in run.executions if e.state == "Failed"]
         if failed:
             run.state = "Failed"
@@ -438,6 +447,8 @@ class LocalRunner:
                 "EDGELOG_NODE_ID": execution.node.node_id,
             }
         )
+        if self._cancelled:
+            raise UsageError("execution cancelled before it started")
         before = {p: _snapshot(p) for p in read_only}
         stdout_path, stderr_path = results / "stdout", results / "stderr"
         with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
@@ -453,18 +464,36 @@ class LocalRunner:
                 )
             except OSError as exc:
                 raise UsageError(f"cannot start {argv[0]}: {exc.strerror}") from None
+            with self._lock:
+                self._running.add(proc)
+                cancelled = self._cancelled
+            if cancelled:
+                _kill_group(proc)
             try:
                 code = proc.wait(timeout=self.timeout or None)
             except subprocess.TimeoutExpired:
                 _kill_group(proc)
                 execution.stdout_tail, execution.stderr_tail = _tail(stdout_path), _tail(stderr_path)
                 raise UsageError(f"execution timed out after {self.timeout}s (ExecutionTimeout)") from None
+            finally:
+                with self._lock:
+                    self._running.discard(proc)
+            if self._cancelled:
+                raise UsageError("execution cancelled (edgelog was interrupted)")
         (results / "exitCode").write_text(str(code), encoding="ascii")
         execution.exit_code = code
         execution.stdout_tail, execution.stderr_tail = _tail(stdout_path), _tail(stderr_path)
         for path, snapshot in before.items():
             if _snapshot(path) != snapshot:
                 raise UsageError(f"the task changed files in its read-only input {path}")
+
+    def _cancel(self) -> None:
+        """Stop every running task (and its children) and start no new one."""
+        with self._lock:
+            self._cancelled = True
+            running = list(self._running)
+        for proc in running:
+            _kill_group(proc)
 
     def _publish(self, run: LocalRun, execution: LocalExecution, results: Path, root: Path) -> None:
         params = self.task.publisher_params
