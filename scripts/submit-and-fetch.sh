@@ -100,7 +100,8 @@ outputs=$("$terraform" -chdir="$tf_dir" output -json) ||
   die_usage "could not read Terraform outputs in $tf_dir (run terraform apply first)"
 tf_out() { jq -er --arg k "$1" '.[$k].value // empty' <<<"$outputs"; }
 
-bucket_url=$(tf_out edgelog_fetch_bucket) || die_usage "Terraform output edgelog_fetch_bucket is missing"
+bucket_url=$(tf_out edgelog_fetch_bucket) ||
+  die_usage "Terraform output edgelog_fetch_bucket is missing in $tf_dir (run terraform apply there first)"
 api_port=$(tf_out bacalhau_api_port) || die_usage "Terraform output bacalhau_api_port is missing"
 if [[ -z $api_host ]]; then
   api_host=$(tf_out bacalhau_api_host) || die_usage "Terraform output bacalhau_api_host is missing"
