@@ -89,9 +89,11 @@ def backfill_cmd(
 ) -> None:
     """Write past traffic as the 5-minute rotation would have left it: one complete file per interval.
 
-    Files are named access-<node>-<UTC end of interval>.log[.gz] (error-/app- for those streams, .jsonl
-    and .csv for JSON and CSV), written under a temporary dot-name and renamed into place. The same seed,
-    config, node and start give byte-identical files.
+    Names: access-<node>-<UTC end of interval>.log[.gz]; app-/error- streams; .jsonl and .csv for json/csv.
+
+    Each file is written under a temporary dot-name and renamed into place.
+
+    The same seed, config, node and start give byte-identical files.
 
     Example: [bold]edgelog generate backfill --start 2026-11-23T08:00Z -d 1h --node n1 --out ./logs --gzip[/]
     """
@@ -153,9 +155,11 @@ def live_cmd(
 ) -> None:
     """Append traffic to a log file in real time; follow it when rotation renames it away.
 
-    Checks every 100 ms (and at once on SIGHUP) whether OUTPUT still names the open file and reopens it
-    if not; writes whole lines only; keeps counters in --status-file; retries write errors with backoff;
-    exits cleanly on SIGTERM with everything written and a final status. SIGUSR1 starts a traffic burst.
+    Every 100 ms (and at once on SIGHUP) it reopens --output if rotation renamed or deleted it.
+
+    Writes whole lines only; keeps counters in --status-file; retries write errors with backoff.
+
+    SIGTERM: clean exit with everything written and a final status. SIGUSR1: a traffic burst now.
 
     Example: [bold]edgelog generate live -o /var/log/app/access-n1.log --status-file /run/gen.json[/]
     """
