@@ -321,3 +321,26 @@ def test_cancel_stops_running_tasks_and_their_process_groups(tmp_path: Path) -> 
     run = outcome["run"]
     hung = next(e for e in run.executions if e.node.node_id == "node-2")
     assert hung.state == "Failed" and "cancelled" in hung.message
+
+
+def test_gzip_encoded_results_fetch_like_plain_ones(tmp_path: Path) -> None:
+    config = load_config(None)
+    start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    folder = tmp_path / "logs" / "node-1"
+    backfill(config, folder, node="node-1", start=start, duration=timedelta(minutes=10), seed=7, rate=2.0)
+    bucket = str(tmp_path / "bucket")
+    spec = load_spec("access-log-report", {**VARS, "encoding": "gzip", "prefix": "team/edgelog"})
+    run = run_local(spec, [LocalNode("node-1", folder)], bucket_url=bucket)
+    assert run.status.exit_code() == ExitCode.OK
+    keys = [o.key for o in open_bucket(bucket).list()]
+    assert keys == [f"team/edgelog/{run.job_id}/node-1/{run.executions[0].execution_id}.tar.gz"]
+    fetched = fetch_job(
+        bucket, run.job_id, tmp_path / "out", prefix="team/edgelog", expected_nodes=["node-1"]
+    )
+    assert fetched.exit_code == ExitCode.OK
+    assert analyze([folder], tmp_path / "direct").exit_code == ExitCode.OK
+    direct = _tables(tmp_path / "direct")
+    merged = _tables(fetched.merged_dir)
+    assert {k: v for k, v in merged.items() if k != "nodes"} == {
+        k: v for k, v in direct.items() if k != "nodes"
+    }
