@@ -344,3 +344,40 @@ def test_gzip_encoded_results_fetch_like_plain_ones(tmp_path: Path) -> None:
     assert {k: v for k, v in merged.items() if k != "nodes"} == {
         k: v for k, v in direct.items() if k != "nodes"
     }
+
+
+def test_adhoc_query_runs_user_sql_from_the_inline_source(tmp_path: Path, samples_dir: Path) -> None:
+    node = tmp_path / "node-1"
+    node.mkdir()
+    (node / "access-node-1-20261123T090000Z.log").write_bytes((samples_dir / "nginx_small.log").read_bytes())
+    sql = tmp_path / "by_status.sql"
+    sql.write_text("SELECT status, count(*) AS hits FROM requests GROUP BY status ORDER BY status\n")
+    bucket = tmp_path / "bucket"
+    args = [
+        "job",
+        "run-local",
+        "adhoc-query",
+        "--sql",
+        str(sql),
+        "--node",
+        str(node),
+        "--bucket",
+        str(bucket),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    outputs = next(bucket.rglob("outputs"))
+    rows = (
+        duckdb.connect()
+        .execute(f"SELECT * FROM read_parquet('{outputs / 'queries' / 'query.parquet'}')")
+        .fetchall()
+    )
+    expected = (
+        duckdb.connect()
+        .execute(
+            f"SELECT status, sum(hits) FROM read_parquet('{outputs / 'reports' / 'status_codes.parquet'}') "
+            "GROUP BY status ORDER BY status"
+        )
+        .fetchall()
+    )
+    assert [(int(s), int(h)) for s, h in rows] == [(int(s), int(h)) for s, h in expected]
