@@ -119,6 +119,7 @@ def test_html_is_self_contained_and_escapes_hostile_values(merged: Path, tmp_pat
     ):
         assert f'id="{anchor}"' in page, anchor
     assert "Partial result" in page and "node-d" in page and "missing" in page
+    assert "Quarantined lines (sample)" in page and "this line is not an access log line at all" in page
 
 
 def _chromium(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:

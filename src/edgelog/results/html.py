@@ -289,7 +289,7 @@ def _ratio_max(pts: Sequence[Row], key: str) -> float:
     return min(1.0, _nice_max(peak)) if peak > 0 else 1.0
 
 
-def hbars(items: Sequence[tuple[str, float, str]], *, label: str, width: int = 440, limit: int = 10) -> str:
+def hbars(items: Sequence[tuple[str, float, str]], *, label: str, width: int = 560, limit: int = 10) -> str:
     """Horizontal bars (label, value, color), largest first, with the share of the total as a tooltip."""
     items = [i for i in items if i[1] and i[1] > 0][:limit]
     if not items:
@@ -424,6 +424,7 @@ section.panel p.desc { margin:0 0 10px; color:var(--muted); font-size:12.5px; }
 .grid2 { display:grid; grid-template-columns:minmax(0,1fr) minmax(0,1fr); gap:18px; }
 .grid3 { display:grid; grid-template-columns:repeat(3,minmax(0,1fr)); gap:18px; }
 @media (max-width: 1000px) { .grid2, .grid3 { grid-template-columns:minmax(0,1fr); } }
+.narrow { max-width:760px; }
 h3 { font-size:13.5px; margin:4px 0 8px; color:#374151; }
 .chartbox { width:100%; }
 svg.chart { width:100%; height:auto; display:block; }
@@ -842,29 +843,23 @@ def _nodes(data: ResultData) -> str:
         label="Requests per node",
         limit=30,
     )
-    body = (
-        '<div class="grid2"><div>'
-        + bars
-        + "</div><div>"
-        + table(
-            rows,
-            [
-                ("node_id", "Node", None),
-                ("status", "Status", None),
-                ("files", "Files", None),
-                ("files_failed", "Failed files", None),
-                ("lines_read", "Lines", None),
-                ("valid_requests", "Valid", None),
-                ("quarantined_lines", "Quarantined", None),
-                ("bytes", "Bytes", human_bytes),
-                ("first_ts", "First", fmt),
-                ("last_ts", "Last", fmt),
-            ],
-            limit=100,
-            bar="valid_requests",
-        )
+    body = f'<div class="narrow">{bars}</div>' + table(
+        rows,
+        [
+            ("node_id", "Node", None),
+            ("status", "Status", None),
+            ("files", "Files", None),
+            ("files_failed", "Failed files", None),
+            ("lines_read", "Lines", None),
+            ("valid_requests", "Valid", None),
+            ("quarantined_lines", "Quarantined", None),
+            ("bytes", "Bytes", human_bytes),
+            ("first_ts", "First", fmt),
+            ("last_ts", "Last", fmt),
+        ],
+        limit=100,
+        bar="valid_requests",
     )
-    body += "</div></div>"
     fetch_nodes = (data.manifest.get("fetch") or {}).get("nodes") or []
     if fetch_nodes:
         body += "<h3>Fetch status per node</h3>" + table(
@@ -933,6 +928,21 @@ def _quality(data: ResultData) -> str:
         ],
         limit=60,
     )
+    if data.quarantine_reasons:
+        body += '<div class="grid2"><div><h3>Why lines were quarantined</h3>' + table(
+            data.quarantine_reasons, [("reason", "Reason", None), ("lines", "Lines", None)], bar="lines"
+        )
+        body += "</div><div><h3>Quarantined lines (sample)</h3>" + table(
+            data.quarantine_sample,
+            [
+                ("file", "File", None),
+                ("line_no", "Line", None),
+                ("reason", "Reason", None),
+                ("raw", "Raw line", None),
+            ],
+            limit=20,
+        )
+        body += "</div></div>"
     merged = m.get("merged_from") or []
     if merged:
         body += "<h3>Merged from</h3>" + table(

@@ -41,6 +41,7 @@ REPORTS = (
 )
 
 Row = dict[str, Any]
+QUARANTINE_SAMPLE = 20
 
 
 @dataclass
@@ -54,6 +55,8 @@ class ResultData:
     missing: list[str] = field(default_factory=list)  # report tables the directory lacks
     integrity_problems: list[str] = field(default_factory=list)  # files that do not match the manifest
     verified_files: int = 0
+    quarantine_reasons: list[Row] = field(default_factory=list)  # reason, lines: why lines did not parse
+    quarantine_sample: list[Row] = field(default_factory=list)  # a few quarantined lines, to see the problem
 
     def rows(self, name: str) -> list[Row]:
         return self.tables.get(name, [])
@@ -154,6 +157,25 @@ def load_result(result_dir: str | Path, *, verify: bool = True) -> ResultData:
                 data.columns[name], data.tables[name] = _read_parquet(con, path)
             except duckdb.Error as exc:
                 data.integrity_problems.append(f"reports/{name}.parquet: unreadable: {exc}")
+        quarantine = root / "quarantine.parquet"
+        if quarantine.is_file():
+            try:
+                data.quarantine_reasons = [
+                    {"reason": r, "lines": n}
+                    for r, n in con.execute(
+                        "SELECT reason, count(*) AS n FROM read_parquet(?) "
+                        "GROUP BY reason ORDER BY n DESC, reason",
+                        [str(quarantine)],
+                    ).fetchall()
+                ]
+                cursor = con.execute(
+                    "SELECT * FROM read_parquet(?) ORDER BY file, line_no LIMIT ?",
+                    [str(quarantine), QUARANTINE_SAMPLE],
+                )
+                names = [d[0] for d in cursor.description]
+                data.quarantine_sample = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            except duckdb.Error as exc:
+                data.integrity_problems.append(f"quarantine.parquet: unreadable: {exc}")
     finally:
         con.close()
     return data

@@ -171,6 +171,10 @@ def print_quality(data: ResultData, console: Console) -> None:
             warn = Text("  failed file ", style="yellow")
             warn.append(f"{inp.get('name')}: {inp.get('error') or ''}")
             console.print(warn)
+    for reason in data.quarantine_reasons[:5]:
+        console.print(
+            Text(f"  quarantined: {fmt(reason.get('lines'))} line(s): {reason.get('reason')}", style="dim")
+        )
     for problem in data.integrity_problems:
         console.print(Text(f"  integrity: {problem}", style="bold red"))
     if data.missing:
