@@ -310,15 +310,23 @@ def test_retention_by_age_count_size_and_free_space(tmp_path: Path) -> None:
 def _soak(layout: Layout, *, compress: str, rate: float = 12000, seconds: float = 10.0) -> None:
     """Generator at `rate` lines/s, forced rotation every 0.5 s for `seconds`; then check zero loss."""
     layout.extra_env["EDGELOG_COMPRESS"] = compress
+    layout.extra_env["EDGELOG_GZIP_LEVEL"] = "1"  # correctness does not depend on the level; spare the CPU
     gen = Generator(layout, rate=rate, fmt="json")
     runs: list[subprocess.CompletedProcess[str]] = []
     try:
-        first = gen.wait_running()
-        t0, lines0 = time.time(), first["lines"]
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and len(runs) < 60:
+        gen.wait_running()
+        # The generator may have written a start-up backlog before its first status; rotate it away first so
+        # the timed window measures the steady state.
+        runs.append(rotate(layout))
+        first = gen.status()
+        t0, lines0 = first["updated_ts"], first["lines"]
+        # A forced run every 0.5 s (at once when the previous one ran longer); bounded in time and count.
+        start = time.monotonic()
+        next_run = start
+        while time.monotonic() < start + seconds and len(runs) < 60:
+            time.sleep(max(0.0, next_run - time.monotonic()))
+            next_run += 0.5
             runs.append(rotate(layout))
-            time.sleep(0.5)
         mid = gen.status()
         achieved = (mid["lines"] - lines0) / max(mid["updated_ts"] - t0, 1e-9)
         final = gen.stop()
@@ -333,7 +341,7 @@ def _soak(layout: Layout, *, compress: str, rate: float = 12000, seconds: float 
     assert final["reopens"] >= len(runs) - 2, final
 
     files = check_published(layout, gz=compress == "1")
-    assert len(files) >= 10, [f.name for f in files]
+    assert len(files) >= 5, [f.name for f in files]
     assert [f.name for f in files] == sorted(f.name for f in files)
     assert list(layout.staging.iterdir()) == []
     lines = all_lines(layout)
