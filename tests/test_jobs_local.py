@@ -381,3 +381,26 @@ def test_adhoc_query_runs_user_sql_from_the_inline_source(tmp_path: Path, sample
         .fetchall()
     )
     assert [(int(s), int(h)) for s, h in rows] == [(int(s), int(h)) for s, h in expected]
+
+
+def test_inline_sources_become_a_file_or_a_directory(tmp_path: Path) -> None:
+    import base64
+    import io
+
+    from edgelog.jobs.local import _inline_file
+
+    plain = _inline_file(
+        "data:text/plain;base64," + base64.b64encode(b"SELECT 1;").decode(), tmp_path / "f" / "q.sql"
+    )
+    assert plain.read_bytes() == b"SELECT 1;"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("sql/a.sql")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"abc"))
+    folder = _inline_file(
+        "data:application/gzip;base64," + base64.b64encode(buf.getvalue()).decode(), tmp_path / "d"
+    )
+    assert (folder / "sql" / "a.sql").read_bytes() == b"abc"
+    with pytest.raises(UsageError):
+        _inline_file("http://example.invalid/x", tmp_path / "x")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import os
 import re
 import shutil
@@ -526,11 +527,23 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _inline_file(url: str, target: Path) -> Path:
-    """Write an inline source's data: URL where the task expects it (Bacalhau mounts it as a file)."""
+    """Materialise an inline source where the task expects it, as Bacalhau does (pkg/storage/inline).
+
+    A ``data:application/gzip`` URL holds a tarball and becomes a directory; anything else becomes one file.
+    """
     header, sep, payload = url.partition(",")
     if not url.startswith("data:") or not sep:
         raise UsageError("inline input source needs a data: URL")
-    data = base64.b64decode(payload) if header.endswith(";base64") else unquote_to_bytes(payload)
+    try:
+        data = base64.b64decode(payload) if header.endswith(";base64") else unquote_to_bytes(payload)
+    except ValueError:
+        raise UsageError("inline input source: the data: URL is not valid base64") from None
+    media_type = header[len("data:") :].split(";")[0]
+    if media_type == "application/gzip":
+        target.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            tar.extractall(target, filter="data")
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     return target
