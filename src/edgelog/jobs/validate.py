@@ -200,13 +200,23 @@ class _Checker:
             self.err("Type", f"invalid job type {jtype!r}", hint=f"use one of {', '.join(JOB_TYPES)}")
         for key in ("Namespace",):
             if key in spec and not isinstance(spec[key], str):
-                self.err(key, f"must be a string, got {spec[key]!r}")
+                self.err(
+                    key, f"must be a string, got {spec[key]!r}", hint="quote it, e.g. Namespace: default"
+                )
         if "Priority" in spec and not _is_int(spec["Priority"]):
-            self.err("Priority", f"must be an integer, got {spec['Priority']!r}")
+            self.err(
+                "Priority",
+                f"must be an integer, got {spec['Priority']!r}",
+                hint="write a whole number, e.g. Priority: 0",
+            )
         count = spec.get("Count")
         if count is not None:
             if not _is_int(count) or count < 0:
-                self.err("Count", f"must be an integer >= 0, got {count!r}")
+                self.err(
+                    "Count",
+                    f"must be an integer >= 0, got {count!r}",
+                    hint="write a whole number, or remove Count",
+                )
             elif jtype in ("ops", "daemon") and count > 1:
                 self.err(
                     "Count",
@@ -220,14 +230,22 @@ class _Checker:
         if isinstance(meta, dict):
             for key in meta:
                 if str(key).startswith("bacalhau.org/"):
-                    self.err(f"Meta.{key}", "keys starting with bacalhau.org/ are reserved and are dropped")
+                    self.err(
+                        f"Meta.{key}",
+                        "keys starting with bacalhau.org/ are reserved and are dropped",
+                        hint="rename the key without the bacalhau.org/ prefix",
+                    )
         self.constraints(spec.get("Constraints"))
         tasks = spec.get("Tasks")
         if not isinstance(tasks, list) or not tasks:
             self.err("Tasks", "a job needs exactly one task", hint="add Tasks: [{Name: main, Engine: ...}]")
             return
         if len(tasks) > 1:
-            self.err("Tasks", f"has {len(tasks)} tasks; Bacalhau runs only the first and drops the rest")
+            self.err(
+                "Tasks",
+                f"has {len(tasks)} tasks; Bacalhau runs only the first and drops the rest",
+                hint="keep one task; split other work into its own job",
+            )
         count_for_key = count if _is_int(count) else (1 if jtype in ("batch", "service") else 0)
         self.task(tasks[0], "Tasks[0]", jtype, count_for_key)
 
@@ -235,7 +253,11 @@ class _Checker:
         if value is None:
             return
         if not isinstance(value, dict):
-            self.err(field, f"must be a mapping of strings, got {type(value).__name__}")
+            self.err(
+                field,
+                f"must be a mapping of strings, got {type(value).__name__}",
+                hint="write it as a YAML mapping, e.g. {app: edgelog}",
+            )
             return
         for key, val in value.items():
             if not isinstance(val, str):
@@ -245,12 +267,20 @@ class _Checker:
         if value is None:
             return
         if not isinstance(value, list):
-            self.err("Constraints", "must be a list of {Key, Operator, Values}")
+            self.err(
+                "Constraints",
+                "must be a list of {Key, Operator, Values}",
+                hint='write Constraints: [{Key: role, Operator: "=", Values: [log-node]}]',
+            )
             return
         for i, item in enumerate(value):
             field = f"Constraints[{i}]"
             if not isinstance(item, dict):
-                self.err(field, "must be a mapping {Key, Operator, Values}")
+                self.err(
+                    field,
+                    "must be a mapping {Key, Operator, Values}",
+                    hint='write {Key: role, Operator: "=", Values: [log-node]}',
+                )
                 continue
             c = _canon(item, ("Key", "Operator", "Values"))
             for key in item:
@@ -262,11 +292,19 @@ class _Checker:
                     )
             key = c.get("Key")
             if not isinstance(key, str) or not key.strip():
-                self.err(f"{field}.Key", "a constraint needs a non-blank label Key")
+                self.err(
+                    f"{field}.Key",
+                    "a constraint needs a non-blank label Key",
+                    hint="set Key to a node label name, e.g. Key: role",
+                )
             op = c.get("Operator")
             values = c.get("Values") or []
             if not isinstance(values, list):
-                self.err(f"{field}.Values", f"must be a list of strings, got {values!r}")
+                self.err(
+                    f"{field}.Values",
+                    f"must be a list of strings, got {values!r}",
+                    hint="write Values: [a, b]",
+                )
                 values = []
             for j, val in enumerate(values):
                 if not isinstance(val, str):
@@ -280,21 +318,33 @@ class _Checker:
                 self.err(f"{field}.Operator", f"unknown operator {op!r}", hint=hint)
                 continue
             if op in ("in", "notin") and not values:
-                self.err(f"{field}.Values", f"operator {op!r} needs at least one value")
+                self.err(
+                    f"{field}.Values",
+                    f"operator {op!r} needs at least one value",
+                    hint="add Values: [VALUE, ...], or use Operator: exists",
+                )
             elif op in ("exists", "!") and values:
                 self.err(f"{field}.Values", f"operator {op!r} takes no values", hint="remove Values")
             elif op not in ("in", "notin", "exists", "!") and len(values) != 1:
-                self.err(f"{field}.Values", f"operator {op!r} needs exactly one value, got {len(values)}")
+                self.err(
+                    f"{field}.Values",
+                    f"operator {op!r} needs exactly one value, got {len(values)}",
+                    hint="give exactly one value, or use Operator: in for several",
+                )
             if (
                 op in ("gt", "lt")
                 and values
                 and not all(isinstance(v, str) and _is_int_str(v) for v in values)
             ):
-                self.err(f"{field}.Values", f"operator {op!r} compares integers, got {values!r}")
+                self.err(
+                    f"{field}.Values",
+                    f"operator {op!r} compares integers, got {values!r}",
+                    hint='use whole numbers, quoted: Values: ["4"]',
+                )
 
     def task(self, task: Any, field: str, jtype: Any, count: int) -> None:
         if not isinstance(task, dict):
-            self.err(field, "a task must be a mapping")
+            self.err(field, "a task must be a mapping", hint="write Tasks: [{Name: main, Engine: ..., ...}]")
             return
         self.unknown(task, TASK_KEYS, field, "Task")
         t = _canon(task, TASK_KEYS)
@@ -339,7 +389,11 @@ class _Checker:
             self.err(f"{field}.Type", f"unknown engine {etype!r}", hint=f"use one of {', '.join(ENGINES)}")
             return
         if not isinstance(params, dict):
-            self.err(f"{field}.Params", "must be a mapping")
+            self.err(
+                f"{field}.Params",
+                "must be a mapping",
+                hint="write Params as a mapping, e.g. Params: {Image: ...}",
+            )
             return
         if etype.lower() != "docker":
             return
@@ -353,7 +407,11 @@ class _Checker:
                 hint="set --var image=REGISTRY/IMAGE:TAG",
             )
         elif image != image.strip() or " " in image:
-            self.err(f"{field}.Params.Image", f"image reference {image!r} contains spaces")
+            self.err(
+                f"{field}.Params.Image",
+                f"image reference {image!r} contains spaces",
+                hint="remove the spaces (check the --var image value)",
+            )
         for key in ("Entrypoint", "Parameters", "EnvironmentVariables"):
             value = p.get(key)
             if value is not None and (
@@ -368,29 +426,49 @@ class _Checker:
             if isinstance(item, str) and (
                 "=" not in item or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", item.split("=", 1)[0])
             ):
-                self.err(f"{field}.Params.EnvironmentVariables[{i}]", f"{item!r} is not NAME=value")
+                self.err(
+                    f"{field}.Params.EnvironmentVariables[{i}]",
+                    f"{item!r} is not NAME=value",
+                    hint="write NAME=value, e.g. TZ=UTC",
+                )
         workdir = p.get("WorkingDirectory")
         if workdir not in (None, "") and (not isinstance(workdir, str) or not workdir.startswith("/")):
-            self.err(f"{field}.Params.WorkingDirectory", f"must be an absolute path, got {workdir!r}")
+            self.err(
+                f"{field}.Params.WorkingDirectory",
+                f"must be an absolute path, got {workdir!r}",
+                hint="use an absolute path such as /tmp, or remove WorkingDirectory",
+            )
 
     def result_paths(self, value: Any, field: str) -> list[Any]:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.err(field, "must be a list of {Name, Path}")
+            self.err(
+                field,
+                "must be a list of {Name, Path}",
+                hint="write ResultPaths: [{Name: outputs, Path: /outputs}]",
+            )
             return []
         names: set[str] = set()
         paths: set[str] = set()
         for i, item in enumerate(value):
             if not isinstance(item, dict):
-                self.err(f"{field}[{i}]", "must be a mapping {Name, Path}")
+                self.err(
+                    f"{field}[{i}]",
+                    "must be a mapping {Name, Path}",
+                    hint="write {Name: outputs, Path: /outputs}",
+                )
                 continue
             self.unknown(item, ("Name", "Path"), f"{field}[{i}]", "ResultPath")
             name, path = _value(item, "Name"), _value(item, "Path")
             if not isinstance(name, str) or not name.strip():
-                self.err(f"{field}[{i}].Name", "a result path needs a Name")
+                self.err(f"{field}[{i}].Name", "a result path needs a Name", hint="e.g. Name: outputs")
             elif name in names:
-                self.err(f"{field}[{i}].Name", f"duplicate result path name {name!r}")
+                self.err(
+                    f"{field}[{i}].Name",
+                    f"duplicate result path name {name!r}",
+                    hint="give each result path its own Name",
+                )
             else:
                 names.add(name)
             if not isinstance(path, str) or not path.startswith("/"):
@@ -398,7 +476,11 @@ class _Checker:
                     f"{field}[{i}].Path", f"must be an absolute path, got {path!r}", hint="e.g. /outputs"
                 )
             elif path in paths:
-                self.err(f"{field}[{i}].Path", f"duplicate result path {path!r}")
+                self.err(
+                    f"{field}[{i}].Path",
+                    f"duplicate result path {path!r}",
+                    hint="give each result path its own Path",
+                )
             else:
                 paths.add(path)
         return value
@@ -413,7 +495,11 @@ class _Checker:
                     hint="Publisher: {Type: s3, Params: {Bucket, Key, Endpoint, Region, Encoding}}",
                 )
             elif value is not None and not isinstance(value, dict):
-                self.err(field, "must be a mapping {Type, Params}")
+                self.err(
+                    field,
+                    "must be a mapping {Type, Params}",
+                    hint="write Publisher: {Type: s3, Params: {...}}",
+                )
             return
         self.unknown(value, ("Type", "Params"), field, "Publisher")
         if ptype.lower() not in PUBLISHERS:
@@ -423,7 +509,11 @@ class _Checker:
             return
         params = _value(value, "Params") or {}
         if not isinstance(params, dict):
-            self.err(f"{field}.Params", "must be a mapping")
+            self.err(
+                f"{field}.Params",
+                "must be a mapping",
+                hint="write Params as a mapping, e.g. Params: {Bucket: ..., Key: ...}",
+            )
             return
         if ptype.lower() != "s3":
             return
@@ -480,7 +570,9 @@ class _Checker:
                     hint="drop the trailing '/' (plain encoding adds it itself)",
                 )
             if key.startswith("/"):
-                self.err(f"{field}.Params.Key", "object keys must not start with '/'")
+                self.err(
+                    f"{field}.Params.Key", "object keys must not start with '/'", hint="remove the leading /"
+                )
             for placeholder in re.findall(r"\{[^{}]*\}", key):
                 if placeholder not in KEY_PLACEHOLDERS:
                     self.err(
@@ -492,51 +584,92 @@ class _Checker:
         if endpoint not in (None, "") and (
             not isinstance(endpoint, str) or not re.match(r"^https?://[^/\s]+", endpoint)
         ):
-            self.err(f"{field}.Params.Endpoint", f"must be an http(s) URL, got {endpoint!r}")
+            self.err(
+                f"{field}.Params.Endpoint",
+                f"must be an http(s) URL, got {endpoint!r}",
+                hint="e.g. Endpoint: https://storage.googleapis.com",
+            )
 
     def env(self, value: Any, field: str) -> None:
         if value is None:
             return
         if not isinstance(value, dict):
-            self.err(field, "must be a mapping NAME: value")
+            self.err(
+                field,
+                "must be a mapping NAME: value",
+                hint='write Env as a mapping, e.g. Env: {WINDOW: "1h"}',
+            )
             return
         for name, val in value.items():
             if not isinstance(name, str) or not _ENV_NAME.match(name):
                 self.err(
                     f"{field}.{name}",
                     "env names must be upper case, start with a letter and contain only A-Z, 0-9 and _",
+                    hint="rename it, e.g. MY_SETTING",
                 )
             elif name.startswith("BACALHAU_"):
-                self.err(f"{field}.{name}", "the BACALHAU_ prefix is reserved for variables Bacalhau sets")
+                self.err(
+                    f"{field}.{name}",
+                    "the BACALHAU_ prefix is reserved for variables Bacalhau sets",
+                    hint="rename it without the BACALHAU_ prefix",
+                )
             if not isinstance(val, str) or not val:
-                self.err(f"{field}.{name}", f"env values must be non-empty strings, got {val!r}")
+                self.err(
+                    f"{field}.{name}",
+                    f"env values must be non-empty strings, got {val!r}",
+                    hint="give it a value, or remove it",
+                )
 
     def inputs(self, value: Any, field: str) -> None:
         if value is None:
             return
         if not isinstance(value, list):
-            self.err(field, "must be a list of {Alias, Target, Source}")
+            self.err(
+                field,
+                "must be a list of {Alias, Target, Source}",
+                hint="write InputSources: [{Alias: logs, Target: /inputs, Source: {Type: local, ...}}]",
+            )
             return
         aliases: set[str] = set()
         targets: set[str] = set()
         for i, item in enumerate(value):
             f = f"{field}[{i}]"
             if not isinstance(item, dict):
-                self.err(f, "must be a mapping {Alias, Target, Source}")
+                self.err(
+                    f,
+                    "must be a mapping {Alias, Target, Source}",
+                    hint="write {Alias: logs, Target: /inputs, Source: {...}}",
+                )
                 continue
             self.unknown(item, ("Alias", "Target", "Source"), f, "InputSource")
             alias, target, source = _value(item, "Alias"), _value(item, "Target"), _value(item, "Source")
             if alias:
                 if alias in aliases:
-                    self.err(f"{f}.Alias", f"duplicate alias {alias!r}")
+                    self.err(
+                        f"{f}.Alias",
+                        f"duplicate alias {alias!r}",
+                        hint="give each input source its own Alias",
+                    )
                 aliases.add(alias)
             if not isinstance(target, str) or not target.strip():
-                self.err(f"{f}.Target", "every input source needs a Target (the path inside the task)")
+                self.err(
+                    f"{f}.Target",
+                    "every input source needs a Target (the path inside the task)",
+                    hint="e.g. Target: /inputs",
+                )
             else:
                 if not target.startswith("/"):
-                    self.err(f"{f}.Target", f"must be an absolute path, got {target!r}")
+                    self.err(
+                        f"{f}.Target",
+                        f"must be an absolute path, got {target!r}",
+                        hint="e.g. Target: /inputs",
+                    )
                 if target in targets:
-                    self.err(f"{f}.Target", f"duplicate target {target!r}")
+                    self.err(
+                        f"{f}.Target",
+                        f"duplicate target {target!r}",
+                        hint="mount each input at its own Target",
+                    )
                 targets.add(target)
             stype = _value(source, "Type") if isinstance(source, dict) else None
             if not isinstance(stype, str) or not stype.strip():
@@ -557,16 +690,28 @@ class _Checker:
             elif stype == "inline":
                 url = _value(params, "URL")
                 if not isinstance(url, str) or not url.startswith("data:") or "," not in url:
-                    self.err(f"{f}.Source.Params.URL", "inline sources need a data: URL")
+                    self.err(
+                        f"{f}.Source.Params.URL",
+                        "inline sources need a data: URL",
+                        hint='e.g. URL: "data:text/plain;base64,<base64 of the file>"',
+                    )
                 elif ";base64," in url:
                     try:
                         base64.b64decode(url.split(",", 1)[1], validate=True)
                     except (binascii.Error, ValueError):
-                        self.err(f"{f}.Source.Params.URL", "the data: URL is not valid base64")
+                        self.err(
+                            f"{f}.Source.Params.URL",
+                            "the data: URL is not valid base64",
+                            hint="encode the file with base64 -w0",
+                        )
 
     def local_source(self, params: Any, field: str) -> None:
         if not isinstance(params, dict):
-            self.err(field, "local sources need Params {SourcePath, ReadWrite}")
+            self.err(
+                field,
+                "local sources need Params {SourcePath, ReadWrite}",
+                hint="write Params: {SourcePath: /var/log/logs_to_process, ReadWrite: false}",
+            )
             return
         self.unknown(params, LOCAL_KEYS, field, "local source")
         p = _canon(params, LOCAL_KEYS)
@@ -575,13 +720,21 @@ class _Checker:
         if isinstance(read_write, str):
             read_write = read_write == "true"  # what Bacalhau's DecodeSpec does with a string
         elif not isinstance(read_write, bool):
-            self.err(f"{field}.ReadWrite", f"must be true or false, got {read_write!r}")
+            self.err(
+                f"{field}.ReadWrite",
+                f"must be true or false, got {read_write!r}",
+                hint="write ReadWrite: false",
+            )
             read_write = False
         create_as = p.get("CreateAs")
         if create_as not in (None, "") and create_as not in ("dir", "file", "noCreate"):
             self.err(f"{field}.CreateAs", f"invalid {create_as!r}", hint="use dir, file or noCreate")
         if not isinstance(source, str) or not source.startswith("/"):
-            self.err(f"{field}.SourcePath", f"must be an absolute host path, got {source!r}")
+            self.err(
+                f"{field}.SourcePath",
+                f"must be an absolute host path, got {source!r}",
+                hint="e.g. SourcePath: /var/log/logs_to_process",
+            )
             return
         granted = None
         for entry in self.allow_list:
@@ -613,7 +766,11 @@ class _Checker:
         if value is None:
             return
         if not isinstance(value, dict):
-            self.err(field, "must be a mapping {CPU, Memory, Disk, GPU}")
+            self.err(
+                field,
+                "must be a mapping {CPU, Memory, Disk, GPU}",
+                hint='e.g. Resources: {CPU: "1", Memory: 1Gb, Disk: 2Gb}',
+            )
             return
         self.unknown(value, ("CPU", "Memory", "Disk", "GPU"), field, "Resources")
         r = _canon(value, ("CPU", "Memory", "Disk", "GPU"))
@@ -634,7 +791,7 @@ class _Checker:
         if value is None:
             return
         if not isinstance(value, dict):
-            self.err(field, "must be a mapping {Type, Domains, Ports}")
+            self.err(field, "must be a mapping {Type, Domains, Ports}", hint="e.g. Network: {Type: None}")
             return
         self.unknown(value, ("Type", "Domains", "Ports"), field, "Network")
         ntype = _value(value, "Type")
@@ -647,15 +804,27 @@ class _Checker:
             )
             return
         if _value(value, "Domains") and canonical != "HTTP":
-            self.err(f"{field}.Domains", "Domains are only allowed with Type: HTTP")
+            self.err(
+                f"{field}.Domains",
+                "Domains are only allowed with Type: HTTP",
+                hint="use Type: HTTP, or remove Domains",
+            )
         if _value(value, "Ports") and canonical not in ("Host", "Bridge"):
-            self.err(f"{field}.Ports", "Ports are only allowed with Type: Host or Bridge")
+            self.err(
+                f"{field}.Ports",
+                "Ports are only allowed with Type: Host or Bridge",
+                hint="use Type: Host or Bridge, or remove Ports",
+            )
 
     def timeouts(self, value: Any, field: str) -> None:
         if value is None:
             return
         if not isinstance(value, dict):
-            self.err(field, "must be a mapping of integer seconds")
+            self.err(
+                field,
+                "must be a mapping of integer seconds",
+                hint="e.g. Timeouts: {ExecutionTimeout: 1800, QueueTimeout: 600, TotalTimeout: 3600}",
+            )
             return
         keys = ("ExecutionTimeout", "QueueTimeout", "TotalTimeout")
         self.unknown(value, keys, field, "Timeouts")
