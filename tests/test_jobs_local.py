@@ -404,3 +404,28 @@ def test_inline_sources_become_a_file_or_a_directory(tmp_path: Path) -> None:
     assert (folder / "sql" / "a.sql").read_bytes() == b"abc"
     with pytest.raises(UsageError):
         _inline_file("http://example.invalid/x", tmp_path / "x")
+
+
+def test_run_local_publishes_to_a_real_gcs_server_and_fetch_reads_it(tmp_path: Path, monkeypatch) -> None:
+    """The same runner against gcp-storage-emulator: gs:// buckets get Bacalhau's layout too."""
+    from test_storage_gcs_emulator import new_bucket, running_emulator
+
+    config = load_config(None)
+    start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    nodes = []
+    for i in (1, 2):
+        folder = tmp_path / "logs" / f"node-{i}"
+        backfill(
+            config, folder, node=f"node-{i}", start=start, duration=timedelta(minutes=10), seed=i, rate=2.0
+        )
+        nodes.append(LocalNode(f"node-{i}", folder))
+    with running_emulator() as endpoint:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", endpoint)
+        url = new_bucket(endpoint, root="results")
+        run = run_local(load_spec("access-log-report", VARS), nodes, bucket_url=url)
+        assert run.status.exit_code() == ExitCode.OK
+        keys = [o.key for o in open_bucket(url).list()]
+        assert {k.split("/")[2] for k in keys} == {"node-1", "node-2"}
+        assert all(k.startswith(f"edgelog/{run.job_id}/") for k in keys)
+        fetched = fetch_job(url, run.job_id, tmp_path / "out", expected_nodes=["node-1", "node-2"])
+        assert fetched.exit_code == ExitCode.OK and fetched.merged_dir is not None
