@@ -130,6 +130,8 @@ resource "google_compute_instance" "compute" {
       fetch_secret_script     = local.script_b64["edgelog-fetch-secret"]
       install_bacalhau_script = local.script_b64["edgelog-install-bacalhau"]
       bacalhau_secrets_script = local.script_b64["edgelog-bacalhau-secrets"]
+      pull_images_script      = local.script_b64["edgelog-pull-images"]
+      job_images              = var.job_images
       bacalhau_labels = merge(var.bacalhau_extra_labels, {
         role        = var.compute_role
         environment = var.environment

@@ -70,13 +70,13 @@ resource "google_storage_bucket_iam_member" "results_readers" {
   member = each.value
 }
 
-# Pull access to the generator image when it lives in Artifact Registry (parsed from var.generator_image).
+# Pull access to the generator and job images that live in Artifact Registry (parsed from the image names).
 resource "google_artifact_registry_repository_iam_member" "compute_pull" {
-  count = local.generator_registry == null ? 0 : 1
+  for_each = local.artifact_repositories
 
-  project    = local.generator_registry.project
-  location   = local.generator_registry.location
-  repository = local.generator_registry.repository
+  project    = each.value.project
+  location   = each.value.location
+  repository = each.value.repository
   role       = "roles/artifactregistry.reader"
   member     = google_service_account.compute.member
 }

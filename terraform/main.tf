@@ -65,18 +65,27 @@ resource "google_project_service" "apis" {
 locals {
   # Node helper scripts (cloud-init/files), embedded base64 in the rendered cloud-config.
   script_b64 = {
-    for name in ["edgelog-fetch-secret", "edgelog-install-bacalhau", "edgelog-bacalhau-secrets"] :
+    for name in ["edgelog-fetch-secret", "edgelog-install-bacalhau", "edgelog-bacalhau-secrets", "edgelog-pull-images"] :
     name => base64encode(file("${path.module}/../cloud-init/files/${name}"))
   }
 
-  # <location>-docker.pkg.dev/<project>/<repository>/<image>: the repository the nodes must be able to read.
-  generator_registry_match = regex("^(?:([a-z0-9-]+)-docker\\.pkg\\.dev/([a-z0-9.:-]+)/([a-z0-9._-]+)/)?", var.generator_image)
-  generator_registry = local.generator_registry_match[0] == null ? null : {
-    location   = local.generator_registry_match[0]
-    project    = local.generator_registry_match[1]
-    repository = local.generator_registry_match[2]
+  # Artifact Registry repositories (<location>-docker.pkg.dev/<project>/<repository>/<image>) of the generator
+  # and job images: the compute nodes' service account gets read access to each.
+  registry_image_re = "^(?:([a-z0-9-]+)-docker\\.pkg\\.dev/([a-z0-9.:-]+)/([a-z0-9._-]+)/)?"
+  artifact_repositories = {
+    for key in distinct([
+      for image in concat([var.generator_image], var.job_images) :
+      join("/", regex(local.registry_image_re, image)) if regex(local.registry_image_re, image)[0] != null
+    ]) :
+    key => {
+      location   = split("/", key)[0]
+      project    = split("/", key)[1]
+      repository = split("/", key)[2]
+    }
   }
+}
 
+locals {
   # S3 publisher settings that put results where 'edgelog fetch' looks (docs/design.md "Bucket layout").
   s3_region = lower(var.bucket_location)
   default_publisher = {

@@ -308,6 +308,20 @@ variable "generator_image" {
   }
 }
 
+variable "job_images" {
+  description = "Bacalhau job images (e.g. the one built from jobs/Dockerfile) pulled onto every compute node at boot. Bacalhau cannot log in to Google registries but runs images already present, so list private Artifact Registry images here (the nodes get read access)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition = alltrue([
+      for image in var.job_images :
+      can(regex("^[a-z0-9][a-z0-9.-]*(:[0-9]+)?/[a-z0-9._/-]+(:[A-Za-z0-9._-]{1,128})?(@sha256:[0-9a-f]{64})?$", image))
+    ])
+    error_message = "job_images must be full image references with a registry host, such as us-east1-docker.pkg.dev/my-project/edgelog/edgelog-job:0.1.0."
+  }
+}
+
 variable "generator_env" {
   description = "Extra environment for the generator compose project (written to its .env file after the defaults; see docs/rotation.md for the variables)."
   type        = map(string)

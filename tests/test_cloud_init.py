@@ -36,7 +36,13 @@ EXAMPLE_SHA256 = hashlib.sha256(b"edgelog test archive").hexdigest()
 ORCHESTRATOR_IP = "10.20.0.2"
 NODE_NAME = "edgelog-dev-node-us-east1-b-1"
 GENERATOR_IMAGE = "us-east1-docker.pkg.dev/example-project/edgelog/edgelog:0.1.0"
-SCRIPTS = ["edgelog-fetch-secret", "edgelog-install-bacalhau", "edgelog-bacalhau-secrets"]
+SCRIPTS = [
+    "edgelog-fetch-secret",
+    "edgelog-install-bacalhau",
+    "edgelog-bacalhau-secrets",
+    "edgelog-pull-images",
+]
+JOB_IMAGE = "us-east1-docker.pkg.dev/example-project/edgelog/edgelog-job:0.1.0"
 
 
 def b64(path: Path) -> str:
@@ -122,6 +128,8 @@ def compute_vars() -> dict[str, Any]:
         **common_vars(),
         "node_name": NODE_NAME,
         "hmac_secret": "projects/example-project/secrets/edgelog-dev-publisher-hmac-secret",
+        "pull_images_script": b64(FILES_DIR / "edgelog-pull-images"),
+        "job_images": [JOB_IMAGE, "ghcr.io/example/edgelog-job:0.1.0"],
         "hmac_access_id": "GOOG1EXAMPLEACCESSIDFORTESTSONLY",
         "orchestrator_address": ORCHESTRATOR_IP,
         "reject_networked_jobs": True,
@@ -361,6 +369,16 @@ def test_embedded_files_are_exactly_the_repository_files() -> None:
     assert settings["EDGELOG_LIVE_VOLUME"] == "/var/log/app"
     unit = files["/etc/systemd/system/edgelog-generator.service"]["decoded"]
     assert "up --detach --wait --no-build --pull missing generator" in unit
+    assert "ExecStartPre=/usr/local/sbin/edgelog-pull-images $EDGELOG_GENERATOR_IMAGE" in unit
+    node_env = files["/etc/default/edgelog-node"]["decoded"]
+    assert f"EDGELOG_GENERATOR_IMAGE={GENERATOR_IMAGE}\n" in node_env
+    assert f'EDGELOG_JOB_IMAGES="{JOB_IMAGE} ghcr.io/example/edgelog-job:0.1.0"' in node_env
+    jobs_unit = files["/etc/systemd/system/edgelog-job-images.service"]["decoded"]
+    assert "ExecStart=/usr/local/sbin/edgelog-pull-images $EDGELOG_JOB_IMAGES" in jobs_unit
+    assert (
+        "After=network-online.target docker.service edgelog-job-images.service"
+        in (files["/etc/systemd/system/bacalhau.service"]["decoded"])
+    )
     rotate_env = files["/etc/default/edgelog-rotate"]["decoded"]
     assert "EDGELOG_OUTPUT_DIR=/var/log/logs_to_process" in rotate_env
 

@@ -268,3 +268,61 @@ def test_install_bacalhau_refuses_bad_settings(tmp_path: Path) -> None:
     ]:
         result = run([str(FILES / "edgelog-install-bacalhau")], install_env(tmp_path, url, digest))
         assert result.returncode == 2 and message in result.stderr
+
+
+def docker_stand_in(tmp_path: Path, fail_pulls: int = 0) -> Path:
+    """A `docker` (the daemon cannot run here) that records login/pull calls; the first pulls may fail."""
+    script = tmp_path / "docker"
+    log = tmp_path / "docker.log"
+    script.write_text(
+        f"""#!/usr/bin/env bash
+set -euo pipefail
+log={log}
+case $1 in
+  login) echo "login $* password=$(cat)" >>"$log" ;;
+  pull)
+    n=$(grep -c '^pull' "$log" 2>/dev/null || true)
+    echo "pull $*" >>"$log"
+    ((n >= {fail_pulls})) || {{ echo "pull failed" >&2; exit 1; }}
+    ;;
+  *) exit 64 ;;
+esac
+"""
+    )
+    script.chmod(0o755)
+    return script
+
+
+def test_pull_images_logs_in_to_google_registries_once_then_pulls(stand_in: StandIn, tmp_path: Path) -> None:
+    env = {**stand_in.env(), "EDGELOG_DOCKER": str(docker_stand_in(tmp_path)), "EDGELOG_PULL_ATTEMPTS": "2"}
+    images = [
+        "us-east1-docker.pkg.dev/example-project/edgelog/edgelog-generator:0.1.0",
+        "us-east1-docker.pkg.dev/example-project/edgelog/edgelog-job:0.1.0",
+        "ghcr.io/example/other:1",
+    ]
+    result = run([str(FILES / "edgelog-pull-images"), *images], env)
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "docker.log").read_text().splitlines()
+    assert calls == [
+        "login login --username oauth2accesstoken --password-stdin https://us-east1-docker.pkg.dev"
+        f" password={TOKEN}",
+        f"pull pull --quiet {images[0]}",
+        f"pull pull --quiet {images[1]}",
+        f"pull pull --quiet {images[2]}",
+    ]
+
+
+def test_pull_images_retries_then_fails_clearly(stand_in: StandIn, tmp_path: Path) -> None:
+    env = {**stand_in.env(), "EDGELOG_DOCKER": str(docker_stand_in(tmp_path, fail_pulls=10))}
+    env["EDGELOG_PULL_ATTEMPTS"] = "2"
+    result = run([str(FILES / "edgelog-pull-images"), "ghcr.io/example/other:1"], env)
+    assert result.returncode == 1 and "could not pull ghcr.io/example/other:1" in result.stderr
+    assert (tmp_path / "docker.log").read_text().count("pull --quiet") == 2
+
+
+def test_pull_images_without_images_or_with_a_bad_one(stand_in: StandIn, tmp_path: Path) -> None:
+    env = {**stand_in.env(), "EDGELOG_DOCKER": str(docker_stand_in(tmp_path))}
+    assert run([str(FILES / "edgelog-pull-images")], env).returncode == 0
+    bad = run([str(FILES / "edgelog-pull-images"), "no-registry-image"], env)
+    assert bad.returncode == 2 and "not a registry/repository" in bad.stderr
+    assert not (tmp_path / "docker.log").exists()

@@ -84,6 +84,7 @@ def test_finds_the_scripts_it_should(tmp_path: Path) -> None:
         "cloud-init/files/edgelog-fetch-secret",
         "cloud-init/files/edgelog-install-bacalhau",
         "cloud-init/files/edgelog-bacalhau-secrets",
+        "cloud-init/files/edgelog-pull-images",
     ]:
         assert expected in names
 
@@ -141,7 +142,7 @@ def test_embedded_shell_in_rendered_cloud_init_is_shellcheck_clean(tmp_path: Pat
     pieces = embedded_shell()
     ids = [piece[0] for piece in pieces]
     assert "compute:/usr/local/sbin/edgelog-bootstrap" in ids
-    assert "compute:/usr/local/sbin/edgelog-registry-login" in ids
+    assert "compute:/usr/local/sbin/edgelog-pull-images" in ids
     assert "orchestrator:/usr/local/sbin/edgelog-bootstrap" in ids
     assert "compute:/opt/edgelog/rotation/edgelog-rotate" in ids
     problems = []

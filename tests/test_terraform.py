@@ -403,7 +403,9 @@ def tf_console(module: Path, expression: str, *args: str) -> subprocess.Complete
 def evaluate(module: Path, expression: str, *args: str) -> Any:
     result = tf_console(module, f"jsonencode({expression})", *args)
     # console prints variable validation errors but may still exit 0: both must be clean
-    assert result.returncode == 0 and "Error" not in result.stderr, f"terraform console failed:\n{result.stderr}"
+    assert result.returncode == 0 and "Error" not in result.stderr, (
+        f"terraform console failed:\n{result.stderr}"
+    )
     return json.loads(json.loads(result.stdout.strip()))
 
 
@@ -477,3 +479,22 @@ def test_generator_env_and_rotation_files_match_the_cloud_init_examples(module_d
     expected_env = generator_env().replace(GENERATOR_SETTINGS["EDGELOG_NODE"], value["name"])
     assert value["env"] == expected_env
     assert value["files"] == rotation_files()
+
+
+def test_artifact_registry_repositories_are_parsed_from_the_images(module_dir: Path) -> None:
+    args = ["-var-file", str(TF_DIR / "envs" / "dev.tfvars"), *EXAMPLE_REQUIRED]
+    args += [
+        "-var",
+        'job_images=["europe-docker.pkg.dev/other-project/jobs/edgelog-job:1", '
+        '"us-east1-docker.pkg.dev/example-project/edgelog/edgelog-job:1", "ghcr.io/example/job:1"]',
+    ]
+    value = evaluate(module_dir, "local.artifact_repositories", *args)
+    assert value == {
+        "us-east1/example-project/edgelog": {
+            "location": "us-east1",
+            "project": "example-project",
+            "repository": "edgelog",
+        },
+        "europe/other-project/jobs": {"location": "europe", "project": "other-project", "repository": "jobs"},
+    }
+    assert evaluate(module_dir, "length(local.script_b64)", *args) == 4
