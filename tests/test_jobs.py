@@ -540,3 +540,19 @@ def test_submit_fetch_of_missing_results_fails(stub_bacalhau, tmp_path: Path) ->
     result = runner.invoke(app, args)
     assert result.exit_code != 0
     assert "Traceback" not in result.output
+
+
+def test_job_list_shows_every_spec_with_its_variables() -> None:
+    result = runner.invoke(app, ["job", "list"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for name in SPEC_VARS:
+        assert name in result.output
+    assert "sql_b64" in result.output and "batch" in result.output
+
+
+def test_submit_passes_the_orchestrator_address(stub_bacalhau) -> None:
+    state = stub_bacalhau("completed")
+    result = runner.invoke(app, [*SUBMIT, "--api-host", "10.0.0.5"])
+    assert result.exit_code == 0, result.output
+    calls = [json.loads(line) for line in (state / "calls.log").read_text().splitlines()]
+    assert all(c[-2:] == ["--api-host", "10.0.0.5"] for c in calls)

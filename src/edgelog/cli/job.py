@@ -57,6 +57,28 @@ def _vars(var: list[str] | None, sql: Path | None) -> dict[str, str]:
     return values
 
 
+@job_app.command("list")
+def list_cmd() -> None:
+    """List the job specs in jobs/ with their type and template variables.
+
+    Example: [bold]edgelog job list[/]
+    """
+    from edgelog.jobs.spec import describe_specs
+
+    table = Table(title="job specs", title_justify="left")
+    for col in ("name", "type", "required variables", "optional variables", "what"):
+        table.add_column(col, overflow="fold")
+    for info in describe_specs():
+        table.add_row(
+            escape(info.name),
+            escape(info.job_type),
+            escape(", ".join(sorted(info.required))),
+            escape(", ".join(sorted(info.optional))),
+            escape(info.summary),
+        )
+    console.print(table)
+
+
 @job_app.command("render")
 def render_cmd(
     spec: Annotated[str, typer.Argument(help="Spec name in jobs/ (e.g. access-log-report) or a YAML file.")],
@@ -135,6 +157,12 @@ def submit_cmd(
     bacalhau: Annotated[
         str | None, typer.Option("--bacalhau", help="Path of the bacalhau CLI (default: found on PATH).")
     ] = None,
+    api_host: Annotated[
+        str | None,
+        typer.Option(
+            "--api-host", help="Orchestrator address for bacalhau (default: its config/BACALHAU_API_HOST)."
+        ),
+    ] = None,
 ) -> None:
     """Submit a spec to a Bacalhau network with the real bacalhau CLI and follow it to the end.
 
@@ -149,7 +177,7 @@ def submit_cmd(
     from edgelog.jobs.submit import BacalhauCLI, submit, wait
 
     rendered = load_spec(spec, _vars(var, sql), allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
-    cli = BacalhauCLI(bacalhau)
+    cli = BacalhauCLI(bacalhau, api_host=api_host)
     job_id, job_name = submit(rendered, cli, name=name)
     err_console.print(f"submitted [bold]{escape(job_id)}[/] (Name {escape(job_name)})")
     seen: dict[str, str] = {}

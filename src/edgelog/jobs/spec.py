@@ -116,3 +116,34 @@ def load_spec(
     spec = render_spec(name_or_file, variables)
     validate_job(spec.job, path=spec.path, allow_list=allow_list)
     return spec
+
+
+@dataclass
+class SpecInfo:
+    """What ``edgelog job list`` shows about one spec."""
+
+    name: str
+    job_type: str
+    required: set[str]
+    optional: set[str]
+    summary: str
+
+
+def describe_specs() -> list[SpecInfo]:
+    """Every spec in :func:`jobs_dir` with its type (read without rendering) and variables."""
+    infos = []
+    for name in available_specs():
+        path = jobs_dir() / f"{name}.yaml"
+        text = path.read_text(encoding="utf-8")
+        required, optional = variables_used(text, path=path)
+        job_type = next(
+            (ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("Type:")), "?"
+        )
+        paragraph = []
+        for line in text.splitlines():
+            if not line.startswith("#") or not line.lstrip("# ").strip():
+                break
+            paragraph.append(line.lstrip("# ").strip())
+        summary = " ".join(paragraph).split(". ")[0].rstrip(".")
+        infos.append(SpecInfo(name, job_type, required, optional, summary))
+    return infos
