@@ -28,6 +28,10 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _FUNCS = {"or", "and", "not", "index", "eq", "ne", "len"}
+SYNTAX_HINT = (
+    'write {{.name}}, {{or (index . "name") "default"}} or {{if index . "name"}}...{{end}}; '
+    "see docs/jobs.md (job render)"
+)
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "r": "\r"}
 
 
@@ -117,10 +121,12 @@ def _parse(text: str, path: str | Path | None) -> list:
         where = f"line {line}"
         if body.startswith("/*"):
             if not body.endswith("*/"):
-                raise ConfigError(path, where, f"unterminated template comment {match.group(0)!r}")
+                raise ConfigError(
+                    path, where, f"unterminated template comment {match.group(0)!r}", hint=SYNTAX_HINT
+                )
             continue
         if not body:
-            raise ConfigError(path, where, "empty template action {{}}")
+            raise ConfigError(path, where, "empty template action {{}}", hint=SYNTAX_HINT)
         head, _, rest = body.partition(" ")
         if head == "if":
             node = _If(_tokenize(rest, path, where), line, match.group(0))
@@ -138,7 +144,7 @@ def _parse(text: str, path: str | Path | None) -> list:
             stack[-1] = (current.orelse, current)
         elif head == "end":
             if len(stack) == 1:
-                raise ConfigError(path, where, "{{end}} without a matching {{if}}")
+                raise ConfigError(path, where, "{{end}} without a matching {{if}}", hint=SYNTAX_HINT)
             stack.pop()
         elif head in {"range", "with", "define", "template", "block", "break", "continue"}:
             raise ConfigError(
@@ -154,14 +160,19 @@ def _parse(text: str, path: str | Path | None) -> list:
         tail = tail.lstrip()
     if "{{" in tail:
         raise ConfigError(
-            path, f"line {_line_of(text, pos + tail.index('{{'))}", "unclosed template action '{{'"
+            path,
+            f"line {_line_of(text, pos + tail.index('{{'))}",
+            "unclosed template action '{{'",
+            hint=SYNTAX_HINT,
         )
     if tail:
         stack[-1][0].append(_Text(tail))
     if len(stack) > 1:
         opened = stack[-1][1]
         assert opened is not None
-        raise ConfigError(path, f"line {opened.line}", f"{opened.source} has no matching {{{{end}}}}")
+        raise ConfigError(
+            path, f"line {opened.line}", f"{opened.source} has no matching {{{{end}}}}", hint=SYNTAX_HINT
+        )
     return root
 
 
@@ -180,10 +191,12 @@ def _tokenize(body: str, path: str | Path | None, where: str) -> list:
             stack.append(sub)
         elif kind == "rparen":
             if len(stack) == 1:
-                raise ConfigError(path, where, f"unbalanced ')' in {{{{{body}}}}}")
+                raise ConfigError(path, where, f"unbalanced ')' in {{{{{body}}}}}", hint=SYNTAX_HINT)
             stack.pop()
         elif kind == "pipe":
-            raise ConfigError(path, where, f"pipelines ('|') are not supported in {{{{{body}}}}}")
+            raise ConfigError(
+                path, where, f"pipelines ('|') are not supported in {{{{{body}}}}}", hint=SYNTAX_HINT
+            )
         elif kind == "str":
             stack[-1].append(
                 ("str", re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), value[1:-1]))
@@ -192,7 +205,12 @@ def _tokenize(body: str, path: str | Path | None, where: str) -> list:
             stack[-1].append(("str", value[1:-1]))
         elif kind == "field":
             if "." in value[1:]:
-                raise ConfigError(path, where, f"nested field {value!r} is not supported: variables are flat")
+                raise ConfigError(
+                    path,
+                    where,
+                    f"nested field {value!r} is not supported: variables are flat",
+                    hint=SYNTAX_HINT,
+                )
             stack[-1].append(("field", value[1:]))
         elif kind == "dot":
             stack[-1].append(_Dot())
@@ -202,13 +220,17 @@ def _tokenize(body: str, path: str | Path | None, where: str) -> list:
             elif value in _FUNCS:
                 stack[-1].append(("word", value))
             else:
-                raise ConfigError(path, where, f"unknown template function {value!r} in {{{{{body}}}}}")
+                raise ConfigError(
+                    path, where, f"unknown template function {value!r} in {{{{{body}}}}}", hint=SYNTAX_HINT
+                )
         elif kind == "num":
             stack[-1].append(("str", value))
         else:
-            raise ConfigError(path, where, f"cannot parse {value!r} in template action {{{{{body}}}}}")
+            raise ConfigError(
+                path, where, f"cannot parse {value!r} in template action {{{{{body}}}}}", hint=SYNTAX_HINT
+            )
     if len(stack) != 1:
-        raise ConfigError(path, where, f"unbalanced '(' in {{{{{body}}}}}")
+        raise ConfigError(path, where, f"unbalanced '(' in {{{{{body}}}}}", hint=SYNTAX_HINT)
     return tokens
 
 
@@ -220,14 +242,14 @@ def _truthy(value: object) -> bool:
 
 def _eval(expr: list, data: dict[str, str], path: str | Path | None, where: str) -> object:
     if not expr:
-        raise ConfigError(path, where, "empty expression in template action")
+        raise ConfigError(path, where, "empty expression in template action", hint=SYNTAX_HINT)
     head = expr[0]
     if isinstance(head, tuple) and head[0] == "word":
         name = head[1]
         args = expr[1:]
         if name in ("or", "and"):
             if not args:
-                raise ConfigError(path, where, f"{name} needs at least one argument")
+                raise ConfigError(path, where, f"{name} needs at least one argument", hint=SYNTAX_HINT)
             value: object = None
             for arg in args:  # Go evaluates lazily and returns the deciding argument
                 value = _term(arg, data, path, where)
@@ -237,25 +259,28 @@ def _eval(expr: list, data: dict[str, str], path: str | Path | None, where: str)
         values = [_term(arg, data, path, where) for arg in args]
         if name == "not":
             if len(values) != 1:
-                raise ConfigError(path, where, "not takes exactly one argument")
+                raise ConfigError(path, where, "not takes exactly one argument", hint=SYNTAX_HINT)
             return not _truthy(values[0])
         if name == "index":
             if len(values) != 2 or not isinstance(values[0], _Dot) or not isinstance(values[1], str):
-                raise ConfigError(path, where, 'only index . "name" is supported')
+                raise ConfigError(path, where, 'only index . "name" is supported', hint=SYNTAX_HINT)
             return data.get(
                 values[1], ""
             )  # Go: a missing map key is the zero value, even with missingkey=error
         if name in ("eq", "ne"):
             if len(values) != 2:
-                raise ConfigError(path, where, f"{name} takes exactly two arguments")
+                raise ConfigError(path, where, f"{name} takes exactly two arguments", hint=SYNTAX_HINT)
             return (values[0] == values[1]) == (name == "eq")
         if name == "len":
             if len(values) != 1 or not isinstance(values[0], str):
-                raise ConfigError(path, where, "len takes one string argument")
+                raise ConfigError(path, where, "len takes one string argument", hint=SYNTAX_HINT)
             return len(values[0])
     if len(expr) != 1:
         raise ConfigError(
-            path, where, "a template value cannot take arguments; did you mean a function call?"
+            path,
+            where,
+            "a template value cannot take arguments; did you mean a function call?",
+            hint=SYNTAX_HINT,
         )
     return _term(head, data, path, where)
 
@@ -278,7 +303,9 @@ def _term(term: object, data: dict[str, str], path: str | Path | None, where: st
         return data[value]
     if kind in ("str", "bool"):
         return value
-    raise ConfigError(path, where, f"function {value!r} used as a value; call it in parentheses")
+    raise ConfigError(
+        path, where, f"function {value!r} used as a value; call it in parentheses", hint=SYNTAX_HINT
+    )
 
 
 def _execute(nodes: list, data: dict[str, str], out: list[str], path: str | Path | None) -> None:
@@ -291,7 +318,12 @@ def _execute(nodes: list, data: dict[str, str], out: list[str], path: str | Path
         else:
             value = _eval(node.expr, data, path, f"line {node.line}")
             if isinstance(value, _Dot):
-                raise ConfigError(path, f"line {node.line}", f"{node.source} prints the whole variable map")
+                raise ConfigError(
+                    path,
+                    f"line {node.line}",
+                    f"{node.source} prints the whole variable map",
+                    hint=SYNTAX_HINT,
+                )
             if isinstance(value, bool):
                 out.append("true" if value else "false")
             elif value is None:
