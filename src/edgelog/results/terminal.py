@@ -7,6 +7,7 @@ like ``/[bold]x`` or a user agent full of brackets prints literally instead of r
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,9 +117,13 @@ def render_summary(data: ResultData, console: Console) -> None:
 
     anomalies = sorted(data.rows("anomalies"), key=lambda r: -(r.get("score") or 0))
     table = Table(title="Anomalies", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    for label in ("severity", "score", "kind", "subject", "when", "detail"):
+    for label in ("severity", "score", "kind", "subject", "when (UTC)", "detail"):
         table.add_column(
-            label, justify="right" if label == "score" else "left", overflow="fold", max_width=60
+            label,
+            justify="right" if label == "score" else "left",
+            overflow="fold",
+            no_wrap=label != "detail",
+            max_width=60 if label == "detail" else 40,
         )
     for r in anomalies[:10]:
         sev = str(r.get("severity"))
@@ -127,7 +132,9 @@ def render_summary(data: ResultData, console: Console) -> None:
             Text(fmt(r.get("score"))),
             Text(fmt(r.get("kind"))),
             Text(fmt(r.get("subject"))),
-            Text(fmt(r.get("ts"))),
+            Text(
+                r["ts"].astimezone(UTC).strftime("%m-%d %H:%M") if isinstance(r.get("ts"), datetime) else "–"
+            ),
             Text(fmt(r.get("detail"))),
         )
     if not anomalies:
