@@ -556,3 +556,14 @@ def test_submit_passes_the_orchestrator_address(stub_bacalhau) -> None:
     assert result.exit_code == 0, result.output
     calls = [json.loads(line) for line in (state / "calls.log").read_text().splitlines()]
     assert all(c[-2:] == ["--api-host", "10.0.0.5"] for c in calls)
+
+
+def test_unique_names_differ_within_one_second() -> None:
+    from datetime import UTC, datetime
+
+    from edgelog.jobs.submit import unique_name
+
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    names = {unique_name("access-log-report", now) for _ in range(20)}
+    assert len(names) > 1
+    assert all(re_name.startswith("access-log-report-20261123t090000z-") for re_name in names)

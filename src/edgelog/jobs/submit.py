@@ -12,6 +12,7 @@ failed (or partial for exit 3).
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -220,7 +221,7 @@ class BacalhauCLI:
 def unique_name(base: str, now: datetime | None = None) -> str:
     """A job Name for one run: resubmitting a Name would update (or refuse to change) the existing job."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dt%H%M%Sz")
-    return f"{base}-{stamp}"
+    return f"{base}-{stamp}-{secrets.token_hex(2)}"  # two submits in one second still differ
 
 
 def submit(spec: RenderedSpec, cli: BacalhauCLI, *, name: str | None = None) -> tuple[str, str]:
