@@ -69,6 +69,13 @@ def test_roundtrip_with_checksums_and_root(bucket_url: str, tmp_path: Path) -> N
     assert empty.read_bytes() == b""
 
 
+def test_emulator_host_without_scheme(bucket_url: str, emulator: str, monkeypatch) -> None:
+    """`STORAGE_EMULATOR_HOST=127.0.0.1:9023` (no scheme, as many tools write it) works too."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator.removeprefix("http://"))
+    bucket = GCSBucket.from_url(bucket_url)
+    assert list(bucket.list("edgelog/")) == []
+
+
 def test_listing_more_than_1000_objects(bucket_url: str, tmp_path: Path) -> None:
     """A job with many nodes easily exceeds one listing page (GCS pages at 1,000 objects)."""
     bucket = open_bucket(bucket_url)

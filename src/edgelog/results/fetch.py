@@ -257,7 +257,9 @@ class _Fetcher:
         with self.lock:
             self.consecutive_failures = 0
 
-    def _get(self, work: _Work, key: str, local: Path, info: ObjectInfo, check: Callable[[Path], str | None]):
+    def _get(
+        self, work: _Work, key: str, local: Path, info: ObjectInfo, check: Callable[[Path], str | None]
+    ) -> str | None:
         """Download ``key`` to ``local`` unless a verified copy is there; return why it is bad, or None."""
         if local.is_file() and check(local) is None and _listing_mismatch(local, info) is None:
             with work.lock:

@@ -114,10 +114,11 @@ class GCSBucket(Bucket):
 
         emulator = os.environ.get(EMULATOR_ENV)
         if emulator:
-            if "://" not in emulator:
-                os.environ[EMULATOR_ENV] = emulator = f"http://{emulator}"
+            endpoint = emulator if "://" in emulator else f"http://{emulator}"  # host:port works too
             project = self.project or os.environ.get("GOOGLE_CLOUD_PROJECT") or EMULATOR_PROJECT
-            return storage.Client(project=project, credentials=AnonymousCredentials())
+            return storage.Client(
+                project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint}
+            )
         try:
             return storage.Client(project=self.project)
         except auth_exceptions.DefaultCredentialsError as exc:
