@@ -323,13 +323,20 @@ variable "job_images" {
 }
 
 variable "generator_env" {
-  description = "Extra environment for the generator compose project (written to its .env file after the defaults; see docs/rotation.md for the variables)."
+  description = "Settings for the generator's compose .env (they replace the values of log-generator/.env.example, e.g. EDGELOG_RATE, EDGELOG_FORMAT; see docs/rotation.md). Node name, image, uid/gid and host paths are set by Terraform."
   type        = map(string)
   default     = {}
 
   validation {
     condition     = alltrue([for k, v in var.generator_env : can(regex("^[A-Z][A-Z0-9_]*$", k)) && !strcontains(v, "\n")])
-    error_message = "generator_env keys must be upper-case shell variable names and values must be single-line."
+    error_message = "generator_env keys must be upper-case variable names and values must be single-line."
+  }
+  validation {
+    condition = length(setintersection(keys(var.generator_env), [
+      "EDGELOG_NODE", "EDGELOG_IMAGE", "EDGELOG_UID", "EDGELOG_GID", "EDGELOG_LIVE_VOLUME", "EDGELOG_STATE_VOLUME",
+      "EDGELOG_OUTPUT_VOLUME", "EDGELOG_CONFIG_DIR",
+    ])) == 0
+    error_message = "generator_env must not set EDGELOG_NODE, EDGELOG_IMAGE (use generator_image), EDGELOG_UID/GID or the *_VOLUME/CONFIG_DIR paths: the node layout depends on them."
   }
 }
 

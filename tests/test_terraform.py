@@ -455,6 +455,8 @@ def test_example_tfvars_pass_validation(module_dir: Path) -> None:
         ("generator_image=edgelog:latest", "registry host"),
         ('rotation_settings={EDGELOG_OUTPUT_DIR="/tmp"}', "must not move"),
         ("compute_machine_type=t2a-standard-2", "x86-64"),
+        ('generator_env={EDGELOG_NODE="x"}', "must not set EDGELOG_NODE"),
+        ('job_images=["latest"]', "full image references"),
     ],
 )
 def test_bad_inputs_are_refused_with_a_clear_message(module_dir: Path, override: str, message: str) -> None:
@@ -498,3 +500,17 @@ def test_artifact_registry_repositories_are_parsed_from_the_images(module_dir: P
         "europe/other-project/jobs": {"location": "europe", "project": "other-project", "repository": "jobs"},
     }
     assert evaluate(module_dir, "length(local.script_b64)", *args) == 4
+
+
+def test_docs_list_every_input_and_output() -> None:
+    docs = (REPO_ROOT / "docs" / "infrastructure.md").read_text()
+    for name in blocks("variable"):
+        assert re.search(rf"^\| `{name}` \|", docs, re.MULTILINE), (
+            f"input {name} is missing from the docs table"
+        )
+    for name in blocks("output"):
+        assert re.search(rf"^\| `{name}` \|", docs, re.MULTILINE), (
+            f"output {name} is missing from the docs table"
+        )
+    for command in ["terraform init", "terraform validate", "terraform plan -var-file=envs/dev.tfvars"]:
+        assert command in docs
