@@ -82,7 +82,7 @@ variable "regions" {
   validation {
     condition = alltrue([
       for r in values(var.regions) :
-      can(cidrhost(r.subnet_cidr, 0)) && tonumber(split("/", r.subnet_cidr)[1]) <= 29 && tonumber(split("/", r.subnet_cidr)[1]) >= 8
+      can(cidrhost(r.subnet_cidr, 0)) && try(tonumber(split("/", r.subnet_cidr)[1]) <= 29 && tonumber(split("/", r.subnet_cidr)[1]) >= 8, false)
     ])
     error_message = "every subnet_cidr must be a valid IPv4 CIDR with a prefix length between /8 and /29."
   }

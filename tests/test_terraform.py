@@ -451,6 +451,13 @@ def test_example_tfvars_pass_validation(module_dir: Path) -> None:
             "must belong to its region",
         ),
         ('regions={"us-east1"={subnet_cidr="10.0.0.0/33", zones=["us-east1-b"]}}', "valid IPv4 CIDR"),
+        ('regions={"us-east1"={subnet_cidr="10.0.0.0", zones=["us-east1-b"]}}', "valid IPv4 CIDR"),
+        ('regions={"us-east1"={subnet_cidr="10.0.0.0/30", zones=["us-east1-b"]}}', "between /8 and /29"),
+        (
+            'regions={"us-east1"={subnet_cidr="10.0.0.0/24", zones=["us-east1-b"], nodes_per_zone=0}}',
+            "whole number",
+        ),
+        ('regions={"a"={subnet_cidr="10.0.0.0/24", zones=["us-east1-b"]}}', "GCP region names"),
         ("environment=qa", "dev, staging, prod"),
         ("generator_image=edgelog:latest", "registry host"),
         ('rotation_settings={EDGELOG_OUTPUT_DIR="/tmp"}', "must not move"),
