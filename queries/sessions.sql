@@ -12,13 +12,19 @@
 --        most 30 minutes after their latest end; this gives exactly the sessions of the union of the inputs.
 --        Ties in entry/exit pages are broken by (time, path). Also feeds entry_pages and exit_pages.
 -- @partial
-SELECT CASE WHEN session_id IS NOT NULL THEN 's:' || session_id
-            ELSE 'v:' || ip || chr(10) || coalesce(user_agent, '') END AS visitor,
-       ts AS start_ts, ts AS end_ts, 1::BIGINT AS pages, url_path AS entry_page, url_path AS exit_page,
-       list_has_any(edgelog_tags(url_path, method), ['cart', 'checkout']) AS cart,
-       list_contains(edgelog_tags(url_path, method), 'order_complete') AS purchase
-FROM requests
-WHERE url_path IS NOT NULL AND NOT edgelog_is_static(url_path)
+-- Page views become one-point fragments; tag rules and the static test run once per distinct (path, method).
+WITH pt AS (
+  SELECT url_path, method, edgelog_is_static(url_path) AS static,
+         list_has_any(edgelog_tags(url_path, method), ['cart', 'checkout']) AS cart,
+         list_contains(edgelog_tags(url_path, method), 'order_complete') AS purchase
+  FROM (SELECT DISTINCT url_path, method FROM requests WHERE url_path IS NOT NULL)
+)
+SELECT CASE WHEN r.session_id IS NOT NULL THEN 's:' || r.session_id
+            ELSE 'v:' || r.ip || chr(10) || coalesce(r.user_agent, '') END AS visitor,
+       r.ts AS start_ts, r.ts AS end_ts, 1::BIGINT AS pages, r.url_path AS entry_page, r.url_path AS exit_page,
+       pt.cart, pt.purchase
+FROM requests r JOIN pt ON r.url_path = pt.url_path AND r.method IS NOT DISTINCT FROM pt.method
+WHERE NOT pt.static
 -- @merge
 -- Window frames are by value (RANGE), not by row position, so fragments with equal start times (ties in any
 -- order) always get the same session number.

@@ -6,11 +6,15 @@
 -- merge: partial is one row per (tag, visitor hash) with sums; merging re-sums per key. Tags are decided on
 --        the node (the rules' sha256 is in the manifest).
 -- @partial
-SELECT tag, vh, count(*)::BIGINT AS hits, sum(bytes)::BIGINT AS bytes,
-       count(*) FILTER (WHERE status >= 400)::BIGINT AS errors
-FROM (SELECT unnest(edgelog_tags(url_path, method)) AS tag, vh, bytes, status FROM requests
-      WHERE url_path IS NOT NULL)
-GROUP BY tag, vh
+-- Rules run once per distinct (path, method), not once per request.
+WITH pt AS (
+  SELECT url_path, method, unnest(edgelog_tags(url_path, method)) AS tag
+  FROM (SELECT DISTINCT url_path, method FROM requests WHERE url_path IS NOT NULL)
+)
+SELECT pt.tag, r.vh, count(*)::BIGINT AS hits, sum(r.bytes)::BIGINT AS bytes,
+       count(*) FILTER (WHERE r.status >= 400)::BIGINT AS errors
+FROM requests r JOIN pt ON r.url_path = pt.url_path AND r.method IS NOT DISTINCT FROM pt.method
+GROUP BY pt.tag, r.vh
 -- @merge
 SELECT tag, vh, sum(hits)::BIGINT AS hits, sum(bytes)::BIGINT AS bytes, sum(errors)::BIGINT AS errors
 FROM partial GROUP BY tag, vh

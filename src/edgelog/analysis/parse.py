@@ -248,18 +248,23 @@ def _short_error(exc: BaseException) -> str:
 _COMBINED_SQL = rf"""
 CREATE OR REPLACE TEMP TABLE _parsed AS
 WITH s AS (
-  SELECT line_no, line, contains(line, '\') AS esc,
+  SELECT line_no, line, coalesce(contains(line, '\'), false) AS esc,
          CASE WHEN NOT contains(line, '\') THEN string_split(line, '"') END AS p
   FROM _lines
 ),
-fast AS (
-  SELECT line_no, line, p, p[1] AS head, string_split(trim(p[3]), ' ') AS sb
+shaped AS (
+  SELECT line_no, line, esc, p, p[1] AS head, string_split(trim(p[3]), ' ') AS sb,
+         NOT esc AND ((len(p) = 7 AND p[5] = ' ' AND p[7] = '') OR len(p) = 3)
+           AND ends_with(p[1], '] ') AND strpos(p[1], ' [') > 0 AND starts_with(p[3], ' ') AS shape_ok
   FROM s
-  WHERE NOT esc AND ((len(p) = 7 AND p[5] = ' ' AND p[7] = '') OR len(p) = 3)
-    AND ends_with(p[1], '] ') AND strpos(p[1], ' [') > 0 AND starts_with(p[3], ' ')
+),
+flagged AS (
+  SELECT *, coalesce(shape_ok AND len(sb) = 2
+    AND len(split_part(head, ' ', 1)) + len(split_part(head, ' ', 2)) + 3 < strpos(head, ' ['), false) AS fast
+  FROM shaped
 ),
 fast_ok AS (
-  SELECT line_no, line, false AS esc,
+  SELECT line_no, line, false AS esc, true AS matched,
          split_part(head, ' ', 1) AS ip,
          head[len(split_part(head, ' ', 1)) + len(split_part(head, ' ', 2)) + 3 : strpos(head, ' [') - 1]
            AS ruser,
@@ -267,18 +272,16 @@ fast_ok AS (
          p[2] AS request, sb[1] AS status_s, sb[2] AS bytes_s,
          CASE WHEN len(p) = 7 THEN p[4] END AS referer,
          CASE WHEN len(p) = 7 THEN p[6] END AS ua
-  FROM fast
-  WHERE len(sb) = 2 AND len(string_split(head, ' ')) >= 5
+  FROM flagged WHERE fast
 ),
 slow AS (
-  SELECT s.line_no, s.line, s.esc,
-         regexp_extract(s.line, '{LINE_RE.replace("'", "''")}',
+  SELECT line_no, line, esc,
+         regexp_extract(line, '{LINE_RE.replace("'", "''")}',
            ['ip', 'ident', 'ruser', 'tsstr', 'request', 'status_s', 'bytes_s', 'tail', 'referer', 'ua']) AS m
-  FROM s ANTI JOIN fast_ok f ON s.line_no = f.line_no
+  FROM flagged WHERE NOT fast
 ),
 unified AS (
-  SELECT line_no, line, esc, true AS matched, ip, ruser, tsstr, request, status_s, bytes_s, referer, ua
-  FROM fast_ok
+  SELECT * FROM fast_ok
   UNION ALL
   SELECT line_no, line, esc, m.ip <> '' AS matched, m.ip, m.ruser, m.tsstr,
          CASE WHEN esc THEN edgelog_unescape(m.request) ELSE m.request END,
@@ -292,9 +295,20 @@ typed AS (
          try_strptime(tsstr, '{TS_FORMAT}') AS ts,
          CASE WHEN len(status_s) = 3 THEN try_cast(status_s AS INTEGER) END AS status,
          CASE WHEN bytes_s = '-' THEN 0::BIGINT
-              WHEN regexp_full_match(bytes_s, '[0-9]{{1,18}}') THEN try_cast(bytes_s AS BIGINT) END AS bytes,
-         regexp_extract(request, '{REQUEST_RE}', ['method', 'path', 'protocol']) AS r
+              WHEN NOT starts_with(bytes_s, '+') THEN try_cast(bytes_s AS UBIGINT)::BIGINT END AS bytes,
+         string_split(request, ' ') AS rq
   FROM unified
+),
+req AS (
+  -- The usual "METHOD target HTTP/x.y" splits on spaces; anything else (no protocol, spaces in the
+  -- target, garbage) goes through the request regex.
+  SELECT *,
+         CASE WHEN len(rq) = 3 AND starts_with(rq[3], 'HTTP/')
+                   AND (rq[1] IN ('GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH')
+                        OR regexp_full_match(rq[1], '[A-Za-z]+'))
+              THEN {{'method': rq[1], 'path': rq[2], 'protocol': rq[3]}}
+              ELSE regexp_extract(request, '{REQUEST_RE}', ['method', 'path', 'protocol']) END AS r
+  FROM typed
 )
 SELECT line_no, line, ts,
        ip, CASE WHEN esc THEN edgelog_unescape(ruser) ELSE ruser END AS remote_user, request,
@@ -302,13 +316,14 @@ SELECT line_no, line, ts,
        status, bytes, referer, ua AS user_agent,
        NULL::VARCHAR AS host, NULL::VARCHAR AS request_id, NULL::VARCHAR AS session_id,
        NULL::VARCHAR AS user_id, NULL::DOUBLE AS response_time_ms,
-       CASE WHEN line IS NULL OR trim(line) = '' THEN 'empty line'
+       CASE WHEN matched AND ts IS NOT NULL AND status IS NOT NULL AND bytes IS NOT NULL THEN NULL
+            WHEN line IS NULL OR trim(line) = '' THEN 'empty line'
             WHEN NOT matched THEN 'not a combined/common access log line'
             WHEN ts IS NULL THEN 'bad timestamp: ' || left(tsstr, 64)
             WHEN status IS NULL THEN 'bad status: ' || left(status_s, 64)
             WHEN bytes IS NULL THEN 'bad byte count: ' || left(bytes_s, 64)
        END AS reason
-FROM typed
+FROM req
 """
 
 _JSON_FIELDS = ", ".join(f"'$.{f}'" for f in CSV_FIELDS)

@@ -1,0 +1,347 @@
+"""Every report of the query library on a small fixture whose answers were worked out by hand."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from edgelog.analysis import analyze
+from edgelog.analysis.library import load_library
+
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537"
+)
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def log(ip: str, ts: str, request: str, status: int, nbytes: str, ua: str, ref: str = "-") -> str:
+    return f'{ip} - - [{ts} +0000] "{request}" {status} {nbytes} "{ref}" "{ua}"'
+
+
+# Visitor A (10.0.0.1, Chrome/Windows), B (10.0.0.2, Firefox/Linux), a Googlebot, curl over IPv6.
+FIXTURE = [
+    log("10.0.0.1", "23/Nov/2026:08:00:00", "GET / HTTP/1.1", 200, "1000", CHROME),
+    log(
+        "10.0.0.1",
+        "23/Nov/2026:08:00:01",
+        "GET /static/app.js HTTP/1.1",
+        200,
+        "500",
+        CHROME,
+        "https://shop.example/",
+    ),
+    log(
+        "10.0.0.1",
+        "23/Nov/2026:08:10:00",
+        "GET /product/1 HTTP/1.1",
+        200,
+        "2000",
+        CHROME,
+        "https://www.google.com/search?q=x",
+    ),
+    log("10.0.0.1", "23/Nov/2026:08:20:00", "GET /cart HTTP/1.1", 200, "300", CHROME),
+    log("10.0.0.1", "23/Nov/2026:09:00:00", "GET /checkout HTTP/1.1", 200, "400", CHROME),
+    log("10.0.0.1", "23/Nov/2026:09:01:00", "GET /checkout/confirmation HTTP/1.1", 200, "100", CHROME),
+    log(
+        "10.0.0.2",
+        "23/Nov/2026:08:01:00",
+        "GET /product/1?ref=ad HTTP/1.1",
+        200,
+        "2000",
+        FIREFOX,
+        "https://www.google.com/",
+    ),
+    log("10.0.0.2", "23/Nov/2026:08:02:00", "GET /nope HTTP/1.1", 404, "150", FIREFOX),
+    log("10.0.0.2", "23/Nov/2026:08:03:00", "POST /login HTTP/1.1", 302, "0", FIREFOX),
+    log("10.0.0.3", "23/Nov/2026:08:05:00", "GET /robots.txt HTTP/1.1", 200, "50", GOOGLEBOT),
+    log("10.0.0.3", "23/Nov/2026:08:05:30", "GET /product/2 HTTP/1.1", 500, "100", GOOGLEBOT),
+    log("2001:db8::1", "23/Nov/2026:08:06:00", "HEAD / HTTP/1.1", 200, "-", "curl/8.5.0"),
+    log("2001:db8::1", "23/Nov/2026:08:06:01", "\\x16\\x03\\x01", 400, "0", "curl/8.5.0"),
+    "not a log line at all",
+    log("10.0.0.1", "24/Nov/2026:00:10:00", "GET / HTTP/1.1", 200, "1000", CHROME),
+]
+
+
+def t(day: int, h: int, m: int, s: int = 0) -> datetime:
+    return datetime(2026, 11, day, h, m, s, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("fixture")
+    (root / "in").mkdir()
+    (root / "in" / "access-fx-20261124T001500Z.log").write_text("\n".join(FIXTURE) + "\n")
+    result = analyze([root / "in"], root / "out")
+    assert result.status == "ok"
+    return root / "out"
+
+
+def report(out: Path, name: str) -> list[tuple]:
+    return duckdb.sql(f"SELECT * FROM '{out}/reports/{name}.parquet'").fetchall()
+
+
+def columns(out: Path, name: str) -> list[str]:
+    return duckdb.sql(f"SELECT * FROM '{out}/reports/{name}.parquet'").columns
+
+
+# The report tables and their columns exactly as docs/design.md lists them.
+DESIGN_COLUMNS = {
+    "summary": "total_lines valid_requests quarantined_lines failed_files unique_visitors bandwidth_bytes "
+    "unique_files not_found_requests static_requests first_ts last_ts",
+    "status_codes": "status status_class hits bytes",
+    "top_paths": "path hits visitors bytes",
+    "static_files": "path hits visitors bytes",
+    "not_found": "path hits visitors",
+    "hosts": "ip hits visitors bytes first_ts last_ts",
+    "methods_protocols": "method protocol hits",
+    "time_hourly": "hour hits visitors bytes",
+    "time_5min": "bucket hits visitors bytes",
+    "error_rate": "bucket hits errors_4xx errors_5xx error_rate",
+    "referring_sites": "site hits visitors",
+    "referring_urls": "referrer hits visitors",
+    "browsers": "browser hits visitors",
+    "operating_systems": "os hits visitors",
+    "crawlers": "crawler hits visitors",
+    "sessions": "sessions avg_duration_s avg_pages bounce_rate abandonment_rate",
+    "entry_pages": "path sessions",
+    "exit_pages": "path sessions",
+    "tags": "tag hits visitors bytes errors",
+    "anomalies": "kind subject ts value baseline score severity detail",
+    "nodes": "node_id files files_failed lines_read valid_requests quarantined_lines bytes first_ts last_ts "
+    "status",
+}
+
+
+def test_report_names_and_columns_match_the_design(out: Path) -> None:
+    assert {r.name for r in load_library()} == set(DESIGN_COLUMNS)
+    for name, cols in DESIGN_COLUMNS.items():
+        assert columns(out, name) == cols.split(), name
+    types = dict(
+        duckdb.sql(f"DESCRIBE SELECT * FROM '{out}/reports/hosts.parquet'").fetchall()[i][:2]
+        for i in range(6)
+    )
+    assert types["first_ts"] == "TIMESTAMP WITH TIME ZONE" and types["hits"] == "BIGINT"
+
+
+def test_every_report_file_has_a_header(out: Path) -> None:
+    for r in load_library():
+        for key in ("-- report:", "-- answers:", "-- columns:", "-- merge:"):
+            assert key in r.header, (r.name, key)
+
+
+def test_summary(out: Path) -> None:
+    assert report(out, "summary") == [(15, 14, 1, 0, 5, 7600, 10, 1, 2, t(23, 8, 0), t(24, 0, 10))]
+
+
+def test_status_codes(out: Path) -> None:
+    assert report(out, "status_codes") == [
+        (200, "2xx", 10, 7350),
+        (302, "3xx", 1, 0),
+        (400, "4xx", 1, 0),
+        (404, "4xx", 1, 150),
+        (500, "5xx", 1, 100),
+    ]
+
+
+def test_paths(out: Path) -> None:
+    assert report(out, "top_paths") == [
+        ("/", 3, 3, 2000),
+        ("/product/1", 2, 2, 4000),
+        ("/cart", 1, 1, 300),
+        ("/checkout", 1, 1, 400),
+        ("/checkout/confirmation", 1, 1, 100),
+        ("/login", 1, 1, 0),
+        ("/nope", 1, 1, 150),
+        ("/product/2", 1, 1, 100),
+        ("/robots.txt", 1, 1, 50),
+        ("/static/app.js", 1, 1, 500),
+    ]
+    assert report(out, "static_files") == [("/robots.txt", 1, 1, 50), ("/static/app.js", 1, 1, 500)]
+    assert report(out, "not_found") == [("/nope", 1, 1)]
+
+
+def test_hosts_methods_and_time(out: Path) -> None:
+    assert report(out, "hosts") == [
+        ("10.0.0.1", 7, 2, 5300, t(23, 8, 0), t(24, 0, 10)),
+        ("10.0.0.2", 3, 1, 2150, t(23, 8, 1), t(23, 8, 3)),
+        ("10.0.0.3", 2, 1, 150, t(23, 8, 5), t(23, 8, 5, 30)),
+        ("2001:db8::1", 2, 1, 0, t(23, 8, 6), t(23, 8, 6, 1)),
+    ]
+    assert report(out, "methods_protocols") == [
+        ("GET", "HTTP/1.1", 11),
+        ("HEAD", "HTTP/1.1", 1),
+        ("POST", "HTTP/1.1", 1),
+        (None, None, 1),
+    ]
+    assert report(out, "time_hourly") == [
+        (t(23, 8, 0), 11, 4, 6100),
+        (t(23, 9, 0), 2, 1, 500),
+        (t(24, 0, 0), 1, 1, 1000),
+    ]
+    assert report(out, "time_5min") == [
+        (t(23, 8, 0), 5, 2, 3650),
+        (t(23, 8, 5), 4, 2, 150),
+        (t(23, 8, 10), 1, 1, 2000),
+        (t(23, 8, 20), 1, 1, 300),
+        (t(23, 9, 0), 2, 1, 500),
+        (t(24, 0, 10), 1, 1, 1000),
+    ]
+    assert report(out, "error_rate") == [
+        (t(23, 8, 0), 5, 1, 0, 0.2),
+        (t(23, 8, 5), 4, 1, 1, 0.5),
+        (t(23, 8, 10), 1, 0, 0, 0.0),
+        (t(23, 8, 20), 1, 0, 0, 0.0),
+        (t(23, 9, 0), 2, 0, 0, 0.0),
+        (t(24, 0, 10), 1, 0, 0, 0.0),
+    ]
+
+
+def test_referrers_and_user_agents(out: Path) -> None:
+    assert report(out, "referring_urls") == [
+        ("https://shop.example/", 1, 1),
+        ("https://www.google.com/", 1, 1),
+        ("https://www.google.com/search?q=x", 1, 1),
+    ]
+    assert report(out, "referring_sites") == [("www.google.com", 2, 2), ("shop.example", 1, 1)]
+    assert report(out, "browsers") == [("Chrome", 7, 2), ("Crawler", 4, 2), ("Firefox", 3, 1)]
+    assert report(out, "operating_systems") == [("Windows", 7, 2), ("Crawler", 4, 2), ("Linux", 3, 1)]
+    assert report(out, "crawlers") == [("Googlebot", 2, 1), ("curl", 2, 1)]
+
+
+def test_sessions(out: Path) -> None:
+    # A: / 08:00, /product/1 08:10, /cart 08:20 | 40 min gap | /checkout 09:00, /checkout/confirmation 09:01
+    # A next day: / | B: /product/1, /nope, /login (2 min) | bot: /product/2 (robots.txt is static)
+    # curl: HEAD /
+    assert report(out, "sessions") == [(6, (1200 + 60 + 120) / 6, 11 / 6, 0.5, 0.5)]
+    assert report(out, "entry_pages") == [("/", 3), ("/checkout", 1), ("/product/1", 1), ("/product/2", 1)]
+    assert report(out, "exit_pages") == [
+        ("/", 2),
+        ("/cart", 1),
+        ("/checkout/confirmation", 1),
+        ("/login", 1),
+        ("/product/2", 1),
+    ]
+
+
+def test_tags(out: Path) -> None:
+    assert report(out, "tags") == [
+        ("product", 3, 3, 4100, 1),
+        ("checkout", 2, 1, 500, 0),
+        ("static", 2, 2, 550, 0),
+        ("auth", 1, 1, 0, 0),
+        ("cart", 1, 1, 300, 0),
+        ("crawler_files", 1, 1, 50, 0),
+        ("order_complete", 1, 1, 100, 0),
+        ("write", 1, 1, 0, 0),
+    ]
+
+
+def test_nodes_and_quarantine(out: Path) -> None:
+    assert report(out, "nodes") == [("fx", 1, 0, 15, 14, 1, 7600, t(23, 8, 0), t(24, 0, 10), "ok")]
+    q = duckdb.sql(f"SELECT node_id, file, line_no, reason, raw FROM '{out}/quarantine.parquet'").fetchall()
+    assert q == [
+        (
+            "fx",
+            "access-fx-20261124T001500Z.log",
+            14,
+            "not a combined/common access log line",
+            "not a log line at all",
+        )
+    ]
+    assert report(out, "anomalies") == []  # far too little traffic for any rule
+
+
+def test_anomalies(tmp_path: Path) -> None:
+    lines = []
+    # Baseline: 12 buckets of 20 requests from distinct IPs, all 200.
+    for b in range(12):
+        for i in range(20):
+            lines.append(
+                log(
+                    f"10.1.{b}.{i}",
+                    f"23/Nov/2026:10:{5 * b:02d}:{i:02d}",
+                    "GET / HTTP/1.1",
+                    200,
+                    "10",
+                    FIREFOX,
+                )
+            )
+    # 11:00 bucket: 20 requests, 10 answered 500.
+    for i in range(20):
+        lines.append(
+            log(
+                f"10.2.0.{i}",
+                f"23/Nov/2026:11:00:{i:02d}",
+                "GET /api HTTP/1.1",
+                500 if i < 10 else 200,
+                "10",
+                FIREFOX,
+            )
+        )
+    # A scanner in the 11:30 bucket: 25 x 404 and 5 x 200.
+    for i in range(30):
+        lines.append(
+            log(
+                "10.9.9.9",
+                f"23/Nov/2026:11:3{i // 10}:{i:02d}",
+                f"GET /probe{i} HTTP/1.1",
+                404 if i < 25 else 200,
+                "10",
+                "sqlmap/1.7",
+            )
+        )
+    # A burst at 12:00: 80 requests in one minute from one IP, all fine.
+    for i in range(80):
+        lines.append(log("10.8.8.8", f"23/Nov/2026:12:00:{i % 60:02d}", "GET / HTTP/1.1", 200, "10", FIREFOX))
+    (tmp_path / "a.log").write_text("\n".join(lines) + "\n")
+    analyze([tmp_path / "a.log"], tmp_path / "out")
+    rows = duckdb.sql(
+        "SELECT kind, subject, ts, value, baseline, score, severity "
+        f"FROM '{tmp_path}/out/reports/anomalies.parquet'"
+    ).fetchall()
+    by_kind = {r[0]: r for r in rows}
+    assert set(by_kind) == {"error_5xx_spike", "error_4xx_spike", "scanner", "request_burst"}
+    assert by_kind["error_5xx_spike"] == ("error_5xx_spike", "site", t(23, 11, 0), 0.5, 0.0, 100, "critical")
+    spike4 = by_kind["error_4xx_spike"]
+    assert spike4[1:3] == ("site", t(23, 11, 30)) and spike4[3] == 25 / 30
+    scanner = by_kind["scanner"]
+    # 25 404s from one of 262 IPs: baseline 25/262 404s per IP; score 20*log2(26/(1+25/262)) = 91.4.
+    assert scanner[:4] == ("scanner", "10.9.9.9", t(23, 11, 30), 25.0)
+    assert scanner[4] == pytest.approx(25 / 262) and scanner[5:] == (91, "critical")
+    burst = by_kind["request_burst"]
+    # Median requests per IP-minute is 1; 80 in one minute: score min(100, 20*log2(81/2)).
+    assert burst[:5] == ("request_burst", "10.8.8.8", t(23, 12, 0), 80.0, 1.0) and burst[5:] == (
+        100,
+        "critical",
+    )
+    scores = [r[5] for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    for r in rows:
+        assert 0 <= r[5] <= 100
+        assert r[6] == (
+            "critical" if r[5] >= 80 else "high" if r[5] >= 60 else "medium" if r[5] >= 40 else "low"
+        )
+
+
+def test_sessions_use_session_id_where_the_format_has_one(tmp_path: Path) -> None:
+    def rec(ts: str, ip: str, path: str, sid: str) -> str:
+        return json.dumps({
+            "ts": ts, "remote_addr": ip, "remote_user": "-", "method": "GET", "path": path,
+            "protocol": "HTTP/1.1",
+            "status": 200, "bytes": 1, "referer": "-", "user_agent": FIREFOX, "host": "h", "request_id": "r",
+            "session_id": sid, "user_id": "", "response_time_ms": 1.0,
+        })  # fmt: skip
+
+    (tmp_path / "a.jsonl").write_text("\n".join([
+        rec("2026-11-23T08:00:00.000Z", "10.0.0.1", "/a", "s1"),
+        rec("2026-11-23T08:05:00.000Z", "10.0.0.99", "/b", "s1"),  # new IP (mobile network), same session
+        rec("2026-11-23T08:06:00.000Z", "10.0.0.1", "/c", "s2"),  # same IP + UA, another session id
+    ]) + "\n")  # fmt: skip
+    analyze([tmp_path / "a.jsonl"], tmp_path / "out")
+    assert report(tmp_path / "out", "sessions") == [(2, 150.0, 1.5, 0.5, 0.0)]
+    assert report(tmp_path / "out", "entry_pages") == [("/a", 1), ("/c", 1)]
