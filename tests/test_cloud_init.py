@@ -436,3 +436,9 @@ def test_node_scripts_refuse_bad_arguments(tmp_path: Path) -> None:
         env={**os.environ, "EDGELOG_NODE_ENV": str(env_file)},
     )
     assert install.returncode == 2 and b"64 lower-case hex" in install.stderr
+
+
+def test_user_data_fits_in_instance_metadata(rendered: tuple[str, str, Path]) -> None:
+    """GCE limits one metadata value to 256 KiB (and all metadata to 512 KiB); keep ample headroom."""
+    name, text, _ = rendered
+    assert len(text.encode()) < 192 * 1024, f"{name} user-data is {len(text.encode())} bytes"
