@@ -52,27 +52,35 @@ def main() -> None:
     duration = timedelta(hours=1)
     rate = args.lines / duration.total_seconds()
     with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         paths = backfill(
             config, tmp, node="bench", start=datetime(2026, 11, 23, 8, 0, tzinfo=UTC), duration=duration,
             seed=args.seed, rate=rate,
         )  # fmt: skip
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         size = sum(p.stat().st_size for p in paths)
         lines = 0
         for p in paths:
             with Path(p).open("rb") as f:
                 lines += sum(chunk.count(b"\n") for chunk in iter(lambda f=f: f.read(1 << 20), b""))
     gen_lps = lines / elapsed
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     n, nsize = naive_lines(args.baseline_lines, args.seed)
-    naive_elapsed = time.perf_counter() - t1
+    naive_elapsed, naive_cpu = time.perf_counter() - t1, time.process_time() - c1
     naive_lps = n / naive_elapsed
     print(f"edgelog backfill (combined): {lines:,} lines, {size / 1e6:.1f} MB in {elapsed:.2f} s "
-          f"= {gen_lps:,.0f} lines/s, {size / 1e6 / elapsed:.1f} MB/s")  # fmt: skip
+          f"= {gen_lps:,.0f} lines/s, {size / 1e6 / elapsed:.1f} MB/s "
+          f"(CPU time {cpu:.2f} s = {lines / cpu:,.0f} lines/s)")  # fmt: skip
     print(f"naive Faker-per-field:       {n:,} lines, {nsize / 1e6:.1f} MB in {naive_elapsed:.2f} s "
-          f"= {naive_lps:,.0f} lines/s, {nsize / 1e6 / naive_elapsed:.1f} MB/s")  # fmt: skip
-    print(f"ratio: {gen_lps / naive_lps:.1f}x   (goal: >= 300,000 lines/s and >= 30x)")
+          f"= {naive_lps:,.0f} lines/s, {nsize / 1e6 / naive_elapsed:.1f} MB/s "
+          f"(CPU time {naive_cpu:.2f} s = {n / naive_cpu:,.0f} lines/s)")  # fmt: skip
+    print(
+        f"ratio: {gen_lps / naive_lps:.1f}x wall, {(lines / cpu) / (n / naive_cpu):.1f}x CPU "
+        "(goal: >= 300,000 lines/s and >= 30x)"
+    )
+    print(
+        "wall-clock figures drop when other processes share the cores; the ratio is measured in the same run"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ byte-identical files (gzip headers carry no name and mtime 0).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import gzip as gzip_mod
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -61,6 +63,23 @@ def generate_chunks(formatter: Formatter, engine: Engine, a: int, b: int) -> Ite
         yield "".join(parts)
 
 
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while generating.
+
+    The plan holds millions of small tuples and none of them form cycles; with the collector on, its
+    repeated scans of that growing heap cost about half the run time. Reference counting still frees
+    everything; the collector is back on (and catches up) when the block ends.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _open_out(f: BinaryIO, use_gzip: bool) -> BinaryIO:
     if use_gzip:
         return gzip_mod.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=6)  # type: ignore[return-value]
@@ -102,40 +121,41 @@ def backfill(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise EdgelogError(f"cannot create output directory {out}: {exc.strerror or exc}") from None
-    engine = Engine(
-        config,
-        seed=effective_seed(seed, config),
-        node=node,
-        start=float(t0),
-        rate=rate,
-        bursts=[as_utc(b).timestamp() for b in bursts],
-    )
-    formatter = make_formatter(fmt, engine)
-    paths: list[Path] = []
-    a = t0
-    while a < t_end:
-        b = min(a + step, t_end)
-        name = rotated_name(node, datetime.fromtimestamp(b, UTC), stream=stream, ext=ext, gzip=gzip)
-        final = out / name
-        tmp = out / f".{name}.tmp"
-        try:
-            with tmp.open("wb") as raw:
-                f = _open_out(raw, gzip)
-                head = formatter.header()
-                if head:
-                    f.write(head.encode())
-                for chunk in generate_chunks(formatter, engine, a, b):
-                    f.write(chunk.encode("utf-8"))
-                if f is not raw:
-                    f.close()
-                raw.flush()
-                os.fsync(raw.fileno())
-            tmp.replace(final)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise EdgelogError(f"cannot write {final}: {exc.strerror or exc}") from None
-        paths.append(final)
-        a = b
+    with no_gc():
+        engine = Engine(
+            config,
+            seed=effective_seed(seed, config),
+            node=node,
+            start=float(t0),
+            rate=rate,
+            bursts=[as_utc(b).timestamp() for b in bursts],
+        )
+        formatter = make_formatter(fmt, engine)
+        paths: list[Path] = []
+        a = t0
+        while a < t_end:
+            b = min(a + step, t_end)
+            name = rotated_name(node, datetime.fromtimestamp(b, UTC), stream=stream, ext=ext, gzip=gzip)
+            final = out / name
+            tmp = out / f".{name}.tmp"
+            try:
+                with tmp.open("wb") as raw:
+                    f = _open_out(raw, gzip)
+                    head = formatter.header()
+                    if head:
+                        f.write(head.encode())
+                    for chunk in generate_chunks(formatter, engine, a, b):
+                        f.write(chunk.encode("utf-8"))
+                    if f is not raw:
+                        f.close()
+                    raw.flush()
+                    os.fsync(raw.fileno())
+                tmp.replace(final)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise EdgelogError(f"cannot write {final}: {exc.strerror or exc}") from None
+            paths.append(final)
+            a = b
     return paths
 
 
@@ -188,24 +208,25 @@ def stream(
         raise UsageError(f"lines must be >= 0, got {lines}")
     t0 = int(as_utc(start).timestamp())
     t_end = t0 + int(duration.total_seconds()) if duration is not None else None
-    engine = Engine(config, seed=effective_seed(seed, config), node=node, start=float(t0), rate=rate)
-    if engine.rate <= 0 and t_end is None:
-        raise UsageError("rate is 0: no line would ever be written", hint="use --rate > 0 or --duration")
-    formatter = make_formatter(fmt, engine)
-    written = 0
-    head = formatter.header()
-    if head:
-        write(head)
-    a = t0
-    while (lines is None or written < lines) and (t_end is None or a < t_end):
-        b = a + 60 if t_end is None else min(a + 60, t_end)
-        for sec, events in engine.seconds(a, b):
-            if lines is not None and written + len(events) > lines:
-                events = events[: lines - written]
-            text = formatter.format(sec, events)
-            write(text)
-            written += text.count("\n")
-            if lines is not None and written >= lines:
-                break
-        a = b
+    with no_gc():
+        engine = Engine(config, seed=effective_seed(seed, config), node=node, start=float(t0), rate=rate)
+        if engine.rate <= 0 and t_end is None:
+            raise UsageError("rate is 0: no line would ever be written", hint="use --rate > 0 or --duration")
+        formatter = make_formatter(fmt, engine)
+        written = 0
+        head = formatter.header()
+        if head:
+            write(head)
+        a = t0
+        while (lines is None or written < lines) and (t_end is None or a < t_end):
+            b = a + 60 if t_end is None else min(a + 60, t_end)
+            for sec, events in engine.seconds(a, b):
+                if lines is not None and written + len(events) > lines:
+                    events = events[: lines - written]
+                text = formatter.format(sec, events)
+                write(text)
+                written += text.count("\n")
+                if lines is not None and written >= lines:
+                    break
+            a = b
     return written
