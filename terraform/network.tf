@@ -145,3 +145,11 @@ resource "google_compute_firewall" "iap_api" {
     metadata = "INCLUDE_ALL_METADATA"
   }
 }
+
+# A public orchestrator IP alone opens nothing: the API is reachable only from var.allowed_cidrs (or IAP).
+check "public_api_is_reachable" {
+  assert {
+    condition     = !var.enable_public_ip || length(var.allowed_cidrs) > 0
+    error_message = "enable_public_ip is true but allowed_cidrs is empty: the orchestrator's API stays closed to everything but the IAP tunnel. Add your network to allowed_cidrs, or keep public IPs off and use bacalhau_api_tunnel_command."
+  }
+}
