@@ -7,7 +7,12 @@ publisher's layouts; the merge is the real `edgelog.analysis.merge`.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -255,7 +260,8 @@ def test_more_than_1000_objects_and_interrupted_fetch_resumes(
     done = sorted(p for p in (out / "nodes").rglob("*.parquet") if p.is_file())
     assert done
     done[0].write_bytes(done[0].read_bytes()[:10])
-    (done[1].parent / f".{done[1].name}.part").write_bytes(b"half")
+    stray = done[1].parent / f".{done[1].name}.part"
+    stray.write_bytes(b"half")
 
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
     second = fetch_job(url, "j-big", out, workers=4)
@@ -263,6 +269,7 @@ def test_more_than_1000_objects_and_interrupted_fetch_resumes(
     assert second.skipped == 300 - 1  # everything the first run got, except the truncated file
     assert second.downloaded == objects - 300 + 1
     assert second.downloaded + second.skipped == objects
+    assert not stray.exists()
     manifest = _manifest(second.merged_dir)
     assert len(manifest["merged_from"]) == 26 and manifest["status"] == "ok"
     total = _summary(second.merged_dir)
@@ -271,6 +278,54 @@ def test_more_than_1000_objects_and_interrupted_fetch_resumes(
     # A third run downloads nothing.
     third = fetch_job(url, "j-big", out)
     assert (third.downloaded, third.skipped, third.exit_code) == (0, objects, ExitCode.OK)
+
+
+@pytest.mark.slow
+def test_killed_fetch_resumes(big_job: tuple[str, int], emulator: str, tmp_path: Path) -> None:
+    """SIGKILL `edgelog fetch` mid-download (a crash, Ctrl-\\, OOM): the rerun keeps what was verified."""
+    url, objects = big_job
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with FaultProxy(emulator, lambda m, p: "slow" if "alt=media" in p else None, delay=0.02) as proxy:
+        env["STORAGE_EMULATOR_HOST"] = proxy.endpoint
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edgelog",
+                "fetch",
+                "j-big",
+                "--bucket",
+                url,
+                "--out",
+                str(out),
+                "--workers",
+                "4",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and proc.poll() is None:
+                if sum(1 for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")) >= 150:
+                    break
+                time.sleep(0.05)
+            assert proc.poll() is None, "fetch finished before it could be interrupted"
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (out / "merged").exists()
+    kept = sum(1 for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
+    assert 150 <= kept < objects
+
+    result = fetch_job(url, "j-big", out, workers=4)
+    assert result.exit_code == ExitCode.OK
+    assert result.skipped >= kept - 4  # at most the files being verified at the kill are fetched again
+    assert result.downloaded + result.skipped == objects
+    assert not [p for p in out.rglob(".*") if p.is_file()], "temporary files left behind"
 
 
 def test_cli_fetch_jobs_report(gcs: str, node_results: dict[str, Path], tmp_path: Path) -> None:

@@ -86,14 +86,18 @@ def new_bucket(endpoint: str, root: str = "") -> str:
 
 
 # What the proxy does with one request: None forwards it untouched.
-Fault = str | None  # "429", "503", "corrupt" (flip a byte of the body), "drop" (close without answering)
+# "429", "503", "corrupt" (flip a byte of the body), "drop" (close, no answer), "slow" (pause, then forward)
+Fault = str | None
 
 
 class FaultProxy:
     """An HTTP proxy on 127.0.0.1 in front of the emulator that injects faults chosen by ``plan``."""
 
-    def __init__(self, upstream: str, plan: Callable[[str, str], Fault] | None = None):
+    def __init__(
+        self, upstream: str, plan: Callable[[str, str], Fault] | None = None, *, delay: float = 0.05
+    ):
         self.upstream = upstream.removeprefix("http://")
+        self.delay = delay
         self.plan = plan or (lambda method, path: None)
         self.requests: list[tuple[str, str, Fault]] = []
         self.lock = threading.Lock()
@@ -108,6 +112,8 @@ class FaultProxy:
                 with proxy.lock:
                     fault = proxy.plan(self.command, self.path)
                     proxy.requests.append((self.command, self.path, fault))
+                if fault == "slow":  # a slow link: answer, but only after a pause
+                    time.sleep(proxy.delay)
                 if fault == "drop":
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)

@@ -545,6 +545,7 @@ def fetch_job(
             hint=f"check --bucket/--prefix, or list the jobs there: edgelog jobs --bucket {bucket.url}",
         )
     nodes_dir = out / "nodes"
+    _remove_leftovers(out)
     works = []
     for execution in listing.executions:
         node_dir = nodes_dir / execution.node_id
@@ -626,6 +627,22 @@ def fetch_job(
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "fetch.json", result.to_json())
     return result
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Temporary files of an interrupted earlier run (half downloads, half merges) are never reused."""
+    if not out.is_dir():
+        return
+    for pattern in (".merged.tmp-*", ".merged.old-*"):
+        for path in out.glob(pattern):
+            shutil.rmtree(path, ignore_errors=True)
+    nodes = out / "nodes"
+    if nodes.is_dir():
+        for path in nodes.rglob(".*"):
+            if path.is_file() and (path.name.endswith(".part") or ".tmp" in path.name):
+                path.unlink(missing_ok=True)
+            elif path.is_dir() and path.name.endswith(".unpack"):
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _verify_unpacked(work: _Work) -> None:
