@@ -350,15 +350,14 @@ def analyze(
         rules = load_tag_rules(tags_path, con)
         parse.install_macros(con)
         install_report_macros(con, rules)
-        con.execute(f"CREATE TABLE requests ({parse.REQUESTS_SCHEMA})")
-        con.execute(f"CREATE TABLE quarantine ({parse.QUARANTINE_SCHEMA})")
+        parse.create_request_store(con)
         since_sql = f"'{_iso(since_dt)}'::TIMESTAMPTZ" if since_dt else "'-infinity'::TIMESTAMPTZ"
         until_sql = f"'{_iso(until_dt)}'::TIMESTAMPTZ" if until_dt else "'infinity'::TIMESTAMPTZ"
 
         selected = [f for f in files if f.status != "skipped"]
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             hashes = {id(f): pool.submit(_file_sha256, f.path) for f in selected}
-            for f in selected:
+            for file_id, f in enumerate(selected):
                 try:
                     f.fmt = fmt or parse.detect_format(f.path)
                     f.counts = parse.load_file(
@@ -370,6 +369,7 @@ def analyze(
                         since_sql=since_sql,
                         until_sql=until_sql,
                         scratch=tmp,
+                        file_id=file_id,
                     )
                 except parse.FileReadError as exc:
                     f.status, f.error = "failed", str(exc)

@@ -35,6 +35,26 @@ REQUESTS_SCHEMA = """
     user_id VARCHAR, response_time_ms DOUBLE, vh UBIGINT
 """
 QUARANTINE_SCHEMA = "node_id VARCHAR, file VARCHAR, line_no BIGINT, reason VARCHAR, raw VARCHAR"
+REQUEST_COLUMNS = (
+    "node_id, file, line_no, ts, ip, remote_user, request, method, path, url_path, protocol, status, bytes, "
+    "referer, user_agent, host, request_id, session_id, user_id, response_time_ms, vh"
+)
+
+
+def create_request_store(con: duckdb.DuckDBPyConnection) -> None:
+    """``parsed`` holds every parsed line of every file once; ``requests`` is the view over its valid rows.
+
+    Keeping one copy (no separate requests table) halves memory and copying for large inputs; rows of a file
+    are appended together, so per-file counts are cheap (row-group zone maps on ``file_id``).
+    """
+    con.execute(
+        f"CREATE TABLE parsed (file_id INTEGER, {REQUESTS_SCHEMA}, reason VARCHAR, in_window BOOLEAN)"
+    )
+    con.execute(
+        f"CREATE VIEW requests AS SELECT {REQUEST_COLUMNS} FROM parsed WHERE reason IS NULL AND in_window"
+    )
+    con.execute(f"CREATE TABLE quarantine ({QUARANTINE_SCHEMA})")
+
 
 CSV_FIELDS = (
     "ts",
@@ -193,9 +213,10 @@ def _read_lines(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, scratch: P
     def attempt(source: Path, compressed: bool) -> None:
         con.execute(f"DROP TABLE IF EXISTS {rej}")
         con.execute(f"DROP TABLE IF EXISTS {scan}")
+        # With insertion order preserved, a table's rowid is the order rows were read in: the line order.
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _lines AS "
-            f"SELECT row_number() OVER () AS line_no, line FROM {_reader_sql(source, compressed, rej, scan)}"
+            "CREATE OR REPLACE TEMP TABLE _raw AS "
+            f"SELECT line FROM {_reader_sql(source, compressed, rej, scan)}"
         )
 
     try:
@@ -227,15 +248,17 @@ def _read_lines(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, scratch: P
         # Accepted row k is the k-th line number that is not a rejected line: shift it past the rejects.
         con.execute(
             """
-            CREATE OR REPLACE TEMP TABLE _lines AS
+            CREATE OR REPLACE TEMP VIEW _lines AS
             WITH r AS (
               SELECT line_no - row_number() OVER (ORDER BY line_no) AS accepted_before FROM _rejected
             )
-            SELECT l.line_no + (SELECT count(*) FROM r WHERE r.accepted_before < l.line_no) AS line_no, l.line
-            FROM _lines l
+            SELECT k + (SELECT count(*) FROM r WHERE r.accepted_before < k) AS line_no, line
+            FROM (SELECT rowid + 1 AS k, line FROM _raw)
             """
         )
-    n_lines = con.execute("SELECT count(*) FROM _lines").fetchone()[0]  # type: ignore[index]
+    else:
+        con.execute("CREATE OR REPLACE TEMP VIEW _lines AS SELECT rowid + 1 AS line_no, line FROM _raw")
+    n_lines = con.execute("SELECT count(*) FROM _raw").fetchone()[0]  # type: ignore[index]
     return n_lines, n_rej
 
 
@@ -246,7 +269,6 @@ def _short_error(exc: BaseException) -> str:
 
 
 _COMBINED_SQL = rf"""
-CREATE OR REPLACE TEMP TABLE _parsed AS
 WITH s AS (
   SELECT line_no, line, coalesce(contains(line, '\'), false) AS esc,
          CASE WHEN NOT contains(line, '\') THEN string_split(line, '"') END AS p
@@ -310,7 +332,7 @@ req AS (
               ELSE regexp_extract(request, '{REQUEST_RE}', ['method', 'path', 'protocol']) END AS r
   FROM typed
 )
-SELECT line_no, line, ts,
+SELECT line_no, ts,
        ip, CASE WHEN esc THEN edgelog_unescape(ruser) ELSE ruser END AS remote_user, request,
        nullif(r.method, '') AS method, nullif(r.path, '') AS path, nullif(r.protocol, '') AS protocol,
        status, bytes, referer, ua AS user_agent,
@@ -329,7 +351,6 @@ FROM req
 _JSON_FIELDS = ", ".join(f"'$.{f}'" for f in CSV_FIELDS)
 
 _JSON_SQL = rf"""
-CREATE OR REPLACE TEMP TABLE _parsed AS
 WITH j AS (
   SELECT line_no, line, json_valid(line) AND starts_with(ltrim(line), '{{') AS ok FROM _lines
 ),
@@ -338,7 +359,7 @@ v AS (
          CASE WHEN ok THEN json_extract_string(line, [{_JSON_FIELDS}]) END AS f
   FROM j
 )
-SELECT line_no, line, try_cast(f[1] AS TIMESTAMPTZ) AS ts, f[2] AS ip, f[3] AS remote_user,
+SELECT line_no, try_cast(f[1] AS TIMESTAMPTZ) AS ts, f[2] AS ip, f[3] AS remote_user,
        concat_ws(' ', f[4], f[5], f[6]) AS request, f[4] AS method, f[5] AS path, f[6] AS protocol,
        try_cast(f[7] AS INTEGER) AS status, try_cast(f[8] AS BIGINT) AS bytes, f[9] AS referer,
        f[10] AS user_agent, f[11] AS host, f[12] AS request_id, f[13] AS session_id, f[14] AS user_id,
@@ -362,7 +383,6 @@ _CSV_COLS = ",\n".join(f"{_CSV_UNQUOTE.format(n=f)} AS {f}" for f in CSV_FIELDS)
 _CSV_NAMES = ", ".join(f"'{f}'" for f in CSV_FIELDS)
 
 _CSV_SQL = rf"""
-CREATE OR REPLACE TEMP TABLE _parsed AS
 WITH m0 AS (
   SELECT line_no, line, regexp_extract(line, '{_CSV_RE}', [{_CSV_NAMES}]) AS m
   FROM _lines WHERE line IS NULL OR NOT starts_with(line, 'ts,remote_addr,')
@@ -371,7 +391,7 @@ c AS (
   SELECT line_no, line, regexp_matches(coalesce(line, ''), '{_CSV_RE}') AS ok, {_CSV_COLS}
   FROM m0
 )
-SELECT line_no, line, try_cast(ts AS TIMESTAMPTZ) AS ts, remote_addr AS ip, remote_user,
+SELECT line_no, try_cast(ts AS TIMESTAMPTZ) AS ts, remote_addr AS ip, remote_user,
        concat_ws(' ', method, path, protocol) AS request, nullif(method, '') AS method,
        nullif(path, '') AS path, nullif(protocol, '') AS protocol,
        try_cast(status AS INTEGER) AS status, coalesce(try_cast(nullif(bytes, '-') AS BIGINT), 0) AS bytes,
@@ -399,8 +419,9 @@ def load_file(
     since_sql: str,
     until_sql: str,
     scratch: Path,
+    file_id: int,
 ) -> FileCounts:
-    """Parse one file into ``requests`` and ``quarantine``; raise FileReadError if it cannot be read at all.
+    """Parse one file into ``parsed`` and ``quarantine``; raise FileReadError if it cannot be read at all.
 
     Reading happens first (into temp tables, with a fallback for odd line ends); the inserts run in a
     transaction so a file that fails half-way leaves no rows behind.
@@ -410,28 +431,29 @@ def load_file(
     except OSError as exc:
         raise FileReadError(f"cannot open: {exc}") from exc
     n_lines, n_rej = _read_lines(con, path, gz, scratch)
+    node = sql_str(node_id) if node_id is not None else "NULL"
+    label = sql_str(file_label)
+    window = f"ts >= {since_sql} AND ts < {until_sql}"
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(_PARSERS[fmt])
-        node = sql_str(node_id) if node_id is not None else "NULL"
-        label = sql_str(file_label)
-        window = f"ts >= {since_sql} AND ts < {until_sql}"
         con.execute(
             f"""
-            INSERT INTO requests
-            SELECT {node}, {label}, line_no, ts, ip, edgelog_nullif_dash(remote_user), request, method,
-                   path, split_part(path, '?', 1), protocol, status, bytes, edgelog_nullif_dash(referer),
-                   user_agent,
-                   host, request_id, session_id, nullif(user_id, ''), response_time_ms,
-                   hash(ip, date_trunc('day', timezone('UTC', ts)), coalesce(user_agent, ''))
-            FROM _parsed WHERE reason IS NULL AND {window}
+            INSERT INTO parsed
+            SELECT {file_id}, {node}, {label}, line_no, ts, ip, edgelog_nullif_dash(remote_user), request,
+                   method, path, split_part(path, '?', 1), protocol, status, bytes,
+                   edgelog_nullif_dash(referer), user_agent, host, request_id, session_id,
+                   nullif(user_id, ''), response_time_ms,
+                   hash(ip, date_trunc('day', timezone('UTC', ts)), coalesce(user_agent, '')),
+                   reason, coalesce({window}, false)
+            FROM ({_PARSERS[fmt]})
             """
         )
         con.execute(
             f"""
             INSERT INTO quarantine
-            SELECT {node}, {label}, line_no, reason, left(coalesce(line, ''), {QUARANTINE_RAW_CHARS})
-            FROM _parsed WHERE reason IS NOT NULL
+            SELECT {node}, {label}, p.line_no, p.reason, left(coalesce(l.line, ''), {QUARANTINE_RAW_CHARS})
+            FROM parsed p JOIN _lines l ON p.line_no = l.line_no
+            WHERE p.file_id = {file_id} AND p.reason IS NOT NULL
             UNION ALL
             SELECT {node}, {label}, line_no, reason, coalesce(raw, '') FROM _rejected
             """
@@ -440,20 +462,20 @@ def load_file(
             f"""
             SELECT count(*) FILTER (WHERE reason IS NULL),
                    count(*) FILTER (WHERE reason IS NOT NULL),
-                   count(*) FILTER (WHERE reason IS NULL AND NOT ({window})),
-                   strftime(min(ts) FILTER (WHERE reason IS NULL AND {window}), '%Y-%m-%dT%H:%M:%S.%gZ'),
-                   strftime(max(ts) FILTER (WHERE reason IS NULL AND {window}), '%Y-%m-%dT%H:%M:%S.%gZ')
-            FROM _parsed
+                   count(*) FILTER (WHERE reason IS NULL AND NOT in_window),
+                   strftime(min(ts) FILTER (WHERE reason IS NULL AND in_window), '%Y-%m-%dT%H:%M:%S.%gZ'),
+                   strftime(max(ts) FILTER (WHERE reason IS NULL AND in_window), '%Y-%m-%dT%H:%M:%S.%gZ')
+            FROM parsed WHERE file_id = {file_id}
             """
         ).fetchone()
         assert row is not None
         con.execute("COMMIT")
-    except FileReadError:
-        con.execute("ROLLBACK")
-        raise
     except duckdb.Error as exc:
         con.execute("ROLLBACK")
         raise FileReadError(_short_error(exc)) from exc
+    finally:
+        con.execute("DROP VIEW IF EXISTS _lines")
+        con.execute("DROP TABLE IF EXISTS _raw")
     parsed, bad, outside, first, last = row
     header_lines = n_lines - parsed - bad  # CSV header rows are not records
     return FileCounts(
