@@ -315,9 +315,9 @@ def test_bacalhau_orchestrator_config_defaults_to_the_results_bucket() -> None:
 def test_publisher_environment_for_gcs() -> None:
     config = yaml.safe_load(_rendered("compute"))
     files = write_files(config)
-    env = dict(
-        line.split("=", 1) for line in files["/etc/bacalhau/publisher.env"]["decoded"].splitlines() if line
-    )
+    lines = files["/etc/bacalhau/publisher.env"]["decoded"].splitlines()
+    env = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    assert env["AWS_EC2_METADATA_DISABLED"] == "true"
     assert env["AWS_REQUEST_CHECKSUM_CALCULATION"] == "when_required"
     assert env["AWS_ACCESS_KEY_ID"] == "GOOG1EXAMPLEACCESSIDFORTESTSONLY"
     assert "AWS_SECRET_ACCESS_KEY" not in env, "the HMAC secret comes from Secret Manager at start"
