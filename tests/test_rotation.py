@@ -334,6 +334,10 @@ def _soak(layout: Layout, *, compress: str, rate: float = 12000, seconds: float 
         gen.kill()
     runs.append(rotate(layout))  # publishes the last file; the generator's final status says "stopped"
 
+    print(
+        f"soak: {len(runs)} forced runs, {achieved:.0f} lines/s, {final['lines']} lines, "
+        f"{final['reopens']} reopens, {len(layout.published())} published files"
+    )
     failed = [r.stderr for r in runs if r.returncode != 0]
     assert not failed, failed[0]
     assert achieved >= 10_000, f"generator wrote only {achieved:.0f} lines/s during the soak"
@@ -513,3 +517,45 @@ def test_every_setting_is_documented() -> None:
     missing = sorted(v for v in used - internal if f"`{v}`" not in doc)
     assert not missing, f"undocumented in docs/rotation.md: {missing}"
     assert os.access(WRAPPER, os.X_OK) and os.access(PUBLISH, os.X_OK) and os.access(PRUNE, os.X_OK)
+
+
+def _owned_layout(root: Path, uid: int) -> Layout:
+    root.mkdir(mode=0o755)
+    layout = make_layout(root, root)
+    for d in (root, layout.live, layout.out, layout.state):
+        os.chown(d, uid, uid)
+    layout.live_file.write_bytes(b"a\nb\n")
+    os.chown(layout.live_file, uid, uid)
+    return layout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run as another user")
+def test_node_and_container_privileges(tmp_path: Path) -> None:
+    """Node: cron runs the wrapper as root over a live directory the container's uid owns. Container: the
+    sidecar runs it as that (non-root) uid. Both rotate and publish with the same scripts."""
+    require_tool("setpriv")
+    uid = 65534
+    base = Path(tempfile.mkdtemp(prefix="edgelog-priv-"))
+    base.chmod(0o755)
+    try:
+        node = _owned_layout(base / "node", uid)
+        res = rotate(node)
+        assert res.returncode == 0, res.stderr
+        (pub,) = check_published(node, gz=True)
+        assert read_lines(pub) == [b"a", b"b"]
+
+        sidecar = _owned_layout(base / "sidecar", uid)
+        res = subprocess.run(
+            ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", str(WRAPPER)],
+            env=sidecar.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert res.returncode == 0, res.stderr
+        (pub,) = check_published(sidecar, gz=True)
+        assert pub.stat().st_uid == uid
+        assert read_lines(pub) == [b"a", b"b"]
+    finally:
+        shutil.rmtree(base)
