@@ -193,6 +193,10 @@ variable "compute_machine_type" {
     condition     = can(regex("^[a-z][a-z0-9]*-[a-z0-9-]+$", var.compute_machine_type)) && !startswith(var.compute_machine_type, "t2a-") && !startswith(var.compute_machine_type, "c4a-")
     error_message = "compute_machine_type must be an x86-64 machine type such as e2-standard-2 (Arm t2a/c4a types are not supported)."
   }
+  validation {
+    condition     = !contains(["e2-micro", "f1-micro", "g1-small"], var.compute_machine_type) && !endswith(var.compute_machine_type, "-1")
+    error_message = "compute_machine_type needs at least 2 vCPUs and 2 GB: edgelog's jobs ask for 1 CPU and 1 GB and Bacalhau offers only 80% of the machine."
+  }
 }
 
 variable "boot_image" {

@@ -462,6 +462,7 @@ def test_example_tfvars_pass_validation(module_dir: Path) -> None:
         ("generator_image=edgelog:latest", "registry host"),
         ('rotation_settings={EDGELOG_OUTPUT_DIR="/tmp"}', "must not move"),
         ("compute_machine_type=t2a-standard-2", "x86-64"),
+        ("compute_machine_type=n1-standard-1", "at least 2 vCPUs"),
         ('generator_env={EDGELOG_NODE="x"}', "must not set EDGELOG_NODE"),
         ('job_images=["latest"]', "full image references"),
     ],
