@@ -323,7 +323,7 @@ def test_publisher_environment_for_gcs() -> None:
     assert "AWS_SECRET_ACCESS_KEY" not in env, "the HMAC secret comes from Secret Manager at start"
     unit = files["/etc/systemd/system/bacalhau.service"]["decoded"]
     assert "EnvironmentFile=/etc/bacalhau/publisher.env" in unit
-    assert "EnvironmentFile=/run/bacalhau/publisher.env" in unit
+    assert "EnvironmentFile=-/run/bacalhau/publisher.env" in unit
     assert "ExecStartPre=+/usr/local/sbin/edgelog-bacalhau-secrets compute" in unit
     assert "--config /etc/bacalhau/config.yaml --config /run/bacalhau/secrets.yaml" in unit
     assert re.search(r"^User=bacalhau$", unit, re.MULTILINE) and "SupplementaryGroups=docker" in unit
@@ -442,3 +442,47 @@ def test_user_data_fits_in_instance_metadata(rendered: tuple[str, str, Path]) ->
     """GCE limits one metadata value to 256 KiB (and all metadata to 512 KiB); keep ample headroom."""
     name, text, _ = rendered
     assert len(text.encode()) < 192 * 1024, f"{name} user-data is {len(text.encode())} bytes"
+
+
+EXPECTED_ON_THE_NODE = re.compile(
+    r"Command (/usr/local/bin/bacalhau|/usr/local/sbin/edgelog-[a-z-]+|/usr/bin/docker) is not executable: "
+    r"No such file or directory$|Unit docker\.service not found\.$"
+)
+
+
+def verify_units(units: dict[str, str], directory: Path) -> list[str]:
+    """systemd-analyze verify on the given units; returns its complaints minus "not installed here" ones."""
+    systemd_analyze = require_tool("systemd-analyze")
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, content in units.items():
+        path = directory / name
+        path.write_text(content)
+        paths.append(str(path))
+    result = subprocess.run(
+        [systemd_analyze, "verify", "--man=no", "--generators=no", *paths],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    return [line for line in lines if not EXPECTED_ON_THE_NODE.search(line)]
+
+
+def test_systemd_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    for name, text in rendered_templates().items():
+        units = {
+            path.rsplit("/", 1)[1]: entry["decoded"]
+            for path, entry in write_files(yaml.safe_load(text)).items()
+            if path.startswith("/etc/systemd/system/")
+        }
+        assert "bacalhau.service" in units
+        problems = verify_units(units, tmp_path / name)
+        assert not problems, f"{name}: " + "\n".join(problems)
+
+
+def test_systemd_verify_reports_a_broken_unit(tmp_path: Path) -> None:
+    unit = write_files(yaml.safe_load(_rendered("orchestrator")))["/etc/systemd/system/bacalhau.service"]
+    broken = unit["decoded"].replace("Restart=always", "Restartt=always")
+    problems = verify_units({"bacalhau.service": broken}, tmp_path)
+    assert any("Unknown key 'Restartt'" in line for line in problems)
