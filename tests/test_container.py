@@ -224,6 +224,10 @@ def test_constraints_pin_every_runtime_dependency() -> None:
             pins[canonicalize_name(name)] = version
     missing = _runtime_closure() - set(pins)
     assert not missing, f"log-generator/constraints.txt lacks {sorted(missing)}"
+    # Exactly the versions the tests run with (a consistent set: pip resolved it for .venv).
+    for name, version in pins.items():
+        installed = md.version(name)
+        assert installed == version, f"constraints.txt pins {name}=={version}, tests ran with {installed}"
     for r in md.distribution("edgelog").requires or []:
         req = Requirement(r)
         if req.marker is None:

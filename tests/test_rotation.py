@@ -7,12 +7,14 @@ published file is complete, and no temporary file is left behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -307,12 +309,41 @@ def test_retention_by_age_count_size_and_free_space(tmp_path: Path) -> None:
 # --- with the real generator ------------------------------------------------------------------------------
 
 
+class Reader(threading.Thread):
+    """A job's view of logs_to_process during the soak: reads every visible (non-dot) file the moment it
+    appears and remembers its digest; a file published before it was complete would differ from its final
+    content (or fail to decompress)."""
+
+    def __init__(self, out: Path):
+        super().__init__(daemon=True)
+        self.out = out
+        self.stop = threading.Event()
+        self.seen: dict[str, str] = {}
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for path in self.out.iterdir():
+                if path.name.startswith(".") or path.name in self.seen:
+                    continue
+                try:
+                    self.seen[path.name] = hashlib.sha256(b"\n".join(read_lines(path))).hexdigest()
+                except FileNotFoundError:
+                    continue  # removed by retention between listing and reading
+                except (OSError, EOFError, AssertionError) as exc:
+                    self.errors.append(f"{path.name}: {exc!r}")
+                    self.seen[path.name] = "unreadable"
+            self.stop.wait(0.01)
+
+
 def _soak(layout: Layout, *, compress: str, rate: float = 12000, seconds: float = 10.0) -> None:
     """Generator at `rate` lines/s, forced rotation every 0.5 s for `seconds`; then check zero loss."""
     layout.extra_env["EDGELOG_COMPRESS"] = compress
     layout.extra_env["EDGELOG_GZIP_LEVEL"] = "1"  # correctness does not depend on the level; spare the CPU
     gen = Generator(layout, rate=rate, fmt="json")
     runs: list[subprocess.CompletedProcess[str]] = []
+    reader = Reader(layout.out)
+    reader.start()
     try:
         gen.wait_running()
         # The generator may have written a start-up backlog before its first status; rotate it away first so
@@ -333,6 +364,9 @@ def _soak(layout: Layout, *, compress: str, rate: float = 12000, seconds: float 
     finally:
         gen.kill()
     runs.append(rotate(layout))  # publishes the last file; the generator's final status says "stopped"
+    time.sleep(0.2)
+    reader.stop.set()
+    reader.join(timeout=30)
 
     print(
         f"soak: {len(runs)} forced runs, {achieved:.0f} lines/s, {final['lines']} lines, "
@@ -348,6 +382,10 @@ def _soak(layout: Layout, *, compress: str, rate: float = 12000, seconds: float 
     assert len(files) >= 5, [f.name for f in files]
     assert [f.name for f in files] == sorted(f.name for f in files)
     assert list(layout.staging.iterdir()) == []
+    assert not reader.errors, reader.errors
+    assert set(reader.seen) == {f.name for f in files}
+    for f in files:  # what a reader saw first is the whole, final file
+        assert reader.seen[f.name] == hashlib.sha256(b"\n".join(read_lines(f))).hexdigest(), f.name
     lines = all_lines(layout)
     ids = json_request_ids(lines)
     assert len(ids) == final["lines"], f"{len(ids)} lines on disk, generator wrote {final['lines']}"
