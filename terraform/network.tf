@@ -153,3 +153,11 @@ check "public_api_is_reachable" {
     error_message = "enable_public_ip is true but allowed_cidrs is empty: the orchestrator's API stays closed to everything but the IAP tunnel. Add your network to allowed_cidrs, or keep public IPs off and use bacalhau_api_tunnel_command."
   }
 }
+
+# Nodes download packages, images and Bacalhau at boot: without public IPs they need Cloud NAT.
+check "nodes_have_egress" {
+  assert {
+    condition     = var.enable_cloud_nat || var.enable_public_ip
+    error_message = "enable_cloud_nat and enable_public_ip are both false: the VMs cannot reach the internet, so cloud-init cannot install Docker, the images or Bacalhau (unless your network provides another route)."
+  }
+}
