@@ -522,3 +522,32 @@ def test_docs_list_every_input_and_output() -> None:
         )
     for command in ["terraform init", "terraform validate", "terraform plan -var-file=envs/dev.tfvars"]:
         assert command in docs
+
+
+def code_without_comments() -> str:
+    lines = []
+    for path in tf_files():
+        for line in path.read_text().splitlines():
+            stripped = line.lstrip()
+            if stripped.startswith(("#", "//")):
+                continue
+            lines.append(re.sub(r"\s+#\s.*$", "", line))
+    return "\n".join(lines)
+
+
+def test_every_reference_resolves() -> None:
+    """Dangling references, which `terraform validate` would report (it cannot run without the provider)."""
+    code = code_without_comments()
+    variables = set(blocks("variable"))
+    local_names: set[str] = set()
+    for path in tf_files():
+        for entry in load(path.name).get("locals", []):
+            local_names |= {unq(k) for k in entry if not k.startswith("__")}
+    declared = {(rtype, name) for rtype, name, _ in resources()}
+    for name in set(re.findall(r"\bvar\.([a-z0-9_]+)", code)):
+        assert name in variables, f"var.{name} is not declared"
+    for name in set(re.findall(r"\blocal\.([a-z0-9_]+)", code)):
+        assert name in local_names, f"local.{name} is not defined"
+    for rtype, name in set(re.findall(r"(?<![\w\"])((?:google|random)_[a-z0-9_]+)\.([a-z0-9_]+)", code)):
+        assert (rtype, name) in declared, f"{rtype}.{name} is referenced but not declared"
+    assert len(declared) >= 25
