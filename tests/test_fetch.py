@@ -191,6 +191,34 @@ def test_missing_failed_partial_and_corrupt_nodes_are_reported(
     assert again.exit_code == ExitCode.PARTIAL and again.partial
 
 
+def test_refetch_follows_the_bucket_not_stale_local_copies(
+    gcs: str, node_results: dict[str, Path], tmp_path: Path
+) -> None:
+    """A job re-published under the same key: changed files are fetched again, vanished ones stop counting."""
+    bucket = open_bucket(gcs)
+    key = "edgelog/j-re/node-a/e-1"
+    publish_plain(bucket, stage_execution(node_results["node-a"], tmp_path / "s1"), key)
+    first = fetch_job(gcs, "j-re", tmp_path / "out")
+    assert first.exit_code == ExitCode.OK
+
+    # Overwrite with another analysis (different content, same file names) plus a file the old one lacked.
+    stage = stage_execution(node_results["node-b"], tmp_path / "s2")
+    publish_plain(bucket, stage, key)
+    local = tmp_path / "out" / "nodes" / "node-a" / "e-1"
+    (local / "outputs" / "stale.parquet").write_bytes(b"left over from an old run")
+    second = fetch_job(gcs, "j-re", tmp_path / "out")
+    assert second.exit_code == ExitCode.OK
+    assert second.downloaded > 0
+    assert _summary(second.merged_dir)["valid_requests"] == _summary(node_results["node-b"])["valid_requests"]
+    assert not (local / "outputs" / "stale.parquet").exists()
+
+    # The manifest object disappears (a half-deleted prefix): the local copy must not stand in for it.
+    gcs_bucket = GCSBucket.from_url(gcs)
+    gcs_bucket._client().bucket(gcs_bucket.bucket_name).blob(f"{key}/outputs/manifest.json").delete()
+    third = fetch_job(gcs, "j-re", tmp_path / "out")
+    assert third.nodes[0].status == "missing" and third.exit_code == ExitCode.FAILED
+
+
 def test_nothing_usable_is_a_failure(gcs: str, tmp_path: Path) -> None:
     bucket = open_bucket(gcs)
     stage = stage_execution(tmp_path / "none", tmp_path / "sf", exit_code=2, stderr="usage error\n")

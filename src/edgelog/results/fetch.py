@@ -399,6 +399,8 @@ def _read_exit_code(work: _Work) -> None:
 
 def _read_manifest(work: _Work, job_id: str) -> None:
     path = work.root / MANIFEST
+    if work.execution.encoding == "plain" and MANIFEST not in work.execution.objects:
+        return  # a copy from an earlier fetch does not count when the bucket no longer has it
     if not path.is_file():
         return
     try:
@@ -594,6 +596,8 @@ def fetch_job(
 
     for work in works:
         _decide(work)
+        if work.execution.encoding == "plain":
+            _prune_plain(work)
 
     node_results = _choose_per_node(works, expected_nodes)
     result = FetchResult(
@@ -627,6 +631,20 @@ def fetch_job(
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "fetch.json", result.to_json())
     return result
+
+
+def _prune_plain(work: _Work) -> None:
+    """Drop local files the execution no longer publishes, so the merge sees exactly the verified set."""
+    keep = {work.root / rel for rel in work.execution.objects}
+    for entry in (work.manifest or {}).get("outputs") or []:
+        rel = _safe_relpath(entry.get("path"))
+        if rel:
+            keep.add(work.root / "outputs" / rel)
+    if not work.root.is_dir():
+        return
+    for path in work.root.rglob("*"):
+        if path.is_file() and path not in keep:
+            path.unlink(missing_ok=True)
 
 
 def _remove_leftovers(out: Path) -> None:
