@@ -486,3 +486,147 @@ def test_systemd_verify_reports_a_broken_unit(tmp_path: Path) -> None:
     broken = unit["decoded"].replace("Restart=always", "Restartt=always")
     problems = verify_units({"bacalhau.service": broken}, tmp_path)
     assert any("Unknown key 'Restartt'" in line for line in problems)
+
+
+# Every typed config key of Bacalhau v1.9.3 (pkg/config/types/generated_constants.go). Bacalhau reads its
+# config with viper, which silently ignores unknown keys: a misspelt key would only show as a broken node.
+BACALHAU_CONFIG_KEYS = frozenset(
+    {
+        "API.Auth.AccessPolicyPath",
+        "API.Auth.Methods",
+        "API.Auth.Users",
+        "API.Host",
+        "API.Port",
+        "API.TLS.AutoCert",
+        "API.TLS.AutoCertCachePath",
+        "API.TLS.CAFile",
+        "API.TLS.CertFile",
+        "API.TLS.Insecure",
+        "API.TLS.KeyFile",
+        "API.TLS.SelfSigned",
+        "API.TLS.UseTLS",
+        "Compute.AllocatedCapacity.CPU",
+        "Compute.AllocatedCapacity.Disk",
+        "Compute.AllocatedCapacity.GPU",
+        "Compute.AllocatedCapacity.Memory",
+        "Compute.AllowListedLocalPaths",
+        "Compute.Auth.Token",
+        "Compute.Enabled",
+        "Compute.Env.AllowList",
+        "Compute.Heartbeat.InfoUpdateInterval",
+        "Compute.Heartbeat.Interval",
+        "Compute.Heartbeat.ResourceUpdateInterval",
+        "Compute.Network.AdvertisedAddress",
+        "Compute.Network.PortRangeEnd",
+        "Compute.Network.PortRangeStart",
+        "Compute.Orchestrators",
+        "Compute.TLS.CACert",
+        "Compute.TLS.RequireTLS",
+        "DataDir",
+        "DisableAnalytics",
+        "Engines.Disabled",
+        "Engines.Types.Docker.ManifestCache.Refresh",
+        "Engines.Types.Docker.ManifestCache.Size",
+        "Engines.Types.Docker.ManifestCache.TTL",
+        "InputSources.Disabled",
+        "InputSources.MaxRetryCount",
+        "InputSources.ReadTimeout",
+        "InputSources.Types.IPFS.Endpoint",
+        "JobAdmissionControl.Locality",
+        "JobAdmissionControl.ProbeExec",
+        "JobAdmissionControl.ProbeHTTP",
+        "JobAdmissionControl.RejectNetworkedJobs",
+        "JobAdmissionControl.RejectStatelessJobs",
+        "JobDefaults.Batch.Priority",
+        "JobDefaults.Batch.Task.Publisher.Params",
+        "JobDefaults.Batch.Task.Publisher.Type",
+        "JobDefaults.Batch.Task.Resources.CPU",
+        "JobDefaults.Batch.Task.Resources.Disk",
+        "JobDefaults.Batch.Task.Resources.GPU",
+        "JobDefaults.Batch.Task.Resources.Memory",
+        "JobDefaults.Batch.Task.Timeouts.ExecutionTimeout",
+        "JobDefaults.Batch.Task.Timeouts.TotalTimeout",
+        "JobDefaults.Daemon.Priority",
+        "JobDefaults.Daemon.Task.Resources.CPU",
+        "JobDefaults.Daemon.Task.Resources.Disk",
+        "JobDefaults.Daemon.Task.Resources.GPU",
+        "JobDefaults.Daemon.Task.Resources.Memory",
+        "JobDefaults.Ops.Priority",
+        "JobDefaults.Ops.Task.Publisher.Params",
+        "JobDefaults.Ops.Task.Publisher.Type",
+        "JobDefaults.Ops.Task.Resources.CPU",
+        "JobDefaults.Ops.Task.Resources.Disk",
+        "JobDefaults.Ops.Task.Resources.GPU",
+        "JobDefaults.Ops.Task.Resources.Memory",
+        "JobDefaults.Ops.Task.Timeouts.ExecutionTimeout",
+        "JobDefaults.Ops.Task.Timeouts.TotalTimeout",
+        "JobDefaults.Service.Priority",
+        "JobDefaults.Service.Task.Resources.CPU",
+        "JobDefaults.Service.Task.Resources.Disk",
+        "JobDefaults.Service.Task.Resources.GPU",
+        "JobDefaults.Service.Task.Resources.Memory",
+        "Labels",
+        "Logging.Level",
+        "Logging.LogDebugInfoInterval",
+        "Logging.Mode",
+        "NameProvider",
+        "Orchestrator.Advertise",
+        "Orchestrator.Auth.Token",
+        "Orchestrator.Cluster.Advertise",
+        "Orchestrator.Cluster.Host",
+        "Orchestrator.Cluster.Name",
+        "Orchestrator.Cluster.Peers",
+        "Orchestrator.Cluster.Port",
+        "Orchestrator.Enabled",
+        "Orchestrator.EvaluationBroker.MaxRetryCount",
+        "Orchestrator.EvaluationBroker.VisibilityTimeout",
+        "Orchestrator.Host",
+        "Orchestrator.NodeManager.DisconnectTimeout",
+        "Orchestrator.NodeManager.ManualApproval",
+        "Orchestrator.Port",
+        "Orchestrator.Scheduler.HousekeepingInterval",
+        "Orchestrator.Scheduler.HousekeepingTimeout",
+        "Orchestrator.Scheduler.QueueBackoff",
+        "Orchestrator.Scheduler.WorkerCount",
+        "Orchestrator.SupportReverseProxy",
+        "Orchestrator.TLS.CACert",
+        "Orchestrator.TLS.ServerCert",
+        "Orchestrator.TLS.ServerKey",
+        "Orchestrator.TLS.ServerTimeout",
+        "Publishers.Disabled",
+        "Publishers.Types.IPFS.Endpoint",
+        "Publishers.Types.Local.Address",
+        "Publishers.Types.Local.Port",
+        "ResultDownloaders.Disabled",
+        "ResultDownloaders.Timeout",
+        "ResultDownloaders.Types.IPFS.Endpoint",
+        "StrictVersionMatch",
+        "UpdateConfig.Interval",
+        "WebUI.Backend",
+        "WebUI.Enabled",
+        "WebUI.Listen",
+    }
+)
+
+
+def config_keys(config: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys of a Bacalhau config, down to the first key Bacalhau knows as a whole (maps, lists)."""
+    keys = []
+    for key, value in config.items():
+        path = prefix + key
+        if path in BACALHAU_CONFIG_KEYS or not isinstance(value, dict):
+            keys.append(path)
+        else:
+            keys.extend(config_keys(value, path + "."))
+    return keys
+
+
+def test_bacalhau_configs_use_only_keys_bacalhau_knows() -> None:
+    for name, text in rendered_templates().items():
+        config = yaml.safe_load(write_files(yaml.safe_load(text))["/etc/bacalhau/config.yaml"]["decoded"])
+        unknown = [key for key in config_keys(config) if key not in BACALHAU_CONFIG_KEYS]
+        assert not unknown, f"{name}: keys Bacalhau would silently ignore: {unknown}"
+    # the keys edgelog-bacalhau-secrets writes at start
+    for key in ["Compute.Auth.Token", "Orchestrator.Auth.Token", "API.Auth.Users"]:
+        assert key in BACALHAU_CONFIG_KEYS
+    assert config_keys({"Compute": {"AllowListedLocalPath": []}}) == ["Compute.AllowListedLocalPath"]
