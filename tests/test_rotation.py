@@ -597,3 +597,36 @@ def test_node_and_container_privileges(tmp_path: Path) -> None:
         assert read_lines(pub) == [b"a", b"b"]
     finally:
         shutil.rmtree(base)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run as another user")
+def test_unwritable_output_keeps_the_file_for_the_next_run(tmp_path: Path) -> None:
+    """Publishing fails (output not writable): the run fails loudly, the file waits in staging, and the first
+    run after the fix publishes it."""
+    require_tool("setpriv")
+    uid = 65534
+    base = Path(tempfile.mkdtemp(prefix="edgelog-ro-"))
+    base.chmod(0o755)
+    try:
+        layout = _owned_layout(base / "n", uid)
+        os.chown(layout.out, 0, 0)
+
+        def run() -> subprocess.CompletedProcess[str]:
+            cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", str(WRAPPER)]
+            return subprocess.run(
+                cmd, env=layout.env(), capture_output=True, text=True, timeout=60, check=False
+            )
+
+        res = run()
+        assert res.returncode == 1
+        assert "Permission denied" in res.stderr and "run failed" in res.stderr
+        assert "unexpected failure" not in res.stderr
+        assert layout.published() == [] and layout.temporaries() == []
+        (stuck,) = list(layout.staging.iterdir())
+        os.chown(layout.out, uid, uid)
+        res = run()
+        assert res.returncode == 0, res.stderr
+        (pub,) = check_published(layout, gz=True)
+        assert pub.name == stuck.name + ".gz" and read_lines(pub) == [b"a", b"b"]
+    finally:
+        shutil.rmtree(base)

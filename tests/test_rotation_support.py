@@ -82,10 +82,12 @@ def make_layout(live_root: Path, out_root: Path, **kwargs: object) -> Layout:
 
 
 def rotate(layout: Layout, timeout: float = 90, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the real wrapper once (it runs the real logrotate)."""
-    return subprocess.run(
+    """Run the real wrapper once (it runs the real logrotate); every failure must be a handled one."""
+    res = subprocess.run(
         [str(WRAPPER)], env=layout.env(**env), capture_output=True, text=True, timeout=timeout, check=False
     )
+    assert "unexpected failure" not in res.stderr, res.stderr
+    return res
 
 
 def read_lines(path: Path) -> list[bytes]:
