@@ -295,7 +295,8 @@ def hbars(items: Sequence[tuple[str, float, str]], *, label: str, width: int = 5
     if not items:
         return '<p class="empty">No data.</p>'
     total = sum(v for _, v, _ in items)
-    row_h, label_w = 24, 150
+    longest = max(min(len(name), 22) for name, _, _ in items)
+    row_h, label_w = 24, max(40, min(150, 7 * longest + 14))  # room for the labels, no more
     height = row_h * len(items) + 8
     peak = max(v for _, v, _ in items)
     parts = [
@@ -636,6 +637,8 @@ def _status(data: ResultData) -> str:
             for r in rows
         ],
         label="Status codes",
+        width=380,
+        limit=15,
     )
     body = f'<div class="grid3"><div>{ring}</div><div>{bars}</div><div>' + table(
         rows,
@@ -721,7 +724,7 @@ def _clients(data: ResultData) -> str:
         rows = data.rows(name)
         parts.append(
             f"<div><h3>{esc(title)}</h3>"
-            + hbars(_colored(rows, key), label=title, limit=8)
+            + hbars(_colored(rows, key), label=title, limit=8, width=380)
             + table(
                 rows,
                 [(key, title.rstrip("s"), None), ("hits", "Requests", None), ("visitors", "Visitors", None)],
