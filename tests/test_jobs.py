@@ -435,7 +435,11 @@ SUBMIT = [
     ("scenario", "code", "fragment"),
     [
         ("completed", ExitCode.OK, "Completed"),
-        ("failed", ExitCode.FAILED, "3 failed"),
+        (
+            "failed",
+            ExitCode.FAILED,
+            "3 failed (execution e-0f3a2b1c failed: volume /var/log/logs_to_process is not",
+        ),
         ("partial", ExitCode.PARTIAL, "2 ok, 1 failed"),
         ("task-errors", ExitCode.PARTIAL, "1 ok, 1 partial, 1 failed"),
     ],

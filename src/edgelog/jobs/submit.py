@@ -120,7 +120,8 @@ class JobStatus:
         parts = [
             f"{self.count(o)} {o}" for o in ("ok", "partial", "failed", "rejected", "active") if self.count(o)
         ]
-        return f"job {self.job_id} {self.state}: " + (", ".join(parts) if parts else "no executions")
+        text = f"job {self.job_id} {self.state}: " + (", ".join(parts) if parts else "no executions")
+        return f"{text} ({self.message})" if self.message and self.state != "Completed" else text
 
 
 def parse_describe(data: dict[str, Any]) -> JobStatus:
