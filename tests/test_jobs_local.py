@@ -429,3 +429,15 @@ def test_run_local_publishes_to_a_real_gcs_server_and_fetch_reads_it(tmp_path: P
         assert all(k.startswith(f"edgelog/{run.job_id}/") for k in keys)
         fetched = fetch_job(url, run.job_id, tmp_path / "out", expected_nodes=["node-1", "node-2"])
         assert fetched.exit_code == ExitCode.OK and fetched.merged_dir is not None
+
+
+def test_publish_failure_fails_the_execution(tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path), VARS)
+    blocker = tmp_path / "bucket" / "res"
+    blocker.parent.mkdir()
+    blocker.write_text("a file where the key prefix needs a directory")
+    run = run_local(spec, _nodes(tmp_path, 1), bucket_url=str(tmp_path / "bucket"))
+    execution = run.executions[0]
+    assert execution.state == "Failed" and execution.message.startswith("publishing failed")
+    assert execution.exit_code == 0  # the task itself ran fine
+    assert run.state == "Failed" and run.status.exit_code() == ExitCode.FAILED

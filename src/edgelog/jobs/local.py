@@ -377,7 +377,7 @@ class LocalRunner:
             self.on_event(execution)
             try:
                 self._publish(run, execution, results, root)
-            except (OSError, UsageError) as exc:
+            except Exception as exc:  # any upload error fails the execution, as in Bacalhau's executor
                 execution.state = "Failed"
                 execution.message = f"publishing failed: {exc}"
                 self.on_event(execution)
