@@ -268,70 +268,9 @@ def _short_error(exc: BaseException) -> str:
     return first[:500]
 
 
+# One streaming pipeline (nested projections, no materialised CTE), so DuckDB runs it on all cores in
+# constant memory; CASE evaluates the regex only for rows that are not on the fast path.
 _COMBINED_SQL = rf"""
-WITH s AS (
-  SELECT line_no, line, coalesce(contains(line, '\'), false) AS esc,
-         CASE WHEN NOT contains(line, '\') THEN string_split(line, '"') END AS p
-  FROM _lines
-),
-shaped AS (
-  SELECT line_no, line, esc, p, p[1] AS head, string_split(trim(p[3]), ' ') AS sb,
-         NOT esc AND ((len(p) = 7 AND p[5] = ' ' AND p[7] = '') OR len(p) = 3)
-           AND ends_with(p[1], '] ') AND strpos(p[1], ' [') > 0 AND starts_with(p[3], ' ') AS shape_ok
-  FROM s
-),
-flagged AS (
-  SELECT *, coalesce(shape_ok AND len(sb) = 2
-    AND len(split_part(head, ' ', 1)) + len(split_part(head, ' ', 2)) + 3 < strpos(head, ' ['), false) AS fast
-  FROM shaped
-),
-fast_ok AS (
-  SELECT line_no, line, false AS esc, true AS matched,
-         split_part(head, ' ', 1) AS ip,
-         head[len(split_part(head, ' ', 1)) + len(split_part(head, ' ', 2)) + 3 : strpos(head, ' [') - 1]
-           AS ruser,
-         head[strpos(head, ' [') + 2 : len(head) - 2] AS tsstr,
-         p[2] AS request, sb[1] AS status_s, sb[2] AS bytes_s,
-         CASE WHEN len(p) = 7 THEN p[4] END AS referer,
-         CASE WHEN len(p) = 7 THEN p[6] END AS ua
-  FROM flagged WHERE fast
-),
-slow AS (
-  SELECT line_no, line, esc,
-         regexp_extract(line, '{LINE_RE.replace("'", "''")}',
-           ['ip', 'ident', 'ruser', 'tsstr', 'request', 'status_s', 'bytes_s', 'tail', 'referer', 'ua']) AS m
-  FROM flagged WHERE NOT fast
-),
-unified AS (
-  SELECT * FROM fast_ok
-  UNION ALL
-  SELECT line_no, line, esc, m.ip <> '' AS matched, m.ip, m.ruser, m.tsstr,
-         CASE WHEN esc THEN edgelog_unescape(m.request) ELSE m.request END,
-         m.status_s, m.bytes_s,
-         CASE WHEN m.tail = '' THEN NULL WHEN esc THEN edgelog_unescape(m.referer) ELSE m.referer END,
-         CASE WHEN m.tail = '' THEN NULL WHEN esc THEN edgelog_unescape(m.ua) ELSE m.ua END
-  FROM slow
-),
-typed AS (
-  SELECT *,
-         try_strptime(tsstr, '{TS_FORMAT}') AS ts,
-         CASE WHEN len(status_s) = 3 THEN try_cast(status_s AS INTEGER) END AS status,
-         CASE WHEN bytes_s = '-' THEN 0::BIGINT
-              WHEN NOT starts_with(bytes_s, '+') THEN try_cast(bytes_s AS UBIGINT)::BIGINT END AS bytes,
-         string_split(request, ' ') AS rq
-  FROM unified
-),
-req AS (
-  -- The usual "METHOD target HTTP/x.y" splits on spaces; anything else (no protocol, spaces in the
-  -- target, garbage) goes through the request regex.
-  SELECT *,
-         CASE WHEN len(rq) = 3 AND starts_with(rq[3], 'HTTP/')
-                   AND (rq[1] IN ('GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH')
-                        OR regexp_full_match(rq[1], '[A-Za-z]+'))
-              THEN {{'method': rq[1], 'path': rq[2], 'protocol': rq[3]}}
-              ELSE regexp_extract(request, '{REQUEST_RE}', ['method', 'path', 'protocol']) END AS r
-  FROM typed
-)
 SELECT line_no, ts,
        ip, CASE WHEN esc THEN edgelog_unescape(ruser) ELSE ruser END AS remote_user, request,
        nullif(r.method, '') AS method, nullif(r.path, '') AS path, nullif(r.protocol, '') AS protocol,
@@ -345,7 +284,66 @@ SELECT line_no, ts,
             WHEN status IS NULL THEN 'bad status: ' || left(status_s, 64)
             WHEN bytes IS NULL THEN 'bad byte count: ' || left(bytes_s, 64)
        END AS reason
-FROM req
+FROM (
+  -- The usual "METHOD target HTTP/x.y" splits on spaces; anything else (no protocol, spaces in the
+  -- target, garbage) goes through the request regex.
+  SELECT *,
+         CASE WHEN len(rq) = 3 AND starts_with(rq[3], 'HTTP/')
+                   AND (rq[1] IN ('GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH')
+                        OR regexp_full_match(rq[1], '[A-Za-z]+'))
+              THEN {{'method': rq[1], 'path': rq[2], 'protocol': rq[3]}}
+              ELSE regexp_extract(request, '{REQUEST_RE}', ['method', 'path', 'protocol']) END AS r
+  FROM (
+    SELECT *,
+           try_strptime(tsstr, '{TS_FORMAT}') AS ts,
+           CASE WHEN len(status_s) = 3 THEN try_cast(status_s AS INTEGER) END AS status,
+           CASE WHEN bytes_s = '-' THEN 0::BIGINT
+                WHEN NOT starts_with(bytes_s, '+') THEN try_cast(bytes_s AS UBIGINT)::BIGINT END AS bytes,
+           string_split(request, ' ') AS rq
+    FROM (
+      SELECT line_no, line, esc,
+             CASE WHEN fast THEN true ELSE m.ip <> '' END AS matched,
+             CASE WHEN fast THEN split_part(head, ' ', 1) ELSE m.ip END AS ip,
+             CASE WHEN fast
+                  THEN head[len(split_part(head, ' ', 1)) + len(split_part(head, ' ', 2)) + 3
+                            : strpos(head, ' [') - 1]
+                  ELSE m.ruser END AS ruser,
+             CASE WHEN fast THEN head[strpos(head, ' [') + 2 : len(head) - 2] ELSE m.tsstr END AS tsstr,
+             CASE WHEN fast THEN p[2] WHEN esc THEN edgelog_unescape(m.request) ELSE m.request END AS request,
+             CASE WHEN fast THEN sb[1] ELSE m.status_s END AS status_s,
+             CASE WHEN fast THEN sb[2] ELSE m.bytes_s END AS bytes_s,
+             CASE WHEN fast THEN (CASE WHEN len(p) = 7 THEN p[4] END)
+                  WHEN m.tail = '' THEN NULL WHEN esc THEN edgelog_unescape(m.referer) ELSE m.referer END
+               AS referer,
+             CASE WHEN fast THEN (CASE WHEN len(p) = 7 THEN p[6] END)
+                  WHEN m.tail = '' THEN NULL WHEN esc THEN edgelog_unescape(m.ua) ELSE m.ua END AS ua
+      FROM (
+        SELECT *,
+               CASE WHEN NOT fast THEN regexp_extract(line, '{LINE_RE.replace("'", "''")}',
+                 ['ip', 'ident', 'ruser', 'tsstr', 'request', 'status_s', 'bytes_s', 'tail', 'referer', 'ua'])
+               END AS m
+        FROM (
+          SELECT *,
+                 coalesce(NOT esc AND ((len(p) = 7 AND p[5] = ' ' AND p[7] = '') OR len(p) = 3)
+                   AND ends_with(head, '] ') AND strpos(head, ' [') > 0 AND starts_with(p[3], ' ')
+                   AND len(sb) = 2
+                   AND len(split_part(head, ' ', 1)) + len(split_part(head, ' ', 2)) + 3 < strpos(head, ' ['),
+                   false) AS fast
+          FROM (
+            SELECT line_no, line, esc, p, p[1] AS head,
+                   CASE WHEN len(p) >= 3 THEN string_split(trim(p[3]), ' ') END AS sb
+            FROM (
+              -- A line without a backslash cannot hold an escaped quote: split it on the quotes.
+              SELECT line_no, line, coalesce(contains(line, '\'), false) AS esc,
+                     CASE WHEN NOT contains(line, '\') THEN string_split(line, '"') END AS p
+              FROM _lines
+            )
+          )
+        )
+      )
+    )
+  )
+)
 """
 
 _JSON_FIELDS = ", ".join(f"'$.{f}'" for f in CSV_FIELDS)
