@@ -630,3 +630,28 @@ def test_unwritable_output_keeps_the_file_for_the_next_run(tmp_path: Path) -> No
         assert pub.name == stuck.name + ".gz" and read_lines(pub) == [b"a", b"b"]
     finally:
         shutil.rmtree(base)
+
+
+def test_every_format_is_rotated_when_no_format_is_configured(tmp_path: Path) -> None:
+    """A node's rotation need not know the generator's format: .log, .jsonl and .csv live files all rotate."""
+    layout = make_layout(tmp_path, tmp_path)
+    env = layout.env()
+    del env["EDGELOG_LOG_EXTENSION"]
+    live = {
+        "access-n1.log": b"combined\n",
+        "access-n1.jsonl": b'{"request_id": "r1"}\n',
+        "access-n1.csv": b"ts,request_id\nx,r2\n",
+    }
+    for name, data in live.items():
+        (layout.live / name).write_bytes(data)
+    res = subprocess.run([str(WRAPPER)], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+    published = {parse_rotated_name(p.name).ext: p for p in layout.published()}  # type: ignore[union-attr]
+    assert set(published) == {".log", ".jsonl", ".csv"}
+    for name, data in live.items():
+        pub = published[Path(name).suffix]
+        assert read_lines(pub) == data.splitlines()
+        assert not (layout.live / name).exists()
+    bad = layout.env(EDGELOG_LOG_EXTENSION=".log .csv", EDGELOG_LIVE_GLOB="access-*")
+    res = subprocess.run([str(WRAPPER), "--render"], env=bad, capture_output=True, text=True, check=False)
+    assert res.returncode == 1 and "EDGELOG_LIVE_GLOB needs a single EDGELOG_LOG_EXTENSION" in res.stderr

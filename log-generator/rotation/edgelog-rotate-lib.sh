@@ -12,14 +12,17 @@ EDGELOG_ROTATION_LIB=${EDGELOG_ROTATION_LIB:-$(cd -- "$(dirname -- "${BASH_SOURC
 
 # Where things are.
 EDGELOG_LIVE_DIR=${EDGELOG_LIVE_DIR:-/var/log/app}
-# The extension follows the generator's format (EDGELOG_FORMAT, as in the container) unless set explicitly.
-case ${EDGELOG_FORMAT:-combined} in
+# Extensions of the live files (space-separated; one logrotate block each). Unless set explicitly they follow
+# the generator's format (EDGELOG_FORMAT, as in the container); without it, every format's extension.
+case ${EDGELOG_FORMAT:-} in
   json) _edgelog_ext=.jsonl ;;
   csv) _edgelog_ext=.csv ;;
+  '') _edgelog_ext='.log .jsonl .csv' ;;
   *) _edgelog_ext=.log ;;
 esac
 EDGELOG_LOG_EXTENSION=${EDGELOG_LOG_EXTENSION:-$_edgelog_ext}
-EDGELOG_LIVE_GLOB=${EDGELOG_LIVE_GLOB:-*$EDGELOG_LOG_EXTENSION}
+# Which live files to rotate; empty means "*<extension>" for each extension.
+EDGELOG_LIVE_GLOB=${EDGELOG_LIVE_GLOB:-}
 EDGELOG_STAGING_DIR=${EDGELOG_STAGING_DIR:-$EDGELOG_LIVE_DIR/rotated}
 EDGELOG_OUTPUT_DIR=${EDGELOG_OUTPUT_DIR:-/var/log/logs_to_process}
 EDGELOG_STATE_DIR=${EDGELOG_STATE_DIR:-/var/lib/edgelog}
@@ -95,10 +98,18 @@ validate_settings() {
     EDGELOG_ROTATE_TEMPLATE EDGELOG_ROTATION_LIB; do
     is_safe_path "${!var}" || die "config: $var='${!var}' must be an absolute path of letters, digits and _./@+:- (no '..')"
   done
-  [[ $EDGELOG_LIVE_GLOB =~ ^[A-Za-z0-9_.*?@+-]+$ ]] ||
-    die "config: EDGELOG_LIVE_GLOB='$EDGELOG_LIVE_GLOB' must be a file-name glob without '/' (e.g. '*.log')"
-  [[ $EDGELOG_LOG_EXTENSION =~ ^\.[A-Za-z0-9]+$ ]] ||
-    die "config: EDGELOG_LOG_EXTENSION='$EDGELOG_LOG_EXTENSION' must look like '.log', '.jsonl' or '.csv'"
+  local ext exts
+  read -r -a exts <<<"$EDGELOG_LOG_EXTENSION"
+  ((${#exts[@]} >= 1)) || die "config: EDGELOG_LOG_EXTENSION is empty"
+  for ext in "${exts[@]}"; do
+    [[ $ext =~ ^\.[A-Za-z0-9]+$ ]] ||
+      die "config: EDGELOG_LOG_EXTENSION='$EDGELOG_LOG_EXTENSION' must be extensions like '.log', '.jsonl' or '.csv'"
+  done
+  if [[ -n $EDGELOG_LIVE_GLOB ]]; then
+    [[ $EDGELOG_LIVE_GLOB =~ ^[A-Za-z0-9_.*?@+-]+$ ]] ||
+      die "config: EDGELOG_LIVE_GLOB='$EDGELOG_LIVE_GLOB' must be a file-name glob without '/' (e.g. '*.log')"
+    ((${#exts[@]} == 1)) || die "config: EDGELOG_LIVE_GLOB needs a single EDGELOG_LOG_EXTENSION"
+  fi
   for var in EDGELOG_REOPEN_TIMEOUT EDGELOG_STATUS_STALE_AFTER EDGELOG_SETTLE_SECONDS; do
     is_number "${!var}" || die "config: $var='${!var}' must be a number of seconds"
   done
