@@ -286,6 +286,8 @@ def test_more_than_1000_objects_and_interrupted_fetch_resumes(
         first = fetch_job(flaky, "j-big", out, workers=4)
     assert first.exit_code in (ExitCode.FAILED, ExitCode.PARTIAL)
     assert first.downloaded == 300
+    assert first.retries > 0 and flaky.on_retry is None  # retries counted; the caller's bucket left as it was
+    assert any("bucket unreachable" in p for p in first.problems)
     assert any(n.status == "failed" and "download failed" in (n.reason or "") for n in first.nodes)
 
     # Damage left by the interruption: a stray temporary file and one truncated download.

@@ -536,9 +536,36 @@ def fetch_job(
     out = Path(out_dir).expanduser().resolve()
     bucket = bucket_url if isinstance(bucket_url, Bucket) else open_bucket(bucket_url)
     retries = [0]
-    if hasattr(bucket, "on_retry") and bucket.on_retry is None:
-        bucket.on_retry = lambda exc: retries.__setitem__(0, retries[0] + 1)
+    previous = getattr(bucket, "on_retry", None)
+    counts = hasattr(bucket, "on_retry")
 
+    def count(exc: BaseException) -> None:
+        retries[0] += 1
+        if previous is not None:
+            previous(exc)
+
+    if counts:
+        bucket.on_retry = count  # type: ignore[attr-defined]
+    try:
+        return _fetch(bucket, job_id, out, prefix, workers, expected_nodes, console, merge, retries, started)
+    finally:
+        if counts:
+            bucket.on_retry = previous  # type: ignore[attr-defined]
+
+
+def _fetch(
+    bucket: Bucket,
+    job_id: str,
+    out: Path,
+    prefix: str,
+    workers: int,
+    expected_nodes: Sequence[str],
+    console: Console | None,
+    merge: bool,
+    retries: list[int],
+    started: float,
+) -> FetchResult:
+    """The body of :func:`fetch_job`, which counts the bucket's retries around it."""
     listing = parse_job(job_id, prefix, bucket.list(job_prefix(prefix, job_id)))
     if not listing.executions and not expected_nodes:
         where = f"{bucket.url}/{job_prefix(prefix, job_id)}"
