@@ -162,6 +162,16 @@ def test_dockerfile_pins_runs_non_root_and_checks_health() -> None:
                 f"apt package {pkg} is not pinned"
             )
     assert "--constraint /tmp/edgelog/constraints.txt" in runs and "--no-cache-dir" in runs
+    for segment in re.findall(r"pip install ([^&]+)", runs):
+        tokens = segment.split()
+        for i, tok in enumerate(tokens):
+            if tok.startswith("-") or (i and tokens[i - 1] in ("--constraint", "-c")):
+                continue
+            assert tok.startswith("/") or re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][A-Za-z0-9.]*", tok), (
+                f"pip package {tok} is not pinned"
+            )
+    if "--no-build-isolation" not in runs:
+        pytest.fail("build isolation would fetch unpinned build dependencies")
     users = [a for op, a in ins if op == "USER"]
     assert users and users[-1] not in ("root", "0", "0:0")
     args = {a.split("=")[0]: a.split("=")[1] for op, a in ins if op == "ARG"}
@@ -466,3 +476,21 @@ def test_entrypoint_passes_other_commands_through(tmp_path: Path) -> None:
     )
     assert res.returncode == 0 and "live" in res.stdout
     assert shutil.which("bash")
+
+
+def test_rotator_healthcheck_follows_successful_runs(tmp_path: Path) -> None:
+    """The sidecar's compose healthcheck: healthy after a recent successful rotation, unhealthy otherwise."""
+    svc = yaml.safe_load(COMPOSE.read_text())["services"]["rotator"]
+    kind, script = svc["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    script = script.replace("$$", "$")  # compose's escape for a literal dollar
+    env = {"PATH": "/usr/bin:/bin", "EDGELOG_STATE_DIR": str(tmp_path), "EDGELOG_ROTATE_INTERVAL": "300"}
+
+    def healthy() -> bool:
+        return subprocess.run(["sh", "-c", script], env=env, check=False).returncode == 0
+
+    assert not healthy()  # no successful run yet
+    (tmp_path / "rotate.last-ok").write_text(f"{int(time.time()) - 30}\n")
+    assert healthy()
+    (tmp_path / "rotate.last-ok").write_text(f"{int(time.time()) - 2 * 300 - 200}\n")
+    assert not healthy()
