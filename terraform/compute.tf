@@ -20,6 +20,10 @@ locals {
   generator_uid = 10001
   generator_gid = 10001
 
+  # Bacalhau creates a job's /outputs owned by the user `bacalhau serve` runs as (mode 0755) and cannot pick the
+  # container's user, so that user must have the job image's uid (jobs/Dockerfile EDGELOG_JOB_UID, docs/jobs.md).
+  bacalhau_uid = 10002
+
   # The compose project's .env: log-generator/.env.example with this deployment's values substituted in place
   # (and any extra var.generator_env keys appended), so every setting appears exactly once.
   # One entry per line of .env.example: the line and the variable it sets ("" for comments and blank lines).
@@ -147,6 +151,7 @@ resource "google_compute_instance" "compute" {
       generator_image   = var.generator_image
       generator_uid     = local.generator_uid
       generator_gid     = local.generator_gid
+      bacalhau_uid      = local.bacalhau_uid
     })
   }
 

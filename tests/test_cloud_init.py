@@ -155,6 +155,7 @@ def compute_vars() -> dict[str, Any]:
         "generator_env": generator_env(),
         "generator_image": GENERATOR_IMAGE,
         "generator_uid": 10001,
+        "bacalhau_uid": 10002,
         "generator_gid": 10001,
     }
 
@@ -392,6 +393,20 @@ def test_bootstrap_creates_directories_with_owners_and_modes() -> None:
     assert bootstrap.index("edgelog-install-bacalhau") < bootstrap.index("enable --now bacalhau.service")
     assert config["runcmd"] == [["/usr/local/sbin/edgelog-bootstrap"]]
     assert {"docker.io", "docker-compose-v2", "logrotate", "cron", "jq", "curl"} <= set(config["packages"])
+
+
+def test_bacalhau_user_has_the_job_image_uid() -> None:
+    """Bacalhau hands /outputs to the uid `bacalhau serve` runs as; the job image's user must be that uid."""
+    import re
+
+    dockerfile = (REPO_ROOT / "jobs" / "Dockerfile").read_text()
+    job_uid = int(re.search(r"^ARG EDGELOG_JOB_UID=(\d+)$", dockerfile, re.MULTILINE)[1])
+    compute_tf = (REPO_ROOT / "terraform" / "compute.tf").read_text()
+    assert int(re.search(r"^\s*bacalhau_uid\s*=\s*(\d+)$", compute_tf, re.MULTILINE)[1]) == job_uid
+    assert compute_vars()["bacalhau_uid"] == job_uid
+    users = yaml.safe_load(_rendered("compute"))["users"]
+    bacalhau = next(u for u in users if isinstance(u, dict) and u["name"] == "bacalhau")
+    assert int(bacalhau["uid"]) == job_uid
 
 
 def test_templatefile_calls_pass_exactly_the_variables_the_templates_use(tmp_path: Path) -> None:
