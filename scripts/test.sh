@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(logrotate cron shellcheck goaccess cloud-init chromium gzip procps python3-venv jq curl systemd)
+APT_PACKAGES=(logrotate cron shellcheck goaccess cloud-init chromium gzip procps python3-venv jq curl systemd fonts-liberation fonts-dejavu-core)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
