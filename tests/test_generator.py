@@ -479,7 +479,13 @@ def test_cli_stream_and_usage_errors(tmp_path: Path) -> None:
     assert result.exit_code == 0 and len(result.output.splitlines()) == 21
     result = runner.invoke(app, ["generate", "stream", "-d", "30s", "-f", "json", "--rate", "10"])
     assert result.exit_code == 0 and all(json.loads(x) for x in result.output.splitlines())
-    for bad in (["stream", "-f", "xml"], ["stream", "-d", "soon"], ["stream", "--start", "yesterday"],
+    # a zero rate writes empty files instead of hanging
+    result = runner.invoke(
+        app, ["generate", "backfill", "--out", str(tmp_path / "zero"), "-d", "10m", "--rate", "0"]
+    )
+    assert result.exit_code == 0 and all(p.stat().st_size == 0 for p in (tmp_path / "zero").iterdir())
+    for bad in (["stream", "-n", "5", "--rate", "0"],
+                ["stream", "-f", "xml"], ["stream", "-d", "soon"], ["stream", "--start", "yesterday"],
                 ["backfill", "--out", str(tmp_path), "--interval", "0s"],
                 ["backfill", "--out", str(tmp_path), "--node", "a b"]):  # fmt: skip
         result = runner.invoke(app, ["generate", *bad])

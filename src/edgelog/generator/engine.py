@@ -216,12 +216,16 @@ class Engine:
     def _advance_arrival(self) -> None:
         """Move ``next_arrival`` by an exponential gap at the current session rate."""
         t = self.next_arrival
-        while True:
+        if self.rate <= 0:
+            self.next_arrival = math.inf  # no traffic at all
+            return
+        for _ in range(24 * 8):  # the hourly multipliers sum to > 0, so a non-zero hour comes within 8 days
             lam = self.rate * self.multiplier(t) / self.lines_per_session
             if lam > 0:
                 self.next_arrival = t + self.rng.expovariate(lam)
                 return
             t = (int(t // 3600) + 1) * 3600.0  # no traffic this hour: try the next one
+        self.next_arrival = math.inf
 
     def advance(self, until: float) -> None:
         """Start every session that arrives before ``until`` (their requests may lie beyond it)."""

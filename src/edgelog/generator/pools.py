@@ -238,7 +238,9 @@ def build_pools(
         return list(seen)
 
     usernames = unique(fake.user_name, population)
-    user_agents = unique(fake.user_agent, 150)
+    # Faker's firefox() puts random dates (year 7000+) in Gecko/...: keep the plausible families only
+    families = (fake.chrome, fake.chrome, fake.safari, fake.opera, fake.internet_explorer)
+    user_agents = unique(lambda: families[rng.randrange(len(families))](), 150)
     n6 = round(clients * ipv6)
     client_ips = unique(fake.ipv4_public, clients - n6) + unique(fake.ipv6, n6)
     rng.shuffle(client_ips)
