@@ -494,3 +494,14 @@ def test_rotator_healthcheck_follows_successful_runs(tmp_path: Path) -> None:
     assert healthy()
     (tmp_path / "rotate.last-ok").write_text(f"{int(time.time()) - 2 * 300 - 200}\n")
     assert not healthy()
+
+
+def test_entrypoint_and_image_settings_are_documented() -> None:
+    documented = set(_env_example()) | set(
+        re.findall(r"`(EDGELOG_[A-Z_]+)`", (REPO / "docs" / "rotation.md").read_text())
+    )
+    used = set(re.findall(r"\b(EDGELOG_[A-Z_]+)\b", ENTRYPOINT.read_text()))
+    used |= set(re.findall(r"\b(EDGELOG_[A-Z_]+)=", DOCKERFILE.read_text()))
+    build_args = {"EDGELOG_UID", "EDGELOG_GID"}
+    missing = sorted(used - documented - build_args)
+    assert not missing, f"undocumented settings: {missing}"

@@ -655,3 +655,24 @@ def test_every_format_is_rotated_when_no_format_is_configured(tmp_path: Path) ->
     bad = layout.env(EDGELOG_LOG_EXTENSION=".log .csv", EDGELOG_LIVE_GLOB="access-*")
     res = subprocess.run([str(WRAPPER), "--render"], env=bad, capture_output=True, text=True, check=False)
     assert res.returncode == 1 and "EDGELOG_LIVE_GLOB needs a single EDGELOG_LOG_EXTENSION" in res.stderr
+
+
+def test_installed_copy_works_through_a_symlink(tmp_path: Path) -> None:
+    """As cloud-init installs it: the directory copied elsewhere, the wrapper called through a symlink, no
+    reference back to the repository."""
+    installed = tmp_path / "opt" / "edgelog" / "rotation"
+    shutil.copytree(ROTATION_DIR, installed)
+    link = tmp_path / "sbin" / "edgelog-rotate"
+    link.parent.mkdir()
+    link.symlink_to(installed / "edgelog-rotate")
+    layout = make_layout(tmp_path / "n", tmp_path / "n")
+    layout.live_file.write_bytes(b"l1\nl2\n")
+    env = layout.env()
+    rendered = subprocess.run(
+        [str(link), "--render"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert f'"{installed}/edgelog-publish"' in rendered and str(ROTATION_DIR) not in rendered
+    res = subprocess.run([str(link)], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+    (pub,) = check_published(layout, gz=True)
+    assert read_lines(pub) == [b"l1", b"l2"]
