@@ -499,3 +499,19 @@ def test_cli_config_prints_effective_yaml() -> None:
     result = runner.invoke(app, ["generate", "config"])
     assert result.exit_code == 0
     assert yaml.safe_load(result.output) == load_config(None).data
+
+
+def test_backfill_speed_guard(tmp_path: Path) -> None:
+    """A loose floor (the goal is 300,000 lines/s, see bench/generator.py): catches a hot loop gone slow.
+
+    CPU time, not wall time, so other processes on the machine do not make it flaky.
+    """
+    import time
+
+    cfg = load_config(None).with_overrides({"traffic.shaped": False})
+    t0 = time.process_time()
+    paths = backfill(cfg, tmp_path, node="p", start=START, duration=timedelta(minutes=30), rate=150, seed=1)
+    cpu = time.process_time() - t0
+    lines = sum(p.read_bytes().count(b"\n") for p in paths)
+    assert lines > 200_000
+    assert lines / cpu > 100_000, f"{lines / cpu:,.0f} lines/s of CPU time"

@@ -115,6 +115,34 @@ def test_live_sigterm_exits_cleanly_and_sighup_reopens(tmp_path: Path) -> None:
     assert data.count(b"\n") == st["lines"]
 
 
+def test_live_survives_its_directory_vanishing(tmp_path: Path) -> None:
+    """The log directory is removed and re-created: errors are counted, writing resumes, no traceback."""
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    out = logdir / "live.log"
+    status = tmp_path / "gen.json"
+    proc = _live(tmp_path, "--output", str(out), "--status-file", str(status), "--rate", "300", "--flat",
+                 "--duration", "60")  # fmt: skip
+    try:
+        assert _wait_for(lambda: status.exists() and _status(status)["lines"] > 50, 20)
+        out.unlink()
+        logdir.rmdir()
+        assert _wait_for(lambda: _status(status)["write_errors"] >= 1, 10), "missing directory not noticed"
+        logdir.mkdir()
+        assert _wait_for(lambda: out.exists() and out.stat().st_size > 5000, 15), "writing did not resume"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = proc.stderr.read().decode()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    st = _status(status)
+    assert st["state"] == "stopped" and "No such file" in st["last_error"]
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_live_write_errors_are_counted_and_retried(tmp_path: Path) -> None:
     status = tmp_path / "gen.json"

@@ -449,7 +449,7 @@ class Engine:
         for _ in range(self.scan_lo + int(r() * (self.scan_hi - self.scan_lo + 1))):
             t += 0.02 + r() * 0.4
             probe = site.probes[int(r() * len(site.probes))]
-            self._emit(t, ident, probe, probe.status, probe.size if probe.status != 200 else 612, "-")
+            self._emit(t, ident, probe, probe.status, probe.size, "-")
 
 
 def _client_weights(n: int) -> list[float]:

@@ -101,7 +101,7 @@ class LiveWriter:
         self.ino = (st.st_dev, st.st_ino)
         self.status.inode = st.st_ino
         if self.header and st.st_size == 0:
-            os.write(fd, self.header)
+            os.write(fd, self.header)  # header lines are not counted in ``lines``
 
     def close(self) -> None:
         if self.fd is not None:
@@ -119,10 +119,18 @@ class LiveWriter:
             return False  # cannot tell (e.g. permission); keep writing where we are
         return (st.st_dev, st.st_ino) != self.ino
 
-    def reopen(self) -> None:
+    def reopen(self) -> bool:
+        """Close and open the path again; on failure (directory gone, permissions) count it and go on
+        without a file: the next write retries the open with backoff."""
         self.close()
-        self.open()
+        try:
+            self.open()
+        except OSError as exc:
+            self.status.write_errors += 1
+            self.status.last_error = f"reopen {self.path}: {exc.strerror or exc}"
+            return False
         self.status.reopens += 1
+        return True
 
     def write(
         self,
@@ -272,7 +280,7 @@ def run_live(
                     status.stop_reason = "max lines reached"
                     break
                 if sig.hup or now >= next_check:
-                    if sig.hup or writer.moved():
+                    if sig.hup or (writer.fd is not None and writer.moved()):
                         sig.hup = False
                         writer.reopen()
                         save_status()

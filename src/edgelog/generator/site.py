@@ -188,8 +188,10 @@ def build_site(config: GeneratorConfig, seed: int) -> Site:
     api += [req("GET", f"/api/v1/stock/{1000 + i}", "api", 180) for i in range(0, n, 3)]
     api += [req("GET", "/api/v1/cart", "api", 640), req("GET", "/api/v1/session", "api", 210)]
     probes = [req(m, p, "probe", ERROR_PAGE_BYTES.get(st, 612)) for m, p, st in SCANNER_PROBES]
-    for r, (_m, _p, st) in zip(probes, SCANNER_PROBES, strict=True):
+    for r, (m, _p, st) in zip(probes, SCANNER_PROBES, strict=True):
         r.status = st
+        if st == 200:  # the probe got the home page (HEAD: headers only)
+            r.size = 0 if m == "HEAD" else PAGE_SIZES["home"]
     login_post = req("POST", "/login", "login", 0)
     login_post.status = 302
     logout = req("GET", "/logout", "login", 0)
