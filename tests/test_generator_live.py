@@ -206,3 +206,21 @@ def test_health_command_healthy_and_unhealthy(tmp_path: Path) -> None:
 
     res = runner.invoke(app, ["generate", "health", "--status-file", str(healthy), "--max-silence", "0"])
     assert res.exit_code == 2
+
+
+def test_live_through_cli_runner_stops_at_max_lines(tmp_path: Path) -> None:
+    out = tmp_path / "a.jsonl"
+    status = tmp_path / "gen.json"
+    args = ["generate", "live", "--output", str(out), "--status-file", str(status), "--rate", "3000",
+            "--flat", "--max-lines", "500", "--format", "json", "--node", "cli"]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    lines = out.read_text().splitlines()
+    assert len(lines) == 500 == _status(status)["lines"]
+    assert all(json.loads(x)["host"] == "shop.example.com" for x in lines)
+    res = runner.invoke(
+        app, ["generate", "live", "--output", str(tmp_path / "nodir" / "x.log"), "--max-lines", "1"]
+    )
+    assert res.exit_code == 1 and "cannot open" in res.output
+    res = runner.invoke(app, ["generate", "live", "--output", str(out), "--rate", "-1"])
+    assert res.exit_code == 2
