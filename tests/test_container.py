@@ -505,3 +505,24 @@ def test_entrypoint_and_image_settings_are_documented() -> None:
     build_args = {"EDGELOG_UID", "EDGELOG_GID"}
     missing = sorted(used - documented - build_args)
     assert not missing, f"undocumented settings: {missing}"
+
+
+def test_cron_job_log_snippet_is_valid_logrotate(tmp_path: Path) -> None:
+    """/etc/logrotate.d/edgelog-rotate (rotates the cron job's own log) parses with the real logrotate."""
+    require_tool("logrotate")
+    text = (ROTATION_DIR / "edgelog-rotate.logrotate").read_text()
+    assert "/var/log/edgelog-rotate.log {" in text
+    assert "/var/log/edgelog-rotate.log" in CRON.read_text()
+    log = tmp_path / "edgelog-rotate.log"
+    log.write_text("line\n")
+    conf = tmp_path / "snippet.conf"
+    conf.write_text(text.replace("/var/log/edgelog-rotate.log", str(log)))
+    conf.chmod(0o644)
+    res = subprocess.run(
+        ["logrotate", "-d", "-f", "-s", str(tmp_path / "state"), str(conf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert f"considering log {log}" in res.stderr and "error" not in res.stderr.lower()
