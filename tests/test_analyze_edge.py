@@ -319,3 +319,27 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert sql(
         f"SELECT total_lines, valid_requests, unique_visitors FROM '{tmp_path}/o5/reports/summary.parquet'"
     ) == [(0, 0, 0)]
+
+
+def test_output_directory_inside_the_input_is_never_read(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "a.log").write_text(line() + "\n")
+    first = analyze([d], d / "out")
+    second = analyze([d], d / "out")  # re-run into the same directory: only its own paths are replaced
+    assert first.manifest["totals"] == second.manifest["totals"]
+    assert [i["name"] for i in second.manifest["inputs"]] == ["a.log"]
+    assert second.status == "ok"
+
+
+def test_on_disk_work_database_gives_the_same_reports(
+    tmp_path: Path, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large inputs are parsed into a temp database file instead of memory; the results must not change."""
+    inputs = [samples_dir / "nginx_small.log", samples_dir / "apache_small.log"]
+    in_memory = analyze(inputs, tmp_path / "mem")
+    monkeypatch.setenv("EDGELOG_DISK_THRESHOLD", "0")
+    on_disk = analyze(inputs, tmp_path / "disk")
+    assert in_memory.manifest["totals"] == on_disk.manifest["totals"]
+    for p in sorted((tmp_path / "mem" / "reports").glob("*.parquet")):
+        assert sql(f"SELECT * FROM '{p}'") == sql(f"SELECT * FROM '{tmp_path}/disk/reports/{p.name}'"), p.name

@@ -42,6 +42,7 @@ FILES_SCHEMA = """
     node_id VARCHAR, name VARCHAR, format VARCHAR, status VARCHAR, lines_read BIGINT, lines_parsed BIGINT,
     lines_quarantined BIGINT, lines_outside_window BIGINT, first_ts TIMESTAMPTZ, last_ts TIMESTAMPTZ
 """
+ON_DISK_BYTES = 256 * 1024 * 1024  # above this much (uncompressed) input, DuckDB works from a temp file
 OWNED_OUTPUTS = ("manifest.json", "reports", "partials", "queries", "quarantine.parquet")
 
 
@@ -106,8 +107,13 @@ def _file_sha256(path: Path) -> tuple[int, str]:
     return size, h.hexdigest()
 
 
-def _connect(tmp: Path) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with bounded memory that spills to a private temp directory."""
+def _connect(tmp: Path, *, on_disk: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with bounded memory that spills to a private temp directory.
+
+    Large inputs use a database file in that directory instead of memory: DuckDB then stores the parsed rows
+    compressed (dictionary/FSST suit user agents and paths), which spills far less than uncompressed
+    in-memory tables. Small inputs stay in memory, where they are faster.
+    """
     config: dict[str, Any] = {
         "memory_limit": os.environ.get("EDGELOG_MEMORY_LIMIT", "1GB"),
         "temp_directory": str(tmp),
@@ -116,19 +122,37 @@ def _connect(tmp: Path) -> duckdb.DuckDBPyConnection:
     threads = os.environ.get("EDGELOG_THREADS")
     if threads:
         config["threads"] = int(threads)
-    con = duckdb.connect(":memory:", config=config)
+    con = duckdb.connect(str(tmp / "work.duckdb") if on_disk else ":memory:", config=config)
     con.execute("SET TimeZone = 'UTC'")
     return con
 
 
-def discover_inputs(inputs: Sequence[Path | str]) -> list[Path]:
-    """Expand directories recursively, skipping dot-files and dot-directories; missing paths: usage error."""
+def _estimated_bytes(files: list[_Input]) -> int:
+    """Uncompressed input size, roughly (gzip'd logs are about 10x smaller), to pick memory or disk."""
+    total = 0
+    for f in files:
+        if f.status == "skipped":
+            continue
+        try:
+            size = f.path.stat().st_size
+        except OSError:
+            continue
+        total += size * 10 if f.name.endswith(".gz") else size
+    return total
+
+
+def discover_inputs(inputs: Sequence[Path | str], exclude: Path | None = None) -> list[Path]:
+    """Expand directories recursively, skipping dot-files, dot-directories and ``exclude`` (the output
+    directory, so re-running into a directory below the input never reads its own results)."""
     found: list[Path] = []
+    skip = exclude.resolve() if exclude is not None else None
     for item in inputs:
         p = Path(item)
         if p.is_dir():
             for root, dirs, files in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                dirs[:] = sorted(
+                    d for d in dirs if not d.startswith(".") and (Path(root) / d).resolve() != skip
+                )
                 found.extend(Path(root) / f for f in sorted(files) if not is_temporary(f))
         elif p.is_file():
             found.append(p)
@@ -244,7 +268,7 @@ def _run_library(
             con.execute(f"CREATE OR REPLACE TABLE p_{r.name} AS {r.merge_sql}")
             con.execute("DROP TABLE IF EXISTS partial")
             rel = f"partials/{r.name}.parquet"
-            rows[rel] = _copy_parquet(con, f"SELECT * FROM p_{r.name}", out / rel)
+            rows[rel] = _copy_parquet(con, f"SELECT * FROM p_{r.name} ORDER BY ALL", out / rel)
         except duckdb.Error as exc:
             entries[r.name].update(status="failed", error=f"{r.file.name} (partial): {_short(exc)}")
     rel = "partials/files.parquet"
@@ -271,7 +295,8 @@ def _status(failed_any: bool, usable: bool) -> tuple[str, ExitCode]:
 # --- analyze --------------------------------------------------------------------------------------
 
 
-def _check_user_queries(queries: Sequence[Path | str], library: list[Report]) -> list[tuple[str, Path, str]]:
+def _check_user_queries(queries: Sequence[Path | str]) -> list[tuple[str, Path, str]]:
+    """Read every --query file up front: a missing or empty file is a usage error before any work."""
     taken = set()
     result = []
     for q in queries:
@@ -325,9 +350,9 @@ def analyze(
     execution_id = execution_id or os.environ.get("BACALHAU_EXECUTION_ID") or None
     node_id = node_id or os.environ.get("EDGELOG_NODE_ID") or None
     library = load_library()
-    user_queries = _check_user_queries(queries, library)
+    user_queries = _check_user_queries(queries)
     tags_path = Path(tags) if tags else default_tags_file()
-    paths = discover_inputs(inputs)
+    paths = discover_inputs(inputs, exclude=out)
     if out.resolve() in {Path(p).resolve() for p in inputs if Path(p).is_dir()}:
         raise UsageError("--out must not be one of the input directories")
 
@@ -346,7 +371,8 @@ def analyze(
     tmp = Path(tempfile.mkdtemp(prefix="edgelog-duckdb-"))
     rows: dict[str, int] = {}
     try:
-        con = _connect(tmp)
+        threshold = int(os.environ.get("EDGELOG_DISK_THRESHOLD", ON_DISK_BYTES))
+        con = _connect(tmp, on_disk=_estimated_bytes(files) > threshold)
         rules = load_tag_rules(tags_path, con)
         parse.install_macros(con)
         install_report_macros(con, rules)
