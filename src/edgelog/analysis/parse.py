@@ -23,6 +23,8 @@ from pathlib import Path
 
 import duckdb
 
+from edgelog.records import RECORD_FIELDS
+
 MAX_LINE_BYTES = 8 * 1024 * 1024
 QUARANTINE_RAW_CHARS = 8192
 FORMATS = ("combined", "common", "json", "csv")
@@ -56,23 +58,7 @@ def create_request_store(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE TABLE quarantine ({QUARANTINE_SCHEMA})")
 
 
-CSV_FIELDS = (
-    "ts",
-    "remote_addr",
-    "remote_user",
-    "method",
-    "path",
-    "protocol",
-    "status",
-    "bytes",
-    "referer",
-    "user_agent",
-    "host",
-    "request_id",
-    "session_id",
-    "user_id",
-    "response_time_ms",
-)
+CSV_FIELDS = RECORD_FIELDS  # the generator's JSON/CSV record fields, in order
 
 # Python-side sniffing of the first line only (format detection, never parsing).
 _SNIFF_COMBINED = re.compile(r'^\S+ \S+ .*?\[[^\]]+\] "(?:[^"\\]|\\.)*" \d{3} (?:\d+|-) "')

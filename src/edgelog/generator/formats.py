@@ -18,25 +18,9 @@ from datetime import UTC, datetime
 
 from edgelog.generator.engine import GOLDEN, MASK64, Engine, Event, derive_seed
 from edgelog.generator.site import Req
+from edgelog.records import RECORD_FIELDS
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-RECORD_FIELDS = (
-    "ts",
-    "remote_addr",
-    "remote_user",
-    "method",
-    "path",
-    "protocol",
-    "status",
-    "bytes",
-    "referer",
-    "user_agent",
-    "host",
-    "request_id",
-    "session_id",
-    "user_id",
-    "response_time_ms",
-)
 # format -> (stream, file extension)
 FORMATS: dict[str, tuple[str, str]] = {
     "combined": ("access", ".log"),
