@@ -224,18 +224,3 @@ def test_live_through_cli_runner_stops_at_max_lines(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "cannot open" in res.output
     res = runner.invoke(app, ["generate", "live", "--output", str(out), "--rate", "-1"])
     assert res.exit_code == 2
-
-
-def test_live_warm_up_is_capped_so_start_up_does_not_grow_with_the_rate() -> None:
-    """The discarded warm-up simulates at most ``LIVE_WARMUP_REQUESTS``; backfill keeps the full 5 minutes."""
-    from edgelog.generator import load_config
-    from edgelog.generator.engine import Engine
-    from edgelog.generator.live import LIVE_WARMUP_REQUESTS
-
-    config = load_config(None)
-    start = 1_795_420_800.0  # 2026-11-23T08:00:00Z
-    full = Engine(config, seed=1, node="n1", start=start, rate=500.0)
-    capped = Engine(config, seed=1, node="n1", start=start, rate=500.0, warmup_requests=1_000)
-    # ~150,000 warm-up requests versus ~1,000: the capped engine starts far fewer sessions
-    assert capped.sessions * 20 < full.sessions
-    assert LIVE_WARMUP_REQUESTS / 12_000 < 10  # the soak rate warms up in seconds, not minutes

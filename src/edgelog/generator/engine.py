@@ -80,11 +80,7 @@ class Engine:
         rate: float | None = None,
         shaped: bool | None = None,
         bursts: Sequence[float] = (),
-        warmup_requests: int | None = None,
     ):
-        """``warmup_requests`` caps the warm-up's simulated (and discarded) requests; None keeps all WARMUP
-        seconds. Live mode caps it so start-up time does not grow with the rate; backfill keeps the full
-        warm-up, which its byte-identical output depends on."""
         d = config.data
         self.config = config
         self.site = build_site(config, seed)
@@ -151,10 +147,7 @@ class Engine:
         # Start sessions WARMUP seconds early and drop their events before ``start``: the first minutes
         # then already carry the sessions in progress instead of ramping up from zero.
         self.start = int(start)
-        warmup = WARMUP
-        if warmup_requests is not None and self.rate > 0:
-            warmup = min(WARMUP, warmup_requests / self.rate)
-        self.next_arrival = float(start) - warmup
+        self.next_arrival = float(start) - WARMUP
         self._advance_arrival()
         self.advance(float(start))
         self.drop_before(self.start)

@@ -37,7 +37,6 @@ STATUS_INTERVAL = 1.0  # seconds between status-file writes
 TICK = 0.05  # main-loop sleep
 MAX_BACKOFF = 5.0
 EXIT_WRITE_ATTEMPTS = 5  # after SIGTERM, how often a failing write is retried before giving up
-LIVE_WARMUP_REQUESTS = 100_000  # cap on the discarded warm-up, so start-up stays about a second at any rate
 
 
 @dataclass
@@ -248,15 +247,7 @@ def run_live(
     out = Path(output)
     sfile = Path(status_file) if status_file else None
     now = time.time()
-    engine = Engine(
-        config,
-        seed=effective_seed(seed, config),
-        node=node,
-        start=now,
-        rate=rate,
-        shaped=shaped,
-        warmup_requests=LIVE_WARMUP_REQUESTS,
-    )
+    engine = Engine(config, seed=effective_seed(seed, config), node=node, start=now, rate=rate, shaped=shaped)
     formatter = make_formatter(fmt, engine)
     status = LiveStatus(
         pid=os.getpid(), path=str(out), started_ts=now, rate=engine.rate, node=node, format=fmt
