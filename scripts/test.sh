@@ -32,7 +32,9 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 echo "==> installing edgelog with test and dev extras"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+# Runtime dependencies at exactly the versions the images install (log-generator/constraints.txt), so the
+# tests run what ships and a new upstream release cannot change the result on its own.
+.venv/bin/python -m pip install -q -c log-generator/constraints.txt -e '.[dev]'
 
 if [[ ! -x .venv-checkov/bin/checkov ]]; then
   echo "==> installing checkov in .venv-checkov"
