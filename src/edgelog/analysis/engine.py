@@ -8,7 +8,6 @@ merge SQL over them once; ``merge`` concatenates the nodes' partials and runs th
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import json
 import os
 import shutil
@@ -34,6 +33,7 @@ from edgelog.analysis.library import (
     sha256_bytes,
 )
 from edgelog.errors import ConfigError, ExitCode, IntegrityError, UsageError
+from edgelog.fileio import hash_file, write_text_atomic
 from edgelog.naming import is_temporary, parse_rotated_name
 
 MANIFEST_SCHEMA = "edgelog.manifest/1"
@@ -98,13 +98,7 @@ def parse_time(value: str | datetime | None, option: str) -> datetime | None:
 
 
 def _file_sha256(path: Path) -> tuple[int, str]:
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return size, h.hexdigest()
+    return hash_file(path, "sha256")
 
 
 def _connect(tmp: Path, *, on_disk: bool = False) -> duckdb.DuckDBPyConnection:
@@ -229,9 +223,7 @@ def _output_entries(out: Path, rows: dict[str, int]) -> list[dict[str, Any]]:
 
 
 def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    tmp = out / ".manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(out / "manifest.json")
+    write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=False) + "\n")
 
 
 def _versions() -> dict[str, str]:

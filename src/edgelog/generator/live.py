@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from edgelog.errors import EdgelogError, UsageError
+from edgelog.fileio import write_text_atomic
 from edgelog.generator.backfill import check_format, check_node
 from edgelog.generator.config import GeneratorConfig
 from edgelog.generator.engine import Engine, Event, effective_seed
@@ -73,14 +74,10 @@ class LiveStatus:
 def write_status(status_file: Path, status: LiveStatus, now: float) -> None:
     """Write the status JSON atomically (temp file in the same directory, then rename)."""
     status.updated_ts = now
-    tmp = status_file.with_name(f".{status_file.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(status.to_json() + "\n", encoding="utf-8")
-        tmp.replace(status_file)
+        write_text_atomic(status_file, status.to_json() + "\n")
     except OSError as exc:
         status.last_error = f"status file {status_file}: {exc.strerror or exc}"
-        with contextlib.suppress(OSError):
-            tmp.unlink()
 
 
 class LiveWriter:

@@ -17,7 +17,6 @@ Local layout below ``out_dir``::
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import shutil
@@ -34,6 +33,7 @@ from typing import Any
 from rich.console import Console
 
 from edgelog.errors import EdgelogError, ExitCode, UsageError
+from edgelog.fileio import hash_file, write_text_atomic
 from edgelog.results.layout import CONTROL_FILES, Execution, JobSummary, job_prefix, parse_job, summarize_jobs
 from edgelog.settings import RESULTS_PREFIX
 from edgelog.storage.base import Bucket, ObjectInfo, open_bucket
@@ -138,11 +138,7 @@ class FetchResult:
 
 
 def _digest(path: Path, algo: str) -> str:
-    digest = hashlib.new(algo, usedforsecurity=False) if algo == "md5" else hashlib.new(algo)
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return hash_file(path, algo)[1]
 
 
 def _crc32c_b64(path: Path) -> str:
@@ -833,9 +829,7 @@ def _annotate_manifest(result: FetchResult) -> None:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def list_jobs(bucket_url: str | Path | Bucket, *, prefix: str = RESULTS_PREFIX) -> list[JobSummary]:

@@ -13,13 +13,13 @@ import base64
 import hashlib
 import html
 import math
-import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from edgelog import __version__
+from edgelog.fileio import write_text_atomic
 from edgelog.results.tables import ResultData, Row, load_result
 
 SEVERITY_COLORS = {"critical": "#d7263d", "high": "#f46036", "medium": "#e2b714", "low": "#2e86ab"}
@@ -1041,7 +1041,5 @@ def write_html(data: ResultData, html_path: str | Path, *, title: str | None = N
     page = build_html(data, title=title)
     target = Path(html_path).expanduser()
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(target)
+    write_text_atomic(target, page)
     return target

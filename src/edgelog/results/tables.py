@@ -6,7 +6,6 @@ tables are missing or do not match the manifest's checksums instead of quietly s
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from edgelog.errors import UsageError
+from edgelog.fileio import hash_file
 
 # The report tables design.md promises, in the order people read them.
 REPORTS = (
@@ -75,11 +75,7 @@ class ResultData:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return hash_file(path, "sha256")[1]
 
 
 def _read_parquet(con: Any, path: Path) -> tuple[list[str], list[Row]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from edgelog.errors import UsageError
+from edgelog.fileio import hash_file
 from edgelog.storage.base import Bucket, ObjectInfo
 
 
@@ -80,8 +80,4 @@ class LocalBucket(Bucket):
 
 
 def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return hash_file(path, "md5")[1]
