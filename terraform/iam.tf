@@ -30,28 +30,35 @@ resource "google_service_account" "publisher" {
   depends_on = [google_project_service.apis]
 }
 
-resource "google_secret_manager_secret_iam_member" "compute_token" {
-  secret_id = google_secret_manager_secret.bacalhau_token.id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.compute.member
+# Who may read which secret: each node role reads only the secrets its own bootstrap fetches
+# (cloud-init/files/edgelog-bacalhau-secrets).
+locals {
+  secret_readers = {
+    compute-bacalhau-token = {
+      secret_id = google_secret_manager_secret.bacalhau_token.id
+      member    = google_service_account.compute.member
+    }
+    compute-publisher-hmac-secret = {
+      secret_id = google_secret_manager_secret.publisher_hmac_secret.id
+      member    = google_service_account.compute.member
+    }
+    orchestrator-bacalhau-token = {
+      secret_id = google_secret_manager_secret.bacalhau_token.id
+      member    = google_service_account.orchestrator.member
+    }
+    orchestrator-bacalhau-api-key = {
+      secret_id = google_secret_manager_secret.bacalhau_api_key.id
+      member    = google_service_account.orchestrator.member
+    }
+  }
 }
 
-resource "google_secret_manager_secret_iam_member" "compute_hmac" {
-  secret_id = google_secret_manager_secret.publisher_hmac_secret.id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.compute.member
-}
+resource "google_secret_manager_secret_iam_member" "secret_readers" {
+  for_each = local.secret_readers
 
-resource "google_secret_manager_secret_iam_member" "orchestrator_token" {
-  secret_id = google_secret_manager_secret.bacalhau_token.id
+  secret_id = each.value.secret_id
   role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.orchestrator.member
-}
-
-resource "google_secret_manager_secret_iam_member" "orchestrator_api_key" {
-  secret_id = google_secret_manager_secret.bacalhau_api_key.id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.orchestrator.member
+  member    = each.value.member
 }
 
 # Create-only: the publisher can add result objects but cannot read, list, overwrite or delete them.

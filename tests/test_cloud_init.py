@@ -413,9 +413,12 @@ def test_templatefile_calls_pass_exactly_the_variables_the_templates_use(tmp_pat
     """terraform/*.tf pass the same names as these examples, and the templates need every one of them."""
     for name, tf_name in [("compute", "compute.tf"), ("orchestrator", "orchestrator.tf")]:
         tf_text = (TF_DIR / tf_name).read_text()
-        call = tf_text[tf_text.index(f'templatefile("${{path.module}}/../cloud-init/{name}.yaml.tftpl"') :]
-        body = call[call.index("{") + 1 : call.index("\n    })")]
-        passed = set(re.findall(r"^      (\w+)\s+=", body, re.MULTILINE))
+        at = tf_text.index(f'templatefile("${{path.module}}/../cloud-init/{name}.yaml.tftpl"')
+        line_start = tf_text.rindex("\n", 0, at) + 1
+        indent = len(tf_text[line_start:at]) - len(tf_text[line_start:at].lstrip())
+        call = tf_text[at:]
+        body = call[call.index("{\n") + 2 : call.index("\n" + " " * indent + "})")]
+        passed = set(re.findall(rf"^ {{{indent + 2}}}(\w+)\s+=", body, re.MULTILINE))
         variables = TEMPLATES[name]()
         assert passed == set(variables), f"{tf_name}: {passed ^ set(variables)}"
         # Real templatefile: leaving out any one variable must fail (so none is stale).

@@ -28,6 +28,10 @@ REQUIRED_FILES = [
     "storage.tf",
     "iam.tf",
     "outputs.tf",
+    "modules/instance/main.tf",
+    "modules/instance/variables.tf",
+    "modules/instance/outputs.tf",
+    "modules/instance/versions.tf",
     "terraform.tfvars.example",
     "envs/dev.tfvars",
     "envs/staging.tfvars",
@@ -43,13 +47,20 @@ def unq(value: Any) -> Any:
     return value
 
 
-def load(name: str) -> dict[str, Any]:
+def load(name: str | Path) -> dict[str, Any]:
     with (TF_DIR / name).open() as fh:
         return hcl2.load(fh)
 
 
+INSTANCE_MODULE = TF_DIR / "modules" / "instance"
+
+
 def tf_files() -> list[Path]:
     return sorted(TF_DIR.glob("*.tf"))
+
+
+def module_files() -> list[Path]:
+    return sorted(INSTANCE_MODULE.glob("*.tf"))
 
 
 def blocks(kind: str) -> dict[str, dict[str, Any]]:
@@ -62,19 +73,43 @@ def blocks(kind: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def resources() -> list[tuple[str, str, dict[str, Any]]]:
-    """(type, name, body) of every resource in the module."""
+def resources(files: list[Path] | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+    """(type, name, body) of every resource in the root module (or in the given files)."""
     found = []
-    for path in tf_files():
-        for entry in load(path.name).get("resource", []):
+    for path in tf_files() if files is None else files:
+        for entry in load(path).get("resource", []):
             for rtype, named in entry.items():
                 for rname, body in named.items():
                     found.append((unq(rtype), unq(rname), body))
     return found
 
 
+def module_calls() -> dict[str, dict[str, Any]]:
+    """Every `module` block of the root module by name."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in tf_files():
+        for entry in load(path.name).get("module", []):
+            for name, body in entry.items():
+                found[unq(name)] = body
+    return found
+
+
+def instance_calls() -> dict[str, dict[str, Any]]:
+    """The root module's calls of the shared instance module: every VM of the deployment."""
+    return {
+        name: body for name, body in module_calls().items() if unq(body["source"]) == "./modules/instance"
+    }
+
+
+def the_instance() -> dict[str, Any]:
+    """The one google_compute_instance resource: the shared module's."""
+    instances = [body for rtype, _, body in resources(module_files()) if rtype == "google_compute_instance"]
+    assert len(instances) == 1
+    return instances[0]
+
+
 def all_text() -> str:
-    return "\n".join(p.read_text() for p in tf_files())
+    return "\n".join(p.read_text() for p in [*tf_files(), *module_files()])
 
 
 def test_required_files_exist() -> None:
@@ -112,7 +147,11 @@ def test_tfvars_files_are_valid_hcl_and_formatted() -> None:
 
 def test_versions_pin_terraform_and_google_provider() -> None:
     tf = load("versions.tf")["terraform"][0]
-    assert unq(tf["required_version"]) == ">= 1.5.0"
+    # 1.9: variable validations that refer to other variables (machine type vs disk type, acknowledgements).
+    assert unq(tf["required_version"]) == ">= 1.9.0"
+    module_tf = load(INSTANCE_MODULE / "versions.tf")["terraform"][0]
+    assert module_tf["required_version"] == tf["required_version"]
+    assert module_tf["required_providers"][0]["google"] == tf["required_providers"][0]["google"]
     providers = tf["required_providers"][0]
     google = providers["google"]
     assert unq(google["source"]) == "hashicorp/google"
@@ -253,9 +292,9 @@ def test_hmac_key_belongs_to_a_create_only_service_account() -> None:
     version = res[("google_secret_manager_secret_version", "publisher_hmac_secret")]
     assert version["secret_data"] == "${google_storage_hmac_key.publisher.secret}"
     readers = [
-        body["member"]
-        for (rtype, _), body in res.items()
-        if rtype == "google_secret_manager_secret_iam_member" and "publisher_hmac_secret" in body["secret_id"]
+        entry["member"]
+        for entry in secret_readers().values()
+        if "publisher_hmac_secret" in entry["secret_id"]
     ]
     assert readers == ["${google_service_account.compute.member}"]
 
@@ -266,36 +305,52 @@ def test_least_privilege_no_project_roles_no_default_service_account() -> None:
     for broad in ["roles/owner", "roles/editor", "roles/viewer", "roles/storage.admin", "roles/iam."]:
         assert broad not in text
     assert "-compute@developer.gserviceaccount.com" not in text
-    instances = [body for rtype, _, body in resources() if rtype == "google_compute_instance"]
-    assert len(instances) == 2
-    for body in instances:
-        sa = body["service_account"][0]
-        assert sa["email"].startswith("${google_service_account.")
-        assert [unq(scope) for scope in sa["scopes"]] == ["cloud-platform"]
+    instance = the_instance()
+    sa = instance["service_account"][0]
+    assert sa["email"] == "${var.service_account_email}"
+    assert [unq(scope) for scope in sa["scopes"]] == ["cloud-platform"]
+    for name, call in instance_calls().items():
+        assert call["service_account_email"].startswith("${google_service_account."), name
 
 
-def test_instances_are_shielded_os_login_and_private_by_default() -> None:
-    instances = {name: body for rtype, name, body in resources() if rtype == "google_compute_instance"}
-    assert set(instances) == {"orchestrator", "compute"}
-    assert instances["compute"]["for_each"] == "${local.compute_nodes}"
-    for body in instances.values():
-        shielded = body["shielded_instance_config"][0]
-        assert shielded == {
-            "enable_secure_boot": True,
-            "enable_vtpm": True,
-            "enable_integrity_monitoring": True,
-            "__is_block__": True,
-        }
-        metadata = body["metadata"]
-        assert unq(metadata["enable-oslogin"]) == "TRUE"
-        assert unq(metadata["block-project-ssh-keys"]) == "TRUE"
-        assert unq(metadata["serial-port-enable"]) == "FALSE"
-        assert "templatefile(" in metadata["user-data"]
-        assert body["can_ip_forward"] is False
-        labels = body["labels"]
-        assert {"role", "region", "zone"} <= set(labels)
-        access = body["network_interface"][0]["dynamic"][0]['"access_config"']
-        assert access["for_each"] == "${var.enable_public_ip ? [1] : []}"
+def test_every_vm_is_an_instance_of_the_shared_hardened_module() -> None:
+    """One instance resource (modules/instance) carries the hardening; the two VM roles are calls of it."""
+    root_instances = [name for rtype, name, _ in resources() if rtype == "google_compute_instance"]
+    assert not root_instances, f"VMs outside the shared module bypass its hardening: {root_instances}"
+    calls = instance_calls()
+    assert set(calls) == {"orchestrator", "compute"}
+    assert calls["compute"]["for_each"] == "${local.compute_nodes}"
+    assert "for_each" not in calls["orchestrator"] and "count" not in calls["orchestrator"]
+    body = the_instance()
+    # Hardening values are literals in the module, not inputs a caller could switch off.
+    shielded = body["shielded_instance_config"][0]
+    assert shielded == {
+        "enable_secure_boot": True,
+        "enable_vtpm": True,
+        "enable_integrity_monitoring": True,
+        "__is_block__": True,
+    }
+    metadata = body["metadata"]
+    assert unq(metadata["enable-oslogin"]) == "TRUE"
+    assert unq(metadata["block-project-ssh-keys"]) == "TRUE"
+    assert unq(metadata["serial-port-enable"]) == "FALSE"
+    assert metadata["user-data"] == "${var.user_data}"
+    assert body["can_ip_forward"] is False
+    access = body["network_interface"][0]["dynamic"][0]['"access_config"']
+    assert access["for_each"] == "${var.enable_public_ip ? [1] : []}"
+    module_vars = {}
+    for path in module_files():
+        for entry in load(path).get("variable", []):
+            module_vars.update({unq(k): v for k, v in entry.items()})
+    assert module_vars["enable_public_ip"]["default"] is False
+    for name, spec in module_vars.items():
+        assert "type" in spec and len(unq(spec.get("description", ""))) >= 10, f"module variable {name}"
+    for hardening in ["oslogin", "ssh", "serial", "shielded", "secure_boot", "ip_forward", "scopes"]:
+        assert not any(hardening in name for name in module_vars), f"hardening is not an input: {name}"
+    for name, call in calls.items():
+        assert {"role", "region", "zone"} <= set(call["labels"]), name
+        assert "templatefile(" in call["user_data"], name
+        assert call["enable_public_ip"] == "${var.enable_public_ip}", name
     assert blocks("variable")["enable_public_ip"]["default"] is False
 
 
@@ -306,11 +361,48 @@ def test_secrets_are_generated_and_kept_out_of_metadata() -> None:
     for name in ["bacalhau_token", "bacalhau_api_key"]:
         version = res[("google_secret_manager_secret_version", name)]
         assert version["secret_data"] == f"${{random_password.{name}.result}}"
-    for rtype, name in [("google_compute_instance", "orchestrator"), ("google_compute_instance", "compute")]:
-        metadata = json.dumps(res[(rtype, name)]["metadata"])
-        assert (
-            "random_password" not in metadata and ".secret}" not in metadata and "secret_data" not in metadata
-        )
+    for call in instance_calls().values():
+        user_data = json.dumps(call["user_data"])
+        for secret in ["random_password", ".secret}", "secret_data"]:
+            assert secret not in user_data
+
+
+def secret_readers() -> dict[str, dict[str, str]]:
+    """local.secret_readers (the for_each of the secret IAM members): who reads which secret."""
+    for path in tf_files():
+        for entry in load(path.name).get("locals", []):
+            if "secret_readers" in entry:
+                return entry["secret_readers"]
+    raise AssertionError("local.secret_readers is not defined")
+
+
+def test_each_role_reads_only_its_own_secrets_through_one_for_each() -> None:
+    members = [
+        (name, body)
+        for rtype, name, body in resources()
+        if rtype == "google_secret_manager_secret_iam_member"
+    ]
+    assert [name for name, _ in members] == ["secret_readers"], "one for_each resource, not copies"
+    body = members[0][1]
+    assert body["for_each"] == "${local.secret_readers}"
+    assert unq(body["role"]) == "roles/secretmanager.secretAccessor"
+    pairs = {
+        (entry["secret_id"].split(".")[1], entry["member"].split(".")[1])
+        for entry in secret_readers().values()
+    }
+    assert pairs == {
+        ("bacalhau_token", "compute"),
+        ("publisher_hmac_secret", "compute"),
+        ("bacalhau_token", "orchestrator"),
+        ("bacalhau_api_key", "orchestrator"),
+    }
+    for name, call in instance_calls().items():
+        assert "${google_secret_manager_secret_iam_member.secret_readers}" in call["depends_on"], name
+
+
+# checkov's checks of a VM's hardening: default service account (30, 31), project SSH keys (32), OS Login
+# (34), serial port (35), IP forwarding (36), Shielded VM (39).
+INSTANCE_HARDENING_CHECKS = {f"CKV_GCP_{n}" for n in (30, 31, 32, 34, 35, 36, 39)}
 
 
 def test_checkov_reports_no_failed_checks() -> None:
@@ -338,6 +430,16 @@ def test_checkov_reports_no_failed_checks() -> None:
     ]
     assert summary["failed"] == 0 and not failed, f"checkov failed checks: {failed}"
     assert summary["passed"] >= 40, summary
+    # checkov follows each call of the shared instance module: every VM role gets the hardening checks.
+    passed: dict[str, set[str]] = {}
+    for r in reports:
+        for c in r["results"]["passed_checks"]:
+            passed.setdefault(c["resource"], set()).add(c["check_id"])
+    assert set(instance_calls()) == {"orchestrator", "compute"}
+    for name in instance_calls():
+        resource = f"module.{name}.google_compute_instance.this"
+        missing = INSTANCE_HARDENING_CHECKS - passed.get(resource, set())
+        assert not missing, f"{resource}: hardening checks not passed: {sorted(missing)}"
     # Every skip carries a justification next to the resource.
     for r in reports:
         for check in r["results"]["skipped_checks"]:
@@ -550,4 +652,6 @@ def test_every_reference_resolves() -> None:
         assert name in local_names, f"local.{name} is not defined"
     for rtype, name in set(re.findall(r"(?<![\w\"])((?:google|random)_[a-z0-9_]+)\.([a-z0-9_]+)", code)):
         assert (rtype, name) in declared, f"{rtype}.{name} is referenced but not declared"
+    for name in set(re.findall(r"\bmodule\.([a-z0-9_]+)", code)):
+        assert name in module_calls(), f"module.{name} is not declared"
     assert len(declared) >= 25
