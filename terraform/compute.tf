@@ -73,7 +73,7 @@ module "compute" {
   machine_type          = var.compute_machine_type
   boot_image            = var.boot_image
   boot_disk_size_gb     = var.boot_disk_size_gb
-  boot_disk_type        = var.boot_disk_type
+  boot_disk_type        = local.boot_disk_types.compute
   subnetwork            = google_compute_subnetwork.nodes[each.value.region].id
   enable_public_ip      = var.enable_public_ip
   service_account_email = google_service_account.compute.email
@@ -120,11 +120,14 @@ module "compute" {
     bacalhau_uid      = local.bacalhau_uid
   })
 
-  # The secrets, the grants and the orchestrator must exist before a node boots and asks for them.
+  # The secrets, the grants (secrets, registry) and the orchestrator must exist before a node boots and asks.
   depends_on = [
     google_secret_manager_secret_version.bacalhau_token,
     google_secret_manager_secret_version.publisher_hmac_secret,
     google_secret_manager_secret_iam_member.secret_readers,
+    google_artifact_registry_repository_iam_member.compute_pull,
+    # Egress for apt, the Bacalhau download and image pulls: cloud-init runs once and cannot wait for it.
+    google_compute_router_nat.nat,
     module.orchestrator,
   ]
 }

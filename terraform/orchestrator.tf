@@ -27,7 +27,7 @@ module "orchestrator" {
   machine_type          = var.orchestrator_machine_type
   boot_image            = var.boot_image
   boot_disk_size_gb     = var.boot_disk_size_gb
-  boot_disk_type        = var.boot_disk_type
+  boot_disk_type        = local.boot_disk_types.orchestrator
   subnetwork            = google_compute_address.orchestrator_internal.subnetwork
   network_ip            = google_compute_address.orchestrator_internal.address
   enable_public_ip      = var.enable_public_ip
@@ -66,5 +66,7 @@ module "orchestrator" {
     google_secret_manager_secret_version.bacalhau_token,
     google_secret_manager_secret_version.bacalhau_api_key,
     google_secret_manager_secret_iam_member.secret_readers,
+    # Egress for apt, the Bacalhau download and image pulls: cloud-init runs once and cannot wait for it.
+    google_compute_router_nat.nat,
   ]
 }

@@ -115,17 +115,17 @@ variable "regions" {
 }
 
 variable "allowed_cidrs" {
-  description = "Extra source ranges (e.g. your office or VPN) allowed to reach the orchestrator's Bacalhau API (1234) and NATS (4222). Empty by default: use the IAP tunnel. 0.0.0.0/0 is refused."
+  description = "Extra IPv4 source ranges (e.g. your office or VPN) allowed to reach the orchestrator's Bacalhau API (1234; never NATS 4222, which only the deployment's own nodes reach). Empty by default: use the IAP tunnel. Each range must be a /16 or narrower."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for c in var.allowed_cidrs : can(cidrhost(c, 0))])
-    error_message = "allowed_cidrs must contain valid CIDR ranges such as 203.0.113.0/24."
+    condition     = alltrue([for c in var.allowed_cidrs : can(regex("^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$", c)) && can(cidrhost(c, 0))])
+    error_message = "allowed_cidrs must contain valid IPv4 CIDR ranges such as 203.0.113.0/24."
   }
   validation {
-    condition     = alltrue([for c in var.allowed_cidrs : !contains(["0.0.0.0/0", "::/0"], c)])
-    error_message = "allowed_cidrs must not contain 0.0.0.0/0 or ::/0: the Bacalhau API must never be open to the internet."
+    condition     = alltrue([for c in var.allowed_cidrs : try(tonumber(split("/", c)[1]) >= 16, false)])
+    error_message = "allowed_cidrs must not contain a range broader than /16 (0.0.0.0/0, or 0.0.0.0/1 + 128.0.0.0/1, would open the Bacalhau API to the internet): list your own networks."
   }
 }
 
@@ -222,13 +222,25 @@ variable "boot_disk_size_gb" {
 }
 
 variable "boot_disk_type" {
-  description = "Persistent disk type of the boot disks."
+  description = "Boot disk type of every VM: pd-standard, pd-balanced, pd-ssd or hyperdisk-balanced. Null (the default) picks per VM what its machine series boots from: hyperdisk-balanced for Hyperdisk-only series (C4, C4D, N4, ...), pd-balanced otherwise."
   type        = string
-  default     = "pd-balanced"
+  default     = null
 
   validation {
-    condition     = contains(["pd-standard", "pd-balanced", "pd-ssd"], var.boot_disk_type)
-    error_message = "boot_disk_type must be pd-standard, pd-balanced or pd-ssd."
+    condition     = var.boot_disk_type == null || contains(["pd-standard", "pd-balanced", "pd-ssd", "hyperdisk-balanced"], coalesce(var.boot_disk_type, "-"))
+    error_message = "boot_disk_type must be pd-standard, pd-balanced, pd-ssd or hyperdisk-balanced (or null to choose per machine series)."
+  }
+  validation {
+    condition     = var.boot_disk_type == null || !startswith(coalesce(var.boot_disk_type, "-"), "pd-") || length(setintersection(values(local.machine_series), local.hyperdisk_only_series)) == 0
+    error_message = "The machine series ${join(", ", setintersection(values(local.machine_series), local.hyperdisk_only_series))} boots only from Hyperdisk: it needs boot_disk_type hyperdisk-balanced (or leave boot_disk_type unset)."
+  }
+  validation {
+    condition     = var.boot_disk_type != "hyperdisk-balanced" || length(setsubtract(values(local.machine_series), local.hyperdisk_balanced_series)) == 0
+    error_message = "The machine series ${join(", ", setsubtract(values(local.machine_series), local.hyperdisk_balanced_series))} cannot boot from hyperdisk-balanced: use a pd-* type (or leave boot_disk_type unset)."
+  }
+  validation {
+    condition     = var.boot_disk_type != "pd-standard" || length(setintersection(values(local.machine_series), local.no_pd_standard_series)) == 0
+    error_message = "The machine series ${join(", ", setintersection(values(local.machine_series), local.no_pd_standard_series))} cannot boot from pd-standard: use pd-balanced (or leave boot_disk_type unset)."
   }
 }
 
@@ -272,13 +284,13 @@ variable "bacalhau_extra_labels" {
 # ---------------------------------------------------------------------------------------------------------
 
 variable "bacalhau_version" {
-  description = "Bacalhau release installed on every node (v1.7+ for API keys; the config is the v1.5+ typed format)."
+  description = "Bacalhau release installed on every node: v1.8.0 or later (the job specs use the `local` input source of v1.8; API keys need v1.7; the config is the v1.5+ typed format)."
   type        = string
   default     = "v1.9.3"
 
   validation {
-    condition     = can(regex("^v1\\.([7-9]|[1-9][0-9])\\.[0-9]+$", var.bacalhau_version))
-    error_message = "bacalhau_version must be a v1 release from v1.7.0 on, written like v1.9.3."
+    condition     = can(regex("^v1\\.([89]|[1-9][0-9])\\.[0-9]+$", var.bacalhau_version))
+    error_message = "bacalhau_version must be a v1 release from v1.8.0 on (the job specs' `local` input source needs it), written like v1.9.3."
   }
 }
 
@@ -293,9 +305,20 @@ variable "bacalhau_sha256" {
 }
 
 variable "reject_networked_jobs" {
-  description = "Compute nodes refuse jobs that ask for network access (edgelog's jobs use Network: None)."
+  description = "Compute nodes refuse jobs that ask for network access (edgelog's jobs use Network: None). Turning this off needs acknowledge_networked_jobs_risk = true."
   type        = bool
   default     = true
+
+  validation {
+    condition     = var.reject_networked_jobs || var.acknowledge_networked_jobs_risk
+    error_message = "reject_networked_jobs = false lets any job reach the network, including the metadata server, which hands out the compute nodes' service-account token (secrets, registry, bucket): set acknowledge_networked_jobs_risk = true to confirm you want that."
+  }
+}
+
+variable "acknowledge_networked_jobs_risk" {
+  description = "Set to true to confirm reject_networked_jobs = false: networked jobs can read the metadata server's service-account token of the compute nodes."
+  type        = bool
+  default     = false
 }
 
 # ---------------------------------------------------------------------------------------------------------

@@ -244,9 +244,7 @@ def test_no_firewall_rule_is_open_to_the_world() -> None:
     assert "0.0.0.0/0" not in module_code()
     allowed = blocks("variable")["allowed_cidrs"]
     assert allowed["default"] == []
-    assert any("0.0.0.0/0" in str(rule["condition"]) for rule in allowed["validation"]), (
-        "0.0.0.0/0 must be refused"
-    )
+    # Broad ranges are refused by real Terraform: test_bad_inputs_are_refused_with_a_clear_message.
 
 
 def test_ssh_only_from_iap_and_bacalhau_ports_only_between_nodes() -> None:
@@ -262,6 +260,12 @@ def test_ssh_only_from_iap_and_bacalhau_ports_only_between_nodes() -> None:
     operators = rules["bacalhau_operators"]
     assert unq(operators["count"]) == "${length(var.allowed_cidrs) > 0 ? 1 : 0}"
     assert operators["source_ranges"] == "${var.allowed_cidrs}"
+    # Operators use the API (1234) only; NATS (4222) is for the deployment's own nodes, matched by tag.
+    assert [rule["ports"] for rule in operators["allow"]] == [["${tostring(local.bacalhau_api_port)}"]]
+    for name, body in rules.items():
+        ports = json.dumps([rule.get("ports") for rule in body["allow"]])
+        if "nats_port" in ports:
+            assert "source_ranges" not in body and body["source_tags"], f"{name} opens NATS to a range"
     allowed_cidrs = blocks("variable")["allowed_cidrs"]
     assert allowed_cidrs["default"] == []
 
@@ -374,6 +378,14 @@ def secret_readers() -> dict[str, dict[str, str]]:
             if "secret_readers" in entry:
                 return entry["secret_readers"]
     raise AssertionError("local.secret_readers is not defined")
+
+
+def test_vms_boot_only_after_egress_and_registry_grants_exist() -> None:
+    """cloud-init runs once: NAT (apt, Bacalhau, images) and the registry read grant must exist first."""
+    calls = instance_calls()
+    for name, call in calls.items():
+        assert "${google_compute_router_nat.nat}" in call["depends_on"], f"{name} does not wait for Cloud NAT"
+    assert "${google_artifact_registry_repository_iam_member.compute_pull}" in calls["compute"]["depends_on"]
 
 
 def test_each_role_reads_only_its_own_secrets_through_one_for_each() -> None:
@@ -544,10 +556,29 @@ def test_example_tfvars_pass_validation(module_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ('allowed_cidrs=["0.0.0.0/0"]', "must not contain 0.0.0.0/0"),
-        ('allowed_cidrs=["10.0.0.300/8"]', "valid CIDR"),
+        ('allowed_cidrs=["0.0.0.0/0"]', "broader than /16"),
+        ('allowed_cidrs=["0.0.0.0/1", "128.0.0.0/1"]', "broader than /16"),
+        ('allowed_cidrs=["10.0.0.0/8"]', "broader than /16"),
+        ('allowed_cidrs=["::/0"]', "IPv4 CIDR"),
+        ("reject_networked_jobs=false", "acknowledge_networked_jobs_risk"),
+        (
+            "compute_machine_type=c4-standard-4 && boot_disk_type=pd-balanced",
+            "needs boot_disk_type hyperdisk",
+        ),
+        (
+            "orchestrator_machine_type=n4-standard-2 && boot_disk_type=pd-ssd",
+            "needs boot_disk_type hyperdisk",
+        ),
+        ("boot_disk_type=hyperdisk-balanced", "e2 cannot boot from hyperdisk-balanced"),
+        (
+            "compute_machine_type=c3-standard-4 && boot_disk_type=pd-standard",
+            "c3 cannot boot from pd-standard",
+        ),
+        ("boot_disk_type=pd-extreme", "boot_disk_type must be"),
+        ('allowed_cidrs=["10.0.0.300/8"]', "valid IPv4 CIDR"),
         ("bacalhau_sha256=abc", "64 lower-case hex"),
-        ("bacalhau_version=v1.4.0", "from v1.7.0 on"),
+        ("bacalhau_version=v1.4.0", "from v1.8.0 on"),
+        ("bacalhau_version=v1.7.4", "from v1.8.0 on"),
         (
             'regions={"us-east1"={subnet_cidr="10.0.0.0/24", zones=["europe-west4-a"]}}',
             "must belong to its region",
@@ -570,10 +601,53 @@ def test_example_tfvars_pass_validation(module_dir: Path) -> None:
     ],
 )
 def test_bad_inputs_are_refused_with_a_clear_message(module_dir: Path, override: str, message: str) -> None:
-    args = ["-var-file", str(TF_DIR / "envs" / "dev.tfvars"), *EXAMPLE_REQUIRED, "-var", override]
+    args = ["-var-file", str(TF_DIR / "envs" / "dev.tfvars"), *EXAMPLE_REQUIRED]
+    for one in override.split(" && "):
+        args += ["-var", one]
     result = tf_console(module_dir, "local.compute_nodes", *args)
     errors = re.sub(r"\s+", " ", re.sub(r"\x1b\[[0-9;]*m|[│╷╵]", "", result.stderr))
     assert "Invalid value for variable" in errors and message in errors, errors
+
+
+@pytest.mark.parametrize(
+    ("overrides", "disks"),
+    [
+        ([], {"compute": "pd-balanced", "orchestrator": "pd-balanced"}),
+        (
+            ["compute_machine_type=c4-standard-4"],
+            {"compute": "hyperdisk-balanced", "orchestrator": "pd-balanced"},
+        ),
+        (
+            ["compute_machine_type=n4-standard-4", "orchestrator_machine_type=c4d-standard-2"],
+            {"compute": "hyperdisk-balanced", "orchestrator": "hyperdisk-balanced"},
+        ),
+        (
+            [
+                "compute_machine_type=c3-standard-4",
+                "orchestrator_machine_type=c4-standard-2",
+                "boot_disk_type=hyperdisk-balanced",
+            ],
+            {"compute": "hyperdisk-balanced", "orchestrator": "hyperdisk-balanced"},
+        ),
+        (["boot_disk_type=pd-ssd"], {"compute": "pd-ssd", "orchestrator": "pd-ssd"}),
+    ],
+)
+def test_boot_disk_type_fits_each_machine_series(
+    module_dir: Path, overrides: list[str], disks: dict[str, str]
+) -> None:
+    """Unset, each VM gets the disk type its machine series boots from (C4/N4... only boot from Hyperdisk)."""
+    args = ["-var-file", str(TF_DIR / "envs" / "dev.tfvars"), *EXAMPLE_REQUIRED]
+    for one in overrides:
+        args += ["-var", one]
+    value = evaluate(module_dir, "local.boot_disk_types", *args)
+    assert value == disks
+
+
+def test_risky_settings_pass_only_when_acknowledged_or_narrow(module_dir: Path) -> None:
+    args = ["-var-file", str(TF_DIR / "envs" / "dev.tfvars"), *EXAMPLE_REQUIRED]
+    args += ["-var", "reject_networked_jobs=false", "-var", "acknowledge_networked_jobs_risk=true"]
+    args += ["-var", 'allowed_cidrs=["203.0.113.0/24", "198.51.100.0/16"]', "-var", "bacalhau_version=v1.8.0"]
+    assert sorted(evaluate(module_dir, "local.compute_nodes", *args)) == ["us-east1-b-1", "us-east1-c-1"]
 
 
 def test_generator_env_and_rotation_files_match_the_cloud_init_examples(module_dir: Path) -> None:
