@@ -395,6 +395,45 @@ def test_bootstrap_creates_directories_with_owners_and_modes() -> None:
     assert {"docker.io", "docker-compose-v2", "logrotate", "cron", "jq", "curl"} <= set(config["packages"])
 
 
+def unit_settings(unit: str) -> dict[str, list[str]]:
+    """Settings of a systemd unit file by key (every value of repeated keys)."""
+    settings: dict[str, list[str]] = {}
+    for line in unit.splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            settings.setdefault(key.strip(), []).append(value.strip())
+    return settings
+
+
+def test_bacalhau_starts_whether_or_not_the_generator_image_pulled() -> None:
+    """A failed generator start must not abort the bootstrap before bacalhau.service is enabled."""
+    files = write_files(yaml.safe_load(_rendered("compute")))
+    bootstrap = files["/usr/local/sbin/edgelog-bootstrap"]["decoded"]
+    lines = [line.strip() for line in bootstrap.splitlines()]
+    bacalhau = lines.index("systemctl enable --now bacalhau.service")
+    generator = [i for i, line in enumerate(lines) if "edgelog-generator.service" in line]
+    assert generator and all(i > bacalhau for i in generator), "bacalhau must be enabled first"
+    for i in generator:
+        assert "--no-block" in lines[i], f"the bootstrap waits for (and fails with) the generator: {lines[i]}"
+    # The image pulls retry until they succeed: each start retries for minutes, systemd restarts it forever.
+    for name in ["edgelog-generator.service", "edgelog-job-images.service"]:
+        unit = unit_settings(files[f"/etc/systemd/system/{name}"]["decoded"])
+        assert unit["Restart"] == ["on-failure"], name
+        assert int(unit["RestartSec"][0]) >= 30, name
+        assert unit["StartLimitIntervalSec"] == ["0"], name
+    bacalhau_unit = unit_settings(files["/etc/systemd/system/bacalhau.service"]["decoded"])
+    assert "edgelog-generator.service" not in " ".join(
+        bacalhau_unit.get("Requires", []) + bacalhau_unit["After"]
+    )
+
+
+def test_apt_retries_for_minutes_while_nat_comes_up() -> None:
+    for name, text in rendered_templates().items():
+        conf = yaml.safe_load(text)["apt"]["conf"]
+        retries = int(re.search(r'Acquire::Retries "(\d+)";', conf)[1])
+        assert retries >= 15, f"{name}: apt gives up after {retries} retries"
+
+
 def test_bacalhau_user_has_the_job_image_uid() -> None:
     """Bacalhau hands /outputs to the uid `bacalhau serve` runs as; the job image's user must be that uid."""
     import re
