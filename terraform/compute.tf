@@ -33,9 +33,9 @@ locals {
       key  = try(regex("^([A-Z][A-Z0-9_]*)=", line)[0], "")
     }
   ]
+  # EDGELOG_NODE is not set here: the template sets it from node_name, the value Bacalhau gets as its node id.
   generator_settings = {
     for key, node in local.compute_nodes : key => merge(var.generator_env, {
-      EDGELOG_NODE  = node.name
       EDGELOG_IMAGE = var.generator_image
       EDGELOG_UID   = tostring(local.generator_uid)
       EDGELOG_GID   = tostring(local.generator_gid)

@@ -100,8 +100,9 @@ def orchestrator_vars() -> dict[str, Any]:
     }
 
 
+# What Terraform's local.generator_settings sets; EDGELOG_NODE is not among them: the template sets it from
+# node_name, the same value Bacalhau gets as its node id.
 GENERATOR_SETTINGS = {
-    "EDGELOG_NODE": NODE_NAME,
     "EDGELOG_IMAGE": GENERATOR_IMAGE,
     "EDGELOG_UID": "10001",
     "EDGELOG_GID": "10001",
@@ -296,7 +297,7 @@ def test_bacalhau_compute_config_allow_lists_only_the_rotated_logs_read_only() -
         "zone": "us-east1-b",
     }
     assert config["JobAdmissionControl"]["RejectNetworkedJobs"] is True
-    assert config["NameProvider"] == "hostname" and config["DataDir"] == "/var/lib/bacalhau"
+    assert "NameProvider" not in config and config["DataDir"] == "/var/lib/bacalhau"
 
 
 def test_bacalhau_orchestrator_config_defaults_to_the_results_bucket() -> None:
@@ -432,6 +433,39 @@ def test_apt_retries_for_minutes_while_nat_comes_up() -> None:
         conf = yaml.safe_load(text)["apt"]["conf"]
         retries = int(re.search(r'Acquire::Retries "(\d+)";', conf)[1])
         assert retries >= 15, f"{name}: apt gives up after {retries} retries"
+
+
+def test_one_node_name_for_the_generator_and_bacalhau() -> None:
+    """Rotated file names (EDGELOG_NODE) and result keys ({nodeID}) carry the same node id: the VM name.
+
+    Bacalhau v1.9.3 (cmd/cli/serve/serve.go) takes the node id from `serve --name` on the first start and
+    persists it in DataDir/system_metadata.yaml; only without --name does it ask Config.NameProvider (default
+    puuid: a random id; hostname: os.Hostname() with dots replaced). So the unit passes --name explicitly.
+    """
+    files = write_files(yaml.safe_load(_rendered("compute")))
+    env = files["/opt/edgelog/generator/.env"]["decoded"]
+    settings = dict(line.split("=", 1) for line in env.splitlines() if line and not line.startswith("#"))
+    assert settings["EDGELOG_NODE"] == NODE_NAME
+    node_env = files["/etc/default/edgelog-node"]["decoded"]
+    assert f"EDGELOG_NODE_NAME={NODE_NAME}\n" in node_env
+    for name, expected in [("compute", NODE_NAME), ("orchestrator", "edgelog-dev-orchestrator")]:
+        rendered = write_files(yaml.safe_load(_rendered(name)))
+        unit = unit_settings(rendered["/etc/systemd/system/bacalhau.service"]["decoded"])
+        argv = unit["ExecStart"][0].split()
+        assert argv[:2] == ["/usr/local/bin/bacalhau", "serve"] and argv[argv.index("--name") + 1] == expected
+        config = yaml.safe_load(rendered["/etc/bacalhau/config.yaml"]["decoded"])
+        assert "NameProvider" not in config, f"{name}: the node id comes from --name, not a provider"
+    from edgelog.naming import NODE_RE
+
+    assert NODE_RE.match(NODE_NAME)
+
+
+def test_terraform_sets_the_node_name_once(tmp_path: Path) -> None:
+    """EDGELOG_NODE comes from the template's node_name, not from a second copy in Terraform's settings."""
+    compute_tf = (TF_DIR / "compute.tf").read_text()
+    assert not re.search(r"^\s*EDGELOG_NODE\s*=", compute_tf, re.MULTILINE)
+    template = (CLOUD_INIT_DIR / "compute.yaml.tftpl").read_text()
+    assert template.count("${node_name}") >= 3  # node env, bacalhau --name, generator .env
 
 
 def test_bacalhau_user_has_the_job_image_uid() -> None:
