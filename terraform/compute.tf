@@ -53,8 +53,12 @@ locals {
     ))
   }
 
+  # node_exporter's textfile directory (Debian/Ubuntu default): the generator and the rotation write metrics here.
+  metrics_dir = "/var/lib/prometheus/node-exporter"
+
   # /etc/default/edgelog-rotate: the node's paths for the rotation scripts (docs/rotation.md).
   rotate_env = join("\n", concat([
+    "EDGELOG_METRICS_DIR=${local.metrics_dir}",
     "EDGELOG_LIVE_DIR=/var/log/app",
     "EDGELOG_STAGING_DIR=/var/log/app/rotated",
     "EDGELOG_OUTPUT_DIR=/var/log/logs_to_process",
@@ -86,22 +90,26 @@ module "compute" {
   }
 
   user_data = templatefile("${path.module}/../cloud-init/compute.yaml.tftpl", {
-    node_name               = each.value.name
-    bacalhau_version        = var.bacalhau_version
-    bacalhau_url            = local.bacalhau_download_url
-    bacalhau_sha256         = var.bacalhau_sha256
-    token_secret            = google_secret_manager_secret.bacalhau_token.id
-    hmac_secret             = google_secret_manager_secret.publisher_hmac_secret.id
-    hmac_access_id          = google_storage_hmac_key.publisher.access_id
-    orchestrator_address    = google_compute_address.orchestrator_internal.address
-    api_port                = local.bacalhau_api_port
-    nats_port               = local.nats_port
-    reject_networked_jobs   = var.reject_networked_jobs
-    fetch_secret_script     = local.script_b64["edgelog-fetch-secret"]
-    install_bacalhau_script = local.script_b64["edgelog-install-bacalhau"]
-    bacalhau_secrets_script = local.script_b64["edgelog-bacalhau-secrets"]
-    pull_images_script      = local.script_b64["edgelog-pull-images"]
-    job_images              = var.job_images
+    node_name                 = each.value.name
+    bacalhau_version          = var.bacalhau_version
+    bacalhau_url              = local.bacalhau_download_url
+    bacalhau_sha256           = var.bacalhau_sha256
+    token_secret              = google_secret_manager_secret.bacalhau_token.id
+    hmac_secret               = google_secret_manager_secret.publisher_hmac_secret.id
+    hmac_access_id            = google_storage_hmac_key.publisher.access_id
+    orchestrator_address      = google_compute_address.orchestrator_internal.address
+    api_port                  = local.bacalhau_api_port
+    nats_port                 = local.nats_port
+    reject_networked_jobs     = var.reject_networked_jobs
+    fetch_secret_script       = local.script_b64["edgelog-fetch-secret"]
+    install_bacalhau_script   = local.script_b64["edgelog-install-bacalhau"]
+    bacalhau_secrets_script   = local.script_b64["edgelog-bacalhau-secrets"]
+    pull_images_script        = local.script_b64["edgelog-pull-images"]
+    install_monitoring_script = local.script_b64["edgelog-install-monitoring"]
+    metrics_dir               = local.metrics_dir
+    node_exporter_version     = var.node_exporter_version
+    ops_agent_version         = var.ops_agent_version
+    job_images                = var.job_images
     bacalhau_labels = merge(var.bacalhau_extra_labels, {
       role        = var.compute_role
       environment = var.environment
@@ -128,6 +136,7 @@ module "compute" {
     google_artifact_registry_repository_iam_member.compute_pull,
     # Egress for apt, the Bacalhau download and image pulls: cloud-init runs once and cannot wait for it.
     google_compute_router_nat.nat,
+    google_project_iam_member.compute_metric_writer,
     module.orchestrator,
   ]
 }

@@ -1,5 +1,6 @@
-# Dedicated service accounts, one per job, each with only the access it needs. No project-wide roles are
-# granted: every binding is on a single secret or on the results bucket. The VMs use the cloud-platform scope
+# Dedicated service accounts, one per job, each with only the access it needs. Every binding is on a single
+# secret, repository or the results bucket, except the one project-level role Cloud Monitoring has: the compute
+# nodes may write metrics (roles/monitoring.metricWriter, write-only). The VMs use the cloud-platform scope
 # (Google's recommended pattern) so IAM, not legacy access scopes, is what limits them.
 
 # The compute nodes: read the cluster token and the publisher's HMAC secret, nothing else.
@@ -86,4 +87,12 @@ resource "google_artifact_registry_repository_iam_member" "compute_pull" {
   repository = each.value.repository
   role       = "roles/artifactregistry.reader"
   member     = google_service_account.compute.member
+}
+
+# The Ops Agent on the compute nodes writes their metrics (Managed Service for Prometheus). Metric writing is a
+# project-level permission only; the role can write time series and nothing else (no read, no config).
+resource "google_project_iam_member" "compute_metric_writer" {
+  project = var.project_id
+  role    = "roles/monitoring.metricWriter"
+  member  = google_service_account.compute.member
 }

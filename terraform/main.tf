@@ -64,6 +64,7 @@ locals {
     "compute.googleapis.com",
     "iam.googleapis.com",
     "iap.googleapis.com",
+    "monitoring.googleapis.com",
     "secretmanager.googleapis.com",
     "storage.googleapis.com",
   ]
@@ -82,7 +83,10 @@ resource "google_project_service" "apis" {
 locals {
   # Node helper scripts (cloud-init/files), embedded base64 in the rendered cloud-config.
   script_b64 = {
-    for name in ["edgelog-fetch-secret", "edgelog-install-bacalhau", "edgelog-bacalhau-secrets", "edgelog-pull-images"] :
+    for name in [
+      "edgelog-fetch-secret", "edgelog-install-bacalhau", "edgelog-bacalhau-secrets", "edgelog-pull-images",
+      "edgelog-install-monitoring",
+    ] :
     name => base64encode(file("${path.module}/../cloud-init/files/${name}"))
   }
 

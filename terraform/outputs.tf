@@ -135,3 +135,13 @@ output "network" {
     subnets = { for region, s in google_compute_subnetwork.nodes : region => s.ip_cidr_range }
   }
 }
+
+output "pre_pulled_images" {
+  description = "Images every compute node pulls at boot (generator_image + job_images): Bacalhau can run only these from private registries, so a job spec's image must be one of them."
+  value       = distinct(concat([var.generator_image], var.job_images))
+}
+
+output "alert_policies" {
+  description = "Cloud Monitoring alert policies by rule (rotation-stale, logs-to-process-growing, disk-full, generator-silent): their resource names."
+  value       = { for rule, policy in google_monitoring_alert_policy.edgelog : rule => policy.name }
+}

@@ -380,8 +380,8 @@ variable "rotation_settings" {
     error_message = "rotation_settings keys must be EDGELOG_* names and values plain words (letters, digits, _./:@%+-): the file is sourced by bash."
   }
   validation {
-    condition     = length(setintersection(keys(var.rotation_settings), ["EDGELOG_LIVE_DIR", "EDGELOG_STAGING_DIR", "EDGELOG_OUTPUT_DIR", "EDGELOG_STATUS_FILE", "EDGELOG_STATE_DIR"])) == 0
-    error_message = "rotation_settings must not move the node's directories (EDGELOG_LIVE_DIR, _STAGING_DIR, _OUTPUT_DIR, _STATUS_FILE, _STATE_DIR): cloud-init and Bacalhau's allow-list depend on them."
+    condition     = length(setintersection(keys(var.rotation_settings), ["EDGELOG_LIVE_DIR", "EDGELOG_STAGING_DIR", "EDGELOG_OUTPUT_DIR", "EDGELOG_STATUS_FILE", "EDGELOG_STATE_DIR", "EDGELOG_METRICS_DIR"])) == 0
+    error_message = "rotation_settings must not move the node's directories (EDGELOG_LIVE_DIR, _STAGING_DIR, _OUTPUT_DIR, _STATUS_FILE, _STATE_DIR, _METRICS_DIR): cloud-init, Bacalhau's allow-list and the metrics scrape depend on them."
   }
 }
 
@@ -447,5 +447,59 @@ variable "results_readers" {
   validation {
     condition     = alltrue([for m in var.results_readers : can(regex("^(user|group|serviceAccount|domain):[^\\s]+$", m))])
     error_message = "results_readers entries must look like user:alice@example.com, group:ops@example.com or serviceAccount:..."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Monitoring (Cloud Monitoring: node metrics and alert policies)
+# ---------------------------------------------------------------------------------------------------------
+
+variable "ops_agent_version" {
+  description = "google-cloud-ops-agent release every compute node installs (pinned MAJOR.MINOR.PATCH; its Prometheus receiver sends the node's metrics to Cloud Monitoring)."
+  type        = string
+  default     = "2.70.0"
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.ops_agent_version))
+    error_message = "ops_agent_version must be a pinned release such as 2.70.0 (not latest or 2.*.*)."
+  }
+}
+
+variable "node_exporter_version" {
+  description = "Ubuntu 24.04 package version of prometheus-node-exporter on the compute nodes (an apt version, '*' allowed at the end: 1.7.0* pins the upstream release and takes Ubuntu's security updates)."
+  type        = string
+  default     = "1.7.0*"
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+([*]|[-+~.][A-Za-z0-9.+~*-]*)?$", var.node_exporter_version))
+    error_message = "node_exporter_version must be a package version such as 1.7.0* or 1.7.0-1ubuntu0.1."
+  }
+}
+
+variable "enable_alert_policies" {
+  description = "Create the Cloud Monitoring alert policies (rotation stale, logs_to_process growing toward a full disk, disk above alert_disk_used_percent, generator silent)."
+  type        = bool
+  default     = true
+}
+
+variable "notification_channels" {
+  description = "Cloud Monitoring notification channels the alert policies notify (projects/<project>/notificationChannels/<id>; create them in the console or with google_monitoring_notification_channel). Empty: incidents open without notifications."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.notification_channels : can(regex("^projects/[a-z0-9-]+/notificationChannels/[0-9]+$", c))])
+    error_message = "notification_channels entries must look like projects/my-project/notificationChannels/1234567890."
+  }
+}
+
+variable "alert_disk_used_percent" {
+  description = "The disk alert fires when a compute node's root filesystem (rotated logs, images, Bacalhau data) is fuller than this percentage for 5 minutes."
+  type        = number
+  default     = 85
+
+  validation {
+    condition     = var.alert_disk_used_percent >= 50 && var.alert_disk_used_percent <= 99
+    error_message = "alert_disk_used_percent must be between 50 and 99."
   }
 }

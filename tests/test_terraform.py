@@ -15,6 +15,7 @@ from typing import Any
 
 import hcl2
 import pytest
+import yaml
 from conftest import REPO_ROOT, require_tool
 
 TF_DIR = REPO_ROOT / "terraform"
@@ -27,6 +28,7 @@ REQUIRED_FILES = [
     "compute.tf",
     "storage.tf",
     "iam.tf",
+    "monitoring.tf",
     "outputs.tf",
     "modules/instance/main.tf",
     "modules/instance/variables.tf",
@@ -305,7 +307,17 @@ def test_hmac_key_belongs_to_a_create_only_service_account() -> None:
 
 def test_least_privilege_no_project_roles_no_default_service_account() -> None:
     text = all_text()
-    assert "google_project_iam" not in text, "no project-wide role grants: bind on the secret or bucket"
+    # One project-level grant, the only level Cloud Monitoring offers: the nodes may write metrics.
+    project_grants = [
+        (rtype, body) for rtype, _, body in resources() if rtype.startswith("google_project_iam")
+    ]
+    assert [(rtype, unq(body["role"]), body["member"]) for rtype, body in project_grants] == [
+        (
+            "google_project_iam_member",
+            "roles/monitoring.metricWriter",
+            "${google_service_account.compute.member}",
+        )
+    ]
     for broad in ["roles/owner", "roles/editor", "roles/viewer", "roles/storage.admin", "roles/iam."]:
         assert broad not in text
     assert "-compute@developer.gserviceaccount.com" not in text
@@ -492,7 +504,7 @@ def module_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     module.mkdir()
     (module / "variables.tf").write_text((TF_DIR / "variables.tf").read_text())
     blocks_found = []
-    for name in ["main.tf", "compute.tf"]:
+    for name in ["main.tf", "compute.tf", "monitoring.tf"]:
         blocks_found += locals_blocks((TF_DIR / name).read_text())
     assert len(blocks_found) >= 2
     (module / "locals.tf").write_text("\n".join(blocks_found))
@@ -682,7 +694,7 @@ def test_artifact_registry_repositories_are_parsed_from_the_images(module_dir: P
         },
         "europe/other-project/jobs": {"location": "europe", "project": "other-project", "repository": "jobs"},
     }
-    assert evaluate(module_dir, "length(local.script_b64)", *args) == 4
+    assert evaluate(module_dir, "length(local.script_b64)", *args) == 5
 
 
 def test_docs_list_every_input_and_output() -> None:
@@ -728,3 +740,160 @@ def test_every_reference_resolves() -> None:
     for name in set(re.findall(r"\bmodule\.([a-z0-9_]+)", code)):
         assert name in module_calls(), f"module.{name} is not declared"
     assert len(declared) >= 25
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Alerts: Cloud Monitoring alert policies with PromQL conditions on the nodes' metrics.
+# ---------------------------------------------------------------------------------------------------------
+
+ALERT_METRICS = {
+    "edgelog_rotation_last_success_timestamp_seconds",
+    "edgelog_logs_to_process_bytes",
+    "edgelog_generator_lines_written_total",
+    "node_filesystem_avail_bytes",
+    "node_filesystem_size_bytes",
+}
+
+
+def test_alert_policies_notify_the_channels_and_tolerate_new_metrics() -> None:
+    policies = [
+        (name, body) for rtype, name, body in resources() if rtype == "google_monitoring_alert_policy"
+    ]
+    assert [name for name, _ in policies] == ["edgelog"]
+    body = policies[0][1]
+    assert body["for_each"] == "${var.enable_alert_policies ? local.alert_rules : {}}"
+    assert body["notification_channels"] == "${var.notification_channels}"
+    condition = body["conditions"][0]["condition_prometheus_query_language"][0]
+    assert condition["query"] == "${each.value.query}" and condition["duration"] == "${each.value.duration}"
+    assert condition["disable_metric_validation"] is True
+    assert unq(body["documentation"][0]["mime_type"]) == "text/markdown"
+    assert "${google_project_iam_member.compute_metric_writer}" in instance_calls()["compute"]["depends_on"]
+    variables = blocks("variable")
+    assert variables["notification_channels"]["default"] == []
+    assert variables["enable_alert_policies"]["default"] is True
+
+
+@pytest.fixture(scope="module")
+def alert_rules(module_dir: Path) -> dict[str, dict[str, str]]:
+    args = ["-var-file", str(TF_DIR / "envs" / "dev.tfvars"), *EXAMPLE_REQUIRED]
+    return evaluate(module_dir, "local.alert_rules", *args)
+
+
+def rules_file(alert_rules: dict[str, dict[str, str]], path: Path) -> Path:
+    """The policies' conditions as a Prometheus rules file: promtool parses and evaluates the same PromQL."""
+    rules = [
+        {"alert": name.replace("-", "_"), "expr": rule["query"], "for": rule["duration"]}
+        for name, rule in alert_rules.items()
+    ]
+    path.write_text(yaml.safe_dump({"groups": [{"name": "edgelog", "rules": rules}]}))
+    return path
+
+
+def test_alert_queries_are_valid_promql_on_the_scraped_metrics(
+    alert_rules: dict[str, dict[str, str]], tmp_path: Path
+) -> None:
+    assert set(alert_rules) == {"rotation-stale", "logs-to-process-growing", "disk-full", "generator-silent"}
+    promtool = require_tool("promtool")
+    result = subprocess.run(
+        [promtool, "check", "rules", str(rules_file(alert_rules, tmp_path / "rules.yml"))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "4 rules found" in result.stdout, result.stdout + result.stderr
+    used = set()
+    for rule in alert_rules.values():
+        used |= set(re.findall(r"\b((?:edgelog|node)_[a-z_]+)\b", rule["query"]))
+        assert "instance_name" in rule["query"], "one series per node"
+    assert used == ALERT_METRICS
+    # The agent keeps exactly what the alerts need (its metric_relabel_configs keep-regex).
+    from test_cloud_init import ops_agent_config
+
+    (receiver,) = ops_agent_config()["metrics"]["receivers"].values()
+    keep = receiver["config"]["scrape_configs"][0]["metric_relabel_configs"][0]["regex"]
+    for metric in used:
+        assert re.fullmatch(keep, metric), f"{metric} is dropped before it reaches Cloud Monitoring"
+
+
+def test_alerts_fire_when_they_should_and_stay_quiet_otherwise(
+    alert_rules: dict[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """promtool evaluates the conditions on synthetic series of a healthy node (n1) and a broken one (n2)."""
+    promtool = require_tool("promtool")
+    rules = rules_file(alert_rules, tmp_path / "rules.yml")
+    gib = 1024**3
+    fs = 'mountpoint="/",instance_name="{node}"'
+    tests = {
+        "rule_files": [str(rules)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    # n1 rotates every 5 minutes; n2's last success was at t=0.
+                    {
+                        "series": 'edgelog_rotation_last_success_timestamp_seconds{instance_name="n1"}',
+                        "values": " ".join(str(300 * (m // 5)) for m in range(40)),
+                    },
+                    {
+                        "series": 'edgelog_rotation_last_success_timestamp_seconds{instance_name="n2"}',
+                        "values": "0x39",
+                    },
+                    {
+                        "series": 'edgelog_generator_lines_written_total{instance_name="n1"}',
+                        "values": "0+600x39",
+                    },
+                    {
+                        "series": 'edgelog_generator_lines_written_total{instance_name="n2"}',
+                        "values": "0+600x9 6000x29",
+                    },
+                    {
+                        "series": "node_filesystem_size_bytes{" + fs.format(node="n1") + "}",
+                        "values": f"{30 * gib}x39",
+                    },
+                    {
+                        "series": "node_filesystem_size_bytes{" + fs.format(node="n2") + "}",
+                        "values": f"{30 * gib}x39",
+                    },
+                    {
+                        "series": "node_filesystem_avail_bytes{" + fs.format(node="n1") + "}",
+                        "values": f"{20 * gib}x39",
+                    },
+                    {
+                        "series": "node_filesystem_avail_bytes{" + fs.format(node="n2") + "}",
+                        "values": f"{2 * gib}x39",
+                    },
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "10m", "alertname": "rotation_stale", "exp_alerts": []},
+                    {
+                        "eval_time": "20m",
+                        "alertname": "rotation_stale",
+                        "exp_alerts": [{"exp_labels": {"instance_name": "n2"}}],
+                    },
+                    {
+                        "eval_time": "25m",
+                        "alertname": "generator_silent",
+                        "exp_alerts": [{"exp_labels": {"instance_name": "n2"}}],
+                    },
+                    {
+                        "eval_time": "30m",
+                        "alertname": "disk_full",
+                        "exp_alerts": [{"exp_labels": {"instance_name": "n2"}}],
+                    },
+                    {"eval_time": "2m", "alertname": "disk_full", "exp_alerts": []},
+                ],
+            }
+        ],
+    }
+    test_file = tmp_path / "alerts_test.yml"
+    test_file.write_text(yaml.safe_dump(tests))
+    result = subprocess.run(
+        [promtool, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_pre_pulled_images_are_an_output() -> None:
+    output = blocks("output")["pre_pulled_images"]
+    assert output["value"] == "${distinct(concat([var.generator_image], var.job_images))}"
