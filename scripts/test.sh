@@ -5,12 +5,12 @@
 #   ./scripts/test.sh -k rotate  # extra arguments go to pytest
 #
 # Installs: Debian packages for the real tools the tests drive (logrotate, cron, shellcheck, GoAccess,
-# cloud-init, Chromium), a virtualenv .venv with edgelog and its test extras, and checkov in its own
+# cloud-init, Chromium, Prometheus for promtool), a virtualenv .venv with edgelog and its test extras, and checkov in its own
 # virtualenv .venv-checkov (checkov pins old libraries that conflict with pytest's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(logrotate cron shellcheck goaccess cloud-init chromium gzip procps python3-venv jq curl systemd fonts-liberation fonts-dejavu-core)
+APT_PACKAGES=(logrotate cron shellcheck goaccess cloud-init chromium gzip procps python3-venv jq curl systemd fonts-liberation fonts-dejavu-core prometheus)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -33,9 +33,9 @@ locals {
       key  = try(regex("^([A-Z][A-Z0-9_]*)=", line)[0], "")
     }
   ]
+  # EDGELOG_NODE is not set here: the template sets it from node_name, the value Bacalhau gets as its node id.
   generator_settings = {
     for key, node in local.compute_nodes : key => merge(var.generator_env, {
-      EDGELOG_NODE  = node.name
       EDGELOG_IMAGE = var.generator_image
       EDGELOG_UID   = tostring(local.generator_uid)
       EDGELOG_GID   = tostring(local.generator_gid)
@@ -53,8 +53,12 @@ locals {
     ))
   }
 
+  # node_exporter's textfile directory (Debian/Ubuntu default): the generator and the rotation write metrics here.
+  metrics_dir = "/var/lib/prometheus/node-exporter"
+
   # /etc/default/edgelog-rotate: the node's paths for the rotation scripts (docs/rotation.md).
   rotate_env = join("\n", concat([
+    "EDGELOG_METRICS_DIR=${local.metrics_dir}",
     "EDGELOG_LIVE_DIR=/var/log/app",
     "EDGELOG_STAGING_DIR=/var/log/app/rotated",
     "EDGELOG_OUTPUT_DIR=/var/log/logs_to_process",
@@ -63,104 +67,76 @@ locals {
   ], [for k in sort(keys(var.rotation_settings)) : "${k}=${var.rotation_settings[k]}"]))
 }
 
-resource "google_compute_instance" "compute" {
+module "compute" {
+  source   = "./modules/instance"
   for_each = local.compute_nodes
 
-  #checkov:skip=CKV_GCP_40:The access_config block is dynamic and only exists when var.enable_public_ip is true (default false); checkov cannot evaluate the condition. Without it egress goes through Cloud NAT.
-  #checkov:skip=CKV_GCP_38:Boot disks use Google-managed encryption; customer-supplied keys (CSEK) cannot be managed in Terraform without putting the raw key in state, and the disks only hold generated logs that expire within days.
-  name         = each.value.name
-  description  = "edgelog ${var.environment} compute node (log generator + Bacalhau) in ${each.value.zone}"
-  machine_type = var.compute_machine_type
-  zone         = each.value.zone
-
-  tags = [local.compute_tag]
+  name                  = each.value.name
+  description           = "edgelog ${var.environment} compute node (log generator + Bacalhau) in ${each.value.zone}"
+  zone                  = each.value.zone
+  machine_type          = var.compute_machine_type
+  boot_image            = var.boot_image
+  boot_disk_size_gb     = var.boot_disk_size_gb
+  boot_disk_type        = local.boot_disk_types.compute
+  subnetwork            = google_compute_subnetwork.nodes[each.value.region].id
+  enable_public_ip      = var.enable_public_ip
+  service_account_email = google_service_account.compute.email
+  deletion_protection   = var.deletion_protection
+  tags                  = [local.compute_tag]
   labels = {
     role   = var.compute_role
     region = each.value.region
     zone   = each.value.zone
   }
 
-  deletion_protection       = var.deletion_protection
-  allow_stopping_for_update = true
-  can_ip_forward            = false
-
-  boot_disk {
-    auto_delete = true
-    initialize_params {
-      image = var.boot_image
-      size  = var.boot_disk_size_gb
-      type  = var.boot_disk_type
-    }
-  }
-
-  network_interface {
-    subnetwork = google_compute_subnetwork.nodes[each.value.region].id
-
-    dynamic "access_config" {
-      for_each = var.enable_public_ip ? [1] : []
-      content {
-        network_tier = "PREMIUM"
-      }
-    }
-  }
-
-  service_account {
-    email  = google_service_account.compute.email
-    scopes = ["cloud-platform"]
-  }
-
-  shielded_instance_config {
-    enable_secure_boot          = true
-    enable_vtpm                 = true
-    enable_integrity_monitoring = true
-  }
-
-  metadata = {
-    enable-oslogin         = "TRUE"
-    block-project-ssh-keys = "TRUE"
-    serial-port-enable     = "FALSE"
-    user-data = templatefile("${path.module}/../cloud-init/compute.yaml.tftpl", {
-      node_name               = each.value.name
-      bacalhau_version        = var.bacalhau_version
-      bacalhau_url            = local.bacalhau_download_url
-      bacalhau_sha256         = var.bacalhau_sha256
-      token_secret            = google_secret_manager_secret.bacalhau_token.id
-      hmac_secret             = google_secret_manager_secret.publisher_hmac_secret.id
-      hmac_access_id          = google_storage_hmac_key.publisher.access_id
-      orchestrator_address    = google_compute_address.orchestrator_internal.address
-      api_port                = local.bacalhau_api_port
-      nats_port               = local.nats_port
-      reject_networked_jobs   = var.reject_networked_jobs
-      fetch_secret_script     = local.script_b64["edgelog-fetch-secret"]
-      install_bacalhau_script = local.script_b64["edgelog-install-bacalhau"]
-      bacalhau_secrets_script = local.script_b64["edgelog-bacalhau-secrets"]
-      pull_images_script      = local.script_b64["edgelog-pull-images"]
-      job_images              = var.job_images
-      bacalhau_labels = merge(var.bacalhau_extra_labels, {
-        role        = var.compute_role
-        environment = var.environment
-        region      = each.value.region
-        zone        = each.value.zone
-      })
-      rotation_files    = local.rotation_files
-      rotate_env        = local.rotate_env
-      rotate_cron       = base64encode(file("${local.rotation_dir}/edgelog-rotate.cron"))
-      rotate_logrotate  = base64encode(file("${local.rotation_dir}/edgelog-rotate.logrotate"))
-      generator_compose = base64encode(file("${local.generator_dir}/docker-compose.yml"))
-      generator_env     = local.generator_env[each.key]
-      generator_image   = var.generator_image
-      generator_uid     = local.generator_uid
-      generator_gid     = local.generator_gid
-      bacalhau_uid      = local.bacalhau_uid
+  user_data = templatefile("${path.module}/../cloud-init/compute.yaml.tftpl", {
+    node_name                 = each.value.name
+    bacalhau_version          = var.bacalhau_version
+    bacalhau_url              = local.bacalhau_download_url
+    bacalhau_sha256           = var.bacalhau_sha256
+    token_secret              = google_secret_manager_secret.bacalhau_token.id
+    hmac_secret               = google_secret_manager_secret.publisher_hmac_secret.id
+    hmac_access_id            = google_storage_hmac_key.publisher.access_id
+    orchestrator_address      = google_compute_address.orchestrator_internal.address
+    api_port                  = local.bacalhau_api_port
+    nats_port                 = local.nats_port
+    reject_networked_jobs     = var.reject_networked_jobs
+    fetch_secret_script       = local.script_b64["edgelog-fetch-secret"]
+    install_bacalhau_script   = local.script_b64["edgelog-install-bacalhau"]
+    bacalhau_secrets_script   = local.script_b64["edgelog-bacalhau-secrets"]
+    pull_images_script        = local.script_b64["edgelog-pull-images"]
+    install_monitoring_script = local.script_b64["edgelog-install-monitoring"]
+    metrics_dir               = local.metrics_dir
+    node_exporter_version     = var.node_exporter_version
+    ops_agent_version         = var.ops_agent_version
+    job_images                = var.job_images
+    bacalhau_labels = merge(var.bacalhau_extra_labels, {
+      role        = var.compute_role
+      environment = var.environment
+      region      = each.value.region
+      zone        = each.value.zone
     })
-  }
+    rotation_files    = local.rotation_files
+    rotate_env        = local.rotate_env
+    rotate_cron       = base64encode(file("${local.rotation_dir}/edgelog-rotate.cron"))
+    rotate_logrotate  = base64encode(file("${local.rotation_dir}/edgelog-rotate.logrotate"))
+    generator_compose = base64encode(file("${local.generator_dir}/docker-compose.yml"))
+    generator_env     = local.generator_env[each.key]
+    generator_image   = var.generator_image
+    generator_uid     = local.generator_uid
+    generator_gid     = local.generator_gid
+    bacalhau_uid      = local.bacalhau_uid
+  })
 
-  # The secrets, the grants and the orchestrator must exist before a node boots and asks for them.
+  # The secrets, the grants (secrets, registry) and the orchestrator must exist before a node boots and asks.
   depends_on = [
     google_secret_manager_secret_version.bacalhau_token,
     google_secret_manager_secret_version.publisher_hmac_secret,
-    google_secret_manager_secret_iam_member.compute_token,
-    google_secret_manager_secret_iam_member.compute_hmac,
-    google_compute_instance.orchestrator,
+    google_secret_manager_secret_iam_member.secret_readers,
+    google_artifact_registry_repository_iam_member.compute_pull,
+    # Egress for apt, the Bacalhau download and image pulls: cloud-init runs once and cannot wait for it.
+    google_compute_router_nat.nat,
+    google_project_iam_member.compute_metric_writer,
+    module.orchestrator,
   ]
 }

@@ -1,5 +1,6 @@
-# Dedicated service accounts, one per job, each with only the access it needs. No project-wide roles are
-# granted: every binding is on a single secret or on the results bucket. The VMs use the cloud-platform scope
+# Dedicated service accounts, one per job, each with only the access it needs. Every binding is on a single
+# secret, repository or the results bucket, except the one project-level role Cloud Monitoring has: the compute
+# nodes may write metrics (roles/monitoring.metricWriter, write-only). The VMs use the cloud-platform scope
 # (Google's recommended pattern) so IAM, not legacy access scopes, is what limits them.
 
 # The compute nodes: read the cluster token and the publisher's HMAC secret, nothing else.
@@ -30,28 +31,35 @@ resource "google_service_account" "publisher" {
   depends_on = [google_project_service.apis]
 }
 
-resource "google_secret_manager_secret_iam_member" "compute_token" {
-  secret_id = google_secret_manager_secret.bacalhau_token.id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.compute.member
+# Who may read which secret: each node role reads only the secrets its own bootstrap fetches
+# (cloud-init/files/edgelog-bacalhau-secrets).
+locals {
+  secret_readers = {
+    compute-bacalhau-token = {
+      secret_id = google_secret_manager_secret.bacalhau_token.id
+      member    = google_service_account.compute.member
+    }
+    compute-publisher-hmac-secret = {
+      secret_id = google_secret_manager_secret.publisher_hmac_secret.id
+      member    = google_service_account.compute.member
+    }
+    orchestrator-bacalhau-token = {
+      secret_id = google_secret_manager_secret.bacalhau_token.id
+      member    = google_service_account.orchestrator.member
+    }
+    orchestrator-bacalhau-api-key = {
+      secret_id = google_secret_manager_secret.bacalhau_api_key.id
+      member    = google_service_account.orchestrator.member
+    }
+  }
 }
 
-resource "google_secret_manager_secret_iam_member" "compute_hmac" {
-  secret_id = google_secret_manager_secret.publisher_hmac_secret.id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.compute.member
-}
+resource "google_secret_manager_secret_iam_member" "secret_readers" {
+  for_each = local.secret_readers
 
-resource "google_secret_manager_secret_iam_member" "orchestrator_token" {
-  secret_id = google_secret_manager_secret.bacalhau_token.id
+  secret_id = each.value.secret_id
   role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.orchestrator.member
-}
-
-resource "google_secret_manager_secret_iam_member" "orchestrator_api_key" {
-  secret_id = google_secret_manager_secret.bacalhau_api_key.id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.orchestrator.member
+  member    = each.value.member
 }
 
 # Create-only: the publisher can add result objects but cannot read, list, overwrite or delete them.
@@ -79,4 +87,12 @@ resource "google_artifact_registry_repository_iam_member" "compute_pull" {
   repository = each.value.repository
   role       = "roles/artifactregistry.reader"
   member     = google_service_account.compute.member
+}
+
+# The Ops Agent on the compute nodes writes their metrics (Managed Service for Prometheus). Metric writing is a
+# project-level permission only; the role can write time series and nothing else (no read, no config).
+resource "google_project_iam_member" "compute_metric_writer" {
+  project = var.project_id
+  role    = "roles/monitoring.metricWriter"
+  member  = google_service_account.compute.member
 }

@@ -37,6 +37,23 @@ locals {
   # The orchestrator lives in the region its zone belongs to (zone name minus the "-x" suffix).
   orchestrator_region = regex("^(.*)-[a-z]$", local.orchestrator_zone)[0]
 
+  # Boot disk support by machine series (the machine type's first word; GCP's machine series comparison and
+  # Hyperdisk documentation): these series boot only from Hyperdisk, no Persistent Disk (pd-*) at all ...
+  hyperdisk_only_series = ["a4", "a4x", "c4", "c4a", "c4d", "h4d", "m4", "n4", "n4a", "n4d", "x4"]
+  # ... these also boot from Hyperdisk Balanced (every other series, e.g. e2, n1, n2, n2d, t2d, c2, does not) ...
+  hyperdisk_balanced_series = concat(local.hyperdisk_only_series, ["a3", "c3", "c3d", "h3", "m1", "m2", "m3", "z3"])
+  # ... and these have no pd-standard (C3/C3D/Z3: pd-balanced or pd-ssd; H3: pd-balanced).
+  no_pd_standard_series = concat(local.hyperdisk_only_series, ["c3", "c3d", "h3", "z3"])
+  machine_series = {
+    compute      = split("-", var.compute_machine_type)[0]
+    orchestrator = split("-", var.orchestrator_machine_type)[0]
+  }
+  # The boot disk type of each VM role: var.boot_disk_type, or what its machine series boots from.
+  boot_disk_types = {
+    for role, series in local.machine_series :
+    role => coalesce(var.boot_disk_type, contains(local.hyperdisk_only_series, series) ? "hyperdisk-balanced" : "pd-balanced")
+  }
+
   bacalhau_download_url = "https://github.com/bacalhau-project/bacalhau/releases/download/${var.bacalhau_version}/bacalhau_${var.bacalhau_version}_linux_amd64.tar.gz"
 
   # Key layout the S3 publisher must use so 'edgelog fetch' finds the results (docs/design.md, settings.RESULTS_PREFIX).
@@ -47,6 +64,7 @@ locals {
     "compute.googleapis.com",
     "iam.googleapis.com",
     "iap.googleapis.com",
+    "monitoring.googleapis.com",
     "secretmanager.googleapis.com",
     "storage.googleapis.com",
   ]
@@ -65,7 +83,10 @@ resource "google_project_service" "apis" {
 locals {
   # Node helper scripts (cloud-init/files), embedded base64 in the rendered cloud-config.
   script_b64 = {
-    for name in ["edgelog-fetch-secret", "edgelog-install-bacalhau", "edgelog-bacalhau-secrets", "edgelog-pull-images"] :
+    for name in [
+      "edgelog-fetch-secret", "edgelog-install-bacalhau", "edgelog-bacalhau-secrets", "edgelog-pull-images",
+      "edgelog-install-monitoring",
+    ] :
     name => base64encode(file("${path.module}/../cloud-init/files/${name}"))
   }
 

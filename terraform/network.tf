@@ -79,12 +79,13 @@ resource "google_compute_firewall" "bacalhau_internal" {
   }
 }
 
-# Operators' own networks (var.allowed_cidrs), only when some are given.
+# Operators' own networks (var.allowed_cidrs), only when some are given: the API only. Operators never need
+# NATS, and an open NATS port would let anyone holding the cluster token join as a compute node.
 resource "google_compute_firewall" "bacalhau_operators" {
   count = length(var.allowed_cidrs) > 0 ? 1 : 0
 
   name        = "${local.name}-allow-bacalhau-operators"
-  description = "Bacalhau API and NATS from the operator ranges in var.allowed_cidrs"
+  description = "Bacalhau API from the operator ranges in var.allowed_cidrs (never NATS: only the nodes dial it)"
   network     = google_compute_network.vpc.id
   direction   = "INGRESS"
   priority    = 1000
@@ -94,7 +95,7 @@ resource "google_compute_firewall" "bacalhau_operators" {
 
   allow {
     protocol = "tcp"
-    ports    = [tostring(local.bacalhau_api_port), tostring(local.nats_port)]
+    ports    = [tostring(local.bacalhau_api_port)]
   }
 
   log_config {

@@ -3,12 +3,12 @@
 
 output "orchestrator_name" {
   description = "Name of the orchestrator VM (for gcloud compute ssh / start-iap-tunnel)."
-  value       = google_compute_instance.orchestrator.name
+  value       = module.orchestrator.name
 }
 
 output "orchestrator_zone" {
   description = "Zone of the orchestrator VM."
-  value       = google_compute_instance.orchestrator.zone
+  value       = module.orchestrator.zone
 }
 
 output "orchestrator_internal_ip" {
@@ -18,7 +18,7 @@ output "orchestrator_internal_ip" {
 
 output "orchestrator_public_ip" {
   description = "Public IP of the orchestrator, or null when var.enable_public_ip is false (the default)."
-  value       = var.enable_public_ip ? google_compute_instance.orchestrator.network_interface[0].access_config[0].nat_ip : null
+  value       = module.orchestrator.public_ip
 }
 
 output "orchestrator_nats_address" {
@@ -28,7 +28,7 @@ output "orchestrator_nats_address" {
 
 output "bacalhau_api_host" {
   description = "Exact BACALHAU_API_HOST for the bacalhau and edgelog CLIs: the public IP when enabled, otherwise 127.0.0.1 through the IAP tunnel in bacalhau_api_tunnel_command."
-  value       = var.enable_public_ip ? google_compute_instance.orchestrator.network_interface[0].access_config[0].nat_ip : "127.0.0.1"
+  value       = var.enable_public_ip ? module.orchestrator.public_ip : "127.0.0.1"
 }
 
 output "bacalhau_api_port" {
@@ -38,7 +38,7 @@ output "bacalhau_api_port" {
 
 output "bacalhau_api_tunnel_command" {
   description = "Command that forwards 127.0.0.1:1234 to the orchestrator's API through IAP (needed when the orchestrator has no public IP); null when the IAP API tunnel is disabled."
-  value       = var.enable_iap_api_tunnel ? "gcloud compute start-iap-tunnel ${google_compute_instance.orchestrator.name} ${local.bacalhau_api_port} --local-host-port=127.0.0.1:${local.bacalhau_api_port} --zone=${google_compute_instance.orchestrator.zone} --project=${var.project_id}" : null
+  value       = var.enable_iap_api_tunnel ? "gcloud compute start-iap-tunnel ${module.orchestrator.name} ${local.bacalhau_api_port} --local-host-port=127.0.0.1:${local.bacalhau_api_port} --zone=${module.orchestrator.zone} --project=${var.project_id}" : null
 }
 
 output "bacalhau_api_key_command" {
@@ -49,7 +49,7 @@ output "bacalhau_api_key_command" {
 output "bacalhau_env" {
   description = "Shell lines that point the bacalhau and edgelog CLIs at this deployment (run the tunnel command first when there is no public IP)."
   value = join("\n", [
-    "export BACALHAU_API_HOST=${var.enable_public_ip ? google_compute_instance.orchestrator.network_interface[0].access_config[0].nat_ip : "127.0.0.1"}",
+    "export BACALHAU_API_HOST=${var.enable_public_ip ? module.orchestrator.public_ip : "127.0.0.1"}",
     "export BACALHAU_API_PORT=${local.bacalhau_api_port}",
     "export BACALHAU_API_KEY=\"$(gcloud secrets versions access latest --secret=${google_secret_manager_secret.bacalhau_api_key.secret_id} --project=${var.project_id})\"",
     "export EDGELOG_BUCKET=gs://${google_storage_bucket.results.name}",
@@ -59,19 +59,19 @@ output "bacalhau_env" {
 output "compute_nodes" {
   description = "Every compute node by key (<zone>-<n>): name, region, zone, internal IP and public IP (null unless enabled)."
   value = {
-    for key, vm in google_compute_instance.compute : key => {
+    for key, vm in module.compute : key => {
       name        = vm.name
       region      = local.compute_nodes[key].region
       zone        = vm.zone
-      internal_ip = vm.network_interface[0].network_ip
-      public_ip   = var.enable_public_ip ? vm.network_interface[0].access_config[0].nat_ip : null
+      internal_ip = vm.internal_ip
+      public_ip   = vm.public_ip
     }
   }
 }
 
 output "compute_node_count" {
   description = "Number of compute nodes; pass it to scripts/wait-for-nodes.sh."
-  value       = length(google_compute_instance.compute)
+  value       = length(module.compute)
 }
 
 output "results_bucket" {
@@ -134,4 +134,14 @@ output "network" {
     vpc     = google_compute_network.vpc.name
     subnets = { for region, s in google_compute_subnetwork.nodes : region => s.ip_cidr_range }
   }
+}
+
+output "pre_pulled_images" {
+  description = "Images every compute node pulls at boot (generator_image + job_images): Bacalhau can run only these from private registries, so a job spec's image must be one of them."
+  value       = distinct(concat([var.generator_image], var.job_images))
+}
+
+output "alert_policies" {
+  description = "Cloud Monitoring alert policies by rule (rotation-stale, logs-to-process-growing, disk-full, generator-silent): their resource names."
+  value       = { for rule, policy in google_monitoring_alert_policy.edgelog : rule => policy.name }
 }

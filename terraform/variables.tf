@@ -115,17 +115,17 @@ variable "regions" {
 }
 
 variable "allowed_cidrs" {
-  description = "Extra source ranges (e.g. your office or VPN) allowed to reach the orchestrator's Bacalhau API (1234) and NATS (4222). Empty by default: use the IAP tunnel. 0.0.0.0/0 is refused."
+  description = "Extra IPv4 source ranges (e.g. your office or VPN) allowed to reach the orchestrator's Bacalhau API (1234; never NATS 4222, which only the deployment's own nodes reach). Empty by default: use the IAP tunnel. Each range must be a /16 or narrower."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for c in var.allowed_cidrs : can(cidrhost(c, 0))])
-    error_message = "allowed_cidrs must contain valid CIDR ranges such as 203.0.113.0/24."
+    condition     = alltrue([for c in var.allowed_cidrs : can(regex("^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$", c)) && can(cidrhost(c, 0))])
+    error_message = "allowed_cidrs must contain valid IPv4 CIDR ranges such as 203.0.113.0/24."
   }
   validation {
-    condition     = alltrue([for c in var.allowed_cidrs : !contains(["0.0.0.0/0", "::/0"], c)])
-    error_message = "allowed_cidrs must not contain 0.0.0.0/0 or ::/0: the Bacalhau API must never be open to the internet."
+    condition     = alltrue([for c in var.allowed_cidrs : try(tonumber(split("/", c)[1]) >= 16, false)])
+    error_message = "allowed_cidrs must not contain a range broader than /16 (0.0.0.0/0, or 0.0.0.0/1 + 128.0.0.0/1, would open the Bacalhau API to the internet): list your own networks."
   }
 }
 
@@ -222,13 +222,25 @@ variable "boot_disk_size_gb" {
 }
 
 variable "boot_disk_type" {
-  description = "Persistent disk type of the boot disks."
+  description = "Boot disk type of every VM: pd-standard, pd-balanced, pd-ssd or hyperdisk-balanced. Null (the default) picks per VM what its machine series boots from: hyperdisk-balanced for Hyperdisk-only series (C4, C4D, N4, ...), pd-balanced otherwise."
   type        = string
-  default     = "pd-balanced"
+  default     = null
 
   validation {
-    condition     = contains(["pd-standard", "pd-balanced", "pd-ssd"], var.boot_disk_type)
-    error_message = "boot_disk_type must be pd-standard, pd-balanced or pd-ssd."
+    condition     = var.boot_disk_type == null || contains(["pd-standard", "pd-balanced", "pd-ssd", "hyperdisk-balanced"], coalesce(var.boot_disk_type, "-"))
+    error_message = "boot_disk_type must be pd-standard, pd-balanced, pd-ssd or hyperdisk-balanced (or null to choose per machine series)."
+  }
+  validation {
+    condition     = var.boot_disk_type == null || !startswith(coalesce(var.boot_disk_type, "-"), "pd-") || length(setintersection(values(local.machine_series), local.hyperdisk_only_series)) == 0
+    error_message = "The machine series ${join(", ", setintersection(values(local.machine_series), local.hyperdisk_only_series))} boots only from Hyperdisk: it needs boot_disk_type hyperdisk-balanced (or leave boot_disk_type unset)."
+  }
+  validation {
+    condition     = var.boot_disk_type != "hyperdisk-balanced" || length(setsubtract(values(local.machine_series), local.hyperdisk_balanced_series)) == 0
+    error_message = "The machine series ${join(", ", setsubtract(values(local.machine_series), local.hyperdisk_balanced_series))} cannot boot from hyperdisk-balanced: use a pd-* type (or leave boot_disk_type unset)."
+  }
+  validation {
+    condition     = var.boot_disk_type != "pd-standard" || length(setintersection(values(local.machine_series), local.no_pd_standard_series)) == 0
+    error_message = "The machine series ${join(", ", setintersection(values(local.machine_series), local.no_pd_standard_series))} cannot boot from pd-standard: use pd-balanced (or leave boot_disk_type unset)."
   }
 }
 
@@ -272,13 +284,13 @@ variable "bacalhau_extra_labels" {
 # ---------------------------------------------------------------------------------------------------------
 
 variable "bacalhau_version" {
-  description = "Bacalhau release installed on every node (v1.7+ for API keys; the config is the v1.5+ typed format)."
+  description = "Bacalhau release installed on every node: v1.8.0 or later (the job specs use the `local` input source of v1.8; API keys need v1.7; the config is the v1.5+ typed format)."
   type        = string
   default     = "v1.9.3"
 
   validation {
-    condition     = can(regex("^v1\\.([7-9]|[1-9][0-9])\\.[0-9]+$", var.bacalhau_version))
-    error_message = "bacalhau_version must be a v1 release from v1.7.0 on, written like v1.9.3."
+    condition     = can(regex("^v1\\.([89]|[1-9][0-9])\\.[0-9]+$", var.bacalhau_version))
+    error_message = "bacalhau_version must be a v1 release from v1.8.0 on (the job specs' `local` input source needs it), written like v1.9.3."
   }
 }
 
@@ -293,9 +305,20 @@ variable "bacalhau_sha256" {
 }
 
 variable "reject_networked_jobs" {
-  description = "Compute nodes refuse jobs that ask for network access (edgelog's jobs use Network: None)."
+  description = "Compute nodes refuse jobs that ask for network access (edgelog's jobs use Network: None). Turning this off needs acknowledge_networked_jobs_risk = true."
   type        = bool
   default     = true
+
+  validation {
+    condition     = var.reject_networked_jobs || var.acknowledge_networked_jobs_risk
+    error_message = "reject_networked_jobs = false lets any job reach the network, including the metadata server, which hands out the compute nodes' service-account token (secrets, registry, bucket): set acknowledge_networked_jobs_risk = true to confirm you want that."
+  }
+}
+
+variable "acknowledge_networked_jobs_risk" {
+  description = "Set to true to confirm reject_networked_jobs = false: networked jobs can read the metadata server's service-account token of the compute nodes."
+  type        = bool
+  default     = false
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -357,8 +380,8 @@ variable "rotation_settings" {
     error_message = "rotation_settings keys must be EDGELOG_* names and values plain words (letters, digits, _./:@%+-): the file is sourced by bash."
   }
   validation {
-    condition     = length(setintersection(keys(var.rotation_settings), ["EDGELOG_LIVE_DIR", "EDGELOG_STAGING_DIR", "EDGELOG_OUTPUT_DIR", "EDGELOG_STATUS_FILE", "EDGELOG_STATE_DIR"])) == 0
-    error_message = "rotation_settings must not move the node's directories (EDGELOG_LIVE_DIR, _STAGING_DIR, _OUTPUT_DIR, _STATUS_FILE, _STATE_DIR): cloud-init and Bacalhau's allow-list depend on them."
+    condition     = length(setintersection(keys(var.rotation_settings), ["EDGELOG_LIVE_DIR", "EDGELOG_STAGING_DIR", "EDGELOG_OUTPUT_DIR", "EDGELOG_STATUS_FILE", "EDGELOG_STATE_DIR", "EDGELOG_METRICS_DIR"])) == 0
+    error_message = "rotation_settings must not move the node's directories (EDGELOG_LIVE_DIR, _STAGING_DIR, _OUTPUT_DIR, _STATUS_FILE, _STATE_DIR, _METRICS_DIR): cloud-init, Bacalhau's allow-list and the metrics scrape depend on them."
   }
 }
 
@@ -424,5 +447,59 @@ variable "results_readers" {
   validation {
     condition     = alltrue([for m in var.results_readers : can(regex("^(user|group|serviceAccount|domain):[^\\s]+$", m))])
     error_message = "results_readers entries must look like user:alice@example.com, group:ops@example.com or serviceAccount:..."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Monitoring (Cloud Monitoring: node metrics and alert policies)
+# ---------------------------------------------------------------------------------------------------------
+
+variable "ops_agent_version" {
+  description = "google-cloud-ops-agent release every compute node installs (pinned MAJOR.MINOR.PATCH; its Prometheus receiver sends the node's metrics to Cloud Monitoring)."
+  type        = string
+  default     = "2.70.0"
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.ops_agent_version))
+    error_message = "ops_agent_version must be a pinned release such as 2.70.0 (not latest or 2.*.*)."
+  }
+}
+
+variable "node_exporter_version" {
+  description = "Ubuntu 24.04 package version of prometheus-node-exporter on the compute nodes (an apt version, '*' allowed at the end: 1.7.0* pins the upstream release and takes Ubuntu's security updates)."
+  type        = string
+  default     = "1.7.0*"
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+([*]|[-+~.][A-Za-z0-9.+~*-]*)?$", var.node_exporter_version))
+    error_message = "node_exporter_version must be a package version such as 1.7.0* or 1.7.0-1ubuntu0.1."
+  }
+}
+
+variable "enable_alert_policies" {
+  description = "Create the Cloud Monitoring alert policies (rotation stale, logs_to_process growing toward a full disk, disk above alert_disk_used_percent, generator silent)."
+  type        = bool
+  default     = true
+}
+
+variable "notification_channels" {
+  description = "Cloud Monitoring notification channels the alert policies notify (projects/<project>/notificationChannels/<id>; create them in the console or with google_monitoring_notification_channel). Empty: incidents open without notifications."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.notification_channels : can(regex("^projects/[a-z0-9-]+/notificationChannels/[0-9]+$", c))])
+    error_message = "notification_channels entries must look like projects/my-project/notificationChannels/1234567890."
+  }
+}
+
+variable "alert_disk_used_percent" {
+  description = "The disk alert fires when a compute node's root filesystem (rotated logs, images, Bacalhau data) is fuller than this percentage for 5 minutes."
+  type        = number
+  default     = 85
+
+  validation {
+    condition     = var.alert_disk_used_percent >= 50 && var.alert_disk_used_percent <= 99
+    error_message = "alert_disk_used_percent must be between 50 and 99."
   }
 }

@@ -1,7 +1,7 @@
 # Terraform and provider versions. The google provider is pinned to one major version so an upgrade is a
 # deliberate change (read the provider's upgrade guide first); random generates the Bacalhau secrets.
 terraform {
-  required_version = ">= 1.5.0"
+  required_version = ">= 1.9.0"
 
   required_providers {
     google = {

@@ -41,8 +41,11 @@ SCRIPTS = [
     "edgelog-install-bacalhau",
     "edgelog-bacalhau-secrets",
     "edgelog-pull-images",
+    "edgelog-install-monitoring",
 ]
 JOB_IMAGE = "us-east1-docker.pkg.dev/example-project/edgelog/edgelog-job:0.1.0"
+# node_exporter's textfile directory on Debian/Ubuntu (the package's default --collector.textfile.directory).
+METRICS_DIR = "/var/lib/prometheus/node-exporter"
 
 
 def b64(path: Path) -> str:
@@ -100,8 +103,9 @@ def orchestrator_vars() -> dict[str, Any]:
     }
 
 
+# What Terraform's local.generator_settings sets; EDGELOG_NODE is not among them: the template sets it from
+# node_name, the same value Bacalhau gets as its node id.
 GENERATOR_SETTINGS = {
-    "EDGELOG_NODE": NODE_NAME,
     "EDGELOG_IMAGE": GENERATOR_IMAGE,
     "EDGELOG_UID": "10001",
     "EDGELOG_GID": "10001",
@@ -129,6 +133,10 @@ def compute_vars() -> dict[str, Any]:
         "node_name": NODE_NAME,
         "hmac_secret": "projects/example-project/secrets/edgelog-dev-publisher-hmac-secret",
         "pull_images_script": b64(FILES_DIR / "edgelog-pull-images"),
+        "install_monitoring_script": b64(FILES_DIR / "edgelog-install-monitoring"),
+        "metrics_dir": METRICS_DIR,
+        "node_exporter_version": "1.7.0*",
+        "ops_agent_version": "2.70.0",
         "job_images": [JOB_IMAGE, "ghcr.io/example/edgelog-job:0.1.0"],
         "hmac_access_id": "GOOG1EXAMPLEACCESSIDFORTESTSONLY",
         "orchestrator_address": ORCHESTRATOR_IP,
@@ -142,6 +150,7 @@ def compute_vars() -> dict[str, Any]:
         "rotation_files": rotation_files(),
         "rotate_env": "\n".join(
             [
+                f"EDGELOG_METRICS_DIR={METRICS_DIR}",
                 "EDGELOG_LIVE_DIR=/var/log/app",
                 "EDGELOG_STAGING_DIR=/var/log/app/rotated",
                 "EDGELOG_OUTPUT_DIR=/var/log/logs_to_process",
@@ -296,7 +305,7 @@ def test_bacalhau_compute_config_allow_lists_only_the_rotated_logs_read_only() -
         "zone": "us-east1-b",
     }
     assert config["JobAdmissionControl"]["RejectNetworkedJobs"] is True
-    assert config["NameProvider"] == "hostname" and config["DataDir"] == "/var/lib/bacalhau"
+    assert "NameProvider" not in config and config["DataDir"] == "/var/lib/bacalhau"
 
 
 def test_bacalhau_orchestrator_config_defaults_to_the_results_bucket() -> None:
@@ -395,6 +404,78 @@ def test_bootstrap_creates_directories_with_owners_and_modes() -> None:
     assert {"docker.io", "docker-compose-v2", "logrotate", "cron", "jq", "curl"} <= set(config["packages"])
 
 
+def unit_settings(unit: str) -> dict[str, list[str]]:
+    """Settings of a systemd unit file by key (every value of repeated keys)."""
+    settings: dict[str, list[str]] = {}
+    for line in unit.splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            settings.setdefault(key.strip(), []).append(value.strip())
+    return settings
+
+
+def test_bacalhau_starts_whether_or_not_the_generator_image_pulled() -> None:
+    """A failed generator start must not abort the bootstrap before bacalhau.service is enabled."""
+    files = write_files(yaml.safe_load(_rendered("compute")))
+    bootstrap = files["/usr/local/sbin/edgelog-bootstrap"]["decoded"]
+    lines = [line.strip() for line in bootstrap.splitlines()]
+    bacalhau = lines.index("systemctl enable --now bacalhau.service")
+    generator = [i for i, line in enumerate(lines) if "edgelog-generator.service" in line]
+    assert generator and all(i > bacalhau for i in generator), "bacalhau must be enabled first"
+    for i in generator:
+        assert "--no-block" in lines[i], f"the bootstrap waits for (and fails with) the generator: {lines[i]}"
+    # The image pulls retry until they succeed: each start retries for minutes, systemd restarts it forever.
+    for name in ["edgelog-generator.service", "edgelog-job-images.service"]:
+        unit = unit_settings(files[f"/etc/systemd/system/{name}"]["decoded"])
+        assert unit["Restart"] == ["on-failure"], name
+        assert int(unit["RestartSec"][0]) >= 30, name
+        assert unit["StartLimitIntervalSec"] == ["0"], name
+    bacalhau_unit = unit_settings(files["/etc/systemd/system/bacalhau.service"]["decoded"])
+    assert "edgelog-generator.service" not in " ".join(
+        bacalhau_unit.get("Requires", []) + bacalhau_unit["After"]
+    )
+
+
+def test_apt_retries_for_minutes_while_nat_comes_up() -> None:
+    for name, text in rendered_templates().items():
+        conf = yaml.safe_load(text)["apt"]["conf"]
+        retries = int(re.search(r'Acquire::Retries "(\d+)";', conf)[1])
+        assert retries >= 15, f"{name}: apt gives up after {retries} retries"
+
+
+def test_one_node_name_for_the_generator_and_bacalhau() -> None:
+    """Rotated file names (EDGELOG_NODE) and result keys ({nodeID}) carry the same node id: the VM name.
+
+    Bacalhau v1.9.3 (cmd/cli/serve/serve.go) takes the node id from `serve --name` on the first start and
+    persists it in DataDir/system_metadata.yaml; only without --name does it ask Config.NameProvider (default
+    puuid: a random id; hostname: os.Hostname() with dots replaced). So the unit passes --name explicitly.
+    """
+    files = write_files(yaml.safe_load(_rendered("compute")))
+    env = files["/opt/edgelog/generator/.env"]["decoded"]
+    settings = dict(line.split("=", 1) for line in env.splitlines() if line and not line.startswith("#"))
+    assert settings["EDGELOG_NODE"] == NODE_NAME
+    node_env = files["/etc/default/edgelog-node"]["decoded"]
+    assert f"EDGELOG_NODE_NAME={NODE_NAME}\n" in node_env
+    for name, expected in [("compute", NODE_NAME), ("orchestrator", "edgelog-dev-orchestrator")]:
+        rendered = write_files(yaml.safe_load(_rendered(name)))
+        unit = unit_settings(rendered["/etc/systemd/system/bacalhau.service"]["decoded"])
+        argv = unit["ExecStart"][0].split()
+        assert argv[:2] == ["/usr/local/bin/bacalhau", "serve"] and argv[argv.index("--name") + 1] == expected
+        config = yaml.safe_load(rendered["/etc/bacalhau/config.yaml"]["decoded"])
+        assert "NameProvider" not in config, f"{name}: the node id comes from --name, not a provider"
+    from edgelog.naming import NODE_RE
+
+    assert NODE_RE.match(NODE_NAME)
+
+
+def test_terraform_sets_the_node_name_once(tmp_path: Path) -> None:
+    """EDGELOG_NODE comes from the template's node_name, not from a second copy in Terraform's settings."""
+    compute_tf = (TF_DIR / "compute.tf").read_text()
+    assert not re.search(r"^\s*EDGELOG_NODE\s*=", compute_tf, re.MULTILINE)
+    template = (CLOUD_INIT_DIR / "compute.yaml.tftpl").read_text()
+    assert template.count("${node_name}") >= 3  # node env, bacalhau --name, generator .env
+
+
 def test_bacalhau_user_has_the_job_image_uid() -> None:
     """Bacalhau hands /outputs to the uid `bacalhau serve` runs as; the job image's user must be that uid."""
     import re
@@ -413,9 +494,12 @@ def test_templatefile_calls_pass_exactly_the_variables_the_templates_use(tmp_pat
     """terraform/*.tf pass the same names as these examples, and the templates need every one of them."""
     for name, tf_name in [("compute", "compute.tf"), ("orchestrator", "orchestrator.tf")]:
         tf_text = (TF_DIR / tf_name).read_text()
-        call = tf_text[tf_text.index(f'templatefile("${{path.module}}/../cloud-init/{name}.yaml.tftpl"') :]
-        body = call[call.index("{") + 1 : call.index("\n    })")]
-        passed = set(re.findall(r"^      (\w+)\s+=", body, re.MULTILINE))
+        at = tf_text.index(f'templatefile("${{path.module}}/../cloud-init/{name}.yaml.tftpl"')
+        line_start = tf_text.rindex("\n", 0, at) + 1
+        indent = len(tf_text[line_start:at]) - len(tf_text[line_start:at].lstrip())
+        call = tf_text[at:]
+        body = call[call.index("{\n") + 2 : call.index("\n" + " " * indent + "})")]
+        passed = set(re.findall(rf"^ {{{indent + 2}}}(\w+)\s+=", body, re.MULTILINE))
         variables = TEMPLATES[name]()
         assert passed == set(variables), f"{tf_name}: {passed ^ set(variables)}"
         # Real templatefile: leaving out any one variable must fail (so none is stale).
@@ -489,7 +573,7 @@ def test_systemd_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
         units = {
             path.rsplit("/", 1)[1]: entry["decoded"]
             for path, entry in write_files(yaml.safe_load(text)).items()
-            if path.startswith("/etc/systemd/system/")
+            if path.startswith("/etc/systemd/system/") and ".service.d/" not in path
         }
         assert "bacalhau.service" in units
         problems = verify_units(units, tmp_path / name)
@@ -645,3 +729,192 @@ def test_bacalhau_configs_use_only_keys_bacalhau_knows() -> None:
     for key in ["Compute.Auth.Token", "Orchestrator.Auth.Token", "API.Auth.Users"]:
         assert key in BACALHAU_CONFIG_KEYS
     assert config_keys({"Compute": {"AllowListedLocalPath": []}}) == ["Compute.AllowListedLocalPath"]
+
+
+# The Ops Agent configuration model (its docs and confgenerator): the keys edgelog's file may use, with
+# the Prometheus receiver's documented limits (no honor_labels, scrape_interval >= 10s, no renaming __name__).
+OPS_AGENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "logging": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "service": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "pipelines": {
+                            "type": "object",
+                            "additionalProperties": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {"receivers": {"type": "array", "items": {"type": "string"}}},
+                            },
+                        }
+                    },
+                }
+            },
+        },
+        "metrics": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["receivers", "service"],
+            "properties": {
+                "receivers": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["type", "config"],
+                        "properties": {"type": {"const": "prometheus"}, "config": {"type": "object"}},
+                    },
+                },
+                "service": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "log_level": {"enum": ["error", "warn", "info", "debug"]},
+                        "pipelines": {
+                            "type": "object",
+                            "additionalProperties": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["receivers"],
+                                "properties": {
+                                    "receivers": {
+                                        "type": "array",
+                                        "items": {"type": "string"},
+                                        "minItems": 1,
+                                    },
+                                    "processors": {"type": "array", "items": {"type": "string"}},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def ops_agent_config() -> dict[str, Any]:
+    files = write_files(yaml.safe_load(_rendered("compute")))
+    return yaml.safe_load(files["/etc/edgelog/ops-agent.yaml"]["decoded"])
+
+
+def test_ops_agent_config_follows_the_documented_model() -> None:
+    config = ops_agent_config()
+    jsonschema.validate(config, OPS_AGENT_SCHEMA)
+    metrics = config["metrics"]
+    for pipeline in metrics["service"]["pipelines"].values():
+        assert set(pipeline["receivers"]) <= set(metrics["receivers"])
+    # The built-in syslog pipeline is switched off: the nodes' account may write metrics, not logs.
+    assert config["logging"]["service"]["pipelines"]["default_pipeline"]["receivers"] == []
+    (receiver,) = metrics["receivers"].values()
+    for scrape in receiver["config"]["scrape_configs"]:
+        assert "honor_labels" not in scrape
+        assert int(scrape["scrape_interval"].rstrip("s")) >= 10
+        for relabel in scrape.get("metric_relabel_configs", []):
+            assert relabel.get("target_label") != "__name__"
+    # The schema check can fail: a misspelt key is refused.
+    broken = {**config, "metric": config["metrics"]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, OPS_AGENT_SCHEMA)
+
+
+def test_ops_agent_prometheus_config_passes_promtool(tmp_path: Path) -> None:
+    promtool = require_tool("promtool")
+    (receiver,) = ops_agent_config()["metrics"]["receivers"].values()
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(receiver["config"]))
+    result = subprocess.run(
+        [promtool, "check", "config", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text(path.read_text().replace("scrape_interval", "scrape_intervall"))
+    assert subprocess.run([promtool, "check", "config", str(broken)], capture_output=True).returncode != 0
+
+
+def test_metrics_flow_from_the_textfile_directory_to_the_agent(tmp_path: Path) -> None:
+    """Generator and rotation write into node_exporter's textfile directory; node_exporter serves it on
+    loopback only; the agent scrapes exactly that address and keeps the series the alerts use."""
+    files = write_files(yaml.safe_load(_rendered("compute")))
+    drop_in = unit_settings(
+        files["/etc/systemd/system/prometheus-node-exporter.service.d/edgelog.conf"]["decoded"]
+    )
+    assert drop_in["ExecStart"][0] == ""  # resets the package's ExecStart
+    argv = drop_in["ExecStart"][1].split()
+    assert argv[0] == "/usr/bin/prometheus-node-exporter"
+    assert f"--collector.textfile.directory={METRICS_DIR}" in argv
+    listen = next(a.split("=", 1)[1] for a in argv if a.startswith("--web.listen-address="))
+    assert listen.startswith("127.0.0.1:")
+    # The drop-in applied to the package's unit (Debian's prometheus-node-exporter.service) still verifies.
+    package_unit = (
+        "[Unit]\nDescription=Prometheus exporter for machine metrics\n\n[Service]\nRestart=on-failure\n"
+        "User=prometheus\nEnvironmentFile=/etc/default/prometheus-node-exporter\n"
+        "ExecStart=/usr/bin/prometheus-node-exporter $ARGS\n\n[Install]\nWantedBy=multi-user.target\n"
+    )
+    merged = (
+        package_unit
+        + "\n"
+        + files["/etc/systemd/system/prometheus-node-exporter.service.d/edgelog.conf"]["decoded"]
+    )
+    problems = verify_units({"prometheus-node-exporter.service": merged}, tmp_path)
+    assert not [p for p in problems if "prometheus-node-exporter is not executable" not in p], problems
+    (receiver,) = ops_agent_config()["metrics"]["receivers"].values()
+    (scrape,) = receiver["config"]["scrape_configs"]
+    assert scrape["static_configs"] == [{"targets": [listen]}]
+    assert {"source_labels": ["__meta_gce_instance_name"], "target_label": "instance_name"} in scrape[
+        "relabel_configs"
+    ]
+    # The generator: EDGELOG_METRICS_DIR, bind-mounted at the same path, through the node's compose override.
+    override = yaml.safe_load(files["/opt/edgelog/generator/compose.metrics.yaml"]["decoded"])
+    generator = override["services"]["generator"]
+    assert generator["environment"] == {"EDGELOG_METRICS_DIR": METRICS_DIR}
+    assert generator["volumes"] == [f"{METRICS_DIR}:{METRICS_DIR}"]
+    unit = unit_settings(files["/etc/systemd/system/edgelog-generator.service"]["decoded"])
+    for command in unit["ExecStart"] + unit["ExecStop"]:
+        assert "-f docker-compose.yml -f compose.metrics.yaml" in command
+    # The rotation.
+    assert (
+        f"EDGELOG_METRICS_DIR={METRICS_DIR}" in files["/etc/default/edgelog-rotate"]["decoded"].splitlines()
+    )
+    # Writable by the generator's group and root, sticky; created before the generator starts.
+    bootstrap = files["/usr/local/sbin/edgelog-bootstrap"]["decoded"]
+    assert f"install -d -o root -g 10001 -m 1775 {METRICS_DIR}" in bootstrap
+    assert bootstrap.index(METRICS_DIR) < bootstrap.index("edgelog-generator.service")
+    # Pinned versions reach the installer; it runs after Bacalhau and without blocking the bootstrap.
+    node_env = files["/etc/default/edgelog-node"]["decoded"]
+    assert (
+        "EDGELOG_OPS_AGENT_VERSION=2.70.0" in node_env and "EDGELOG_NODE_EXPORTER_VERSION=1.7.0*" in node_env
+    )
+    monitoring = unit_settings(files["/etc/systemd/system/edgelog-monitoring.service"]["decoded"])
+    assert monitoring["ExecStart"] == ["/usr/local/sbin/edgelog-install-monitoring"]
+    assert monitoring["Restart"] == ["on-failure"] and monitoring["StartLimitIntervalSec"] == ["0"]
+    lines = [line.strip() for line in bootstrap.splitlines()]
+    start = lines.index("systemctl enable --now --no-block edgelog-monitoring.service")
+    assert start > lines.index("systemctl enable --now bacalhau.service")
+
+
+def test_install_monitoring_refuses_unpinned_versions(tmp_path: Path) -> None:
+    bash = require_tool("bash")
+    for agent, exporter, message in [
+        ("latest", "1.7.0*", b"pinned release"),
+        ("2.*.*", "1.7.0*", b"pinned release"),
+        ("2.70.0", "latest", b"package version"),
+    ]:
+        env_file = tmp_path / "edgelog-node"
+        env_file.write_text(
+            f"EDGELOG_OPS_AGENT_VERSION={agent}\nEDGELOG_NODE_EXPORTER_VERSION='{exporter}'\n"
+            f"EDGELOG_METRICS_DIR={METRICS_DIR}\nEDGELOG_METRICS_GID=10001\n"
+        )
+        result = subprocess.run(
+            [bash, str(FILES_DIR / "edgelog-install-monitoring")],
+            capture_output=True,
+            env={**os.environ, "EDGELOG_NODE_ENV": str(env_file)},
+        )
+        assert result.returncode == 2 and message in result.stderr, result.stderr

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import stat
 import subprocess
 import tarfile
@@ -89,6 +90,7 @@ class StandIn:
             "EDGELOG_SECRETMANAGER_API": f"{self.url}/v1",
             "EDGELOG_SECRET_RETRY_CAP": "0",
             "EDGELOG_SECRET_ATTEMPTS": "3",
+            "EDGELOG_PULL_RETRY_CAP": "0",
         }
 
 
@@ -326,3 +328,46 @@ def test_pull_images_without_images_or_with_a_bad_one(stand_in: StandIn, tmp_pat
     bad = run([str(FILES / "edgelog-pull-images"), "no-registry-image"], env)
     assert bad.returncode == 2 and "not a registry/repository" in bad.stderr
     assert not (tmp_path / "docker.log").exists()
+
+
+def sleep_stand_in(tmp_path: Path) -> tuple[Path, Path]:
+    """A `sleep` that records how long the script asked to wait and returns at once."""
+    script = tmp_path / "sleep"
+    log = tmp_path / "sleep.log"
+    script.write_text(f'#!/usr/bin/env bash\necho "$1" >>{log}\n')
+    script.chmod(0o755)
+    return script, log
+
+
+def test_pull_images_backs_off_for_minutes_by_default(stand_in: StandIn, tmp_path: Path) -> None:
+    """A node whose registry grant or NAT is not ready yet keeps trying for minutes, not ~30 s."""
+    sleep, log = sleep_stand_in(tmp_path)
+    env = {**stand_in.env(), "EDGELOG_DOCKER": str(docker_stand_in(tmp_path, fail_pulls=1000))}
+    env["EDGELOG_SLEEP"] = str(sleep)
+    env.pop("EDGELOG_PULL_RETRY_CAP")
+    result = run([str(FILES / "edgelog-pull-images"), "ghcr.io/example/other:1"], env)
+    assert result.returncode == 1 and "could not pull ghcr.io/example/other:1" in result.stderr
+    delays = [int(line) for line in log.read_text().split()]
+    assert delays == sorted(delays) and delays[0] <= 10 and delays[-1] <= 300, delays
+    assert sum(delays) >= 600, f"only {sum(delays)} s of retries"
+
+
+def test_pull_images_succeeds_once_the_registry_answers(stand_in: StandIn, tmp_path: Path) -> None:
+    sleep, log = sleep_stand_in(tmp_path)
+    env = {**stand_in.env(), "EDGELOG_DOCKER": str(docker_stand_in(tmp_path, fail_pulls=4))}
+    env["EDGELOG_SLEEP"] = str(sleep)
+    result = run([str(FILES / "edgelog-pull-images"), "ghcr.io/example/other:1"], env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "docker.log").read_text().count("pull --quiet") == 5
+    assert len(log.read_text().split()) == 4
+
+
+def test_install_bacalhau_retries_the_download_for_minutes() -> None:
+    """curl's own retry: exponential backoff (no fixed --retry-delay) bounded by --retry-max-time."""
+    text = (FILES / "edgelog-install-bacalhau").read_text()
+    curl = " ".join(
+        line.strip().rstrip("\\") for line in text.splitlines() if line.lstrip().startswith("curl ")
+    )
+    assert "--retry-all-errors" in curl and "--retry-delay" not in curl
+    assert int(re.search(r"--retry (\d+)", curl)[1]) >= 10
+    assert int(re.search(r"--retry-max-time (\d+)", curl)[1]) >= 600
