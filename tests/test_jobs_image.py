@@ -80,4 +80,4 @@ def test_queries_dir_as_laid_out_in_the_image_is_what_analyze_uses(
     monkeypatch.setenv("EDGELOG_QUERIES_DIR", str(image_queries))
     result = analyze([samples_dir / "nginx_small.log"], tmp_path / "out")
     assert result.exit_code == 0
-    assert {q["file"].split("/")[-1] for q in result.manifest["queries"]} >= {"summary.sql", "top_paths.sql"}
+    assert {q.file.split("/")[-1] for q in result.manifest.queries} >= {"summary.sql", "top_paths.sql"}

@@ -8,7 +8,6 @@ merge SQL over them once; ``merge`` concatenates the nodes' partials and runs th
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import os
 import shutil
 import tempfile
@@ -22,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from edgelog import __version__
+from edgelog import __version__, resultdir
 from edgelog.analysis import parse
 from edgelog.analysis.library import (
     Report,
@@ -33,17 +32,16 @@ from edgelog.analysis.library import (
     sha256_bytes,
 )
 from edgelog.errors import ConfigError, ExitCode, IntegrityError, UsageError
-from edgelog.fileio import hash_file, write_text_atomic
+from edgelog.fileio import hash_file
 from edgelog.naming import is_temporary, parse_rotated_name
+from edgelog.resultdir import InputEntry, Manifest, MergedFrom, QueryEntry, TagRules, Totals, Window
 
-MANIFEST_SCHEMA = "edgelog.manifest/1"
 ROTATION_SLACK = timedelta(seconds=60)  # records may be stamped up to this long after their file's window
 FILES_SCHEMA = """
     node_id VARCHAR, name VARCHAR, format VARCHAR, status VARCHAR, lines_read BIGINT, lines_parsed BIGINT,
     lines_quarantined BIGINT, lines_outside_window BIGINT, first_ts TIMESTAMPTZ, last_ts TIMESTAMPTZ
 """
 ON_DISK_BYTES = 256 * 1024 * 1024  # above this much (uncompressed) input, DuckDB works from a temp file
-OWNED_OUTPUTS = ("manifest.json", "reports", "partials", "queries", "quarantine.parquet")
 
 
 @dataclass
@@ -52,7 +50,7 @@ class RunResult:
 
     status: str
     exit_code: ExitCode
-    manifest: dict[str, Any]
+    manifest: Manifest
     out: Path
 
 
@@ -189,13 +187,13 @@ def select_window(files: list[_Input], since: datetime | None, until: datetime |
 
 def _clean_out(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name in OWNED_OUTPUTS:
+    for name in resultdir.OWNED:
         target = out / name
         if target.is_dir():
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
-    for sub in ("reports", "partials"):
+    for sub in (resultdir.REPORTS, resultdir.PARTIALS):
         (out / sub).mkdir()
 
 
@@ -211,25 +209,6 @@ def _short(exc: BaseException) -> str:
     return text.splitlines()[0][:1000] if text else type(exc).__name__
 
 
-def _output_entries(out: Path, rows: dict[str, int]) -> list[dict[str, Any]]:
-    entries = []
-    for p in sorted(out.rglob("*")):
-        if not p.is_file() or p.name == "manifest.json":
-            continue
-        rel = p.relative_to(out).as_posix()
-        size, digest = _file_sha256(p)
-        entries.append({"path": rel, "size": size, "sha256": digest, "rows": rows.get(rel)})
-    return entries
-
-
-def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=False) + "\n")
-
-
-def _versions() -> dict[str, str]:
-    return {"edgelog_version": __version__, "duckdb_version": duckdb.__version__}
-
-
 # --- shared finalize ------------------------------------------------------------------------------
 
 
@@ -239,17 +218,10 @@ def _run_library(
     out: Path,
     rows: dict[str, int],
     load_partial: Any,
-) -> list[dict[str, Any]]:
+) -> list[QueryEntry]:
     """Build merged partials ``p_<name>`` via ``load_partial``, write them, then write every report."""
-    entries: dict[str, dict[str, Any]] = {
-        r.name: {
-            "name": r.name,
-            "file": f"queries/{r.file.name}",
-            "sha256": r.sha256,
-            "status": "ok",
-            "error": None,
-        }
-        for r in reports
+    entries = {
+        r.name: QueryEntry(name=r.name, file=f"queries/{r.file.name}", sha256=r.sha256) for r in reports
     }
     for r in reports:
         if r.partial_sql is None:
@@ -259,20 +231,23 @@ def _run_library(
             load_partial(r)
             con.execute(f"CREATE OR REPLACE TABLE p_{r.name} AS {r.merge_sql}")
             con.execute("DROP TABLE IF EXISTS partial")
-            rel = f"partials/{r.name}.parquet"
+            rel = resultdir.partial_table(r.name)
             rows[rel] = _copy_parquet(con, f"SELECT * FROM p_{r.name} ORDER BY ALL", out / rel)
         except duckdb.Error as exc:
-            entries[r.name].update(status="failed", error=f"{r.file.name} (partial): {_short(exc)}")
-    rel = "partials/files.parquet"
+            entries[r.name].status, entries[r.name].error = (
+                "failed",
+                f"{r.file.name} (partial): {_short(exc)}",
+            )
+    rel = resultdir.partial_table(resultdir.FILES_PARTIAL)
     rows[rel] = _copy_parquet(con, "SELECT * FROM p_files ORDER BY node_id, name", out / rel)
     for r in reports:
-        if entries[r.name]["status"] == "failed":
+        if entries[r.name].status == "failed":
             continue
         try:
-            rel = f"reports/{r.name}.parquet"
+            rel = resultdir.report_table(r.name)
             rows[rel] = _copy_parquet(con, r.final_sql, out / rel)
         except duckdb.Error as exc:
-            entries[r.name].update(status="failed", error=f"{r.file.name}: {_short(exc)}")
+            entries[r.name].status, entries[r.name].error = "failed", f"{r.file.name}: {_short(exc)}"
     return list(entries.values())
 
 
@@ -427,27 +402,20 @@ def analyze(
             con.execute(f"CREATE TEMP TABLE partial AS {r.partial_sql}")
 
         query_entries = _run_library(con, library, out, rows, load_partial)
-        rows["quarantine.parquet"] = _copy_parquet(
-            con, "SELECT * FROM quarantine ORDER BY node_id, file, line_no", out / "quarantine.parquet"
+        rows[resultdir.QUARANTINE] = _copy_parquet(
+            con, "SELECT * FROM quarantine ORDER BY node_id, file, line_no", out / resultdir.QUARANTINE
         )
-        query_failed = any(q["status"] == "failed" for q in query_entries)
+        query_failed = any(q.status == "failed" for q in query_entries)
         if user_queries:
-            (out / "queries").mkdir(exist_ok=True)
+            (out / resultdir.QUERIES).mkdir(exist_ok=True)
         for name, p, text in user_queries:
-            entry = {
-                "name": name,
-                "file": str(p),
-                "sha256": sha256_bytes(text.encode()),
-                "status": "ok",
-                "error": None,
-                "kind": "user",
-            }
+            entry = QueryEntry(name=name, file=str(p), sha256=sha256_bytes(text.encode()), kind="user")
             sql = text.strip().rstrip(";").strip()
             try:
-                rel = f"queries/{name}.parquet"
+                rel = resultdir.query_table(name)
                 rows[rel] = _copy_parquet(con, sql, out / rel)
             except duckdb.Error as exc:
-                entry.update(status="failed", error=f"{p}: {_short(exc)}")
+                entry.status, entry.error = "failed", f"{p}: {_short(exc)}"
                 query_failed = True
             query_entries.append(entry)
         con.close()
@@ -457,90 +425,66 @@ def analyze(
     failed_files = [f for f in selected if f.status == "failed"]
     usable = not selected or len(failed_files) < len(selected)
     status, code = _status(bool(failed_files) or query_failed, usable)
-    manifest: dict[str, Any] = {
-        "schema": MANIFEST_SCHEMA,
-        "kind": "analyze",
-        "status": status,
-        "run_id": uuid.uuid4().hex,
-        "job_id": job_id,
-        "node_id": run_node,
-        "execution_id": execution_id,
-        **_versions(),
-        "started_at": _iso(started),
-        "finished_at": None,
-        "duration_s": None,
-        "window": {"since": _iso(since_dt), "until": _iso(until_dt)},
-        "inputs": [_input_entry(f) for f in files],
-        "outputs": [],
-        "queries": query_entries,
-        "tag_rules": {"file": str(tags_path), "sha256": sha256_bytes(tags_path.read_bytes())},
-        "totals": _totals(files),
-    }
-    manifest["outputs"] = _output_entries(out, rows)
-    manifest["finished_at"] = _iso(datetime.now(UTC))
-    manifest["duration_s"] = round(time.monotonic() - t0, 3)
-    _write_manifest(out, manifest)
+    entries = [_input_entry(f) for f in files]
+    manifest = Manifest(
+        kind="analyze",
+        status=status,
+        run_id=uuid.uuid4().hex,
+        job_id=job_id,
+        node_id=run_node,
+        execution_id=execution_id,
+        edgelog_version=__version__,
+        duckdb_version=duckdb.__version__,
+        started_at=_iso(started),
+        window=Window(_iso(since_dt), _iso(until_dt)),
+        inputs=entries,
+        queries=query_entries,
+        tag_rules=TagRules(str(tags_path), sha256_bytes(tags_path.read_bytes())),
+        totals=Totals.of(entries),
+    )
+    _finish_manifest(manifest, out, rows, t0)
     return RunResult(status, code, manifest, out)
 
 
-def _input_entry(f: _Input) -> dict[str, Any]:
+def _finish_manifest(manifest: Manifest, out: Path, rows: dict[str, int], t0: float) -> None:
+    """Hash every output, stamp the end time and write ``manifest.json`` last (its presence means done)."""
+    manifest.outputs = resultdir.output_entries(out, rows)
+    manifest.finished_at = _iso(datetime.now(UTC))
+    manifest.duration_s = round(time.monotonic() - t0, 3)
+    manifest.write(out)
+
+
+def _input_entry(f: _Input) -> InputEntry:
     c = f.counts
-    return {
-        "name": f.name,
-        "path": str(f.path),
-        "node_id": f.node_id,
-        "size": f.size,
-        "sha256": f.sha256,
-        "format": f.fmt,
-        "status": f.status,
-        "error": f.error,
-        "lines_read": c.lines_read,
-        "lines_parsed": c.lines_parsed,
-        "lines_quarantined": c.lines_quarantined,
-        "lines_outside_window": c.lines_outside_window,
-        "first_ts": c.first_ts,
-        "last_ts": c.last_ts,
-    }
-
-
-def _totals(files: list[Any]) -> dict[str, int]:
-    def get(f: Any, key: str) -> Any:
-        return f[key] if isinstance(f, dict) else (f.status if key == "status" else getattr(f.counts, key))
-
-    read = [f for f in files if get(f, "status") != "skipped"]
-    return {
-        "files": len(read),
-        "files_failed": sum(1 for f in read if get(f, "status") == "failed"),
-        "files_skipped": len(files) - len(read),
-        "lines_read": sum(get(f, "lines_read") for f in read),
-        "lines_parsed": sum(get(f, "lines_parsed") for f in read),
-        "lines_quarantined": sum(get(f, "lines_quarantined") for f in read),
-        "lines_outside_window": sum(get(f, "lines_outside_window") for f in read),
-    }
+    return InputEntry(
+        name=f.name,
+        path=str(f.path),
+        node_id=f.node_id,
+        size=f.size,
+        sha256=f.sha256,
+        format=f.fmt,
+        status=f.status,
+        error=f.error,
+        lines_read=c.lines_read,
+        lines_parsed=c.lines_parsed,
+        lines_quarantined=c.lines_quarantined,
+        lines_outside_window=c.lines_outside_window,
+        first_ts=c.first_ts,
+        last_ts=c.last_ts,
+    )
 
 
 # --- merge ----------------------------------------------------------------------------------------
 
 
-def read_manifest(directory: Path, *, verify: bool = True) -> dict[str, Any]:
-    """Load a results directory's manifest and (by default) check every listed output's sha256."""
-    path = directory / "manifest.json"
-    if not path.is_file():
-        raise UsageError(f"{directory} is not an edgelog results directory (no manifest.json)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IntegrityError(f"{path}: unreadable manifest: {exc}") from None
-    if manifest.get("schema") != MANIFEST_SCHEMA:
-        raise IntegrityError(f"{path}: schema {manifest.get('schema')!r} is not {MANIFEST_SCHEMA}")
+def read_manifest(directory: Path, *, verify: bool = True) -> Manifest:
+    """Load a results directory's manifest and (by default) check every listed output against it."""
+    manifest = resultdir.read(directory)
     if verify:
-        for entry in manifest.get("outputs", []):
-            target = directory / entry["path"]
-            if not target.is_file():
-                raise IntegrityError(f"{directory}: {entry['path']} is listed in the manifest but missing")
-            _size, digest = _file_sha256(target)
-            if digest != entry["sha256"]:
-                raise IntegrityError(f"{directory}: checksum mismatch for {entry['path']}")
+        problems = manifest.verify(directory)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise IntegrityError(f"{directory}: {problems[0]}{more}")
     return manifest
 
 
@@ -567,76 +511,63 @@ def merge(dirs: Sequence[Path | str], out: Path | str) -> RunResult:
         con.execute(f"CREATE TABLE p_files ({FILES_SCHEMA})")
         con.execute(f"CREATE TABLE quarantine ({parse.QUARANTINE_SCHEMA})")
         for s in sources:
-            if (s / "partials" / "files.parquet").is_file():
-                con.execute(
-                    "INSERT INTO p_files BY NAME SELECT * FROM read_parquet(?)",
-                    [str(s / "partials" / "files.parquet")],
-                )
-            if (s / "quarantine.parquet").is_file():
-                con.execute(
-                    "INSERT INTO quarantine BY NAME SELECT * FROM read_parquet(?)",
-                    [str(s / "quarantine.parquet")],
-                )
+            for table, rel in (
+                ("p_files", resultdir.partial_table(resultdir.FILES_PARTIAL)),
+                ("quarantine", resultdir.QUARANTINE),
+            ):
+                for src in resultdir.table_files(s, rel):
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(src)])
 
         def load_partial(r: Report) -> None:
             con.execute(f"CREATE TEMP TABLE partial AS SELECT * FROM ({r.partial_sql}) LIMIT 0")
             for s in sources:
-                src = s / "partials" / f"{r.name}.parquet"
-                if src.is_file():
+                for src in resultdir.table_files(s, resultdir.partial_table(r.name)):
                     con.execute("INSERT INTO partial BY NAME SELECT * FROM read_parquet(?)", [str(src)])
 
         query_entries = _run_library(con, library, out, rows, load_partial)
-        rows["quarantine.parquet"] = _copy_parquet(
-            con, "SELECT * FROM quarantine ORDER BY node_id, file, line_no", out / "quarantine.parquet"
+        rows[resultdir.QUARANTINE] = _copy_parquet(
+            con, "SELECT * FROM quarantine ORDER BY node_id, file, line_no", out / resultdir.QUARANTINE
         )
         con.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    inputs: list[dict[str, Any]] = []
+    inputs: list[InputEntry] = []
     merged_from = []
     for s, m in zip(sources, manifests, strict=True):
-        inputs.extend(m.get("inputs", []))
+        inputs.extend(m.inputs)
         merged_from.append(
-            {
-                "path": str(s),
-                "kind": m.get("kind"),
-                "node_id": m.get("node_id"),
-                "execution_id": m.get("execution_id"),
-                "job_id": m.get("job_id"),
-                "manifest_sha256": sha256_bytes((s / "manifest.json").read_bytes()),
-                "status": m.get("status"),
-            }
+            MergedFrom(
+                path=str(s),
+                kind=m.kind,
+                node_id=m.node_id,
+                execution_id=m.execution_id,
+                job_id=m.job_id,
+                manifest_sha256=sha256_bytes((s / resultdir.MANIFEST).read_bytes()),
+                status=m.status,
+            )
         )
-    statuses = [m.get("status") for m in manifests]
-    query_failed = any(q["status"] == "failed" for q in query_entries)
+    statuses = [m.status for m in manifests]
+    query_failed = any(q.status == "failed" for q in query_entries)
     usable = any(st in ("ok", "partial") for st in statuses)
     status, code = _status(query_failed or any(st != "ok" for st in statuses), usable)
-    job_ids = {m.get("job_id") for m in manifests}
-    windows = {json.dumps(m.get("window"), sort_keys=True) for m in manifests}
-    manifest: dict[str, Any] = {
-        "schema": MANIFEST_SCHEMA,
-        "kind": "merge",
-        "status": status,
-        "run_id": uuid.uuid4().hex,
-        "job_id": job_ids.pop() if len(job_ids) == 1 else None,
-        "node_id": None,
-        "execution_id": None,
-        **_versions(),
-        "started_at": _iso(started),
-        "finished_at": None,
-        "duration_s": None,
-        "window": json.loads(windows.pop()) if len(windows) == 1 else {"since": None, "until": None},
-        "inputs": inputs,
-        "outputs": [],
-        "queries": query_entries,
-        "totals": _totals(inputs),
-        "merged_from": merged_from,
-    }
-    manifest["outputs"] = _output_entries(out, rows)
-    manifest["finished_at"] = _iso(datetime.now(UTC))
-    manifest["duration_s"] = round(time.monotonic() - t0, 3)
-    _write_manifest(out, manifest)
+    job_ids = {m.job_id for m in manifests}
+    windows = {(m.window.since, m.window.until) for m in manifests}
+    manifest = Manifest(
+        kind="merge",
+        status=status,
+        run_id=uuid.uuid4().hex,
+        job_id=job_ids.pop() if len(job_ids) == 1 else None,
+        edgelog_version=__version__,
+        duckdb_version=duckdb.__version__,
+        started_at=_iso(started),
+        window=Window(*windows.pop()) if len(windows) == 1 else Window(),
+        inputs=inputs,
+        queries=query_entries,
+        totals=Totals.of(inputs),
+        merged_from=merged_from,
+    )
+    _finish_manifest(manifest, out, rows, t0)
     return RunResult(status, code, manifest, out)
 
 

@@ -14,6 +14,7 @@ import hashlib
 import html
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -504,19 +505,16 @@ def _banners(data: ResultData) -> str:
             f"so the numbers below cannot be trusted.<ul>{items}</ul></div>"
         )
     reasons = []
-    fetch = data.manifest.get("fetch") or {}
-    for node in fetch.get("nodes") or []:
-        if node.get("status") != "ok":
-            reasons.append(
-                f"node {node.get('node_id')}: {node.get('status')} — {node.get('reason') or ''}".strip()
-            )
-    reasons += [str(p) for p in fetch.get("problems") or []]
-    totals = data.manifest.get("totals") or {}
-    if totals.get("files_failed"):
-        reasons.append(f"{totals['files_failed']} input file(s) failed to parse (see Data quality)")
-    for q in data.manifest.get("queries") or []:
-        if isinstance(q, dict) and q.get("status") not in (None, "ok"):
-            reasons.append(f"query {q.get('name')}: {q.get('status')} {q.get('error') or ''}".strip())
+    m = data.manifest
+    for node in m.fetch.nodes if m.fetch else []:
+        if node.status != "ok":
+            reasons.append(f"node {node.node_id}: {node.status} — {node.reason or ''}".strip())
+    reasons += m.fetch.problems if m.fetch else []
+    if m.totals.files_failed:
+        reasons.append(f"{m.totals.files_failed} input file(s) failed to parse (see Data quality)")
+    for q in m.queries:
+        if q.status != "ok":
+            reasons.append(f"query {q.name}: {q.status} {q.error or ''}".strip())
     if data.missing:
         reasons.append(f"report tables missing: {', '.join(data.missing)}")
     if data.status != "ok" or reasons:
@@ -863,7 +861,7 @@ def _nodes(data: ResultData) -> str:
         limit=100,
         bar="valid_requests",
     )
-    fetch_nodes = (data.manifest.get("fetch") or {}).get("nodes") or []
+    fetch_nodes = [asdict(n) for n in data.manifest.fetch.nodes] if data.manifest.fetch else []
     if fetch_nodes:
         body += "<h3>Fetch status per node</h3>" + table(
             fetch_nodes,
@@ -881,42 +879,36 @@ def _nodes(data: ResultData) -> str:
 
 def _quality(data: ResultData) -> str:
     m = data.manifest
-    totals = m.get("totals") or {}
-    read = totals.get("lines_read")
-    quarantined = totals.get("lines_quarantined")
+    totals = m.totals
+    read = totals.lines_read
+    quarantined = totals.lines_quarantined
     cards = "".join(
         [
             _card(
                 "Result status",
                 data.status,
-                str(m.get("kind") or ""),
+                m.kind,
                 STATUS_COLORS.get(data.status, "#9c9c9c"),
             ),
-            _card("Input files", fmt(totals.get("files"))),
-            _card(
-                "Failed files",
-                fmt(totals.get("files_failed")),
-                "",
-                "#d7263d" if totals.get("files_failed") else None,
-            ),
+            _card("Input files", fmt(totals.files)),
+            _card("Failed files", fmt(totals.files_failed), "", "#d7263d" if totals.files_failed else None),
             _card("Lines read", fmt(read)),
-            _card("Lines parsed", fmt(totals.get("lines_parsed"))),
+            _card("Lines parsed", fmt(totals.lines_parsed)),
             _card(
                 "Quarantined",
                 fmt(quarantined),
-                pct(quarantined / read) if isinstance(quarantined, int) and read else "",
+                pct(quarantined / read) if read else "",
                 "#e2b714" if quarantined else None,
             ),
             _card(
                 "Outputs verified",
-                f"{data.verified_files}/{len(m.get('outputs') or [])}",
+                f"{data.verified_files}/{len(m.outputs)}",
                 "sha256 vs manifest",
                 "#d7263d" if data.integrity_problems else "#3bb273",
             ),
         ]
     )
-    inputs = [i for i in (m.get("inputs") or []) if isinstance(i, dict)]
-    inputs.sort(key=lambda i: (i.get("status") == "ok", str(i.get("name"))))
+    inputs = [asdict(i) for i in sorted(m.inputs, key=lambda i: (i.status == "ok", i.name))]
     body = f'<div class="cards">{cards}</div><h3>Input files (problems first)</h3>' + table(
         inputs,
         [
@@ -946,14 +938,14 @@ def _quality(data: ResultData) -> str:
             limit=20,
         )
         body += "</div></div>"
-    merged = m.get("merged_from") or []
+    merged = [asdict(f) for f in m.merged_from or []]
     if merged:
         body += "<h3>Merged from</h3>" + table(
             merged,
             [("node_id", "Node", None), ("execution_id", "Execution", None), ("status", "Status", None)],
             limit=200,
         )
-    queries = [q for q in (m.get("queries") or []) if isinstance(q, dict)]
+    queries = [asdict(q) for q in m.queries]
     if queries:
         body += "<h3>Queries</h3>" + table(
             queries,
@@ -974,10 +966,10 @@ def _quality(data: ResultData) -> str:
 def build_html(data: ResultData, *, title: str | None = None) -> str:
     """The whole report page as one string."""
     m = data.manifest
-    job = m.get("job_id") or (m.get("fetch") or {}).get("job_id")
+    job = m.job_id or (m.fetch.job_id if m.fetch else None)
     heading = title or (f"edgelog report — job {job}" if job else "edgelog report")
     meta = (
-        f"{m.get('kind') or 'result'} · status {data.status} · finished {m.get('finished_at') or '?'}"
+        f"{m.kind or 'result'} · status {data.status} · finished {m.finished_at or '?'}"
         f" · edgelog {__version__}"
     )
     script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
