@@ -95,10 +95,6 @@ def parse_time(value: str | datetime | None, option: str) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def _file_sha256(path: Path) -> tuple[int, str]:
-    return hash_file(path, "sha256")
-
-
 def _connect(tmp: Path, *, on_disk: bool = False) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with bounded memory that spills to a private temp directory.
 
@@ -349,7 +345,7 @@ def analyze(
 
         selected = [f for f in files if f.status != "skipped"]
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            hashes = {id(f): pool.submit(_file_sha256, f.path) for f in selected}
+            hashes = {id(f): pool.submit(hash_file, f.path, "sha256") for f in selected}
             for file_id, f in enumerate(selected):
                 try:
                     f.fmt = fmt or parse.detect_format(f.path)

@@ -145,10 +145,6 @@ class FetchResult:
 # -- checks ----------------------------------------------------------------------------------------
 
 
-def _digest(path: Path, algo: str) -> str:
-    return hash_file(path, algo)[1]
-
-
 def _crc32c_b64(path: Path) -> str:
     import google_crc32c
 
@@ -164,7 +160,7 @@ def _listing_mismatch(path: Path, info: ObjectInfo) -> str | None:
     size = path.stat().st_size
     if size != info.size:
         return f"size {size} != {info.size} in bucket"
-    if info.md5_hex and _digest(path, "md5") != info.md5_hex:
+    if info.md5_hex and hash_file(path, "md5")[1] != info.md5_hex:
         return "md5 differs from the bucket's"
     if not info.md5_hex and info.crc32c_b64 and _crc32c_b64(path) != info.crc32c_b64:
         return "crc32c differs from the bucket's"
