@@ -114,9 +114,10 @@ def test_written_manifests_have_the_golden_shape(result: Path) -> None:
         assert list(written[key][0]) == list(golden[key][0]), key
     for key in ("window", "totals", "tag_rules"):
         assert list(written[key]) == list(golden[key]), key
-    assert Manifest.loads((result / "manifest.json").read_text()).dumps() == (
-        result / "manifest.json"
-    ).read_text()
+    assert (
+        Manifest.loads((result / "manifest.json").read_text()).dumps()
+        == (result / "manifest.json").read_text()
+    )
 
 
 def test_verify_names_each_bad_output_once(result: Path, tmp_path: Path) -> None:

@@ -24,10 +24,13 @@ import duckdb
 from edgelog import __version__, resultdir
 from edgelog.analysis import parse
 from edgelog.analysis.library import (
+    MACROS_DIR,
+    MacroFile,
     Report,
     default_tags_file,
-    install_report_macros,
+    install_macros,
     load_library,
+    load_macros,
     load_tag_rules,
     sha256_bytes,
 )
@@ -237,14 +240,28 @@ def _run_library(
     rel = resultdir.partial_table(resultdir.FILES_PARTIAL)
     rows[rel] = _copy_parquet(con, "SELECT * FROM p_files ORDER BY node_id, name", out / rel)
     for r in reports:
-        if entries[r.name].status == "failed":
+        entry = entries[r.name]
+        if entry.status == "failed":
             continue
         try:
+            table = con.sql(r.final_sql)
+            problem = r.column_problem(table.columns, [str(t) for t in table.types])
+            if problem:
+                entry.status, entry.error = "failed", f"{r.file.name}: {problem}"
+                continue
             rel = resultdir.report_table(r.name)
             rows[rel] = _copy_parquet(con, r.final_sql, out / rel)
         except duckdb.Error as exc:
-            entries[r.name].status, entries[r.name].error = "failed", f"{r.file.name}: {_short(exc)}"
+            entry.status, entry.error = "failed", f"{r.file.name}: {_short(exc)}"
     return list(entries.values())
+
+
+def _macro_entries(macros: list[MacroFile]) -> list[QueryEntry]:
+    """Macro files are recorded (and hashed) like reports: they decide what the reports say."""
+    return [
+        QueryEntry(name=m.name, file=f"queries/{MACROS_DIR}/{m.file.name}", sha256=m.sha256, kind="macro")
+        for m in macros
+    ]
 
 
 def _status(failed_any: bool, usable: bool) -> tuple[str, ExitCode]:
@@ -313,6 +330,7 @@ def analyze(
     execution_id = execution_id or os.environ.get("BACALHAU_EXECUTION_ID") or None
     node_id = node_id or os.environ.get("EDGELOG_NODE_ID") or None
     library = load_library()
+    macros = load_macros()
     user_queries = _check_user_queries(queries)
     tags_path = Path(tags) if tags else default_tags_file()
     paths = discover_inputs(inputs, exclude=out)
@@ -337,8 +355,7 @@ def analyze(
         threshold = int(os.environ.get("EDGELOG_DISK_THRESHOLD", ON_DISK_BYTES))
         con = _connect(tmp, on_disk=_estimated_bytes(files) > threshold)
         rules = load_tag_rules(tags_path, con)
-        parse.install_macros(con)
-        install_report_macros(con, rules)
+        install_macros(con, macros, rules)
         parse.create_request_store(con)
         since_sql = f"'{_iso(since_dt)}'::TIMESTAMPTZ" if since_dt else "'-infinity'::TIMESTAMPTZ"
         until_sql = f"'{_iso(until_dt)}'::TIMESTAMPTZ" if until_dt else "'infinity'::TIMESTAMPTZ"
@@ -397,7 +414,7 @@ def analyze(
         def load_partial(r: Report) -> None:
             con.execute(f"CREATE TEMP TABLE partial AS {r.partial_sql}")
 
-        query_entries = _run_library(con, library, out, rows, load_partial)
+        query_entries = _run_library(con, library, out, rows, load_partial) + _macro_entries(macros)
         rows[resultdir.QUARANTINE] = _copy_parquet(
             con, "SELECT * FROM quarantine ORDER BY node_id, file, line_no", out / resultdir.QUARANTINE
         )
@@ -496,13 +513,13 @@ def merge(dirs: Sequence[Path | str], out: Path | str) -> RunResult:
         raise UsageError("--out must differ from the directories being merged")
     manifests = [read_manifest(s) for s in sources]
     library = load_library()
+    macros = load_macros()
     _clean_out(out)
     tmp = Path(tempfile.mkdtemp(prefix="edgelog-duckdb-"))
     rows: dict[str, int] = {}
     try:
         con = _connect(tmp)
-        parse.install_macros(con)
-        install_report_macros(con, None)
+        install_macros(con, macros, None)
         con.execute(f"CREATE TABLE requests ({parse.REQUESTS_SCHEMA})")
         con.execute(f"CREATE TABLE p_files ({FILES_SCHEMA})")
         con.execute(f"CREATE TABLE quarantine ({parse.QUARANTINE_SCHEMA})")
@@ -520,7 +537,7 @@ def merge(dirs: Sequence[Path | str], out: Path | str) -> RunResult:
                 for src in resultdir.table_files(s, resultdir.partial_table(r.name)):
                     con.execute("INSERT INTO partial BY NAME SELECT * FROM read_parquet(?)", [str(src)])
 
-        query_entries = _run_library(con, library, out, rows, load_partial)
+        query_entries = _run_library(con, library, out, rows, load_partial) + _macro_entries(macros)
         rows[resultdir.QUARANTINE] = _copy_parquet(
             con, "SELECT * FROM quarantine ORDER BY node_id, file, line_no", out / resultdir.QUARANTINE
         )

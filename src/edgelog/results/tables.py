@@ -12,32 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from edgelog import resultdir
+from edgelog.analysis.library import report_names
 from edgelog.resultdir import Manifest
-
-# The report tables design.md promises, in the order people read them.
-REPORTS = (
-    "summary",
-    "time_5min",
-    "time_hourly",
-    "error_rate",
-    "status_codes",
-    "top_paths",
-    "not_found",
-    "static_files",
-    "hosts",
-    "methods_protocols",
-    "referring_sites",
-    "referring_urls",
-    "browsers",
-    "operating_systems",
-    "crawlers",
-    "sessions",
-    "entry_pages",
-    "exit_pages",
-    "tags",
-    "anomalies",
-    "nodes",
-)
 
 Row = dict[str, Any]
 QUARANTINE_SAMPLE = 20
@@ -51,7 +27,7 @@ class ResultData:
     manifest: Manifest
     tables: dict[str, list[Row]] = field(default_factory=dict)
     columns: dict[str, list[str]] = field(default_factory=dict)
-    missing: list[str] = field(default_factory=list)  # report tables the directory lacks
+    missing: list[str] = field(default_factory=list)  # library reports the directory lacks
     integrity_problems: list[str] = field(default_factory=list)  # files that do not match the manifest
     verified_files: int = 0
     quarantine_reasons: list[Row] = field(default_factory=list)  # reason, lines: why lines did not parse
@@ -109,7 +85,7 @@ def load_result(result_dir: str | Path, *, verify: bool = True) -> ResultData:
 
     con = duckdb.connect()
     try:
-        for name in REPORTS:
+        for name in report_names():
             rel = resultdir.report_table(name)
             files = resultdir.table_files(root, rel)
             if not files:
