@@ -36,7 +36,7 @@ from edgelog.analysis.library import (
 )
 from edgelog.errors import ConfigError, ExitCode, IntegrityError, UsageError
 from edgelog.fileio import hash_file
-from edgelog.naming import is_temporary, parse_rotated_name
+from edgelog.naming import check_node_id, is_temporary, parse_rotated_name
 from edgelog.resultdir import InputEntry, Manifest, MergedFrom, QueryEntry, TagRules, Totals, Window
 
 ROTATION_SLACK = timedelta(seconds=60)  # records may be stamped up to this long after their file's window
@@ -328,7 +328,10 @@ def analyze(
         raise UsageError("--since must be before --until", hint="swap the two times")
     job_id = job_id or os.environ.get("BACALHAU_JOB_ID") or None
     execution_id = execution_id or os.environ.get("BACALHAU_EXECUTION_ID") or None
-    node_id = node_id or os.environ.get("EDGELOG_NODE_ID") or None
+    if node_id:
+        check_node_id(node_id, source="--node-id")
+    elif os.environ.get("EDGELOG_NODE_ID"):
+        node_id = check_node_id(os.environ["EDGELOG_NODE_ID"], source="EDGELOG_NODE_ID")
     library = load_library()
     macros = load_macros()
     user_queries = _check_user_queries(queries)

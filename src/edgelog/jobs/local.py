@@ -38,11 +38,11 @@ from edgelog.errors import ConfigError, UsageError
 from edgelog.jobs.spec import RenderedSpec
 from edgelog.jobs.submit import ExecutionStatus, JobStatus
 from edgelog.jobs.validate import _canon, _value
+from edgelog.naming import check_node_id
 from edgelog.settings import default_bucket_url
 from edgelog.storage import Bucket, open_bucket
 
 TAIL_LINES = 20
-_NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,7 @@ def parse_nodes(items: Sequence[str]) -> list[LocalNode]:
             raise UsageError(
                 f"--node {item!r}: {path} is not a directory", hint="pass a directory of rotated logs"
             )
-        node_id = node_id or path.resolve().name
-        if not _NODE_ID.match(node_id):
-            raise UsageError(f"--node {item!r}: node id {node_id!r} must be letters, digits, '.', '_' or '-'")
+        node_id = check_node_id(node_id or path.resolve().name, source=f"--node {item!r}:")
         if any(n.node_id == node_id for n in nodes):
             raise UsageError(f"node id {node_id!r} given twice", hint="name them: --node ID=DIR")
         nodes.append(LocalNode(node_id, path.resolve()))
