@@ -109,7 +109,7 @@ def jobs(
     from rich.text import Text
 
     from edgelog.results import list_jobs
-    from edgelog.results.html import fmt, human_bytes
+    from edgelog.results.format import fmt, human_bytes
 
     url = bucket or default_bucket_url()
     found = list_jobs(url, prefix=prefix)

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from edgelog.results.fetch import FetchResult
-from edgelog.results.html import SEVERITY_COLORS, STATUS_COLORS, duration, fmt, human_bytes, pct
+from edgelog.results.format import SEVERITY_COLORS, STATUS_COLORS, duration, fmt, human_bytes, pct
 from edgelog.results.tables import ResultData, Row, load_result
 
 Col = tuple[str, str, Callable[[Any], str] | None]
