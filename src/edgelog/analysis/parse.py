@@ -114,7 +114,7 @@ def detect_format(path: Path) -> str:
         return "csv"
     try:
         opener = gzip.open if is_gzip(path) else open
-        with opener(path, "rb") as fh:  # type: ignore[operator]
+        with opener(path, "rb") as fh:
             head = fh.read(65536)
     except (OSError, EOFError, zlib.error) as exc:
         raise FileReadError(f"cannot read: {exc}") from exc
@@ -152,7 +152,7 @@ def sanitize_copy(path: Path, gz: bool, dest: Path) -> None:
     cr_lf = re.compile(rb"\r\n")
     cr = re.compile(rb"\r")
     try:
-        with opener(path, "rb") as src, dest.open("wb") as out:  # type: ignore[operator]
+        with opener(path, "rb") as src, dest.open("wb") as out:
             carry = b""
             while chunk := src.read(1 << 22):
                 chunk = carry + chunk

@@ -181,7 +181,7 @@ def map_paths(arg: str, mapping: dict[str, Path]) -> str:
     """Replace container paths (whole path components only) in one argument with their host paths."""
     for target in sorted(mapping, key=len, reverse=True):
         pattern = re.compile(r"(?<![\w./-])" + re.escape(target.rstrip("/")) + r"(?=$|/|[^\w.-])")
-        arg = pattern.sub(lambda _m, t=target: str(mapping[t]), arg)
+        arg = pattern.sub(str(mapping[target]).replace("\\", "\\\\"), arg)  # a backslash is literal
     return arg
 
 
@@ -413,9 +413,9 @@ class LocalRunner:
         (results / "exitCode").write_text(str(code), encoding="ascii")
         execution.exit_code = code
         execution.stdout_tail, execution.stderr_tail = _tail(stdout_path), _tail(stderr_path)
-        for path, snapshot in before.items():
-            if _snapshot(path) != snapshot:
-                raise UsageError(f"the task changed files in its read-only input {path}")
+        for folder, snapshot in before.items():
+            if _snapshot(folder) != snapshot:
+                raise UsageError(f"the task changed files in its read-only input {folder}")
 
     def _cancel(self) -> None:
         """Stop every running task (and its children) and start no new one."""

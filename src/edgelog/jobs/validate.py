@@ -165,10 +165,12 @@ class _Checker:
                     hint=f"top-level fields are {', '.join(JOB_KEYS)}",
                 )
         spec = canonical_fields(job, JOB_KEYS)
-        name = spec.get("Name")
-        if name is not None and (not isinstance(name, str) or not name.strip() or "\0" in name):
+        job_name = spec.get("Name")
+        if job_name is not None and (
+            not isinstance(job_name, str) or not job_name.strip() or "\0" in job_name
+        ):
             self.err(
-                "Name", f"must be a non-blank string, got {name!r}", hint="omit Name or give a real name"
+                "Name", f"must be a non-blank string, got {job_name!r}", hint="omit Name or give a real name"
             )
         jtype = spec.get("Type")
         if jtype is None or jtype == "":
@@ -223,7 +225,11 @@ class _Checker:
                 f"has {len(tasks)} tasks; Bacalhau runs only the first and drops the rest",
                 hint="keep one task; split other work into its own job",
             )
-        count_for_key = count if _is_int(count) else (1 if jtype in ("batch", "service") else 0)
+        count_for_key = (
+            count
+            if isinstance(count, int) and not isinstance(count, bool)
+            else (1 if jtype in ("batch", "service") else 0)
+        )
         self.task(tasks[0], "Tasks[0]", jtype, count_for_key)
 
     def string_map(self, value: Any, field: str) -> None:

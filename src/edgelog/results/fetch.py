@@ -167,9 +167,13 @@ def _listing_mismatch(path: Path, info: ObjectInfo) -> str | None:
     return None
 
 
-def _manifest_mismatch(path: Path, entry: OutputEntry) -> str | None:
+def _checker(entry: OutputEntry) -> Callable[[Path], str | None]:
     """Why a local file is not what the node's manifest says it wrote (None when it is)."""
-    return resultdir.file_mismatch(path, entry.size, entry.sha256)
+
+    def check(path: Path) -> str | None:
+        return resultdir.file_mismatch(path, entry.size, entry.sha256)
+
+    return check
 
 
 def _validate_job_id(job_id: str) -> None:
@@ -318,11 +322,7 @@ class _Fetcher:
                     "corrupt", f"{OUTPUTS}/{rel} is in the manifest but not in the bucket (incomplete upload)"
                 )
                 continue
-            tasks.append(
-                self._file_task(
-                    work, f"{OUTPUTS}/{rel}", info, lambda p, e=entry: _manifest_mismatch(p, e), "corrupt"
-                )
-            )
+            tasks.append(self._file_task(work, f"{OUTPUTS}/{rel}", info, _checker(entry), "corrupt"))
         extra = sorted(set(work.execution.objects) - listed - {MANIFEST, *CONTROL_FILES})
         if extra:
             work.problems.append(
