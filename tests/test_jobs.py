@@ -507,6 +507,7 @@ def test_submit_reports_bacalhau_errors(stub_bacalhau, tmp_path: Path) -> None:
     assert "job not found" in str(info.value)
 
 
+@pytest.mark.slow
 def test_submit_fetch_merges_what_the_nodes_published(stub_bacalhau, tmp_path: Path) -> None:
     """The job the stub reports was really run (by the local runner) under the same job and node ids."""
     from datetime import UTC, datetime, timedelta

@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 
 import duckdb
-from conftest import require_tool
+import pytest
+from support.tools import require_tool
 
 from edgelog.analysis import analyze
 
@@ -28,6 +29,7 @@ def _instructions() -> list[tuple[str, str]]:
     return out
 
 
+@pytest.mark.needs_tool("hadolint")
 def test_hadolint_passes() -> None:
     hadolint = require_tool("hadolint")
     proc = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True, check=False)

@@ -94,6 +94,7 @@ def single_run(
     return report_tables(root / "out")
 
 
+@pytest.mark.slow
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(nodes=st.integers(min_value=1, max_value=8), seed=st.integers(min_value=0, max_value=2**32 - 1))
 def test_merge_equals_single_run(

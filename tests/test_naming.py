@@ -93,6 +93,7 @@ def _bash_matches(names: list[str]) -> list[tuple[str, ...] | None]:
     return [None if line == "NO" else tuple(line.split("\t")[:5]) for line in proc.stdout.splitlines()]
 
 
+@pytest.mark.needs_tool("bash")
 def test_rotation_shell_uses_the_python_pattern() -> None:
     """The shell's EDGELOG_ROTATED_RE is naming.ROTATED_PATTERN; bash reads names exactly as Python does."""
     proc = subprocess.run(
