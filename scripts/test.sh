@@ -49,5 +49,8 @@ echo "==> ruff"
 ruff check .
 ruff format --check .
 
+echo "==> mypy"
+mypy
+
 echo "==> pytest"
 exec pytest "$@"

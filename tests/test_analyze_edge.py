@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import duckdb
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 from edgelog.analysis import analyze
 from edgelog.cli.main import app
 from edgelog.errors import ConfigError, ExitCode, UsageError
+from edgelog.resultdir import Manifest, Window
 
 runner = CliRunner()
 
@@ -32,8 +34,8 @@ def sql(query: str) -> list[tuple]:
     return duckdb.sql(query).fetchall()
 
 
-def inputs_by_name(manifest: dict) -> dict[str, dict]:
-    return {i["name"]: i for i in manifest["inputs"]}
+def inputs_by_name(manifest: Manifest) -> dict[str, dict]:
+    return {i.name: asdict(i) for i in manifest.inputs}
 
 
 def test_bad_lines_are_quarantined_with_line_numbers(tmp_path: Path) -> None:
@@ -96,7 +98,7 @@ def test_corrupt_gzip_fails_alone_and_all_failed_is_failure(tmp_path: Path) -> N
         assert by[bad]["status"] == "failed" and by[bad]["error"]
         assert by[bad]["sha256"] and by[bad]["size"] > 0
     assert by["access-n1-20261123T082000Z.log"]["status"] == "ok"
-    assert result.manifest["totals"]["files_failed"] == 2
+    assert result.manifest.totals.files_failed == 2
     assert sql(f"SELECT failed_files, valid_requests FROM '{tmp_path}/out/reports/summary.parquet'") == [
         (2, 50)
     ]
@@ -174,7 +176,7 @@ def test_mixed_formats_in_one_directory(tmp_path: Path) -> None:
     ]
     forced = analyze([d / "clf.log"], tmp_path / "forced", fmt="combined")
     assert inputs_by_name(forced.manifest)["clf.log"]["format"] == "combined"
-    assert forced.manifest["totals"]["lines_parsed"] == 1
+    assert forced.manifest.totals.lines_parsed == 1
 
 
 def test_gzip_and_plain_give_the_same_reports(tmp_path: Path, samples_dir: Path) -> None:
@@ -187,7 +189,7 @@ def test_gzip_and_plain_give_the_same_reports(tmp_path: Path, samples_dir: Path)
     b = analyze([tmp_path / "gz"], tmp_path / "b")
     for p in sorted((tmp_path / "a" / "reports").glob("*.parquet")):
         assert sql(f"SELECT * FROM '{p}'") == sql(f"SELECT * FROM '{tmp_path}/b/reports/{p.name}'"), p.name
-    assert a.manifest["totals"] == b.manifest["totals"]
+    assert a.manifest.totals == b.manifest.totals
 
 
 def test_window_selects_files_by_stamp_then_records_by_time(tmp_path: Path) -> None:
@@ -209,16 +211,16 @@ def test_window_selects_files_by_stamp_then_records_by_time(tmp_path: Path) -> N
     assert by["access-n1-20261123T081500Z.log"]["lines_outside_window"] == 4
     paths = sql(f"SELECT path FROM '{tmp_path}/o1/reports/top_paths.parquet' ORDER BY path")
     assert paths == [("/f1m1",), ("/f1m2",), ("/f1m3",), ("/f1m4",), ("/f2m0",)]
-    assert r.manifest["window"] == {"since": "2026-11-23T08:06:00.000Z", "until": "2026-11-23T08:11:00.000Z"}
+    assert r.manifest.window == Window("2026-11-23T08:06:00.000Z", "2026-11-23T08:11:00.000Z")
     assert sql(f"SELECT total_lines, valid_requests FROM '{tmp_path}/o1/reports/summary.parquet'") == [(5, 5)]
     # Idempotent: the same window gives the same reports, byte for byte.
     r2 = analyze([d], tmp_path / "o2", since="2026-11-23T08:06:00Z", until="2026-11-23T08:11:00Z")
-    digests = {o["path"]: o["sha256"] for o in r.manifest["outputs"]}
-    assert digests == {o["path"]: o["sha256"] for o in r2.manifest["outputs"]}
+    digests = {o.path: o.sha256 for o in r.manifest.outputs}
+    assert digests == {o.path: o.sha256 for o in r2.manifest.outputs}
     # Empty strings (from job templates) mean no bound.
     r3 = analyze([d], tmp_path / "o3", since="", until="")
-    assert r3.manifest["totals"]["lines_parsed"] == 15
-    assert r3.manifest["window"] == {"since": None, "until": None}
+    assert r3.manifest.totals.lines_parsed == 15
+    assert r3.manifest.window == Window(None, None)
     with pytest.raises(UsageError, match="ISO-8601"):
         analyze([d], tmp_path / "o4", since="yesterday")
     with pytest.raises(UsageError, match="before"):
@@ -237,13 +239,13 @@ def test_user_queries_good_and_broken(tmp_path: Path) -> None:
     broken.write_text("SELECT no_such_column FROM requests")
     result = analyze([d], tmp_path / "out", queries=[good, broken])
     assert result.status == "partial" and result.exit_code == ExitCode.PARTIAL
-    entries = {q["name"]: q for q in result.manifest["queries"]}
+    entries = {q.name: asdict(q) for q in result.manifest.queries}
     assert entries["per_status"]["status"] == "ok"
     assert entries["broken"]["status"] == "failed"
     assert str(broken) in entries["broken"]["error"] and "no_such_column" in entries["broken"]["error"]
     assert sql(f"SELECT * FROM '{tmp_path}/out/queries/per_status.parquet'") == [(200, 1), (404, 1)]
     assert (tmp_path / "out" / "reports" / "summary.parquet").is_file()
-    listed = {o["path"] for o in result.manifest["outputs"]}
+    listed = {o.path for o in result.manifest.outputs}
     assert "queries/per_status.parquet" in listed and "queries/broken.parquet" not in listed
 
     cli = runner.invoke(app, ["analyze", str(d), "--out", str(tmp_path / "c"), "--query", str(broken)])
@@ -270,7 +272,7 @@ def test_bad_tag_rules_name_file_field_and_fix(tmp_path: Path) -> None:
     rules.write_text("tags:\n  - name: mine\n    path: '^/a$'\n    methods: [GET]\n")
     ok = analyze([d], tmp_path / "o2", tags=rules)
     assert sql(f"SELECT tag, hits FROM '{tmp_path}/o2/reports/tags.parquet'") == [("mine", 1)]
-    assert ok.manifest["tag_rules"]["sha256"]
+    assert ok.manifest.tag_rules and ok.manifest.tag_rules.sha256
 
 
 def test_ids_from_arguments_environment_and_file_names(
@@ -280,12 +282,12 @@ def test_ids_from_arguments_environment_and_file_names(
     d.mkdir()
     (d / "access-edge-7-20261123T080500Z.log").write_text(line() + "\n")
     r = analyze([d], tmp_path / "o1")
-    assert (r.manifest["node_id"], r.manifest["job_id"], r.manifest["execution_id"]) == ("edge-7", None, None)
+    assert (r.manifest.node_id, r.manifest.job_id, r.manifest.execution_id) == ("edge-7", None, None)
     monkeypatch.setenv("BACALHAU_JOB_ID", "j-123")
     monkeypatch.setenv("BACALHAU_EXECUTION_ID", "e-456")
     monkeypatch.setenv("EDGELOG_NODE_ID", "n-env")
     r = analyze([d], tmp_path / "o2")
-    assert (r.manifest["node_id"], r.manifest["job_id"], r.manifest["execution_id"]) == (
+    assert (r.manifest.node_id, r.manifest.job_id, r.manifest.execution_id) == (
         "n-env",
         "j-123",
         "e-456",
@@ -315,7 +317,7 @@ def test_usage_errors(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     r = analyze([empty], tmp_path / "o5")
-    assert r.status == "ok" and r.manifest["totals"]["files"] == 0
+    assert r.status == "ok" and r.manifest.totals.files == 0
     assert sql(
         f"SELECT total_lines, valid_requests, unique_visitors FROM '{tmp_path}/o5/reports/summary.parquet'"
     ) == [(0, 0, 0)]
@@ -327,8 +329,8 @@ def test_output_directory_inside_the_input_is_never_read(tmp_path: Path) -> None
     (d / "a.log").write_text(line() + "\n")
     first = analyze([d], d / "out")
     second = analyze([d], d / "out")  # re-run into the same directory: only its own paths are replaced
-    assert first.manifest["totals"] == second.manifest["totals"]
-    assert [i["name"] for i in second.manifest["inputs"]] == ["a.log"]
+    assert first.manifest.totals == second.manifest.totals
+    assert [i.name for i in second.manifest.inputs] == ["a.log"]
     assert second.status == "ok"
 
 
@@ -340,6 +342,6 @@ def test_on_disk_work_database_gives_the_same_reports(
     in_memory = analyze(inputs, tmp_path / "mem")
     monkeypatch.setenv("EDGELOG_DISK_THRESHOLD", "0")
     on_disk = analyze(inputs, tmp_path / "disk")
-    assert in_memory.manifest["totals"] == on_disk.manifest["totals"]
+    assert in_memory.manifest.totals == on_disk.manifest.totals
     for p in sorted((tmp_path / "mem" / "reports").glob("*.parquet")):
         assert sql(f"SELECT * FROM '{p}'") == sql(f"SELECT * FROM '{tmp_path}/disk/reports/{p.name}'"), p.name

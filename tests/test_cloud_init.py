@@ -8,9 +8,6 @@ top-level keys `cloud-init schema` lets through), and for the node layout edgelo
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
 import json
 import os
 import re
@@ -21,215 +18,41 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from conftest import REPO_ROOT, require_tool
+from support.cloud_init import (
+    CLOUD_INIT_DIR,
+    FILES_DIR,
+    GENERATOR_DIR,
+    GENERATOR_IMAGE,
+    JOB_IMAGE,
+    METRICS_DIR,
+    NODE_NAME,
+    ORCHESTRATOR_IP,
+    ROTATION_DIR,
+    SCHEMA_FILE,
+    SCRIPTS,
+    TEMPLATES,
+    TF_DIR,
+    compute_vars,
+    console,
+    ops_agent_config,
+    rendered_templates,
+    rendered_text,
+    rotation_files,
+    write_files,
+)
+from support.tools import REPO_ROOT, require_tool
 
-CLOUD_INIT_DIR = REPO_ROOT / "cloud-init"
-FILES_DIR = CLOUD_INIT_DIR / "files"
-TF_DIR = REPO_ROOT / "terraform"
-GENERATOR_DIR = REPO_ROOT / "log-generator"
-ROTATION_DIR = GENERATOR_DIR / "rotation"
-SCHEMA_FILE = Path("/usr/lib/python3/dist-packages/cloudinit/config/schemas/schema-cloud-config-v1.json")
-TF_ENV = {**os.environ, "TF_CLI_CONFIG_FILE": "/dev/null", "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-
-# Example values. None of them is a real secret or checksum: the test only needs well-formed values.
-EXAMPLE_SHA256 = hashlib.sha256(b"edgelog test archive").hexdigest()
-ORCHESTRATOR_IP = "10.20.0.2"
-NODE_NAME = "edgelog-dev-node-us-east1-b-1"
-GENERATOR_IMAGE = "us-east1-docker.pkg.dev/example-project/edgelog/edgelog:0.1.0"
-SCRIPTS = [
-    "edgelog-fetch-secret",
-    "edgelog-install-bacalhau",
-    "edgelog-bacalhau-secrets",
-    "edgelog-pull-images",
-    "edgelog-install-monitoring",
-]
-JOB_IMAGE = "us-east1-docker.pkg.dev/example-project/edgelog/edgelog-job:0.1.0"
-# node_exporter's textfile directory on Debian/Ubuntu (the package's default --collector.textfile.directory).
-METRICS_DIR = "/var/lib/prometheus/node-exporter"
-
-
-def b64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode()
-
-
-def rotation_files() -> dict[str, dict[str, str]]:
-    """Same selection and modes as local.rotation_files in terraform/compute.tf."""
-    files = {}
-    for path in sorted(ROTATION_DIR.iterdir()):
-        name = path.name
-        if not path.is_file() or name.startswith(".") or name.endswith((".cron", ".logrotate")):
-            continue
-        mode = "0755" if path.read_bytes().startswith(b"#!") else "0644"
-        files[name] = {"b64": b64(path), "mode": mode}
-    return files
-
-
-def common_vars() -> dict[str, Any]:
-    return {
-        "bacalhau_version": "v1.9.3",
-        "bacalhau_url": "https://github.com/bacalhau-project/bacalhau/releases/download/v1.9.3/"
-        "bacalhau_v1.9.3_linux_amd64.tar.gz",
-        "bacalhau_sha256": EXAMPLE_SHA256,
-        "token_secret": "projects/example-project/secrets/edgelog-dev-bacalhau-token",
-        "api_port": 1234,
-        "nats_port": 4222,
-        "fetch_secret_script": b64(FILES_DIR / "edgelog-fetch-secret"),
-        "install_bacalhau_script": b64(FILES_DIR / "edgelog-install-bacalhau"),
-        "bacalhau_secrets_script": b64(FILES_DIR / "edgelog-bacalhau-secrets"),
-    }
-
-
-def orchestrator_vars() -> dict[str, Any]:
-    return {
-        **common_vars(),
-        "node_name": "edgelog-dev-orchestrator",
-        "api_key_secret": "projects/example-project/secrets/edgelog-dev-bacalhau-api-key",
-        "default_publisher": {
-            "Type": "s3",
-            "Params": {
-                "Bucket": "example-project-edgelog-dev-results",
-                "Key": "edgelog/{jobID}/{nodeID}/{executionID}",
-                "Endpoint": "https://storage.googleapis.com",
-                "Region": "us",
-                "Encoding": "plain",
-            },
-        },
-        "bacalhau_labels": {
-            "role": "orchestrator",
-            "environment": "dev",
-            "region": "us-east1",
-            "zone": "us-east1-b",
-        },
-    }
-
-
-# What Terraform's local.generator_settings sets; EDGELOG_NODE is not among them: the template sets it from
-# node_name, the same value Bacalhau gets as its node id.
-GENERATOR_SETTINGS = {
-    "EDGELOG_IMAGE": GENERATOR_IMAGE,
-    "EDGELOG_UID": "10001",
-    "EDGELOG_GID": "10001",
-    "EDGELOG_LIVE_VOLUME": "/var/log/app",
-    "EDGELOG_STATE_VOLUME": "/var/lib/edgelog",
-    "EDGELOG_OUTPUT_VOLUME": "/var/log/logs_to_process",
-    "EDGELOG_CONFIG_DIR": "/etc/edgelog/generator",
-}
-
-
-def generator_env() -> str:
-    """.env.example with the node's values substituted in place, as local.generator_env does."""
-    lines = []
-    for line in (GENERATOR_DIR / ".env.example").read_text().strip().split("\n"):
-        key = re.match(r"([A-Z][A-Z0-9_]*)=", line)
-        lines.append(
-            f"{key[1]}={GENERATOR_SETTINGS[key[1]]}" if key and key[1] in GENERATOR_SETTINGS else line
-        )
-    return "\n".join(lines)
-
-
-def compute_vars() -> dict[str, Any]:
-    return {
-        **common_vars(),
-        "node_name": NODE_NAME,
-        "hmac_secret": "projects/example-project/secrets/edgelog-dev-publisher-hmac-secret",
-        "pull_images_script": b64(FILES_DIR / "edgelog-pull-images"),
-        "install_monitoring_script": b64(FILES_DIR / "edgelog-install-monitoring"),
-        "metrics_dir": METRICS_DIR,
-        "node_exporter_version": "1.7.0*",
-        "ops_agent_version": "2.70.0",
-        "job_images": [JOB_IMAGE, "ghcr.io/example/edgelog-job:0.1.0"],
-        "hmac_access_id": "GOOG1EXAMPLEACCESSIDFORTESTSONLY",
-        "orchestrator_address": ORCHESTRATOR_IP,
-        "reject_networked_jobs": True,
-        "bacalhau_labels": {
-            "role": "log-node",
-            "environment": "dev",
-            "region": "us-east1",
-            "zone": "us-east1-b",
-        },
-        "rotation_files": rotation_files(),
-        "rotate_env": "\n".join(
-            [
-                f"EDGELOG_METRICS_DIR={METRICS_DIR}",
-                "EDGELOG_LIVE_DIR=/var/log/app",
-                "EDGELOG_STAGING_DIR=/var/log/app/rotated",
-                "EDGELOG_OUTPUT_DIR=/var/log/logs_to_process",
-                "EDGELOG_STATUS_FILE=/var/lib/edgelog/generator.json",
-                "EDGELOG_STATE_DIR=/var/lib/edgelog-rotate",
-            ]
-        ),
-        "rotate_cron": b64(ROTATION_DIR / "edgelog-rotate.cron"),
-        "rotate_logrotate": b64(ROTATION_DIR / "edgelog-rotate.logrotate"),
-        "generator_compose": b64(GENERATOR_DIR / "docker-compose.yml"),
-        "generator_env": generator_env(),
-        "generator_image": GENERATOR_IMAGE,
-        "generator_uid": 10001,
-        "bacalhau_uid": 10002,
-        "generator_gid": 10001,
-    }
-
-
-TEMPLATES = {"orchestrator": orchestrator_vars, "compute": compute_vars}
-
-
-def console(expression: str, tmp_dir: Path) -> str:
-    """Evaluate one expression with Terraform's own functions (an empty directory: no provider needed)."""
-    terraform = require_tool("terraform")
-    result = subprocess.run(
-        [terraform, "console"],
-        input=expression + "\n",
-        capture_output=True,
-        text=True,
-        cwd=tmp_dir,
-        env=TF_ENV,
-        timeout=120,
-    )
-    assert result.returncode == 0, f"terraform console failed:\n{result.stderr}"
-    return result.stdout.strip()
-
-
-def render(name: str, variables: dict[str, Any], tmp_dir: Path) -> str:
-    """templatefile() with the variables read from a JSON file (console input lines are limited to 64 KiB)."""
-    path = CLOUD_INIT_DIR / f"{name}.yaml.tftpl"
-    vars_file = tmp_dir / f"{name}-vars.json"
-    vars_file.write_text(json.dumps(variables))
-    expression = (
-        f"base64encode(templatefile({json.dumps(str(path))}, jsondecode(file({json.dumps(str(vars_file))}))))"
-    )
-    return base64.b64decode(json.loads(console(expression, tmp_dir))).decode()
-
-
-@functools.cache
-def _rendered(name: str) -> str:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        return render(name, TEMPLATES[name](), Path(tmp))
+# Every test here drives a real tool (see tests/support/tools.py); the fast lane deselects them.
+pytestmark = pytest.mark.needs_tool("terraform")
 
 
 @pytest.fixture(params=sorted(TEMPLATES))
 def rendered(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str, Path]:
     """(template name, rendered cloud-config text, path of a file holding it)."""
-    text = _rendered(request.param)
+    text = rendered_text(request.param)
     path = tmp_path / f"{request.param}.yaml"
     path.write_text(text)
     return request.param, text, path
-
-
-def rendered_templates() -> dict[str, str]:
-    """Every template rendered with the example variables (used by test_shellcheck.py too)."""
-    return {name: _rendered(name) for name in sorted(TEMPLATES)}
-
-
-def write_files(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """write_files entries by path, with their content decoded."""
-    files = {}
-    for entry in config["write_files"]:
-        content = entry.get("content", "")
-        if entry.get("encoding") in ("b64", "base64"):
-            content = base64.b64decode(content).decode()
-        files[entry["path"]] = {**entry, "decoded": content}
-    return files
 
 
 def test_templates_render_with_terraform_templatefile(rendered: tuple[str, str, Path]) -> None:
@@ -279,17 +102,17 @@ def test_jsonschema_validates_against_cloud_init_schema(rendered: tuple[str, str
 def test_schema_check_catches_unknown_keys_and_bad_values(tmp_path: Path) -> None:
     """The checks above can fail: a typo'd top-level key and a wrong type are both reported."""
     schema = cloud_config_schema()
-    config = yaml.safe_load(_rendered("orchestrator"))
+    config = yaml.safe_load(rendered_text("orchestrator"))
     config["runcmds"] = config.pop("runcmd")
     assert "runcmds" in set(config) - known_top_level_keys(schema)
-    config = yaml.safe_load(_rendered("orchestrator"))
+    config = yaml.safe_load(rendered_text("orchestrator"))
     config["write_files"][0]["permissions"] = 644
     validator_class = jsonschema.validators.validator_for(schema)
     assert list(validator_class(schema).iter_errors(config))
 
 
 def test_bacalhau_compute_config_allow_lists_only_the_rotated_logs_read_only() -> None:
-    files = write_files(yaml.safe_load(_rendered("compute")))
+    files = write_files(yaml.safe_load(rendered_text("compute")))
     config = yaml.safe_load(files["/etc/bacalhau/config.yaml"]["decoded"])
     compute = config["Compute"]
     assert compute["Enabled"] is True
@@ -309,7 +132,7 @@ def test_bacalhau_compute_config_allow_lists_only_the_rotated_logs_read_only() -
 
 
 def test_bacalhau_orchestrator_config_defaults_to_the_results_bucket() -> None:
-    files = write_files(yaml.safe_load(_rendered("orchestrator")))
+    files = write_files(yaml.safe_load(rendered_text("orchestrator")))
     config = yaml.safe_load(files["/etc/bacalhau/config.yaml"]["decoded"])
     assert config["Orchestrator"]["Enabled"] is True and config["Orchestrator"]["Port"] == 4222
     assert "Auth" not in config["Orchestrator"] and "Auth" not in config["API"]
@@ -323,7 +146,7 @@ def test_bacalhau_orchestrator_config_defaults_to_the_results_bucket() -> None:
 
 
 def test_publisher_environment_for_gcs() -> None:
-    config = yaml.safe_load(_rendered("compute"))
+    config = yaml.safe_load(rendered_text("compute"))
     files = write_files(config)
     lines = files["/etc/bacalhau/publisher.env"]["decoded"].splitlines()
     env = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
@@ -349,7 +172,7 @@ def test_user_data_carries_no_secret_values(rendered: tuple[str, str, Path]) -> 
 
 
 def test_embedded_files_are_exactly_the_repository_files() -> None:
-    files = write_files(yaml.safe_load(_rendered("compute")))
+    files = write_files(yaml.safe_load(rendered_text("compute")))
     for script in SCRIPTS:
         entry = files[f"/usr/local/sbin/{script}"]
         assert entry["decoded"] == (FILES_DIR / script).read_text() and entry["permissions"] == "0755"
@@ -394,7 +217,7 @@ def test_embedded_files_are_exactly_the_repository_files() -> None:
 
 
 def test_bootstrap_creates_directories_with_owners_and_modes() -> None:
-    config = yaml.safe_load(_rendered("compute"))
+    config = yaml.safe_load(rendered_text("compute"))
     bootstrap = write_files(config)["/usr/local/sbin/edgelog-bootstrap"]["decoded"]
     assert "install -d -o root -g root -m 0755 /var/log/logs_to_process" in bootstrap
     assert "install -d -o 10001 -g 10001 -m 0755 /var/log/app /var/lib/edgelog" in bootstrap
@@ -416,7 +239,7 @@ def unit_settings(unit: str) -> dict[str, list[str]]:
 
 def test_bacalhau_starts_whether_or_not_the_generator_image_pulled() -> None:
     """A failed generator start must not abort the bootstrap before bacalhau.service is enabled."""
-    files = write_files(yaml.safe_load(_rendered("compute")))
+    files = write_files(yaml.safe_load(rendered_text("compute")))
     bootstrap = files["/usr/local/sbin/edgelog-bootstrap"]["decoded"]
     lines = [line.strip() for line in bootstrap.splitlines()]
     bacalhau = lines.index("systemctl enable --now bacalhau.service")
@@ -450,14 +273,14 @@ def test_one_node_name_for_the_generator_and_bacalhau() -> None:
     persists it in DataDir/system_metadata.yaml; only without --name does it ask Config.NameProvider (default
     puuid: a random id; hostname: os.Hostname() with dots replaced). So the unit passes --name explicitly.
     """
-    files = write_files(yaml.safe_load(_rendered("compute")))
+    files = write_files(yaml.safe_load(rendered_text("compute")))
     env = files["/opt/edgelog/generator/.env"]["decoded"]
     settings = dict(line.split("=", 1) for line in env.splitlines() if line and not line.startswith("#"))
     assert settings["EDGELOG_NODE"] == NODE_NAME
     node_env = files["/etc/default/edgelog-node"]["decoded"]
     assert f"EDGELOG_NODE_NAME={NODE_NAME}\n" in node_env
     for name, expected in [("compute", NODE_NAME), ("orchestrator", "edgelog-dev-orchestrator")]:
-        rendered = write_files(yaml.safe_load(_rendered(name)))
+        rendered = write_files(yaml.safe_load(rendered_text(name)))
         unit = unit_settings(rendered["/etc/systemd/system/bacalhau.service"]["decoded"])
         argv = unit["ExecStart"][0].split()
         assert argv[:2] == ["/usr/local/bin/bacalhau", "serve"] and argv[argv.index("--name") + 1] == expected
@@ -485,7 +308,7 @@ def test_bacalhau_user_has_the_job_image_uid() -> None:
     compute_tf = (REPO_ROOT / "terraform" / "compute.tf").read_text()
     assert int(re.search(r"^\s*bacalhau_uid\s*=\s*(\d+)$", compute_tf, re.MULTILINE)[1]) == job_uid
     assert compute_vars()["bacalhau_uid"] == job_uid
-    users = yaml.safe_load(_rendered("compute"))["users"]
+    users = yaml.safe_load(rendered_text("compute"))["users"]
     bacalhau = next(u for u in users if isinstance(u, dict) and u["name"] == "bacalhau")
     assert int(bacalhau["uid"]) == job_uid
 
@@ -581,7 +404,7 @@ def test_systemd_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
 
 
 def test_systemd_verify_reports_a_broken_unit(tmp_path: Path) -> None:
-    unit = write_files(yaml.safe_load(_rendered("orchestrator")))["/etc/systemd/system/bacalhau.service"]
+    unit = write_files(yaml.safe_load(rendered_text("orchestrator")))["/etc/systemd/system/bacalhau.service"]
     broken = unit["decoded"].replace("Restart=always", "Restartt=always")
     problems = verify_units({"bacalhau.service": broken}, tmp_path)
     assert any("Unknown key 'Restartt'" in line for line in problems)
@@ -800,11 +623,6 @@ OPS_AGENT_SCHEMA: dict[str, Any] = {
 }
 
 
-def ops_agent_config() -> dict[str, Any]:
-    files = write_files(yaml.safe_load(_rendered("compute")))
-    return yaml.safe_load(files["/etc/edgelog/ops-agent.yaml"]["decoded"])
-
-
 def test_ops_agent_config_follows_the_documented_model() -> None:
     config = ops_agent_config()
     jsonschema.validate(config, OPS_AGENT_SCHEMA)
@@ -842,7 +660,7 @@ def test_ops_agent_prometheus_config_passes_promtool(tmp_path: Path) -> None:
 def test_metrics_flow_from_the_textfile_directory_to_the_agent(tmp_path: Path) -> None:
     """Generator and rotation write into node_exporter's textfile directory; node_exporter serves it on
     loopback only; the agent scrapes exactly that address and keeps the series the alerts use."""
-    files = write_files(yaml.safe_load(_rendered("compute")))
+    files = write_files(yaml.safe_load(rendered_text("compute")))
     drop_in = unit_settings(
         files["/etc/systemd/system/prometheus-node-exporter.service.d/edgelog.conf"]["decoded"]
     )

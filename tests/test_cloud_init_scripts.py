@@ -24,7 +24,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO_ROOT, require_tool
+from support.tools import REPO_ROOT, require_tool
+
+# Every test here drives a real tool (see tests/support/tools.py); the fast lane deselects them.
+pytestmark = pytest.mark.needs_tool("bash")
+
 
 FILES = REPO_ROOT / "cloud-init" / "files"
 TOKEN = "ya29.example-access-token"

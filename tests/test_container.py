@@ -19,10 +19,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import require_tool
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from test_rotation_support import ROTATION_DIR, VENV_BIN, Generator, make_layout, read_lines
+from support.rotation import ROTATION_DIR, VENV_BIN, Generator, make_layout, read_lines
+from support.tools import require_tool
+
+# Every test here drives a real tool (see tests/support/tools.py); the fast lane deselects them.
+pytestmark = pytest.mark.needs_tool("hadolint", "shellcheck")
+
 
 REPO = Path(__file__).resolve().parent.parent
 LG = REPO / "log-generator"

@@ -25,6 +25,7 @@ def fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end_with_no_arguments(fresh_home: Path) -> None:
     started = time.monotonic()
     result = runner.invoke(app, ["demo"])
@@ -57,6 +58,7 @@ def test_demo_runs_end_to_end_with_no_arguments(fresh_home: Path) -> None:
         assert len(list((fresh_home / "demo" / "nodes" / f"node-{i}").glob("access-node-*.log"))) == 12
 
 
+@pytest.mark.slow
 def test_demo_options_and_rerun(tmp_path: Path, fresh_home: Path) -> None:
     workdir = tmp_path / "work"
     bucket = tmp_path / "bucket"

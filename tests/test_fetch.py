@@ -19,7 +19,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_fetch_support import (
+from support.gcs import FaultProxy, new_bucket
+from support.results import (
     analyze_node,
     copy_sample,
     publish_gzip,
@@ -28,7 +29,6 @@ from test_fetch_support import (
     write_hostile_log,
     write_truncated_gzip,
 )
-from test_storage_gcs_emulator import FaultProxy, new_bucket, running_emulator
 from typer.testing import CliRunner
 
 from edgelog.cli.main import app
@@ -37,19 +37,17 @@ from edgelog.results import fetch_job, list_jobs
 from edgelog.storage import open_bucket
 from edgelog.storage.gcs import GCSBucket
 
+# Every test here drives a real tool (see tests/support/tools.py); the fast lane deselects them.
+pytestmark = pytest.mark.needs_tool("gcp-storage-emulator")
+
+
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[str]:
-    with running_emulator() as endpoint:
-        yield endpoint
-
-
 @pytest.fixture
-def gcs(emulator: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
-    return new_bucket(emulator)
+def gcs(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    return new_bucket(gcs_emulator)
 
 
 @pytest.fixture(scope="module")
@@ -234,12 +232,12 @@ def test_nothing_usable_is_a_failure(gcs: str, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def big_job(
-    emulator: str, tmp_path_factory: pytest.TempPathFactory, samples_dir: Path
+    gcs_emulator: str, tmp_path_factory: pytest.TempPathFactory, samples_dir: Path
 ) -> Iterator[tuple[str, int]]:
     """26 nodes, each a real analysis of a slice of the samples: more than 1,000 objects in one job."""
     mp = pytest.MonkeyPatch()
-    mp.setenv("STORAGE_EMULATOR_HOST", emulator)
-    url = new_bucket(emulator)
+    mp.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    url = new_bucket(gcs_emulator)
     root = tmp_path_factory.mktemp("big")
     lines = (samples_dir / "nginx_small.log").read_text().splitlines(keepends=True)
     lines += (samples_dir / "apache_small.log").read_text().splitlines(keepends=True)
@@ -263,7 +261,7 @@ def big_job(
 
 @pytest.mark.slow
 def test_more_than_1000_objects_and_interrupted_fetch_resumes(
-    big_job: tuple[str, int], emulator: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    big_job: tuple[str, int], gcs_emulator: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, objects = big_job
     assert objects > 1000
@@ -280,7 +278,7 @@ def test_more_than_1000_objects_and_interrupted_fetch_resumes(
         return None
 
     out = tmp_path / "out"
-    with FaultProxy(emulator, outage) as proxy:
+    with FaultProxy(gcs_emulator, outage) as proxy:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.endpoint)
         flaky = GCSBucket.from_url(url, retry_timeout=1.0, retry_initial=0.05, retry_maximum=0.2)
         first = fetch_job(flaky, "j-big", out, workers=4)
@@ -297,7 +295,7 @@ def test_more_than_1000_objects_and_interrupted_fetch_resumes(
     stray = done[1].parent / f".{done[1].name}.part"
     stray.write_bytes(b"half")
 
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
     second = fetch_job(url, "j-big", out, workers=4)
     assert second.exit_code == ExitCode.OK, [(n.node_id, n.status, n.reason) for n in second.nodes]
     assert second.skipped == 300 - 1  # everything the first run got, except the truncated file
@@ -315,12 +313,12 @@ def test_more_than_1000_objects_and_interrupted_fetch_resumes(
 
 
 @pytest.mark.slow
-def test_killed_fetch_resumes(big_job: tuple[str, int], emulator: str, tmp_path: Path) -> None:
+def test_killed_fetch_resumes(big_job: tuple[str, int], gcs_emulator: str, tmp_path: Path) -> None:
     """SIGKILL `edgelog fetch` mid-download (a crash, Ctrl-\\, OOM): the rerun keeps what was verified."""
     url, objects = big_job
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with FaultProxy(emulator, lambda m, p: "slow" if "alt=media" in p else None, delay=0.02) as proxy:
+    with FaultProxy(gcs_emulator, lambda m, p: "slow" if "alt=media" in p else None, delay=0.02) as proxy:
         env["STORAGE_EMULATOR_HOST"] = proxy.endpoint
         proc = subprocess.Popen(
             [

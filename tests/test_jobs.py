@@ -507,6 +507,7 @@ def test_submit_reports_bacalhau_errors(stub_bacalhau, tmp_path: Path) -> None:
     assert "job not found" in str(info.value)
 
 
+@pytest.mark.slow
 def test_submit_fetch_merges_what_the_nodes_published(stub_bacalhau, tmp_path: Path) -> None:
     """The job the stub reports was really run (by the local runner) under the same job and node ids."""
     from datetime import UTC, datetime, timedelta
@@ -536,6 +537,17 @@ def test_submit_fetch_merges_what_the_nodes_published(stub_bacalhau, tmp_path: P
     manifest = json.loads((out / "merged" / "manifest.json").read_text())
     assert manifest["status"] == "ok"
     assert sorted(m["node_id"] for m in manifest["merged_from"]) == sorted(node_ids)
+
+
+def test_submit_fetch_refuses_a_key_it_could_not_follow_before_submitting(
+    stub_bacalhau, tmp_path: Path
+) -> None:
+    state = stub_bacalhau("completed")
+    args = [*SUBMIT, "--var", "prefix=r/{date}", "--fetch", "--out", str(tmp_path / "o")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "jobID" in result.output and "Traceback" not in result.output
+    assert not (state / "calls.log").exists() or "run" not in (state / "calls.log").read_text()
 
 
 def test_submit_fetch_of_missing_results_fails(stub_bacalhau, tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 
 import duckdb
-from conftest import require_tool
+import pytest
+from support.tools import require_tool
 
 from edgelog.analysis import analyze
 
@@ -28,6 +29,7 @@ def _instructions() -> list[tuple[str, str]]:
     return out
 
 
+@pytest.mark.needs_tool("hadolint")
 def test_hadolint_passes() -> None:
     hadolint = require_tool("hadolint")
     proc = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True, check=False)
@@ -80,4 +82,4 @@ def test_queries_dir_as_laid_out_in_the_image_is_what_analyze_uses(
     monkeypatch.setenv("EDGELOG_QUERIES_DIR", str(image_queries))
     result = analyze([samples_dir / "nginx_small.log"], tmp_path / "out")
     assert result.exit_code == 0
-    assert {q["file"].split("/")[-1] for q in result.manifest["queries"]} >= {"summary.sql", "top_paths.sql"}
+    assert {q.file.split("/")[-1] for q in result.manifest.queries} >= {"summary.sql", "top_paths.sql"}

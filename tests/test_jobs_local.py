@@ -258,6 +258,7 @@ def _tables(result_dir: Path) -> dict[str, list[tuple]]:
     return out
 
 
+@pytest.mark.slow
 def test_run_local_then_fetch_equals_analyze_over_the_same_files(tmp_path: Path) -> None:
     config = load_config(None)
     start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -323,6 +324,7 @@ def test_cancel_stops_running_tasks_and_their_process_groups(tmp_path: Path) -> 
     assert hung.state == "Failed" and "cancelled" in hung.message
 
 
+@pytest.mark.slow
 def test_gzip_encoded_results_fetch_like_plain_ones(tmp_path: Path) -> None:
     config = load_config(None)
     start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -406,9 +408,12 @@ def test_inline_sources_become_a_file_or_a_directory(tmp_path: Path) -> None:
         _inline_file("http://example.invalid/x", tmp_path / "x")
 
 
-def test_run_local_publishes_to_a_real_gcs_server_and_fetch_reads_it(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.needs_tool("gcp-storage-emulator")
+def test_run_local_publishes_to_a_real_gcs_server_and_fetch_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gcs_emulator: str
+) -> None:
     """The same runner against gcp-storage-emulator: gs:// buckets get Bacalhau's layout too."""
-    from test_storage_gcs_emulator import new_bucket, running_emulator
+    from support.gcs import new_bucket
 
     config = load_config(None)
     start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -419,16 +424,16 @@ def test_run_local_publishes_to_a_real_gcs_server_and_fetch_reads_it(tmp_path: P
             config, folder, node=f"node-{i}", start=start, duration=timedelta(minutes=10), seed=i, rate=2.0
         )
         nodes.append(LocalNode(f"node-{i}", folder))
-    with running_emulator() as endpoint:
-        monkeypatch.setenv("STORAGE_EMULATOR_HOST", endpoint)
-        url = new_bucket(endpoint, root="results")
-        run = run_local(load_spec("access-log-report", VARS), nodes, bucket_url=url)
-        assert run.status.exit_code() == ExitCode.OK
-        keys = [o.key for o in open_bucket(url).list()]
-        assert {k.split("/")[2] for k in keys} == {"node-1", "node-2"}
-        assert all(k.startswith(f"edgelog/{run.job_id}/") for k in keys)
-        fetched = fetch_job(url, run.job_id, tmp_path / "out", expected_nodes=["node-1", "node-2"])
-        assert fetched.exit_code == ExitCode.OK and fetched.merged_dir is not None
+    endpoint = gcs_emulator
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", endpoint)
+    url = new_bucket(endpoint, root="results")
+    run = run_local(load_spec("access-log-report", VARS), nodes, bucket_url=url)
+    assert run.status.exit_code() == ExitCode.OK
+    keys = [o.key for o in open_bucket(url).list()]
+    assert {k.split("/")[2] for k in keys} == {"node-1", "node-2"}
+    assert all(k.startswith(f"edgelog/{run.job_id}/") for k in keys)
+    fetched = fetch_job(url, run.job_id, tmp_path / "out", expected_nodes=["node-1", "node-2"])
+    assert fetched.exit_code == ExitCode.OK and fetched.merged_dir is not None
 
 
 def test_publish_failure_fails_the_execution(tmp_path: Path) -> None:

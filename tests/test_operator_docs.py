@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import REPO_ROOT
+from support.tools import REPO_ROOT
 
 INFRA = (REPO_ROOT / "docs" / "infrastructure.md").read_text()
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from edgelog.analysis import analyze
-from edgelog.analysis.library import load_library
+from edgelog.analysis import analyze, merge
+from edgelog.analysis.library import load_library, load_macros
+from edgelog.errors import ConfigError
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537"
@@ -85,53 +89,95 @@ def report(out: Path, name: str) -> list[tuple]:
     return duckdb.sql(f"SELECT * FROM '{out}/reports/{name}.parquet'").fetchall()
 
 
-def columns(out: Path, name: str) -> list[str]:
-    return duckdb.sql(f"SELECT * FROM '{out}/reports/{name}.parquet'").columns
+def test_every_report_declares_its_columns_and_writes_exactly_them(out: Path) -> None:
+    """The ``-- columns:`` header is the one declaration of a report's table: names, order and types."""
+    library = load_library()
+    assert len(library) >= 21
+    for r in library:
+        assert r.answers and r.merge_note, r.name
+        described = duckdb.sql(f"DESCRIBE SELECT * FROM '{out}/reports/{r.name}.parquet'").fetchall()
+        assert [(c.name, c.type) for c in r.columns] == [(d[0], d[1]) for d in described], r.name
 
 
-# The report tables and their columns exactly as docs/design.md lists them.
-DESIGN_COLUMNS = {
-    "summary": "total_lines valid_requests quarantined_lines failed_files unique_visitors bandwidth_bytes "
-    "unique_files not_found_requests static_requests first_ts last_ts",
-    "status_codes": "status status_class hits bytes",
-    "top_paths": "path hits visitors bytes",
-    "static_files": "path hits visitors bytes",
-    "not_found": "path hits visitors",
-    "hosts": "ip hits visitors bytes first_ts last_ts",
-    "methods_protocols": "method protocol hits",
-    "time_hourly": "hour hits visitors bytes",
-    "time_5min": "bucket hits visitors bytes",
-    "error_rate": "bucket hits errors_4xx errors_5xx error_rate",
-    "referring_sites": "site hits visitors",
-    "referring_urls": "referrer hits visitors",
-    "browsers": "browser hits visitors",
-    "operating_systems": "os hits visitors",
-    "crawlers": "crawler hits visitors",
-    "sessions": "sessions avg_duration_s avg_pages bounce_rate abandonment_rate",
-    "entry_pages": "path sessions",
-    "exit_pages": "path sessions",
-    "tags": "tag hits visitors bytes errors",
-    "anomalies": "kind subject ts value baseline score severity detail",
-    "nodes": "node_id files files_failed lines_read valid_requests quarantined_lines bytes first_ts last_ts "
-    "status",
-}
+def test_design_doc_lists_exactly_the_library(repo_root: Path) -> None:
+    """docs/design.md's report table is checked against the headers, so it cannot drift from them."""
+    text = (repo_root / "docs" / "design.md").read_text()
+    section = text.split("## Report tables", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        m = re.match(r"^\| `(\w+)`[^|]*\| (.*) \|$", line)
+        if m:
+            rows[m[1]] = [re.sub(r"\s*\(.*\)$", "", c).strip() for c in m[2].split(", ")]
+    assert rows == {r.name: [c.name for c in r.columns] for r in load_library()}
 
 
-def test_report_names_and_columns_match_the_design(out: Path) -> None:
-    assert {r.name for r in load_library()} == set(DESIGN_COLUMNS)
-    for name, cols in DESIGN_COLUMNS.items():
-        assert columns(out, name) == cols.split(), name
-    types = dict(
-        duckdb.sql(f"DESCRIBE SELECT * FROM '{out}/reports/hosts.parquet'").fetchall()[i][:2]
-        for i in range(6)
+def _library_copy(tmp_path: Path, repo_root: Path) -> Path:
+    copy = tmp_path / "queries"
+    shutil.copytree(repo_root / "queries", copy)
+    return copy
+
+
+def test_a_report_that_breaks_its_declared_columns_fails_when_it_runs(
+    tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lib = _library_copy(tmp_path, repo_root)
+    path = lib / "status_codes.sql"
+    path.write_text(path.read_text().replace("-- columns: status INTEGER,", "-- columns: code INTEGER,"))
+    path = lib / "hosts.sql"
+    path.write_text(path.read_text().replace("hits BIGINT, visitors", "hits DOUBLE, visitors"))
+    monkeypatch.setenv("EDGELOG_QUERIES_DIR", str(lib))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.log").write_text("\n".join(FIXTURE) + "\n")
+    result = analyze([tmp_path / "in"], tmp_path / "o")
+    failed = {q.name: q.error or "" for q in result.manifest.failed_queries}
+    assert set(failed) == {"status_codes", "hosts"}, failed
+    assert "code INTEGER" in failed["status_codes"] and "status INTEGER" in failed["status_codes"]
+    assert "hits DOUBLE" in failed["hosts"] and "hits BIGINT" in failed["hosts"]
+    assert result.status == "partial" and result.exit_code == 3
+    assert not (tmp_path / "o" / "reports" / "hosts.parquet").exists()
+
+
+def test_report_headers_are_checked_when_the_library_loads(tmp_path: Path, repo_root: Path) -> None:
+    lib = _library_copy(tmp_path, repo_root)
+    path = lib / "browsers.sql"
+    path.write_text(path.read_text().replace("-- report: browsers", "-- report: browser"))
+    with pytest.raises(ConfigError, match="browser"):
+        load_library(lib)
+    path.write_text(re.sub(r"-- columns:.*\n", "", (repo_root / "queries" / "browsers.sql").read_text()))
+    with pytest.raises(ConfigError, match="-- columns:"):
+        load_library(lib)
+    path.write_text(
+        (repo_root / "queries" / "browsers.sql").read_text().replace("hits BIGINT", "hits NOTATYPE")
     )
-    assert types["first_ts"] == "TIMESTAMP WITH TIME ZONE" and types["hits"] == "BIGINT"
+    with pytest.raises(ConfigError, match="NOTATYPE"):
+        load_library(lib)
 
 
-def test_every_report_file_has_a_header(out: Path) -> None:
-    for r in load_library():
-        for key in ("-- report:", "-- answers:", "-- columns:", "-- merge:"):
-            assert key in r.header, (r.name, key)
+def test_macros_come_from_sql_files_and_are_hashed_like_reports(
+    tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lib = _library_copy(tmp_path, repo_root)
+    macro_files = sorted((lib / "macros").glob("*.sql"))
+    assert macro_files, "queries/macros/*.sql hold the shared DuckDB macros"
+    ua = lib / "macros" / "user_agent.sql"
+    ua.write_text(ua.read_text().replace("THEN 'Firefox'", "THEN 'Fox'"))
+    monkeypatch.setenv("EDGELOG_QUERIES_DIR", str(lib))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.log").write_text("\n".join(FIXTURE) + "\n")
+    result = analyze([tmp_path / "in"], tmp_path / "o")
+    assert ("Fox", 3, 1) in report(tmp_path / "o", "browsers")
+    macros = {q.file: q for q in result.manifest.queries if q.kind == "macro"}
+    assert set(macros) == {f"queries/macros/{p.name}" for p in macro_files}
+    assert macros["queries/macros/user_agent.sql"].sha256 == hashlib.sha256(ua.read_bytes()).hexdigest()
+    merged = merge([tmp_path / "o"], tmp_path / "m")
+    assert {q.file for q in merged.manifest.queries if q.kind == "macro"} == set(macros)
+
+
+def test_a_macro_file_holds_only_macro_definitions(tmp_path: Path, repo_root: Path) -> None:
+    lib = _library_copy(tmp_path, repo_root)
+    (lib / "macros" / "zz.sql").write_text("CREATE MACRO edgelog_x(a) AS a;\nCREATE TABLE t (x INT);\n")
+    with pytest.raises(ConfigError, match=r"zz\.sql"):
+        load_macros(lib / "macros")
 
 
 def test_summary(out: Path) -> None:

@@ -17,9 +17,8 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
 from rich.console import Console
-from test_fetch_support import (
+from support.results import (
     analyze_node,
     backfill_inputs,
     copy_sample,
@@ -27,6 +26,7 @@ from test_fetch_support import (
     stage_execution,
     write_hostile_log,
 )
+from support.tools import require_tool
 from typer.testing import CliRunner
 
 from edgelog.cli.main import app
@@ -137,6 +137,7 @@ def _console_messages(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if ":CONSOLE" in line]
 
 
+@pytest.mark.needs_tool("chromium")
 def test_console_error_detection_works(tmp_path: Path) -> None:
     """The Chromium check below must be able to fail: a page with an error and a blocked fetch is caught."""
     bad = tmp_path / "bad.html"
@@ -151,6 +152,7 @@ def test_console_error_detection_works(tmp_path: Path) -> None:
     assert any("Content Security Policy" in m for m in messages)
 
 
+@pytest.mark.needs_tool("chromium")
 def test_report_renders_in_headless_chromium(merged: Path, tmp_path: Path) -> None:
     page = render_html(merged, tmp_path / "report.html")
     run = _chromium(page.as_uri(), tmp_path / "profile", "--dump-dom")
@@ -234,3 +236,11 @@ def test_report_usage_errors(tmp_path: Path) -> None:
         load_result(tmp_path)
     res = runner.invoke(app, ["report", str(tmp_path)])
     assert res.exit_code == ExitCode.USAGE and "Traceback" not in res.output
+
+
+def test_hostile_lines_parse(tmp_path: Path) -> None:
+    """The hostile lines must reach the reports (all but the junk line) or escaping tests prove nothing."""
+    write_hostile_log(tmp_path / "in", "n0")
+    out = analyze_node(tmp_path / "in", tmp_path / "out", job_id="j-t", node_id="n0", execution_id="e-t")
+    totals = json.loads((out / "manifest.json").read_text())["totals"]
+    assert (totals["lines_read"], totals["lines_parsed"], totals["lines_quarantined"]) == (4, 3, 1)

@@ -21,8 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
-from test_rotation_support import (
+from support.rotation import (
     PRUNE,
     PUBLISH,
     ROTATION_DIR,
@@ -34,17 +33,11 @@ from test_rotation_support import (
     read_lines,
     rotate,
 )
+from support.tools import require_tool
 
 from edgelog.naming import parse_rotated_name, rotated_name
 
-pytestmark = pytest.mark.usefixtures("_tools")
-
-
-@pytest.fixture
-def _tools() -> None:
-    require_tool("logrotate")
-    require_tool("gzip")
-    require_tool("flock")
+pytestmark = pytest.mark.needs_tool("logrotate", "gzip", "flock")
 
 
 def check_published(layout: Layout, *, gz: bool) -> list[Path]:

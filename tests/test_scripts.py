@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT, require_tool
+from support.tools import REPO_ROOT, require_tool
+
+# Every test here drives a real tool (see tests/support/tools.py); the fast lane deselects them.
+pytestmark = pytest.mark.needs_tool("bash", "jq")
+
 
 SCRIPTS = REPO_ROOT / "scripts"
 WAIT = SCRIPTS / "wait-for-nodes.sh"

@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO_ROOT, require_tool
+from support.tools import REPO_ROOT, require_tool
+
+# Every test here drives a real tool (see tests/support/tools.py); the fast lane deselects them.
+pytestmark = pytest.mark.needs_tool("shellcheck")
+
 
 SKIP_DIRS = {
     ".git",
@@ -108,7 +112,7 @@ def embedded_shell() -> list[tuple[str, str, str, dict[str, str]]]:
 
     The siblings are every file written to the same directory, so `source lib.sh` next to a script resolves.
     """
-    from test_cloud_init import rendered_templates
+    from support.cloud_init import rendered_templates
 
     pieces = []
     for name, text in rendered_templates().items():

@@ -5,29 +5,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import google_crc32c
 import pytest
-from test_storage_gcs_emulator import FaultProxy, new_bucket, running_emulator
+from support.gcs import FaultProxy, new_bucket
 
 from edgelog.errors import EdgelogError, IntegrityError, UsageError
 from edgelog.storage import open_bucket
 from edgelog.storage.gcs import GCSBucket, is_transient
 
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[str]:
-    with running_emulator() as endpoint:
-        yield endpoint
+# Every test here drives a real tool (see tests/support/tools.py); the fast lane deselects them.
+pytestmark = pytest.mark.needs_tool("gcp-storage-emulator")
 
 
 @pytest.fixture
-def bucket_url(emulator: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
-    return new_bucket(emulator, root="team-a")
+def bucket_url(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    return new_bucket(gcs_emulator, root="team-a")
 
 
 def _tree(root: Path) -> None:
@@ -69,9 +65,9 @@ def test_roundtrip_with_checksums_and_root(bucket_url: str, tmp_path: Path) -> N
     assert empty.read_bytes() == b""
 
 
-def test_emulator_host_without_scheme(bucket_url: str, emulator: str, monkeypatch) -> None:
+def test_emulator_host_without_scheme(bucket_url: str, gcs_emulator: str, monkeypatch) -> None:
     """`STORAGE_EMULATOR_HOST=127.0.0.1:9023` (no scheme, as many tools write it) works too."""
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator.removeprefix("http://"))
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.removeprefix("http://"))
     bucket = GCSBucket.from_url(bucket_url)
     assert list(bucket.list("edgelog/")) == []
 
@@ -112,7 +108,7 @@ def test_invalid_keys_rejected(bucket_url: str, tmp_path: Path) -> None:
 
 
 def test_retries_429_and_503_with_backoff(
-    bucket_url: str, emulator: str, tmp_path: Path, monkeypatch
+    bucket_url: str, gcs_emulator: str, tmp_path: Path, monkeypatch
 ) -> None:
     _tree(tmp_path / "src")
     open_bucket(bucket_url).upload_tree(tmp_path / "src", "edgelog/j-2/n1/e-1")
@@ -126,7 +122,7 @@ def test_retries_429_and_503_with_backoff(
         return None
 
     retried: list[BaseException] = []
-    with FaultProxy(emulator, plan) as proxy:
+    with FaultProxy(gcs_emulator, plan) as proxy:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.endpoint)
         bucket = GCSBucket.from_url(bucket_url, retry_initial=0.05, on_retry=retried.append)
         started = time.monotonic()
@@ -139,8 +135,8 @@ def test_retries_429_and_503_with_backoff(
     assert elapsed >= 0.05 * 2, "no backoff between attempts"
 
 
-def test_retry_gives_up_with_a_clear_error(bucket_url: str, emulator: str, monkeypatch) -> None:
-    with FaultProxy(emulator, lambda m, p: "503") as proxy:
+def test_retry_gives_up_with_a_clear_error(bucket_url: str, gcs_emulator: str, monkeypatch) -> None:
+    with FaultProxy(gcs_emulator, lambda m, p: "503") as proxy:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.endpoint)
         bucket = GCSBucket.from_url(bucket_url, retry_timeout=1.0, retry_initial=0.05, retry_maximum=0.2)
         started = time.monotonic()
@@ -150,7 +146,9 @@ def test_retry_gives_up_with_a_clear_error(bucket_url: str, emulator: str, monke
     assert len(proxy.requests) >= 3
 
 
-def test_dropped_connection_is_retried(bucket_url: str, emulator: str, tmp_path: Path, monkeypatch) -> None:
+def test_dropped_connection_is_retried(
+    bucket_url: str, gcs_emulator: str, tmp_path: Path, monkeypatch
+) -> None:
     _tree(tmp_path / "src")
     open_bucket(bucket_url).upload_tree(tmp_path / "src", "edgelog/j-3/n1/e-1")
     dropped = []
@@ -161,7 +159,7 @@ def test_dropped_connection_is_retried(bucket_url: str, emulator: str, tmp_path:
             return "drop"
         return None
 
-    with FaultProxy(emulator, plan) as proxy:
+    with FaultProxy(gcs_emulator, plan) as proxy:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.endpoint)
         bucket = GCSBucket.from_url(bucket_url, retry_initial=0.05)
         bucket.download_file("edgelog/j-3/n1/e-1/outputs/manifest.json", tmp_path / "m.json")
@@ -170,7 +168,7 @@ def test_dropped_connection_is_retried(bucket_url: str, emulator: str, tmp_path:
 
 
 def test_corrupted_transfer_is_detected_by_crc32c(
-    bucket_url: str, emulator: str, tmp_path: Path, monkeypatch
+    bucket_url: str, gcs_emulator: str, tmp_path: Path, monkeypatch
 ):
     """GCS's checksum catches bytes damaged in transit: retried once, then reported as an integrity error."""
     _tree(tmp_path / "src")
@@ -185,13 +183,13 @@ def test_corrupted_transfer_is_detected_by_crc32c(
             return "corrupt"
         return None
 
-    with FaultProxy(emulator, once) as proxy:
+    with FaultProxy(gcs_emulator, once) as proxy:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.endpoint)
         GCSBucket.from_url(bucket_url).download_file(key, tmp_path / "ok.parquet")
     assert (tmp_path / "ok.parquet").read_bytes() == body
     assert proxy.faults() == ["corrupt"]
 
-    with FaultProxy(emulator, lambda m, p: "corrupt" if "alt=media" in p else None) as proxy:
+    with FaultProxy(gcs_emulator, lambda m, p: "corrupt" if "alt=media" in p else None) as proxy:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.endpoint)
         with pytest.raises(IntegrityError, match="checksum"):
             GCSBucket.from_url(bucket_url).download_file(key, tmp_path / "bad.parquet")

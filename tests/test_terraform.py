@@ -16,7 +16,7 @@ from typing import Any
 import hcl2
 import pytest
 import yaml
-from conftest import REPO_ROOT, require_tool
+from support.tools import REPO_ROOT, require_tool
 
 TF_DIR = REPO_ROOT / "terraform"
 REQUIRED_FILES = [
@@ -119,6 +119,7 @@ def test_required_files_exist() -> None:
     assert not missing, f"missing terraform files: {missing}"
 
 
+@pytest.mark.needs_tool("terraform")
 def test_terraform_fmt_is_clean() -> None:
     terraform = require_tool("terraform")
     result = subprocess.run(
@@ -131,6 +132,7 @@ def test_terraform_fmt_is_clean() -> None:
     assert result.returncode == 0, f"terraform fmt -check failed:\n{result.stdout}\n{result.stderr}"
 
 
+@pytest.mark.needs_tool("terraform")
 def test_tfvars_files_are_valid_hcl_and_formatted() -> None:
     terraform = require_tool("terraform")
     for name in ["terraform.tfvars.example", "envs/dev.tfvars", "envs/staging.tfvars", "envs/prod.tfvars"]:
@@ -429,6 +431,7 @@ def test_each_role_reads_only_its_own_secrets_through_one_for_each() -> None:
 INSTANCE_HARDENING_CHECKS = {f"CKV_GCP_{n}" for n in (30, 31, 32, 34, 35, 36, 39)}
 
 
+@pytest.mark.needs_tool  # checkov: its own venv (.venv-checkov), found by the test itself
 def test_checkov_reports_no_failed_checks() -> None:
     checkov = os.environ.get("EDGELOG_CHECKOV") or str(REPO_ROOT / ".venv-checkov" / "bin" / "checkov")
     if not Path(checkov).is_file():
@@ -535,6 +538,7 @@ def evaluate(module: Path, expression: str, *args: str) -> Any:
     return json.loads(json.loads(result.stdout.strip()))
 
 
+@pytest.mark.needs_tool("terraform")
 @pytest.mark.parametrize(("env", "nodes", "regions"), [("dev", 2, 1), ("staging", 4, 2), ("prod", 8, 3)])
 def test_environment_presets_pass_validation_and_spread_nodes(
     module_dir: Path, env: str, nodes: int, regions: int
@@ -556,6 +560,7 @@ def test_environment_presets_pass_validation_and_spread_nodes(
     assert value["labels"]["environment"] == env
 
 
+@pytest.mark.needs_tool("terraform")
 def test_example_tfvars_pass_validation(module_dir: Path) -> None:
     text = (TF_DIR / "terraform.tfvars.example").read_text()
     text += '\nbacalhau_sha256 = "' + "0" * 64 + '"\n'
@@ -612,6 +617,7 @@ def test_example_tfvars_pass_validation(module_dir: Path) -> None:
         ('job_images=["latest"]', "full image references"),
     ],
 )
+@pytest.mark.needs_tool("terraform")
 def test_bad_inputs_are_refused_with_a_clear_message(module_dir: Path, override: str, message: str) -> None:
     args = ["-var-file", str(TF_DIR / "envs" / "dev.tfvars"), *EXAMPLE_REQUIRED]
     for one in override.split(" && "):
@@ -644,6 +650,7 @@ def test_bad_inputs_are_refused_with_a_clear_message(module_dir: Path, override:
         (["boot_disk_type=pd-ssd"], {"compute": "pd-ssd", "orchestrator": "pd-ssd"}),
     ],
 )
+@pytest.mark.needs_tool("terraform")
 def test_boot_disk_type_fits_each_machine_series(
     module_dir: Path, overrides: list[str], disks: dict[str, str]
 ) -> None:
@@ -655,6 +662,7 @@ def test_boot_disk_type_fits_each_machine_series(
     assert value == disks
 
 
+@pytest.mark.needs_tool("terraform")
 def test_risky_settings_pass_only_when_acknowledged_or_narrow(module_dir: Path) -> None:
     args = ["-var-file", str(TF_DIR / "envs" / "dev.tfvars"), *EXAMPLE_REQUIRED]
     args += ["-var", "reject_networked_jobs=false", "-var", "acknowledge_networked_jobs_risk=true"]
@@ -662,9 +670,10 @@ def test_risky_settings_pass_only_when_acknowledged_or_narrow(module_dir: Path) 
     assert sorted(evaluate(module_dir, "local.compute_nodes", *args)) == ["us-east1-b-1", "us-east1-c-1"]
 
 
+@pytest.mark.needs_tool("terraform")
 def test_generator_env_and_rotation_files_match_the_cloud_init_examples(module_dir: Path) -> None:
     """The Python example variables of test_cloud_init.py are what Terraform's locals really produce."""
-    from test_cloud_init import GENERATOR_SETTINGS, generator_env, rotation_files
+    from support.cloud_init import GENERATOR_SETTINGS, generator_env, rotation_files
 
     args = ["-var-file", str(TF_DIR / "envs" / "dev.tfvars"), *EXAMPLE_REQUIRED]
     args += ["-var", "generator_image=" + GENERATOR_SETTINGS["EDGELOG_IMAGE"]]
@@ -678,6 +687,7 @@ def test_generator_env_and_rotation_files_match_the_cloud_init_examples(module_d
     assert value["files"] == rotation_files()
 
 
+@pytest.mark.needs_tool("terraform")
 def test_artifact_registry_repositories_are_parsed_from_the_images(module_dir: Path) -> None:
     args = ["-var-file", str(TF_DIR / "envs" / "dev.tfvars"), *EXAMPLE_REQUIRED]
     args += [
@@ -789,6 +799,7 @@ def rules_file(alert_rules: dict[str, dict[str, str]], path: Path) -> Path:
     return path
 
 
+@pytest.mark.needs_tool("terraform", "promtool")
 def test_alert_queries_are_valid_promql_on_the_scraped_metrics(
     alert_rules: dict[str, dict[str, str]], tmp_path: Path
 ) -> None:
@@ -807,7 +818,7 @@ def test_alert_queries_are_valid_promql_on_the_scraped_metrics(
         assert "instance_name" in rule["query"], "one series per node"
     assert used == ALERT_METRICS
     # The agent keeps exactly what the alerts need (its metric_relabel_configs keep-regex).
-    from test_cloud_init import ops_agent_config
+    from support.cloud_init import ops_agent_config
 
     (receiver,) = ops_agent_config()["metrics"]["receivers"].values()
     keep = receiver["config"]["scrape_configs"][0]["metric_relabel_configs"][0]["regex"]
@@ -815,6 +826,7 @@ def test_alert_queries_are_valid_promql_on_the_scraped_metrics(
         assert re.fullmatch(keep, metric), f"{metric} is dropped before it reaches Cloud Monitoring"
 
 
+@pytest.mark.needs_tool("terraform", "promtool")
 def test_alerts_fire_when_they_should_and_stay_quiet_otherwise(
     alert_rules: dict[str, dict[str, str]], tmp_path: Path
 ) -> None:

@@ -61,8 +61,9 @@ export EDGELOG_ROTATION_LIB EDGELOG_LIVE_DIR EDGELOG_LIVE_GLOB EDGELOG_LOG_EXTEN
   EDGELOG_MAX_OUTPUT_MB EDGELOG_MIN_FREE_PERCENT EDGELOG_STAGING_KEEP EDGELOG_LOCK_TIMEOUT \
   EDGELOG_ROTATE_SU EDGELOG_SYSLOG EDGELOG_SYSLOG_TAG
 
-# A rotated file name as src/edgelog/naming.py defines it: <stream>-<node>-YYYYmmddTHHMMSSZ<ext>[.gz]
-EDGELOG_ROTATED_RE='^([a-z]+)-([A-Za-z0-9][A-Za-z0-9_.-]*)-([0-9]{8}T[0-9]{6}Z)(\.[A-Za-z0-9]+)(\.gz)?$'
+# A rotated file name: <stream>-<node>-YYYYmmddTHHMMSSZ<ext>[.gz]. This is src/edgelog/naming.py's
+# ROTATED_PATTERN character for character (tests/test_naming.py keeps them equal and compares matches).
+EDGELOG_ROTATED_RE='^([a-z]+)-([A-Za-z0-9][A-Za-z0-9_.-]{0,62})-([0-9]{8}T[0-9]{6}Z)(\.[A-Za-z0-9]+)(\.gz)?$'
 
 log() {
   # One line per event: UTC timestamp, level, pid, message; to stderr and (when available) syslog.

@@ -1,9 +1,17 @@
-"""Names of rotated log files: one scheme shared by logrotate, the generator's backfill and the analyzer.
+"""Node ids and the names of rotated log files: one rule each, shared by every layer and the rotation shell.
+
+A node id is what names a node everywhere: in rotated file names, the generator's ``--node``, analyze's
+``--node-id``/``$EDGELOG_NODE_ID``, the local runner's ``--node ID=DIR`` and results' ``node_id``. It is 1-63
+letters, digits, ``.``, ``_`` or ``-``, starting with a letter or digit (a GCE instance name fits).
 
 A rotated file is ``access-<node>-YYYYmmddTHHMMSSZ.log`` (optionally ``.gz``). The timestamp is the UTC
 time the file was *closed* by rotation, so it holds records from before that instant. Names sort by time,
 are unique per node and second, and carry the node that wrote them. Files whose name starts with ``.``
 are temporary (being written or copied) and are never read.
+
+The patterns are written in the common subset of Python's ``re`` and POSIX ERE, so the rotation scripts use
+the very same string (``EDGELOG_ROTATED_RE`` in log-generator/rotation/edgelog-rotate-lib.sh; a test keeps
+them equal and checks bash reads names as Python does).
 """
 
 from __future__ import annotations
@@ -12,11 +20,24 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-ROTATED_RE = re.compile(
-    r"^(?P<stream>[a-z]+)-(?P<node>[A-Za-z0-9][A-Za-z0-9_.-]*?)-(?P<ts>\d{8}T\d{6}Z)(?P<ext>\.[A-Za-z0-9]+)(?P<gz>\.gz)?$"
-)
+from edgelog.errors import UsageError
+
+NODE_ID_PATTERN = "[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"
+NODE_RE = re.compile(f"^{NODE_ID_PATTERN}$")
+# Groups: 1 stream, 2 node id, 3 UTC stamp, 4 extension, 5 ".gz" (or empty).
+ROTATED_PATTERN = f"^([a-z]+)-({NODE_ID_PATTERN})-([0-9]{{8}}T[0-9]{{6}}Z)(\\.[A-Za-z0-9]+)(\\.gz)?$"
+ROTATED_RE = re.compile(ROTATED_PATTERN)
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
-NODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def check_node_id(node_id: str, *, source: str = "node id") -> str:
+    """``node_id`` if it follows the rule, else a usage error naming where it came from and the rule."""
+    if not NODE_RE.match(node_id):
+        raise UsageError(
+            f"{source} {node_id!r} is not a valid node id",
+            hint="use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    return node_id
 
 
 @dataclass(frozen=True)
@@ -39,7 +60,7 @@ def rotated_name(
 ) -> str:
     """Build the file name logrotate gives a file closed at ``rotated_at``."""
     if not NODE_RE.match(node):
-        raise ValueError(f"node name {node!r} must match {NODE_RE.pattern}")
+        raise ValueError(f"node id {node!r} must match {NODE_RE.pattern}")
     if rotated_at.tzinfo is None:
         raise ValueError("rotated_at must be timezone-aware")
     stamp = rotated_at.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
@@ -51,8 +72,12 @@ def parse_rotated_name(name: str) -> RotatedName | None:
     m = ROTATED_RE.match(name)
     if not m:
         return None
-    ts = datetime.strptime(m["ts"], TIMESTAMP_FORMAT).replace(tzinfo=UTC)
-    return RotatedName(m["stream"], m["node"], ts, m["ext"], m["gz"] is not None)
+    stream, node, stamp, ext, gz = m.groups()
+    try:
+        ts = datetime.strptime(stamp, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    except ValueError:  # 20261399T...: shaped like a stamp, but no time
+        return None
+    return RotatedName(stream, node, ts, ext, gz is not None)
 
 
 def is_temporary(name: str) -> bool:

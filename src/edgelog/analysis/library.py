@@ -1,12 +1,22 @@
-"""The report library: ``queries/*.sql`` files, the tag rules, and the SQL macros they share.
+"""The report library: ``queries/*.sql`` reports, ``queries/macros/*.sql`` shared macros, and the tag rules.
 
-A report file has a header comment (``-- report:``, ``-- answers:``, ``-- columns:``, ``-- merge:``) and up to
-three sections introduced by marker lines:
+A report file has a header comment and up to three sections introduced by marker lines. The header is the one
+place a report is described; everything else (the report list, the expected table schema, the docs table) is
+read from it:
+
+* ``-- report: <name>`` (the file's stem), ``-- answers: <question>``, ``-- merge: <why merging is exact>``;
+* ``-- columns: name TYPE, name TYPE (note), ...``: the final table's columns in order with DuckDB types,
+  checked against what the report writes every time it runs.
+
+Sections:
 
 * ``-- @partial``: SQL over ``requests`` giving the mergeable partial aggregate (optional);
 * ``-- @merge``: SQL over ``partial`` (the concatenated partials of this report) that re-aggregates it;
   running it on its own output changes nothing, which is what makes merging exact;
 * ``-- @final``: SQL giving the report table; it reads merged partials as ``p_<name>`` (any report's).
+
+A macro file holds ``CREATE [OR REPLACE] MACRO edgelog_...`` statements only, under a ``-- macros:`` header;
+files are installed in name order, so a file may use the macros of files sorted before it.
 """
 
 from __future__ import annotations
@@ -14,22 +24,37 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import yaml
 
+from edgelog.analysis.parse import sql_str
 from edgelog.errors import ConfigError, UsageError
 
 _MARKER = re.compile(r"^--\s*@(partial|merge|final)\s*$", re.MULTILINE)
+_HEADER_KEY = re.compile(r"^--\s*(report|answers|columns|merge|macros):\s?(.*)$")
+_COLUMN = re.compile(r"^([a-z_][a-z0-9_]*)\s+([A-Za-z][A-Za-z0-9_ ]*?)\s*(\(.*\))?$")
+_MACRO_NAME = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?MACRO\s+(edgelog_[a-z0-9_]+)\s*\(", re.IGNORECASE)
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+MACROS_DIR = "macros"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column of a report table: its name and DuckDB type (canonical spelling)."""
+
+    name: str
+    type: str
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.type}"
 
 
 @dataclass
 class Report:
-    """One report of the library."""
+    """One report of the library, as its file declares it."""
 
     name: str
     file: Path
@@ -37,12 +62,43 @@ class Report:
     partial_sql: str | None
     merge_sql: str | None
     final_sql: str
+    answers: str
+    columns: tuple[Column, ...]
+    merge_note: str
     header: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    def column_problem(self, names: list[str], types: list[str]) -> str | None:
+        """Why a table with these columns is not what ``-- columns:`` declares (None when it is)."""
+        written = tuple(Column(n, t) for n, t in zip(names, types, strict=True))
+        if written == self.columns:
+            return None
+        declared_only = [str(c) for c in self.columns if c not in written]
+        written_only = [str(c) for c in written if c not in self.columns]
+        detail = (
+            f"declares {', '.join(declared_only)}; writes {', '.join(written_only)}"
+            if declared_only or written_only
+            else "columns are in another order"
+        )
+        return f"the table does not match the file's -- columns: header ({detail})"
+
+
+@dataclass
+class MacroFile:
+    """A file of shared DuckDB macros: its statements and the macro names they define."""
+
+    name: str
+    file: Path
+    sha256: str
+    statements: list[str]
+    macros: list[str]
 
 
 def queries_dir() -> Path:
-    """Where the report library lives: ``$EDGELOG_QUERIES_DIR``, else ``queries/`` of the source tree."""
+    """Where the report library lives: ``$EDGELOG_QUERIES_DIR``, else ``queries/`` of the source tree.
+
+    The one place that locates the library (reports, macros, tag rules), so shipping it as package data
+    changes only this function.
+    """
     env = os.environ.get("EDGELOG_QUERIES_DIR")
     if env:
         return Path(env)
@@ -61,14 +117,79 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _header_fields(path: Path, header: str) -> dict[str, str]:
+    """``-- key: value`` lines of a header, continuation lines (``--`` + indent) joined to their key."""
+    fields: dict[str, str] = {}
+    key = None
+    for line in header.splitlines():
+        m = _HEADER_KEY.match(line)
+        if m:
+            key = m[1]
+            if key in fields:
+                raise ConfigError(path, f"-- {key}:", "appears twice in the header")
+            fields[key] = m[2].strip()
+        elif key and line.startswith("--") and line[2:3].isspace() and line[2:].strip():
+            fields[key] += " " + line[2:].strip()
+        elif line.strip():
+            key = None
+    return fields
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas outside parentheses (notes like ``(top 100 by hits desc, path asc)`` hold commas)."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for ch in text:
+        if ch == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+            continue
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        current.append(ch)
+    parts.append("".join(current).strip())
+    return [p for p in parts if p]
+
+
+def parse_columns(path: Path, text: str) -> tuple[Column, ...]:
+    """``name TYPE (note), ...`` -> columns with DuckDB's canonical type names; bad ones name the column."""
+    columns = []
+    for item in _split_top_level(text):
+        m = _COLUMN.match(item)
+        if not m:
+            raise ConfigError(
+                path, "-- columns:", f"cannot read column {item!r}", hint="write `name TYPE (note)`"
+            )
+        try:
+            canonical = str(duckdb.sqltype(m[2]))
+        except duckdb.Error:
+            raise ConfigError(
+                path, "-- columns:", f"column {m[1]}: {m[2]!r} is not a DuckDB type", hint="e.g. BIGINT"
+            ) from None
+        columns.append(Column(m[1], canonical))
+    if len({c.name for c in columns}) != len(columns):
+        raise ConfigError(path, "-- columns:", "a column is declared twice")
+    return tuple(columns)
+
+
 def parse_report(path: Path) -> Report:
-    """Split a report file into its sections; a file without ``-- @final`` is a usage error."""
+    """Split a report file into its header and sections; anything missing is a config error naming it."""
     text = path.read_text(encoding="utf-8")
     name = path.stem
     if not NAME_RE.match(name):
         raise ConfigError(path, None, f"report name {name!r} must match {NAME_RE.pattern}")
     parts = _MARKER.split(text)
     header = parts[0]
+    fields = _header_fields(path, header)
+    for key in ("report", "answers", "columns", "merge"):
+        if not fields.get(key):
+            raise ConfigError(
+                path, f"-- {key}:", "missing from the header", hint="see the header of queries/summary.sql"
+            )
+    if fields["report"] != name:
+        raise ConfigError(
+            path, "-- report:", f"says {fields['report']!r}, the file is {name!r}", hint="they must be equal"
+        )
     sections: dict[str, str] = {}
     for kind, body in zip(parts[1::2], parts[2::2], strict=True):
         sections[kind] = body.strip().rstrip(";").strip()
@@ -85,17 +206,59 @@ def parse_report(path: Path) -> Report:
         partial_sql=sections.get("partial"),
         merge_sql=sections.get("merge"),
         final_sql=sections["final"],
+        answers=fields["answers"],
+        columns=parse_columns(path, fields["columns"]),
+        merge_note=fields["merge"],
         header=header,
     )
 
 
 def load_library(directory: Path | None = None) -> list[Report]:
-    """All reports of the library, in name order."""
+    """All reports of the library, in name order: the one list of reports edgelog has."""
     directory = directory or queries_dir()
     files = sorted(directory.glob("*.sql"))
     if not files:
         raise UsageError(f"no report files in {directory}", hint="set EDGELOG_QUERIES_DIR")
     return [parse_report(p) for p in files]
+
+
+def report_names() -> list[str]:
+    """The names of the library's reports (what a results directory should hold)."""
+    return [r.name for r in load_library()]
+
+
+def parse_macro_file(path: Path, con: duckdb.DuckDBPyConnection) -> MacroFile:
+    """Read a macro file; every statement must be ``CREATE [OR REPLACE] MACRO edgelog_...``."""
+    text = path.read_text(encoding="utf-8")
+    if not _header_fields(path, text.split("CREATE", 1)[0]).get("macros"):
+        raise ConfigError(path, "-- macros:", "missing from the header", hint="-- macros: edgelog_x(arg)")
+    try:
+        statements = con.extract_statements(text)
+    except duckdb.Error as exc:
+        raise ConfigError(path, None, f"not valid SQL: {str(exc).splitlines()[0]}") from None
+    sql, names = [], []
+    for st in statements:
+        m = _MACRO_NAME.match(st.query)
+        if st.type != duckdb.StatementType.CREATE or not m:
+            raise ConfigError(
+                path,
+                None,
+                f"only CREATE MACRO edgelog_... belongs in a macro file, not {st.query.strip()[:60]!r}",
+                hint="put queries in queries/<report>.sql",
+            )
+        sql.append(st.query)
+        names.append(m[1])
+    return MacroFile(path.stem, path, sha256_bytes(text.encode()), sql, names)
+
+
+def load_macros(directory: Path | None = None) -> list[MacroFile]:
+    """Every macro file of the library (``queries/macros/*.sql``), in name order (the install order)."""
+    directory = directory or queries_dir() / MACROS_DIR
+    con = duckdb.connect()
+    try:
+        return [parse_macro_file(p, con) for p in sorted(directory.glob("*.sql"))]
+    finally:
+        con.close()
 
 
 # --- tag rules ------------------------------------------------------------------------------------
@@ -181,86 +344,33 @@ def load_tag_rules(path: Path, con: duckdb.DuckDBPyConnection) -> list[TagRule]:
     return rules
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def tags_macro_sql(rules: list[TagRule]) -> str:
     """``edgelog_tags(url_path, method)`` -> sorted distinct list of tags whose rules match."""
     by_tag: dict[str, list[str]] = {}
     for r in rules:
-        cond = f"regexp_matches(p, {_lit(r.path)})"
+        cond = f"regexp_matches(p, {sql_str(r.path)})"
         if r.methods:
-            cond += " AND upper(m) IN (" + ", ".join(_lit(x) for x in r.methods) + ")"
+            cond += " AND upper(m) IN (" + ", ".join(sql_str(x) for x in r.methods) + ")"
         by_tag.setdefault(r.tag, []).append(f"({cond})")
     if not by_tag:
         return "CREATE OR REPLACE MACRO edgelog_tags(p, m) AS []::VARCHAR[]"
     items = ", ".join(
-        f"CASE WHEN coalesce({' OR '.join(conds)}, false) THEN {_lit(tag)} END"
+        f"CASE WHEN coalesce({' OR '.join(conds)}, false) THEN {sql_str(tag)} END"
         for tag, conds in sorted(by_tag.items())
     )
     return f"CREATE OR REPLACE MACRO edgelog_tags(p, m) AS list_filter([{items}], lambda x: x IS NOT NULL)"
 
 
-# --- classification macros used by the final steps ------------------------------------------------
-
-STATIC_RE = (
-    r"(?i)\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|tiff?|woff2?|ttf|otf|eot|mp4|webm|ogg|mp3|"
-    r"wav|flv|avi|mpe?g|swf|pdf|txt|csv|xlsx?|docx?|pptx?|zip|gz|tgz|tar|rar|7z|exe|iso|dmg)$"
-)
-CRAWLER_RE = (
-    r"(?i)(bot|crawl|spider|slurp|curl/|wget/|python-requests|python-urllib|go-http-client|java/|okhttp|"
-    r"libwww|httpclient|scrapy|headlesschrome|facebookexternalhit|lighthouse|pingdom|uptime|monitor|"
-    r"nikto|sqlmap|nmap|masscan|zgrab)"
-)
-
-MACROS = [
-    f"CREATE OR REPLACE MACRO edgelog_is_static(p) AS coalesce(regexp_matches(p, {_lit(STATIC_RE)}), false)",
-    f"""CREATE OR REPLACE MACRO edgelog_crawler(ua) AS CASE
-        WHEN ua IS NULL OR NOT regexp_matches(ua, {_lit(CRAWLER_RE)}) THEN NULL
-        WHEN regexp_matches(ua, '(?i)googlebot') THEN 'Googlebot'
-        WHEN regexp_matches(ua, '(?i)bingbot') THEN 'Bingbot'
-        WHEN regexp_matches(ua, '(?i)yandex') THEN 'YandexBot'
-        WHEN regexp_matches(ua, '(?i)baiduspider') THEN 'Baiduspider'
-        WHEN regexp_matches(ua, '(?i)duckduckbot') THEN 'DuckDuckBot'
-        WHEN regexp_matches(ua, '(?i)applebot') THEN 'Applebot'
-        WHEN regexp_matches(ua, '(?i)ahrefsbot') THEN 'AhrefsBot'
-        WHEN regexp_matches(ua, '(?i)semrushbot') THEN 'SemrushBot'
-        WHEN regexp_matches(ua, '(?i)facebookexternalhit') THEN 'Facebook'
-        WHEN regexp_matches(ua, '(?i)^curl/') THEN 'curl'
-        WHEN regexp_matches(ua, '(?i)^wget/') THEN 'Wget'
-        WHEN regexp_matches(ua, '(?i)python-requests') THEN 'python-requests'
-        WHEN regexp_matches(ua, '(?i)go-http-client') THEN 'Go-http-client'
-        ELSE coalesce(nullif(regexp_extract(ua, '([A-Za-z][A-Za-z0-9_.-]*(?:bot|crawler|spider))', 1), ''),
-                      nullif(regexp_extract(ua, '^([A-Za-z][A-Za-z0-9_.-]*)', 1), ''), 'Other crawler')
-      END""",
-    """CREATE OR REPLACE MACRO edgelog_browser(ua) AS CASE
-        WHEN ua IS NULL OR ua IN ('', '-') THEN 'Unknown'
-        WHEN edgelog_crawler(ua) IS NOT NULL THEN 'Crawler'
-        WHEN regexp_matches(ua, 'Edg(e|A|iOS)?/') THEN 'Edge'
-        WHEN regexp_matches(ua, 'OPR/|Opera') THEN 'Opera'
-        WHEN regexp_matches(ua, 'SamsungBrowser/') THEN 'Samsung Internet'
-        WHEN regexp_matches(ua, 'Firefox/|FxiOS/') THEN 'Firefox'
-        WHEN regexp_matches(ua, 'Chrome/|CriOS/|Chromium/') THEN 'Chrome'
-        WHEN regexp_matches(ua, 'MSIE |Trident/') THEN 'Internet Explorer'
-        WHEN regexp_matches(ua, 'Safari/') AND regexp_matches(ua, 'Version/') THEN 'Safari'
-        ELSE 'Others'
-      END""",
-    """CREATE OR REPLACE MACRO edgelog_os(ua) AS CASE
-        WHEN ua IS NULL OR ua IN ('', '-') THEN 'Unknown'
-        WHEN edgelog_crawler(ua) IS NOT NULL THEN 'Crawler'
-        WHEN regexp_matches(ua, 'Windows') THEN 'Windows'
-        WHEN regexp_matches(ua, 'iPhone|iPad|iPod') THEN 'iOS'
-        WHEN regexp_matches(ua, 'Mac OS X|Macintosh') THEN 'macOS'
-        WHEN regexp_matches(ua, 'Android') THEN 'Android'
-        WHEN regexp_matches(ua, 'CrOS') THEN 'ChromeOS'
-        WHEN regexp_matches(ua, 'Linux|X11') THEN 'Linux'
-        ELSE 'Others'
-      END""",
-]
-
-
-def install_report_macros(con: duckdb.DuckDBPyConnection, rules: list[TagRule] | None) -> None:
-    for sql in MACROS:
-        con.execute(sql)
+def install_macros(
+    con: duckdb.DuckDBPyConnection, macros: list[MacroFile], rules: list[TagRule] | None
+) -> None:
+    """Create the library's macros and ``edgelog_tags`` (generated from the tag rules) on ``con``."""
+    for macro_file in macros:
+        for sql in macro_file.statements:
+            try:
+                con.execute(sql)
+            except duckdb.Error as exc:
+                raise ConfigError(
+                    macro_file.file, None, f"cannot create macro: {str(exc).splitlines()[0]}"
+                ) from None
     con.execute(tags_macro_sql(rules or []))

@@ -11,6 +11,9 @@ Combined/common lines take one of two paths, with identical results:
 * lines with a backslash (nginx ``\\xHH``, Apache ``\\"`` ``\\\\`` ``\\t``) go through an escape-aware regex,
   and their quoted fields are unescaped into the bytes the client sent (UTF-8 when valid, else the canonical
   ``\\xHH`` form), so nginx and Apache logs of the same request yield the same values.
+
+The SQL uses the library's macros ``edgelog_unescape`` and ``edgelog_nullif_dash``
+(``queries/macros/log_fields.sql``), which must be installed on the connection first.
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ def detect_format(path: Path) -> str:
         return "csv"
     try:
         opener = gzip.open if is_gzip(path) else open
-        with opener(path, "rb") as fh:  # type: ignore[operator]
+        with opener(path, "rb") as fh:
             head = fh.read(65536)
     except (OSError, EOFError, zlib.error) as exc:
         raise FileReadError(f"cannot read: {exc}") from exc
@@ -127,35 +130,6 @@ def detect_format(path: Path) -> str:
             return "common"
         return "combined"
     return "combined"
-
-
-def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """SQL macros shared by the parsers: unescaping of nginx/Apache quoted fields."""
-    # Apache escapes: \\ \" \t \n \r \v \b and \xhh; nginx: \xHH only. Rewrite everything to \xHH (left to
-    # right: `\\` first, so an escaped backslash is never read as the start of another escape), then let the
-    # BLOB cast decode \xHH into bytes. Valid UTF-8 becomes text; anything else keeps a canonical \xHH form.
-    con.execute(
-        r"""
-        CREATE OR REPLACE MACRO edgelog_unescape(s) AS CASE
-          WHEN s IS NULL OR NOT contains(s, '\') THEN s
-          ELSE coalesce(
-            try(decode(try_cast(
-              regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
-              regexp_replace(s, '\\\\', '\\x5C', 'g'),
-              '\\"', '\\x22', 'g'), '\\t', '\\x09', 'g'), '\\n', '\\x0A', 'g'), '\\r', '\\x0D', 'g'),
-              '\\v', '\\x0B', 'g'), '\\b', '\\x08', 'g') AS BLOB))),
-            try_cast(try_cast(
-              regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
-              regexp_replace(s, '\\\\', '\\x5C', 'g'),
-              '\\"', '\\x22', 'g'), '\\t', '\\x09', 'g'), '\\n', '\\x0A', 'g'), '\\r', '\\x0D', 'g'),
-              '\\v', '\\x0B', 'g'), '\\b', '\\x08', 'g') AS BLOB) AS VARCHAR),
-            s)
-        END
-        """
-    )
-    con.execute(
-        "CREATE OR REPLACE MACRO edgelog_nullif_dash(s) AS CASE WHEN s = '-' OR s = '' THEN NULL ELSE s END"
-    )
 
 
 def _reader_sql(path: Path, gz: bool, rej: str, scan: str) -> str:
@@ -178,7 +152,7 @@ def sanitize_copy(path: Path, gz: bool, dest: Path) -> None:
     cr_lf = re.compile(rb"\r\n")
     cr = re.compile(rb"\r")
     try:
-        with opener(path, "rb") as src, dest.open("wb") as out:  # type: ignore[operator]
+        with opener(path, "rb") as src, dest.open("wb") as out:
             carry = b""
             while chunk := src.read(1 << 22):
                 chunk = carry + chunk

@@ -13,18 +13,16 @@ from edgelog.analysis import RunResult, analyze, merge
 def _summary(result: RunResult) -> None:
     """One short report line on stdout, problems on stderr: jobs keep stdout as the execution log."""
     m = result.manifest
-    t = m["totals"]
+    t = m.totals
     typer.echo(
-        f"{m['kind']} {result.status}: {t['files']} files ({t['files_failed']} failed), "
-        f"{t['lines_read']} lines, {t['lines_parsed']} parsed, {t['lines_quarantined']} quarantined "
+        f"{m.kind} {result.status}: {t.files} files ({t.files_failed} failed), "
+        f"{t.lines_read} lines, {t.lines_parsed} parsed, {t.lines_quarantined} quarantined "
         f"-> {result.out}"
     )
-    for entry in m.get("inputs", []):
-        if entry.get("status") == "failed":
-            typer.echo(f"warning: {entry['name']}: {entry['error']}", err=True)
-    for q in m.get("queries", []):
-        if q.get("status") == "failed":
-            typer.echo(f"warning: query {q['error']}", err=True)
+    for entry in m.failed_inputs:
+        typer.echo(f"warning: {entry.name}: {entry.error}", err=True)
+    for q in m.failed_queries:
+        typer.echo(f"warning: query {q.error}", err=True)
 
 
 def register(app: typer.Typer) -> None:

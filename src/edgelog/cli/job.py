@@ -117,12 +117,10 @@ def validate_cmd(
     from edgelog.jobs.spec import load_spec
 
     rendered = load_spec(spec, _vars(var, sql), allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
-    from edgelog.jobs.validate import _value
-
-    job_type, name = _value(rendered.job, "Type"), _value(rendered.job, "Name") or "(the job ID)"
+    job = rendered.spec
     console.print(
-        f"OK: {escape(str(rendered.path))} is a valid Bacalhau v1 {escape(str(job_type))} job "
-        f"(Name {escape(str(name))})"
+        f"OK: {escape(str(rendered.path))} is a valid Bacalhau v1 {escape(job.type)} job "
+        f"(Name {escape(job.name or '(the job ID)')})"
     )
 
 
@@ -177,6 +175,9 @@ def submit_cmd(
     from edgelog.jobs.submit import BacalhauCLI, submit, wait
 
     rendered = load_spec(spec, _vars(var, sql), allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
+    publisher = rendered.spec.task.publisher
+    # Where --fetch will look, decided (and refused if it cannot be) before anything runs.
+    fetch_from = (bucket or publisher.bucket_url, publisher.results_prefix) if fetch else None
     cli = BacalhauCLI(bacalhau, api_host=api_host)
     job_id, job_name = submit(rendered, cli, name=name)
     err_console.print(f"submitted [bold]{escape(job_id)}[/] (Name {escape(job_name)})")
@@ -214,9 +215,9 @@ def submit_cmd(
         raise
     _print_status_table(status)
     code = status.exit_code()
-    if fetch and code != ExitCode.FAILED:
+    if fetch_from is not None and code != ExitCode.FAILED:
         nodes = [e.node_id for e in status.executions if e.outcome in ("ok", "partial")]
-        fetched = _fetch_after_submit(rendered, job_id, out, bucket, nodes)
+        fetched = _fetch_after_submit(fetch_from, job_id, out, nodes)
         if code == ExitCode.OK and fetched != ExitCode.OK:
             raise EdgelogError(
                 f"job {job_id} completed, but its results did not fetch cleanly", exit_code=fetched
@@ -226,21 +227,14 @@ def submit_cmd(
 
 
 def _fetch_after_submit(
-    rendered: object, job_id: str, out: Path | None, bucket: str | None, nodes: list[str]
+    fetch_from: tuple[str, str], job_id: str, out: Path | None, nodes: list[str]
 ) -> ExitCode:
-    """Fetch, verify and merge a finished job's results from the bucket its spec published to."""
-    from edgelog.jobs.spec import RenderedSpec
-    from edgelog.jobs.validate import _value
+    """Fetch, verify and merge a finished job's results from (bucket URL, prefix) its spec published to."""
     from edgelog.results import fetch_job
 
-    assert isinstance(rendered, RenderedSpec)
-    task = (_value(rendered.job, "Tasks") or [{}])[0]
-    params = _value(_value(task, "Publisher") or {}, "Params") or {}
-    key = str(_value(params, "Key") or "")
-    prefix = key.split("{jobID}")[0].strip("/")
-    url = bucket or f"gs://{_value(params, 'Bucket')}"
+    bucket_url, prefix = fetch_from
     target = out or Path("results") / job_id
-    result = fetch_job(url, job_id, target, prefix=prefix, expected_nodes=nodes, console=err_console)
+    result = fetch_job(bucket_url, job_id, target, prefix=prefix, expected_nodes=nodes, console=err_console)
     console.print(
         f"fetched {escape(job_id)}: {result.status} -> {escape(str(result.merged_dir or result.out_dir))}"
     )

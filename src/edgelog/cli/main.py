@@ -29,7 +29,7 @@ def report_error(exc: EdgelogError) -> None:
 class EdgelogGroup(typer.core.TyperGroup):
     """A command group that turns :class:`EdgelogError` into its message and exit code."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # Any: the base class types it with typer's private vendored click
         try:
             return super().invoke(ctx)
         except EdgelogError as exc:

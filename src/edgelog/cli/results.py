@@ -109,7 +109,7 @@ def jobs(
     from rich.text import Text
 
     from edgelog.results import list_jobs
-    from edgelog.results.html import fmt, human_bytes
+    from edgelog.results.format import fmt, human_bytes
 
     url = bucket or default_bucket_url()
     found = list_jobs(url, prefix=prefix)
@@ -157,14 +157,12 @@ def report(
 
     Example: [bold]edgelog report edgelog-results/j-6f1c2a9e --html report.html[/]
     """
+    from edgelog.resultdir import locate
     from edgelog.results.html import write_html
     from edgelog.results.tables import load_result
     from edgelog.results.terminal import print_quality, render_summary
 
-    target = result_dir
-    if not (target / "manifest.json").exists() and (target / "merged" / "manifest.json").exists():
-        target = target / "merged"  # a `fetch --out` directory: report its merged result
-    data = load_result(target)
+    data = load_result(locate(result_dir))  # a `fetch --out` directory: its merged result
     console = _out_console(False)
     if not quiet:
         render_summary(data, console)

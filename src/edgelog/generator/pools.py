@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import random
 from bisect import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 # Real user agents of current browsers with a rough market-share weight.
@@ -190,7 +192,7 @@ class WeightedTable:
         self.table = table
         self.items = items
 
-    def draw(self, rng: random.Random):
+    def draw(self, rng: random.Random) -> Any:
         return self.table[rng.getrandbits(self.BITS)]
 
 
@@ -229,7 +231,7 @@ def build_pools(
     fake.seed_instance(seed)
     rng = random.Random(seed ^ 0x5EED)
 
-    def unique(fn, n: int) -> list[str]:
+    def unique(fn: Callable[[], str], n: int) -> list[str]:
         seen: dict[str, None] = {}
         tries = 0
         while len(seen) < n and tries < n * 20:
@@ -253,7 +255,7 @@ def build_pools(
     terms[: len(NON_ASCII_TERMS)] = NON_ASCII_TERMS[: len(terms)]
     queries = [quote_plus(t) for t in terms]
     domains = unique(fake.domain_name, 60)
-    referrers = [(u, w) for u, w in SEARCH_ENGINES] + [(u, w) for u, w in SOCIAL_SITES]
+    referrers: list[tuple[str, float]] = [(u, float(w)) for u, w in (*SEARCH_ENGINES, *SOCIAL_SITES)]
     referrers += [(f"https://{d}/{_slug(fake.word())}/", 0.5) for d in domains]
     return Pools(
         usernames=usernames,

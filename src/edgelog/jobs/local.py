@@ -29,20 +29,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from edgelog.errors import ConfigError, UsageError
+from edgelog.jobs.model import JobSpec
 from edgelog.jobs.spec import RenderedSpec
 from edgelog.jobs.submit import ExecutionStatus, JobStatus
-from edgelog.jobs.validate import _canon, _value
+from edgelog.naming import check_node_id
 from edgelog.settings import default_bucket_url
 from edgelog.storage import Bucket, open_bucket
 
 TAIL_LINES = 20
-_NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass(frozen=True)
@@ -65,9 +63,7 @@ def parse_nodes(items: Sequence[str]) -> list[LocalNode]:
             raise UsageError(
                 f"--node {item!r}: {path} is not a directory", hint="pass a directory of rotated logs"
             )
-        node_id = node_id or path.resolve().name
-        if not _NODE_ID.match(node_id):
-            raise UsageError(f"--node {item!r}: node id {node_id!r} must be letters, digits, '.', '_' or '-'")
+        node_id = check_node_id(node_id or path.resolve().name, source=f"--node {item!r}:")
         if any(n.node_id == node_id for n in nodes):
             raise UsageError(f"node id {node_id!r} given twice", hint="name them: --node ID=DIR")
         nodes.append(LocalNode(node_id, path.resolve()))
@@ -130,60 +126,28 @@ class LocalRun:
 Event = Callable[[LocalExecution], None]
 
 
-@dataclass
-class _Task:
-    """The parts of the spec's task the local runner uses, under canonical field names."""
-
-    entrypoint: list[str]
-    parameters: list[str]
-    env_list: list[str]
-    workdir: str | None
-    env: dict[str, str]
-    inputs: list[dict[str, Any]]
-    result_paths: list[tuple[str, str]]
-    publisher_type: str | None
-    publisher_params: dict[str, Any]
-    execution_timeout: int
-
-
-def _task(spec: RenderedSpec) -> _Task:
-    tasks = _value(spec.job, "Tasks") or [{}]
-    task = _canon(tasks[0], ("Engine", "Publisher", "Env", "InputSources", "ResultPaths", "Timeouts"))
-    engine = task.get("Engine") or {}
-    etype = str(_value(engine, "Type") or "")
-    if etype.lower() != "docker":
+def check_runnable(spec: RenderedSpec) -> JobSpec:
+    """The spec's typed job, if this runner can run it: a docker task with an explicit Entrypoint."""
+    job = spec.spec
+    if job.task.engine != "docker":
         raise ConfigError(
-            spec.path, "Tasks[0].Engine.Type", f"run-local runs docker tasks only, not {etype!r}"
+            spec.path, "Tasks[0].Engine.Type", f"run-local runs docker tasks only, not {job.task.engine!r}"
         )
-    params = _canon(
-        _value(engine, "Params") or {},
-        ("Entrypoint", "Parameters", "EnvironmentVariables", "WorkingDirectory"),
-    )
-    if not params.get("Entrypoint"):
+    if not job.task.entrypoint:
         raise ConfigError(
             spec.path,
             "Tasks[0].Engine.Params.Entrypoint",
             "run-local needs an explicit Entrypoint (it cannot read the image's ENTRYPOINT)",
             hint='e.g. Entrypoint: ["edgelog"]',
         )
-    publisher = task.get("Publisher") or {}
-    timeouts = task.get("Timeouts") or {}
-    return _Task(
-        entrypoint=list(params["Entrypoint"]),
-        parameters=list(params.get("Parameters") or []),
-        env_list=list(params.get("EnvironmentVariables") or []),
-        workdir=params.get("WorkingDirectory") or None,
-        env=dict(task.get("Env") or {}),
-        inputs=list(task.get("InputSources") or []),
-        result_paths=[
-            (str(_value(r, "Name")), str(_value(r, "Path"))) for r in task.get("ResultPaths") or []
-        ],
-        publisher_type=(str(_value(publisher, "Type") or "").lower() or None),
-        publisher_params=_canon(
-            _value(publisher, "Params") or {}, ("Bucket", "Key", "Endpoint", "Region", "Encoding")
-        ),
-        execution_timeout=int(_value(timeouts, "ExecutionTimeout") or 0),
-    )
+    publisher = job.task.publisher.type
+    if publisher not in (None, "noop", "s3"):
+        raise ConfigError(
+            spec.path,
+            "Tasks[0].Publisher.Type",
+            f"run-local publishes like the s3 publisher; {publisher!r} is not supported",
+        )
+    return job
 
 
 def new_job_id() -> str:
@@ -217,27 +181,8 @@ def map_paths(arg: str, mapping: dict[str, Path]) -> str:
     """Replace container paths (whole path components only) in one argument with their host paths."""
     for target in sorted(mapping, key=len, reverse=True):
         pattern = re.compile(r"(?<![\w./-])" + re.escape(target.rstrip("/")) + r"(?=$|/|[^\w.-])")
-        arg = pattern.sub(lambda _m, t=target: str(mapping[t]), arg)
+        arg = pattern.sub(str(mapping[target]).replace("\\", "\\\\"), arg)  # a backslash is literal
     return arg
-
-
-def expand_key(key: str, *, job_id: str, node_id: str, execution_id: str, encoding: str) -> str:
-    """The object key Bacalhau's S3 publisher derives from the spec's Key (pkg/publisher/s3/utils.go)."""
-    archive = encoding != "plain"
-    if archive and not key.endswith(".tar.gz"):
-        key += ".tar.gz"
-    if not archive and not key.endswith("/"):
-        key += "/"
-    now = datetime.now()  # the publisher uses the node's local time
-    for placeholder, value in (
-        ("{nodeID}", node_id),
-        ("{executionID}", execution_id),
-        ("{jobID}", job_id),
-        ("{date}", now.strftime("%Y%m%d")),
-        ("{time}", now.strftime("%H%M%S")),
-    ):
-        key = key.replace(placeholder, value)
-    return key
 
 
 def write_archive(results: Path, target: Path) -> None:
@@ -287,7 +232,8 @@ class LocalRunner:
         timeout: int | None = None,
     ):
         self.spec = spec
-        self.task = _task(spec)
+        self.job = check_runnable(spec)
+        self.task = self.job.task
         self.bucket_url = bucket_url or default_bucket_url()
         self.bucket: Bucket = open_bucket(self.bucket_url)
         self.workdir = workdir
@@ -297,21 +243,11 @@ class LocalRunner:
         self._running: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
         self._cancelled = False
-        if self.task.publisher_type not in (None, "noop", "s3"):
-            raise ConfigError(
-                spec.path,
-                "Tasks[0].Publisher.Type",
-                f"run-local publishes like the s3 publisher; {self.task.publisher_type!r} is not supported",
-            )
 
     def run(self, nodes: Sequence[LocalNode], *, job_id: str | None = None) -> LocalRun:
-        job = self.spec.job
-        job_type = str(_value(job, "Type") or "batch")
-        count_value = _value(job, "Count")
-        count = (
-            int(count_value) if count_value is not None else (1 if job_type in ("batch", "service") else 0)
-        )
-        if job_type in ("batch", "service"):
+        job_type = self.job.type
+        count = self.job.requested_executions
+        if count is not None:
             if count > len(nodes):
                 raise UsageError(
                     f"the {job_type} job asks for Count {count} executions but only {len(nodes)}"
@@ -325,7 +261,7 @@ class LocalRunner:
             partition_count = 0  # Bacalhau normalises Count to 0 for ops and daemon jobs
         run = LocalRun(
             job_id=job_id or new_job_id(),
-            name=str(_value(job, "Name") or ""),
+            name=self.job.name,
             job_type=job_type,
             bucket_url=self.bucket.url,
             executions=[LocalExecution(node, new_execution_id()) for node in selected],
@@ -372,7 +308,7 @@ class LocalRunner:
         if execution.state == "Failed":
             self.on_event(execution)
             return
-        if self.task.publisher_type == "s3":
+        if self.task.publisher.type == "s3":
             execution.state = "Publishing"
             self.on_event(execution)
             try:
@@ -397,22 +333,15 @@ class LocalRunner:
     ) -> None:
         mapping: dict[str, Path] = {}
         read_only: list[Path] = []
-        for item in self.task.inputs:
-            target = str(_value(item, "Target"))
-            source = _value(item, "Source") or {}
-            stype = str(_value(source, "Type") or "")
-            params = _value(source, "Params") or {}
-            if stype in ("local", "localDirectory"):
-                mapping[target] = execution.node.path
-                rw = _value(params, "ReadWrite")
-                if not (rw is True or rw == "true"):
+        for source in self.task.inputs:
+            if source.is_local:
+                mapping[source.target] = execution.node.path
+                if not source.read_write:
                     read_only.append(execution.node.path)
-            elif stype == "inline":
-                mapping[target] = _inline_file(
-                    str(_value(params, "URL") or ""), root / "inline" / target.strip("/")
-                )
+            elif source.type == "inline":
+                mapping[source.target] = _inline_file(source.url, root / "inline" / source.target.strip("/"))
             else:
-                raise UsageError(f"run-local supports local and inline input sources, not {stype!r}")
+                raise UsageError(f"run-local supports local and inline input sources, not {source.type!r}")
         for name, path in self.task.result_paths:
             folder = results / name
             folder.mkdir(parents=True, exist_ok=True)
@@ -421,14 +350,14 @@ class LocalRunner:
         scratch = root / "scratch"
         scratch.mkdir(parents=True, exist_ok=True)
         workdir = scratch
-        if self.task.workdir:
-            mapped = map_paths(self.task.workdir, mapping)
-            workdir = Path(mapped) if mapped != self.task.workdir else scratch
+        if self.task.working_directory:
+            mapped = map_paths(self.task.working_directory, mapping)
+            workdir = Path(mapped) if mapped != self.task.working_directory else scratch
         argv = [map_paths(a, mapping) for a in (*self.task.entrypoint, *self.task.parameters)]
         argv = [*resolve_entrypoint(argv[0]), *argv[1:]]
         env = dict(os.environ)
         env["TMPDIR"] = str(scratch)
-        for item in self.task.env_list:
+        for item in self.task.environment_variables:
             key, _, value = item.partition("=")
             env[key] = map_paths(value, mapping)
         for key, value in self.task.env.items():
@@ -484,9 +413,9 @@ class LocalRunner:
         (results / "exitCode").write_text(str(code), encoding="ascii")
         execution.exit_code = code
         execution.stdout_tail, execution.stderr_tail = _tail(stdout_path), _tail(stderr_path)
-        for path, snapshot in before.items():
-            if _snapshot(path) != snapshot:
-                raise UsageError(f"the task changed files in its read-only input {path}")
+        for folder, snapshot in before.items():
+            if _snapshot(folder) != snapshot:
+                raise UsageError(f"the task changed files in its read-only input {folder}")
 
     def _cancel(self) -> None:
         """Stop every running task (and its children) and start no new one."""
@@ -497,17 +426,12 @@ class LocalRunner:
             _kill_group(proc)
 
     def _publish(self, run: LocalRun, execution: LocalExecution, results: Path, root: Path) -> None:
-        params = self.task.publisher_params
-        encoding = str(params.get("Encoding") or "gzip")
-        key = expand_key(
-            str(params.get("Key") or ""),
-            job_id=run.job_id,
-            node_id=execution.node.node_id,
-            execution_id=execution.execution_id,
-            encoding=encoding,
+        publisher = self.task.publisher
+        key = publisher.object_key(
+            job_id=run.job_id, node_id=execution.node.node_id, execution_id=execution.execution_id
         )
         execution.published_key = key
-        if encoding == "plain":
+        if publisher.encoding == "plain":
             execution.published_objects = self.bucket.upload_tree(results, key)
         else:
             archive = root / "archive.tar.gz"

@@ -6,12 +6,14 @@ import base64
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from edgelog.errors import UsageError
+from edgelog.jobs.model import JobSpec
 from edgelog.jobs.template import render, variables_used
 from edgelog.jobs.validate import DEFAULT_ALLOW_LIST, load_spec_yaml, validate_job
 
@@ -74,6 +76,11 @@ class RenderedSpec:
     path: Path
     text: str
     job: dict[str, Any]
+
+    @cached_property
+    def spec(self) -> JobSpec:
+        """The job as typed values (meaningful once validated: :func:`load_spec` does both)."""
+        return JobSpec.from_job(self.job)
 
     def with_name(self, name: str) -> RenderedSpec:
         """The same spec under another job Name (submitting an existing Name updates that job)."""

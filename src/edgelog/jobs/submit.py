@@ -227,13 +227,13 @@ def unique_name(base: str, now: datetime | None = None) -> str:
 
 def submit(spec: RenderedSpec, cli: BacalhauCLI, *, name: str | None = None) -> tuple[str, str]:
     """Submit a rendered, validated spec under a unique Name; returns (job ID, Name)."""
-    base = str(spec.job.get("Name") or spec.path.stem)
+    base = spec.spec.name or spec.path.stem
     final = spec.with_name(name or unique_name(base))
     with tempfile.TemporaryDirectory(prefix="edgelog-submit-") as tmp:
         path = Path(tmp) / f"{spec.path.stem}.yaml"
         path.write_text(final.text, encoding="utf-8")
         job_id = cli.run(path)
-    return job_id, str(final.job["Name"])
+    return job_id, final.spec.name
 
 
 def wait(

@@ -13,13 +13,14 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from edgelog.errors import ConfigError, UsageError
+from edgelog.jobs.model import canonical_fields, field_value
 
 DEFAULT_ALLOW_LIST = ("/var/log/logs_to_process:ro",)  # the nodes' Compute.AllowListedLocalPaths
 
@@ -83,30 +84,6 @@ def load_spec_yaml(text: str, path: str | Path | None = None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(path, None, "a job spec must be a YAML mapping (Name, Type, Tasks, ...)")
     return data
-
-
-def _get(mapping: dict[str, Any], key: str) -> tuple[str | None, Any]:
-    """Case-insensitive field lookup, as Go's encoding/json does: (actual key, value)."""
-    if key in mapping:
-        return key, mapping[key]
-    for actual, value in mapping.items():
-        if isinstance(actual, str) and actual.lower() == key.lower():
-            return actual, value
-    return None, None
-
-
-def _value(mapping: Any, key: str) -> Any:
-    return _get(mapping, key)[1] if isinstance(mapping, dict) else None
-
-
-def _canon(mapping: dict[str, Any], known: Iterable[str]) -> dict[str, Any]:
-    """The known fields under their canonical names."""
-    out = {}
-    for key in known:
-        actual, value = _get(mapping, key)
-        if actual is not None:
-            out[key] = value
-    return out
 
 
 def doublestar_match(pattern: str, path: str) -> bool:
@@ -187,11 +164,13 @@ class _Checker:
                     "unknown top-level field (Bacalhau rejects the job)",
                     hint=f"top-level fields are {', '.join(JOB_KEYS)}",
                 )
-        spec = _canon(job, JOB_KEYS)
-        name = spec.get("Name")
-        if name is not None and (not isinstance(name, str) or not name.strip() or "\0" in name):
+        spec = canonical_fields(job, JOB_KEYS)
+        job_name = spec.get("Name")
+        if job_name is not None and (
+            not isinstance(job_name, str) or not job_name.strip() or "\0" in job_name
+        ):
             self.err(
-                "Name", f"must be a non-blank string, got {name!r}", hint="omit Name or give a real name"
+                "Name", f"must be a non-blank string, got {job_name!r}", hint="omit Name or give a real name"
             )
         jtype = spec.get("Type")
         if jtype is None or jtype == "":
@@ -246,7 +225,11 @@ class _Checker:
                 f"has {len(tasks)} tasks; Bacalhau runs only the first and drops the rest",
                 hint="keep one task; split other work into its own job",
             )
-        count_for_key = count if _is_int(count) else (1 if jtype in ("batch", "service") else 0)
+        count_for_key = (
+            count
+            if isinstance(count, int) and not isinstance(count, bool)
+            else (1 if jtype in ("batch", "service") else 0)
+        )
         self.task(tasks[0], "Tasks[0]", jtype, count_for_key)
 
     def string_map(self, value: Any, field: str) -> None:
@@ -282,7 +265,7 @@ class _Checker:
                     hint='write {Key: role, Operator: "=", Values: [log-node]}',
                 )
                 continue
-            c = _canon(item, ("Key", "Operator", "Values"))
+            c = canonical_fields(item, ("Key", "Operator", "Values"))
             for key in item:
                 if str(key).lower() not in ("key", "operator", "values"):
                     self.err(
@@ -347,7 +330,7 @@ class _Checker:
             self.err(field, "a task must be a mapping", hint="write Tasks: [{Name: main, Engine: ..., ...}]")
             return
         self.unknown(task, TASK_KEYS, field, "Task")
-        t = _canon(task, TASK_KEYS)
+        t = canonical_fields(task, TASK_KEYS)
         name = t.get("Name")
         if not isinstance(name, str) or not name.strip():
             self.err(f"{field}.Name", "a task needs a non-blank Name", hint="e.g. Name: main")
@@ -380,8 +363,8 @@ class _Checker:
             )
             return
         self.unknown(engine, ("Type", "Params"), field, "Engine")
-        etype = _value(engine, "Type")
-        params = _value(engine, "Params") or {}
+        etype = field_value(engine, "Type")
+        params = field_value(engine, "Params") or {}
         if not isinstance(etype, str) or not etype.strip():
             self.err(f"{field}.Type", "engine type is required", hint=f"use one of {', '.join(ENGINES)}")
             return
@@ -398,7 +381,7 @@ class _Checker:
         if etype.lower() != "docker":
             return
         self.unknown(params, DOCKER_KEYS, f"{field}.Params", "docker engine")
-        p = _canon(params, DOCKER_KEYS)
+        p = canonical_fields(params, DOCKER_KEYS)
         image = p.get("Image")
         if not isinstance(image, str) or not image.strip():
             self.err(
@@ -460,7 +443,7 @@ class _Checker:
                 )
                 continue
             self.unknown(item, ("Name", "Path"), f"{field}[{i}]", "ResultPath")
-            name, path = _value(item, "Name"), _value(item, "Path")
+            name, path = field_value(item, "Name"), field_value(item, "Path")
             if not isinstance(name, str) or not name.strip():
                 self.err(f"{field}[{i}].Name", "a result path needs a Name", hint="e.g. Name: outputs")
             elif name in names:
@@ -486,7 +469,7 @@ class _Checker:
         return value
 
     def publisher(self, value: Any, field: str, jtype: Any, count: int, has_results: bool) -> None:
-        ptype = _value(value, "Type") if isinstance(value, dict) else None
+        ptype = field_value(value, "Type") if isinstance(value, dict) else None
         if not isinstance(value, dict) or not isinstance(ptype, str) or not ptype.strip():
             if has_results:
                 self.err(
@@ -507,7 +490,7 @@ class _Checker:
                 f"{field}.Type", f"unknown publisher {ptype!r}", hint=f"use one of {', '.join(PUBLISHERS)}"
             )
             return
-        params = _value(value, "Params") or {}
+        params = field_value(value, "Params") or {}
         if not isinstance(params, dict):
             self.err(
                 f"{field}.Params",
@@ -530,7 +513,7 @@ class _Checker:
                     "unknown s3 publisher parameter: Bacalhau silently ignores it",
                     hint=f"s3 parameters are {', '.join(S3_KEYS)}",
                 )
-        p = _canon(params, S3_KEYS)
+        p = canonical_fields(params, S3_KEYS)
         # The S3 publisher validates these only after the job has run: catch them now.
         bucket = p.get("Bucket")
         if not isinstance(bucket, str) or not bucket.strip():
@@ -642,7 +625,8 @@ class _Checker:
                 )
                 continue
             self.unknown(item, ("Alias", "Target", "Source"), f, "InputSource")
-            alias, target, source = _value(item, "Alias"), _value(item, "Target"), _value(item, "Source")
+            alias = field_value(item, "Alias")
+            target, source = field_value(item, "Target"), field_value(item, "Source")
             if alias:
                 if alias in aliases:
                     self.err(
@@ -671,7 +655,7 @@ class _Checker:
                         hint="mount each input at its own Target",
                     )
                 targets.add(target)
-            stype = _value(source, "Type") if isinstance(source, dict) else None
+            stype = field_value(source, "Type") if isinstance(source, dict) else None
             if not isinstance(stype, str) or not stype.strip():
                 self.err(
                     f"{f}.Source.Type", "every input source needs a Source.Type", hint="e.g. Type: local"
@@ -684,11 +668,11 @@ class _Checker:
                     hint=f"use one of {', '.join(SOURCES)}",
                 )
                 continue
-            params = _value(source, "Params") or {}
+            params = field_value(source, "Params") or {}
             if stype in ("local", "localDirectory"):
                 self.local_source(params, f"{f}.Source.Params")
             elif stype == "inline":
-                url = _value(params, "URL")
+                url = field_value(params, "URL")
                 if not isinstance(url, str) or not url.startswith("data:") or "," not in url:
                     self.err(
                         f"{f}.Source.Params.URL",
@@ -714,7 +698,7 @@ class _Checker:
             )
             return
         self.unknown(params, LOCAL_KEYS, field, "local source")
-        p = _canon(params, LOCAL_KEYS)
+        p = canonical_fields(params, LOCAL_KEYS)
         source = p.get("SourcePath")
         read_write = p.get("ReadWrite", False)
         if isinstance(read_write, str):
@@ -773,7 +757,7 @@ class _Checker:
             )
             return
         self.unknown(value, ("CPU", "Memory", "Disk", "GPU"), field, "Resources")
-        r = _canon(value, ("CPU", "Memory", "Disk", "GPU"))
+        r = canonical_fields(value, ("CPU", "Memory", "Disk", "GPU"))
         cpu = r.get("CPU")
         if cpu not in (None, "") and not (isinstance(cpu, str) and _CPU.match(cpu)):
             self.err(
@@ -794,7 +778,7 @@ class _Checker:
             self.err(field, "must be a mapping {Type, Domains, Ports}", hint="e.g. Network: {Type: None}")
             return
         self.unknown(value, ("Type", "Domains", "Ports"), field, "Network")
-        ntype = _value(value, "Type")
+        ntype = field_value(value, "Type")
         canonical = next(
             (n for n in NETWORKS if isinstance(ntype, str) and n.lower() == ntype.strip().lower()), None
         )
@@ -803,13 +787,13 @@ class _Checker:
                 f"{field}.Type", f"unknown network type {ntype!r}", hint=f"use one of {', '.join(NETWORKS)}"
             )
             return
-        if _value(value, "Domains") and canonical != "HTTP":
+        if field_value(value, "Domains") and canonical != "HTTP":
             self.err(
                 f"{field}.Domains",
                 "Domains are only allowed with Type: HTTP",
                 hint="use Type: HTTP, or remove Domains",
             )
-        if _value(value, "Ports") and canonical not in ("Host", "Bridge"):
+        if field_value(value, "Ports") and canonical not in ("Host", "Bridge"):
             self.err(
                 f"{field}.Ports",
                 "Ports are only allowed with Type: Host or Bridge",
@@ -828,7 +812,7 @@ class _Checker:
             return
         keys = ("ExecutionTimeout", "QueueTimeout", "TotalTimeout")
         self.unknown(value, keys, field, "Timeouts")
-        t = _canon(value, keys)
+        t = canonical_fields(value, keys)
         ok = True
         for key, val in t.items():
             if not _is_int(val) or val < 0:

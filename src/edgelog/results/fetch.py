@@ -27,19 +27,28 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from edgelog import resultdir
 from edgelog.errors import EdgelogError, ExitCode, UsageError
 from edgelog.fileio import hash_file, write_text_atomic
-from edgelog.results.layout import CONTROL_FILES, Execution, JobSummary, job_prefix, parse_job, summarize_jobs
+from edgelog.resultdir import FetchInfo, FetchNode, Manifest, ManifestError, OutputEntry, safe_relpath
+from edgelog.results.layout import (
+    CONTROL_FILES,
+    OUTPUTS,
+    Execution,
+    JobSummary,
+    job_prefix,
+    parse_job,
+    summarize_jobs,
+)
 from edgelog.settings import RESULTS_PREFIX
 from edgelog.storage.base import Bucket, ObjectInfo, open_bucket
 
-MANIFEST = "outputs/manifest.json"
-MANIFEST_SCHEMA = "edgelog.manifest/1"
+MANIFEST = f"{OUTPUTS}/{resultdir.MANIFEST}"  # an execution's manifest, relative to its result folder
 USABLE = ("ok", "partial")
 # Which execution of a node to use when it published more than one (a retried execution): best status first.
 STATUS_RANK = {"ok": 0, "partial": 1, "failed": 2, "corrupt": 3, "missing": 4}
@@ -60,7 +69,7 @@ class NodeResult:
     downloaded: int = 0  # files transferred in this run
     skipped: int = 0  # files already on disk and verified (resume)
     outputs_dir: Path | None = None
-    manifest: dict[str, Any] | None = None
+    manifest: Manifest | None = None
     problems: list[str] = field(default_factory=list)
     other_executions: list[dict[str, str | None]] = field(default_factory=list)
 
@@ -69,7 +78,6 @@ class NodeResult:
         return self.status in USABLE
 
     def to_json(self) -> dict[str, Any]:
-        totals = (self.manifest or {}).get("totals") or {}
         return {
             "node_id": self.node_id,
             "execution_id": self.execution_id,
@@ -82,8 +90,8 @@ class NodeResult:
             "downloaded": self.downloaded,
             "skipped": self.skipped,
             "outputs_dir": str(self.outputs_dir) if self.outputs_dir else None,
-            "manifest_status": (self.manifest or {}).get("status"),
-            "lines_read": totals.get("lines_read"),
+            "manifest_status": self.manifest.status if self.manifest else None,
+            "lines_read": self.manifest.totals.lines_read if self.manifest else None,
             "problems": self.problems,
             "other_executions": self.other_executions,
         }
@@ -137,10 +145,6 @@ class FetchResult:
 # -- checks ----------------------------------------------------------------------------------------
 
 
-def _digest(path: Path, algo: str) -> str:
-    return hash_file(path, algo)[1]
-
-
 def _crc32c_b64(path: Path) -> str:
     import google_crc32c
 
@@ -156,31 +160,20 @@ def _listing_mismatch(path: Path, info: ObjectInfo) -> str | None:
     size = path.stat().st_size
     if size != info.size:
         return f"size {size} != {info.size} in bucket"
-    if info.md5_hex and _digest(path, "md5") != info.md5_hex:
+    if info.md5_hex and hash_file(path, "md5")[1] != info.md5_hex:
         return "md5 differs from the bucket's"
     if not info.md5_hex and info.crc32c_b64 and _crc32c_b64(path) != info.crc32c_b64:
         return "crc32c differs from the bucket's"
     return None
 
 
-def _manifest_mismatch(path: Path, entry: dict[str, Any]) -> str | None:
+def _checker(entry: OutputEntry) -> Callable[[Path], str | None]:
     """Why a local file is not what the node's manifest says it wrote (None when it is)."""
-    size = path.stat().st_size
-    if isinstance(entry.get("size"), int) and size != entry["size"]:
-        return f"size {size} != {entry['size']} in manifest"
-    if _digest(path, "sha256") != entry.get("sha256"):
-        return "sha256 differs from the manifest's"
-    return None
 
+    def check(path: Path) -> str | None:
+        return resultdir.file_mismatch(path, entry.size, entry.sha256)
 
-def _safe_relpath(text: object) -> str | None:
-    """A manifest path is only followed if it stays inside the outputs directory."""
-    if not isinstance(text, str) or not text or "\\" in text:
-        return None
-    pure = PurePosixPath(text)
-    if pure.is_absolute() or any(p in ("", ".", "..") for p in pure.parts):
-        return None
-    return pure.as_posix()
+    return check
 
 
 def _validate_job_id(job_id: str) -> None:
@@ -202,7 +195,7 @@ class _Work:
     status: str | None = None
     reason: str | None = None
     exit_code: int | None = None
-    manifest: dict[str, Any] | None = None
+    manifest: Manifest | None = None
     files: int = 0
     bytes: int = 0
     downloaded: int = 0
@@ -316,25 +309,20 @@ class _Fetcher:
 
     def phase2_plain(self, work: _Work) -> list[Callable[[], None]]:
         tasks = []
-        for entry in (work.manifest or {}).get("outputs") or []:
-            rel = _safe_relpath(entry.get("path"))
+        listed = set()
+        for entry in work.manifest.outputs if work.manifest else []:
+            rel = safe_relpath(entry.path)
             if rel is None:
-                work.fail("corrupt", f"manifest lists an unsafe output path {entry.get('path')!r}")
+                work.fail("corrupt", f"manifest lists an unsafe output path {entry.path!r}")
                 continue
-            info = work.execution.objects.get(f"outputs/{rel}")
+            listed.add(f"{OUTPUTS}/{rel}")
+            info = work.execution.objects.get(f"{OUTPUTS}/{rel}")
             if info is None:
                 work.fail(
-                    "corrupt", f"outputs/{rel} is in the manifest but not in the bucket (incomplete upload)"
+                    "corrupt", f"{OUTPUTS}/{rel} is in the manifest but not in the bucket (incomplete upload)"
                 )
                 continue
-            tasks.append(
-                self._file_task(
-                    work, f"outputs/{rel}", info, lambda p, e=entry: _manifest_mismatch(p, e), "corrupt"
-                )
-            )
-        listed = {
-            f"outputs/{_safe_relpath(e.get('path'))}" for e in (work.manifest or {}).get("outputs") or []
-        }
+            tasks.append(self._file_task(work, f"{OUTPUTS}/{rel}", info, _checker(entry), "corrupt"))
         extra = sorted(set(work.execution.objects) - listed - {MANIFEST, *CONTROL_FILES})
         if extra:
             work.problems.append(
@@ -372,7 +360,7 @@ def _extract(archive: Path, dest: Path) -> None:
         tar.extractall(tmp, filter="data")
     root = tmp
     entries = [p for p in root.iterdir()]
-    while len(entries) == 1 and entries[0].is_dir() and entries[0].name != "outputs":
+    while len(entries) == 1 and entries[0].is_dir() and entries[0].name != OUTPUTS:
         root = entries[0]
         entries = list(root.iterdir())
     shutil.rmtree(dest, ignore_errors=True)
@@ -400,19 +388,12 @@ def _read_manifest(work: _Work, job_id: str) -> None:
     if not path.is_file():
         return
     try:
-        manifest = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        work.fail("corrupt", f"{MANIFEST} is not valid JSON: {exc}")
+        manifest = Manifest.loads(path.read_text(errors="replace"), MANIFEST)
+    except ManifestError as exc:
+        work.fail("corrupt", exc.message)
         return
-    if not isinstance(manifest, dict) or manifest.get("schema") != MANIFEST_SCHEMA:
-        schema = manifest.get("schema") if isinstance(manifest, dict) else type(manifest).__name__
-        work.fail("corrupt", f"{MANIFEST}: unexpected schema {schema!r} (want {MANIFEST_SCHEMA})")
-        return
-    if not isinstance(manifest.get("outputs"), list):
-        work.fail("corrupt", f"{MANIFEST} has no outputs list")
-        return
-    if manifest.get("job_id") not in (None, job_id):
-        work.problems.append(f"manifest says job {manifest.get('job_id')!r}, fetched as {job_id!r}")
+    if manifest.job_id not in (None, job_id):
+        work.problems.append(f"manifest says job {manifest.job_id!r}, fetched as {job_id!r}")
     work.manifest = manifest
 
 
@@ -429,7 +410,7 @@ def _decide(work: _Work) -> None:
     if work.status is not None:
         return
     if work.exit_code not in (None, 0):
-        manifest_status = (work.manifest or {}).get("status")
+        manifest_status = work.manifest.status if work.manifest else None
         # `edgelog analyze` exits 3 when it produced results but some input files failed: usable, partial.
         if work.exit_code == ExitCode.PARTIAL and manifest_status == "partial":
             work.status, work.reason = (
@@ -442,13 +423,12 @@ def _decide(work: _Work) -> None:
     if work.manifest is None:
         work.status, work.reason = "missing", f"no {MANIFEST}: the node published no results"
         return
-    manifest_status = work.manifest.get("status")
+    manifest_status = work.manifest.status
     if manifest_status == "failed":
         work.status, work.reason = "failed", "the node's analysis failed (manifest status failed)"
     elif manifest_status == "partial":
-        totals = work.manifest.get("totals") or {}
         work.status = "partial"
-        work.reason = f"analysis was partial: {totals.get('files_failed', '?')} input file(s) failed"
+        work.reason = f"analysis was partial: {work.manifest.totals.files_failed} input file(s) failed"
     elif manifest_status == "ok":
         work.status = "ok"
     else:
@@ -608,9 +588,9 @@ def _fetch(
                 continue
             if work.execution.encoding == "plain":
                 tasks = fetcher.phase2_plain(work)
-                for entry in work.manifest.get("outputs") or []:
-                    rel = _safe_relpath(entry.get("path"))
-                    info = work.execution.objects.get(f"outputs/{rel}") if rel else None
+                for entry in work.manifest.outputs:
+                    rel = safe_relpath(entry.path)
+                    info = work.execution.objects.get(f"{OUTPUTS}/{rel}") if rel else None
                     progress.grow(info.size if info else 0)
                 second += [(work, t) for t in tasks]
             else:
@@ -659,10 +639,10 @@ def _fetch(
 def _prune_plain(work: _Work) -> None:
     """Drop local files the execution no longer publishes, so the merge sees exactly the verified set."""
     keep = {work.root / rel for rel in work.execution.objects}
-    for entry in (work.manifest or {}).get("outputs") or []:
-        rel = _safe_relpath(entry.get("path"))
+    for entry in work.manifest.outputs if work.manifest else []:
+        rel = safe_relpath(entry.path)
         if rel:
-            keep.add(work.root / "outputs" / rel)
+            keep.add(work.root / OUTPUTS / rel)
     if not work.root.is_dir():
         return
     for path in work.root.rglob("*"):
@@ -688,24 +668,13 @@ def _remove_leftovers(out: Path) -> None:
 
 def _verify_unpacked(work: _Work) -> None:
     """A gzip archive's files are checked against the manifest it carries (its md5 covered the transfer)."""
-    files = bytes_ = 0
-    for entry in (work.manifest or {}).get("outputs") or []:
-        rel = _safe_relpath(entry.get("path"))
-        if rel is None:
-            work.fail("corrupt", f"manifest lists an unsafe output path {entry.get('path')!r}")
+    for entry in work.manifest.outputs if work.manifest else []:
+        problem = resultdir.check_output(work.root / OUTPUTS, entry)
+        if problem is not None:
+            work.fail("corrupt", problem if problem.startswith("manifest") else f"{OUTPUTS}/{problem}")
             continue
-        path = work.root / "outputs" / rel
-        if not path.is_file():
-            work.fail("corrupt", f"outputs/{rel} is in the manifest but not in the archive")
-            continue
-        bad = _manifest_mismatch(path, entry)
-        if bad:
-            work.fail("corrupt", f"outputs/{rel}: {bad}")
-            continue
-        files += 1
-        bytes_ += path.stat().st_size
-    work.files += files
-    work.bytes += bytes_
+        work.files += 1
+        work.bytes += entry.size or 0
 
 
 def _choose_per_node(works: list[_Work], expected_nodes: Sequence[str]) -> list[NodeResult]:
@@ -732,7 +701,7 @@ def _choose_per_node(works: list[_Work], expected_nodes: Sequence[str]) -> list[
                 bytes=best.bytes,
                 downloaded=sum(w.downloaded for w in candidates),
                 skipped=sum(w.skipped for w in candidates),
-                outputs_dir=best.root / "outputs" if best.status in USABLE else None,
+                outputs_dir=best.root / OUTPUTS if best.status in USABLE else None,
                 manifest=best.manifest,
                 problems=best.problems,
                 other_executions=[
@@ -752,7 +721,7 @@ def _merge(result: FetchResult, usable: list[NodeResult]) -> None:
     """Merge into a temporary directory, then swap it in, so a failed merge never leaves a half result."""
     from edgelog.analysis import merge as merge_dirs
 
-    final = result.out_dir / "merged"
+    final = result.out_dir / resultdir.FETCH_MERGED
     tmp = result.out_dir / f".merged.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     dirs = [n.outputs_dir for n in usable if n.outputs_dir is not None]
@@ -764,7 +733,7 @@ def _merge(result: FetchResult, usable: list[NodeResult]) -> None:
         result.merge_status = "failed"
         return
     result.merge_status = str(getattr(run, "status", "ok"))
-    if result.merge_status == "failed" or not (tmp / "manifest.json").is_file():
+    if result.merge_status == "failed" or not (tmp / resultdir.MANIFEST).is_file():
         result.problems.append("merge produced no result")
         result.merge_status = "failed"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -803,29 +772,32 @@ def _verdict(result: FetchResult, *, merged: bool) -> None:
 def _annotate_manifest(result: FetchResult) -> None:
     """Record in the merged manifest which nodes made it in, so the report can never show it as complete."""
     assert result.merged_dir is not None
-    path = result.merged_dir / "manifest.json"
-    manifest = json.loads(path.read_text())
-    if result.partial and manifest.get("status") == "ok":
-        manifest["status"] = "partial"
-    if manifest.get("job_id") is None:
-        manifest["job_id"] = result.job_id
-    manifest["fetch"] = {
-        "job_id": result.job_id,
-        "bucket": result.bucket_url,
-        "prefix": result.prefix,
-        "fetched_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "status": result.status,
-        "partial": result.partial,
-        "problems": result.problems,
-        "nodes": [
-            {
-                k: n.to_json()[k]
-                for k in ("node_id", "execution_id", "status", "reason", "files", "lines_read")
-            }
+    manifest = resultdir.read(result.merged_dir)
+    if result.partial and manifest.status == "ok":
+        manifest.status = "partial"
+    if manifest.job_id is None:
+        manifest.job_id = result.job_id
+    manifest.fetch = FetchInfo(
+        job_id=result.job_id,
+        bucket=result.bucket_url,
+        prefix=result.prefix,
+        fetched_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        status=result.status,
+        partial=result.partial,
+        problems=list(result.problems),
+        nodes=[
+            FetchNode(
+                node_id=n.node_id,
+                execution_id=n.execution_id,
+                status=n.status,
+                reason=n.reason,
+                files=n.files,
+                lines_read=n.manifest.totals.lines_read if n.manifest else None,
+            )
             for n in result.nodes
         ],
-    }
-    _write_json(path, manifest)
+    )
+    manifest.write(result.merged_dir)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -18,7 +18,8 @@ from datetime import datetime
 from edgelog.storage.base import ObjectInfo
 
 CONTROL_FILES = ("exitCode", "stdout", "stderr")
-TOP_LEVEL = (*CONTROL_FILES, "outputs")
+OUTPUTS = "outputs"  # the job's result path: its results directory (edgelog.resultdir)
+TOP_LEVEL = (*CONTROL_FILES, OUTPUTS)
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 
 

@@ -6,39 +6,14 @@ tables are missing or do not match the manifest's checksums instead of quietly s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from edgelog.errors import UsageError
-from edgelog.fileio import hash_file
-
-# The report tables design.md promises, in the order people read them.
-REPORTS = (
-    "summary",
-    "time_5min",
-    "time_hourly",
-    "error_rate",
-    "status_codes",
-    "top_paths",
-    "not_found",
-    "static_files",
-    "hosts",
-    "methods_protocols",
-    "referring_sites",
-    "referring_urls",
-    "browsers",
-    "operating_systems",
-    "crawlers",
-    "sessions",
-    "entry_pages",
-    "exit_pages",
-    "tags",
-    "anomalies",
-    "nodes",
-)
+from edgelog import resultdir
+from edgelog.analysis.library import report_names
+from edgelog.resultdir import Manifest
 
 Row = dict[str, Any]
 QUARANTINE_SAMPLE = 20
@@ -49,10 +24,10 @@ class ResultData:
     """A loaded result directory."""
 
     dir: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     tables: dict[str, list[Row]] = field(default_factory=dict)
     columns: dict[str, list[str]] = field(default_factory=dict)
-    missing: list[str] = field(default_factory=list)  # report tables the directory lacks
+    missing: list[str] = field(default_factory=list)  # library reports the directory lacks
     integrity_problems: list[str] = field(default_factory=list)  # files that do not match the manifest
     verified_files: int = 0
     quarantine_reasons: list[Row] = field(default_factory=list)  # reason, lines: why lines did not parse
@@ -67,20 +42,17 @@ class ResultData:
 
     @property
     def status(self) -> str:
-        return str(self.manifest.get("status") or "unknown")
+        return self.manifest.status or "unknown"
 
     @property
     def partial(self) -> bool:
         return self.status != "ok" or bool(self.integrity_problems) or bool(self.missing)
 
 
-def _sha256(path: Path) -> str:
-    return hash_file(path, "sha256")[1]
-
-
-def _read_parquet(con: Any, path: Path) -> tuple[list[str], list[Row]]:
+def _read_parquet(con: Any, files: list[Path]) -> tuple[list[str], list[Row]]:
     """Rows as dicts; TIMESTAMPTZ comes back as aware UTC datetimes (read as UTC wall time: no pytz)."""
-    described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+    paths = [str(p) for p in files]
+    described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [paths]).fetchall()
     names = [str(r[0]) for r in described]
     types = [str(r[1]).upper() for r in described]
     select = []
@@ -89,7 +61,7 @@ def _read_parquet(con: Any, path: Path) -> tuple[list[str], list[Row]]:
         select.append(
             f"timezone('UTC', {quoted}) AS {quoted}" if typ == "TIMESTAMP WITH TIME ZONE" else quoted
         )
-    cursor = con.execute(f"SELECT {', '.join(select)} FROM read_parquet(?)", [str(path)])
+    cursor = con.execute(f"SELECT {', '.join(select)} FROM read_parquet(?)", [paths])
     rows = []
     for values in cursor.fetchall():
         row = {}
@@ -106,72 +78,42 @@ def load_result(result_dir: str | Path, *, verify: bool = True) -> ResultData:
     import duckdb
 
     root = Path(result_dir).expanduser()
-    manifest_path = root / "manifest.json"
-    if not root.is_dir():
-        raise UsageError(
-            f"{root} is not a directory", hint="pass a result directory written by analyze or fetch"
-        )
-    if not manifest_path.is_file():
-        raise UsageError(
-            f"{root} has no manifest.json: not an edgelog result directory",
-            hint="pass the directory `edgelog analyze --out` or `edgelog fetch --out DIR` (DIR/merged) wrote",
-        )
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except ValueError as exc:
-        raise UsageError(f"{manifest_path}: not valid JSON: {exc}") from None
-    if not isinstance(manifest, dict):
-        raise UsageError(f"{manifest_path}: expected a JSON object")
-    data = ResultData(dir=root, manifest=manifest)
-
+    data = ResultData(dir=root, manifest=resultdir.read(root))
     if verify:
-        for entry in manifest.get("outputs") or []:
-            rel = entry.get("path") if isinstance(entry, dict) else None
-            if (
-                not isinstance(rel, str)
-                or PurePosixPath(rel).is_absolute()
-                or ".." in PurePosixPath(rel).parts
-            ):
-                data.integrity_problems.append(f"manifest lists an unsafe path {rel!r}")
-                continue
-            path = root / rel
-            if not path.is_file():
-                data.integrity_problems.append(f"{rel}: listed in the manifest but missing")
-            elif _sha256(path) != entry.get("sha256"):
-                data.integrity_problems.append(f"{rel}: sha256 does not match the manifest")
-            else:
-                data.verified_files += 1
+        data.integrity_problems = data.manifest.verify(root)
+        data.verified_files = len(data.manifest.outputs) - len(data.integrity_problems)
 
     con = duckdb.connect()
     try:
-        for name in REPORTS:
-            path = root / "reports" / f"{name}.parquet"
-            if not path.is_file():
+        for name in report_names():
+            rel = resultdir.report_table(name)
+            files = resultdir.table_files(root, rel)
+            if not files:
                 data.missing.append(name)
                 continue
             try:
-                data.columns[name], data.tables[name] = _read_parquet(con, path)
+                data.columns[name], data.tables[name] = _read_parquet(con, files)
             except duckdb.Error as exc:
-                data.integrity_problems.append(f"reports/{name}.parquet: unreadable: {exc}")
-        quarantine = root / "quarantine.parquet"
-        if quarantine.is_file():
+                data.integrity_problems.append(f"{rel}: unreadable: {exc}")
+        quarantine = [str(p) for p in resultdir.table_files(root, resultdir.QUARANTINE)]
+        if quarantine:
             try:
                 data.quarantine_reasons = [
                     {"reason": r, "lines": n}
                     for r, n in con.execute(
                         "SELECT reason, count(*) AS n FROM read_parquet(?) "
                         "GROUP BY reason ORDER BY n DESC, reason",
-                        [str(quarantine)],
+                        [quarantine],
                     ).fetchall()
                 ]
                 cursor = con.execute(
                     "SELECT * FROM read_parquet(?) ORDER BY file, line_no LIMIT ?",
-                    [str(quarantine), QUARANTINE_SAMPLE],
+                    [quarantine, QUARANTINE_SAMPLE],
                 )
                 names = [d[0] for d in cursor.description]
                 data.quarantine_sample = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
             except duckdb.Error as exc:
-                data.integrity_problems.append(f"quarantine.parquet: unreadable: {exc}")
+                data.integrity_problems.append(f"{resultdir.QUARANTINE}: unreadable: {exc}")
     finally:
         con.close()
     return data

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from edgelog.results.fetch import FetchResult
-from edgelog.results.html import SEVERITY_COLORS, STATUS_COLORS, duration, fmt, human_bytes, pct
+from edgelog.results.format import SEVERITY_COLORS, STATUS_COLORS, duration, fmt, human_bytes, pct
 from edgelog.results.tables import ResultData, Row, load_result
 
 Col = tuple[str, str, Callable[[Any], str] | None]
@@ -47,7 +47,7 @@ def render_summary(data: ResultData, console: Console) -> None:
     """Print the loaded result's main panels."""
     m = data.manifest
     s = data.one("summary")
-    job = m.get("job_id") or (m.get("fetch") or {}).get("job_id")
+    job = m.job_id or (m.fetch.job_id if m.fetch else None)
     header = Text("edgelog report", style="bold")
     if job:
         header.append(f"  job {job}")
@@ -159,25 +159,24 @@ def render_summary(data: ResultData, console: Console) -> None:
 
 def print_quality(data: ResultData, console: Console) -> None:
     """Say plainly what the numbers above do not include."""
-    totals = data.manifest.get("totals") or {}
+    totals = data.manifest.totals
     line = Text("Data quality: ")
     line.append(
-        f"{fmt(totals.get('files'))} files, {fmt(totals.get('files_failed'))} failed, "
-        f"{fmt(totals.get('lines_read'))} lines read, {fmt(totals.get('lines_quarantined'))} quarantined; "
-        f"{data.verified_files}/{len(data.manifest.get('outputs') or [])} outputs verified"
+        f"{fmt(totals.files)} files, {fmt(totals.files_failed)} failed, "
+        f"{fmt(totals.lines_read)} lines read, {fmt(totals.lines_quarantined)} quarantined; "
+        f"{data.verified_files}/{len(data.manifest.outputs)} outputs verified"
     )
     console.print(line)
-    for node in (data.manifest.get("fetch") or {}).get("nodes") or []:
-        if node.get("status") != "ok":
+    for node in data.manifest.fetch.nodes if data.manifest.fetch else []:
+        if node.status != "ok":
             warn = Text("  node ", style="yellow")
-            warn.append(str(node.get("node_id")))
-            warn.append(f": {node.get('status')} — {node.get('reason') or ''}")
+            warn.append(node.node_id)
+            warn.append(f": {node.status} — {node.reason or ''}")
             console.print(warn)
-    for inp in data.manifest.get("inputs") or []:
-        if isinstance(inp, dict) and inp.get("status") == "failed":
-            warn = Text("  failed file ", style="yellow")
-            warn.append(f"{inp.get('name')}: {inp.get('error') or ''}")
-            console.print(warn)
+    for inp in data.manifest.failed_inputs:
+        warn = Text("  failed file ", style="yellow")
+        warn.append(f"{inp.name}: {inp.error or ''}")
+        console.print(warn)
     for reason in data.quarantine_reasons[:5]:
         console.print(
             Text(f"  quarantined: {fmt(reason.get('lines'))} line(s): {reason.get('reason')}", style="dim")

@@ -8,6 +8,7 @@ Keys are ``/``-separated, relative, and laid out the way Bacalhau's S3 publisher
 from __future__ import annotations
 
 import abc
+import builtins
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,7 +45,7 @@ class Bucket(abc.ABC):
     def download_file(self, key: str, local: Path) -> None:
         """Write the object to ``local`` atomically (temporary name, then rename)."""
 
-    def upload_tree(self, root: Path, prefix: str) -> list[str]:
+    def upload_tree(self, root: Path, prefix: str) -> builtins.list[str]:
         """Upload every file below ``root`` under ``prefix`` keeping relative paths, as the publisher does."""
         keys = []
         for path in sorted(p for p in root.rglob("*") if p.is_file()):

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ROTATION_DIR = REPO_ROOT / "log-generator" / "rotation"
 WRAPPER = ROTATION_DIR / "edgelog-rotate"
 PUBLISH = ROTATION_DIR / "edgelog-publish"

@@ -1,0 +1,248 @@
+"""``analyze``: rotated log files in, a verified results directory out (docs/analysis.md)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from edgelog import resultdir
+from edgelog.analysis import parse
+from edgelog.analysis.inputs import (
+    InputFile,
+    discover_inputs,
+    estimated_bytes,
+    parse_time,
+    plan_inputs,
+    run_node,
+    select_window,
+)
+from edgelog.analysis.library import (
+    Report,
+    default_tags_file,
+    install_macros,
+    load_library,
+    load_macros,
+    load_tag_rules,
+    sha256_bytes,
+)
+from edgelog.analysis.workspace import Workspace, on_disk_threshold, workspace
+from edgelog.analysis.writer import FILES_SCHEMA, ResultWriter, RunResult, iso_utc, short_error
+from edgelog.errors import UsageError
+from edgelog.fileio import hash_file
+from edgelog.naming import check_node_id
+from edgelog.resultdir import QueryEntry, TagRules, Totals, Window
+
+
+@dataclass(frozen=True)
+class Options:
+    """The checked options of one run (every usage error is raised before any output is touched)."""
+
+    fmt: str | None
+    since: datetime | None
+    until: datetime | None
+    job_id: str | None
+    node_id: str | None
+    execution_id: str | None
+    tags: Path
+    queries: tuple[tuple[str, Path, str], ...]  # (name, file, SQL) of each --query
+
+    @property
+    def window_sql(self) -> tuple[str, str]:
+        """The window as two TIMESTAMPTZ literals (unbounded sides are +-infinity)."""
+        since = f"'{iso_utc(self.since)}'::TIMESTAMPTZ" if self.since else "'-infinity'::TIMESTAMPTZ"
+        until = f"'{iso_utc(self.until)}'::TIMESTAMPTZ" if self.until else "'infinity'::TIMESTAMPTZ"
+        return since, until
+
+
+def analyze(
+    inputs: Sequence[Path | str],
+    out: Path | str,
+    *,
+    fmt: str | None = None,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    queries: Sequence[Path | str] = (),
+    job_id: str | None = None,
+    node_id: str | None = None,
+    execution_id: str | None = None,
+    tags: Path | str | None = None,
+) -> RunResult:
+    """Analyse log files into ``out`` (reports, partials, quarantine, manifest); see docs/analysis.md."""
+    started, t0 = datetime.now(UTC), time.monotonic()
+    out = Path(out)
+    opts = _options(fmt, since, until, queries, job_id, node_id, execution_id, tags)
+    library, macros = load_library(), load_macros()
+    if out.resolve() in {Path(p).resolve() for p in inputs if Path(p).is_dir()}:
+        raise UsageError("--out must not be one of the input directories")
+    files = plan_inputs(discover_inputs(inputs, exclude=out), opts.node_id)
+    select_window(files, opts.since, opts.until)
+    selected = [f for f in files if f.selected]
+
+    writer = ResultWriter(out, "analyze", started=started, t0=t0)
+    with workspace(on_disk=estimated_bytes(files) > on_disk_threshold()) as ws:
+        install_macros(ws.con, macros, load_tag_rules(opts.tags, ws.con))
+        parse.create_request_store(ws.con)
+        _read_files(ws, selected, opts)
+        _files_partial(ws.con, selected)
+
+        def load_partial(r: Report) -> None:
+            ws.con.execute(f"CREATE TEMP TABLE partial AS {r.partial_sql}")
+
+        entries = writer.write_library(ws.con, library, macros, load_partial)
+        entries += [_run_query(writer, ws.con, *q) for q in opts.queries]
+    _stat_unread(files)
+
+    inputs_ = [f.entry() for f in files]
+    failed = [f for f in selected if f.status == "failed"]
+    manifest = writer.manifest(
+        job_id=opts.job_id,
+        node_id=run_node(files, opts.node_id),
+        execution_id=opts.execution_id,
+        window=Window(iso_utc(opts.since), iso_utc(opts.until)),
+        inputs=inputs_,
+        queries=entries,
+        tag_rules=TagRules(str(opts.tags), sha256_bytes(opts.tags.read_bytes())),
+        totals=Totals.of(inputs_),
+    )
+    return writer.finish(
+        manifest, incomplete=bool(failed), usable=not selected or len(failed) < len(selected)
+    )
+
+
+def _options(
+    fmt: str | None,
+    since: str | datetime | None,
+    until: str | datetime | None,
+    queries: Sequence[Path | str],
+    job_id: str | None,
+    node_id: str | None,
+    execution_id: str | None,
+    tags: Path | str | None,
+) -> Options:
+    """Check every option and fill defaults from the environment Bacalhau (or the local runner) sets."""
+    if fmt in ("", "auto"):
+        fmt = None
+    if fmt is not None and fmt not in parse.FORMATS:
+        raise UsageError(f"--format {fmt!r} is not one of auto, {', '.join(parse.FORMATS)}")
+    since_dt, until_dt = parse_time(since, "--since"), parse_time(until, "--until")
+    if since_dt and until_dt and since_dt >= until_dt:
+        raise UsageError("--since must be before --until", hint="swap the two times")
+    if node_id:
+        check_node_id(node_id, source="--node-id")
+    elif os.environ.get("EDGELOG_NODE_ID"):
+        node_id = check_node_id(os.environ["EDGELOG_NODE_ID"], source="EDGELOG_NODE_ID")
+    return Options(
+        fmt=fmt,
+        since=since_dt,
+        until=until_dt,
+        job_id=job_id or os.environ.get("BACALHAU_JOB_ID") or None,
+        node_id=node_id or None,
+        execution_id=execution_id or os.environ.get("BACALHAU_EXECUTION_ID") or None,
+        tags=Path(tags) if tags else default_tags_file(),
+        queries=_user_queries(queries),
+    )
+
+
+def _user_queries(queries: Sequence[Path | str]) -> tuple[tuple[str, Path, str], ...]:
+    """Read every --query file up front: a missing or empty file is a usage error before any work."""
+    taken = set()
+    result = []
+    for q in queries:
+        p = Path(q)
+        if not p.is_file():
+            raise UsageError(f"--query {p}: no such file", hint="pass the path of a .sql file")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--query {p}: cannot read: {exc}") from None
+        name = p.stem
+        if not name or name in taken:
+            raise UsageError(
+                f"--query {p}: another query is also named {name!r}", hint="rename one of the files"
+            )
+        if not text.strip():
+            raise UsageError(
+                f"--query {p}: the file is empty", hint="write one SELECT over the requests table"
+            )
+        taken.add(name)
+        result.append((name, p, text))
+    return tuple(result)
+
+
+def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None:
+    """Parse every selected file into ``requests``/``quarantine``, hashing them alongside in one thread."""
+    since_sql, until_sql = opts.window_sql
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        hashes = {id(f): pool.submit(hash_file, f.path, "sha256") for f in selected}
+        for file_id, f in enumerate(selected):
+            try:
+                f.fmt = opts.fmt or parse.detect_format(f.path)
+                f.counts = parse.load_file(
+                    ws.con,
+                    f.path,
+                    f.fmt,
+                    file_label=f.name,
+                    node_id=f.node_id,
+                    since_sql=since_sql,
+                    until_sql=until_sql,
+                    scratch=ws.scratch,
+                    file_id=file_id,
+                )
+            except parse.FileReadError as exc:
+                f.fail(str(exc))
+        for f in selected:
+            try:
+                f.size, f.sha256 = hashes[id(f)].result()
+            except OSError as exc:
+                f.status, f.error = "failed", f"cannot read: {exc.strerror or exc}"
+
+
+def _stat_unread(files: list[InputFile]) -> None:
+    """Skipped files (and files that could not be hashed) still get their size in the manifest."""
+    for f in files:
+        if f.size is None:
+            try:
+                f.size = f.path.stat().st_size
+            except OSError:
+                f.size = None
+
+
+def _files_partial(con: duckdb.DuckDBPyConnection, selected: list[InputFile]) -> None:
+    """``p_files``: one row per read file, the partial that summary and nodes count files and lines from."""
+    con.execute(f"CREATE TABLE p_files ({FILES_SCHEMA})")
+    for f in selected:
+        c = f.counts
+        con.execute(
+            "INSERT INTO p_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ)",
+            [
+                f.node_id,
+                f.name,
+                f.fmt,
+                f.status,
+                c.lines_read,
+                c.lines_parsed,
+                c.lines_quarantined,
+                c.lines_outside_window,
+                c.first_ts,
+                c.last_ts,
+            ],
+        )
+
+
+def _run_query(
+    writer: ResultWriter, con: duckdb.DuckDBPyConnection, name: str, path: Path, text: str
+) -> QueryEntry:
+    """One --query over ``requests`` into ``queries/<name>.parquet``; a failure is recorded, not raised."""
+    entry = QueryEntry(name=name, file=str(path), sha256=sha256_bytes(text.encode()), kind="user")
+    try:
+        writer.copy(con, text.strip().rstrip(";").strip(), resultdir.query_table(name))
+    except duckdb.Error as exc:
+        entry.status, entry.error = "failed", f"{path}: {short_error(exc)}"
+    return entry

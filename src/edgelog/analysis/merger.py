@@ -1,0 +1,90 @@
+"""``merge``: results directories of several nodes in; out, exactly ``analyze`` over the union of inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from edgelog import resultdir
+from edgelog.analysis import parse
+from edgelog.analysis.library import Report, install_macros, load_library, load_macros, sha256_bytes
+from edgelog.analysis.workspace import workspace
+from edgelog.analysis.writer import FILES_SCHEMA, ResultWriter, RunResult
+from edgelog.errors import IntegrityError, UsageError
+from edgelog.resultdir import InputEntry, Manifest, MergedFrom, Totals, Window
+
+
+def read_manifest(directory: Path, *, verify: bool = True) -> Manifest:
+    """Load a results directory's manifest and (by default) check every listed output against it."""
+    manifest = resultdir.read(directory)
+    if verify:
+        problems = manifest.verify(directory)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise IntegrityError(f"{directory}: {problems[0]}{more}")
+    return manifest
+
+
+def merge(dirs: Sequence[Path | str], out: Path | str) -> RunResult:
+    """Merge analyze/merge result directories into ``out``: exactly ``analyze`` over the union of inputs."""
+    out = Path(out)
+    sources = [Path(d) for d in dirs]
+    if not sources:
+        raise UsageError("merge needs at least one results directory")
+    if out.resolve() in {s.resolve() for s in sources}:
+        raise UsageError("--out must differ from the directories being merged")
+    manifests = [read_manifest(s) for s in sources]
+    library, macros = load_library(), load_macros()
+
+    writer = ResultWriter(out, "merge")
+    with workspace() as ws:
+        con = ws.con
+        install_macros(con, macros, None)
+        con.execute(f"CREATE TABLE requests ({parse.REQUESTS_SCHEMA})")
+        con.execute(f"CREATE TABLE p_files ({FILES_SCHEMA})")
+        con.execute(f"CREATE TABLE quarantine ({parse.QUARANTINE_SCHEMA})")
+        for s in sources:
+            for table, rel in (
+                ("p_files", resultdir.partial_table(resultdir.FILES_PARTIAL)),
+                ("quarantine", resultdir.QUARANTINE),
+            ):
+                for src in resultdir.table_files(s, rel):
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(src)])
+
+        def load_partial(r: Report) -> None:
+            con.execute(f"CREATE TEMP TABLE partial AS SELECT * FROM ({r.partial_sql}) LIMIT 0")
+            for s in sources:
+                for src in resultdir.table_files(s, resultdir.partial_table(r.name)):
+                    con.execute("INSERT INTO partial BY NAME SELECT * FROM read_parquet(?)", [str(src)])
+
+        entries = writer.write_library(con, library, macros, load_partial)
+
+    inputs: list[InputEntry] = [i for m in manifests for i in m.inputs]
+    job_ids = {m.job_id for m in manifests}
+    windows = {(m.window.since, m.window.until) for m in manifests}
+    manifest = writer.manifest(
+        job_id=job_ids.pop() if len(job_ids) == 1 else None,
+        window=Window(*windows.pop()) if len(windows) == 1 else Window(),
+        inputs=inputs,
+        queries=entries,
+        totals=Totals.of(inputs),
+        merged_from=[_merged_from(s, m) for s, m in zip(sources, manifests, strict=True)],
+    )
+    statuses = [m.status for m in manifests]
+    return writer.finish(
+        manifest,
+        incomplete=any(st != "ok" for st in statuses),
+        usable=any(st in ("ok", "partial") for st in statuses),
+    )
+
+
+def _merged_from(source: Path, m: Manifest) -> MergedFrom:
+    return MergedFrom(
+        path=str(source),
+        kind=m.kind,
+        node_id=m.node_id,
+        execution_id=m.execution_id,
+        job_id=m.job_id,
+        manifest_sha256=sha256_bytes((source / resultdir.MANIFEST).read_bytes()),
+        status=m.status,
+    )

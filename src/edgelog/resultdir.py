@@ -1,0 +1,601 @@
+"""The results directory: its layout, its manifest (``edgelog.manifest/1``) and the one way to verify it.
+
+``analyze`` and ``merge`` write a results directory, ``fetch`` downloads and checks one per node, ``merge``
+reads them, ``report`` and the HTML page show one. All of them go through this module, so the layout, the
+manifest's fields and the rule for which paths a manifest may name exist once::
+
+    <dir>/manifest.json              what was read, what was written (sha256 of every other file), the status
+    <dir>/reports/<name>.parquet     final report tables
+    <dir>/partials/<name>.parquet    mergeable partials (``partials/files.parquet``: one row per input file)
+    <dir>/quarantine.parquet         lines that did not parse
+    <dir>/queries/<name>.parquet     results of user ``--query`` files
+
+The manifest is written exactly as edgelog has always written it (key order, two-space indent, trailing
+newline), so a manifest read and written again is byte-identical (tests/fixtures/manifest holds the golden
+files). Keys this version does not know are kept, in order, after the known ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
+
+from edgelog.errors import IntegrityError, UsageError
+from edgelog.fileio import hash_file, write_text_atomic
+
+SCHEMA = "edgelog.manifest/1"
+MANIFEST = "manifest.json"
+REPORTS = "reports"
+PARTIALS = "partials"
+QUERIES = "queries"
+QUARANTINE = "quarantine.parquet"
+FILES_PARTIAL = "files"  # partials/files.parquet: one row per input file (written by analyze, not a report)
+OWNED = (MANIFEST, REPORTS, PARTIALS, QUERIES, QUARANTINE)  # what analyze/merge replace in their --out
+FETCH_MERGED = "merged"  # the merged result inside a `fetch --out` directory
+STATUSES = ("ok", "partial", "failed")
+
+# --- layout ---------------------------------------------------------------------------------------
+
+
+def report_table(name: str) -> str:
+    """Relative path of a report's final table."""
+    return f"{REPORTS}/{name}.parquet"
+
+
+def partial_table(name: str) -> str:
+    """Relative path of a report's (or the files') mergeable partial."""
+    return f"{PARTIALS}/{name}.parquet"
+
+
+def query_table(name: str) -> str:
+    """Relative path of a user query's result."""
+    return f"{QUERIES}/{name}.parquet"
+
+
+def table_files(root: Path, rel: str) -> list[Path]:
+    """The Parquet files holding table ``rel`` (e.g. ``reports/summary.parquet``) of ``root``; [] if absent.
+
+    Every reader goes through here, so a table stored as several part files later needs only this function
+    and the writer to change.
+    """
+    path = root / rel
+    return [path] if path.is_file() else []
+
+
+def locate(path: Path) -> Path:
+    """The results directory a user meant: ``path`` itself, or the merged result of a ``fetch --out`` dir."""
+    if not (path / MANIFEST).exists() and (path / FETCH_MERGED / MANIFEST).exists():
+        return path / FETCH_MERGED
+    return path
+
+
+def safe_relpath(text: object) -> str | None:
+    """The one rule for paths a manifest may name: relative, inside the directory, no ``.``/``..``/``\\``.
+
+    Returns the normalised POSIX path, or None when the path must not be followed.
+    """
+    if not isinstance(text, str) or not text or "\\" in text:
+        return None
+    pure = PurePosixPath(text)
+    if pure.is_absolute() or text.startswith("/") or any(p in ("", ".", "..") for p in text.split("/")):
+        return None
+    return pure.as_posix()
+
+
+def file_mismatch(path: Path, size: int | None, sha256: str | None) -> str | None:
+    """Why the file at ``path`` is not the one the manifest describes (None when it is)."""
+    actual = path.stat().st_size
+    if size is not None and actual != size:
+        return f"checksum mismatch: size {actual} != {size} in the manifest"
+    if hash_file(path, "sha256")[1] != sha256:
+        return "checksum mismatch: sha256 differs from the manifest's"
+    return None
+
+
+# --- the manifest ---------------------------------------------------------------------------------
+
+
+class ManifestError(IntegrityError):
+    """A manifest that cannot be trusted: unreadable, another schema, or a field of the wrong type."""
+
+
+@dataclass
+class Window:
+    """The --since/--until bounds of a run (ISO-8601 UTC, None: unbounded)."""
+
+    since: str | None = None
+    until: str | None = None
+
+
+@dataclass
+class InputEntry:
+    """One input file and its line accounting."""
+
+    name: str
+    path: str
+    node_id: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    format: str | None = None
+    status: str = "ok"  # ok | failed | skipped
+    error: str | None = None
+    lines_read: int = 0
+    lines_parsed: int = 0
+    lines_quarantined: int = 0
+    lines_outside_window: int = 0
+    first_ts: str | None = None
+    last_ts: str | None = None
+
+
+@dataclass
+class OutputEntry:
+    """One file of the directory (every file but the manifest) with its size and sha256."""
+
+    path: str
+    size: int | None
+    sha256: str
+    rows: int | None = None
+
+
+@dataclass
+class QueryEntry:
+    """One SQL file the run used: a library report, a shared macro file (``kind: macro``) or a user query."""
+
+    name: str
+    file: str
+    sha256: str
+    status: str = "ok"  # ok | failed
+    error: str | None = None
+    kind: str | None = None  # None: a library report; "macro"; "user"
+
+
+@dataclass
+class TagRules:
+    """The tag rules file a run used."""
+
+    file: str
+    sha256: str
+
+
+@dataclass
+class Totals:
+    """Line and file accounting over all inputs (skipped files count only in ``files_skipped``)."""
+
+    files: int = 0
+    files_failed: int = 0
+    files_skipped: int = 0
+    lines_read: int = 0
+    lines_parsed: int = 0
+    lines_quarantined: int = 0
+    lines_outside_window: int = 0
+
+    @classmethod
+    def of(cls, inputs: Iterable[InputEntry]) -> Totals:
+        all_inputs = list(inputs)
+        read = [i for i in all_inputs if i.status != "skipped"]
+        return cls(
+            files=len(read),
+            files_failed=sum(1 for i in read if i.status == "failed"),
+            files_skipped=len(all_inputs) - len(read),
+            lines_read=sum(i.lines_read for i in read),
+            lines_parsed=sum(i.lines_parsed for i in read),
+            lines_quarantined=sum(i.lines_quarantined for i in read),
+            lines_outside_window=sum(i.lines_outside_window for i in read),
+        )
+
+
+@dataclass
+class MergedFrom:
+    """One results directory a merge read."""
+
+    path: str
+    kind: str | None
+    node_id: str | None
+    execution_id: str | None
+    job_id: str | None
+    manifest_sha256: str
+    status: str | None
+
+
+@dataclass
+class FetchNode:
+    """One node as fetch saw it (the merged manifest's ``fetch.nodes``)."""
+
+    node_id: str
+    execution_id: str | None
+    status: str
+    reason: str | None
+    files: int
+    lines_read: int | None
+
+
+@dataclass
+class FetchInfo:
+    """What ``fetch`` adds to the merged manifest: where from, and which nodes made it in."""
+
+    job_id: str
+    bucket: str
+    prefix: str
+    fetched_at: str
+    status: str
+    partial: bool
+    problems: list[str] = field(default_factory=list)
+    nodes: list[FetchNode] = field(default_factory=list)
+
+
+@dataclass
+class Manifest:
+    """``manifest.json`` of a results directory (docs/design.md lists every field)."""
+
+    kind: str  # analyze | merge
+    status: str  # ok | partial | failed
+    run_id: str
+    job_id: str | None = None
+    node_id: str | None = None
+    execution_id: str | None = None
+    edgelog_version: str | None = None
+    duckdb_version: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float | None = None
+    window: Window = field(default_factory=Window)
+    inputs: list[InputEntry] = field(default_factory=list)
+    outputs: list[OutputEntry] = field(default_factory=list)
+    queries: list[QueryEntry] = field(default_factory=list)
+    tag_rules: TagRules | None = None  # analyze only
+    totals: Totals = field(default_factory=Totals)
+    merged_from: list[MergedFrom] | None = None  # merge only
+    fetch: FetchInfo | None = None  # a fetched merge only
+    extra: dict[str, Any] = field(default_factory=dict)  # keys a newer edgelog wrote, kept as they were
+    schema: str = SCHEMA
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: object, where: str = MANIFEST) -> Manifest:
+        """Check every field's type while reading; a wrong one raises :class:`ManifestError` naming it."""
+        r = _Fields(data, where)
+        schema = r.text("schema")
+        if schema != SCHEMA:
+            raise ManifestError(f"{where}: schema {schema!r} is not {SCHEMA}")
+        manifest = cls(
+            schema=schema,
+            kind=r.text("kind"),
+            status=r.text("status"),
+            run_id=r.text("run_id", ""),
+            job_id=r.opt_text("job_id"),
+            node_id=r.opt_text("node_id"),
+            execution_id=r.opt_text("execution_id"),
+            edgelog_version=r.opt_text("edgelog_version"),
+            duckdb_version=r.opt_text("duckdb_version"),
+            started_at=r.opt_text("started_at"),
+            finished_at=r.opt_text("finished_at"),
+            duration_s=r.number("duration_s"),
+            window=r.obj("window", _window) or Window(),
+            inputs=r.items("inputs", _input_entry),
+            outputs=r.items("outputs", _output_entry, required=True),
+            queries=r.items("queries", _query_entry),
+            tag_rules=r.obj("tag_rules", _tag_rules),
+            totals=r.obj("totals", _totals) or Totals(),
+            merged_from=r.items("merged_from", _merged_from) if "merged_from" in r.data else None,
+            fetch=r.obj("fetch", _fetch_info),
+        )
+        manifest.extra = {k: v for k, v in r.data.items() if k not in _KNOWN}
+        return manifest
+
+    @classmethod
+    def loads(cls, text: str, where: str = MANIFEST) -> Manifest:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ManifestError(f"{where} is not valid JSON: {exc}") from None
+        return cls.from_dict(data, where)
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object, keys in the order edgelog has always written them."""
+        out: dict[str, Any] = {
+            "schema": self.schema,
+            "kind": self.kind,
+            "status": self.status,
+            "run_id": self.run_id,
+            "job_id": self.job_id,
+            "node_id": self.node_id,
+            "execution_id": self.execution_id,
+            "edgelog_version": self.edgelog_version,
+            "duckdb_version": self.duckdb_version,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_s": self.duration_s,
+            "window": _plain(self.window),
+            "inputs": [_plain(i) for i in self.inputs],
+            "outputs": [_plain(o) for o in self.outputs],
+            "queries": [_query_dict(q) for q in self.queries],
+        }
+        if self.tag_rules is not None:
+            out["tag_rules"] = _plain(self.tag_rules)
+        out["totals"] = _plain(self.totals)
+        if self.merged_from is not None:
+            out["merged_from"] = [_plain(m) for m in self.merged_from]
+        if self.fetch is not None:
+            fetch = _plain(self.fetch)
+            fetch["nodes"] = [_plain(n) for n in self.fetch.nodes]
+            out["fetch"] = fetch
+        out.update(self.extra)
+        return out
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def write(self, directory: Path) -> None:
+        """Write ``directory/manifest.json`` atomically (a reader never sees half a manifest)."""
+        write_text_atomic(directory / MANIFEST, self.dumps())
+
+    # -- questions every reader asks ------------------------------------------------------------------
+
+    @property
+    def failed_inputs(self) -> list[InputEntry]:
+        return [i for i in self.inputs if i.status == "failed"]
+
+    @property
+    def failed_queries(self) -> list[QueryEntry]:
+        return [q for q in self.queries if q.status == "failed"]
+
+    def verify(self, root: Path) -> list[str]:
+        """One problem per listed output that is unsafe, missing or not the file the manifest describes."""
+        return [p for p in (check_output(root, e) for e in self.outputs) if p is not None]
+
+
+def check_output(root: Path, entry: OutputEntry) -> str | None:
+    """Why ``entry`` does not hold in ``root`` (an unsafe path, a missing or different file), or None."""
+    rel = safe_relpath(entry.path)
+    if rel is None:
+        return f"manifest lists an unsafe path {entry.path!r}"
+    path = root / rel
+    if not path.is_file():
+        return f"{rel}: listed in the manifest but missing"
+    bad = file_mismatch(path, entry.size, entry.sha256)
+    return f"{rel}: {bad}" if bad else None
+
+
+def read(directory: Path) -> Manifest:
+    """The manifest of a results directory; a directory without one is a usage error, a bad one corrupt."""
+    path = directory / MANIFEST
+    if not directory.is_dir():
+        raise UsageError(
+            f"{directory} is not a directory", hint="pass a results directory written by analyze or fetch"
+        )
+    if not path.is_file():
+        raise UsageError(
+            f"{directory} has no manifest.json: not an edgelog results directory",
+            hint="pass the directory `edgelog analyze --out` or `edgelog fetch --out DIR` (DIR/merged) wrote",
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: unreadable manifest: {exc}") from None
+    return Manifest.loads(text, str(path))
+
+
+def verify(directory: Path) -> list[str]:
+    """Read the manifest of ``directory`` and return every problem with the files it lists ([]: all good)."""
+    return read(directory).verify(directory)
+
+
+def output_entries(root: Path, rows: Mapping[str, int]) -> list[OutputEntry]:
+    """Every file of ``root`` but the manifest, hashed, in path order (what a manifest's outputs list)."""
+    entries = []
+    for p in sorted(root.rglob("*")):
+        if not p.is_file() or p.relative_to(root).as_posix() == MANIFEST:
+            continue
+        rel = p.relative_to(root).as_posix()
+        size, digest = hash_file(p, "sha256")
+        entries.append(OutputEntry(rel, size, digest, rows.get(rel)))
+    return entries
+
+
+# --- serialisation helpers ------------------------------------------------------------------------
+
+_KNOWN = frozenset(
+    (
+        "schema",
+        "kind",
+        "status",
+        "run_id",
+        "job_id",
+        "node_id",
+        "execution_id",
+        "edgelog_version",
+        "duckdb_version",
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "window",
+        "inputs",
+        "outputs",
+        "queries",
+        "tag_rules",
+        "totals",
+        "merged_from",
+        "fetch",
+    )
+)
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """A flat dataclass as a dict in field order (nested lists are handled by the caller)."""
+    return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
+
+
+def _query_dict(q: QueryEntry) -> dict[str, Any]:
+    out = _plain(q)
+    if q.kind is None:
+        del out["kind"]  # library reports have never carried a kind
+    return out
+
+
+T = TypeVar("T")
+
+
+class _Fields:
+    """Typed access to one JSON object of the manifest; every failure names the field's path."""
+
+    def __init__(self, data: object, where: str):
+        if not isinstance(data, dict):
+            raise ManifestError(f"{where}: expected a JSON object, got {type(data).__name__}")
+        self.data: dict[str, Any] = data
+        self.where = where
+
+    def _bad(self, key: str, want: str) -> ManifestError:
+        value = repr(self.data.get(key))
+        return ManifestError(f"{self.where}.{key}: expected {want}, got {value[:80]}")
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self.data.get(key, default)
+        if not isinstance(value, str):
+            raise self._bad(key, "a string")
+        return value
+
+    def opt_text(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self._bad(key, "a string or null")
+        return value
+
+    def integer(self, key: str, default: int = 0) -> int:
+        value = self.data.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self._bad(key, "an integer")
+        return value
+
+    def opt_integer(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise self._bad(key, "an integer or null")
+        return value
+
+    def number(self, key: str) -> float | None:
+        value = self.data.get(key)
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+            raise self._bad(key, "a number or null")
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self.data.get(key, False)
+        if not isinstance(value, bool):
+            raise self._bad(key, "true or false")
+        return value
+
+    def texts(self, key: str) -> list[str]:
+        value = self.data.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._bad(key, "a list of strings")
+        return list(value)
+
+    def obj(self, key: str, parse: Callable[[_Fields], T]) -> T | None:
+        value = self.data.get(key)
+        return None if value is None else parse(_Fields(value, f"{self.where}.{key}"))
+
+    def items(self, key: str, parse: Callable[[_Fields], T], *, required: bool = False) -> list[T]:
+        value = self.data.get(key)
+        if value is None and not required:
+            return []
+        if not isinstance(value, list):
+            raise self._bad(key, "a list")
+        return [parse(_Fields(v, f"{self.where}.{key}[{i}]")) for i, v in enumerate(value)]
+
+
+def _window(r: _Fields) -> Window:
+    return Window(since=r.opt_text("since"), until=r.opt_text("until"))
+
+
+def _input_entry(r: _Fields) -> InputEntry:
+    return InputEntry(
+        name=r.text("name"),
+        path=r.text("path", ""),
+        node_id=r.opt_text("node_id"),
+        size=r.opt_integer("size"),
+        sha256=r.opt_text("sha256"),
+        format=r.opt_text("format"),
+        status=r.text("status"),
+        error=r.opt_text("error"),
+        lines_read=r.integer("lines_read"),
+        lines_parsed=r.integer("lines_parsed"),
+        lines_quarantined=r.integer("lines_quarantined"),
+        lines_outside_window=r.integer("lines_outside_window"),
+        first_ts=r.opt_text("first_ts"),
+        last_ts=r.opt_text("last_ts"),
+    )
+
+
+def _output_entry(r: _Fields) -> OutputEntry:
+    return OutputEntry(
+        path=r.text("path"), size=r.opt_integer("size"), sha256=r.text("sha256"), rows=r.opt_integer("rows")
+    )
+
+
+def _query_entry(r: _Fields) -> QueryEntry:
+    return QueryEntry(
+        name=r.text("name"),
+        file=r.text("file"),
+        sha256=r.text("sha256"),
+        status=r.text("status"),
+        error=r.opt_text("error"),
+        kind=r.opt_text("kind"),
+    )
+
+
+def _tag_rules(r: _Fields) -> TagRules:
+    return TagRules(file=r.text("file"), sha256=r.text("sha256"))
+
+
+def _totals(r: _Fields) -> Totals:
+    return Totals(
+        files=r.integer("files"),
+        files_failed=r.integer("files_failed"),
+        files_skipped=r.integer("files_skipped"),
+        lines_read=r.integer("lines_read"),
+        lines_parsed=r.integer("lines_parsed"),
+        lines_quarantined=r.integer("lines_quarantined"),
+        lines_outside_window=r.integer("lines_outside_window"),
+    )
+
+
+def _merged_from(r: _Fields) -> MergedFrom:
+    return MergedFrom(
+        path=r.text("path"),
+        kind=r.opt_text("kind"),
+        node_id=r.opt_text("node_id"),
+        execution_id=r.opt_text("execution_id"),
+        job_id=r.opt_text("job_id"),
+        manifest_sha256=r.text("manifest_sha256"),
+        status=r.opt_text("status"),
+    )
+
+
+def _fetch_node(r: _Fields) -> FetchNode:
+    return FetchNode(
+        node_id=r.text("node_id"),
+        execution_id=r.opt_text("execution_id"),
+        status=r.text("status"),
+        reason=r.opt_text("reason"),
+        files=r.integer("files"),
+        lines_read=r.opt_integer("lines_read"),
+    )
+
+
+def _fetch_info(r: _Fields) -> FetchInfo:
+    return FetchInfo(
+        job_id=r.text("job_id"),
+        bucket=r.text("bucket"),
+        prefix=r.text("prefix"),
+        fetched_at=r.text("fetched_at"),
+        status=r.text("status"),
+        partial=r.flag("partial"),
+        problems=r.texts("problems"),
+        nodes=r.items("nodes", _fetch_node),
+    )

@@ -1,0 +1,155 @@
+"""The results directory contract: the typed manifest, its golden bytes, and the one safe-path rule."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from edgelog import resultdir
+from edgelog.analysis import analyze, merge
+from edgelog.errors import IntegrityError
+from edgelog.resultdir import Manifest, ManifestError, safe_relpath
+from edgelog.results.tables import load_result
+
+GOLDEN = Path(__file__).parent / "fixtures" / "manifest"
+
+
+@pytest.mark.parametrize("name", ["analyze.json", "merge.json", "fetched.json"])
+def test_golden_manifests_round_trip_byte_for_byte(name: str) -> None:
+    """Manifests written by edgelog before the typed model read and write back to the same bytes."""
+    text = (GOLDEN / name).read_text(encoding="utf-8")
+    manifest = Manifest.loads(text)
+    assert manifest.dumps() == text
+    assert Manifest.from_dict(json.loads(text)).to_dict() == json.loads(text)
+
+
+def test_typed_fields(tmp_path: Path) -> None:
+    m = Manifest.loads((GOLDEN / "fetched.json").read_text())
+    assert m.kind == "merge" and m.status == "partial" and m.tag_rules is None
+    assert m.merged_from is not None and [f.node_id for f in m.merged_from] == ["node-a", "node-b"]
+    assert m.fetch is not None and [n.status for n in m.fetch.nodes] == ["partial", "ok", "missing"]
+    assert m.totals.files_failed == 1
+    assert m.totals.files == len([i for i in m.inputs if i.status != "skipped"])
+    assert resultdir.Totals.of(m.inputs) == m.totals
+    assert [q.name for q in m.failed_queries] == [] and [i.status for i in m.failed_inputs] == ["failed"]
+    a = Manifest.loads((GOLDEN / "analyze.json").read_text())
+    assert {q.kind for q in a.queries} == {None, "user"} and a.tag_rules is not None
+
+
+def test_unknown_keys_are_kept_after_the_known_ones() -> None:
+    data = json.loads((GOLDEN / "analyze.json").read_text())
+    data["processing"] = {"parse_s": 1.5}
+    again = Manifest.from_dict(data).to_dict()
+    assert again == data and list(again)[-1] == "processing"
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda d: d.update(schema="edgelog.manifest/2"), "schema"),
+        (lambda d: d["outputs"][0].update(sha256=5), "outputs[0].sha256"),
+        (lambda d: d["inputs"][1].update(size="big"), "inputs[1].size"),
+        (lambda d: d["totals"].update(lines_read=None), "totals.lines_read"),
+        (lambda d: d.update(outputs={}), "outputs"),
+        (lambda d: d.pop("outputs"), "outputs"),
+        (lambda d: d["queries"].append("x"), "queries[23]"),
+    ],
+)
+def test_a_field_of_the_wrong_type_names_itself(edit, field: str) -> None:  # type: ignore[no-untyped-def]
+    data = json.loads((GOLDEN / "analyze.json").read_text())
+    edit(data)
+    with pytest.raises(ManifestError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        Manifest.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("text", "safe"),
+    [
+        ("reports/summary.parquet", "reports/summary.parquet"),
+        ("quarantine.parquet", "quarantine.parquet"),
+        ("./reports/summary.parquet", None),
+        ("reports/./summary.parquet", None),
+        ("reports//summary.parquet", None),
+        ("reports/", None),
+        ("../x", None),
+        ("a/../../x", None),
+        ("/etc/passwd", None),
+        ("reports\\..\\x", None),
+        ("", None),
+        (None, None),
+        (7, None),
+    ],
+)
+def test_the_one_safe_path_rule(text: object, safe: str | None) -> None:
+    assert safe_relpath(text) == safe
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Path:
+    root = tmp_path_factory.mktemp("rd")
+    (root / "in").mkdir()
+    shutil.copyfile(samples_dir / "nginx_small.log", root / "in" / "access-rd-20261122T232500Z.log")
+    analyze([root / "in"], root / "out")
+    return root / "out"
+
+
+def _copy_with(result: Path, tmp_path: Path, edit) -> Path:  # type: ignore[no-untyped-def]
+    target = tmp_path / "r"
+    shutil.copytree(result, target)
+    data = json.loads((target / "manifest.json").read_text())
+    edit(data)
+    (target / "manifest.json").write_text(json.dumps(data, indent=2) + "\n")
+    return target
+
+
+def test_written_manifests_have_the_golden_shape(result: Path) -> None:
+    """New manifests carry exactly the keys, in the order, of the golden ones (values differ)."""
+    written = json.loads((result / "manifest.json").read_text())
+    golden = json.loads((GOLDEN / "analyze.json").read_text())
+    assert list(written) == list(golden)
+    for key in ("inputs", "outputs", "queries"):
+        assert list(written[key][0]) == list(golden[key][0]), key
+    for key in ("window", "totals", "tag_rules"):
+        assert list(written[key]) == list(golden[key]), key
+    assert (
+        Manifest.loads((result / "manifest.json").read_text()).dumps()
+        == (result / "manifest.json").read_text()
+    )
+
+
+def test_verify_names_each_bad_output_once(result: Path, tmp_path: Path) -> None:
+    assert resultdir.verify(result) == []
+
+    def edit(d: dict) -> None:
+        d["outputs"][0]["sha256"] = "0" * 64
+        d["outputs"][1]["size"] += 1
+        d["outputs"][2]["path"] = "../outside.parquet"
+        d["outputs"][3]["path"] = "reports/gone.parquet"
+
+    target = _copy_with(result, tmp_path, edit)
+    problems = resultdir.verify(target)
+    assert len(problems) == 4, problems
+    assert "sha256" in problems[0] and "size" in problems[1]
+    assert all("checksum mismatch" in p for p in problems[:2])
+    assert "unsafe path" in problems[2] and "missing" in problems[3]
+
+
+def test_merge_and_report_refuse_the_paths_fetch_refuses(result: Path, tmp_path: Path) -> None:
+    """``./reports/x`` names a real, matching file but is not a path edgelog writes: every reader says so."""
+
+    def dotted(d: dict) -> None:
+        d["outputs"][0]["path"] = "./" + d["outputs"][0]["path"]
+
+    target = _copy_with(result, tmp_path, dotted)
+    assert any("unsafe path" in p for p in load_result(target).integrity_problems)
+    with pytest.raises(IntegrityError, match="unsafe path"):
+        merge([target], tmp_path / "merged")
+
+
+def test_locate_finds_the_merged_result_of_a_fetch_dir(result: Path, tmp_path: Path) -> None:
+    shutil.copytree(result, tmp_path / "fetch" / "merged")
+    assert resultdir.locate(tmp_path / "fetch") == tmp_path / "fetch" / "merged"
+    assert resultdir.locate(result) == result
