@@ -212,7 +212,8 @@ def test_user_agents_and_referrers_are_curated(hour: list[dict]) -> None:
     assert {r["user_agent"] for r in hour} <= known
     assert not [ua for ua in known if re.search(r"MSIE|Windows CE|Windows NT 11|Opera/[0-9]", ua)]
     origins = {u for u, _ in REFERRER_ORIGINS}
-    external = {r["referer"] for r in hour if r["referer"] != "-" and "shop.example.com" not in r["referer"]}
+    # (the brand's own blog, which embeds the reviews widget, is the same site, not an external referrer)
+    external = {r["referer"] for r in hour if r["referer"] != "-" and ".example.com/" not in r["referer"]}
     assert external and external <= origins, sorted(external - origins)[:5]
 
 
