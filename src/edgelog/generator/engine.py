@@ -528,7 +528,9 @@ class Engine:
         r = rng.random
         site = self.site
         pools = site.pools
-        anon = Ident(pools.shared_addresses[-1 - int(r() * 3)], "-", "", self._sid(), self.desktops.draw(rng), 1)
+        anon = Ident(
+            pools.shared_addresses[-1 - int(r() * 3)], "-", "", self._sid(), self.desktops.draw(rng), 1
+        )
         user = pools.staff[int(r() * len(pools.staff))]
         home = site.admin[0].req
         self._emit(t, anon, home, 401, ERROR_PAGE_BYTES[401], "-")

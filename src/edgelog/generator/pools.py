@@ -2,8 +2,9 @@
 
 Calling Faker per log line costs tens of microseconds; the generator needs about three per line. So Faker is
 used only here, once per (seed, config) with its own seeded instance, and the hot loop picks pre-built and
-pre-escaped strings by weight. Curated lists add what Faker does not know: real browser, crawler and scanner
-user agents, search engines and social sites as referrers.
+pre-escaped strings by weight. Curated lists add what Faker does not know (and would get wrong): current
+browser, crawler and scanner user agents weighted by market share, the origins visitors arrive from, and a
+shop catalogue's vocabulary for product and category slugs.
 """
 
 from __future__ import annotations
@@ -384,7 +385,7 @@ class Pools:
     staff: list[str]  # HTTP Basic-auth users of /admin/ ($remote_user)
     isp_v4: list[str]  # "a.b" /16 prefixes of access networks, most popular first
     isp_v6: list[str]  # "2a02:8109" /32 prefixes, most popular first
-    shared_addresses: list[str]  # carrier-grade NAT and office gateways: many unrelated visitors each
+    shared_addresses: list[str]  # carrier-grade NAT and office gateways (IPv4): many unrelated visitors each
     crawler_ips: list[str]
     scanner_ips: list[str]
     products: list[str]  # URL slugs of the current catalogue
@@ -399,7 +400,7 @@ def _slug(text: str) -> str:
 
 @functools.lru_cache(maxsize=8)
 def build_pools(
-    seed: int, products: int, categories: int, search_terms: int, population: int, shared: int, ipv6: float
+    seed: int, products: int, categories: int, search_terms: int, population: int, shared: int
 ) -> Pools:
     """Draw every pool from one seeded Faker and RNG; the same arguments give the same pools."""
     from faker import Faker  # imported here: it is slow to import and only needed once
@@ -425,9 +426,7 @@ def build_pools(
         ),
         800,
     )
-    n6 = round(shared * ipv6)
-    shared_addresses = unique(fake.ipv4_public, shared - n6) + unique(fake.ipv6, n6)
-    rng.shuffle(shared_addresses)
+    shared_addresses = unique(fake.ipv4_public, shared)  # address sharing is an IPv4 thing: IPv6 needs no NAT
     crawler_ips = unique(fake.ipv4_public, 40)
     scanner_ips = unique(fake.ipv4_public, 60)
 

@@ -145,7 +145,6 @@ def build_site(config: GeneratorConfig, seed: int) -> Site:
         s["search_terms"],
         u["population"],
         u["shared_addresses"],
-        u["ipv6_share"],
     )
     rng = random.Random(seed ^ 0x517E)
     base = f"{s['scheme']}://{s['host']}"
