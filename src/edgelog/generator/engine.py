@@ -18,6 +18,7 @@ import random
 import re
 import zlib
 from collections.abc import Iterator, Sequence
+from statistics import NormalDist
 
 from edgelog.generator.addresses import ClientAddresses
 from edgelog.generator.config import EXIT, GeneratorConfig
@@ -130,8 +131,13 @@ class Engine:
         self.p_end_logout = sess["end"]["logout"]
         self.p_end_error = sess["end"]["error"]
         self.pages_max = sess["pages_max"]
-        self.think_mu = math.log(max(sess["think_time_median_seconds"], 0.001))
-        self.think_max = sess["think_time_max_seconds"]
+        # think times: 4096 quantiles of the log-normal (sigma 1), drawn with getrandbits(12) like the tables
+        mu, cap, z = (
+            math.log(max(sess["think_time_median_seconds"], 0.001)),
+            sess["think_time_max_seconds"],
+            NormalDist(),
+        )
+        self.think = [min(math.exp(mu + z.inv_cdf((i + 0.5) / 4096)), cap) for i in range(4096)]
         self.p_external = sess["external_referrer_share"]
         self.p_returning = sess["returning_visitor_share"]
         self.p_http1 = sess["protocol"]["http1"]
@@ -141,6 +147,8 @@ class Engine:
         self.entry = _distribution(sess["entry"])
         self.p_bounce = sess["bounce"]
         self.transitions = {kind: _distribution(row) for kind, row in sess["transitions"].items()}
+        self.next_tables = {kind: table.table for kind, table in self.transitions.items()}  # inlined draws
+        self.page_tables = {kind: table.table for kind, table in self.site.tables.items()}
         self.p_crawler = d["bots"]["crawler_share"]
         self.p_scanner = d["bots"]["scanner_share"]
         self.scan_lo, self.scan_hi = d["bots"]["scanner_requests"]
@@ -161,11 +169,12 @@ class Engine:
         self._hour_cache: dict[int, tuple[float, list[tuple[float, float]]]] = {}
         self._incident_cache: dict[tuple[str, int], list[tuple[float, float, str]]] = {}
         self.forced_bursts: list[tuple[float, float]] = []
+        self._mult_hour = -1
+        self._mult_now: tuple[float, list[tuple[float, float]]] = (1.0, [])
         for b0 in bursts:
             self.add_burst(b0)
         self._incident_hour = -1
-        self._outages_now: list[tuple[float, float, str]] = []
-        self._deploys_now: list[tuple[float, float, str]] = []
+        self._incidents_now: list[tuple[float, float, str, bool]] = []  # (start, end, deploy breaks, outage?)
         self.p_outage = self.outages["error_share"] if self.outages["per_day"] > 0 else 0.0
         self.lines_per_session = self._calibrate()
         self.addresses.recent.clear()  # calibration visits are not earlier visitors
@@ -207,8 +216,14 @@ class Engine:
     def multiplier(self, t: float) -> float:
         """Traffic multiplier at time ``t``: hour of day, weekend and bursts (also the previous hour's)."""
         hour = int(t // 3600)
-        mult, windows = self._hour(hour)
-        for a, b in windows + self._hour(hour - 1)[1] + self.forced_bursts:
+        if hour != self._mult_hour:  # one arrival after the other: the same hour nearly every time
+            mult, windows = self._hour(hour)
+            self._mult_hour, self._mult_now = hour, (mult, windows + self._hour(hour - 1)[1])
+        mult, windows = self._mult_now
+        for a, b in windows:
+            if a <= t < b:
+                return mult * self.burst["factor"]
+        for a, b in self.forced_bursts:
             if a <= t < b:
                 return mult * self.burst["factor"]
         return mult
@@ -230,23 +245,25 @@ class Engine:
             self._incident_cache[key] = got
         return got
 
-    def _incidents(self, t: float) -> None:
-        hour = int(t // 3600)
+    def _incidents(self, hour: int) -> list[tuple[float, float, str, bool]]:
+        """Incident windows that can cover a time in ``hour`` (those starting in it or in the hour before)."""
         if hour != self._incident_hour:
             self._incident_hour = hour
-            self._outages_now = self._windows("outages", hour) + self._windows("outages", hour - 1)
-            self._deploys_now = self._windows("bad_deploys", hour) + self._windows("bad_deploys", hour - 1)
+            self._incidents_now = [
+                (a, b, kind, name == "outages")
+                for name in ("outages", "bad_deploys")
+                for a, b, kind in self._windows(name, hour) + self._windows(name, hour - 1)
+            ]
+        return self._incidents_now
 
     def in_outage(self, t: float) -> bool:
         """True inside a correlated upstream outage (502/503 for dynamic requests; static files load)."""
-        self._incidents(t)
-        return any(a <= t < b for a, b, _ in self._outages_now)
+        return any(outage and a <= t < b for a, b, _, outage in self._incidents(int(t // 3600)))
 
     def broken_by_deploy(self, t: float) -> str:
         """The page type a bad release breaks at ``t`` (500 until it is rolled back), else ``""``."""
-        self._incidents(t)
-        for a, b, kind in self._deploys_now:
-            if a <= t < b:
+        for a, b, kind, outage in self._incidents(int(t // 3600)):
+            if not outage and a <= t < b:
                 return kind
         return ""
 
@@ -334,17 +351,23 @@ class Engine:
         if st >= 400:  # a missing resource is missing whenever it is asked for
             return st, req.size
         r = self.rng.random
-        if self.p_outage and self.in_outage(t) and r() < self.p_outage:
-            st = 502 if r() < 0.6 else 503
-            return st, ERROR_PAGE_BYTES[st]
-        if self.deploys["per_day"] > 0 and self.broken_by_deploy(t) == req.kind:
-            return 500, ERROR_PAGE_BYTES[500]
-        if r() < self.p_upstream:
-            st = 502 if r() < 0.5 else 504
+        hour = int(t // 3600)
+        incidents = self._incidents_now if hour == self._incident_hour else self._incidents(hour)
+        for a, b, kind, outage in incidents:  # most hours have none
+            if a <= t < b:
+                if outage:
+                    if r() < self.p_outage:
+                        st = 502 if r() < 0.6 else 503
+                        return st, ERROR_PAGE_BYTES[st]
+                elif kind == req.kind:
+                    return 500, ERROR_PAGE_BYTES[500]
+        u = r()
+        if u < self.p_upstream:
+            st = 502 if u < self.p_upstream / 2 else 504
             return st, ERROR_PAGE_BYTES[st]
         if st >= 300 or req.size == 0:
             return st, 0
-        return st, int(req.size * (0.85 + 0.3 * r()))
+        return st, int(req.size * (0.85 + 0.3 * u))
 
     def _view(
         self, t: float, ident: Ident, page: Page, ref: str, cache: set[int], warm: bool
@@ -352,21 +375,24 @@ class Engine:
         """A page request and, if it succeeded, what the browser fetches for it: the assets it does not have
         (each once per visit; a warm cache keeps hashed files for good and revalidates a few others) and
         the page's XHR calls."""
-        rng = self.rng
-        r = rng.random
-        st, nb = self._status(t, page.req)
-        self._emit(t, ident, page.req, st, nb, ref)
+        r = self.rng.random
+        req = page.req
+        st, nb = self._status(t, req)
+        buckets = self.buckets
+        bsec = int(t)
+        b = buckets.get(bsec)
+        if b is None:
+            b = buckets[bsec] = []
+        b.append((int((t - bsec) * 1000), ident, req, st, nb, ref))
         if st >= 400:
             return t, st
-        url = page.req.url
-        ta = t + page.req.latency / 1000.0
-        buckets = self.buckets
-        bsec = -1
-        b: list[Event] = []
-        for a in page.assets:
-            if a.aid in cache:
-                continue
-            cache.add(a.aid)
+        url = req.url
+        ta = t + req.latency / 1000.0
+        todo = page.aids.difference(cache)  # most later pages only add an image or two
+        cache.update(todo)
+        assets = self.site.assets
+        for aid in sorted(todo) if todo else ():  # asset ids follow the page's loading order (css, js first)
+            a = assets[aid]
             if warm and a.status < 400:
                 if a.immutable or r() >= REVALIDATE:
                     continue  # fresh in the browser's cache: no request at all
@@ -377,7 +403,7 @@ class Engine:
             sec = int(ta)
             if sec != bsec:  # most assets land in the page's second: one bucket lookup for all
                 bsec = sec
-                b = buckets.get(sec)  # type: ignore[assignment]
+                b = buckets.get(sec)
                 if b is None:
                     b = buckets[sec] = []
             b.append((int((ta - sec) * 1000), ident, a, ast, anb, url))
@@ -386,16 +412,24 @@ class Engine:
                 x = reqs[int(r() * len(reqs))]
                 ta += 0.05 + r() * 0.4
                 xst, xnb = self._status(ta, x)
-                self._emit(ta, ident, x, xst, xnb, url)
+                sec = int(ta)
+                b = buckets.get(sec)
+                if b is None:
+                    b = buckets[sec] = []
+                b.append((int((ta - sec) * 1000), ident, x, xst, xnb, url))
         return ta, st
 
     def _think(self) -> float:
-        return min(self.rng.lognormvariate(self.think_mu, 1.0), self.think_max)
+        return self.think[self.rng.getrandbits(12)]
 
     def _human(self, t: float) -> None:
         rng = self.rng
         r = rng.random
+        bits = rng.getrandbits
         site = self.site
+        think = self.think
+        pages_of = self.page_tables
+        nexts = self.next_tables
         sid = self._sid()
         pv = 0 if r() < self.p_http1 else 1
         upgrade = pv == 1 and r() < self.p_http3  # alt-svc learnt on the first page: HTTP/3 from then on
@@ -415,7 +449,7 @@ class Engine:
             self._emit(t, ident, dead, dead.status, dead.size, current)
             if r() < 0.6:
                 return
-            t += 2.0 + self._think()
+            t += 2.0 + think[bits(12)]
             current, kind = dead.url, "home"
         else:
             kind = self.entry.draw(rng)
@@ -423,7 +457,7 @@ class Engine:
         views = 0
         while True:
             if kind in LOGIN_REQUIRED and not logged_in:
-                target = site.tables[kind].draw(rng).req
+                target = pages_of[kind][bits(12)].req
                 self._emit(t, ident, target, 302, 0, current)  # -> /login?next=...
                 t, st = self._view(t + 0.2, ident, site.login_page, current, cache, warm)
                 if not login or st >= 400:
@@ -435,7 +469,7 @@ class Engine:
                     end = ""
                     break
                 current = site.login_page.req.url
-            page = site.tables[kind].draw(rng)
+            page = pages_of[kind][bits(12)]
             if kind == "checkout":
                 t, st, current = self._checkout(t, ident, page, current, cache, warm)
             else:
@@ -461,7 +495,7 @@ class Engine:
                         continue
             if views >= self.pages_max or (views == 1 and r() < self.p_bounce):
                 break
-            nxt = self.transitions[kind].draw(rng)
+            nxt = nexts[kind][bits(12)]
             if nxt == EXIT:
                 break
             if kind == "product":
@@ -476,14 +510,14 @@ class Engine:
                     t += 0.5 + r()
                     kind = nxt
                     continue
-            t += self._think()
+            t += think[bits(12)]
             kind = nxt
         if end == "logout" and logged_in:
-            self._emit(t + self._think(), ident, site.logout, 302, 0, current)
+            self._emit(t + think[bits(12)], ident, site.logout, 302, 0, current)
         elif end == "error":  # a transient upstream failure on the last click, and the visitor gives up
-            last = site.tables[kind].draw(rng).req
+            last = pages_of[kind][bits(12)].req
             st = 502 if r() < 0.5 else 504
-            self._emit(t + self._think(), ident, last, st, ERROR_PAGE_BYTES[st], current)
+            self._emit(t + think[bits(12)], ident, last, st, ERROR_PAGE_BYTES[st], current)
 
     def _log_in(self, t: float, ident: Ident, current: str) -> tuple[float, Ident, bool]:
         """Submit the login form (a mistyped password re-renders it); a form login sets no $remote_user."""
@@ -571,15 +605,24 @@ class Engine:
         if r() < 0.3:
             t += 1.0 + r() * 3.0
             self._emit(t, ident, site.sitemap, 200, site.sitemap.size, "-")
+        bits, status, buckets, p_dead, dead = (
+            rng.getrandbits,
+            self._status,
+            self.buckets,
+            self.p_dead,
+            site.dead,
+        )
+        tables = [self.page_tables[k] for k in ("product", "product", "category", "home", "info", "search")]
         for _ in range(5 + int(r() * 40)):
             t += 0.5 + r() * 8.0
-            if r() < self.p_dead:  # URLs it remembers from before they were removed
-                req = site.dead[int(r() * len(site.dead))]
-            else:
-                kind = ("product", "product", "category", "home", "info", "search")[int(r() * 6)]
-                req = site.tables[kind].draw(rng).req
-            st, nb = self._status(t, req)
-            self._emit(t, ident, req, st, nb, "-")
+            # now and then a URL it remembers from before it was removed
+            req = dead[int(r() * len(dead))] if r() < p_dead else tables[int(r() * 6)][bits(12)].req
+            st, nb = status(t, req)
+            sec = int(t)
+            b = buckets.get(sec)
+            if b is None:
+                b = buckets[sec] = []
+            b.append((int((t - sec) * 1000), ident, req, st, nb, "-"))
 
     def _scanner(self, t: float) -> None:
         rng = self.rng

@@ -83,7 +83,8 @@ class Req:
         self.login = kind in LOGIN_REQUIRED
         self.page = method == "GET" and kind not in ("api", "asset", "robots", "probe", "junk")
         self.protos = PROTOCOLS
-        self.cv = tuple(nginx_escape(f"{method} {path} {proto}") for proto in PROTOCOLS)
+        line = nginx_escape(f"{method} {path} ")  # the protocols are plain ASCII: escape the rest once
+        self.cv = (line + PROTOCOLS[0], line + PROTOCOLS[1], line + PROTOCOLS[2])
         self.c = self.cv[0]
         self.url = f"{host}{path}"  # what a browser sends as Referer after this page (URL-safe ASCII)
         self.aid = -1  # static assets: index in the site's asset list (a browser's cache key)
@@ -107,6 +108,10 @@ class Page:
     req: Req
     assets: list[Req] = field(default_factory=list)
     xhr: list[tuple[float, list[Req]]] = field(default_factory=list)  # (probability per view, one of these)
+    aids: frozenset[int] = frozenset()  # the assets' cache keys
+
+    def __post_init__(self) -> None:
+        self.aids = frozenset(a.aid for a in self.assets)
 
 
 @dataclass
@@ -123,6 +128,7 @@ class Site:
     payment_post: Req
     confirmation: Page
     admin: list[Page]  # the HTTP Basic-auth area (staff)
+    assets: list[Req]  # every static asset, indexed by ``Req.aid`` (a browser cache's key)
     dead: list[Req]  # removed products and retired pages: the application answers 404
     broken_link: Req  # a help page linked from every product page that was never published
     embeds: list[tuple[Req, Req]]  # (CORS preflight, GET) of the reviews widget on the brand's blog
@@ -268,6 +274,7 @@ def build_site(config: GeneratorConfig, seed: int) -> Site:
         payment_post=req("POST", "/checkout/payment", "checkout", 0, 302),
         confirmation=page("/checkout/confirmation", "checkout"),
         admin=admin,
+        assets=assets,
         dead=dead,
         broken_link=req("GET", "/help/size-guide", "info", APP_PAGE_404, 404),
         embeds=embeds,
