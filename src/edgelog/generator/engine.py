@@ -63,27 +63,39 @@ def effective_seed(seed: int | None, config: GeneratorConfig) -> int:
 class Ident:
     """A client as it appears in a log line; the combined-format prefix and suffix are built once.
 
-    ``user`` is nginx's ``$remote_user`` (HTTP Basic auth only), ``uid`` the shop account of a form login
-    (JSON/CSV ``user_id``), ``pv`` the protocol index into :data:`~edgelog.generator.site.PROTOCOLS`.
+    ``user`` is nginx's ``$remote_user`` (HTTP Basic auth only); ``uid`` and ``account`` are the shop account
+    of a form login (JSON/CSV ``user_id``, the app log's ``user``); ``pv`` the protocol index into
+    :data:`~edgelog.generator.site.PROTOCOLS`.
     """
 
-    __slots__ = ("cpre", "csuf", "ip", "pv", "sid", "ua", "uid", "user")
+    __slots__ = ("account", "cpre", "csuf", "ip", "pv", "sid", "ua", "uid", "user")
 
-    def __init__(self, ip: str, user: str, uid: str, sid: str, ua: tuple[str, str], pv: int = 1):
+    def __init__(
+        self, ip: str, user: str, uid: str, sid: str, ua: tuple[str, str], pv: int = 1, account: str = "-"
+    ):
         self.ip = ip
         self.user = user
         self.uid = uid
+        self.account = account
         self.sid = sid
         self.ua = ua[0]
         self.pv = pv
         self.cpre = f"{ip} - {nginx_escape(user) if user != '-' else '-'} ["
         self.csuf = f' "{ua[1]}"\n'
 
-    def but(self, *, user: str | None = None, uid: str | None = None, pv: int | None = None) -> Ident:
+    def but(
+        self,
+        *,
+        user: str | None = None,
+        uid: str | None = None,
+        pv: int | None = None,
+        account: str | None = None,
+    ) -> Ident:
         """The same client after a login or a protocol upgrade."""
         return Ident(
             self.ip, self.user if user is None else user, self.uid if uid is None else uid, self.sid,
             (self.ua, self.csuf[2:-2]), self.pv if pv is None else pv,
+            self.account if account is None else account,
         )  # fmt: skip
 
 
@@ -532,7 +544,7 @@ class Engine:
         if st >= 400:
             return t, ident, False
         uidx = int(r() * len(self.users))
-        return t + 0.3 + r(), ident.but(uid=str(10_000 + uidx)), True
+        return t + 0.3 + r(), ident.but(uid=str(10_000 + uidx), account=self.users[uidx]), True
 
     def _checkout(
         self, t: float, ident: Ident, page: Page, current: str, cache: set[int], warm: bool

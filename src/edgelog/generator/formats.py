@@ -195,7 +195,7 @@ class AppFormatter(Formatter):
             if kind in ("asset", "probe", "junk", "robots"):
                 continue
             ts = f"{base}.{ms:03d}Z"
-            who = f"session={i.sid} user={i.user if i.uid else '-'} client={i.ip}"
+            who = f"session={i.sid} user={i.account if i.uid else i.user} client={i.ip}"
             rid = self.request_id()
             dur = self.response_ms(r.latency, st)
             if st >= 500:
