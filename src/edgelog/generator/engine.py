@@ -186,6 +186,7 @@ class Engine:
         for b0 in bursts:
             self.add_burst(b0)
         self._incident_hour = -1
+        self._calm_from = self._calm_until = 0.0  # a time range known to have no incident window
         self._incidents_now: list[tuple[float, float, str, bool]] = []  # (start, end, deploy breaks, outage?)
         self.p_outage = self.outages["error_share"] if self.outages["per_day"] > 0 else 0.0
         self.lines_per_session = self._calibrate()
@@ -363,16 +364,19 @@ class Engine:
         if st >= 400:  # a missing resource is missing whenever it is asked for
             return st, req.size
         r = self.rng.random
-        hour = int(t // 3600)
-        incidents = self._incidents_now if hour == self._incident_hour else self._incidents(hour)
-        for a, b, kind, outage in incidents:  # most hours have none
-            if a <= t < b:
-                if outage:
-                    if r() < self.p_outage:
-                        st = 502 if r() < 0.6 else 503
-                        return st, ERROR_PAGE_BYTES[st]
-                elif kind == req.kind:
-                    return 500, ERROR_PAGE_BYTES[500]
+        if not self._calm_from <= t < self._calm_until:  # most hours have no incident at all
+            hour = int(t // 3600)
+            incidents = self._incidents(hour)
+            if not incidents:
+                self._calm_from, self._calm_until = hour * 3600.0, hour * 3600.0 + 3600.0
+            for a, b, kind, outage in incidents:
+                if a <= t < b:
+                    if outage:
+                        if r() < self.p_outage:
+                            st = 502 if r() < 0.6 else 503
+                            return st, ERROR_PAGE_BYTES[st]
+                    elif kind == req.kind:
+                        return 500, ERROR_PAGE_BYTES[500]
         u = r()
         if u < self.p_upstream:
             st = 502 if u < self.p_upstream / 2 else 504
