@@ -577,3 +577,16 @@ def test_transition_matrix_drives_the_visit(tmp_path: Path) -> None:
     walks = Counter(tuple(p) for sid, p in paths.items() if p[0] == "/" and first[sid] < "2026-11-23T08:10")
     complete = set(walks)
     assert complete and complete <= {("/", "/search")}, walks.most_common(5)
+
+
+def test_smallest_site_and_extreme_shares_generate(tmp_path: Path) -> None:
+    """The smallest valid catalogue and pools with every share at its edge still generate a valid log."""
+    cfg = load_config(None).with_overrides({
+        "site.products": 1, "site.categories": 1, "site.search_terms": 1, "users.population": 1,
+        "users.shared_addresses": 1, "users.shared_share": 1.0, "users.revisit_share": 0.0,
+        "sessions.staff_share": 0.2, "sessions.embed_share": 0.2, "sessions.bounce": 0.0,
+        "errors.broken_images": 1.0, "errors.dead_links": 1.0, "errors.upstream_errors": 1.0,
+    })  # fmt: skip
+    recs = _records(tmp_path, cfg, hours=0.1, rate=20)
+    assert recs and len({r["remote_addr"] for r in recs if r["user_agent"] in BROWSERS}) == 1
+    assert all(r["status"] == 404 for r in recs if r["path"].startswith("/images/products/"))

@@ -579,7 +579,14 @@ class Engine:
         site = self.site
         pools = site.pools
         anon = Ident(
-            pools.shared_addresses[-1 - int(r() * 3)], "-", "", self._sid(), self.desktops.draw(rng), 1
+            pools.shared_addresses[
+                -1 - int(r() * min(3, len(pools.shared_addresses)))
+            ],  # the office gateways
+            "-",
+            "",
+            self._sid(),
+            self.desktops.draw(rng),
+            1,
         )
         user = pools.staff[int(r() * len(pools.staff))]
         home = site.admin[0].req
