@@ -263,7 +263,7 @@ def test_error_settings_drive_their_statuses(tmp_path: Path) -> None:
     cfg = load_config(None).with_overrides(
         {**quiet, "errors.upstream_errors": 0.02, "errors.dead_links": 0.2, "errors.broken_images": 0.3}
     )
-    recs = _records(tmp_path, cfg, hours=0.5, rate=60)
+    recs = _records(tmp_path, cfg, hours=0.25, rate=60)
     dynamic = [r for r in recs if not r["path"].startswith(ASSET_PREFIXES) and r["status"] != 404]
     n = len(dynamic)
     observed = sum(r["status"] in (502, 504) for r in dynamic) / n
@@ -277,7 +277,7 @@ def test_error_settings_drive_their_statuses(tmp_path: Path) -> None:
     assert 0.2 < sum(st == {404} for st in images.values()) / len(images) < 0.4
     entries = [r for r in recs if r["referer"] not in ("-",) and "example.com" not in r["referer"]]
     none = _records(tmp_path / "none", load_config(None).with_overrides({**quiet, "errors.dead_links": 0.0}),
-                    hours=0.5, rate=60)  # fmt: skip
+                    hours=0.25, rate=60)  # fmt: skip
     assert not [r for r in none if r["status"] == 404 and r["path"].startswith("/product/")]
     dead = [r for r in entries if r["status"] == 404]
     assert 0.12 < len(dead) / len(entries) < 0.3, len(dead) / len(entries)

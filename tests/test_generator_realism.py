@@ -227,6 +227,7 @@ def test_slugs_read_like_a_real_catalogue(hour: list[dict]) -> None:
         assert 2 <= len(words) <= 5 and all(w in CATALOGUE_WORDS for w in words), slug
 
 
+@pytest.mark.slow
 def test_outages_score_high_in_the_anomaly_report(tmp_path: Path) -> None:
     """Windows in which 60% of dynamic requests fail are incidents, not 'low' findings: every outage of two
     hours (one per hour, 2 minutes long, wherever it falls in the 5-minute buckets) scores high or critical,

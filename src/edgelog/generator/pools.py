@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote_plus
 
 # Current browsers and OS versions (late 2025), weighted per visit so that the families and the device
 # classes match published market shares (docs/generator.md, "Realism"): Chrome ~2/3 of visits, Safari ~1/6,
@@ -392,10 +392,6 @@ class Pools:
     removed_products: list[str]  # slugs of products taken off the shop: their URLs answer 404
     categories: list[str]
     search_queries: list[str]  # already URL-encoded ``q=`` values
-
-
-def _slug(text: str) -> str:
-    return quote("-".join(text.lower().replace("'", "").split()), safe="-")
 
 
 @functools.lru_cache(maxsize=8)
