@@ -1,15 +1,20 @@
 -- report: anomalies
 -- answers: What looks wrong, each finding scored 0-100 with a severity:
---   error_5xx_spike / error_4xx_spike: a 5-minute bucket (>= 20 requests) whose 5xx (4xx) rate is at least
---     5% (20% for 4xx) and over twice the mean rate of the 12 previous buckets (the rolling baseline);
+--   error_5xx_spike: a 5-minute bucket (>= 20 requests, >= 10 of them 5xx) whose 5xx rate is at least 2% and
+--     over twice the median rate of the 12 previous buckets (the rolling baseline: a median, so an incident
+--     an hour earlier does not raise the bar for the next one);
+--   error_4xx_spike: likewise for 4xx, at least 20% (no minimum count);
 --   request_burst: an IP whose busiest minute has >= 60 requests and >= 5x the median requests per IP-minute;
 --   scanner: an IP with >= 20 responses 404 making up at least half of its requests (baseline: mean 404s
 --     per IP);
 --   slow_responses: where the format has response_time_ms, a 5-minute bucket (>= 20 timed requests) whose
 --     mean response time is >= 500 ms and over twice the mean of the 12 previous buckets.
---   score = clamp(round(20 * log2((value + e) / (baseline + e))), 0, 100) (e = 0.01 for rates, 1 for counts
---   and ms), so 2x the baseline scores 20 and 32x or more scores 100; severity: critical >= 80, high >= 60,
---   medium >= 40, else low.
+--   score = clamp(round(20 * log2((value + e) / (baseline + e))), 0, 100) (e = 0.002 for the 5xx rate, 0.01
+--   for the 4xx rate, 1 for counts and ms), so 2x the baseline scores 20 and 32x or more scores 100; severity:
+--   critical >= 80, high >= 60, medium >= 40, else low. The 5xx smoothing is small because a healthy 5xx rate
+--   is a few tenths of a percent: with e = 0.01 an outage taking 5xx from 0.4% to 10% of a bucket scored as
+--   a 4x rise (45, "medium") instead of the 25x it is; the minimum of 10 errors keeps a handful of 5xx in a
+--   quiet bucket from scoring high.
 -- columns: kind VARCHAR, subject VARCHAR, ts TIMESTAMPTZ, value DOUBLE, baseline DOUBLE, score INTEGER,
 --          severity VARCHAR, detail VARCHAR (top 100 by score desc, then kind, subject, ts)
 -- merge: uses the merged error_rate and hosts partials plus this report's partial: per (ip, minute) request
@@ -30,17 +35,17 @@ FROM partial GROUP BY part, subject, ts
 WITH er AS (
   SELECT bucket, hits, errors_4xx, errors_5xx,
          errors_5xx / hits::DOUBLE AS r5, errors_4xx / hits::DOUBLE AS r4,
-         coalesce(avg(errors_5xx / hits::DOUBLE) OVER w, 0) AS b5,
-         coalesce(avg(errors_4xx / hits::DOUBLE) OVER w, 0) AS b4
+         coalesce(median(errors_5xx / hits::DOUBLE) OVER w, 0) AS b5,
+         coalesce(median(errors_4xx / hits::DOUBLE) OVER w, 0) AS b4
   FROM p_error_rate
   WINDOW w AS (ORDER BY bucket ROWS BETWEEN 12 PRECEDING AND 1 PRECEDING)
 ),
 spikes AS (
   SELECT 'error_5xx_spike' AS kind, 'site' AS subject, bucket AS ts, r5 AS value, b5 AS baseline,
-         20 * log2((r5 + 0.01) / (b5 + 0.01)) AS raw_score,
+         20 * log2((r5 + 0.002) / (b5 + 0.002)) AS raw_score,
          format('{} of {} requests answered 5xx ({:.1f}%, baseline {:.1f}%)', errors_5xx, hits, 100 * r5,
                 100 * b5) AS detail
-  FROM er WHERE hits >= 20 AND r5 >= 0.05 AND r5 > 2 * b5
+  FROM er WHERE hits >= 20 AND errors_5xx >= 10 AND r5 >= 0.02 AND r5 > 2 * b5
   UNION ALL
   SELECT 'error_4xx_spike', 'site', bucket, r4, b4, 20 * log2((r4 + 0.01) / (b4 + 0.01)),
          format('{} of {} requests answered 4xx ({:.1f}%, baseline {:.1f}%)', errors_4xx, hits, 100 * r4,

@@ -19,18 +19,11 @@ import yaml
 
 from edgelog.errors import ConfigError
 
-PAGE_KINDS = ("home", "category", "product", "search", "cart", "account", "orders", "api", "info", "admin")
-"""Page kinds of the simulated shop; ``account`` and ``orders`` (and checkout) need a logged-in user."""
-
-STATUS_ERRORS = ("not_found", "unauthorized", "forbidden", "server_error", "bad_gateway", "unavailable")
-ERROR_STATUS = {
-    "not_found": 404,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "server_error": 500,
-    "bad_gateway": 502,
-    "unavailable": 503,
-}
+PAGE_KINDS = ("home", "category", "product", "search", "cart", "checkout", "account", "orders", "info")
+"""Page types of the simulated shop, the states of the session's transition matrix; ``account``, ``orders``
+and ``checkout`` need a logged-in visitor."""
+EXIT = "exit"
+"""The transition matrix's target for "the visitor leaves"."""
 
 DEFAULTS: dict[str, Any] = {
     "seed": None,
@@ -77,55 +70,83 @@ DEFAULTS: dict[str, Any] = {
     "sessions": {
         "start": {"login": 0.3, "direct": 0.7},
         "end": {"logout": 0.2, "abandon": 0.75, "error": 0.05},
-        "pages_mean": 6.0,
         "pages_max": 40,
         "think_time_median_seconds": 8.0,
         "think_time_max_seconds": 300.0,
         "external_referrer_share": 0.55,
         "returning_visitor_share": 0.4,
-        "page_weights": {
-            "home": 10.0,
-            "category": 16.0,
-            "product": 30.0,
-            "search": 12.0,
-            "cart": 8.0,
-            "account": 4.0,
-            "orders": 2.0,
-            "api": 12.0,
-            "info": 4.0,
-            "admin": 0.3,
+        "entry": {"home": 0.35, "category": 0.15, "product": 0.35, "search": 0.1, "info": 0.05},
+        "bounce": 0.38,
+        "transitions": {
+            "home": {"category": 0.34, "search": 0.17, "product": 0.24, "info": 0.03, "cart": 0.02,
+                     "account": 0.02, "exit": 0.18},
+            "category": {"product": 0.55, "category": 0.14, "search": 0.05, "home": 0.04, "cart": 0.02,
+                         "exit": 0.2},
+            "product": {"product": 0.3, "category": 0.13, "search": 0.08, "cart": 0.17, "home": 0.04,
+                        "exit": 0.28},
+            "search": {"product": 0.58, "search": 0.2, "category": 0.05, "home": 0.02, "exit": 0.15},
+            "cart": {"checkout": 0.45, "product": 0.18, "category": 0.07, "home": 0.05, "exit": 0.25},
+            "checkout": {"home": 0.08, "account": 0.07, "orders": 0.05, "exit": 0.8},
+            "account": {"orders": 0.35, "account": 0.12, "home": 0.15, "product": 0.13, "exit": 0.25},
+            "orders": {"orders": 0.32, "account": 0.15, "product": 0.13, "home": 0.1, "exit": 0.3},
+            "info": {"home": 0.28, "category": 0.17, "info": 0.12, "product": 0.08, "exit": 0.35},
         },
-        "checkout_share": 0.35,
+        "protocol": {"http1": 0.08, "http2": 0.92},
+        "http3_share": 0.35,
+        "embed_share": 0.03,
+        "staff_share": 0.004,
     },
-    "users": {"population": 1500, "clients": 3000, "ipv6_share": 0.2},
+    "users": {"population": 1500, "ipv6_share": 0.25, "shared_addresses": 500, "shared_share": 0.2,
+              "revisit_share": 0.12},
     "bots": {"crawler_share": 0.04, "scanner_share": 0.006, "scanner_requests": [15, 60]},
     "errors": {
-        "rates": {
-            "not_found": 0.012,
-            "unauthorized": 0.004,
-            "forbidden": 0.003,
-            "server_error": 0.003,
-            "bad_gateway": 0.002,
-            "unavailable": 0.001,
-        },
+        "dead_links": 0.03,
+        "broken_images": 0.02,
+        "upstream_errors": 0.002,
+        "bad_deploys": {"per_day": 1.0, "duration_seconds": [120, 600]},
         "outages": {"per_day": 2.0, "duration_seconds": [60, 300], "error_share": 0.6},
     },
-}
+}  # fmt: skip
 
 # Keys whose value may be null, and the shape of list values: (length or None for "2 = a range", numeric).
 _NULLABLE = {"seed"}
-_RANGES = {"site.assets_per_page", "bots.scanner_requests", "errors.outages.duration_seconds"}
-_PROBABILITY_GROUPS = {"sessions.start", "sessions.end"}
+_RANGES = {
+    "site.assets_per_page",
+    "bots.scanner_requests",
+    "errors.outages.duration_seconds",
+    "errors.bad_deploys.duration_seconds",
+}
+_PROBABILITY_GROUPS = {"sessions.start", "sessions.end", "sessions.protocol"}
+# Probability distributions over page types (rows of the transition matrix, the entry page): a file gives a
+# row whole (it replaces the default row instead of merging into it); missing targets are 0.
+_DISTRIBUTIONS = {
+    "sessions.entry": PAGE_KINDS,
+    **{f"sessions.transitions.{k}": (*PAGE_KINDS, EXIT) for k in PAGE_KINDS},
+}
 _SHARES = {
     "sessions.external_referrer_share",
     "sessions.returning_visitor_share",
-    "sessions.checkout_share",
+    "sessions.bounce",
+    "sessions.http3_share",
+    "sessions.embed_share",
+    "sessions.staff_share",
     "users.ipv6_share",
+    "users.shared_share",
+    "users.revisit_share",
+    "errors.dead_links",
+    "errors.broken_images",
+    "errors.upstream_errors",
     "bots.crawler_share",
     "bots.scanner_share",
     "errors.outages.error_share",
 }
-_POSITIVE = {"site.products", "site.categories", "site.search_terms", "users.population", "users.clients"}
+_POSITIVE = {
+    "site.products",
+    "site.categories",
+    "site.search_terms",
+    "users.population",
+    "users.shared_addresses",
+}
 
 
 @dataclass(frozen=True)
@@ -173,11 +194,30 @@ def _merge(default: dict[str, Any], user: Any, path: Path | None, prefix: str) -
             known = ", ".join(sorted(default))
             raise ConfigError(path, dotted, "unknown key", hint=f"known keys here: {known}")
         dv = default[key]
-        if isinstance(dv, dict):
+        if dotted in _DISTRIBUTIONS:
+            out[key] = _distribution(value, path, dotted)
+        elif isinstance(dv, dict):
             out[key] = _merge(dv, value, path, dotted)
         else:
             out[key] = _check_scalar(dv, value, path, dotted)
     return out
+
+
+def _distribution(value: Any, path: Path | None, dotted: str) -> dict[str, float]:
+    """A probability row given whole: known targets only, numbers; targets left out have probability 0."""
+    if not isinstance(value, dict):
+        raise ConfigError(
+            path, dotted, f"must be a mapping of page type to probability, got {_type_name(value)}"
+        )
+    targets = _DISTRIBUTIONS[dotted]
+    row: dict[str, float] = {}
+    for k, p in value.items():
+        if k not in targets:
+            raise ConfigError(
+                path, f"{dotted}.{k}", "unknown page type", hint=f"known here: {', '.join(targets)}"
+            )
+        row[k] = _check_scalar(0.0, p, path, f"{dotted}.{k}")
+    return row
 
 
 def _check_scalar(default: Any, value: Any, path: Path | None, dotted: str) -> Any:
@@ -229,6 +269,27 @@ def _walk(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return items
 
 
+def _check_distribution(row: Any, path: Path | None, dotted: str) -> None:
+    targets = _DISTRIBUTIONS[dotted]
+    if not isinstance(row, dict):
+        raise ConfigError(
+            path, dotted, f"must be a mapping of page type to probability, got {_type_name(row)}"
+        )
+    for k, p in row.items():
+        if k not in targets:
+            raise ConfigError(
+                path, f"{dotted}.{k}", "unknown page type", hint=f"known here: {', '.join(targets)}"
+            )
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
+            raise ConfigError(path, f"{dotted}.{k}", f"is a probability and must be in 0..1, got {p!r}")
+    total = sum(row.values())
+    if abs(total - 1.0) > 1e-6:
+        parts = " + ".join(f"{k} {v:g}" for k, v in row.items() if v)
+        raise ConfigError(
+            path, dotted, f"probabilities must sum to 1, got {parts} = {total:g}", hint="adjust them"
+        )
+
+
 def validate(data: dict[str, Any], path: Path | None = None) -> None:
     """Check value ranges and probability sums; raise one :class:`ConfigError` naming the key path."""
     for dotted, value in _walk(data):
@@ -242,6 +303,8 @@ def validate(data: dict[str, Any], path: Path | None = None) -> None:
                 raise ConfigError(
                     path, dotted, f"probabilities must sum to 1, got {parts} = {total:g}", hint="adjust them"
                 )
+        elif dotted in _DISTRIBUTIONS:
+            _check_distribution(value, path, dotted)
         elif dotted in _SHARES and not 0 <= value <= 1:
             raise ConfigError(path, dotted, f"is a share and must be in 0..1, got {value}")
         elif dotted in _RANGES:
@@ -257,14 +320,6 @@ def validate(data: dict[str, Any], path: Path | None = None) -> None:
             for i, v in enumerate(value):
                 if v < 0:
                     raise ConfigError(path, f"{dotted}[{i}]", f"must be >= 0, got {v}")
-    rates = data["errors"]["rates"]
-    if sum(rates.values()) > 1:
-        raise ConfigError(path, "errors.rates", f"rates sum to {sum(rates.values()):g}, must be <= 1")
-    for k, p in rates.items():
-        if p > 1:
-            raise ConfigError(path, f"errors.rates.{k}", f"is a probability and must be in 0..1, got {p}")
-    if sum(data["sessions"]["page_weights"].values()) <= 0:
-        raise ConfigError(path, "sessions.page_weights", "at least one weight must be > 0")
     if sum(data["traffic"]["hourly_multipliers"]) <= 0:
         raise ConfigError(path, "traffic.hourly_multipliers", "at least one multiplier must be > 0")
     if data["bots"]["crawler_share"] + data["bots"]["scanner_share"] > 1:
@@ -273,8 +328,9 @@ def validate(data: dict[str, Any], path: Path | None = None) -> None:
         raise ConfigError(path, "site.scheme", f"must be http or https, got {data['site']['scheme']!r}")
     if not data["site"]["host"] or any(c in data["site"]["host"] for c in ' "\\/'):
         raise ConfigError(path, "site.host", f"must be a host name, got {data['site']['host']!r}")
-    if data["sessions"]["pages_mean"] < 1:
-        raise ConfigError(path, "sessions.pages_mean", f"must be >= 1, got {data['sessions']['pages_mean']}")
+    users = data["users"]
+    if users["shared_share"] + users["revisit_share"] > 1:
+        raise ConfigError(path, "users", "shared_share + revisit_share must be <= 1")
     if data["sessions"]["pages_max"] < 1:
         raise ConfigError(path, "sessions.pages_max", f"must be >= 1, got {data['sessions']['pages_max']}")
 

@@ -1,8 +1,9 @@
 """The traffic model: session arrivals shaped by time of day, and each session's request plan.
 
-A session is a small state machine, START -> LOGIN | DIRECT -> BROWSING -> LOGOUT | ABANDON | ERROR, decided
-when the session starts; it then lays out its whole request plan (page views, the assets each page pulls,
-XHR calls, the checkout funnel) into per-second buckets. Formatters turn a second's bucket into text, so
+A visit is a small state machine, START -> LOGIN | DIRECT -> BROWSING -> LOGOUT | ABANDON | ERROR, decided
+when it starts; BROWSING walks the configured transition matrix (page type -> page type or exit) from an
+entry page. The visit lays out its whole request plan (page views, the assets a browser does not have cached
+yet, XHR calls, the checkout funnel) into per-second buckets. Formatters turn a second's bucket into text, so
 the plan is made once and written in any format. All randomness comes from one ``random.Random`` seeded
 from (seed, node), and time comes only from the caller: same seed, config and start give the same plan.
 
@@ -14,17 +15,28 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import zlib
 from collections.abc import Iterator, Sequence
+from statistics import NormalDist
 
-from edgelog.generator.config import ERROR_STATUS, PAGE_KINDS, STATUS_ERRORS, GeneratorConfig
+from edgelog.generator.addresses import ClientAddresses
+from edgelog.generator.config import EXIT, GeneratorConfig
 from edgelog.generator.escape import nginx_escape
-from edgelog.generator.pools import BROWSER_AGENTS, CRAWLER_AGENTS, SCANNER_AGENTS, WeightedTable
+from edgelog.generator.pools import (
+    BROWSER_AGENTS,
+    CRAWLER_AGENTS,
+    REFERRER_ORIGINS,
+    SCANNER_AGENTS,
+    WeightedTable,
+)
 from edgelog.generator.site import ERROR_PAGE_BYTES, LOGIN_REQUIRED, Page, Req, build_site
 
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
 WARMUP = 300.0  # seconds of sessions simulated before the start so traffic begins in steady state
+REVALIDATE = 0.25  # a warm cache revalidates an expired, un-hashed asset (logo, images) once per visit: 304
+DEPLOY_BREAKS = ("product", "search", "cart", "checkout", "category")  # what a bad release can break
 Event = tuple[int, "Ident", Req, int, int, str]
 
 
@@ -49,18 +61,42 @@ def effective_seed(seed: int | None, config: GeneratorConfig) -> int:
 
 
 class Ident:
-    """A client as it appears in a log line; the combined-format prefix and suffix are built once."""
+    """A client as it appears in a log line; the combined-format prefix and suffix are built once.
 
-    __slots__ = ("cpre", "csuf", "ip", "sid", "ua", "uid", "user")
+    ``user`` is nginx's ``$remote_user`` (HTTP Basic auth only); ``uid`` and ``account`` are the shop account
+    of a form login (JSON/CSV ``user_id``, the app log's ``user``); ``pv`` the protocol index into
+    :data:`~edgelog.generator.site.PROTOCOLS`.
+    """
 
-    def __init__(self, ip: str, user: str, uid: str, sid: str, ua: tuple[str, str]):
+    __slots__ = ("account", "cpre", "csuf", "ip", "pv", "sid", "ua", "uid", "user")
+
+    def __init__(
+        self, ip: str, user: str, uid: str, sid: str, ua: tuple[str, str], pv: int = 1, account: str = "-"
+    ):
         self.ip = ip
         self.user = user
         self.uid = uid
+        self.account = account
         self.sid = sid
         self.ua = ua[0]
+        self.pv = pv
         self.cpre = f"{ip} - {nginx_escape(user) if user != '-' else '-'} ["
         self.csuf = f' "{ua[1]}"\n'
+
+    def but(
+        self,
+        *,
+        user: str | None = None,
+        uid: str | None = None,
+        pv: int | None = None,
+        account: str | None = None,
+    ) -> Ident:
+        """The same client after a login or a protocol upgrade."""
+        return Ident(
+            self.ip, self.user if user is None else user, self.uid if uid is None else uid, self.sid,
+            (self.ua, self.csuf[2:-2]), self.pv if pv is None else pv,
+            self.account if account is None else account,
+        )  # fmt: skip
 
 
 def _agents(items: list[tuple[str, float]]) -> WeightedTable:
@@ -97,53 +133,64 @@ class Engine:
         self.hourly = [m / mean for m in hourly]
         self.weekend = d["traffic"]["weekend_factor"]
         self.burst = d["traffic"]["burst"]
-        self.outages = d["errors"]["outages"]
+        errors = d["errors"]
+        self.outages = errors["outages"]
+        self.deploys = errors["bad_deploys"]
+        self.p_dead = errors["dead_links"]
+        self.p_upstream = errors["upstream_errors"]
         sess = d["sessions"]
         self.p_login = sess["start"]["login"]
         self.p_end_logout = sess["end"]["logout"]
         self.p_end_error = sess["end"]["error"]
-        self.geo_p = 1.0 / sess["pages_mean"]
         self.pages_max = sess["pages_max"]
-        self.think_mu = math.log(max(sess["think_time_median_seconds"], 0.001))
-        self.think_max = sess["think_time_max_seconds"]
+        # think times: 4096 quantiles of the log-normal (sigma 1), drawn with getrandbits(12) like the tables
+        mu, cap, z = (
+            math.log(max(sess["think_time_median_seconds"], 0.001)),
+            sess["think_time_max_seconds"],
+            NormalDist(),
+        )
+        self.think = [min(math.exp(mu + z.inv_cdf((i + 0.5) / 4096)), cap) for i in range(4096)]
         self.p_external = sess["external_referrer_share"]
         self.p_returning = sess["returning_visitor_share"]
-        self.p_checkout = sess["checkout_share"]
-        self.assets_lo, self.assets_hi = d["site"]["assets_per_page"]
-        weights = sess["page_weights"]
-        anon_kinds = [k for k in PAGE_KINDS if k not in LOGIN_REQUIRED and weights[k] > 0] or ["home"]
-        all_kinds = [k for k in PAGE_KINDS if weights[k] > 0]
-        self.anon_kinds = WeightedTable(anon_kinds, [weights[k] or 1.0 for k in anon_kinds])
-        self.user_kinds = WeightedTable(all_kinds, [weights[k] for k in all_kinds])
+        self.p_http1 = sess["protocol"]["http1"]
+        self.p_http3 = sess["http3_share"]
+        self.p_embed = sess["embed_share"]
+        self.p_staff = sess["staff_share"]
+        self.entry = _distribution(sess["entry"])
+        self.p_bounce = sess["bounce"]
+        self.transitions = {kind: _distribution(row) for kind, row in sess["transitions"].items()}
+        self.next_tables = {kind: table.table for kind, table in self.transitions.items()}  # inlined draws
+        self.page_tables = {kind: table.table for kind, table in self.site.tables.items()}
         self.p_crawler = d["bots"]["crawler_share"]
         self.p_scanner = d["bots"]["scanner_share"]
         self.scan_lo, self.scan_hi = d["bots"]["scanner_requests"]
-        rates = d["errors"]["rates"]
-        self.p_error = sum(rates.values())
-        err_keys = [k for k in STATUS_ERRORS if rates[k] > 0] or ["server_error"]
-        self.err_table = WeightedTable([ERROR_STATUS[k] for k in err_keys], [rates[k] or 1 for k in err_keys])
-        five = [k for k in STATUS_ERRORS if ERROR_STATUS[k] >= 500]
-        self.fatal_table = WeightedTable([ERROR_STATUS[k] for k in five], [rates[k] + 1e-3 for k in five])
         pools = self.site.pools
-        self.clients = WeightedTable(pools.client_ips, _client_weights(len(pools.client_ips)))
+        users = d["users"]
+        self.addresses = ClientAddresses(
+            pools, ipv6_share=users["ipv6_share"], shared_share=users["shared_share"],
+            revisit_share=users["revisit_share"],
+        )  # fmt: skip
         self.users = pools.usernames
-        # current browsers by market share, plus a 6% long tail of older agents from Faker
-        tail = [(ua, 6.0 / len(pools.user_agents)) for ua in pools.user_agents]
-        self.browsers = _agents(BROWSER_AGENTS + tail)
+        self.browsers = _agents(BROWSER_AGENTS)
+        self.desktops = _agents(
+            [(ua, w) for ua, w in BROWSER_AGENTS if re.search(r"Windows|Macintosh|X11", ua)]
+        )
         self.crawlers = _agents(CRAWLER_AGENTS)
         self.scanners = _agents(SCANNER_AGENTS)
-        self.referrers = WeightedTable(
-            [u for u, _ in pools.referrer_urls], [w for _, w in pools.referrer_urls]
-        )
+        self.referrers = WeightedTable([u for u, _ in REFERRER_ORIGINS], [w for _, w in REFERRER_ORIGINS])
         self._hour_cache: dict[int, tuple[float, list[tuple[float, float]]]] = {}
-        self._outage_cache: dict[int, list[tuple[float, float]]] = {}
+        self._incident_cache: dict[tuple[str, int], list[tuple[float, float, str]]] = {}
         self.forced_bursts: list[tuple[float, float]] = []
+        self._mult_hour = -1
+        self._mult_now: tuple[float, list[tuple[float, float]]] = (1.0, [])
         for b0 in bursts:
             self.add_burst(b0)
-        self._outage_hour = -1
-        self._outage_now: list[tuple[float, float]] = []
+        self._incident_hour = -1
+        self._calm_from = self._calm_until = 0.0  # a time range known to have no incident window
+        self._incidents_now: list[tuple[float, float, str, bool]] = []  # (start, end, deploy breaks, outage?)
         self.p_outage = self.outages["error_share"] if self.outages["per_day"] > 0 else 0.0
         self.lines_per_session = self._calibrate()
+        self.addresses.recent.clear()  # calibration visits are not earlier visitors
         # Start sessions WARMUP seconds early and drop their events before ``start``: the first minutes
         # then already carry the sessions in progress instead of ramping up from zero.
         self.start = int(start)
@@ -182,35 +229,56 @@ class Engine:
     def multiplier(self, t: float) -> float:
         """Traffic multiplier at time ``t``: hour of day, weekend and bursts (also the previous hour's)."""
         hour = int(t // 3600)
-        mult, windows = self._hour(hour)
-        for a, b in windows + self._hour(hour - 1)[1] + self.forced_bursts:
+        if hour != self._mult_hour:  # one arrival after the other: the same hour nearly every time
+            mult, windows = self._hour(hour)
+            self._mult_hour, self._mult_now = hour, (mult, windows + self._hour(hour - 1)[1])
+        mult, windows = self._mult_now
+        for a, b in windows:
+            if a <= t < b:
+                return mult * self.burst["factor"]
+        for a, b in self.forced_bursts:
             if a <= t < b:
                 return mult * self.burst["factor"]
         return mult
 
-    def _outage_windows(self, hour: int) -> list[tuple[float, float]]:
-        got = self._outage_cache.get(hour)
+    def _windows(self, name: str, hour: int) -> list[tuple[float, float, str]]:
+        """Incident windows (``outages``, ``bad_deploys``) starting in one UTC hour, from (seed, hour)."""
+        key = (name, hour)
+        got = self._incident_cache.get(key)
         if got is None:
-            hr = random.Random(derive_seed(self.seed, self.node, "outage", str(hour)))
+            spec = self.outages if name == "outages" else self.deploys
+            hr = random.Random(derive_seed(self.seed, self.node, name, str(hour)))
             got = []
-            if self.outages["per_day"] > 0 and hr.random() < self.outages["per_day"] / 24:
-                lo, hi = self.outages["duration_seconds"]
+            if spec["per_day"] > 0 and hr.random() < spec["per_day"] / 24:
+                lo, hi = spec["duration_seconds"]
                 a = hour * 3600 + hr.random() * 3600
-                got.append((a, a + hr.uniform(lo, hi)))
-            if len(self._outage_cache) > 256:
-                self._outage_cache.clear()
-            self._outage_cache[hour] = got
+                got.append((a, a + hr.uniform(lo, hi), DEPLOY_BREAKS[int(hr.random() * len(DEPLOY_BREAKS))]))
+            if len(self._incident_cache) > 512:
+                self._incident_cache.clear()
+            self._incident_cache[key] = got
         return got
 
+    def _incidents(self, hour: int) -> list[tuple[float, float, str, bool]]:
+        """Incident windows that can cover a time in ``hour`` (those starting in it or in the hour before)."""
+        if hour != self._incident_hour:
+            self._incident_hour = hour
+            self._incidents_now = [
+                (a, b, kind, name == "outages")
+                for name in ("outages", "bad_deploys")
+                for a, b, kind in self._windows(name, hour) + self._windows(name, hour - 1)
+            ]
+        return self._incidents_now
+
     def in_outage(self, t: float) -> bool:
-        """True inside a correlated upstream outage (502/503 for dynamic pages; assets still served)."""
-        hour = int(t // 3600)
-        if hour != self._outage_hour:
-            self._outage_hour = hour
-            self._outage_now = self._outage_windows(hour) + self._outage_windows(hour - 1)
-        if not self._outage_now:
-            return False
-        return any(a <= t < b for a, b in self._outage_now)
+        """True inside a correlated upstream outage (502/503 for dynamic requests; static files load)."""
+        return any(outage and a <= t < b for a, b, _, outage in self._incidents(int(t // 3600)))
+
+    def broken_by_deploy(self, t: float) -> str:
+        """The page type a bad release breaks at ``t`` (500 until it is rolled back), else ``""``."""
+        for a, b, kind, outage in self._incidents(int(t // 3600)):
+            if not outage and a <= t < b:
+                return kind
+        return ""
 
     # ---- arrivals ------------------------------------------------------------------------------
     def _advance_arrival(self) -> None:
@@ -270,12 +338,16 @@ class Engine:
         return f"{((self.sessions * GOLDEN) ^ self.salt) & MASK64:016x}"
 
     def session(self, t: float) -> None:
-        """Lay out one session starting at ``t``: a human, a crawler or a scanner."""
+        """Lay out one visit starting at ``t``: a human, a crawler, a scanner, staff or a widget view."""
         u = self.rng.random()
         if u < self.p_crawler:
             self._crawler(t)
         elif u < self.p_crawler + self.p_scanner:
             self._scanner(t)
+        elif u < self.p_crawler + self.p_scanner + self.p_staff:
+            self._staff(t)
+        elif u < self.p_crawler + self.p_scanner + self.p_staff + self.p_embed:
+            self._embed(t)
         else:
             self._human(t)
 
@@ -287,70 +359,97 @@ class Engine:
         b.append((int((t - sec) * 1000), ident, req, status, nbytes, ref))
 
     def _status(self, t: float, req: Req) -> tuple[int, int]:
-        """Status and body size of a dynamic request: configured error rates, outages, else success."""
-        r = self.rng.random
-        if r() < self.p_error:
-            st = self.err_table.draw(self.rng)
-            return st, ERROR_PAGE_BYTES[st]
-        if self.p_outage and self.in_outage(t) and r() < self.p_outage:
-            st = 502 if r() < 0.6 else 503
-            return st, ERROR_PAGE_BYTES[st]
+        """Status and body size of a dynamic request: the resource's own status, incidents, hiccups."""
         st = req.status
+        if st >= 400:  # a missing resource is missing whenever it is asked for
+            return st, req.size
+        r = self.rng.random
+        if not self._calm_from <= t < self._calm_until:  # most hours have no incident at all
+            hour = int(t // 3600)
+            incidents = self._incidents(hour)
+            if not incidents:
+                self._calm_from, self._calm_until = hour * 3600.0, hour * 3600.0 + 3600.0
+            for a, b, kind, outage in incidents:
+                if a <= t < b:
+                    if outage:
+                        if r() < self.p_outage:
+                            st = 502 if r() < 0.6 else 503
+                            return st, ERROR_PAGE_BYTES[st]
+                    elif kind == req.kind:
+                        return 500, ERROR_PAGE_BYTES[500]
+        u = r()
+        if u < self.p_upstream:
+            st = 502 if u < self.p_upstream / 2 else 504
+            return st, ERROR_PAGE_BYTES[st]
         if st >= 300 or req.size == 0:
             return st, 0
-        return st, int(req.size * (0.85 + 0.3 * r()))
+        return st, int(req.size * (0.85 + 0.3 * u))
 
-    def _view(self, t: float, ident: Ident, page: Page, ref: str, cached: bool) -> tuple[float, int]:
-        """A page request and, if it succeeded, the assets the browser loads after it."""
-        rng = self.rng
-        r = rng.random
-        st, nb = self._status(t, page.req)
-        self._emit(t, ident, page.req, st, nb, ref)
+    def _view(
+        self, t: float, ident: Ident, page: Page, ref: str, cache: set[int], warm: bool
+    ) -> tuple[float, int]:
+        """A page request and, if it succeeded, what the browser fetches for it: the assets it does not have
+        (each once per visit; a warm cache keeps hashed files for good and revalidates a few others) and
+        the page's XHR calls."""
+        r = self.rng.random
+        req = page.req
+        st, nb = self._status(t, req)
+        buckets = self.buckets
+        bsec = int(t)
+        b = buckets.get(bsec)
+        if b is None:
+            b = buckets[bsec] = []
+        b.append((int((t - bsec) * 1000), ident, req, st, nb, ref))
         if st >= 400:
             return t, st
-        url = page.req.url
-        k = self.assets_lo + int(r() * (self.assets_hi - self.assets_lo + 1))
-        ta = t + page.req.latency / 1000.0
-        buckets = self.buckets
-        p_err = self.p_error
-        bsec = -1
-        b: list[Event] = []
-        for a in page.assets[:k]:
-            ta += 0.004 + r() * 0.05
-            if r() < p_err:
-                ast = self.err_table.draw(rng)
-                anb = ERROR_PAGE_BYTES[ast]
-            elif cached:
+        url = req.url
+        ta = t + req.latency / 1000.0
+        todo = page.aids.difference(cache)  # most later pages only add an image or two
+        cache.update(todo)
+        assets = self.site.assets
+        for aid in sorted(todo) if todo else ():  # asset ids follow the page's loading order (css, js first)
+            a = assets[aid]
+            if warm and a.status < 400:
+                if a.immutable or r() >= REVALIDATE:
+                    continue  # fresh in the browser's cache: no request at all
                 ast, anb = 304, 0
             else:
-                ast, anb = 200, a.size
+                ast, anb = a.status, a.size
+            ta += 0.004 + r() * 0.05
             sec = int(ta)
             if sec != bsec:  # most assets land in the page's second: one bucket lookup for all
                 bsec = sec
-                b = buckets.get(sec)  # type: ignore[assignment]
+                b = buckets.get(sec)
                 if b is None:
                     b = buckets[sec] = []
             b.append((int((ta - sec) * 1000), ident, a, ast, anb, url))
+        for p, reqs in page.xhr:
+            if r() < p:
+                x = reqs[int(r() * len(reqs))]
+                ta += 0.05 + r() * 0.4
+                xst, xnb = self._status(ta, x)
+                sec = int(ta)
+                b = buckets.get(sec)
+                if b is None:
+                    b = buckets[sec] = []
+                b.append((int((ta - sec) * 1000), ident, x, xst, xnb, url))
         return ta, st
 
     def _think(self) -> float:
-        return min(self.rng.lognormvariate(self.think_mu, 1.0), self.think_max)
-
-    def _pick(self, kinds: WeightedTable) -> tuple[str, Page]:
-        kind = kinds.draw(self.rng)
-        if kind == "api":
-            return kind, None  # type: ignore[return-value]
-        return kind, self.site.tables[kind].draw(self.rng)
+        return self.think[self.rng.getrandbits(12)]
 
     def _human(self, t: float) -> None:
         rng = self.rng
         r = rng.random
+        bits = rng.getrandbits
         site = self.site
+        think = self.think
+        pages_of = self.page_tables
+        nexts = self.next_tables
         sid = self._sid()
-        ip = self.clients.draw(rng)
-        ua = self.browsers.draw(rng)
-        anon = Ident(ip, "-", "", sid, ua)
-        ident = anon
+        pv = 0 if r() < self.p_http1 else 1
+        upgrade = pv == 1 and r() < self.p_http3  # alt-svc learnt on the first page: HTTP/3 from then on
+        ident = Ident(self.addresses.draw(rng), "-", "", sid, self.browsers.draw(rng), pv)
         login = r() < self.p_login
         u = r()
         end = (
@@ -358,90 +457,202 @@ class Engine:
             if u < self.p_end_logout
             else ("error" if u < self.p_end_logout + self.p_end_error else "")
         )
-        n = 1 + int(math.log(1.0 - r()) / math.log(1.0 - self.geo_p)) if self.geo_p < 1 else 1
-        n = min(n, self.pages_max)
-        cached = r() < self.p_returning
-        ref = self.referrers.draw(rng) if r() < self.p_external else "-"
-        if r() < 0.4:
-            page = site.pages["home"][0]
+        warm = r() < self.p_returning
+        cache: set[int] = set()
+        current = self.referrers.draw(rng) if r() < self.p_external else "-"
+        if current != "-" and r() < self.p_dead:  # an old link or bookmark to a page that is gone
+            dead = site.dead[int(r() * len(site.dead))]
+            self._emit(t, ident, dead, dead.status, dead.size, current)
+            if r() < 0.6:
+                return
+            t += 2.0 + think[bits(12)]
+            current, kind = dead.url, "home"
         else:
-            _kind, page = self._pick(self.anon_kinds)
-            if page is None:
-                page = site.pages["home"][0]
-        login_at = (0 if r() < 0.5 else 1) if login else -1
-        kinds = self.anon_kinds
-        current = ref
-        for i in range(n):
-            if i == login_at:
-                t, st = self._view(t, anon, site.login_page, current, cached)
+            kind = self.entry.draw(rng)
+        logged_in = False
+        views = 0
+        while True:
+            if kind in LOGIN_REQUIRED and not logged_in:
+                target = pages_of[kind][bits(12)].req
+                self._emit(t, ident, target, 302, 0, current)  # -> /login?next=...
+                t, st = self._view(t + 0.2, ident, site.login_page, current, cache, warm)
+                if not login or st >= 400:
+                    end = ""
+                    break  # the login wall ends an anonymous visit
                 current = site.login_page.req.url
-                t += 2.0 + r() * 12.0
-                st, nb = self._status(t, site.login_post)
-                self._emit(t, anon, site.login_post, st, nb, current)
-                if st < 400:
-                    uidx = int(r() * len(self.users))
-                    ident = Ident(ip, self.users[uidx], str(10_000 + uidx), sid, ua)
-                    kinds = self.user_kinds
-                    page = site.pages["account"][0] if r() < 0.5 else page
-                t += 0.3 + r()
-            if page is None:  # an XHR from the current page instead of a navigation
-                api = site.api_table.draw(rng)
-                st, nb = self._status(t, api)
-                self._emit(t, ident, api, st, nb, current)
+                t, ident, logged_in = self._log_in(t, ident, current)
+                if not logged_in:
+                    end = ""
+                    break
+                current = site.login_page.req.url
+            page = pages_of[kind][bits(12)]
+            if kind == "checkout":
+                t, st, current = self._checkout(t, ident, page, current, cache, warm)
             else:
-                t, st = self._view(t, ident, page, current, cached)
-                current = page.req.url
-                if st >= 500 and r() < 0.5:
-                    return  # the user gives up after a server error
-                if page.req.kind == "product" and r() < 0.2:
+                t, st = self._view(t, ident, page, current, cache, warm)
+                for _ in range(2):  # a visitor reloads a failed page once or twice, then may give up
+                    if st < 500 or r() < 0.4:
+                        break
+                    t, st = self._view(t + 2.0 + r() * 5.0, ident, page, current, cache, warm)
+                if st >= 500 and r() < 0.7:
+                    return
+                if st < 400:  # after an error page the visitor goes back and clicks on from there
+                    current = page.req.url
+            views += 1
+            if upgrade and ident.pv == 1:
+                ident = ident.but(pv=2)
+            if login and not logged_in and views == 1:
+                t, st = self._view(t + 2.0 + r() * 6.0, ident, site.login_page, current, cache, warm)
+                if st < 400:
+                    current = site.login_page.req.url
+                    t, ident, logged_in = self._log_in(t, ident, current)
+                    if logged_in and r() < 0.5:
+                        kind = "account"
+                        continue
+            if views >= self.pages_max or (views == 1 and r() < self.p_bounce):
+                break
+            nxt = nexts[kind][bits(12)]
+            if nxt == EXIT:
+                break
+            if kind == "product":
+                if r() < self.p_dead / 3:  # the size guide every product page links to was never published
+                    t += 2.0 + r() * 10.0
+                    bl = site.broken_link
+                    self._emit(t, ident, bl, bl.status, bl.size, current)
+                if nxt == "cart":  # "add to cart" is an XHR; then the cart opens
                     t += 1.0 + r() * 4.0
                     st, nb = self._status(t, site.cart_add)
                     self._emit(t, ident, site.cart_add, st, nb, current)
-                    t += 0.5 + self._think()
-                    page = site.pages["cart"][0]
+                    t += 0.5 + r()
+                    kind = nxt
                     continue
-                if page.req.kind == "cart" and ident is not anon and r() < self.p_checkout:
-                    t += 1.0 + r() * 5.0
-                    t, st = self._view(t, ident, site.checkout, current, cached)
-                    current = site.checkout.req.url
-                    if st < 400:
-                        t += 20.0 + r() * 60.0
-                        st, nb = self._status(t, site.payment_post)
-                        self._emit(t, ident, site.payment_post, st, nb, current)
-                        if st < 400:
-                            t += 0.5 + r() * 2.0
-                            t, st = self._view(t, ident, site.confirmation, current, cached)
-                            current = site.confirmation.req.url
+            t += think[bits(12)]
+            kind = nxt
+        if end == "logout" and logged_in:
+            self._emit(t + think[bits(12)], ident, site.logout, 302, 0, current)
+        elif end == "error":  # a transient upstream failure on the last click, and the visitor gives up
+            last = pages_of[kind][bits(12)].req
+            st = 502 if r() < 0.5 else 504
+            self._emit(t + think[bits(12)], ident, last, st, ERROR_PAGE_BYTES[st], current)
+
+    def _log_in(self, t: float, ident: Ident, current: str) -> tuple[float, Ident, bool]:
+        """Submit the login form (a mistyped password re-renders it); a form login sets no $remote_user."""
+        r = self.rng.random
+        site = self.site
+        t += 4.0 + r() * 12.0
+        if r() < 0.08:
+            self._emit(t, ident, site.login_post, 200, 8_100, current)  # wrong password: the form again
+            t += 5.0 + r() * 10.0
+        st, nb = self._status(t, site.login_post)
+        self._emit(t, ident, site.login_post, st, nb, current)
+        if st >= 400:
+            return t, ident, False
+        uidx = int(r() * len(self.users))
+        return t + 0.3 + r(), ident.but(uid=str(10_000 + uidx), account=self.users[uidx]), True
+
+    def _checkout(
+        self, t: float, ident: Ident, page: Page, current: str, cache: set[int], warm: bool
+    ) -> tuple[float, int, str]:
+        """The checkout funnel: the checkout page, the payment POST and the confirmation.
+
+        Returns the time, the status of the last page and the page the visitor is on afterwards."""
+        r = self.rng.random
+        site = self.site
+        t, st = self._view(t, ident, page, current, cache, warm)
+        if st >= 400:
+            return t, st, current
+        if r() < 0.3:  # 30% abandon on the checkout page
+            return t, st, page.req.url
+        t += 20.0 + r() * 60.0
+        st, nb = self._status(t, site.payment_post)
+        self._emit(t, ident, site.payment_post, st, nb, page.req.url)
+        if st >= 400:
+            return t, st, page.req.url
+        t += 0.5 + r() * 2.0
+        t, st = self._view(t, ident, site.confirmation, page.req.url, cache, warm)
+        return t, st, site.confirmation.req.url if st < 400 else page.req.url
+
+    def _staff(self, t: float) -> None:
+        """A staff member in /admin/, behind HTTP Basic auth: 401 until the browser sends credentials."""
+        rng = self.rng
+        r = rng.random
+        site = self.site
+        pools = site.pools
+        anon = Ident(
+            pools.shared_addresses[
+                -1 - int(r() * min(3, len(pools.shared_addresses)))
+            ],  # the office gateways
+            "-",
+            "",
+            self._sid(),
+            self.desktops.draw(rng),
+            1,
+        )
+        user = pools.staff[int(r() * len(pools.staff))]
+        home = site.admin[0].req
+        self._emit(t, anon, home, 401, ERROR_PAGE_BYTES[401], "-")
+        t += 3.0 + r() * 6.0
+        if r() < 0.1:  # a mistyped password: 401 with the user name nginx was given
+            self._emit(t, anon.but(user=user), home, 401, ERROR_PAGE_BYTES[401], "-")
+            t += 4.0 + r() * 8.0
+        ident = anon.but(user=user)
+        cache: set[int] = set()
+        current = "-"
+        for i in range(3 + int(r() * 10)):
+            page = site.admin[0] if i == 0 else site.admin[int(r() * len(site.admin))]
+            t, _st = self._view(t, ident, page, current, cache, True)
+            current = page.req.url
             t += self._think()
-            _kind, page = self._pick(kinds)
-        if end == "logout" and ident is not anon:
-            self._emit(t, ident, site.logout, 302, 0, current)
-        elif end == "error":
-            if page is None:
-                page = site.pages["home"][0]
-            st = self.fatal_table.draw(rng)
-            self._emit(t, ident, page.req, st, ERROR_PAGE_BYTES[st], current)
+
+    def _embed(self, t: float) -> None:
+        """The reviews widget on the brand's blog: a cross-origin XHR, so a CORS preflight comes first."""
+        rng = self.rng
+        r = rng.random
+        site = self.site
+        ident = Ident(self.addresses.draw(rng), "-", "", self._sid(), self.browsers.draw(rng), 1)
+        pre, get = site.embeds[int(r() * r() * len(site.embeds))]
+        self._emit(t, ident, pre, 204, 0, site.embed_origin)
+        t += 0.03 + r() * 0.15
+        st, nb = self._status(t, get)
+        self._emit(t, ident, get, st, nb, site.embed_origin)
 
     def _crawler(self, t: float) -> None:
         rng = self.rng
         r = rng.random
-        ident = Ident(rng.choice(self.site.pools.crawler_ips), "-", "", self._sid(), self.crawlers.draw(rng))
+        pv = 0 if r() < 0.5 else 1  # search crawlers use HTTP/1.1 and HTTP/2 about equally, never HTTP/3
+        ident = Ident(
+            rng.choice(self.site.pools.crawler_ips), "-", "", self._sid(), self.crawlers.draw(rng), pv
+        )
         site = self.site
         self._emit(t, ident, site.robots, 200, site.robots.size, "-")
         if r() < 0.3:
             t += 1.0 + r() * 3.0
             self._emit(t, ident, site.sitemap, 200, site.sitemap.size, "-")
+        bits, status, buckets, p_dead, dead = (
+            rng.getrandbits,
+            self._status,
+            self.buckets,
+            self.p_dead,
+            site.dead,
+        )
+        tables = [self.page_tables[k] for k in ("product", "product", "category", "home", "info", "search")]
         for _ in range(5 + int(r() * 40)):
             t += 0.5 + r() * 8.0
-            kind = ("product", "product", "category", "home", "info", "search")[int(r() * 6)]
-            req = site.tables[kind].draw(rng).req
-            st, nb = self._status(t, req)
-            self._emit(t, ident, req, st, nb, "-")
+            # now and then a URL it remembers from before it was removed
+            req = dead[int(r() * len(dead))] if r() < p_dead else tables[int(r() * 6)][bits(12)].req
+            st, nb = status(t, req)
+            sec = int(t)
+            b = buckets.get(sec)
+            if b is None:
+                b = buckets[sec] = []
+            b.append((int((t - sec) * 1000), ident, req, st, nb, "-"))
 
     def _scanner(self, t: float) -> None:
         rng = self.rng
         r = rng.random
-        ident = Ident(rng.choice(self.site.pools.scanner_ips), "-", "", self._sid(), self.scanners.draw(rng))
+        ident = Ident(
+            rng.choice(self.site.pools.scanner_ips), "-", "", self._sid(), self.scanners.draw(rng), 0
+        )
         site = self.site
         if r() < 0.3:
             junk = site.junk[int(r() * len(site.junk))]
@@ -452,6 +663,7 @@ class Engine:
             self._emit(t, ident, probe, probe.status, probe.size, "-")
 
 
-def _client_weights(n: int) -> list[float]:
-    """Client popularity: a long tail where a few addresses (offices, carrier NAT) send much more."""
-    return [1.0 / (k + 1) ** 0.6 for k in range(n)]
+def _distribution(row: dict[str, float]) -> WeightedTable:
+    """A page-type distribution (entry page, a transition matrix row) as a lookup table."""
+    items = [k for k, p in row.items() if p > 0]
+    return WeightedTable(items, [row[k] for k in items])

@@ -83,7 +83,7 @@ class CombinedFormatter(Formatter):
     def format(self, sec: int, events: list[Event]) -> str:
         ts = clf_time(sec)
         return "".join(
-            [f'{i.cpre}{ts}] "{r.c}" {st} {nb} "{ref}"{i.csuf}' for _ms, i, r, st, nb, ref in events]
+            [f'{i.cpre}{ts}] "{r.cv[i.pv]}" {st} {nb} "{ref}"{i.csuf}' for _ms, i, r, st, nb, ref in events]
         )
 
 
@@ -92,7 +92,7 @@ class CommonFormatter(Formatter):
 
     def format(self, sec: int, events: list[Event]) -> str:
         ts = clf_time(sec)
-        return "".join([f'{i.cpre}{ts}] "{r.c}" {st} {nb}\n' for _ms, i, r, st, nb, _ref in events])
+        return "".join([f'{i.cpre}{ts}] "{r.cv[i.pv]}" {st} {nb}\n' for _ms, i, r, st, nb, _ref in events])
 
 
 class _RecordFormatter(Formatter):
@@ -108,7 +108,7 @@ class _RecordFormatter(Formatter):
                 i.user,
                 r.method,
                 r.path,
-                r.proto,
+                r.protos[i.pv],
                 st,
                 nb,
                 ref,
@@ -144,12 +144,13 @@ class JsonFormatter(_RecordFormatter):
             got = self._strings[value] = self._enc(value)
         return got
 
-    def _req(self, r: Req) -> str:
-        got = self._reqs.get(id(r))
+    def _req(self, r: Req, pv: int) -> str:
+        key = id(r) * 4 + pv
+        got = self._reqs.get(key)
         if got is None:
             enc = self._enc
-            got = f'"method":{enc(r.method)},"path":{enc(r.path)},"protocol":{enc(r.proto)}'
-            self._reqs[id(r)] = got
+            got = f'"method":{enc(r.method)},"path":{enc(r.path)},"protocol":{enc(r.protos[pv])}'
+            self._reqs[key] = got
             self._keep.append(r)
         return got
 
@@ -159,7 +160,7 @@ class JsonFormatter(_RecordFormatter):
         host = self._host
         return "".join(
             [
-                f'{{"ts":"{base}.{ms:03d}Z","remote_addr":{s(i.ip)},"remote_user":{s(i.user)},{req(r)},'
+                f'{{"ts":"{base}.{ms:03d}Z","remote_addr":{s(i.ip)},"remote_user":{s(i.user)},{req(r, i.pv)},'
                 f'"status":{st},"bytes":{nb},"referer":{s(ref)},"user_agent":{s(i.ua)},"host":{host},'
                 f'"request_id":"{rid()}","session_id":"{i.sid}","user_id":"{i.uid}",'
                 f'"response_time_ms":{rms(r.latency, st)!r}}}\n'
@@ -194,7 +195,7 @@ class AppFormatter(Formatter):
             if kind in ("asset", "probe", "junk", "robots"):
                 continue
             ts = f"{base}.{ms:03d}Z"
-            who = f"session={i.sid} user={i.user if i.uid else '-'} client={i.ip}"
+            who = f"session={i.sid} user={i.account if i.uid else i.user} client={i.ip}"
             rid = self.request_id()
             dur = self.response_ms(r.latency, st)
             if st >= 500:
@@ -261,7 +262,7 @@ class ErrorFormatter(Formatter):
             self.connection += 1
             if st < 400:
                 continue
-            tail = f'client: {i.ip}, server: {host}, request: "{r.c}"'
+            tail = f'client: {i.ip}, server: {host}, request: "{r.cv[i.pv]}"'
             head = f"{ts} [error] {self.worker}#{self.worker}: *{self.connection}"
             if r.kind == "junk" or (r.kind == "asset" and st != 404):
                 continue  # nginx logs nothing for these (junk requests are at info level)

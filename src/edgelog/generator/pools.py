@@ -2,8 +2,9 @@
 
 Calling Faker per log line costs tens of microseconds; the generator needs about three per line. So Faker is
 used only here, once per (seed, config) with its own seeded instance, and the hot loop picks pre-built and
-pre-escaped strings by weight. Curated lists add what Faker does not know: real browser, crawler and scanner
-user agents, search engines and social sites as referrers.
+pre-escaped strings by weight. Curated lists add what Faker does not know (and would get wrong): current
+browser, crawler and scanner user agents weighted by market share, the origins visitors arrive from, and a
+shop catalogue's vocabulary for product and category slugs.
 """
 
 from __future__ import annotations
@@ -15,69 +16,77 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote_plus
 
-# Real user agents of current browsers with a rough market-share weight.
+# Current browsers and OS versions (late 2025), weighted per visit so that the families and the device
+# classes match published market shares (docs/generator.md, "Realism"): Chrome ~2/3 of visits, Safari ~1/6,
+# Edge ~5%, Firefox, Samsung Internet and Opera a few percent each; ~60% of visits from phones. The strings
+# are what these browsers send today: Chrome's reduced UA (frozen "Android 10; K", "Windows NT 10.0" also on
+# Windows 11, "Mac OS X 10_15_7"), iPadOS asking for the desktop site, in-app browsers of social apps.
+_CHROME = "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0"
+_IOS = "Mozilla/5.0 (iPhone; CPU iPhone OS {os} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko)"
 BROWSER_AGENTS: list[tuple[str, float]] = [
+    # phones and tablets
+    (f"Mozilla/5.0 (Linux; Android 10; K) {_CHROME.format(v=142)} Mobile Safari/537.36", 28),
+    (f"Mozilla/5.0 (Linux; Android 10; K) {_CHROME.format(v=141)} Mobile Safari/537.36", 6),
+    (f"{_IOS.format(os='18_6')} Version/18.6 Mobile/15E148 Safari/604.1", 9),
+    (f"{_IOS.format(os='18_5')} Version/18.5 Mobile/15E148 Safari/604.1", 1.5),
+    (f"{_IOS.format(os='17_6_1')} Version/17.6 Mobile/15E148 Safari/604.1", 1.5),
+    (f"{_IOS.format(os='18_6')} CriOS/142.0.7444.46 Mobile/15E148 Safari/604.1", 2.5),
     (
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/131.0.0.0 Safari/537.36",
-        26,
+        "Mozilla/5.0 (Linux; Android 14; SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "SamsungBrowser/28.0 Chrome/130.0.0.0 Mobile Safari/537.36",
+        3,
     ),
     (
-        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/131.0.0.0 Safari/537.36",
-        9,
+        "Mozilla/5.0 (Linux; Android 15; Pixel 8 Build/AP4A.250105.002; wv) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Version/4.0 Chrome/142.0.7444.48 Mobile Safari/537.36 "
+        "[FB_IAB/FB4A;FBAV/532.0.0.55.71;]",
+        1.5,
     ),
     (
-        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-        "Version/18.1 Mobile/15E148 Safari/604.1",
-        14,
+        f"{_IOS.format(os='18_6')} Mobile/22G86 Instagram 400.0.0.40.95 "
+        "(iPhone15,3; iOS 18_6; en_US; en; scale=3.00; 1290x2796; 742917531)",
+        1,
     ),
+    ("Mozilla/5.0 (Android 15; Mobile; rv:144.0) Gecko/144.0 Firefox/144.0", 0.5),
+    (f"Mozilla/5.0 (Linux; Android 10; K) {_CHROME.format(v=141)} Mobile Safari/537.36 OPR/92.0.0.0", 0.5),
+    (f"Mozilla/5.0 (Linux; Android 10; K) {_CHROME.format(v=142)} Mobile Safari/537.36 EdgA/142.0.0.0", 0.3),
+    # desktops, laptops and iPads (iPadOS requests the desktop site: its UA is the Mac's)
+    (f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_CHROME.format(v=142)} Safari/537.36", 16),
+    (f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_CHROME.format(v=141)} Safari/537.36", 3),
+    (f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) {_CHROME.format(v=142)} Safari/537.36", 5),
+    (f"Mozilla/5.0 (X11; Linux x86_64) {_CHROME.format(v=142)} Safari/537.36", 1),
+    (f"Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) {_CHROME.format(v=142)} Safari/537.36", 0.7),
+    (f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_CHROME.format(v=142)} Safari/537.36 Edg/142.0.0.0", 5),
     (
-        "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/131.0.0.0 Mobile Safari/537.36",
-        15,
-    ),
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", 5),
-    ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", 2),
-    (
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
-        6,
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/18.6 Safari/605.1.15",
+        4,
     ),
     (
         "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-        "Version/18.1 Safari/605.1.15",
-        6,
-    ),
-    (
-        "Mozilla/5.0 (iPad; CPU OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-        "Version/18.1 Mobile/15E148 Safari/604.1",
-        3,
-    ),
-    (
-        "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36",
-        3,
-    ),
-    (
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/131.0.0.0 Safari/537.36",
-        2,
-    ),
-    (
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/131.0.0.0 Safari/537.36 OPR/115.0.0.0",
+        "Version/26.0 Safari/605.1.15",
         1,
     ),
-    # Odd but real-world agents: quotes, backslashes and UTF-8 that nginx must escape.
-    ('Mozilla/5.0 (X11; Linux x86_64) "QuotedBrowser" 1.0', 0.2),
-    ("Mozilla/5.0 (Windows NT 10.0) Wörk\\Proxy/2.1 (ünïcode)", 0.2),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:144.0) Gecko/20100101 Firefox/144.0", 1.8),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0", 0.3),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:144.0) Gecko/20100101 Firefox/144.0", 0.4),
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:144.0) Gecko/20100101 Firefox/144.0", 0.4),
+    (f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_CHROME.format(v=141)} Safari/537.36 OPR/123.0.0.0", 1.2),
+    # Odd but real-world agents (privacy extensions, corporate proxies): quotes, backslashes and UTF-8 that
+    # nginx must escape.
+    ('Mozilla/5.0 (X11; Linux x86_64) "QuotedBrowser" 1.0', 0.1),
+    ("Mozilla/5.0 (Windows NT 10.0) Wörk\\Proxy/2.1 (ünïcode)", 0.1),
 ]
 
 CRAWLER_AGENTS: list[tuple[str, float]] = [
-    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 30),
+    (
+        "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/142.0.7444.59 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        22,
+    ),
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 8),
     (
         "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; bingbot/2.0; "
         "+http://www.bing.com/bingbot.htm) Chrome/116.0.1938.76 Safari/537.36",
@@ -98,6 +107,21 @@ CRAWLER_AGENTS: list[tuple[str, float]] = [
         6,
     ),
     ("Mozilla/5.0 (compatible; MJ12bot/v1.4.8; http://mj12bot.com/)", 3),
+    (
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; "
+        "+claudebot@anthropic.com)",
+        4,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 5.0) AppleWebKit/537.36 (KHTML, like Gecko) Mobile Safari/537.36 "
+        "(compatible; Bytespider; spider-feedback@bytedance.com)",
+        3,
+    ),
+    (
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; Amazonbot/0.1; "
+        "+https://developer.amazon.com/support/amazonbot) Chrome/119.0.6045.214 Safari/537.36",
+        3,
+    ),
     ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", 3),
 ]
 
@@ -149,21 +173,173 @@ JUNK_REQUESTS: list[bytes] = [
     b"\x00\x00\x00\x00",
 ]
 
-SEARCH_ENGINES = [
-    ("https://www.google.com/", 60),
-    ("https://www.bing.com/", 10),
-    ("https://duckduckgo.com/", 5),
-    ("https://search.yahoo.com/", 2),
-    ("https://yandex.ru/", 2),
+# Where visitors come from. Browsers send only the origin across sites (the default Referrer-Policy is
+# strict-origin-when-cross-origin), so external referrers are origins: search engines, the Google app, social
+# networks and their link shims, webmail, AI assistants, price-comparison and deal sites.
+REFERRER_ORIGINS: list[tuple[str, float]] = [
+    ("https://www.google.com/", 52),
+    ("https://www.google.de/", 3),
+    ("https://www.google.co.uk/", 3),
+    ("https://www.google.fr/", 2),
+    ("android-app://com.google.android.googlequicksearchbox/", 3),
+    ("https://www.bing.com/", 7),
+    ("https://duckduckgo.com/", 3),
+    ("https://search.yahoo.com/", 1),
+    ("https://yandex.ru/", 1),
+    ("https://www.ecosia.org/", 0.5),
+    ("https://search.brave.com/", 0.5),
+    ("https://www.facebook.com/", 3),
+    ("https://l.facebook.com/", 3),
+    ("https://lm.facebook.com/", 2),
+    ("https://l.instagram.com/", 3),
+    ("https://t.co/", 1.5),
+    ("https://www.reddit.com/", 1.5),
+    ("https://www.pinterest.com/", 1.5),
+    ("https://www.tiktok.com/", 1),
+    ("https://www.youtube.com/", 1),
+    ("https://www.linkedin.com/", 0.5),
+    ("https://news.ycombinator.com/", 0.2),
+    ("https://mail.google.com/", 1),
+    ("https://outlook.live.com/", 0.5),
+    ("https://chatgpt.com/", 1),
+    ("https://www.perplexity.ai/", 0.3),
+    ("https://gemini.google.com/", 0.3),
+    ("https://news.google.com/", 0.5),
+    ("https://www.trustpilot.com/", 0.5),
+    ("https://www.idealo.de/", 0.5),
+    ("https://www.pricerunner.com/", 0.3),
+    ("https://www.mydealz.de/", 0.3),
+    ("https://slickdeals.net/", 0.3),
 ]
-SOCIAL_SITES = [
-    ("https://t.co/", 4),
-    ("https://www.facebook.com/", 7),
-    ("https://l.instagram.com/", 4),
-    ("https://www.reddit.com/", 4),
-    ("https://www.linkedin.com/", 2),
-    ("https://news.ycombinator.com/", 1),
+
+# The catalogue's vocabulary: product slugs read like a shop's (adjective-material-item[-colour]).
+ADJECTIVES = [
+    "classic",
+    "relaxed",
+    "slim",
+    "oversized",
+    "cropped",
+    "essential",
+    "everyday",
+    "heritage",
+    "lightweight",
+    "quilted",
+    "ribbed",
+    "organic",
+    "recycled",
+    "vintage",
+    "waterproof",
+    "packable",
+    "tailored",
+    "washed",
+    "brushed",
+    "chunky",
 ]
+MATERIALS = [
+    "cotton",
+    "linen",
+    "merino",
+    "wool",
+    "cashmere",
+    "denim",
+    "leather",
+    "suede",
+    "canvas",
+    "fleece",
+    "corduroy",
+    "silk",
+    "ceramic",
+    "stoneware",
+    "bamboo",
+    "hemp",
+    "nylon",
+    "jersey",
+]
+ITEMS = [
+    "tee",
+    "hoodie",
+    "sweater",
+    "cardigan",
+    "jacket",
+    "parka",
+    "blazer",
+    "shirt",
+    "blouse",
+    "dress",
+    "skirt",
+    "jeans",
+    "chinos",
+    "shorts",
+    "leggings",
+    "joggers",
+    "socks",
+    "scarf",
+    "beanie",
+    "cap",
+    "gloves",
+    "belt",
+    "backpack",
+    "tote",
+    "wallet",
+    "sneakers",
+    "boots",
+    "loafers",
+    "sandals",
+    "trainers",
+    "mug",
+    "teapot",
+    "candle",
+    "throw",
+    "cushion",
+    "towel",
+    "apron",
+    "bottle",
+    "lamp",
+    "planter",
+]
+COLOURS = [
+    "black",
+    "white",
+    "navy",
+    "grey",
+    "olive",
+    "sand",
+    "rust",
+    "forest",
+    "cream",
+    "charcoal",
+    "burgundy",
+    "sage",
+]
+CATEGORIES = [
+    "new-in",
+    "sale",
+    "womens",
+    "mens",
+    "kids",
+    "womens-dresses",
+    "womens-knitwear",
+    "womens-tops",
+    "mens-shirts",
+    "mens-outerwear",
+    "mens-trousers",
+    "shoes",
+    "sneakers",
+    "boots",
+    "bags",
+    "accessories",
+    "home",
+    "kitchen",
+    "bedding",
+    "gifts",
+    "basics",
+    "activewear",
+    "sleepwear",
+    "jewellery",
+    "stationery",
+]
+CATALOGUE_WORDS = frozenset(ADJECTIVES + MATERIALS + ITEMS + COLOURS)
+_QUERY_EXTRAS = ("women", "men", "kids", "sale", "size 42", "gift", "xl", "set of 2")
 
 # Search terms outside ASCII: browsers percent-encode them, so they show up encoded in the request line.
 NON_ASCII_TERMS = ["café crème", "über jacke", "niño", "chaussures été", "日本 茶", "smörgåsbord"]
@@ -205,26 +381,24 @@ def zipf_weights(n: int, s: float = 1.05) -> list[float]:
 class Pools:
     """Everything the traffic model samples from, built once per seed."""
 
-    usernames: list[str]
-    user_agents: list[str]  # Faker's long tail of older browsers, beside the curated current ones
-    client_ips: list[str]
+    usernames: list[str]  # shop accounts (form login: JSON/CSV user_id, never $remote_user)
+    staff: list[str]  # HTTP Basic-auth users of /admin/ ($remote_user)
+    isp_v4: list[str]  # "a.b" /16 prefixes of access networks, most popular first
+    isp_v6: list[str]  # "2a02:8109" /32 prefixes, most popular first
+    shared_addresses: list[str]  # carrier-grade NAT and office gateways (IPv4): many unrelated visitors each
     crawler_ips: list[str]
     scanner_ips: list[str]
-    products: list[str]  # URL slugs
+    products: list[str]  # URL slugs of the current catalogue
+    removed_products: list[str]  # slugs of products taken off the shop: their URLs answer 404
     categories: list[str]
     search_queries: list[str]  # already URL-encoded ``q=`` values
-    referrer_urls: list[tuple[str, float]]  # external referrers (URL-safe) with weight
-
-
-def _slug(text: str) -> str:
-    return quote("-".join(text.lower().replace("'", "").split()), safe="-")
 
 
 @functools.lru_cache(maxsize=8)
 def build_pools(
-    seed: int, products: int, categories: int, search_terms: int, population: int, clients: int, ipv6: float
+    seed: int, products: int, categories: int, search_terms: int, population: int, shared: int
 ) -> Pools:
-    """Draw every pool from one seeded Faker; the same arguments give the same pools."""
+    """Draw every pool from one seeded Faker and RNG; the same arguments give the same pools."""
     from faker import Faker  # imported here: it is slow to import and only needed once
 
     fake = Faker("en_US")
@@ -240,31 +414,52 @@ def build_pools(
         return list(seen)
 
     usernames = unique(fake.user_name, population)
-    # Faker's firefox() puts random dates (year 7000+) in Gecko/...: keep the plausible families only
-    families = (fake.chrome, fake.chrome, fake.safari, fake.opera, fake.internet_explorer)
-    user_agents = unique(lambda: families[rng.randrange(len(families))](), 150)
-    n6 = round(clients * ipv6)
-    client_ips = unique(fake.ipv4_public, clients - n6) + unique(fake.ipv6, n6)
-    rng.shuffle(client_ips)
+    staff = unique(lambda: fake.first_name().lower(), 6)
+    isp_v4 = unique(lambda: ".".join(fake.ipv4_public().split(".")[:2]), 3000)
+    isp_v6 = unique(
+        lambda: (
+            f"2{rng.choice('4a6c8')}{rng.randrange(16):x}{rng.randrange(16):x}:{rng.randrange(1 << 16):x}"
+        ),
+        800,
+    )
+    shared_addresses = unique(fake.ipv4_public, shared)  # address sharing is an IPv4 thing: IPv6 needs no NAT
     crawler_ips = unique(fake.ipv4_public, 40)
     scanner_ips = unique(fake.ipv4_public, 60)
-    product_names = unique(lambda: f"{fake.color_name()} {fake.word()} {fake.word()}", products)
-    product_slugs = [f"{_slug(name)}-{1000 + i}" for i, name in enumerate(product_names)]
-    category_slugs = unique(lambda: _slug(fake.word()), categories)
-    terms = unique(lambda: " ".join(fake.words(rng.randint(1, 3))), search_terms)
+
+    def product_slug() -> str:
+        words = [rng.choice(ADJECTIVES), rng.choice(MATERIALS), rng.choice(ITEMS)]
+        if rng.random() < 0.4:
+            words.append(rng.choice(COLOURS))
+        return "-".join(words)
+
+    slugs = unique(product_slug, products + max(products // 10, 1))
+    product_slugs, removed = slugs[:products], slugs[products:]
+    category_slugs = CATEGORIES[:categories] + [
+        f"{CATEGORIES[i % len(CATEGORIES)]}-{i // len(CATEGORIES) + 1}"
+        for i in range(len(CATEGORIES), categories)
+    ]
+
+    def term() -> str:
+        words = [rng.choice(ITEMS)]
+        if rng.random() < 0.6:
+            words.insert(0, rng.choice(MATERIALS + COLOURS))
+        if rng.random() < 0.3:
+            words.append(rng.choice(_QUERY_EXTRAS))
+        return " ".join(words)
+
+    terms = unique(term, search_terms)
     terms[: len(NON_ASCII_TERMS)] = NON_ASCII_TERMS[: len(terms)]
     queries = [quote_plus(t) for t in terms]
-    domains = unique(fake.domain_name, 60)
-    referrers: list[tuple[str, float]] = [(u, float(w)) for u, w in (*SEARCH_ENGINES, *SOCIAL_SITES)]
-    referrers += [(f"https://{d}/{_slug(fake.word())}/", 0.5) for d in domains]
     return Pools(
         usernames=usernames,
-        user_agents=user_agents,
-        client_ips=client_ips,
+        staff=staff,
+        isp_v4=isp_v4,
+        isp_v6=isp_v6,
+        shared_addresses=shared_addresses,
         crawler_ips=crawler_ips,
         scanner_ips=scanner_ips,
         products=product_slugs,
+        removed_products=removed,
         categories=category_slugs,
         search_queries=queries,
-        referrer_urls=referrers,
     )
