@@ -8,6 +8,7 @@ results into the bucket layouts the Bacalhau S3 publisher writes (plain tree or 
 from __future__ import annotations
 
 import gzip
+import random
 import shutil
 import tarfile
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,26 @@ def write_hostile_log(directory: Path, node: str, *, repeat: int = 1) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"access-{node}-20261122T232500Z.log"
     path.write_text("\n".join(HOSTILE_LINES * repeat) + "\n")
+    return path
+
+
+def write_wide_log(directory: Path, node: str, *, lines: int, bad_lines: int = 0, seed: int = 7) -> Path:
+    """A combined-format log whose every line has its own client IP and path (plus ``bad_lines`` lines of
+    random hex that do not parse), so partials and quarantine grow with the line count: at 300k lines a node's
+    result is tens of MiB, far above the 5 MiB an S3 publisher can upload to GCS in one part."""
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"access-{node}-20261123T080500Z.log"
+    with path.open("w", encoding="ascii") as out:
+        for i in range(lines):
+            ip = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+            url = f"/p/{rng.getrandbits(64):016x}/{i}?q={i}"
+            out.write(
+                f'{ip} - - [23/Nov/2026:08:0{i % 5}:{i % 60:02d} +0000] "GET {url} HTTP/1.1" 200 {i % 5000} '
+                f'"https://r{i % 977}.example/x" "ua-{i % 113}"\n'
+            )
+            if i < bad_lines:
+                out.write(f"garbage {rng.randbytes(150).hex()}\n")
     return path
 
 
