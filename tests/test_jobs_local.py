@@ -150,16 +150,10 @@ def test_execution_environment_and_plain_layout(tmp_path: Path) -> None:
         assert probe["cwd"] != "/tmp" and "edgelog-run-local" in probe["cwd"]  # unmapped WorkingDirectory
 
 
-def test_gzip_encoding_publishes_one_archive_like_go_compress(tmp_path: Path) -> None:
-    spec = load_spec(_spec(tmp_path, encoding="gzip"), VARS)
-    run = run_local(spec, _nodes(tmp_path, 1), bucket_url=str(tmp_path / "bucket"))
-    execution = run.executions[0]
-    key = f"res/{run.job_id}/node-1/{execution.execution_id}.tar.gz"
-    assert execution.published_objects == [key]
-    assert [o.key for o in open_bucket(str(tmp_path / "bucket")).list()] == [key]
-    with tarfile.open(tmp_path / "bucket" / key) as tar:
-        names = tar.getnames()
-    assert names == [".", "exitCode", "outputs", "outputs/probe.json", "stderr", "stdout"]
+def test_gzip_specs_are_refused_before_anything_runs(tmp_path: Path) -> None:
+    """gzip is one archive of the whole result: GCS refuses it from 5 MiB on, so no runner accepts it."""
+    with pytest.raises(UsageError, match=r"Encoding: gzip: the whole result becomes one \.tar\.gz"):
+        load_spec(_spec(tmp_path, encoding="gzip"), VARS)
 
 
 def test_batch_job_uses_count_nodes_and_partitions(tmp_path: Path) -> None:
@@ -322,30 +316,6 @@ def test_cancel_stops_running_tasks_and_their_process_groups(tmp_path: Path) -> 
     run = outcome["run"]
     hung = next(e for e in run.executions if e.node.node_id == "node-2")
     assert hung.state == "Failed" and "cancelled" in hung.message
-
-
-@pytest.mark.slow
-def test_gzip_encoded_results_fetch_like_plain_ones(tmp_path: Path) -> None:
-    config = load_config(None)
-    start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-    folder = tmp_path / "logs" / "node-1"
-    backfill(config, folder, node="node-1", start=start, duration=timedelta(minutes=10), seed=7, rate=2.0)
-    bucket = str(tmp_path / "bucket")
-    spec = load_spec("access-log-report", {**VARS, "encoding": "gzip", "prefix": "team/edgelog"})
-    run = run_local(spec, [LocalNode("node-1", folder)], bucket_url=bucket)
-    assert run.status.exit_code() == ExitCode.OK
-    keys = [o.key for o in open_bucket(bucket).list()]
-    assert keys == [f"team/edgelog/{run.job_id}/node-1/{run.executions[0].execution_id}.tar.gz"]
-    fetched = fetch_job(
-        bucket, run.job_id, tmp_path / "out", prefix="team/edgelog", expected_nodes=["node-1"]
-    )
-    assert fetched.exit_code == ExitCode.OK
-    assert analyze([folder], tmp_path / "direct").exit_code == ExitCode.OK
-    direct = _tables(tmp_path / "direct")
-    merged = _tables(fetched.merged_dir)
-    assert {k: v for k, v in merged.items() if k != "nodes"} == {
-        k: v for k, v in direct.items() if k != "nodes"
-    }
 
 
 def test_adhoc_query_runs_user_sql_from_the_inline_source(tmp_path: Path, samples_dir: Path) -> None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import gzip
 import re
+import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 from support.results import write_wide_log
+from support.tools import REPO_ROOT as REPO
 from typer.testing import CliRunner
 
 from edgelog import resultdir
@@ -48,6 +50,7 @@ def table_rows(root: Path) -> dict[str, list[tuple]]:
 
 
 def largest_file(root: Path) -> int:
+    """The size of the largest file below ``root``."""
     return max(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
@@ -190,3 +193,103 @@ def test_analyze_output_is_bounded_however_many_files_fail(tmp_path: Path) -> No
 def test_analyze_help_documents_the_limit() -> None:
     result = CliRunner().invoke(app, ["analyze", "--help"], env={"COLUMNS": "200"})
     assert re.search(r"--max-object-bytes", result.stdout)
+
+
+# -- publishing through the local runner, the way Bacalhau's S3 publisher does ---------------------
+
+
+@pytest.mark.slow
+def test_a_node_far_above_the_limit_publishes_below_it_and_fetches_exactly(tmp_path: Path) -> None:
+    """A node whose unsplit result is tens of MiB (300k distinct paths and clients, 30k bad lines, a user
+    query returning every request) publishes no object of 4 MiB or more, and fetch merges it back to exactly
+    what one unsplit analyze gives."""
+    from edgelog.jobs.local import LocalNode, run_local
+    from edgelog.jobs.spec import load_spec, sql_var
+    from edgelog.results import fetch_job
+    from edgelog.storage import open_bucket
+
+    node = tmp_path / "logs" / "big-1"
+    write_wide_log(node, "big-1", lines=300_000, bad_lines=30_000)
+    sql = tmp_path / "query.sql"  # the name the job gives it (/query/query.sql)
+    sql.write_text(BIG_QUERY + "\n")
+    limit = resultdir.DEFAULT_MAX_OBJECT_BYTES
+
+    spec = load_spec("adhoc-query", {"bucket": "b", "image": "edgelog-job:local", **sql_var(sql)})
+    bucket = tmp_path / "bucket"
+    run = run_local(spec, [LocalNode("big-1", node)], bucket_url=str(bucket))
+    assert run.status.exit_code() == ExitCode.OK, run.status.summary()
+
+    objects = list(open_bucket(str(bucket)).list())
+    assert len(objects) > 40
+    too_big = [(o.key, o.size) for o in objects if o.size >= limit]
+    assert too_big == []
+    by_name = {o.key.rsplit("/", 1)[-1]: o for o in objects}
+    assert by_name["stdout"].size < 1024 and by_name["stderr"].size < 1024
+
+    fetched = fetch_job(bucket, run.job_id, tmp_path / "fetched", expected_nodes=["big-1"])
+    assert fetched.exit_code == ExitCode.OK, fetched.problems
+    reference = analyze([node], tmp_path / "whole", queries=[sql], max_object_bytes=UNSPLIT)
+    total = sum(p.stat().st_size for p in reference.out.rglob("*") if p.is_file())
+    assert total > 20 * 1024 * 1024 and largest_file(reference.out) > limit  # tens of MiB unsplit
+    (node_result,) = fetched.nodes
+    assert node_result.outputs_dir is not None
+    assert table_rows(node_result.outputs_dir) == table_rows(reference.out)
+    merged = fetched.merged_dir
+    assert merged is not None and largest_file(merged) < limit
+    whole_merge = merge([reference.out], tmp_path / "whole-merged", max_object_bytes=UNSPLIT)
+    assert table_rows(merged) == table_rows(whole_merge.out)
+
+
+def test_run_local_fails_to_publish_an_object_gcs_would_refuse(tmp_path: Path) -> None:
+    """Like Bacalhau's S3 publisher against GCS: an object of 5 MiB or more fails the execution."""
+    from edgelog.jobs.local import LocalNode, run_local
+    from edgelog.jobs.spec import load_spec
+
+    node = tmp_path / "logs" / "n1"
+    write_wide_log(node, "n1", lines=2_000)
+    (tmp_path / "task.py").write_text(
+        "import pathlib, sys\n"
+        "out = pathlib.Path(sys.argv[sys.argv.index('--out') + 1])\n"
+        "(out / 'blob.bin').write_bytes(b'x' * (5 * 1024 * 1024))\n"
+    )
+    spec_file = tmp_path / "spec.yaml"
+    text = (REPO / "jobs" / "access-log-report.yaml").read_text()
+    text = text.replace(
+        'Entrypoint: ["edgelog"]', f'Entrypoint: ["{sys.executable}", "{tmp_path / "task.py"}"]'
+    )
+    spec_file.write_text(text)
+    spec = load_spec(spec_file, {"bucket": "b", "image": "edgelog-job:local"})
+    run = run_local(spec, [LocalNode("n1", node)], bucket_url=str(tmp_path / "bucket"))
+    (execution,) = run.executions
+    assert execution.state == "Failed", (execution.exit_code, execution.stderr_tail, execution.message)
+    assert "outputs/blob.bin" in execution.message and "5242880 bytes" in execution.message
+    assert "GCS" in execution.message
+    assert list(open_bucket_keys(tmp_path / "bucket")) == []
+
+
+def open_bucket_keys(path: Path) -> list[str]:
+    from edgelog.storage import open_bucket
+
+    return [o.key for o in open_bucket(str(path)).list()]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "", None])
+def test_validate_refuses_gzip_and_default_encoding_for_the_s3_publisher(encoding: str | None) -> None:
+    from edgelog.jobs.spec import render_spec
+    from edgelog.jobs.validate import problems
+
+    job = render_spec("access-log-report", {"bucket": "b", "image": "i:1"}).job
+    params = job["Tasks"][0]["Publisher"]["Params"]
+    if encoding is None:
+        del params["Encoding"]
+    else:
+        params["Encoding"] = encoding
+    (problem,) = problems(job)
+    assert problem.field == "Tasks[0].Publisher.Params.Encoding"
+    assert "gzip" in problem.problem and "5 MiB" in problem.problem and "GCS" in problem.problem
+    assert "Encoding: plain" in str(problem)
+
+
+def test_every_shipped_spec_publishes_plain() -> None:
+    for path in sorted((REPO / "jobs").glob("*.yaml")):
+        assert "\n        Encoding: plain\n" in path.read_text(), path

@@ -114,10 +114,19 @@ def publish_plain(bucket: Bucket, stage: Path, key: str) -> list[str]:
 
 
 def publish_gzip(bucket: Bucket, stage: Path, key: str, tmp: Path) -> str:
-    """``Encoding: gzip``: one archive of the result directory under ``<key>.tar.gz``."""
+    """``Encoding: gzip`` (which edgelog's specs no longer use, but fetch still reads): one archive of the
+    result directory under ``<key>.tar.gz``, laid out as Go's pkg/lib/gzip.Compress writes it: a ``.`` entry,
+    then relative names in filepath.Walk order (lexical, depth first)."""
     archive = tmp / (Path(key).name + ".tar.gz")
-    with tarfile.open(archive, "w:gz") as tar:
-        for path in sorted(stage.rglob("*")):
+
+    def walk(folder: Path, tar: tarfile.TarFile) -> None:
+        for path in sorted(folder.iterdir(), key=lambda p: p.name):
             tar.add(path, arcname=path.relative_to(stage).as_posix(), recursive=False)
+            if path.is_dir() and not path.is_symlink():
+                walk(path, tar)
+
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(stage, arcname=".", recursive=False)
+        walk(stage, tar)
     bucket.upload_file(archive, key + ".tar.gz")
     return key + ".tar.gz"

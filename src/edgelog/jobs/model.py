@@ -18,6 +18,9 @@ from typing import Any
 from edgelog.errors import UsageError
 
 DEFAULT_ENCODING = "gzip"  # Bacalhau's S3 publisher default when Encoding is empty
+# Bacalhau's S3 publisher uploads with aws-sdk-go-v2's manager.Uploader (default part size 5 MiB): objects of
+# this size or more go multipart with CRC32 checksum trailers, which GCS and S3-compatible stores reject.
+S3_MULTIPART_BYTES = 5 * 1024 * 1024
 
 
 def lookup_field(mapping: dict[str, Any], key: str) -> tuple[str | None, Any]:
@@ -100,6 +103,11 @@ class Publisher:
         ):
             key = key.replace(placeholder, value)
         return key
+
+    @property
+    def is_aws_endpoint(self) -> bool:
+        """pkg/s3.IsAWSEndpoint: an empty endpoint or one ending in amazonaws.com."""
+        return not self.endpoint or self.endpoint.endswith("amazonaws.com")
 
     @property
     def results_prefix(self) -> str:

@@ -505,7 +505,7 @@ class _Checker:
                 self.err(
                     f"{field}.Params.{key}",
                     "Compress no longer exists (Bacalhau ignores it)",
-                    hint="use Encoding: gzip or Encoding: plain",
+                    hint="use Encoding: plain",
                 )
             elif str(key).lower() not in {k.lower() for k in S3_KEYS}:
                 self.err(
@@ -522,7 +522,19 @@ class _Checker:
             )
         encoding = p.get("Encoding")
         if encoding not in (None, "") and encoding not in S3_ENCODINGS:
-            self.err(f"{field}.Params.Encoding", f"invalid encoding {encoding!r}", hint="use plain or gzip")
+            self.err(f"{field}.Params.Encoding", f"invalid encoding {encoding!r}", hint="use Encoding: plain")
+        elif encoding != "plain":
+            # pkg/publisher/s3: anything but plain is one .tar.gz of the whole result, uploaded by
+            # aws-sdk-go-v2's manager.Uploader: from 5 MiB on in parts with CRC32 checksum trailers, which GCS
+            # rejects. Plain uploads each file as its own object, and edgelog keeps every file below 5 MiB.
+            what = "is not set, so the s3 publisher uses gzip:" if encoding in (None, "") else "gzip:"
+            self.err(
+                f"{field}.Params.Encoding",
+                f"{what} the whole result becomes one .tar.gz that grows with the result, and from 5 MiB on "
+                "Bacalhau's S3 publisher uploads it in parts with CRC32 checksum trailers, which GCS (and "
+                "other S3-compatible stores) reject: the execution fails after the work is done",
+                hint="use Encoding: plain (one object per file; edgelog keeps every file below 5 MiB)",
+            )
         key = p.get("Key")
         if not isinstance(key, str) or not key.strip():
             self.err(
