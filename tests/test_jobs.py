@@ -523,8 +523,8 @@ def test_submit_fetch_merges_what_the_nodes_published(stub_bacalhau, tmp_path: P
     for i, node_id in enumerate(node_ids):
         folder = tmp_path / "logs" / node_id
         start = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-        backfill(
-            config, folder, node=f"web-{i}", start=start, duration=timedelta(minutes=10), seed=i, rate=2.0
+        backfill(  # the generator's node name is the Bacalhau node id, as cloud-init sets it
+            config, folder, node=node_id, start=start, duration=timedelta(minutes=10), seed=i, rate=2.0
         )
         nodes.append(LocalNode(node_id, folder))
     bucket = tmp_path / "bucket"

@@ -33,7 +33,7 @@ PROBE = textwrap.dedent(
     out = pathlib.Path(args[args.index("--out") + 1])
     inputs = pathlib.Path(args[0])
     mode = os.environ.get("PROBE_MODE", "ok")
-    node = os.environ["EDGELOG_NODE_ID"]
+    node = sorted(inputs.iterdir())[0].name.split("-20")[0].removeprefix("access-")  # as analyze: file names
     if mode == "fail-node-2" and node == "node-2":
         print("cannot read inputs", file=sys.stderr)
         sys.exit(1)
@@ -144,7 +144,7 @@ def test_execution_environment_and_plain_layout(tmp_path: Path) -> None:
         assert env["BACALHAU_EXECUTION_ID"] == execution.execution_id
         assert env["BACALHAU_JOB_TYPE"] == "ops"
         assert env["BACALHAU_PARTITION_INDEX"] == "0" and env["BACALHAU_PARTITION_COUNT"] == "0"
-        assert env["EDGELOG_NODE_ID"] == node.node_id
+        assert not {k for k in env if k.startswith("EDGELOG_NODE")}  # Bacalhau sets no node id (envvars.go)
         assert env["PROBE_MODE"] == "ok" and env["TZ"] == "UTC"
         assert env["PROBE_DIR"].endswith("/outputs/sub") and not env["PROBE_DIR"].startswith("/outputs")
         assert probe["cwd"] != "/tmp" and "edgelog-run-local" in probe["cwd"]  # unmapped WorkingDirectory
@@ -252,6 +252,33 @@ def _tables(result_dir: Path) -> dict[str, list[tuple]]:
     return out
 
 
+def test_a_node_whose_files_name_another_node_is_corrupt(tmp_path: Path, samples_dir: Path) -> None:
+    """One node, one name: the generator's node name (in rotated file names) must be the Bacalhau node id
+    the result is published under. Bacalhau gives the task no node id, so nothing can paper over a
+    difference; fetch names it and leaves that node out (exit 4)."""
+    good, bad = tmp_path / "logs" / "edge-1", tmp_path / "logs" / "edge-2"
+    for folder, name in ((good, "edge-1"), (bad, "edge-9")):  # edge-2's generator calls itself edge-9
+        folder.mkdir(parents=True)
+        (folder / f"access-{name}-20261123T080500Z.log").write_bytes(
+            (samples_dir / "nginx_small.log").read_bytes()
+        )
+    spec = load_spec("access-log-report", VARS)
+    bucket = str(tmp_path / "bucket")
+    run = run_local(spec, [LocalNode("edge-1", good), LocalNode("edge-2", bad)], bucket_url=bucket)
+    assert run.status.exit_code() == ExitCode.OK
+    fetched = fetch_job(bucket, run.job_id, tmp_path / "out", expected_nodes=["edge-1", "edge-2"])
+    assert fetched.exit_code == ExitCode.INTEGRITY and fetched.status == "partial"
+    by_node = {n.node_id: n for n in fetched.nodes}
+    assert by_node["edge-1"].status == "ok"
+    assert by_node["edge-2"].status == "corrupt"
+    assert "published as node 'edge-2'" in (by_node["edge-2"].reason or "")
+    assert "'edge-9'" in (by_node["edge-2"].reason or "")
+    assert fetched.merged_dir is not None
+    merged = json.loads((fetched.merged_dir / "manifest.json").read_text())
+    assert [m["node_id"] for m in merged["merged_from"]] == ["edge-1"]
+    assert merged["status"] == "partial"
+
+
 @pytest.mark.slow
 def test_run_local_then_fetch_equals_analyze_over_the_same_files(tmp_path: Path) -> None:
     config = load_config(None)
@@ -282,10 +309,7 @@ def test_run_local_then_fetch_equals_analyze_over_the_same_files(tmp_path: Path)
     assert direct.exit_code == ExitCode.OK
     merged, reference = _tables(fetched.merged_dir), _tables(tmp_path / "direct")
     assert merged.keys() == reference.keys() and len(merged) >= 10
-    for name in reference:
-        if name == "nodes":  # node ids: from EDGELOG_NODE_ID in the job, from file names in direct analyze
-            assert [r[0] for r in merged[name]] == ["node-1", "node-2"]
-            continue
+    for name in reference:  # nodes too: a node's id comes from its file names in both
         assert merged[name] == reference[name], name
     manifest = json.loads((fetched.merged_dir / "manifest.json").read_text())
     assert manifest["kind"] == "merge" and manifest["status"] == "ok"

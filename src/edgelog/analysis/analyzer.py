@@ -140,7 +140,13 @@ def _options(
     execution_id: str | None,
     tags: Path | str | None,
 ) -> Options:
-    """Check every option and fill defaults from the environment Bacalhau (or the local runner) sets."""
+    """Check every option and fill defaults from the environment Bacalhau (or the local runner) sets.
+
+    Bacalhau v1.9 gives a docker task BACALHAU_JOB_ID, BACALHAU_EXECUTION_ID, BACALHAU_JOB_TYPE and
+    BACALHAU_PARTITION_INDEX/COUNT (pkg/compute/envvars.go), but no node id: a node speaks for itself through
+    its rotated file names, which on a VM carry the Bacalhau node id (cloud-init gives the generator and
+    ``bacalhau serve --name`` the same name), and ``fetch`` checks them against the key it published under.
+    """
     if fmt in ("", "auto"):
         fmt = None
     if fmt is not None and fmt not in parse.FORMATS:
@@ -150,8 +156,6 @@ def _options(
         raise UsageError("--since must be before --until", hint="swap the two times")
     if node_id:
         check_node_id(node_id, source="--node-id")
-    elif os.environ.get("EDGELOG_NODE_ID"):
-        node_id = check_node_id(os.environ["EDGELOG_NODE_ID"], source="EDGELOG_NODE_ID")
     return Options(
         fmt=fmt,
         since=since_dt,

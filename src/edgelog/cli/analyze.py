@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         node_id: Annotated[
             str | None,
-            typer.Option(help="Node id (default $EDGELOG_NODE_ID, else from rotated file names)."),
+            typer.Option(help="Node id for every input (default: each file's from its rotated name)."),
         ] = None,
         execution_id: Annotated[
             str | None, typer.Option(help="Execution id (default $BACALHAU_EXECUTION_ID).")

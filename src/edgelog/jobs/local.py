@@ -338,7 +338,9 @@ class LocalRunner:
             workdir = Path(mapped) if mapped != self.task.working_directory else scratch
         argv = [map_paths(a, mapping) for a in (*self.task.entrypoint, *self.task.parameters)]
         argv = [*resolve_entrypoint(argv[0]), *argv[1:]]
-        env = dict(os.environ)
+        # The host's environment (the task runs here, not in its image), minus the BACALHAU_ variables: those
+        # are Bacalhau's to set (below, exactly the ones v1.9's pkg/compute/envvars.go sets; no node id).
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BACALHAU_")}
         env["TMPDIR"] = str(scratch)
         for item in self.task.environment_variables:
             key, _, value = item.partition("=")
@@ -357,7 +359,6 @@ class LocalRunner:
                 "BACALHAU_JOB_TYPE": run.job_type,
                 "BACALHAU_PARTITION_INDEX": str(index if partitions else 0),
                 "BACALHAU_PARTITION_COUNT": str(partitions),
-                "EDGELOG_NODE_ID": execution.node.node_id,
             }
         )
         if self._cancelled:

@@ -395,6 +395,30 @@ def _read_manifest(work: _Work, job_id: str) -> None:
     if manifest.job_id not in (None, job_id):
         work.problems.append(f"manifest says job {manifest.job_id!r}, fetched as {job_id!r}")
     work.manifest = manifest
+    mismatch = node_mismatch(manifest, work.execution.node_id)
+    if mismatch:
+        work.fail("corrupt", mismatch)
+
+
+def node_mismatch(manifest: Manifest, node_id: str) -> str | None:
+    """Why a result published under ``node_id`` (the ``{nodeID}`` of its key) speaks for another node.
+
+    The manifest's node comes from the rotated files' names (the generator's node name); the key's from
+    Bacalhau. They are the same name by construction (cloud-init passes one name to both), so a difference
+    means a misconfigured node, or logs copied between nodes: which node's traffic the numbers are cannot be
+    known, and merging them could count another node's lines twice. Such a result is corrupt: not merged.
+    """
+    claimed = {i.node_id for i in manifest.inputs if i.status != "skipped" and i.node_id}
+    if manifest.node_id:
+        claimed.add(manifest.node_id)
+    others = sorted(claimed - {node_id})
+    if not others:
+        return None
+    return (
+        f"node identity mismatch: published as node {node_id!r}, but its manifest speaks for "
+        f"{', '.join(repr(o) for o in others[:3])}{' ...' if len(others) > 3 else ''} (rotated file names); "
+        "the generator's node name must be the Bacalhau node id (serve --name), so it is not merged"
+    )
 
 
 def _stderr_tail(work: _Work) -> str:
