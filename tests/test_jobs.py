@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -405,19 +404,6 @@ def test_parse_describe_reads_state_types_and_run_output() -> None:
     assert errors.exit_code() == ExitCode.PARTIAL
 
 
-@pytest.fixture
-def stub_bacalhau(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    state = tmp_path / "stub-state"
-    monkeypatch.setenv("PATH", f"{FIXTURES / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("BACALHAU_STUB_STATE", str(state))
-
-    def use(scenario: str) -> Path:
-        monkeypatch.setenv("BACALHAU_STUB_DIR", str(FIXTURES / scenario))
-        return state
-
-    return use
-
-
 SUBMIT = [
     "job",
     "submit",
@@ -454,7 +440,8 @@ def test_submit_polls_to_terminal_state_and_maps_exit_code(
     job_id = (FIXTURES / scenario / "job_id").read_text().strip()
     assert job_id in result.output
     calls = [json.loads(line) for line in (state / "calls.log").read_text().splitlines()]
-    assert calls[0][:5] == ["job", "run", "--wait=false", "--id-only", "--no-template"]
+    assert calls[0] == ["node", "list", "--labels", "role=log-node", "--output", "json"]
+    assert calls[1][:5] == ["job", "run", "--wait=false", "--id-only", "--no-template"]
     describes = [c for c in calls if c[:2] == ["job", "describe"]]
     assert describes and all(c == ["job", "describe", job_id, "--output", "json"] for c in describes)
     responses = len(list((FIXTURES / scenario).glob("describe-*.json")))

@@ -135,6 +135,32 @@ def test_wait_counts_only_nodes_with_the_requested_labels(tmp_path: Path) -> Non
     assert result.returncode == 0 and result.stdout.split("\t")[0] == "c"
 
 
+def test_wait_reads_connection_state_and_writes_the_expected_nodes(tmp_path: Path) -> None:
+    """v1.9's NodeState carries the connection in ConnectionState.Status (Connection is deprecated);
+    --nodes-out keeps every labelled compute node, in any state, for `edgelog fetch --expect-nodes`."""
+    from edgelog.jobs.network import read_expected_nodes
+
+    current = node("a", role="log-node")
+    del current["Connection"]
+    listing = [
+        current,
+        node("b", role="log-node", conn="DISCONNECTED"),
+        node("c", role="other"),
+        node("orch", kind="Requester", role="log-node"),
+    ]
+    out = tmp_path / "log-nodes.json"
+    result = wait(
+        ["--label", "role=log-node", "--nodes-out", str(out), "--interval", "1", "1"],
+        bacalhau_stand_in(tmp_path, [listing]),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\t")[0] == "a"
+    assert read_expected_nodes(out) == {
+        "a": "connected, approved when listed",
+        "b": "disconnected, approved when listed",
+    }
+
+
 def test_wait_times_out_with_status_1(tmp_path: Path) -> None:
     started = time.monotonic()
     result = wait(
