@@ -14,6 +14,7 @@ from support.results import copy_sample
 from support.tools import REPO_ROOT
 from typer.testing import CliRunner
 
+from edgelog import __version__
 from edgelog.cli.main import app
 from edgelog.errors import ExitCode, UsageError
 from edgelog.jobs.model import Constraint, JobSpec
@@ -22,18 +23,10 @@ from edgelog.jobs.spec import load_spec, render_spec
 from edgelog.jobs.submit import ExecutionStatus, JobStatus, parse_describe
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "bacalhau"
-VARS = {"bucket": "b", "image": "i:1"}
-SUBMIT = [
-    "job",
-    "submit",
-    "access-log-report",
-    "--var",
-    "bucket=b",
-    "--var",
-    "image=i:1",
-    "--poll-interval",
-    "0.1",
-]
+IMAGE = f"reg.example/edgelog/edgelog-job:{__version__}"  # the shipped job image: pre-pulled by default
+VARS = {"bucket": "b", "image": IMAGE}
+SUBMIT = ["job", "submit", "access-log-report", "--var", "bucket=b", "--var", f"image={IMAGE}"]
+SUBMIT += ["--poll-interval", "0.1"]
 runner = CliRunner()
 
 

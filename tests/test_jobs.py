@@ -9,6 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from edgelog import __version__
 from edgelog.cli.main import app
 from edgelog.errors import ConfigError, ExitCode
 from edgelog.jobs.spec import available_specs, load_spec, render_spec, spec_variables
@@ -20,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "bacalhau"
 runner = CliRunner()
 
-VARS = {"bucket": "edgelog-results", "image": "us-east1-docker.pkg.dev/p/edgelog/edgelog-job:0.1.0"}
+VARS = {"bucket": "edgelog-results", "image": f"us-east1-docker.pkg.dev/p/edgelog/edgelog-job:{__version__}"}
 SPEC_VARS = {
     "access-log-report": VARS,
     "access-log-report-batch": {**VARS, "region": "us-east1"},
@@ -358,11 +359,49 @@ def test_validate_cli_reports_every_problem_exit_2(tmp_path: Path) -> None:
 
 
 def test_validate_cli_ok_and_custom_allow_list(tmp_path: Path) -> None:
-    args = ["job", "validate", "access-log-report", "--var", "bucket=b", "--var", "image=i:1"]
+    args = ["job", "validate", "access-log-report", "--var", "bucket=b", "--var", f"image={VARS['image']}"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0 and "OK" in result.output
     result = runner.invoke(app, [*args, "--allow-listed-path", "/srv/logs:ro"])
     assert result.exit_code == ExitCode.USAGE and "/srv/logs:ro" in result.output
+
+
+VALIDATE = ["job", "validate", "access-log-report", "--var", "bucket=b"]
+
+
+@pytest.mark.parametrize(
+    ("image", "extra", "env", "problem"),
+    [
+        (VARS["image"], [], "", None),
+        (f"{VARS['image']}@sha256:{'a' * 64}", [], "", None),
+        ("python:3.12", [], "", "not the job image the nodes pre-pull by default"),
+        ("reg.example/edgelog-job:0.0.1", [], "", "not the job image the nodes pre-pull by default"),
+        (f"edgelog-job:{__version__}", [], "", "not the job image the nodes pre-pull by default"),
+        ("reg.example/mine:2", ["--pre-pulled-image", "reg.example/mine:2"], "", None),
+        ("reg.example/mine:2", [], "reg.example/gen:1, reg.example/mine:2", None),
+        ("reg.example/mine:3", [], "reg.example/gen:1 reg.example/mine:2", "pre-pull (reg.example/gen:1, "),
+        (VARS["image"], ["--pre-pulled-image", "reg.example/mine:2"], "", "not one of the images"),
+    ],
+)
+def test_validate_checks_the_image_is_one_the_nodes_pre_pull(
+    image: str, extra: list[str], env: str, problem: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EDGELOG_PRE_PULLED_IMAGES", env)
+    result = runner.invoke(app, [*VALIDATE, "--var", f"image={image}", *extra], env={"COLUMNS": "250"})
+    if problem is None:
+        assert result.exit_code == 0, result.output
+        return
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "Tasks[0].Engine.Params.Image" in result.output and problem in result.output
+    assert "terraform -chdir=terraform output -json pre_pulled_images" in result.output
+
+
+def test_submit_refuses_an_image_the_nodes_do_not_have_before_calling_bacalhau(stub_bacalhau) -> None:
+    state = stub_bacalhau("completed")
+    args = [*SUBMIT, "--var", "image=python:3.12"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == ExitCode.USAGE and "pre-pull" in result.output
+    assert not (state / "calls.log").exists()
 
 
 def test_validate_cli_yaml_error(tmp_path: Path) -> None:
@@ -411,7 +450,7 @@ SUBMIT = [
     "--var",
     "bucket=b",
     "--var",
-    "image=i:1",
+    f"image={VARS['image']}",  # the shipped job image: what the nodes pre-pull by default
     "--poll-interval",
     "0.1",
 ]

@@ -182,6 +182,9 @@ def tf_outputs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 output "edgelog_fetch_bucket" { value = "gs://example-project-edgelog-dev-results" }
 output "bacalhau_api_host" { value = "127.0.0.1" }
 output "bacalhau_api_port" { value = 1234 }
+output "pre_pulled_images" {
+  value = ["reg.example/edgelog-generator:1", "reg.example/job:1", "reg.example/edgelog-job:0.1.0"]
+}
 output "job_template_vars" {
   value = {
     bucket        = "example-project-edgelog-dev-results"
@@ -203,7 +206,8 @@ output "job_template_vars" {
 
 def test_outputs_used_by_submit_and_fetch_exist_in_the_module() -> None:
     outputs = (REPO_ROOT / "terraform" / "outputs.tf").read_text()
-    for name in ["edgelog_fetch_bucket", "bacalhau_api_host", "bacalhau_api_port", "job_template_vars"]:
+    names = ["edgelog_fetch_bucket", "bacalhau_api_host", "bacalhau_api_port", "job_template_vars"]
+    for name in [*names, "pre_pulled_images"]:
         assert f'output "{name}"' in outputs
         assert name in SUBMIT.read_text()
 
@@ -214,7 +218,7 @@ def recorder(tmp_path: Path) -> Path:
     script.write_text(
         f"""#!/usr/bin/env bash
 printf '%s\\0' "$@" >{shlex.quote(str(tmp_path / "argv"))}
-printf '%s\\n' "$BACALHAU_API_HOST" "$BACALHAU_API_PORT" "$EDGELOG_BUCKET" \\
+printf '%s\\n' "$BACALHAU_API_HOST" "$BACALHAU_API_PORT" "$EDGELOG_BUCKET" "$EDGELOG_PRE_PULLED_IMAGES" \\
   >{shlex.quote(str(tmp_path / "env"))}
 exit 3
 """
@@ -224,9 +228,9 @@ exit 3
 
 
 def recorded(tmp_path: Path) -> dict[str, Any]:
-    host, port, bucket = (tmp_path / "env").read_text().splitlines()
+    host, port, bucket, pre_pulled = (tmp_path / "env").read_text().splitlines()
     argv = (tmp_path / "argv").read_bytes().decode().split("\0")[:-1]
-    return {"argv": argv, "host": host, "port": port, "bucket": bucket}
+    return {"argv": argv, "host": host, "port": port, "bucket": bucket, "pre_pulled": pre_pulled}
 
 
 def submit(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -247,6 +251,11 @@ def test_submit_and_fetch_builds_the_edgelog_command_from_terraform_outputs(
     record = recorded(tmp_path)
     assert record["host"] == "127.0.0.1" and record["port"] == "1234"
     assert record["bucket"] == "gs://example-project-edgelog-dev-results"
+    # the images the nodes pull at boot, which `edgelog job submit` checks the spec's image against
+    assert (
+        record["pre_pulled"]
+        == "reg.example/edgelog-generator:1 reg.example/job:1 reg.example/edgelog-job:0.1.0"
+    )
     argv = record["argv"]
     assert argv[:3] == ["job", "submit", "access-log-report"]
     pairs = [argv[i + 1] for i, a in enumerate(argv) if a == "--var"]

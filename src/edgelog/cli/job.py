@@ -42,6 +42,15 @@ SqlOpt = Annotated[
         "--sql", help="SQL file for adhoc-query (sets the sql_b64 variable).", exists=True, dir_okay=False
     ),
 ]
+PrePulledOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--pre-pulled-image",
+        help="An image the compute nodes pull at boot (terraform output pre_pulled_images); repeatable. The "
+        "spec's image must be one of them. Default: $EDGELOG_PRE_PULLED_IMAGES, else the shipped job image "
+        "REGISTRY/edgelog-job:<edgelog version>.",
+    ),
+]
 AllowOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -109,19 +118,23 @@ def validate_cmd(
     var: VarOpt = None,
     sql: SqlOpt = None,
     allow_listed_path: AllowOpt = None,
+    pre_pulled_image: PrePulledOpt = None,
 ) -> None:
     """Check a job spec against Bacalhau's v1 job model and edgelog's result layout; one error per problem.
 
-    Checks fields, enum values, ops Count, the publisher Key's {jobID}/{nodeID} placeholders, lower-case
-    constraint operators, Env names, input/result paths, resources, timeouts and that every local SourcePath
-    is allow-listed on the nodes. Exit 2 when anything is wrong.
+    Checks fields, enum values, ops Count, the publisher Key's {jobID}/{nodeID} placeholders and plain
+    Encoding, lower-case constraint operators, Env names, input/result paths, resources, timeouts, that every
+    local SourcePath is allow-listed on the nodes, and that the image is one the nodes pre-pull.
+    Exit 2 when anything is wrong.
 
     Example: [bold]edgelog job validate jobs/access-log-report.yaml --var bucket=b --var image=job:0.1[/]
     """
     from edgelog.jobs.spec import load_spec
+    from edgelog.jobs.validate import check_image, pre_pulled_images
 
     rendered = load_spec(spec, _vars(var, sql), allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
     job = rendered.spec
+    check_image(rendered.path, job.task.image, pre_pulled_images(pre_pulled_image))
     console.print(
         f"OK: {escape(str(rendered.path))} is a valid Bacalhau v1 {escape(job.type)} job "
         f"(Name {escape(job.name or '(the job ID)')})"
@@ -165,6 +178,7 @@ def submit_cmd(
             "--api-host", help="Orchestrator address for bacalhau (default: its config/BACALHAU_API_HOST)."
         ),
     ] = None,
+    pre_pulled_image: PrePulledOpt = None,
     nodes_out: Annotated[
         Path | None,
         typer.Option(
@@ -176,7 +190,8 @@ def submit_cmd(
 ) -> None:
     """Submit a spec to a Bacalhau network with the real bacalhau CLI and follow it to the end.
 
-    Renders and validates the spec, takes the nodes it should run on from the network
+    Renders and validates the spec (its image must be one the nodes pre-pull), takes the nodes it should
+    run on from the network
     (`bacalhau node list --labels SELECTOR --output json`, the selector from the spec's Constraints), gives it
     a unique Name (resubmitting a Name would update the old job), submits with
     `bacalhau job run --wait=false --id-only`, then polls `bacalhau job describe ID --output json`.
@@ -192,9 +207,11 @@ def submit_cmd(
     from edgelog.jobs.network import expected_nodes, node_list_json
     from edgelog.jobs.spec import load_spec
     from edgelog.jobs.submit import BacalhauCLI, submit, wait
+    from edgelog.jobs.validate import check_image, pre_pulled_images
 
     rendered = load_spec(spec, _vars(var, sql), allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
     job = rendered.spec
+    check_image(rendered.path, job.task.image, pre_pulled_images(pre_pulled_image))
     publisher = job.task.publisher
     # Where --fetch will look, decided (and refused if it cannot be) before anything runs.
     fetch_from = (bucket or publisher.bucket_url, publisher.results_prefix) if fetch else None
