@@ -7,10 +7,12 @@ usage() {
 Usage: scripts/submit-and-fetch.sh [options] [SPEC] [-- EXTRA edgelog job submit ARGS...]
 
 Read the deployment's values from `terraform output` (results bucket, S3 region/endpoint, node role,
-orchestrator address), point the bacalhau CLI at the orchestrator, then run
+orchestrator address, the images the nodes pre-pull), point the bacalhau CLI at the orchestrator, then run
   edgelog job submit SPEC --var bucket=... --var image=... [--var ...] --fetch --out OUT
-which submits the Bacalhau job, waits for every node's execution, and downloads, verifies and merges the
-per-node results. SPEC is a name in jobs/ (default access-log-report) or a YAML file.
+which checks the image is one the nodes pre-pull, takes the nodes the job should cover from
+`bacalhau node list`, submits the Bacalhau job, waits for every node's execution, and downloads, verifies and
+merges the per-node results (a node that declined or never ran the job is named: exit 3).
+SPEC is a name in jobs/ (default access-log-report) or a YAML file.
 
 Options:
   --image IMAGE       job image built from jobs/Dockerfile (required; or $EDGELOG_JOB_IMAGE)
@@ -112,12 +114,15 @@ job_vars=()
 while IFS= read -r pair; do
   job_vars+=(--var "$pair")
 done <<<"$pairs"
+pre_pulled=$(jq -er '.pre_pulled_images.value | join(" ")' <<<"$outputs") ||
+  die_usage "Terraform output pre_pulled_images is missing"
 
 if [[ -z ${BACALHAU_API_KEY:-} ]]; then
   echo "submit-and-fetch.sh: warning: BACALHAU_API_KEY is empty; the orchestrator will refuse the job" >&2
 fi
 
 export BACALHAU_API_HOST=$api_host BACALHAU_API_PORT=$api_port EDGELOG_BUCKET=$bucket_url
+export EDGELOG_PRE_PULLED_IMAGES=$pre_pulled
 cmd=("$edgelog" job submit "$spec" "${job_vars[@]}" --var "image=$image" "${extra_vars[@]}" --fetch
   --timeout "$timeout")
 [[ -z $out ]] || cmd+=(--out "$out")

@@ -14,6 +14,9 @@ Options:
   --timeout SECONDS   give up after this long (default 900)
   --interval SECONDS  seconds between polls (default 10)
   --label KEY=VALUE   count only nodes carrying this label (e.g. role=log-node); repeatable
+  --nodes-out FILE    when done, write every compute node with those labels, in any state, as
+                      `bacalhau node list --output json` prints them: the nodes a job should cover, for
+                      `edgelog fetch JOB --expect-nodes FILE` (a node that never ran the job is then named)
   -h, --help          show this help
 
 Environment: BACALHAU_API_HOST, BACALHAU_API_PORT, BACALHAU_API_KEY as for the bacalhau CLI
@@ -23,7 +26,8 @@ Exit status: 0 enough nodes joined, 1 timed out (the last state is printed), 2 u
 
 Example:
   eval "$(terraform -chdir=terraform output -raw bacalhau_env)"
-  scripts/wait-for-nodes.sh --label role=log-node "$(terraform -chdir=terraform output -raw compute_node_count)"
+  scripts/wait-for-nodes.sh --label role=log-node --nodes-out log-nodes.json \
+    "$(terraform -chdir=terraform output -raw compute_node_count)"
 USAGE
 }
 
@@ -37,6 +41,7 @@ timeout=900
 interval=10
 labels='{}'
 want=""
+nodes_out=""
 
 while (($#)); do
   case $1 in
@@ -52,6 +57,11 @@ while (($#)); do
     --interval)
       (($# >= 2)) || die_usage "--interval needs a value"
       interval=$2
+      shift 2
+      ;;
+    --nodes-out)
+      (($# >= 2)) || die_usage "--nodes-out needs a file name"
+      nodes_out=$2
       shift 2
       ;;
     --label)
@@ -78,27 +88,35 @@ bacalhau=${BACALHAU:-bacalhau}
 command -v "$bacalhau" >/dev/null || die_usage "bacalhau CLI not found ('$bacalhau'); install it or set BACALHAU"
 command -v jq >/dev/null || die_usage "jq not found; install jq"
 
-# Compute nodes that are connected, approved and carry every requested label, as "name<TAB>labels".
-# shellcheck disable=SC2016  # a jq program: the $names are jq variables, not shell ones
-readonly FILTER='
+# Compute nodes carrying every requested label (models.NodeState in v1.9: the connection is
+# ConnectionState.Status; the top-level Connection is deprecated and only a fallback).
+# shellcheck disable=SC2016  # jq programs: the $names are jq variables, not shell ones
+readonly LABELLED='
   [ .[]
     | select((.Info.NodeType // "") == "Compute")
-    | select((.Connection // "") == "CONNECTED")
-    | select((.Membership // "") == "APPROVED")
     | select(.Info.Labels as $l | $want | to_entries | all(.value == ($l[.key] // null)))
   ]
-  | sort_by(.Info.NodeID)
-  | .[]
+  | sort_by(.Info.NodeID)'
+# ... of which those connected and approved, as "name<TAB>labels".
+# shellcheck disable=SC2016
+readonly READY='
+  .[]
+  | select((.ConnectionState.Status // .Connection // "") == "CONNECTED")
+  | select((.Membership // "") == "APPROVED")
   | "\(.Info.NodeID)\t\(.Info.Labels | to_entries | map("\(.key)=\(.value)") | join(","))"'
 
 deadline=$((SECONDS + timeout))
 ready=""
 while :; do
   if listing=$("$bacalhau" node list --output json 2>/dev/null) &&
-    ready=$(jq -r --argjson want "$labels" "$FILTER" <<<"$listing" 2>/dev/null); then
+    labelled=$(jq -c --argjson want "$labels" "$LABELLED" <<<"$listing" 2>/dev/null) &&
+    ready=$(jq -r "$READY" <<<"$labelled" 2>/dev/null); then
     count=$(grep -c . <<<"$ready" || true)
     echo "wait-for-nodes.sh: $count/$want compute node(s) connected and approved" >&2
     if ((count >= want)); then
+      if [[ -n $nodes_out ]]; then
+        jq . <<<"$labelled" >"$nodes_out" || die_usage "cannot write --nodes-out '$nodes_out'"
+      fi
       printf '%s\n' "$ready"
       exit 0
     fi

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,19 @@ def gcs_emulator() -> Iterator[str]:
     """One real gcp-storage-emulator for the whole session (tests make their own buckets); its endpoint."""
     with running_emulator() as endpoint:
         yield endpoint
+
+
+@pytest.fixture
+def stub_bacalhau(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Path]:
+    """Put the stand-in bacalhau CLI (tests/fixtures/bacalhau/bin) first on PATH; ``use(scenario)`` picks the
+    scenario it replays and returns the directory where it records calls and submitted specs."""
+    fixtures = REPO_ROOT / "tests" / "fixtures" / "bacalhau"
+    state = tmp_path / "stub-state"
+    monkeypatch.setenv("PATH", f"{fixtures / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("BACALHAU_STUB_STATE", str(state))
+
+    def use(scenario: str) -> Path:
+        monkeypatch.setenv("BACALHAU_STUB_DIR", str(fixtures / scenario))
+        return state
+
+    return use

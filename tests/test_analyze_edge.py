@@ -285,14 +285,14 @@ def test_ids_from_arguments_environment_and_file_names(
     assert (r.manifest.node_id, r.manifest.job_id, r.manifest.execution_id) == ("edge-7", None, None)
     monkeypatch.setenv("BACALHAU_JOB_ID", "j-123")
     monkeypatch.setenv("BACALHAU_EXECUTION_ID", "e-456")
-    monkeypatch.setenv("EDGELOG_NODE_ID", "n-env")
+    monkeypatch.setenv("EDGELOG_NODE_ID", "n-env")  # not something Bacalhau sets: the file names decide
     r = analyze([d], tmp_path / "o2")
     assert (r.manifest.node_id, r.manifest.job_id, r.manifest.execution_id) == (
-        "n-env",
+        "edge-7",
         "j-123",
         "e-456",
     )
-    assert sql(f"SELECT node_id FROM '{tmp_path}/o2/reports/nodes.parquet'") == [("n-env",)]
+    assert sql(f"SELECT node_id FROM '{tmp_path}/o2/reports/nodes.parquet'") == [("edge-7",)]
     cli = runner.invoke(
         app, ["analyze", str(d), "--out", str(tmp_path / "o3"), "--node-id", "n-arg", "--job-id", "j-arg"]
     )

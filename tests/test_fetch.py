@@ -190,7 +190,7 @@ def test_missing_failed_partial_and_corrupt_nodes_are_reported(
 
 
 def test_refetch_follows_the_bucket_not_stale_local_copies(
-    gcs: str, node_results: dict[str, Path], tmp_path: Path
+    gcs: str, node_results: dict[str, Path], tmp_path: Path, samples_dir: Path
 ) -> None:
     """A job re-published under the same key: changed files are fetched again, vanished ones stop counting."""
     bucket = open_bucket(gcs)
@@ -199,15 +199,21 @@ def test_refetch_follows_the_bucket_not_stale_local_copies(
     first = fetch_job(gcs, "j-re", tmp_path / "out")
     assert first.exit_code == ExitCode.OK
 
-    # Overwrite with another analysis (different content, same file names) plus a file the old one lacked.
-    stage = stage_execution(node_results["node-b"], tmp_path / "s2")
+    # Overwrite with another analysis of the same node (different content, same file names) plus a file the
+    # old one lacked.
+    copy_sample(samples_dir, "apache_small.log", tmp_path / "in-a2", "node-a", "20261122T234000Z")
+    again = analyze_node(
+        tmp_path / "in-a2", tmp_path / "a2", job_id="j-re", node_id="node-a", execution_id="e-1"
+    )
+    stage = stage_execution(again, tmp_path / "s2")
     publish_plain(bucket, stage, key)
     local = tmp_path / "out" / "nodes" / "node-a" / "e-1"
     (local / "outputs" / "stale.parquet").write_bytes(b"left over from an old run")
     second = fetch_job(gcs, "j-re", tmp_path / "out")
     assert second.exit_code == ExitCode.OK
     assert second.downloaded > 0
-    assert _summary(second.merged_dir)["valid_requests"] == _summary(node_results["node-b"])["valid_requests"]
+    assert _summary(second.merged_dir)["valid_requests"] == _summary(again)["valid_requests"]
+    assert _summary(again)["valid_requests"] != _summary(node_results["node-a"])["valid_requests"]
     assert not (local / "outputs" / "stale.parquet").exists()
 
     # The manifest object disappears (a half-deleted prefix): the local copy must not stand in for it.

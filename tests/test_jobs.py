@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+from edgelog import __version__
 from edgelog.cli.main import app
 from edgelog.errors import ConfigError, ExitCode
 from edgelog.jobs.spec import available_specs, load_spec, render_spec, spec_variables
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "bacalhau"
 runner = CliRunner()
 
-VARS = {"bucket": "edgelog-results", "image": "us-east1-docker.pkg.dev/p/edgelog/edgelog-job:0.1.0"}
+VARS = {"bucket": "edgelog-results", "image": f"us-east1-docker.pkg.dev/p/edgelog/edgelog-job:{__version__}"}
 SPEC_VARS = {
     "access-log-report": VARS,
     "access-log-report-batch": {**VARS, "region": "us-east1"},
@@ -131,7 +131,7 @@ def test_since_until_and_defaults_are_rendered() -> None:
     ).job
     assert job["Name"] == "nightly"
     assert _task(job)["Publisher"]["Params"]["Key"] == "p/q/{jobID}/{nodeID}/{executionID}"
-    assert _task(job)["Publisher"]["Params"]["Encoding"] == "gzip"
+    assert _task(job)["Publisher"]["Params"]["Encoding"] == "plain"  # not a variable: gzip breaks on GCS
 
 
 def test_batch_spec_selects_region_with_count() -> None:
@@ -359,11 +359,49 @@ def test_validate_cli_reports_every_problem_exit_2(tmp_path: Path) -> None:
 
 
 def test_validate_cli_ok_and_custom_allow_list(tmp_path: Path) -> None:
-    args = ["job", "validate", "access-log-report", "--var", "bucket=b", "--var", "image=i:1"]
+    args = ["job", "validate", "access-log-report", "--var", "bucket=b", "--var", f"image={VARS['image']}"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0 and "OK" in result.output
     result = runner.invoke(app, [*args, "--allow-listed-path", "/srv/logs:ro"])
     assert result.exit_code == ExitCode.USAGE and "/srv/logs:ro" in result.output
+
+
+VALIDATE = ["job", "validate", "access-log-report", "--var", "bucket=b"]
+
+
+@pytest.mark.parametrize(
+    ("image", "extra", "env", "problem"),
+    [
+        (VARS["image"], [], "", None),
+        (f"{VARS['image']}@sha256:{'a' * 64}", [], "", None),
+        ("python:3.12", [], "", "not the job image the nodes pre-pull by default"),
+        ("reg.example/edgelog-job:0.0.1", [], "", "not the job image the nodes pre-pull by default"),
+        (f"edgelog-job:{__version__}", [], "", "not the job image the nodes pre-pull by default"),
+        ("reg.example/mine:2", ["--pre-pulled-image", "reg.example/mine:2"], "", None),
+        ("reg.example/mine:2", [], "reg.example/gen:1, reg.example/mine:2", None),
+        ("reg.example/mine:3", [], "reg.example/gen:1 reg.example/mine:2", "pre-pull (reg.example/gen:1, "),
+        (VARS["image"], ["--pre-pulled-image", "reg.example/mine:2"], "", "not one of the images"),
+    ],
+)
+def test_validate_checks_the_image_is_one_the_nodes_pre_pull(
+    image: str, extra: list[str], env: str, problem: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EDGELOG_PRE_PULLED_IMAGES", env)
+    result = runner.invoke(app, [*VALIDATE, "--var", f"image={image}", *extra], env={"COLUMNS": "250"})
+    if problem is None:
+        assert result.exit_code == 0, result.output
+        return
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "Tasks[0].Engine.Params.Image" in result.output and problem in result.output
+    assert "terraform -chdir=terraform output -json pre_pulled_images" in result.output
+
+
+def test_submit_refuses_an_image_the_nodes_do_not_have_before_calling_bacalhau(stub_bacalhau) -> None:
+    state = stub_bacalhau("completed")
+    args = [*SUBMIT, "--var", "image=python:3.12"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == ExitCode.USAGE and "pre-pull" in result.output
+    assert not (state / "calls.log").exists()
 
 
 def test_validate_cli_yaml_error(tmp_path: Path) -> None:
@@ -405,19 +443,6 @@ def test_parse_describe_reads_state_types_and_run_output() -> None:
     assert errors.exit_code() == ExitCode.PARTIAL
 
 
-@pytest.fixture
-def stub_bacalhau(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    state = tmp_path / "stub-state"
-    monkeypatch.setenv("PATH", f"{FIXTURES / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("BACALHAU_STUB_STATE", str(state))
-
-    def use(scenario: str) -> Path:
-        monkeypatch.setenv("BACALHAU_STUB_DIR", str(FIXTURES / scenario))
-        return state
-
-    return use
-
-
 SUBMIT = [
     "job",
     "submit",
@@ -425,7 +450,7 @@ SUBMIT = [
     "--var",
     "bucket=b",
     "--var",
-    "image=i:1",
+    f"image={VARS['image']}",  # the shipped job image: what the nodes pre-pull by default
     "--poll-interval",
     "0.1",
 ]
@@ -454,7 +479,8 @@ def test_submit_polls_to_terminal_state_and_maps_exit_code(
     job_id = (FIXTURES / scenario / "job_id").read_text().strip()
     assert job_id in result.output
     calls = [json.loads(line) for line in (state / "calls.log").read_text().splitlines()]
-    assert calls[0][:5] == ["job", "run", "--wait=false", "--id-only", "--no-template"]
+    assert calls[0] == ["node", "list", "--labels", "role=log-node", "--output", "json"]
+    assert calls[1][:5] == ["job", "run", "--wait=false", "--id-only", "--no-template"]
     describes = [c for c in calls if c[:2] == ["job", "describe"]]
     assert describes and all(c == ["job", "describe", job_id, "--output", "json"] for c in describes)
     responses = len(list((FIXTURES / scenario).glob("describe-*.json")))
@@ -523,8 +549,8 @@ def test_submit_fetch_merges_what_the_nodes_published(stub_bacalhau, tmp_path: P
     for i, node_id in enumerate(node_ids):
         folder = tmp_path / "logs" / node_id
         start = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-        backfill(
-            config, folder, node=f"web-{i}", start=start, duration=timedelta(minutes=10), seed=i, rate=2.0
+        backfill(  # the generator's node name is the Bacalhau node id, as cloud-init sets it
+            config, folder, node=node_id, start=start, duration=timedelta(minutes=10), seed=i, rate=2.0
         )
         nodes.append(LocalNode(node_id, folder))
     bucket = tmp_path / "bucket"

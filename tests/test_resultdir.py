@@ -17,9 +17,10 @@ from edgelog.results.tables import load_result
 GOLDEN = Path(__file__).parent / "fixtures" / "manifest"
 
 
-@pytest.mark.parametrize("name", ["analyze.json", "merge.json", "fetched.json"])
+@pytest.mark.parametrize("name", ["analyze.json", "merge.json", "fetched.json", "analyze-parts.json"])
 def test_golden_manifests_round_trip_byte_for_byte(name: str) -> None:
-    """Manifests written by edgelog before the typed model read and write back to the same bytes."""
+    """Manifests written by edgelog before the typed model (schema /1) and with split tables (/2) read and
+    write back to the same bytes."""
     text = (GOLDEN / name).read_text(encoding="utf-8")
     manifest = Manifest.loads(text)
     assert manifest.dumps() == text
@@ -39,6 +40,44 @@ def test_typed_fields(tmp_path: Path) -> None:
     assert {q.kind for q in a.queries} == {None, "user"} and a.tag_rules is not None
 
 
+def test_schema_2_differs_from_1_only_by_table_parts_and_the_object_limit() -> None:
+    """/2 is what a run writes when it split a table: parts in <table>/part-NNNNN.parquet, found by
+    table_files in order, and the run's max_object_bytes; /1 (no parts) is still what unsplit runs write."""
+    v1 = Manifest.loads((GOLDEN / "analyze.json").read_text())
+    v2 = Manifest.loads((GOLDEN / "analyze-parts.json").read_text())
+    assert (v1.schema, v1.max_object_bytes) == ("edgelog.manifest/1", None)
+    assert (v2.schema, v2.max_object_bytes) == ("edgelog.manifest/2", 65536)
+    assert resultdir.schema_for(v1.outputs) == v1.schema and resultdir.schema_for(v2.outputs) == v2.schema
+    parts = [o.path for o in v2.outputs if resultdir.is_part(o.path)]
+    assert "partials/top_paths/part-00001.parquet" in parts and "quarantine/part-00000.parquet" in parts
+    assert all(o.size is not None and o.size < 65536 for o in v2.outputs)
+    assert set(json.loads((GOLDEN / "analyze-parts.json").read_text())) - set(
+        json.loads((GOLDEN / "analyze.json").read_text())
+    ) == {"max_object_bytes"}
+
+
+def test_table_files_finds_one_file_or_the_parts_in_order(tmp_path: Path) -> None:
+    (tmp_path / "partials" / "top_paths").mkdir(parents=True)
+    for name in (
+        "part-00002.parquet",
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "notes.txt",
+        "part-1.parquet",
+    ):
+        (tmp_path / "partials" / "top_paths" / name).write_bytes(b"x")
+    (tmp_path / "partials" / "hosts.parquet").write_bytes(b"x")
+    assert [p.name for p in resultdir.table_files(tmp_path, "partials/top_paths.parquet")] == [
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
+    assert resultdir.table_files(tmp_path, "partials/hosts.parquet") == [tmp_path / "partials/hosts.parquet"]
+    assert resultdir.table_files(tmp_path, "partials/gone.parquet") == []
+    assert resultdir.part_table("quarantine.parquet", 3) == "quarantine/part-00003.parquet"
+    assert resultdir.is_part("queries/q/part-00000.parquet") and not resultdir.is_part("part-00000.parquet")
+
+
 def test_unknown_keys_are_kept_after_the_known_ones() -> None:
     data = json.loads((GOLDEN / "analyze.json").read_text())
     data["processing"] = {"parse_s": 1.5}
@@ -49,7 +88,7 @@ def test_unknown_keys_are_kept_after_the_known_ones() -> None:
 @pytest.mark.parametrize(
     ("edit", "field"),
     [
-        (lambda d: d.update(schema="edgelog.manifest/2"), "schema"),
+        (lambda d: d.update(schema="edgelog.manifest/3"), "schema"),
         (lambda d: d["outputs"][0].update(sha256=5), "outputs[0].sha256"),
         (lambda d: d["inputs"][1].update(size="big"), "inputs[1].size"),
         (lambda d: d["totals"].update(lines_read=None), "totals.lines_read"),
@@ -106,10 +145,13 @@ def _copy_with(result: Path, tmp_path: Path, edit) -> Path:  # type: ignore[no-u
 
 
 def test_written_manifests_have_the_golden_shape(result: Path) -> None:
-    """New manifests carry exactly the keys, in the order, of the golden ones (values differ)."""
+    """New manifests carry exactly the keys, in the order, of the golden ones (values differ): those of /1
+    plus the run's object limit after ``outputs``."""
     written = json.loads((result / "manifest.json").read_text())
     golden = json.loads((GOLDEN / "analyze.json").read_text())
-    assert list(written) == list(golden)
+    assert list(written) == list(json.loads((GOLDEN / "analyze-parts.json").read_text()))
+    assert [k for k in written if k != "max_object_bytes"] == list(golden)
+    assert list(written)[list(written).index("outputs") + 1] == "max_object_bytes"
     for key in ("inputs", "outputs", "queries"):
         assert list(written[key][0]) == list(golden[key][0]), key
     for key in ("window", "totals", "tag_rules"):

@@ -135,6 +135,32 @@ def test_wait_counts_only_nodes_with_the_requested_labels(tmp_path: Path) -> Non
     assert result.returncode == 0 and result.stdout.split("\t")[0] == "c"
 
 
+def test_wait_reads_connection_state_and_writes_the_expected_nodes(tmp_path: Path) -> None:
+    """v1.9's NodeState carries the connection in ConnectionState.Status (Connection is deprecated);
+    --nodes-out keeps every labelled compute node, in any state, for `edgelog fetch --expect-nodes`."""
+    from edgelog.jobs.network import read_expected_nodes
+
+    current = node("a", role="log-node")
+    del current["Connection"]
+    listing = [
+        current,
+        node("b", role="log-node", conn="DISCONNECTED"),
+        node("c", role="other"),
+        node("orch", kind="Requester", role="log-node"),
+    ]
+    out = tmp_path / "log-nodes.json"
+    result = wait(
+        ["--label", "role=log-node", "--nodes-out", str(out), "--interval", "1", "1"],
+        bacalhau_stand_in(tmp_path, [listing]),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\t")[0] == "a"
+    assert read_expected_nodes(out) == {
+        "a": "connected, approved when listed",
+        "b": "disconnected, approved when listed",
+    }
+
+
 def test_wait_times_out_with_status_1(tmp_path: Path) -> None:
     started = time.monotonic()
     result = wait(
@@ -156,6 +182,9 @@ def tf_outputs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 output "edgelog_fetch_bucket" { value = "gs://example-project-edgelog-dev-results" }
 output "bacalhau_api_host" { value = "127.0.0.1" }
 output "bacalhau_api_port" { value = 1234 }
+output "pre_pulled_images" {
+  value = ["reg.example/edgelog-generator:1", "reg.example/job:1", "reg.example/edgelog-job:0.1.0"]
+}
 output "job_template_vars" {
   value = {
     bucket        = "example-project-edgelog-dev-results"
@@ -177,7 +206,8 @@ output "job_template_vars" {
 
 def test_outputs_used_by_submit_and_fetch_exist_in_the_module() -> None:
     outputs = (REPO_ROOT / "terraform" / "outputs.tf").read_text()
-    for name in ["edgelog_fetch_bucket", "bacalhau_api_host", "bacalhau_api_port", "job_template_vars"]:
+    names = ["edgelog_fetch_bucket", "bacalhau_api_host", "bacalhau_api_port", "job_template_vars"]
+    for name in [*names, "pre_pulled_images"]:
         assert f'output "{name}"' in outputs
         assert name in SUBMIT.read_text()
 
@@ -188,7 +218,7 @@ def recorder(tmp_path: Path) -> Path:
     script.write_text(
         f"""#!/usr/bin/env bash
 printf '%s\\0' "$@" >{shlex.quote(str(tmp_path / "argv"))}
-printf '%s\\n' "$BACALHAU_API_HOST" "$BACALHAU_API_PORT" "$EDGELOG_BUCKET" \\
+printf '%s\\n' "$BACALHAU_API_HOST" "$BACALHAU_API_PORT" "$EDGELOG_BUCKET" "$EDGELOG_PRE_PULLED_IMAGES" \\
   >{shlex.quote(str(tmp_path / "env"))}
 exit 3
 """
@@ -198,9 +228,9 @@ exit 3
 
 
 def recorded(tmp_path: Path) -> dict[str, Any]:
-    host, port, bucket = (tmp_path / "env").read_text().splitlines()
+    host, port, bucket, pre_pulled = (tmp_path / "env").read_text().splitlines()
     argv = (tmp_path / "argv").read_bytes().decode().split("\0")[:-1]
-    return {"argv": argv, "host": host, "port": port, "bucket": bucket}
+    return {"argv": argv, "host": host, "port": port, "bucket": bucket, "pre_pulled": pre_pulled}
 
 
 def submit(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -221,6 +251,11 @@ def test_submit_and_fetch_builds_the_edgelog_command_from_terraform_outputs(
     record = recorded(tmp_path)
     assert record["host"] == "127.0.0.1" and record["port"] == "1234"
     assert record["bucket"] == "gs://example-project-edgelog-dev-results"
+    # the images the nodes pull at boot, which `edgelog job submit` checks the spec's image against
+    assert (
+        record["pre_pulled"]
+        == "reg.example/edgelog-generator:1 reg.example/job:1 reg.example/edgelog-job:0.1.0"
+    )
     argv = record["argv"]
     assert argv[:3] == ["job", "submit", "access-log-report"]
     pairs = [argv[i + 1] for i, a in enumerate(argv) if a == "--var"]

@@ -10,6 +10,15 @@ manifest's fields and the rule for which paths a manifest may name exist once::
     <dir>/quarantine.parquet         lines that did not parse
     <dir>/queries/<name>.parquet     results of user ``--query`` files
 
+A table larger than the run's object limit (``max_object_bytes``: every object a job publishes must stay below
+5 MiB, see :data:`DEFAULT_MAX_OBJECT_BYTES`) is stored as parts instead of one file, in its order::
+
+    <dir>/partials/<name>/part-00000.parquet, part-00001.parquet, ...
+
+Such a directory's manifest says ``edgelog.manifest/2``, so an edgelog that only knows ``/1`` (and would look
+for ``partials/<name>.parquet`` alone) refuses it instead of silently missing the table; a directory without
+parts keeps ``/1``, readable by every edgelog. :func:`table_files` is the one reader-side lookup of both.
+
 The manifest is written exactly as edgelog has always written it (key order, two-space indent, trailing
 newline), so a manifest read and written again is byte-identical (tests/fixtures/manifest holds the golden
 files). Keys this version does not know are kept, in order, after the known ones.
@@ -18,6 +27,7 @@ files). Keys this version does not know are kept, in order, after the known ones
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -26,14 +36,23 @@ from typing import Any, TypeVar
 from edgelog.errors import IntegrityError, UsageError
 from edgelog.fileio import hash_file, write_text_atomic
 
-SCHEMA = "edgelog.manifest/1"
+SCHEMA_V1 = "edgelog.manifest/1"  # every table is one file
+SCHEMA = "edgelog.manifest/2"  # a table may be stored as parts (what this edgelog writes when it splits one)
+SCHEMAS = (SCHEMA_V1, SCHEMA)
 MANIFEST = "manifest.json"
 REPORTS = "reports"
 PARTIALS = "partials"
 QUERIES = "queries"
 QUARANTINE = "quarantine.parquet"
 FILES_PARTIAL = "files"  # partials/files.parquet: one row per input file (written by analyze, not a report)
-OWNED = (MANIFEST, REPORTS, PARTIALS, QUERIES, QUARANTINE)  # what analyze/merge replace in their --out
+QUARANTINE_PARTS = "quarantine"  # the quarantine's parts directory, when it is split
+OWNED = (MANIFEST, REPORTS, PARTIALS, QUERIES, QUARANTINE, QUARANTINE_PARTS)  # what analyze/merge replace
+# Below Bacalhau's S3 multipart threshold (5 MiB: aws-sdk-go-v2 manager.Uploader's default part size), with
+# margin: larger objects are uploaded in parts with CRC32 trailers, which GCS and other S3-compatible stores
+# reject. ``analyze``/``merge --max-object-bytes`` (``$EDGELOG_MAX_OBJECT_BYTES``) change it.
+DEFAULT_MAX_OBJECT_BYTES = 4 * 1024 * 1024
+MIN_OBJECT_BYTES = 64 * 1024  # a part must hold at least one row of any table edgelog writes itself
+PART_RE = re.compile(r"^part-[0-9]{5}\.parquet$")
 FETCH_MERGED = "merged"  # the merged result inside a `fetch --out` directory
 STATUSES = ("ok", "partial", "failed")
 
@@ -55,14 +74,40 @@ def query_table(name: str) -> str:
     return f"{QUERIES}/{name}.parquet"
 
 
+def parts_dir(rel: str) -> str:
+    """Where table ``rel`` (``partials/x.parquet``) keeps its parts when split: ``partials/x``."""
+    return rel.removesuffix(".parquet")
+
+
+def part_table(rel: str, index: int) -> str:
+    """Relative path of part ``index`` (0-based) of table ``rel``."""
+    return f"{parts_dir(rel)}/part-{index:05d}.parquet"
+
+
+def is_part(rel: str) -> bool:
+    """Whether a relative path names a table part (``.../part-NNNNN.parquet``)."""
+    return PART_RE.match(rel.rsplit("/", 1)[-1]) is not None and "/" in rel
+
+
 def table_files(root: Path, rel: str) -> list[Path]:
     """The Parquet files holding table ``rel`` (e.g. ``reports/summary.parquet``) of ``root``; [] if absent.
 
-    Every reader goes through here, so a table stored as several part files later needs only this function
-    and the writer to change.
+    Either the one file ``rel`` or, for a table split below the object limit, its parts in order (reading
+    them one after another gives the table's rows in the order they were written). Every reader goes through
+    here.
     """
     path = root / rel
-    return [path] if path.is_file() else []
+    if path.is_file():
+        return [path]
+    folder = root / parts_dir(rel)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if PART_RE.match(p.name) and p.is_file())
+
+
+def schema_for(outputs: Iterable[OutputEntry]) -> str:
+    """The schema a manifest listing ``outputs`` must declare: ``/2`` only when a table is split."""
+    return SCHEMA if any(is_part(o.path) for o in outputs) else SCHEMA_V1
 
 
 def locate(path: Path) -> Path:
@@ -249,8 +294,9 @@ class Manifest:
     totals: Totals = field(default_factory=Totals)
     merged_from: list[MergedFrom] | None = None  # merge only
     fetch: FetchInfo | None = None  # a fetched merge only
+    max_object_bytes: int | None = None  # the run's object limit (tables above it are split); None: before /2
     extra: dict[str, Any] = field(default_factory=dict)  # keys a newer edgelog wrote, kept as they were
-    schema: str = SCHEMA
+    schema: str = SCHEMA_V1  # the writer sets it from its outputs (schema_for)
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -259,8 +305,10 @@ class Manifest:
         """Check every field's type while reading; a wrong one raises :class:`ManifestError` naming it."""
         r = _Fields(data, where)
         schema = r.text("schema")
-        if schema != SCHEMA:
-            raise ManifestError(f"{where}: schema {schema!r} is not {SCHEMA}")
+        if schema not in SCHEMAS:
+            raise ManifestError(
+                f"{where}: schema {schema!r} is not one this edgelog reads ({', '.join(SCHEMAS)})"
+            )
         manifest = cls(
             schema=schema,
             kind=r.text("kind"),
@@ -277,6 +325,7 @@ class Manifest:
             window=r.obj("window", _window) or Window(),
             inputs=r.items("inputs", _input_entry),
             outputs=r.items("outputs", _output_entry, required=True),
+            max_object_bytes=r.opt_integer("max_object_bytes"),
             queries=r.items("queries", _query_entry),
             tag_rules=r.obj("tag_rules", _tag_rules),
             totals=r.obj("totals", _totals) or Totals(),
@@ -314,8 +363,10 @@ class Manifest:
             "window": _plain(self.window),
             "inputs": [_plain(i) for i in self.inputs],
             "outputs": [_plain(o) for o in self.outputs],
-            "queries": [_query_dict(q) for q in self.queries],
         }
+        if self.max_object_bytes is not None:
+            out["max_object_bytes"] = self.max_object_bytes
+        out["queries"] = [_query_dict(q) for q in self.queries]
         if self.tag_rules is not None:
             out["tag_rules"] = _plain(self.tag_rules)
         out["totals"] = _plain(self.totals)
@@ -346,8 +397,10 @@ class Manifest:
         return [q for q in self.queries if q.status == "failed"]
 
     def verify(self, root: Path) -> list[str]:
-        """One problem per listed output that is unsafe, missing or not the file the manifest describes."""
-        return [p for p in (check_output(root, e) for e in self.outputs) if p is not None]
+        """One problem per listed output that is unsafe, missing or not the file the manifest describes,
+        and per part file the manifest does not list (a reader would take it for part of its table)."""
+        problems = [p for p in (check_output(root, e) for e in self.outputs) if p is not None]
+        return problems + unlisted_parts(root, self.outputs)
 
 
 def check_output(root: Path, entry: OutputEntry) -> str | None:
@@ -360,6 +413,21 @@ def check_output(root: Path, entry: OutputEntry) -> str | None:
         return f"{rel}: listed in the manifest but missing"
     bad = file_mismatch(path, entry.size, entry.sha256)
     return f"{rel}: {bad}" if bad else None
+
+
+def unlisted_parts(root: Path, outputs: Iterable[OutputEntry]) -> list[str]:
+    """Part files in the parts directories of ``root`` that ``outputs`` does not list."""
+    listed = {o.path for o in outputs}
+    problems = []
+    for top in (REPORTS, PARTIALS, QUERIES, QUARANTINE_PARTS):
+        folder = root / top
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("part-*.parquet")):
+            rel = path.relative_to(root).as_posix()
+            if is_part(rel) and rel not in listed:
+                problems.append(f"{rel}: a table part the manifest does not list")
+    return problems
 
 
 def read(directory: Path) -> Manifest:
@@ -417,6 +485,7 @@ _KNOWN = frozenset(
         "window",
         "inputs",
         "outputs",
+        "max_object_bytes",
         "queries",
         "tag_rules",
         "totals",

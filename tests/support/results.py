@@ -8,6 +8,7 @@ results into the bucket layouts the Bacalhau S3 publisher writes (plain tree or 
 from __future__ import annotations
 
 import gzip
+import random
 import shutil
 import tarfile
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,26 @@ def write_hostile_log(directory: Path, node: str, *, repeat: int = 1) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"access-{node}-20261122T232500Z.log"
     path.write_text("\n".join(HOSTILE_LINES * repeat) + "\n")
+    return path
+
+
+def write_wide_log(directory: Path, node: str, *, lines: int, bad_lines: int = 0, seed: int = 7) -> Path:
+    """A combined-format log whose every line has its own client IP and path (plus ``bad_lines`` lines of
+    random hex that do not parse), so partials and quarantine grow with the line count: at 300k lines a node's
+    result is tens of MiB, far above the 5 MiB an S3 publisher can upload to GCS in one part."""
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"access-{node}-20261123T080500Z.log"
+    with path.open("w", encoding="ascii") as out:
+        for i in range(lines):
+            ip = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+            url = f"/p/{rng.getrandbits(64):016x}/{i}?q={i}"
+            out.write(
+                f'{ip} - - [23/Nov/2026:08:0{i % 5}:{i % 60:02d} +0000] "GET {url} HTTP/1.1" 200 {i % 5000} '
+                f'"https://r{i % 977}.example/x" "ua-{i % 113}"\n'
+            )
+            if i < bad_lines:
+                out.write(f"garbage {rng.randbytes(150).hex()}\n")
     return path
 
 
@@ -93,10 +114,19 @@ def publish_plain(bucket: Bucket, stage: Path, key: str) -> list[str]:
 
 
 def publish_gzip(bucket: Bucket, stage: Path, key: str, tmp: Path) -> str:
-    """``Encoding: gzip``: one archive of the result directory under ``<key>.tar.gz``."""
+    """``Encoding: gzip`` (which edgelog's specs no longer use, but fetch still reads): one archive of the
+    result directory under ``<key>.tar.gz``, laid out as Go's pkg/lib/gzip.Compress writes it: a ``.`` entry,
+    then relative names in filepath.Walk order (lexical, depth first)."""
     archive = tmp / (Path(key).name + ".tar.gz")
-    with tarfile.open(archive, "w:gz") as tar:
-        for path in sorted(stage.rglob("*")):
+
+    def walk(folder: Path, tar: tarfile.TarFile) -> None:
+        for path in sorted(folder.iterdir(), key=lambda p: p.name):
             tar.add(path, arcname=path.relative_to(stage).as_posix(), recursive=False)
+            if path.is_dir() and not path.is_symlink():
+                walk(path, tar)
+
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(stage, arcname=".", recursive=False)
+        walk(stage, tar)
     bucket.upload_file(archive, key + ".tar.gz")
     return key + ".tar.gz"

@@ -33,7 +33,15 @@ from edgelog.analysis.library import (
     sha256_bytes,
 )
 from edgelog.analysis.workspace import Workspace, on_disk_threshold, workspace
-from edgelog.analysis.writer import FILES_SCHEMA, ResultWriter, RunResult, iso_utc, short_error
+from edgelog.analysis.writer import (
+    FILES_SCHEMA,
+    ObjectTooLarge,
+    ResultWriter,
+    RunResult,
+    iso_utc,
+    object_limit,
+    short_error,
+)
 from edgelog.errors import UsageError
 from edgelog.fileio import hash_file
 from edgelog.naming import check_node_id
@@ -73,11 +81,17 @@ def analyze(
     node_id: str | None = None,
     execution_id: str | None = None,
     tags: Path | str | None = None,
+    max_object_bytes: int | str | None = None,
 ) -> RunResult:
-    """Analyse log files into ``out`` (reports, partials, quarantine, manifest); see docs/analysis.md."""
+    """Analyse log files into ``out`` (reports, partials, quarantine, manifest); see docs/analysis.md.
+
+    Every file written is smaller than ``max_object_bytes`` (default ``$EDGELOG_MAX_OBJECT_BYTES`` or 4 MiB):
+    larger tables are split into parts, so a Bacalhau S3 publisher can upload each one to GCS.
+    """
     started, t0 = datetime.now(UTC), time.monotonic()
     out = Path(out)
     opts = _options(fmt, since, until, queries, job_id, node_id, execution_id, tags)
+    limit = object_limit(max_object_bytes)
     library, macros = load_library(), load_macros()
     if out.resolve() in {Path(p).resolve() for p in inputs if Path(p).is_dir()}:
         raise UsageError("--out must not be one of the input directories")
@@ -85,7 +99,7 @@ def analyze(
     select_window(files, opts.since, opts.until)
     selected = [f for f in files if f.selected]
 
-    writer = ResultWriter(out, "analyze", started=started, t0=t0)
+    writer = ResultWriter(out, "analyze", started=started, t0=t0, max_object_bytes=limit)
     with workspace(on_disk=estimated_bytes(files) > on_disk_threshold()) as ws:
         install_macros(ws.con, macros, load_tag_rules(opts.tags, ws.con))
         parse.create_request_store(ws.con)
@@ -126,7 +140,13 @@ def _options(
     execution_id: str | None,
     tags: Path | str | None,
 ) -> Options:
-    """Check every option and fill defaults from the environment Bacalhau (or the local runner) sets."""
+    """Check every option and fill defaults from the environment Bacalhau (or the local runner) sets.
+
+    Bacalhau v1.9 gives a docker task BACALHAU_JOB_ID, BACALHAU_EXECUTION_ID, BACALHAU_JOB_TYPE and
+    BACALHAU_PARTITION_INDEX/COUNT (pkg/compute/envvars.go), but no node id: a node speaks for itself through
+    its rotated file names, which on a VM carry the Bacalhau node id (cloud-init gives the generator and
+    ``bacalhau serve --name`` the same name), and ``fetch`` checks them against the key it published under.
+    """
     if fmt in ("", "auto"):
         fmt = None
     if fmt is not None and fmt not in parse.FORMATS:
@@ -136,8 +156,6 @@ def _options(
         raise UsageError("--since must be before --until", hint="swap the two times")
     if node_id:
         check_node_id(node_id, source="--node-id")
-    elif os.environ.get("EDGELOG_NODE_ID"):
-        node_id = check_node_id(os.environ["EDGELOG_NODE_ID"], source="EDGELOG_NODE_ID")
     return Options(
         fmt=fmt,
         since=since_dt,
@@ -245,4 +263,6 @@ def _run_query(
         writer.copy(con, text.strip().rstrip(";").strip(), resultdir.query_table(name))
     except duckdb.Error as exc:
         entry.status, entry.error = "failed", f"{path}: {short_error(exc)}"
+    except ObjectTooLarge as exc:
+        entry.status, entry.error = "failed", f"{path}: {exc.message}"
     return entry

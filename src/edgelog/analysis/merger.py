@@ -9,7 +9,7 @@ from edgelog import resultdir
 from edgelog.analysis import parse
 from edgelog.analysis.library import Report, install_macros, load_library, load_macros, sha256_bytes
 from edgelog.analysis.workspace import workspace
-from edgelog.analysis.writer import FILES_SCHEMA, ResultWriter, RunResult
+from edgelog.analysis.writer import FILES_SCHEMA, ResultWriter, RunResult, object_limit
 from edgelog.errors import IntegrityError, UsageError
 from edgelog.resultdir import InputEntry, Manifest, MergedFrom, Totals, Window
 
@@ -25,9 +25,15 @@ def read_manifest(directory: Path, *, verify: bool = True) -> Manifest:
     return manifest
 
 
-def merge(dirs: Sequence[Path | str], out: Path | str) -> RunResult:
-    """Merge analyze/merge result directories into ``out``: exactly ``analyze`` over the union of inputs."""
+def merge(
+    dirs: Sequence[Path | str], out: Path | str, *, max_object_bytes: int | str | None = None
+) -> RunResult:
+    """Merge analyze/merge result directories into ``out``: exactly ``analyze`` over the union of inputs.
+
+    Reads tables stored whole or as parts; writes its own below ``max_object_bytes`` (as analyze does).
+    """
     out = Path(out)
+    limit = object_limit(max_object_bytes)
     sources = [Path(d) for d in dirs]
     if not sources:
         raise UsageError("merge needs at least one results directory")
@@ -36,7 +42,7 @@ def merge(dirs: Sequence[Path | str], out: Path | str) -> RunResult:
     manifests = [read_manifest(s) for s in sources]
     library, macros = load_library(), load_macros()
 
-    writer = ResultWriter(out, "merge")
+    writer = ResultWriter(out, "merge", max_object_bytes=limit)
     with workspace() as ws:
         con = ws.con
         install_macros(con, macros, None)

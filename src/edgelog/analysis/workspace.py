@@ -51,6 +51,9 @@ def workspace(*, on_disk: bool = False) -> Iterator[Workspace]:
         con = duckdb.connect(str(tmp / "work.duckdb") if on_disk else ":memory:", config=config)
         try:
             con.execute("SET TimeZone = 'UTC'")
+            # DuckDB draws a progress bar on stdout for slow queries, even when stdout is no terminal: in a
+            # job, stdout is an object the publisher uploads, and must stay small.
+            con.execute("SET enable_progress_bar = false")
             yield Workspace(con, tmp)
         finally:
             con.close()

@@ -7,11 +7,13 @@ on the same code runs the report's merge SQL, writes partials and report tables,
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,14 +23,47 @@ import duckdb
 from edgelog import __version__, resultdir
 from edgelog.analysis.library import MACROS_DIR, MacroFile, Report
 from edgelog.analysis.parse import sql_str
-from edgelog.errors import ExitCode
+from edgelog.errors import EdgelogError, ExitCode, UsageError
 from edgelog.resultdir import Manifest, QueryEntry
+
+MAX_OBJECT_BYTES_ENV = "EDGELOG_MAX_OBJECT_BYTES"
+_SIZE = re.compile(r"^\s*([0-9]+)\s*(|b|k|kb|kib|m|mb|mib)\s*$", re.IGNORECASE)
 
 # partials/files.parquet: one row per input file (the files partial feeds summary and nodes).
 FILES_SCHEMA = """
     node_id VARCHAR, name VARCHAR, format VARCHAR, status VARCHAR, lines_read BIGINT, lines_parsed BIGINT,
     lines_quarantined BIGINT, lines_outside_window BIGINT, first_ts TIMESTAMPTZ, last_ts TIMESTAMPTZ
 """
+
+
+def object_limit(value: int | str | None = None) -> int:
+    """The byte limit every written file stays below: ``value``, else ``$EDGELOG_MAX_OBJECT_BYTES``, else the
+    default (4 MiB). Accepts bytes or a binary ``KiB``/``MiB`` size; below 64 KiB is refused."""
+    source = "--max-object-bytes"
+    if value is None or value == "":
+        value, source = os.environ.get(MAX_OBJECT_BYTES_ENV) or None, MAX_OBJECT_BYTES_ENV
+        if value is None:
+            return resultdir.DEFAULT_MAX_OBJECT_BYTES
+    if isinstance(value, int):
+        limit = value
+    else:
+        m = _SIZE.match(value)
+        if not m:
+            raise UsageError(
+                f"{source} {value!r} is not a size", hint="give bytes or KiB/MiB, e.g. 4194304 or 4MiB"
+            )
+        unit = m.group(2).lower()[:1]
+        limit = int(m.group(1)) * {"": 1, "b": 1, "k": 1024, "m": 1024 * 1024}[unit]
+    if limit < resultdir.MIN_OBJECT_BYTES:
+        raise UsageError(
+            f"{source} {value!r} is below the minimum of {resultdir.MIN_OBJECT_BYTES} bytes (64 KiB)",
+            hint="the default, 4 MiB, keeps every object below Bacalhau's 5 MiB multipart threshold",
+        )
+    return limit
+
+
+class ObjectTooLarge(EdgelogError):
+    """One row of a table is larger than the object limit, so no split can keep it below."""
 
 
 @dataclass
@@ -39,6 +74,7 @@ class RunResult:
     exit_code: ExitCode
     manifest: Manifest
     out: Path
+    warnings: list[str] = field(default_factory=list)
 
 
 def iso_utc(dt: datetime | None) -> str | None:
@@ -55,11 +91,24 @@ def short_error(exc: BaseException) -> str:
 
 
 class ResultWriter:
-    """Writes one results directory: replaces the paths edgelog owns, counts rows, writes the manifest."""
+    """Writes one results directory: replaces the paths edgelog owns, counts rows, writes the manifest.
 
-    def __init__(self, out: Path, kind: str, *, started: datetime | None = None, t0: float | None = None):
+    Every file it writes is smaller than ``max_object_bytes`` (the manifest is checked at the end): a table
+    that comes out larger is split into parts (``resultdir.part_table``), each a contiguous run of its rows.
+    """
+
+    def __init__(
+        self,
+        out: Path,
+        kind: str,
+        *,
+        started: datetime | None = None,
+        t0: float | None = None,
+        max_object_bytes: int | None = None,
+    ):
         self.out = out
         self.kind = kind
+        self.max_object_bytes = max_object_bytes or resultdir.DEFAULT_MAX_OBJECT_BYTES
         self.started = started or datetime.now(UTC)
         self.t0 = time.monotonic() if t0 is None else t0
         self.rows: dict[str, int] = {}
@@ -74,12 +123,60 @@ class ResultWriter:
             (out / sub).mkdir()
 
     def copy(self, con: duckdb.DuckDBPyConnection, sql: str, rel: str) -> None:
-        """Write the result of ``sql`` to ``rel`` as zstd Parquet and remember its row count."""
-        (self.out / rel).parent.mkdir(parents=True, exist_ok=True)
-        row = con.execute(
-            f"COPY ({sql}) TO {sql_str(str(self.out / rel))} (FORMAT parquet, COMPRESSION zstd)"
-        ).fetchone()
-        self.rows[rel] = int(row[0]) if row else 0
+        """Write the result of ``sql`` to table ``rel`` as zstd Parquet and remember its row counts.
+
+        One file when it is below the object limit; otherwise the file is cut into parts in row order
+        (:meth:`_split`) and the one file removed. :class:`ObjectTooLarge`: one row alone is too big.
+        """
+        target = self.out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        rows = _copy(con, sql, target)
+        if target.stat().st_size < self.max_object_bytes:
+            self.rows[rel] = rows
+            return
+        try:
+            self._split(con, target, rel, rows)
+        except BaseException:
+            shutil.rmtree(self.out / resultdir.parts_dir(rel), ignore_errors=True)
+            raise
+        finally:
+            target.unlink(missing_ok=True)
+
+    def _split(self, con: duckdb.DuckDBPyConnection, whole: Path, rel: str, rows: int) -> None:
+        """Cut ``whole`` into parts below the limit: row ranges sized from its bytes per row, halved until
+        each part fits (Parquet size grows with rows, but not exactly linearly)."""
+        folder = self.out / resultdir.parts_dir(rel)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        per_part = max(1, int(rows * 0.85 * self.max_object_bytes / whole.stat().st_size))
+        pending = [(start, min(rows, start + per_part)) for start in range(0, rows, per_part)]
+        source = f"read_parquet({sql_str(str(whole))}, file_row_number = true)"
+        scratch = folder / ".part.tmp"
+        index = 0
+        while pending:
+            start, end = pending.pop(0)
+            sql = (
+                f"SELECT * EXCLUDE (file_row_number) FROM {source} "
+                f"WHERE file_row_number >= {start} AND file_row_number < {end}"
+            )
+            _copy(con, sql, scratch)
+            size = scratch.stat().st_size
+            if size >= self.max_object_bytes:
+                if end - start == 1:
+                    scratch.unlink()
+                    raise ObjectTooLarge(
+                        f"{rel}: row {start} alone is {size} bytes as Parquet, not below the object limit "
+                        f"of {self.max_object_bytes} bytes",
+                        hint="return smaller rows (e.g. aggregate instead of string_agg), or raise "
+                        "--max-object-bytes where the bucket accepts larger objects",
+                    )
+                middle = (start + end) // 2
+                pending[:0] = [(start, middle), (middle, end)]
+                continue
+            part = resultdir.part_table(rel, index)
+            scratch.replace(self.out / part)
+            self.rows[part] = end - start
+            index += 1
 
     def write_library(
         self,
@@ -108,6 +205,8 @@ class ResultWriter:
                 self.copy(con, f"SELECT * FROM p_{r.name} ORDER BY ALL", resultdir.partial_table(r.name))
             except duckdb.Error as exc:
                 _fail(entries[r.name], f"{r.file.name} (partial): {short_error(exc)}")
+            except ObjectTooLarge as exc:
+                _fail(entries[r.name], f"{r.file.name} (partial): {exc.message}")
         files = resultdir.partial_table(resultdir.FILES_PARTIAL)
         self.copy(con, "SELECT * FROM p_files ORDER BY node_id, name", files)
         for r in reports:
@@ -122,6 +221,8 @@ class ResultWriter:
                 self.copy(con, r.final_sql, resultdir.report_table(r.name))
             except duckdb.Error as exc:
                 _fail(entries[r.name], f"{r.file.name}: {short_error(exc)}")
+            except ObjectTooLarge as exc:
+                _fail(entries[r.name], f"{r.file.name}: {exc.message}")
         self.copy(con, "SELECT * FROM quarantine ORDER BY node_id, file, line_no", resultdir.QUARANTINE)
         macro_entries = [
             QueryEntry(name=m.name, file=f"queries/{MACROS_DIR}/{m.file.name}", sha256=m.sha256, kind="macro")
@@ -155,10 +256,27 @@ class ResultWriter:
             status, code = "ok", ExitCode.OK
         manifest.status = status
         manifest.outputs = resultdir.output_entries(self.out, self.rows)
+        manifest.schema = resultdir.schema_for(manifest.outputs)
+        manifest.max_object_bytes = self.max_object_bytes
         manifest.finished_at = iso_utc(datetime.now(UTC))
         manifest.duration_s = round(time.monotonic() - self.t0, 3)
         manifest.write(self.out)
-        return RunResult(status, code, manifest, self.out)
+        warnings = []
+        size = (self.out / resultdir.MANIFEST).stat().st_size
+        if size >= self.max_object_bytes:
+            # The one file that cannot be split: it grows with the inputs (~0.5 KB each).
+            warnings.append(
+                f"manifest.json is {size} bytes ({len(manifest.inputs)} inputs), not below the object limit "
+                f"of {self.max_object_bytes} bytes: a Bacalhau S3 publisher cannot upload it to GCS; "
+                "analyze a --since/--until window, or keep fewer files on the node"
+            )
+        return RunResult(status, code, manifest, self.out, warnings)
+
+
+def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> int:
+    """``COPY (sql) TO target`` as zstd Parquet; the number of rows written."""
+    row = con.execute(f"COPY ({sql}) TO {sql_str(str(target))} (FORMAT parquet, COMPRESSION zstd)").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _fail(entry: QueryEntry, error: str) -> None:

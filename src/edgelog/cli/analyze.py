@@ -9,20 +9,49 @@ import typer
 
 from edgelog.analysis import RunResult, analyze, merge
 
+# In a job, stdout and stderr are objects the publisher uploads next to the results, so what analyze and merge
+# print is bounded whatever the input: one summary line, at most MAX_WARNINGS warnings of at most
+# MAX_LINE_CHARS each, then a count (the manifest lists every failed file and query).
+MAX_WARNINGS = 20
+MAX_LINE_CHARS = 500
+
+MaxObjectBytesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-object-bytes",
+        help="Every file written stays below this size (bytes, or KiB/MiB); larger tables are split into "
+        "parts. Default $EDGELOG_MAX_OBJECT_BYTES or 4MiB (below Bacalhau's 5 MiB multipart upload, which "
+        "GCS rejects).",
+        show_default=False,
+    ),
+]
+
+
+def _line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_LINE_CHARS else text[: MAX_LINE_CHARS - 3] + "..."
+
 
 def _summary(result: RunResult) -> None:
     """One short report line on stdout, problems on stderr: jobs keep stdout as the execution log."""
     m = result.manifest
     t = m.totals
     typer.echo(
-        f"{m.kind} {result.status}: {t.files} files ({t.files_failed} failed), "
-        f"{t.lines_read} lines, {t.lines_parsed} parsed, {t.lines_quarantined} quarantined "
-        f"-> {result.out}"
+        _line(
+            f"{m.kind} {result.status}: {t.files} files ({t.files_failed} failed), "
+            f"{t.lines_read} lines, {t.lines_parsed} parsed, {t.lines_quarantined} quarantined "
+            f"-> {result.out}"
+        )
     )
-    for entry in m.failed_inputs:
-        typer.echo(f"warning: {entry.name}: {entry.error}", err=True)
-    for q in m.failed_queries:
-        typer.echo(f"warning: query {q.error}", err=True)
+    warnings = [f"{entry.name}: {entry.error}" for entry in m.failed_inputs]
+    warnings += [f"query {q.error}" for q in m.failed_queries]
+    warnings += result.warnings
+    for text in warnings[:MAX_WARNINGS]:
+        typer.echo(_line(f"warning: {text}"), err=True)
+    if len(warnings) > MAX_WARNINGS:
+        typer.echo(
+            f"warning: ... and {len(warnings) - MAX_WARNINGS} more (manifest.json lists every one)", err=True
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -56,11 +85,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         node_id: Annotated[
             str | None,
-            typer.Option(help="Node id (default $EDGELOG_NODE_ID, else from rotated file names)."),
+            typer.Option(help="Node id for every input (default: each file's from its rotated name)."),
         ] = None,
         execution_id: Annotated[
             str | None, typer.Option(help="Execution id (default $BACALHAU_EXECUTION_ID).")
         ] = None,
+        max_object_bytes: MaxObjectBytesOpt = None,
     ) -> None:
         """Analyse access logs with DuckDB: reports, mergeable partials, quarantined lines and a manifest.
 
@@ -80,6 +110,7 @@ def register(app: typer.Typer) -> None:
             node_id=node_id,
             execution_id=execution_id,
             tags=tags,
+            max_object_bytes=max_object_bytes,
         )
         _summary(result)
         if result.exit_code:
@@ -89,6 +120,7 @@ def register(app: typer.Typer) -> None:
     def merge_cmd(
         dirs: Annotated[list[Path], typer.Argument(help="Results directories written by analyze or merge.")],
         out: Annotated[Path, typer.Option("--out", "-o", help="Merged results directory to write.")],
+        max_object_bytes: MaxObjectBytesOpt = None,
     ) -> None:
         """Merge per-node results exactly: the same reports analyze would give over all their input files.
 
@@ -96,7 +128,7 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]edgelog merge results/node-1 results/node-2 --out results/merged[/]
         """
-        result = merge(dirs, out)
+        result = merge(dirs, out, max_object_bytes=max_object_bytes)
         _summary(result)
         if result.exit_code:
             raise typer.Exit(int(result.exit_code))

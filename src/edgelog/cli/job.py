@@ -7,8 +7,9 @@ to messages and exit codes.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +18,9 @@ from rich.table import Table
 
 from edgelog.errors import EdgelogError, ExitCode
 from edgelog.jobs.validate import DEFAULT_ALLOW_LIST
+
+if TYPE_CHECKING:
+    from edgelog.jobs.network import NetworkNode
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -36,6 +40,15 @@ SqlOpt = Annotated[
     Path | None,
     typer.Option(
         "--sql", help="SQL file for adhoc-query (sets the sql_b64 variable).", exists=True, dir_okay=False
+    ),
+]
+PrePulledOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--pre-pulled-image",
+        help="An image the compute nodes pull at boot (terraform output pre_pulled_images); repeatable. The "
+        "spec's image must be one of them. Default: $EDGELOG_PRE_PULLED_IMAGES, else the shipped job image "
+        "REGISTRY/edgelog-job:<edgelog version>.",
     ),
 ]
 AllowOpt = Annotated[
@@ -105,19 +118,23 @@ def validate_cmd(
     var: VarOpt = None,
     sql: SqlOpt = None,
     allow_listed_path: AllowOpt = None,
+    pre_pulled_image: PrePulledOpt = None,
 ) -> None:
     """Check a job spec against Bacalhau's v1 job model and edgelog's result layout; one error per problem.
 
-    Checks fields, enum values, ops Count, the publisher Key's {jobID}/{nodeID} placeholders, lower-case
-    constraint operators, Env names, input/result paths, resources, timeouts and that every local SourcePath
-    is allow-listed on the nodes. Exit 2 when anything is wrong.
+    Checks fields, enum values, ops Count, the publisher Key's {jobID}/{nodeID} placeholders and plain
+    Encoding, lower-case constraint operators, Env names, input/result paths, resources, timeouts, that every
+    local SourcePath is allow-listed on the nodes, and that the image is one the nodes pre-pull.
+    Exit 2 when anything is wrong.
 
     Example: [bold]edgelog job validate jobs/access-log-report.yaml --var bucket=b --var image=job:0.1[/]
     """
     from edgelog.jobs.spec import load_spec
+    from edgelog.jobs.validate import check_image, pre_pulled_images
 
     rendered = load_spec(spec, _vars(var, sql), allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
     job = rendered.spec
+    check_image(rendered.path, job.task.image, pre_pulled_images(pre_pulled_image))
     console.print(
         f"OK: {escape(str(rendered.path))} is a valid Bacalhau v1 {escape(job.type)} job "
         f"(Name {escape(job.name or '(the job ID)')})"
@@ -161,24 +178,55 @@ def submit_cmd(
             "--api-host", help="Orchestrator address for bacalhau (default: its config/BACALHAU_API_HOST)."
         ),
     ] = None,
+    pre_pulled_image: PrePulledOpt = None,
+    nodes_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--nodes-out",
+            help="Also write the node list taken at submit time here (JSON) for a later "
+            "`edgelog fetch JOB --expect-nodes FILE`.",
+        ),
+    ] = None,
 ) -> None:
     """Submit a spec to a Bacalhau network with the real bacalhau CLI and follow it to the end.
 
-    Renders and validates the spec, gives it a unique Name (resubmitting a Name would update the old job),
-    submits with `bacalhau job run --wait=false --id-only`, then polls
-    `bacalhau job describe ID --output json`.
-    Exit 0 when every execution succeeded, 3 when some nodes failed, 1 when none succeeded.
+    Renders and validates the spec (its image must be one the nodes pre-pull), takes the nodes it should
+    run on from the network
+    (`bacalhau node list --labels SELECTOR --output json`, the selector from the spec's Constraints), gives it
+    a unique Name (resubmitting a Name would update the old job), submits with
+    `bacalhau job run --wait=false --id-only`, then polls `bacalhau job describe ID --output json`.
+    An ops job is judged node by node: a listed node that declined the job (AskForBidRejected) or got no
+    execution (disconnected, unapproved) is named, and makes the result partial; --fetch expects every one.
+    Exit 0 when every node succeeded, 3 when some did not, 1 when none did.
 
     Example: [bold]edgelog job submit access-log-report --var bucket=results --var image=REG/j:1 --fetch[/]
     """
+    import json
+
+    from edgelog.fileio import write_text_atomic
+    from edgelog.jobs.network import expected_nodes, node_list_json
     from edgelog.jobs.spec import load_spec
     from edgelog.jobs.submit import BacalhauCLI, submit, wait
+    from edgelog.jobs.validate import check_image, pre_pulled_images
 
     rendered = load_spec(spec, _vars(var, sql), allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
-    publisher = rendered.spec.task.publisher
+    job = rendered.spec
+    check_image(rendered.path, job.task.image, pre_pulled_images(pre_pulled_image))
+    publisher = job.task.publisher
     # Where --fetch will look, decided (and refused if it cannot be) before anything runs.
     fetch_from = (bucket or publisher.bucket_url, publisher.results_prefix) if fetch else None
+    selector = job.label_selector
     cli = BacalhauCLI(bacalhau, api_host=api_host)
+    expected = expected_nodes(cli.node_list(selector))
+    if not expected:
+        raise EdgelogError(
+            f"no compute node matches the job's constraints ({selector or 'none'}): nothing would run it",
+            hint="check the nodes' labels (bacalhau node list --show labels) or wait for them to join "
+            "(scripts/wait-for-nodes.sh)",
+        )
+    if nodes_out is not None:
+        write_text_atomic(nodes_out, json.dumps(node_list_json(expected), indent=2) + "\n")
+    _print_expected(expected, selector)
     job_id, job_name = submit(rendered, cli, name=name)
     err_console.print(f"submitted [bold]{escape(job_id)}[/] (Name {escape(job_name)})")
     seen: dict[str, str] = {}
@@ -206,7 +254,14 @@ def submit_cmd(
     )
     try:
         with spinner:
-            status = wait(cli, job_id, poll_interval=poll_interval, timeout=timeout, on_update=show)
+            status = wait(
+                cli,
+                job_id,
+                expected=expected if job.runs_on_every_node else None,
+                poll_interval=poll_interval,
+                timeout=timeout,
+                on_update=show,
+            )
     except KeyboardInterrupt:
         err_console.print(
             f"stopped following {escape(job_id)}; it keeps running on the network "
@@ -216,7 +271,13 @@ def submit_cmd(
     _print_status_table(status)
     code = status.exit_code()
     if fetch_from is not None and code != ExitCode.FAILED:
-        nodes = [e.node_id for e in status.executions if e.outcome in ("ok", "partial")]
+        # Every node that should have published: a declined or missing one is then named by fetch too.
+        nodes: dict[str, str | None] = {}
+        for outcome in status.nodes():
+            if outcome.outcome in ("ok", "partial"):
+                nodes[outcome.node_id] = None
+            elif outcome.expected:
+                nodes[outcome.node_id] = f"{outcome.outcome} at submit: {outcome.reason}"
         fetched = _fetch_after_submit(fetch_from, job_id, out, nodes)
         if code == ExitCode.OK and fetched != ExitCode.OK:
             raise EdgelogError(
@@ -226,8 +287,20 @@ def submit_cmd(
         raise EdgelogError(status.summary(), exit_code=code, hint=f"details: bacalhau job describe {job_id}")
 
 
+def _print_expected(expected: Mapping[str, NetworkNode], selector: str) -> None:
+    """Which nodes the job should cover, and which of them cannot run it right now."""
+    listed = list(expected.values())
+    down = [n for n in listed if not n.schedulable]
+    err_console.print(
+        f"expecting results from {len(listed)} node(s) matching {escape(selector or '(any labels)')}"
+        + (f", {len(down)} of them not schedulable now" if down else "")
+    )
+    for node in down:
+        err_console.print(f"  {escape(node.node_id)}: {escape(node.state)}")
+
+
 def _fetch_after_submit(
-    fetch_from: tuple[str, str], job_id: str, out: Path | None, nodes: list[str]
+    fetch_from: tuple[str, str], job_id: str, out: Path | None, nodes: dict[str, str | None]
 ) -> ExitCode:
     """Fetch, verify and merge a finished job's results from (bucket URL, prefix) its spec published to."""
     from edgelog.results import fetch_job
@@ -252,7 +325,12 @@ def _print_status_table(status: object) -> None:
     for e in status.executions:
         exit_code = "" if e.exit_code is None else str(e.exit_code)
         table.add_row(escape(e.node_id), escape(e.execution_id), escape(e.state), exit_code, e.outcome)
+    missing = [n for n in status.nodes() if n.outcome == "missing"]
+    for n in missing:
+        table.add_row(escape(n.node_id), "-", "no execution", "", "missing")
     console.print(table)
+    for n in missing:
+        console.print(f"[bold]{escape(n.node_id)}[/]: missing: {escape(n.reason)}")
     for e in status.executions:
         if e.outcome in ("ok", "active"):
             continue

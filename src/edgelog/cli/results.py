@@ -50,6 +50,16 @@ def fetch(
             "--expect-node", help="A node that must have results (repeat); absent ones count as missing."
         ),
     ] = None,
+    expect_nodes: Annotated[
+        Path | None,
+        typer.Option(
+            "--expect-nodes",
+            help="File of nodes that must have results: `bacalhau node list --labels ... --output json` "
+            "(taken when the job was submitted: `edgelog job submit --nodes-out FILE`) or one id per line.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     html: Annotated[
         Path | None, typer.Option("--html", help="Also write the HTML report of the merged result here.")
     ] = None,
@@ -59,24 +69,29 @@ def fetch(
 
     Each file is checked against the bucket's checksums and its node's manifest (sha256).
     A rerun skips files already downloaded and verified, so an interrupted fetch resumes.
-    Exit codes: 0 all nodes ok, 3 partial (missing/failed/partial nodes), 4 a file did not verify,
-    1 nothing usable.
+    A node that published nothing is invisible in the bucket: name the nodes the job should have covered
+    with --expect-nodes (or --expect-node) so a missing one makes the result partial.
+    Exit codes: 0 all nodes ok, 3 partial (missing/failed/partial nodes), 4 a file did not verify or a
+    node's results name another node, 1 nothing usable.
 
     Example: [bold]edgelog fetch j-6f1c2a9e --bucket gs://acme-edgelog --out results/[/]
     """
+    from edgelog.jobs.network import read_expected_nodes
     from edgelog.results import fetch_job, render_html
     from edgelog.results.terminal import print_fetch, print_summary
 
     console = _out_console(as_json)
     progress = Console(stderr=True)
     target = out if out is not None else Path("edgelog-results") / job_id
+    expected = read_expected_nodes(expect_nodes) if expect_nodes is not None else {}
+    expected.update({node: expected.get(node) for node in expect_node or ()})
     result = fetch_job(
         bucket or default_bucket_url(),
         job_id,
         target,
         prefix=prefix,
         workers=workers,
-        expected_nodes=expect_node or (),
+        expected_nodes=expected,
         console=progress if progress.is_terminal or not as_json else None,
     )
     if html is not None and result.merged_dir is not None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 from edgelog.errors import ConfigError, UsageError
-from edgelog.jobs.model import JobSpec
+from edgelog.jobs.model import S3_MULTIPART_BYTES, JobSpec
 from edgelog.jobs.spec import RenderedSpec
 from edgelog.jobs.submit import ExecutionStatus, JobStatus
 from edgelog.naming import check_node_id
@@ -185,23 +185,6 @@ def map_paths(arg: str, mapping: dict[str, Path]) -> str:
     return arg
 
 
-def write_archive(results: Path, target: Path) -> None:
-    """A .tar.gz of the result directory laid out as Go's pkg/lib/gzip.Compress writes it.
-
-    Entries are relative names, starting with ``.``, in filepath.Walk order (lexical, depth first).
-    """
-
-    def walk(folder: Path, tar: tarfile.TarFile) -> None:
-        for path in sorted(folder.iterdir(), key=lambda p: p.name):
-            tar.add(path, arcname=path.relative_to(results).as_posix(), recursive=False)
-            if path.is_dir() and not path.is_symlink():
-                walk(path, tar)
-
-    with tarfile.open(target, "w:gz") as tar:
-        tar.add(results, arcname=".", recursive=False)
-        walk(results, tar)
-
-
 def _tail(path: Path, lines: int = TAIL_LINES) -> str:
     try:
         data = path.read_bytes()[-65536:]
@@ -312,7 +295,7 @@ class LocalRunner:
             execution.state = "Publishing"
             self.on_event(execution)
             try:
-                self._publish(run, execution, results, root)
+                self._publish(run, execution, results)
             except Exception as exc:  # any upload error fails the execution, as in Bacalhau's executor
                 execution.state = "Failed"
                 execution.message = f"publishing failed: {exc}"
@@ -355,7 +338,9 @@ class LocalRunner:
             workdir = Path(mapped) if mapped != self.task.working_directory else scratch
         argv = [map_paths(a, mapping) for a in (*self.task.entrypoint, *self.task.parameters)]
         argv = [*resolve_entrypoint(argv[0]), *argv[1:]]
-        env = dict(os.environ)
+        # The host's environment (the task runs here, not in its image), minus the BACALHAU_ variables: those
+        # are Bacalhau's to set (below, exactly the ones v1.9's pkg/compute/envvars.go sets; no node id).
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BACALHAU_")}
         env["TMPDIR"] = str(scratch)
         for item in self.task.environment_variables:
             key, _, value = item.partition("=")
@@ -374,7 +359,6 @@ class LocalRunner:
                 "BACALHAU_JOB_TYPE": run.job_type,
                 "BACALHAU_PARTITION_INDEX": str(index if partitions else 0),
                 "BACALHAU_PARTITION_COUNT": str(partitions),
-                "EDGELOG_NODE_ID": execution.node.node_id,
             }
         )
         if self._cancelled:
@@ -425,19 +409,24 @@ class LocalRunner:
         for proc in running:
             _kill_group(proc)
 
-    def _publish(self, run: LocalRun, execution: LocalExecution, results: Path, root: Path) -> None:
+    def _publish(self, run: LocalRun, execution: LocalExecution, results: Path) -> None:
+        """Upload the result directory as the S3 publisher does with ``Encoding: plain`` (validation refuses
+        gzip), failing like it does against GCS on an object it would upload in parts."""
         publisher = self.task.publisher
         key = publisher.object_key(
             job_id=run.job_id, node_id=execution.node.node_id, execution_id=execution.execution_id
         )
         execution.published_key = key
-        if publisher.encoding == "plain":
-            execution.published_objects = self.bucket.upload_tree(results, key)
-        else:
-            archive = root / "archive.tar.gz"
-            write_archive(results, archive)
-            self.bucket.upload_file(archive, key)
-            execution.published_objects = [key]
+        if not publisher.is_aws_endpoint:
+            for path in sorted(results.rglob("*")):
+                size = path.stat().st_size if path.is_file() else 0
+                if size >= S3_MULTIPART_BYTES:
+                    raise UsageError(
+                        f"{path.relative_to(results).as_posix()} is {size} bytes: Bacalhau's S3 publisher "
+                        f"uploads objects of {S3_MULTIPART_BYTES} bytes or more in parts with CRC32 checksum "
+                        f"trailers, which {publisher.endpoint} (GCS or another S3-compatible store) rejects"
+                    )
+        execution.published_objects = self.bucket.upload_tree(results, key)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

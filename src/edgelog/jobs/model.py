@@ -10,6 +10,7 @@ prefix ``edgelog fetch`` must list) live here too, next to the fields they read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,9 @@ from typing import Any
 from edgelog.errors import UsageError
 
 DEFAULT_ENCODING = "gzip"  # Bacalhau's S3 publisher default when Encoding is empty
+# Bacalhau's S3 publisher uploads with aws-sdk-go-v2's manager.Uploader (default part size 5 MiB): objects of
+# this size or more go multipart with CRC32 checksum trailers, which GCS and S3-compatible stores reject.
+S3_MULTIPART_BYTES = 5 * 1024 * 1024
 
 
 def lookup_field(mapping: dict[str, Any], key: str) -> tuple[str | None, Any]:
@@ -102,6 +106,11 @@ class Publisher:
         return key
 
     @property
+    def is_aws_endpoint(self) -> bool:
+        """pkg/s3.IsAWSEndpoint: an empty endpoint or one ending in amazonaws.com."""
+        return not self.endpoint or self.endpoint.endswith("amazonaws.com")
+
+    @property
     def results_prefix(self) -> str:
         """The prefix ``edgelog fetch`` lists: the part of the key before ``{jobID}`` (fixed text only)."""
         before, found, _after = self.key.partition("{jobID}")
@@ -139,6 +148,39 @@ class Task:
     execution_timeout: int = 0  # seconds; 0: none
 
 
+# Constraint keys with this prefix only rank nodes (pkg/orchestrator/selection/ranking/labels.go).
+FAVOUR_PREFIX = "favour_"
+_LABEL_TEXT = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_./-]*[A-Za-z0-9])?$")
+_SELECTOR_OPS = {"=": "=", "==": "==", "!=": "!=", "gt": ">", "lt": "<"}
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One ``Constraints`` entry: a Kubernetes-style label requirement on the nodes."""
+
+    key: str
+    operator: str  # in, notin, exists, !, =, ==, !=, gt, lt
+    values: tuple[str, ...] = ()
+
+    def selector(self) -> str:
+        """This requirement in the label-selector syntax ``bacalhau node list --labels`` parses
+        (k8s.io/apimachinery labels.ParseToRequirements)."""
+        for text in (self.key, *self.values):
+            if not _LABEL_TEXT.match(text):
+                raise UsageError(
+                    f"constraint {self.key} {self.operator} {list(self.values)}: {text!r} cannot be written "
+                    "as a label selector",
+                    hint="label keys and values are letters, digits, '-', '_', '.' and '/'",
+                )
+        if self.operator in ("in", "notin"):
+            return f"{self.key} {self.operator} ({','.join(self.values)})"
+        if self.operator == "exists":
+            return self.key
+        if self.operator == "!":
+            return f"!{self.key}"
+        return f"{self.key}{_SELECTOR_OPS[self.operator]}{self.values[0]}"
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """A validated job spec as typed values (what every reader but the validator uses)."""
@@ -147,6 +189,19 @@ class JobSpec:
     type: str  # batch | ops | daemon | service
     count: int | None
     task: Task
+    constraints: tuple[Constraint, ...] = ()
+
+    @property
+    def runs_on_every_node(self) -> bool:
+        """ops and daemon jobs run once on every node the constraints select; batch/service on Count."""
+        return self.type in ("ops", "daemon")
+
+    @property
+    def label_selector(self) -> str:
+        """The nodes this job may run on, as ``bacalhau node list --labels`` takes them ("" selects all).
+
+        The orchestrator filters nodes with the same requirements (``favour_`` keys only rank nodes)."""
+        return ",".join(c.selector() for c in self.constraints if not c.key.startswith(FAVOUR_PREFIX))
 
     @property
     def requested_executions(self) -> int | None:
@@ -165,6 +220,15 @@ class JobSpec:
             type=_text(field_value(job, "Type")).lower() or "batch",
             count=int(count) if count not in (None, "") else None,
             task=_task(task),
+            constraints=tuple(
+                Constraint(
+                    key=_text(field_value(c, "Key")),
+                    operator=_text(field_value(c, "Operator")),
+                    values=tuple(_text(v) for v in field_value(c, "Values") or ()),
+                )
+                for c in field_value(job, "Constraints") or ()
+                if isinstance(c, dict)
+            ),
         )
 
 

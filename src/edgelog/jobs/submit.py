@@ -7,6 +7,11 @@ MarshalText), while ``Executions.Items[].ComputeState.StateType`` is the bare in
 ``ExecutionStateType`` (it has no MarshalText). Both forms are accepted here. A task that exits non-zero is
 still a *Completed* execution in Bacalhau; edgelog reads ``RunOutput.ExitCode`` so such a node counts as
 failed (or partial for exit 3).
+
+An ops job ``Completed`` says nothing about the nodes it never ran on. So a job is judged node by node against
+the expected set taken from ``bacalhau node list`` at submit time (:mod:`edgelog.jobs.network`): a node that
+declined (``AskForBidRejected``/``BidRejected``) or has no execution at all (disconnected, unapproved, not
+selected) makes the result partial, and is named.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from edgelog.errors import EdgelogError, ExitCode, UsageError
+from edgelog.jobs.network import NetworkNode, parse_node_list
 from edgelog.jobs.spec import RenderedSpec
 
 # pkg/models/job.go (JobStateType) and pkg/models/execution.go (ExecutionStateType), in enum order.
@@ -45,6 +51,8 @@ EXECUTION_STATES = (
 TERMINAL_JOB_STATES = frozenset({"Completed", "Failed", "Stopped"})
 REJECTED_STATES = frozenset({"AskForBidRejected", "BidRejected"})
 FAILED_STATES = frozenset({"Failed", "Cancelled"})
+# A node's outcome is its best execution's (a retried execution may have succeeded), or missing.
+OUTCOME_RANK = {"ok": 0, "partial": 1, "active": 2, "failed": 3, "rejected": 4}
 
 
 def state_name(value: Any, names: tuple[str, ...]) -> str:
@@ -90,8 +98,19 @@ class ExecutionStatus:
 
 
 @dataclass
+class NodeOutcome:
+    """One node's part in a job: its best execution's outcome, or ``missing`` (expected, but no execution)."""
+
+    node_id: str
+    outcome: str  # ok | partial | failed | rejected | active | missing
+    reason: str = ""
+    execution_id: str | None = None
+    expected: bool = False  # in the node list taken at submit time
+
+
+@dataclass
 class JobStatus:
-    """A job and its executions at one poll."""
+    """A job and its executions at one poll, judged against the nodes expected to run it (if known)."""
 
     job_id: str
     name: str
@@ -99,28 +118,71 @@ class JobStatus:
     state: str
     message: str = ""
     executions: list[ExecutionStatus] = field(default_factory=list)
+    job_count: int = 0  # Count: executions a batch/service job asks for (0 for ops/daemon)
+    expected: dict[str, NetworkNode] | None = None  # ops/daemon: the node list at submit time
 
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL_JOB_STATES
 
+    @property
+    def per_node(self) -> bool:
+        """Whether every node must run it (ops/daemon) rather than Count of them (batch/service)."""
+        return self.job_type.lower() in ("ops", "daemon")
+
     def count(self, outcome: str) -> int:
         return sum(1 for e in self.executions if e.outcome == outcome)
 
+    def nodes(self) -> list[NodeOutcome]:
+        """Every node with an execution or in the expected set, with its outcome and why it is not ok."""
+        by_node: dict[str, list[ExecutionStatus]] = {}
+        for e in self.executions:
+            by_node.setdefault(e.node_id, []).append(e)
+        expected = self.expected or {}
+        out = []
+        for node_id in sorted(set(by_node) | set(expected)):
+            executions = sorted(by_node.get(node_id, []), key=lambda e: OUTCOME_RANK[e.outcome])
+            if not executions:
+                out.append(NodeOutcome(node_id, "missing", expected[node_id].absence(), expected=True))
+                continue
+            best = executions[0]
+            reason = best.message or best.error
+            if best.outcome == "rejected":
+                reason = f"declined the job ({best.state}): {reason or 'no reason given'}"
+            elif best.outcome in ("failed", "partial") and not reason:
+                reason = f"exit code {best.exit_code}" if best.exit_code else best.state
+            out.append(NodeOutcome(node_id, best.outcome, reason, best.execution_id, node_id in expected))
+        return out
+
     def exit_code(self) -> ExitCode:
-        """OK when every execution succeeded; PARTIAL when some results exist; FAILED when none do."""
+        """OK when the job covered every node it should have; PARTIAL when some results exist; else FAILED.
+
+        ops/daemon: every expected node (and every node that got an execution) must end ok; a declined or
+        missing node makes the result partial. batch/service: Count executions must end ok (another node may
+        take over a declined bid), and none may have failed.
+        """
         ok, partial, failed = self.count("ok"), self.count("partial"), self.count("failed")
-        if self.state == "Completed" and ok and not partial and not failed:
+        if self.per_node:
+            outcomes = [n.outcome for n in self.nodes()]
+            complete = bool(outcomes) and all(o == "ok" for o in outcomes)
+        else:
+            complete = ok >= max(1, self.job_count) and not partial and not failed
+        if self.state == "Completed" and complete:
             return ExitCode.OK
         if ok or partial:
             return ExitCode.PARTIAL
         return ExitCode.FAILED
 
     def summary(self) -> str:
-        parts = [
-            f"{self.count(o)} {o}" for o in ("ok", "partial", "failed", "rejected", "active") if self.count(o)
-        ]
-        text = f"job {self.job_id} {self.state}: " + (", ".join(parts) if parts else "no executions")
+        order = ("ok", "partial", "failed", "rejected", "missing", "active")
+        if self.per_node:
+            outcomes = [n.outcome for n in self.nodes()]
+            parts = [f"{outcomes.count(o)} {o}" for o in order if outcomes.count(o)]
+            what = "nodes"
+        else:
+            parts = [f"{self.count(o)} {o}" for o in order if self.count(o)]
+            what = "executions"
+        text = f"job {self.job_id} {self.state}: " + (", ".join(parts) if parts else f"no {what}")
         return f"{text} ({self.message})" if self.message and self.state != "Completed" else text
 
 
@@ -147,6 +209,7 @@ def parse_describe(data: dict[str, Any]) -> JobStatus:
             )
         )
     executions.sort(key=lambda e: (e.node_id, e.execution_id))
+    count = job.get("Count")
     return JobStatus(
         job_id=str(job.get("ID", "")),
         name=str(job.get("Name", "")),
@@ -154,6 +217,7 @@ def parse_describe(data: dict[str, Any]) -> JobStatus:
         state=state_name(state.get("StateType"), JOB_STATES),
         message=str(state.get("Message") or ""),
         executions=executions,
+        job_count=count if isinstance(count, int) and not isinstance(count, bool) else 0,
     )
 
 
@@ -208,6 +272,16 @@ class BacalhauCLI:
             raise EdgelogError("bacalhau job run printed no job ID")
         return lines[-1]
 
+    def node_list(self, selector: str) -> list[NetworkNode]:
+        """``bacalhau node list --labels SELECTOR --output json``: the nodes it matches, in any state."""
+        args = ["node", "list", *(["--labels", selector] if selector else []), "--output", "json"]
+        out = self._run(args)
+        try:
+            data = json.loads(out)
+        except json.JSONDecodeError as exc:
+            raise EdgelogError(f"bacalhau node list printed invalid JSON: {exc}") from None
+        return parse_node_list(data)
+
     def describe(self, job_id: str) -> JobStatus:
         out = self._run(["job", "describe", job_id, "--output", "json"])
         try:
@@ -240,16 +314,21 @@ def wait(
     cli: BacalhauCLI,
     job_id: str,
     *,
+    expected: dict[str, NetworkNode] | None = None,
     poll_interval: float = 2.0,
     timeout: float = 3600.0,
     on_update: Callable[[JobStatus], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> JobStatus:
-    """Poll until the job reaches Completed, Failed or Stopped; raise after ``timeout`` seconds."""
+    """Poll until the job reaches Completed, Failed or Stopped; raise after ``timeout`` seconds.
+
+    ``expected``: the node list taken at submit time, which each status is judged against (ops/daemon jobs).
+    """
     deadline = clock() + timeout
     while True:
         status = cli.describe(job_id)
+        status.expected = expected if status.per_node else None
         if on_update:
             on_update(status)
         if status.terminal:

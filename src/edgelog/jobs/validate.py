@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,9 @@ from edgelog.errors import ConfigError, UsageError
 from edgelog.jobs.model import canonical_fields, field_value
 
 DEFAULT_ALLOW_LIST = ("/var/log/logs_to_process:ro",)  # the nodes' Compute.AllowListedLocalPaths
+# The images the compute nodes pull at boot (terraform output pre_pulled_images), as the CLI learns them.
+PRE_PULLED_ENV = "EDGELOG_PRE_PULLED_IMAGES"
+JOB_IMAGE_NAME = "edgelog-job"  # the repository name jobs/Dockerfile is built and pushed as
 
 JOB_TYPES = ("batch", "ops", "daemon", "service")
 ENGINES = ("docker", "wasm")
@@ -505,7 +509,7 @@ class _Checker:
                 self.err(
                     f"{field}.Params.{key}",
                     "Compress no longer exists (Bacalhau ignores it)",
-                    hint="use Encoding: gzip or Encoding: plain",
+                    hint="use Encoding: plain",
                 )
             elif str(key).lower() not in {k.lower() for k in S3_KEYS}:
                 self.err(
@@ -522,7 +526,19 @@ class _Checker:
             )
         encoding = p.get("Encoding")
         if encoding not in (None, "") and encoding not in S3_ENCODINGS:
-            self.err(f"{field}.Params.Encoding", f"invalid encoding {encoding!r}", hint="use plain or gzip")
+            self.err(f"{field}.Params.Encoding", f"invalid encoding {encoding!r}", hint="use Encoding: plain")
+        elif encoding != "plain":
+            # pkg/publisher/s3: anything but plain is one .tar.gz of the whole result, uploaded by
+            # aws-sdk-go-v2's manager.Uploader: from 5 MiB on in parts with CRC32 checksum trailers, which GCS
+            # rejects. Plain uploads each file as its own object, and edgelog keeps every file below 5 MiB.
+            what = "is not set, so the s3 publisher uses gzip:" if encoding in (None, "") else "gzip:"
+            self.err(
+                f"{field}.Params.Encoding",
+                f"{what} the whole result becomes one .tar.gz that grows with the result, and from 5 MiB on "
+                "Bacalhau's S3 publisher uploads it in parts with CRC32 checksum trailers, which GCS (and "
+                "other S3-compatible stores) reject: the execution fails after the work is done",
+                hint="use Encoding: plain (one object per file; edgelog keeps every file below 5 MiB)",
+            )
         key = p.get("Key")
         if not isinstance(key, str) or not key.strip():
             self.err(
@@ -837,6 +853,65 @@ def _is_int(value: Any) -> bool:
 
 def _is_int_str(value: str) -> bool:
     return re.fullmatch(r"-?\d+", value) is not None
+
+
+def pre_pulled_images(given: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The images the nodes pre-pull: ``given`` (``--pre-pulled-image``), else ``$EDGELOG_PRE_PULLED_IMAGES``
+    (separated by spaces or commas), else () meaning the shipped job image at this edgelog's version."""
+    if given:
+        return tuple(given)
+    return tuple(i for i in re.split(r"[\s,]+", os.environ.get(PRE_PULLED_ENV, "")) if i)
+
+
+def shipped_job_image(image: str) -> bool:
+    """``<registry>/.../edgelog-job:<this version>`` (optionally with its digest): the image jobs/Dockerfile
+    builds for this release, which the deployment docs put in ``job_images``."""
+    from edgelog import __version__
+
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    return "/" in image and name == f"{JOB_IMAGE_NAME}:{__version__}"
+
+
+def image_problem(path: str | Path | None, image: str, pre_pulled: Sequence[str]) -> ConfigError | None:
+    """Why the nodes could not start ``image`` (None when they can): Bacalhau runs a private image only if it
+    is already on the node (pkg/docker PullImage inspects the local image first, and cannot log in to Artifact
+    Registry), and the nodes pull exactly ``pre_pulled`` at boot (the shipped job image when empty)."""
+    field = "Tasks[0].Engine.Params.Image"
+    listing = "terraform -chdir=terraform output -json pre_pulled_images | jq -r 'join(\" \")'"
+    fix = (
+        "use an image the nodes pull at boot, exactly as listed; tell edgelog which they are with "
+        f'--pre-pulled-image IMAGE (repeat) or {PRE_PULLED_ENV}="$({listing})"; to run another image, add '
+        "it to the Terraform variable job_images and re-apply first"
+    )
+    if pre_pulled:
+        if image in pre_pulled:
+            return None
+        return ConfigError(
+            path,
+            field,
+            f"{image!r} is not one of the images the nodes pre-pull ({', '.join(pre_pulled)}): Bacalhau "
+            "cannot pull it from a private registry, so every execution would fail",
+            hint=fix,
+        )
+    if shipped_job_image(image):
+        return None
+    from edgelog import __version__
+
+    return ConfigError(
+        path,
+        field,
+        f"{image!r} is not the job image the nodes pre-pull by default "
+        f"(REGISTRY/{JOB_IMAGE_NAME}:{__version__}, built from jobs/Dockerfile): Bacalhau cannot pull "
+        "another image from a private registry, so every execution would fail",
+        hint=fix,
+    )
+
+
+def check_image(path: str | Path | None, image: str, pre_pulled: Sequence[str]) -> None:
+    """Raise :class:`SpecInvalid` when the nodes could not start ``image`` (see :func:`image_problem`)."""
+    problem = image_problem(path, image, pre_pulled)
+    if problem is not None:
+        raise SpecInvalid(path, [problem])
 
 
 def problems(

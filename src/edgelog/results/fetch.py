@@ -23,7 +23,7 @@ import shutil
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -395,6 +395,30 @@ def _read_manifest(work: _Work, job_id: str) -> None:
     if manifest.job_id not in (None, job_id):
         work.problems.append(f"manifest says job {manifest.job_id!r}, fetched as {job_id!r}")
     work.manifest = manifest
+    mismatch = node_mismatch(manifest, work.execution.node_id)
+    if mismatch:
+        work.fail("corrupt", mismatch)
+
+
+def node_mismatch(manifest: Manifest, node_id: str) -> str | None:
+    """Why a result published under ``node_id`` (the ``{nodeID}`` of its key) speaks for another node.
+
+    The manifest's node comes from the rotated files' names (the generator's node name); the key's from
+    Bacalhau. They are the same name by construction (cloud-init passes one name to both), so a difference
+    means a misconfigured node, or logs copied between nodes: which node's traffic the numbers are cannot be
+    known, and merging them could count another node's lines twice. Such a result is corrupt: not merged.
+    """
+    claimed = {i.node_id for i in manifest.inputs if i.status != "skipped" and i.node_id}
+    if manifest.node_id:
+        claimed.add(manifest.node_id)
+    others = sorted(claimed - {node_id})
+    if not others:
+        return None
+    return (
+        f"node identity mismatch: published as node {node_id!r}, but its manifest speaks for "
+        f"{', '.join(repr(o) for o in others[:3])}{' ...' if len(others) > 3 else ''} (rotated file names); "
+        "the generator's node name must be the Bacalhau node id (serve --name), so it is not merged"
+    )
 
 
 def _stderr_tail(work: _Work) -> str:
@@ -495,17 +519,18 @@ def fetch_job(
     *,
     prefix: str = RESULTS_PREFIX,
     workers: int = 8,
-    expected_nodes: Sequence[str] = (),
+    expected_nodes: Sequence[str] | Mapping[str, str | None] = (),
     console: Console | None = None,
     merge: bool = True,
 ) -> FetchResult:
     """Download, verify and merge every node's results for ``job_id``.
 
     ``expected_nodes`` names nodes that must have published (a node that never uploaded anything is otherwise
-    invisible). ``console`` shows a progress bar. Raises :class:`UsageError` when the bucket holds nothing for
-    the job; every per-node problem is reported in the result instead of raised, so callers always get the
-    per-node picture. The merged directory's ``manifest.json`` carries a ``fetch`` section with the same
-    statuses, and its ``status`` is ``partial`` unless every node was ok.
+    invisible), optionally with a note on each (what the network said about it at submit time), which a
+    missing node's reason repeats. ``console`` shows a progress bar. Raises :class:`UsageError` when the
+    bucket holds nothing for the job; every per-node problem is reported in the result instead of raised, so
+    callers always get the per-node picture. The merged directory's ``manifest.json`` carries a ``fetch``
+    section with the same statuses, and its ``status`` is ``partial`` unless every node was ok.
     """
     _validate_job_id(job_id)
     started = time.monotonic()
@@ -522,8 +547,11 @@ def fetch_job(
 
     if counts:
         bucket.on_retry = count  # type: ignore[attr-defined]
+    expected = (
+        dict(expected_nodes) if isinstance(expected_nodes, Mapping) else dict.fromkeys(expected_nodes, None)
+    )
     try:
-        return _fetch(bucket, job_id, out, prefix, workers, expected_nodes, console, merge, retries, started)
+        return _fetch(bucket, job_id, out, prefix, workers, expected, console, merge, retries, started)
     finally:
         if counts:
             bucket.on_retry = previous  # type: ignore[attr-defined]
@@ -535,7 +563,7 @@ def _fetch(
     out: Path,
     prefix: str,
     workers: int,
-    expected_nodes: Sequence[str],
+    expected_nodes: Mapping[str, str | None],
     console: Console | None,
     merge: bool,
     retries: list[int],
@@ -677,7 +705,7 @@ def _verify_unpacked(work: _Work) -> None:
         work.bytes += entry.size or 0
 
 
-def _choose_per_node(works: list[_Work], expected_nodes: Sequence[str]) -> list[NodeResult]:
+def _choose_per_node(works: list[_Work], expected_nodes: Mapping[str, str | None]) -> list[NodeResult]:
     by_node: dict[str, list[_Work]] = {}
     for work in works:
         by_node.setdefault(work.execution.node_id, []).append(work)
@@ -685,7 +713,9 @@ def _choose_per_node(works: list[_Work], expected_nodes: Sequence[str]) -> list[
     for node_id in sorted(set(by_node) | set(expected_nodes)):
         candidates = by_node.get(node_id, [])
         if not candidates:
-            results.append(NodeResult(node_id, "missing", "expected node published nothing to the bucket"))
+            note = expected_nodes.get(node_id)
+            reason = "expected node published nothing to the bucket" + (f" ({note})" if note else "")
+            results.append(NodeResult(node_id, "missing", reason))
             continue
         candidates.sort(key=lambda w: (STATUS_RANK.get(w.status or "", 9), -_ts(w.execution)))
         best = candidates[0]
