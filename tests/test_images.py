@@ -134,7 +134,7 @@ def test_both_images_print_the_version_and_run_as_their_non_root_users(
 
 def _pins(path: Path) -> dict[str, str]:
     """NAME==VERSION lines of a requirements/constraints file, by canonical name."""
-    pins = {}
+    pins: dict[str, str] = {}
     for line in path.read_text().splitlines():
         line = line.split("#")[0].strip()
         if line:
