@@ -144,14 +144,17 @@ class DockerEngine:
     def _docker(
         self, *args: str, check: bool = True, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
-        res = subprocess.run(
-            [self.cli, *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        try:
+            res = subprocess.run(
+                [self.cli, *args],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            raise UsageError(f"docker {args[0]} did not answer within {timeout:.0f}s") from None
         if check and res.returncode != 0:
             raise UsageError(f"docker {args[0]} failed: {res.stderr.strip()[-500:]}")
         return res
