@@ -68,6 +68,7 @@ class Timings:
     """What the container tests measured, printed in pytest's terminal summary."""
 
     lines: list[str] = field(default_factory=list)
+    started: float | None = None  # time.monotonic() when the daemon started
 
     def add(self, line: str) -> None:
         self.lines.append(line)
@@ -80,14 +81,22 @@ class Timings:
 
 
 class DockerDaemon:
-    """A private dockerd for one test session; stopped by its PID."""
+    """A private dockerd for one test session; stopped by its PID.
 
-    def __init__(self, root: Path):
+    Its data root is a tmpfs of at most ``data_size`` (about 1 GB is used): image layers written to a disk
+    mounted with ``discard`` take minutes to delete again (a few ms per file), and nothing there outlives the
+    session anyway.
+    """
+
+    def __init__(self, root: Path, *, data_size: str = "4g"):
         self.root = root
+        self.data = root / "data"
+        self.data_size = data_size
         self.socket = root / "docker.sock"
         self.pidfile = root / "dockerd.pid"
         self.log = root / "dockerd.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.data_mounted = False
 
     @property
     def env(self) -> dict[str, str]:
@@ -104,12 +113,27 @@ class DockerDaemon:
         for sub in ("data", "exec", "cli-config"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
+        subprocess.run(
+            [
+                "mount",
+                "-t",
+                "tmpfs",
+                "-o",
+                f"size={self.data_size},mode=0711",
+                "edgelog-dockerd",
+                str(self.data),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        self.data_mounted = True
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
                 [
                     DOCKERD,
                     "--data-root",
-                    str(self.root / "data"),
+                    str(self.data),
                     "--exec-root",
                     str(self.root / "exec"),
                     "-p",
@@ -169,7 +193,19 @@ class DockerDaemon:
         return out
 
     def stop(self, timeout: float = 60) -> None:
-        """Remove every container, then SIGTERM dockerd by its PID (SIGKILL after ``timeout``)."""
+        """Remove all containers, SIGTERM dockerd by its PID (SIGKILL after ``timeout``), unmount its data."""
+        try:
+            self._stop_daemon(timeout)
+        finally:
+            if self.data_mounted:
+                res = subprocess.run(["umount", str(self.data)], capture_output=True, timeout=60, check=False)
+                if res.returncode != 0:  # something still mounted below it: detach it all
+                    subprocess.run(
+                        ["umount", "--recursive", "--lazy", str(self.data)], timeout=60, check=False
+                    )
+                self.data_mounted = False
+
+    def _stop_daemon(self, timeout: float) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
         with contextlib.suppress(subprocess.TimeoutExpired, AssertionError):
