@@ -294,6 +294,7 @@ def test_compose_services_generate_rotate_and_stop_without_losing_a_line(
         status_after = final["updated_ts"] - kill_at  # the final status is its last write
         assert final["state"] == "stopped" and final["write_errors"] == 0, final
         assert final.get("dropped_lines", 0) == 0, final
+        assert f"wrote {final['lines']} lines" in docker.logs(generator)  # its last words were flushed
         # The last file: one more run of the same wrapper (docs/rotation.md: rotate now).
         res = docker.run("exec", rotator, "/opt/edgelog/rotation/edgelog-rotate", check=False, timeout=120)
         assert res.returncode == 0, res.stdout + res.stderr
