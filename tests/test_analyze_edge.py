@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -345,3 +350,52 @@ def test_on_disk_work_database_gives_the_same_reports(
     assert in_memory.manifest.totals == on_disk.manifest.totals
     for p in sorted((tmp_path / "mem" / "reports").glob("*.parquet")):
         assert sql(f"SELECT * FROM '{p}'") == sql(f"SELECT * FROM '{tmp_path}/disk/reports/{p.name}'"), p.name
+
+
+def test_out_that_cannot_be_a_directory_is_a_clear_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "access-n1-20261123T080500Z.log").write_text(line() + "\n")
+    (tmp_path / "file").write_text("x")
+    for out in (tmp_path / "file", tmp_path / "file" / "out"):
+        res = runner.invoke(app, ["analyze", str(tmp_path / "in"), "--out", str(out)])
+        assert res.exit_code == ExitCode.USAGE, res.output
+        assert f"cannot write results to {out}" in res.output
+        assert not isinstance(res.exception, OSError)
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_unwritable_out_directory_names_owner_and_user_instead_of_a_traceback(tmp_path: Path) -> None:
+    """What a Bacalhau node whose bacalhau uid differs from the image's user sees on /outputs."""
+    edgelog = Path(sys.executable).parent / "edgelog"
+    work = Path(tempfile.mkdtemp(prefix="edgelog-unwritable-"))  # not under pytest's 0700 tmp root
+    try:
+        work.chmod(0o755)
+        (work / "in").mkdir(mode=0o755)
+        (work / "in" / "access-n1-20261123T080500Z.log").write_text(line() + "\n")
+        out = work / "outputs"
+        out.mkdir(mode=0o755)
+        as_user: list[str] = []
+        if os.geteuid() == 0:  # root writes anywhere: run as nobody, as a container user would be
+            as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+            probe = subprocess.run([*as_user, str(edgelog), "--version"], capture_output=True, check=False)
+            if probe.returncode != 0:
+                pytest.skip(f"nobody cannot run {edgelog} here: {probe.stderr[-300:]!r}")
+        else:
+            out.chmod(0o555)
+        res = subprocess.run(
+            [*as_user, str(edgelog), "analyze", str(work / "in"), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        uid = 65534 if as_user else os.geteuid()
+        assert res.returncode == ExitCode.USAGE, res.stderr
+        assert "Traceback" not in res.stderr, res.stderr
+        assert f"error: cannot write results to {out}: Permission denied" in res.stderr, res.stderr
+        assert f"owned by uid {out.stat().st_uid}, mode 0{oct(out.stat().st_mode & 0o777)[2:]}" in res.stderr
+        assert f"edgelog runs as uid {uid}" in res.stderr, res.stderr
+        assert list(out.iterdir()) == []
+    finally:
+        (work / "outputs").chmod(0o755)
+        shutil.rmtree(work)

@@ -129,6 +129,10 @@ def test_every_copy_source_exists_and_is_in_the_build_context() -> None:
     """Build context = repo root; BuildKit uses log-generator/Dockerfile.dockerignore, others the root one."""
     copies = [args for op, args in dockerfile_instructions() if op in ("COPY", "ADD")]
     assert copies, "no COPY in the Dockerfile"
+    stages = [args.split()[-1] for op, args in dockerfile_instructions() if op == "FROM" and " AS " in args]
+    for args in [a for a in copies if a.startswith("--from=")]:  # from an earlier stage, not the context
+        assert args.split()[0].removeprefix("--from=") in stages, args
+    copies = [a for a in copies if not a.startswith("--from=")]
     assert not any(op == "ADD" for op, _ in dockerfile_instructions()), "use COPY, not ADD"
     ignore_files = [REPO / ".dockerignore", LG / "Dockerfile.dockerignore"]
     for ignore in ignore_files:
@@ -154,7 +158,7 @@ def test_every_copy_source_exists_and_is_in_the_build_context() -> None:
 
 def test_dockerfile_pins_runs_non_root_and_checks_health() -> None:
     ins = dockerfile_instructions()
-    (base,) = [a for op, a in ins if op == "FROM"]
+    (base,) = {a.split()[0] for op, a in ins if op == "FROM"}  # every stage starts from the one pinned base
     assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", base), base
     assert f"{sys.version_info.major}.{sys.version_info.minor}." in base, (
         "image Python differs from the tested one"
@@ -166,7 +170,8 @@ def test_dockerfile_pins_runs_non_root_and_checks_health() -> None:
                 f"apt package {pkg} is not pinned"
             )
     assert "--constraint /tmp/edgelog/constraints.txt" in runs and "--no-cache-dir" in runs
-    for segment in re.findall(r"pip install ([^&]+)", runs):
+    segments = [seg for op, a in ins if op == "RUN" for seg in re.findall(r"pip install ([^&]+)", a)]
+    for segment in segments:
         tokens = segment.split()
         for i, tok in enumerate(tokens):
             if tok.startswith("-") or (i and tokens[i - 1] in ("--constraint", "-c")):

@@ -41,10 +41,14 @@ def test_copy_sources_exist_and_are_in_the_build_context() -> None:
     assert "*" in IGNORE.read_text().splitlines()  # allow-list: nothing else is sent to the daemon
     copies = [rest for word, rest in _instructions() if word == "COPY"]
     assert copies
+    stages = [rest.split()[-1] for word, rest in _instructions() if word == "FROM" and " AS " in rest]
     for rest in copies:
+        if rest.startswith("--from="):  # the wheel from the build stage, not the build context
+            assert rest.split()[0].removeprefix("--from=") in stages, rest
+            continue
         *sources, _dest = rest.split()
         for source in sources:
-            assert not source.startswith("--"), "no COPY --from/--chown needed"
+            assert not source.startswith("--"), "no COPY --chown needed"
             assert (REPO / source).exists(), f"COPY source {source} does not exist (context = repo root)"
             top = source.rstrip("/")
             assert any(top == a or top.startswith(a.rstrip("/") + "/") for a in allowed), (
@@ -54,7 +58,8 @@ def test_copy_sources_exist_and_are_in_the_build_context() -> None:
 
 def test_base_image_pinned_and_user_non_root() -> None:
     instructions = _instructions()
-    base = next(rest for word, rest in instructions if word == "FROM")
+    # One pinned base for every stage.
+    (base,) = {rest.split()[0] for word, rest in instructions if word == "FROM"}
     assert re.fullmatch(r"python:3\.\d+\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", base), base
     users = [rest for word, rest in instructions if word == "USER"]
     assert users, "the image must switch to a non-root user"

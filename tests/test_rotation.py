@@ -8,7 +8,6 @@ published file is complete, and no temporary file is left behind.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -29,6 +28,8 @@ from support.rotation import (
     Generator,
     Layout,
     all_lines,
+    check_published,
+    json_request_ids,
     make_layout,
     read_lines,
     rotate,
@@ -38,34 +39,6 @@ from support.tools import require_tool
 from edgelog.naming import parse_rotated_name, rotated_name
 
 pytestmark = pytest.mark.needs_tool("logrotate", "gzip", "flock")
-
-
-def check_published(layout: Layout, *, gz: bool) -> list[Path]:
-    """Every published file has a rotated name of this node, and gzip files test clean with the real gzip."""
-    files = layout.published()
-    for path in files:
-        parsed = parse_rotated_name(path.name)
-        assert parsed is not None, f"{path.name} is not a rotated file name"
-        assert parsed.node == layout.node
-        assert parsed.ext == layout.ext
-        assert parsed.gzip is gz, path.name
-        assert (path.stat().st_mode & 0o777) == 0o644
-        if gz:
-            subprocess.run(["gzip", "-t", str(path)], check=True, capture_output=True)
-    assert layout.temporaries() == [], "temporary files left behind"
-    return files
-
-
-def json_request_ids(lines_by_file: dict[str, list[bytes]]) -> list[str]:
-    """The request id of every line; json.loads fails on any split or merged line."""
-    ids = []
-    for name, lines in lines_by_file.items():
-        for line in lines:
-            try:
-                ids.append(json.loads(line)["request_id"])
-            except (ValueError, KeyError) as exc:
-                raise AssertionError(f"{name}: not a complete JSON record: {line[:200]!r}") from exc
-    return ids
 
 
 # --- configuration ----------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgelog.naming import parse_rotated_name
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ROTATION_DIR = REPO_ROOT / "log-generator" / "rotation"
 WRAPPER = ROTATION_DIR / "edgelog-rotate"
@@ -106,6 +108,34 @@ def all_lines(layout: Layout) -> dict[str, list[bytes]]:
     if layout.live_file.exists():
         files.append(layout.live_file)
     return {str(p): read_lines(p) for p in files}
+
+
+def check_published(layout: Layout, *, gz: bool) -> list[Path]:
+    """Every published file has a rotated name of this node, and gzip files test clean with the real gzip."""
+    files = layout.published()
+    for path in files:
+        parsed = parse_rotated_name(path.name)
+        assert parsed is not None, f"{path.name} is not a rotated file name"
+        assert parsed.node == layout.node
+        assert parsed.ext == layout.ext
+        assert parsed.gzip is gz, path.name
+        assert (path.stat().st_mode & 0o777) == 0o644
+        if gz:
+            subprocess.run(["gzip", "-t", str(path)], check=True, capture_output=True)
+    assert layout.temporaries() == [], "temporary files left behind"
+    return files
+
+
+def json_request_ids(lines_by_file: dict[str, list[bytes]]) -> list[str]:
+    """The request id of every line; json.loads fails on any split or merged line."""
+    ids = []
+    for name, lines in lines_by_file.items():
+        for line in lines:
+            try:
+                ids.append(json.loads(line)["request_id"])
+            except (ValueError, KeyError) as exc:
+                raise AssertionError(f"{name}: not a complete JSON record: {line[:200]!r}") from exc
+    return ids
 
 
 class Generator:

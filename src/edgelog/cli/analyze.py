@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from edgelog.analysis import RunResult, analyze, merge
+from edgelog.errors import UsageError
 
 # In a job, stdout and stderr are objects the publisher uploads next to the results, so what analyze and merge
 # print is bounded whatever the input: one summary line, at most MAX_WARNINGS warnings of at most
@@ -52,6 +55,29 @@ def _summary(result: RunResult) -> None:
         typer.echo(
             f"warning: ... and {len(warnings) - MAX_WARNINGS} more (manifest.json lists every one)", err=True
         )
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse an --out that cannot be written before any work, naming owner, mode and our uid.
+
+    The usual cause is a Bacalhau node whose ``bacalhau`` user has another uid than the job image's user: the
+    node creates /outputs with mode 0755 for itself, and the task would otherwise end in a traceback.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out, prefix=".edgelog-write-check-"):
+            pass
+    except OSError as exc:
+        detail = ""
+        if out.is_dir():
+            st = out.stat()
+            mode = st.st_mode & 0o777
+            detail = f" (owned by uid {st.st_uid}, mode {mode:04o}; edgelog runs as uid {os.geteuid()})"
+        raise UsageError(
+            f"cannot write results to {out}: {exc.strerror or exc}{detail}",
+            hint="pass a writable --out; in a Bacalhau job the nodes' bacalhau user must have the job"
+            " image's uid (EDGELOG_JOB_UID, docs/jobs.md)",
+        ) from None
 
 
 def register(app: typer.Typer) -> None:
@@ -99,6 +125,7 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]edgelog analyze /var/log/logs_to_process --out /tmp/out --since 2026-11-23T08:00Z[/]
         """
+        _check_writable(out)
         result = analyze(
             inputs,
             out,
@@ -128,6 +155,7 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]edgelog merge results/node-1 results/node-2 --out results/merged[/]
         """
+        _check_writable(out)
         result = merge(dirs, out, max_object_bytes=max_object_bytes)
         _summary(result)
         if result.exit_code:

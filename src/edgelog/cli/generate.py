@@ -184,6 +184,9 @@ def live_cmd(
         f"write errors {status.write_errors}; stopped: {status.stop_reason}",
         err=True,
     )
+    from edgelog.cli import main  # output closed, final status saved: nothing left for interpreter teardown
+
+    main.skip_teardown = True
 
 
 @gen.command("health")

@@ -360,13 +360,23 @@ def run_local_cmd(
     var: VarOpt = None,
     sql: SqlOpt = None,
     allow_listed_path: AllowOpt = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="subprocess: run the task's command here; docker: run it in the spec's image with the "
+            "mounts, limits and user Bacalhau's docker executor gives it (the image must be built locally).",
+        ),
+    ] = "subprocess",
 ) -> None:
-    """Run a spec on this machine with no Docker and no Bacalhau, publishing like the real S3 publisher.
+    """Run a spec on this machine with no Bacalhau, publishing like the real S3 publisher.
 
     Each --node directory plays one node's /var/log/logs_to_process. The task's command runs as a subprocess
-    with /inputs and /outputs mapped, Bacalhau's environment and the ExecutionTimeout; results go to
+    with /inputs and /outputs mapped, Bacalhau's environment and the ExecutionTimeout (or, with --engine
+    docker, in its image as Bacalhau's docker executor runs it); results go to
     <prefix>/<jobID>/<nodeID>/<executionID> in the bucket. `bucket` and `image` variables default to
-    placeholders, since neither is used locally. Exit 0 ok, 3 some nodes failed, 1 all failed.
+    placeholders (`image` to edgelog-job:local for --engine docker). Exit 0 ok, 3 some nodes failed, 1 all
+    failed.
 
     Example: [bold]edgelog job run-local access-log-report --node n1=./logs/n1 --node n2=./logs/n2[/]
     """
@@ -376,7 +386,7 @@ def run_local_cmd(
     values = {"bucket": "local", "image": "edgelog-job:local", **_vars(var, sql)}
     rendered = load_spec(spec, values, allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
     nodes = parse_nodes(node)
-    run = run_local(rendered, nodes, bucket_url=bucket, on_event=_print_event)
+    run = run_local(rendered, nodes, bucket_url=bucket, on_event=_print_event, engine=engine)
     _print_status_table(run.status)
     console.print(f"results: {escape(run.bucket_url)} job [bold]{escape(run.job_id)}[/]")
     code = run.status.exit_code()

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
 
 from edgelog.errors import ConfigError, UsageError
@@ -39,6 +40,9 @@ from edgelog.jobs.submit import ExecutionStatus, JobStatus
 from edgelog.naming import check_node_id
 from edgelog.settings import default_bucket_url
 from edgelog.storage import Bucket, open_bucket
+
+if TYPE_CHECKING:
+    from edgelog.jobs.docker import DockerEngine
 
 TAIL_LINES = 20
 
@@ -213,10 +217,12 @@ class LocalRunner:
         on_event: Event | None = None,
         max_parallel: int | None = None,
         timeout: int | None = None,
+        engine: str = "subprocess",
     ):
         self.spec = spec
         self.job = check_runnable(spec)
         self.task = self.job.task
+        self.docker = _docker_engine(spec, engine)
         self.bucket_url = bucket_url or default_bucket_url()
         self.bucket: Bucket = open_bucket(self.bucket_url)
         self.workdir = workdir
@@ -314,6 +320,10 @@ class LocalRunner:
         root: Path,
         results: Path,
     ) -> None:
+        if self.docker is not None:
+            args = (self.task, run, execution, index, partitions, root, results)
+            self.docker.run_task(*args, timeout=self.timeout, cancelled=lambda: self._cancelled)
+            return
         mapping: dict[str, Path] = {}
         read_only: list[Path] = []
         for source in self.task.inputs:
@@ -408,6 +418,8 @@ class LocalRunner:
             running = list(self._running)
         for proc in running:
             _kill_group(proc)
+        if self.docker is not None:
+            self.docker.cancel()
 
     def _publish(self, run: LocalRun, execution: LocalExecution, results: Path) -> None:
         """Upload the result directory as the S3 publisher does with ``Encoding: plain`` (validation refuses
@@ -427,6 +439,17 @@ class LocalRunner:
                         f"trailers, which {publisher.endpoint} (GCS or another S3-compatible store) rejects"
                     )
         execution.published_objects = self.bucket.upload_tree(results, key)
+
+
+def _docker_engine(spec: RenderedSpec, engine: str) -> DockerEngine | None:
+    """``engine="docker"``: the container runner (edgelog.jobs.docker), imported only when asked for."""
+    if engine not in ("subprocess", "docker"):
+        raise UsageError(f"unknown engine {engine!r}", hint="use subprocess (the default) or docker")
+    if engine == "subprocess":
+        return None
+    from edgelog.jobs.docker import DockerEngine
+
+    return DockerEngine(spec)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -470,9 +493,18 @@ def run_local(
     on_event: Event | None = None,
     workdir: Path | None = None,
     max_parallel: int | None = None,
+    engine: str = "subprocess",
 ) -> LocalRun:
-    """Run a validated spec on local node directories and publish to ``bucket_url``."""
+    """Run a validated spec on local node directories and publish to ``bucket_url``.
+
+    ``engine="docker"`` runs each task in its image with Bacalhau's mounts and limits (edgelog.jobs.docker).
+    """
     runner = LocalRunner(
-        spec, bucket_url=bucket_url, on_event=on_event, workdir=workdir, max_parallel=max_parallel
+        spec,
+        bucket_url=bucket_url,
+        on_event=on_event,
+        workdir=workdir,
+        max_parallel=max_parallel,
+        engine=engine,
     )
     return runner.run(nodes)

@@ -146,6 +146,10 @@ class Task:
     result_paths: tuple[tuple[str, str], ...] = ()  # (name, path)
     publisher: Publisher = field(default_factory=lambda: Publisher(None))
     execution_timeout: int = 0  # seconds; 0: none
+    cpu: str = ""  # Resources.CPU as written (Kubernetes quantity); "": the node's default
+    memory: str = ""  # Resources.Memory as written (go-humanize size); "": the node's default
+    gpu: str = ""  # Resources.GPU
+    network: str = ""  # Network.Type as written; "": Bacalhau's default (bridge for docker)
 
 
 # Constraint keys with this prefix only rank nodes (pkg/orchestrator/selection/ranking/labels.go).
@@ -238,6 +242,7 @@ def _task(task: dict[str, Any]) -> Task:
     publisher = _mapping(field_value(task, "Publisher"))
     pparams = _mapping(field_value(publisher, "Params"))
     timeouts = _mapping(field_value(task, "Timeouts"))
+    resources = _mapping(field_value(task, "Resources"))
     return Task(
         name=_text(field_value(task, "Name")),
         engine=_text(field_value(engine, "Type")).lower(),
@@ -261,6 +266,10 @@ def _task(task: dict[str, Any]) -> Task:
             encoding=_text(field_value(pparams, "Encoding")) or DEFAULT_ENCODING,
         ),
         execution_timeout=int(field_value(timeouts, "ExecutionTimeout") or 0),
+        cpu=_text(field_value(resources, "CPU")),
+        memory=_text(field_value(resources, "Memory")),
+        gpu=_text(field_value(resources, "GPU")),
+        network=_text(field_value(_mapping(field_value(task, "Network")), "Type")),
     )
 
 
