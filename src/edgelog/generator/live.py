@@ -26,12 +26,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgelog.errors import EdgelogError, UsageError
+from edgelog.errors import EdgelogError
 from edgelog.fileio import write_text_atomic
-from edgelog.generator.backfill import check_format, check_node
 from edgelog.generator.config import GeneratorConfig
 from edgelog.generator.engine import Engine, Event, effective_seed
 from edgelog.generator.formats import make_formatter
+from edgelog.generator.options import (
+    MAX_DURATION,
+    MAX_LINES,
+    check_count,
+    check_format,
+    check_node,
+    check_rate,
+    check_seconds,
+    check_seed,
+)
 
 CHECK_INTERVAL = 0.1  # seconds between inode checks
 STATUS_INTERVAL = 1.0  # seconds between status-file writes
@@ -237,10 +246,10 @@ def run_live(
     """
     check_format(fmt)
     check_node(node)
-    if rate is not None and rate < 0:
-        raise UsageError(f"--rate must be >= 0, got {rate}")
-    if max_lines is not None and max_lines < 0:
-        raise UsageError(f"--max-lines must be >= 0, got {max_lines}")
+    check_rate(rate, config.data)
+    check_seed(seed)
+    check_count("--max-lines", max_lines, low=1, high=MAX_LINES)
+    check_seconds("--duration", duration, MAX_DURATION.total_seconds())
     out = Path(output)
     sfile = Path(status_file) if status_file else None
     now = time.time()
