@@ -116,6 +116,7 @@ class Engine:
         rate: float | None = None,
         shaped: bool | None = None,
         bursts: Sequence[float] = (),
+        run: int | None = None,
     ):
         d = config.data
         self.config = config
@@ -123,7 +124,10 @@ class Engine:
         self.rng = random.Random(derive_seed(seed, node, "traffic"))
         self.seed = seed
         self.node = node
-        self.salt = derive_seed(seed, node, "ids")
+        # ``run`` tells this run's ids from every other run's of the node: derived from the start (so backfill
+        # stays reproducible) unless the caller gives one (live mode draws a random one per start).
+        self.run = derive_seed(seed, node, "run", str(int(start))) if run is None else run & MASK64
+        self.salt = derive_seed(seed, node, "ids", str(self.run))
         self.buckets: dict[int, list[Event]] = {}
         self.sessions = 0
         self.rate = d["traffic"]["requests_per_second"] if rate is None else float(rate)

@@ -18,6 +18,7 @@ import contextlib
 import errno
 import json
 import os
+import secrets
 import signal
 import threading
 import time
@@ -253,7 +254,10 @@ def run_live(
     out = Path(output)
     sfile = Path(status_file) if status_file else None
     now = time.time()
-    engine = Engine(config, seed=effective_seed(seed, config), node=node, start=now, rate=rate, shaped=shaped)
+    run_id = secrets.randbits(64)  # a restart must not repeat the ids of an earlier run (nothing persists)
+    engine = Engine(
+        config, seed=effective_seed(seed, config), node=node, start=now, rate=rate, shaped=shaped, run=run_id
+    )
     formatter = make_formatter(fmt, engine)
     status = LiveStatus(
         pid=os.getpid(), path=str(out), started_ts=now, rate=engine.rate, node=node, format=fmt
