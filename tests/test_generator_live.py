@@ -258,3 +258,27 @@ def test_ids_stay_unique_when_the_live_generator_is_killed_and_restarted(tmp_pat
     assert duplicates == 0, f"{duplicates} request ids repeat after a restart"
     first, second = ({r["session_id"] for r in records} for records in runs)
     assert not first & second, f"{len(first & second)} session ids of the first run reappear after a restart"
+
+
+def test_live_duration_counts_from_the_first_line(tmp_path: Path) -> None:
+    """`--rate 10000 --flat --duration 8s`: 8 s of traffic from the first line (it used to start the clock
+    before the warm-up and write 0 lines)."""
+    from datetime import datetime
+
+    out = tmp_path / "access-n1.jsonl"
+    status = tmp_path / "gen.json"
+    res = subprocess.run(
+        [sys.executable, "-m", "edgelog", "generate", "live", "--output", str(out),
+         "--status-file", str(status), "--rate", "10000", "--flat", "--duration", "8s", "--format", "json",
+         "--node", "n1"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    data = out.read_bytes()
+    st = _status(status)
+    assert data.count(b"\n") == st["lines"]
+    assert abs(st["lines"] / 80_000 - 1) < 0.05, st["lines"]
+    stamps = [datetime.fromisoformat(json.loads(line)["ts"]).timestamp() for line in data.splitlines()]
+    assert 7.5 < max(stamps) - min(stamps) < 8.0, (min(stamps), max(stamps))
+    assert st["stop_reason"] == "duration reached"
+    assert 0 < st["startup_seconds"] < st["first_write_ts"] - st["started_ts"] + 0.5

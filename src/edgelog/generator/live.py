@@ -62,7 +62,9 @@ class LiveStatus:
     reopens: int = 0
     write_errors: int = 0
     last_write_ts: float | None = None
+    first_write_ts: float | None = None
     started_ts: float = 0.0
+    startup_seconds: float = 0.0  # building the engine (site, visit sample, visits in progress)
     updated_ts: float = 0.0
     rate: float = 0.0
     node: str = ""
@@ -267,8 +269,12 @@ def run_live(
     except OSError as exc:
         raise EdgelogError(f"cannot open {out} for writing: {exc.strerror or exc}") from None
     status.state = "running"
+    status.startup_seconds = round(time.time() - now, 3)
     sec = int(now)
+    # The engine's clock starts at ``now``: the first line is stamped then, and --duration covers the traffic
+    # from there on, however long building the engine took.
     deadline = now + duration if duration is not None else None
+    now = time.time()
     next_check = now + CHECK_INTERVAL
     next_status = now
     with _Signals(stop_event) as sig:
@@ -283,9 +289,9 @@ def run_live(
                 if sig.stop.is_set():
                     status.stop_reason = sig.reason or "stop requested"
                     break
-                if deadline is not None and now >= deadline:
+                if deadline is not None and now >= deadline:  # write the traffic up to it, then stop
                     status.stop_reason = "duration reached"
-                    break
+                    now = deadline - 0.001
                 if max_lines is not None and status.lines >= max_lines:
                     status.stop_reason = "max lines reached"
                     break
@@ -322,10 +328,14 @@ def run_live(
                         status.lines += nlines
                         status.bytes += len(data)
                         status.last_write_ts = time.time()
+                        if status.first_write_ts is None:
+                            status.first_write_ts = status.last_write_ts
                     else:
                         status.dropped_lines += nlines
                         status.stop_reason = "write errors after stop"
                         break
+                if status.stop_reason == "duration reached":
+                    break
                 if now >= next_status:
                     save_status()
                     next_status = now + STATUS_INTERVAL
