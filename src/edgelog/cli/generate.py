@@ -158,6 +158,27 @@ def live_cmd(
     flat: FlatOpt = False,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
+    metrics_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics-dir",
+            envvar="EDGELOG_METRICS_DIR",
+            help="Directory for the Prometheus textfile (node_exporter's textfile collector). "
+            "Default: the --status-file's directory.",
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port", envvar="EDGELOG_METRICS_PORT", help="Also serve /metrics on this port."
+        ),
+    ] = None,
+    metrics_address: Annotated[
+        str,
+        typer.Option(
+            "--metrics-address", envvar="EDGELOG_METRICS_ADDRESS", help="Address for --metrics-port."
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Append traffic to a log file in real time; follow it when rotation renames it away.
 
@@ -166,6 +187,9 @@ def live_cmd(
     Writes whole lines only; keeps counters in --status-file; retries write errors with backoff.
 
     SIGTERM: clean exit with everything written and a final status. SIGUSR1: a traffic burst now.
+
+    Prometheus metrics: a textfile in --metrics-dir (atomically, every second) and, with --metrics-port,
+    /metrics on 127.0.0.1.
 
     Example: [bold]edgelog generate live -o /var/log/app/access-n1.log --status-file /run/gen.json[/]
     """
@@ -184,6 +208,9 @@ def live_cmd(
         duration=secs,
         max_lines=max_lines,
         shaped=False if flat else None,
+        metrics_dir=metrics_dir or None,
+        metrics_port=metrics_port,
+        metrics_address=metrics_address,
     )
     typer.echo(
         f"wrote {status.lines} lines ({status.bytes:,} bytes) to {output}; reopens {status.reopens}, "

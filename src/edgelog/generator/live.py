@@ -32,6 +32,7 @@ from edgelog.fileio import write_text_atomic
 from edgelog.generator.config import GeneratorConfig
 from edgelog.generator.engine import Engine, Event, effective_seed
 from edgelog.generator.formats import make_formatter
+from edgelog.generator.metrics import LiveMetrics, check_metrics_options
 from edgelog.generator.options import (
     MAX_DURATION,
     MAX_LINES,
@@ -241,11 +242,16 @@ def run_live(
     max_lines: int | None = None,
     shaped: bool | None = None,
     stop_event: threading.Event | None = None,
+    metrics_dir: str | Path | None = None,
+    metrics_port: int | None = None,
+    metrics_address: str = "127.0.0.1",
 ) -> LiveStatus:
     """Write traffic to ``output`` in real time until stopped, ``duration`` seconds or ``max_lines`` lines.
 
-    Returns the final counters. Raises :class:`EdgelogError` (exit 1) when lines had to be dropped because
-    writes kept failing after a stop was requested, so a supervisor notices.
+    Prometheus metrics (:mod:`edgelog.generator.metrics`) go to ``metrics_dir`` (default: the status file's
+    directory; no status file and no directory: none) and, with ``metrics_port``, to ``/metrics`` on
+    ``metrics_address``. Returns the final counters. Raises :class:`EdgelogError` (exit 1) when lines had
+    to be dropped because writes kept failing after a stop was requested, so a supervisor notices.
     """
     check_format(fmt)
     check_node(node)
@@ -255,6 +261,8 @@ def run_live(
     check_seconds("--duration", duration, MAX_DURATION.total_seconds())
     out = Path(output)
     sfile = Path(status_file) if status_file else None
+    mdir = Path(metrics_dir) if metrics_dir else (sfile.parent if sfile is not None else None)
+    check_metrics_options(mdir, metrics_port, metrics_address)
     now = time.time()
     run_id = secrets.randbits(64)  # a restart must not repeat the ids of an earlier run (nothing persists)
     engine = Engine(
@@ -268,6 +276,11 @@ def run_live(
         writer = LiveWriter(out, status, formatter.header())
     except OSError as exc:
         raise EdgelogError(f"cannot open {out} for writing: {exc.strerror or exc}") from None
+    try:
+        metrics = LiveMetrics(status, check_format(fmt)[0], mdir, metrics_port, metrics_address)
+    except EdgelogError:
+        writer.close()
+        raise
     status.state = "running"
     status.startup_seconds = round(time.time() - now, 3)
     sec = int(now)
@@ -282,6 +295,9 @@ def run_live(
         def save_status() -> None:
             if sfile is not None:
                 write_status(sfile, status, time.time())
+            problem = metrics.write()
+            if problem:
+                status.last_error = problem
 
         try:
             while True:
@@ -344,6 +360,7 @@ def run_live(
             writer.close()
             status.state = "stopped"
             save_status()
+            metrics.close()
     if status.dropped_lines:
         raise EdgelogError(
             f"{status.dropped_lines} lines could not be written to {out} ({status.last_error})",
