@@ -23,22 +23,22 @@ from edgelog.generator.metrics import LIVE_METRICS, metrics_file_name
 
 # Every metric the rotation documents (docs/rotation.md) and writes.
 ROTATE_METRICS = {
-    "edgelog_rotate_runs_total",
-    "edgelog_rotate_failures_total",
-    "edgelog_rotate_last_run_timestamp_seconds",
-    "edgelog_rotate_last_success_timestamp_seconds",
-    "edgelog_rotate_last_run_duration_seconds",
-    "edgelog_rotate_last_run_success",
-    "edgelog_rotate_published_files_total",
-    "edgelog_rotate_published_bytes_total",
-    "edgelog_rotate_publish_latency_seconds",
-    "edgelog_rotate_pruned_files_total",
-    "edgelog_rotate_pruned_bytes_total",
-    "edgelog_rotate_waiting_files",
-    "edgelog_rotate_waiting_bytes",
-    "edgelog_rotate_staging_files",
-    "edgelog_rotate_output_free_bytes",
-    "edgelog_rotate_output_size_bytes",
+    "edgelog_rotation_runs_total",
+    "edgelog_rotation_failures_total",
+    "edgelog_rotation_last_run_timestamp_seconds",
+    "edgelog_rotation_last_success_timestamp_seconds",
+    "edgelog_rotation_last_run_duration_seconds",
+    "edgelog_rotation_last_run_success",
+    "edgelog_rotation_published_files_total",
+    "edgelog_rotation_published_bytes_total",
+    "edgelog_rotation_publish_latency_seconds",
+    "edgelog_rotation_pruned_files_total",
+    "edgelog_rotation_pruned_bytes_total",
+    "edgelog_logs_to_process_files",
+    "edgelog_logs_to_process_bytes",
+    "edgelog_rotation_staging_files",
+    "edgelog_logs_to_process_filesystem_avail_bytes",
+    "edgelog_logs_to_process_filesystem_size_bytes",
 }
 
 
@@ -247,22 +247,22 @@ def test_rotation_writes_metrics_that_count_runs_files_and_failures(tmp_path: Pa
         m.removesuffix("_total") for m in ROTATE_METRICS
     }
     published = layout.published()
-    assert values["edgelog_rotate_runs_total"] == 4
-    assert values["edgelog_rotate_failures_total"] == 1
-    assert values["edgelog_rotate_last_run_success"] == 0
-    assert values["edgelog_rotate_published_files_total"] == len(published) == 3
-    assert values["edgelog_rotate_published_bytes_total"] == sum(p.stat().st_size for p in published)
-    assert values["edgelog_rotate_publish_latency_seconds_count"] == 3
-    assert 0 < values["edgelog_rotate_publish_latency_seconds_sum"] < 3 * 30
-    assert values["edgelog_rotate_waiting_files"] == len(published)
-    assert values["edgelog_rotate_waiting_bytes"] == sum(p.stat().st_size for p in published)
-    assert values["edgelog_rotate_staging_files"] == 1  # the file the paused writer held
-    assert values["edgelog_rotate_output_free_bytes"] > 0
-    assert values["edgelog_rotate_output_size_bytes"] >= values["edgelog_rotate_output_free_bytes"]
-    assert time.time() - 120 < values["edgelog_rotate_last_success_timestamp_seconds"] <= time.time()
+    assert values["edgelog_rotation_runs_total"] == 4
+    assert values["edgelog_rotation_failures_total"] == 1
+    assert values["edgelog_rotation_last_run_success"] == 0
+    assert values["edgelog_rotation_published_files_total"] == len(published) == 3
+    assert values["edgelog_rotation_published_bytes_total"] == sum(p.stat().st_size for p in published)
+    assert values["edgelog_rotation_publish_latency_seconds_count"] == 3
+    assert 0 < values["edgelog_rotation_publish_latency_seconds_sum"] < 3 * 30
+    assert values["edgelog_logs_to_process_files"] == len(published)
+    assert values["edgelog_logs_to_process_bytes"] == sum(p.stat().st_size for p in published)
+    assert values["edgelog_rotation_staging_files"] == 1  # the file the paused writer held
+    avail = values["edgelog_logs_to_process_filesystem_avail_bytes"]
+    assert 0 < avail <= values["edgelog_logs_to_process_filesystem_size_bytes"]
+    assert time.time() - 120 < values["edgelog_rotation_last_success_timestamp_seconds"] <= time.time()
     assert (
-        values["edgelog_rotate_last_run_timestamp_seconds"]
-        >= values["edgelog_rotate_last_success_timestamp_seconds"]
+        values["edgelog_rotation_last_run_timestamp_seconds"]
+        >= values["edgelog_rotation_last_success_timestamp_seconds"]
     )
     assert oct(rotate_prom.stat().st_mode & 0o777) == "0o644"
     assert not [p for p in textfile.iterdir() if p.suffix != ".prom"], "temporary files left behind"
@@ -280,9 +280,9 @@ def test_rotation_metrics_count_pruned_files(tmp_path: Path) -> None:
     text = (layout.state / "edgelog-rotate.prom").read_text()  # default: the status file's directory
     promtool_check(text)
     values = by_name(text)
-    assert values["edgelog_rotate_pruned_files_total"] == 3
-    assert values["edgelog_rotate_pruned_bytes_total"] == 1 + 2 + 3
-    assert values["edgelog_rotate_waiting_files"] == 2 and values["edgelog_rotate_waiting_bytes"] == 4 + 5
+    assert values["edgelog_rotation_pruned_files_total"] == 3
+    assert values["edgelog_rotation_pruned_bytes_total"] == 1 + 2 + 3
+    assert values["edgelog_logs_to_process_files"] == 2 and values["edgelog_logs_to_process_bytes"] == 4 + 5
 
 
 def test_rotation_metrics_dir_option_and_bad_dir(tmp_path: Path) -> None:
@@ -342,6 +342,29 @@ def test_node_exporter_serves_the_textfiles(tmp_path: Path) -> None:
     values = samples(text)
     assert values["node_textfile_scrape_error"] == 0, text
     assert values['edgelog_generator_lines_written_total{format="json",node="n1",stream="access"}'] == 1000
-    assert values["edgelog_rotate_runs_total"] == 1 and values["edgelog_rotate_published_files_total"] == 1
+    assert values["edgelog_rotation_runs_total"] == 1
+    assert values["edgelog_rotation_published_files_total"] == 1
     mtimes = [k for k in values if k.startswith("node_textfile_mtime_seconds")]
     assert len(mtimes) == 2, mtimes
+
+
+# ---- one list of names -------------------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_documented_and_alerted_metric_names_are_the_written_ones() -> None:
+    """docs list exactly the metrics written; the alert policies (terraform) use only metrics that exist."""
+    import re
+
+    written = set(LIVE_METRICS) | {"edgelog_generator_info"} | ROTATE_METRICS
+    generator = {m for m in written if m.startswith("edgelog_generator_")}
+    for doc, expected in (("docs/generator.md", generator), ("docs/rotation.md", ROTATE_METRICS)):
+        text = (REPO / doc).read_text()
+        rows = set(re.findall(r"^\| `(edgelog_[a-z_]+)` \|", text, flags=re.M))
+        assert rows == expected, f"{doc}: has {sorted(rows - expected)}, lacks {sorted(expected - rows)}"
+    alerts = (REPO / "terraform" / "monitoring.tf").read_text()
+    used = set(re.findall(r"\b(edgelog_[a-z_]+?)(?:_sum|_count)?\b(?=[\[\s)]|$)", alerts))
+    used = {u for u in used if not u.startswith("edgelog_fetch")}
+    assert used, "no edgelog metric in the alert policies?"
+    assert used <= written, f"alerts use metrics nobody writes: {sorted(used - written)}"

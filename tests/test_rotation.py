@@ -373,9 +373,9 @@ def check_soak_metrics(layout: Layout, final: dict, *, runs: int, published: lis
         )
         assert res.returncode == 0 and not (res.stdout + res.stderr).strip(), res.stdout + res.stderr
         values |= {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
-    assert values["edgelog_rotate_runs_total"] == runs and values["edgelog_rotate_failures_total"] == 0
-    assert values["edgelog_rotate_published_files_total"] == len(published)
-    assert values["edgelog_rotate_published_bytes_total"] == sum(p.stat().st_size for p in published)
+    assert values["edgelog_rotation_runs_total"] == runs and values["edgelog_rotation_failures_total"] == 0
+    assert values["edgelog_rotation_published_files_total"] == len(published)
+    assert values["edgelog_rotation_published_bytes_total"] == sum(p.stat().st_size for p in published)
     assert values["edgelog_generator_lines_written_total"] == final["lines"]
     assert values["edgelog_generator_reopens_total"] == final["reopens"]
 
