@@ -438,6 +438,23 @@ def test_two_runs_in_the_same_second_lose_nothing(tmp_path: Path) -> None:
     assert len(ids) == final["lines"] and len(set(ids)) == len(ids)
 
 
+def test_run_killed_between_rename_and_record_does_not_make_the_next_run_collide(tmp_path: Path) -> None:
+    """A run SIGKILLed after logrotate renamed a file into staging but before it recorded its end second
+    leaves a staged file stamped with this second: the next run must wait for a new second instead of having
+    logrotate refuse the existing destination. (Runs within one second when the machine is not overloaded.)"""
+    layout = make_layout(tmp_path, tmp_path)
+    layout.live_file.write_text("new\n")
+    layout.staging.mkdir(exist_ok=True)
+    time.sleep(1.02 - time.time() % 1)  # the start of a fresh second
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (layout.staging / f"access-n1-{stamp}.log").write_text("left by the killed run\n")
+    res = rotate(layout)
+    assert res.returncode == 0, res.stderr
+    assert "already exists" not in res.stderr
+    published = [read_lines(p) for p in layout.published()]
+    assert sorted(published) == [[b"left by the killed run"], [b"new"]]
+
+
 def test_writer_that_does_not_reopen_keeps_file_in_staging_until_it_does(tmp_path: Path) -> None:
     """A stopped (SIGSTOP) generator cannot reopen: the run times out and fails, the file waits in staging
     (never published while it could still grow); once the generator continues, the next run publishes it."""
