@@ -15,9 +15,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
 from prometheus_client.parser import text_string_to_metric_families
-from test_rotation_support import Generator, make_layout, rotate
+from support.rotation import Generator, make_layout, rotate
+from support.tools import REPO_ROOT, require_tool
 
 from edgelog.generator.metrics import LIVE_METRICS, metrics_file_name
 
@@ -82,6 +82,7 @@ def _live(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subp
     )  # fmt: skip
 
 
+@pytest.mark.needs_tool("promtool")
 def test_live_generator_writes_valid_textfile_metrics(tmp_path: Path) -> None:
     metrics = tmp_path / "textfile"
     metrics.mkdir()
@@ -164,6 +165,7 @@ def _listening_sockets(pid: int) -> list[tuple[str, int]]:
     return found
 
 
+@pytest.mark.needs_tool("promtool")
 def test_metrics_endpoint_serves_on_loopback_only_when_asked(tmp_path: Path) -> None:
     port = free_port()
     out = tmp_path / "access-n1.log"
@@ -220,6 +222,7 @@ def test_bad_metrics_options_exit_2(tmp_path: Path) -> None:
 # ---- rotation --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.needs_tool("promtool", "logrotate", "gzip", "flock")
 def test_rotation_writes_metrics_that_count_runs_files_and_failures(tmp_path: Path) -> None:
     """A real generator, the real wrapper and logrotate: metrics after each run, valid for promtool."""
     layout = make_layout(tmp_path, tmp_path, ext=".jsonl")
@@ -271,6 +274,7 @@ def test_rotation_writes_metrics_that_count_runs_files_and_failures(tmp_path: Pa
     promtool_check(gen_prom.read_text())
 
 
+@pytest.mark.needs_tool("promtool", "logrotate", "gzip", "flock")
 def test_rotation_metrics_count_pruned_files(tmp_path: Path) -> None:
     layout = make_layout(tmp_path, tmp_path)
     for k in range(5):
@@ -285,11 +289,12 @@ def test_rotation_metrics_count_pruned_files(tmp_path: Path) -> None:
     assert values["edgelog_logs_to_process_files"] == 2 and values["edgelog_logs_to_process_bytes"] == 4 + 5
 
 
+@pytest.mark.needs_tool("logrotate", "gzip", "flock")
 def test_rotation_metrics_dir_option_and_bad_dir(tmp_path: Path) -> None:
     layout = make_layout(tmp_path, tmp_path)
     other = tmp_path / "other"
     other.mkdir()
-    res = subprocess.run([str(Path(__file__).parent.parent / "log-generator/rotation/edgelog-rotate"),
+    res = subprocess.run([str(REPO_ROOT / "log-generator/rotation/edgelog-rotate"),
                           "--metrics-dir", str(other)], env=layout.env(), capture_output=True, text=True,
                          timeout=60)  # fmt: skip
     assert res.returncode == 0, res.stderr
@@ -304,6 +309,7 @@ def test_rotation_metrics_dir_option_and_bad_dir(tmp_path: Path) -> None:
 # ---- node_exporter ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.needs_tool("prometheus-node-exporter", "logrotate", "gzip", "flock")
 def test_node_exporter_serves_the_textfiles(tmp_path: Path) -> None:
     """The real prometheus-node-exporter, textfile collector only, on a loopback port: it reads both files
     without a scrape error and serves our metrics."""
@@ -350,8 +356,6 @@ def test_node_exporter_serves_the_textfiles(tmp_path: Path) -> None:
 
 # ---- one list of names -------------------------------------------------------------------------------------
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 def test_documented_and_alerted_metric_names_are_the_written_ones() -> None:
     """docs list exactly the metrics written; the alert policies (terraform) use only metrics that exist."""
@@ -360,10 +364,10 @@ def test_documented_and_alerted_metric_names_are_the_written_ones() -> None:
     written = set(LIVE_METRICS) | {"edgelog_generator_info"} | ROTATE_METRICS
     generator = {m for m in written if m.startswith("edgelog_generator_")}
     for doc, expected in (("docs/generator.md", generator), ("docs/rotation.md", ROTATE_METRICS)):
-        text = (REPO / doc).read_text()
+        text = (REPO_ROOT / doc).read_text()
         rows = set(re.findall(r"^\| `(edgelog_[a-z_]+)` \|", text, flags=re.M))
         assert rows == expected, f"{doc}: has {sorted(rows - expected)}, lacks {sorted(expected - rows)}"
-    alerts = (REPO / "terraform" / "monitoring.tf").read_text()
+    alerts = (REPO_ROOT / "terraform" / "monitoring.tf").read_text()
     used = set(re.findall(r"\b(edgelog_[a-z_]+?)(?:_sum|_count)?\b(?=[\[\s)]|$)", alerts))
     used = {u for u in used if not u.startswith("edgelog_fetch")}
     assert used, "no edgelog metric in the alert policies?"

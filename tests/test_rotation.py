@@ -383,11 +383,13 @@ def check_soak_metrics(layout: Layout, final: dict, *, runs: int, published: lis
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tool("promtool")
 def test_zero_loss_soak_same_filesystem_gzip(tmp_path: Path) -> None:
     _soak(make_layout(tmp_path, tmp_path, ext=".jsonl"), compress="1")
 
 
 @pytest.mark.slow
+@pytest.mark.needs_tool("promtool")
 def test_zero_loss_soak_cross_device(tmp_path: Path) -> None:
     shm = Path("/dev/shm")
     if not shm.is_dir():

@@ -104,8 +104,8 @@ def backfill(
     if not 1 <= interval.total_seconds() <= 86_400:
         raise UsageError(f"interval must be between 1 second and 1 day, got {interval}")
     start = check_window(as_utc(start), duration).replace(microsecond=0)
-    for b in bursts:
-        check_window(as_utc(b), None, "--burst-at")
+    for burst in bursts:
+        check_window(as_utc(burst), None, "--burst-at")
     t0 = int(start.timestamp())
     t_end = t0 + int(duration.total_seconds())
     step = int(interval.total_seconds())
