@@ -152,8 +152,8 @@ MAX_CONFIG_BYTES = 1 << 20
 """A generator config is a few kilobytes; anything beyond a megabyte is refused before YAML parses it."""
 
 MAX_RATE = 50_000.0
-"""Highest ``requests_per_second`` (and ``--rate``). The engine keeps the plan of every visit in progress
-(about a minute of requests, ~150 bytes each), so memory grows with the rate: ~0.5 GB at this bound."""
+"""Highest ``requests_per_second`` (and ``--rate``). The engine keeps the planned requests of every visit in
+progress in memory (tens of seconds of traffic), so memory grows with the rate."""
 
 MAX_PEAK_RATE = 200_000.0
 """Highest instantaneous rate a config may ask for: rate x highest hourly multiplier (normalised) x weekend
