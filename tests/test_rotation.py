@@ -8,6 +8,7 @@ published file is complete, and no temporary file is left behind.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
