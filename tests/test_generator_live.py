@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -224,3 +225,60 @@ def test_live_through_cli_runner_stops_at_max_lines(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "cannot open" in res.output
     res = runner.invoke(app, ["generate", "live", "--output", str(out), "--rate", "-1"])
     assert res.exit_code == 2
+
+
+def test_ids_stay_unique_when_the_live_generator_is_killed_and_restarted(tmp_path: Path) -> None:
+    """SIGKILL (no clean exit, nothing persisted) and a restart with the same seed and node: the new run
+    must not reuse request ids nor session ids of the first one."""
+    out = tmp_path / "access-n1.jsonl"
+    args = ("--output", str(out), "--rate", "2000", "--flat", "--format", "json", "--node", "n1",
+            "--seed", "3")  # fmt: skip
+    boundaries = []
+    for _ in range(2):
+        before = out.stat().st_size if out.exists() else 0
+        boundaries.append(before)
+        proc = _live(tmp_path, *args)
+        try:
+            assert _wait_for(lambda b=before: out.exists() and out.stat().st_size > b + 200_000, 30)
+        finally:
+            proc.kill()  # SIGKILL: the generator cannot save anything
+            proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+    data = out.read_bytes()
+    runs: list[list[dict]] = []
+    for chunk in (data[: boundaries[1]], data[boundaries[1] :]):
+        records = []
+        for line in chunk.splitlines():
+            with contextlib.suppress(ValueError):  # a kill may cut the last write of a run short
+                records.append(json.loads(line))
+        runs.append(records)
+    assert all(len(r) > 1000 for r in runs), [len(r) for r in runs]
+    ids = [r["request_id"] for records in runs for r in records]
+    duplicates = len(ids) - len(set(ids))
+    assert duplicates == 0, f"{duplicates} request ids repeat after a restart"
+    first, second = ({r["session_id"] for r in records} for records in runs)
+    assert not first & second, f"{len(first & second)} session ids of the first run reappear after a restart"
+
+
+def test_live_duration_counts_from_the_first_line(tmp_path: Path) -> None:
+    """`--rate 10000 --flat --duration 8s`: 8 s of traffic from the first line (it used to start the clock
+    before the warm-up and write 0 lines)."""
+    from datetime import datetime
+
+    out = tmp_path / "access-n1.jsonl"
+    status = tmp_path / "gen.json"
+    res = subprocess.run(
+        [sys.executable, "-m", "edgelog", "generate", "live", "--output", str(out),
+         "--status-file", str(status), "--rate", "10000", "--flat", "--duration", "8s", "--format", "json",
+         "--node", "n1"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    data = out.read_bytes()
+    st = _status(status)
+    assert data.count(b"\n") == st["lines"]
+    assert abs(st["lines"] / 80_000 - 1) < 0.05, st["lines"]
+    stamps = [datetime.fromisoformat(json.loads(line)["ts"]).timestamp() for line in data.splitlines()]
+    assert 7.5 < max(stamps) - min(stamps) < 8.0, (min(stamps), max(stamps))
+    assert st["stop_reason"] == "duration reached"
+    assert 0 < st["startup_seconds"] < st["first_write_ts"] - st["started_ts"] + 0.5

@@ -27,6 +27,8 @@ EDGELOG_STAGING_DIR=${EDGELOG_STAGING_DIR:-$EDGELOG_LIVE_DIR/rotated}
 EDGELOG_OUTPUT_DIR=${EDGELOG_OUTPUT_DIR:-/var/log/logs_to_process}
 EDGELOG_STATE_DIR=${EDGELOG_STATE_DIR:-/var/lib/edgelog}
 EDGELOG_STATUS_FILE=${EDGELOG_STATUS_FILE:-$EDGELOG_STATE_DIR/generator.json}
+# Prometheus textfile of the rotation (edgelog-rotate.prom), for node_exporter's textfile collector.
+EDGELOG_METRICS_DIR=${EDGELOG_METRICS_DIR:-${EDGELOG_STATUS_FILE%/*}}
 EDGELOG_ROTATE_TEMPLATE=${EDGELOG_ROTATE_TEMPLATE:-$EDGELOG_ROTATION_LIB/logrotate.conf.tmpl}
 EDGELOG_LOGROTATE=${EDGELOG_LOGROTATE:-logrotate}
 
@@ -55,7 +57,7 @@ EDGELOG_SYSLOG=${EDGELOG_SYSLOG:-auto}
 EDGELOG_SYSLOG_TAG=${EDGELOG_SYSLOG_TAG:-edgelog-rotate}
 
 export EDGELOG_ROTATION_LIB EDGELOG_LIVE_DIR EDGELOG_LIVE_GLOB EDGELOG_LOG_EXTENSION EDGELOG_STAGING_DIR \
-  EDGELOG_OUTPUT_DIR EDGELOG_STATE_DIR EDGELOG_STATUS_FILE EDGELOG_ROTATE_TEMPLATE EDGELOG_LOGROTATE \
+  EDGELOG_OUTPUT_DIR EDGELOG_STATE_DIR EDGELOG_STATUS_FILE EDGELOG_METRICS_DIR EDGELOG_ROTATE_TEMPLATE EDGELOG_LOGROTATE \
   EDGELOG_COMPRESS EDGELOG_GZIP_LEVEL EDGELOG_FILE_MODE EDGELOG_REOPEN_TIMEOUT EDGELOG_STATUS_STALE_AFTER \
   EDGELOG_SETTLE_SECONDS EDGELOG_SEND_HUP EDGELOG_RETENTION_DAYS EDGELOG_RETENTION_COUNT \
   EDGELOG_MAX_OUTPUT_MB EDGELOG_MIN_FREE_PERCENT EDGELOG_STAGING_KEEP EDGELOG_LOCK_TIMEOUT \
@@ -96,7 +98,7 @@ is_safe_path() { [[ $1 =~ ^/[A-Za-z0-9_./@+:-]*$ && $1 != *..* ]]; }
 validate_settings() {
   local var
   for var in EDGELOG_LIVE_DIR EDGELOG_STAGING_DIR EDGELOG_OUTPUT_DIR EDGELOG_STATE_DIR EDGELOG_STATUS_FILE \
-    EDGELOG_ROTATE_TEMPLATE EDGELOG_ROTATION_LIB; do
+    EDGELOG_METRICS_DIR EDGELOG_ROTATE_TEMPLATE EDGELOG_ROTATION_LIB; do
     is_safe_path "${!var}" || die "config: $var='${!var}' must be an absolute path of letters, digits and _./@+:- (no '..')"
   done
   local ext exts
@@ -129,6 +131,12 @@ validate_settings() {
 }
 
 now_float() { printf '%s' "$EPOCHREALTIME"; }
+
+# stamp_epoch YYYYmmddTHHMMSSZ: the Unix time of a rotation stamp.
+stamp_epoch() {
+  local stamp=$1
+  date -u -d "${stamp:0:4}-${stamp:4:2}-${stamp:6:2} ${stamp:9:2}:${stamp:11:2}:${stamp:13:2}" +%s
+}
 
 # float_ge A B: A >= B for decimal numbers (bash arithmetic is integer only).
 float_ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }

@@ -6,8 +6,34 @@ and the matching exit code. Codes are stable and documented in README.md.
 
 from __future__ import annotations
 
+import math
+import reprlib
 from enum import IntEnum
 from pathlib import Path
+from typing import Any
+
+MAX_SHOWN = 80
+"""Characters of a user-supplied value that a message may show (see :func:`shown`)."""
+
+_repr = reprlib.Repr()
+_repr.maxlevel = 2
+_repr.maxdict = _repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxfrozenset = _repr.maxdeque = 4
+_repr.maxstring = _repr.maxother = _repr.maxlong = MAX_SHOWN
+
+
+def shown(value: Any, limit: int = MAX_SHOWN) -> str:
+    """A bounded ``repr`` of a user-supplied value for an error message.
+
+    Never formats more than a few nested items of a container nor more than ``limit`` characters, whatever
+    the value is: a YAML alias bomb (a list of lists of lists ... sharing references) reprs to exponentially
+    large text, and a multi-megabyte string would flood the terminal. Every layer uses this for values it
+    did not produce itself.
+    """
+    try:
+        text = _repr.repr(value)
+    except Exception:  # e.g. an int beyond Python's digit limit: say what it is, not what it holds
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 class ExitCode(IntEnum):
@@ -53,6 +79,24 @@ class ConfigError(UsageError):
         self.path = str(path) if path is not None else None
         self.field = field
         self.problem = problem
+
+
+def check_number(
+    what: str, value: float, *, low: float, high: float, integer: bool = False, low_open: bool = False
+) -> float:
+    """``value`` if it is a finite number in ``[low, high]`` (``(low, high]`` with ``low_open``), else a
+    :class:`UsageError` naming ``what`` (an option such as ``--rate``) and the accepted range."""
+    ok = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    ok = ok and not isinstance(value, bool)
+    if ok and integer and value != int(value):
+        ok = False
+    if ok:
+        ok = (low < value if low_open else low <= value) and value <= high
+    if not ok:
+        kind = "a whole number" if integer else "a number"
+        bound = f"> {low:g}" if low_open else f">= {low:g}"
+        raise UsageError(f"{what} must be {kind} {bound} and <= {high:g}, got {shown(value)}")
+    return value
 
 
 class IntegrityError(EdgelogError):

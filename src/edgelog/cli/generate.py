@@ -8,17 +8,25 @@ from __future__ import annotations
 import os
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import yaml
 
-from edgelog.errors import UsageError
-from edgelog.generator.backfill import backfill, check_format, parse_duration, parse_start, stream
+from edgelog.generator.backfill import backfill, stream
 from edgelog.generator.config import GeneratorConfig, load_config
 from edgelog.generator.formats import FORMATS
+from edgelog.generator.options import (
+    MAX_DURATION,
+    check_formats,
+    check_seconds,
+    check_seed,
+    default_backfill_start,
+    default_stream_start,
+    parse_duration,
+    parse_time,
+)
 
 gen = typer.Typer(
     name="generate",
@@ -46,11 +54,15 @@ NodeOpt = Annotated[
 RateOpt = Annotated[
     float | None,
     typer.Option("--rate", help="Average requests per second before time-of-day multipliers (config: "
-                 "traffic.requests_per_second)."),
+                 "traffic.requests_per_second; > 0, at most 50,000)."),
 ]  # fmt: skip
+FlatOpt = Annotated[
+    bool, typer.Option("--flat", help="Constant rate: no time-of-day, weekend or burst multipliers.")
+]
 
 
 def _config(path: Path | None, seed: int | None = None, flat: bool = False) -> GeneratorConfig:
+    check_seed(seed)
     cfg = load_config(path)
     overrides: dict[str, object] = {}
     if seed is not None:
@@ -85,11 +97,13 @@ def backfill_cmd(
             "--burst-at", help="Force a traffic spike at this UTC time (repeatable; see traffic.burst)."
         ),
     ] = None,
+    flat: FlatOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Write past traffic as the 5-minute rotation would have left it: one complete file per interval.
 
     Names: access-<node>-<UTC end of interval>.log[.gz]; app-/error- streams; .jsonl and .csv for json/csv.
+    Formats that share a name (combined and common) cannot be combined in one run.
 
     Each file is written under a temporary dot-name and renamed into place.
 
@@ -97,19 +111,13 @@ def backfill_cmd(
 
     Example: [bold]edgelog generate backfill --start 2026-11-23T08:00Z -d 1h --node n1 --out ./logs --gzip[/]
     """
-    cfg = _config(config, seed)
-    dur = parse_duration(duration)
-    step = parse_duration(interval, "interval")
-    if start is None:
-        now = int(time.time())
-        end = now - now % int(step.total_seconds())
-        t0 = datetime.fromtimestamp(end - int(dur.total_seconds()), UTC)
-    else:
-        t0 = parse_start(start)
-    for fmt in formats or ["combined"]:
-        check_format(fmt)
-    bursts = [parse_start(b) for b in burst_at or []]
-    for fmt in formats or ["combined"]:
+    chosen = check_formats(formats or ["combined"])
+    dur = parse_duration(duration, "--duration")
+    step = parse_duration(interval, "--interval")
+    t0 = parse_time(start, "--start") if start else default_backfill_start(dur, step, time.time())
+    bursts = [parse_time(b, "--burst-at") for b in burst_at or []]
+    cfg = _config(config, seed, flat)
+    for fmt in chosen:
         paths = backfill(
             cfg,
             out,
@@ -147,11 +155,30 @@ def live_cmd(
     max_lines: Annotated[
         int | None, typer.Option("--max-lines", help="Stop after writing this many lines.")
     ] = None,
-    flat: Annotated[
-        bool, typer.Option("--flat", help="Constant rate: no time-of-day, weekend or burst multipliers.")
-    ] = False,
+    flat: FlatOpt = False,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
+    metrics_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics-dir",
+            envvar="EDGELOG_METRICS_DIR",
+            help="Directory for the Prometheus textfile (node_exporter's textfile collector). "
+            "Default: the --status-file's directory.",
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port", envvar="EDGELOG_METRICS_PORT", help="Also serve /metrics on this port."
+        ),
+    ] = None,
+    metrics_address: Annotated[
+        str,
+        typer.Option(
+            "--metrics-address", envvar="EDGELOG_METRICS_ADDRESS", help="Address for --metrics-port."
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Append traffic to a log file in real time; follow it when rotation renames it away.
 
@@ -161,12 +188,15 @@ def live_cmd(
 
     SIGTERM: clean exit with everything written and a final status. SIGUSR1: a traffic burst now.
 
+    Prometheus metrics: a textfile in --metrics-dir (atomically, every second) and, with --metrics-port,
+    /metrics on 127.0.0.1.
+
     Example: [bold]edgelog generate live -o /var/log/app/access-n1.log --status-file /run/gen.json[/]
     """
     from edgelog.generator.live import run_live
 
+    secs = parse_duration(duration, "--duration").total_seconds() if duration else None
     cfg = _config(config, seed)
-    secs = parse_duration(duration).total_seconds() if duration else None
     status = run_live(
         cfg,
         output,
@@ -178,6 +208,9 @@ def live_cmd(
         duration=secs,
         max_lines=max_lines,
         shaped=False if flat else None,
+        metrics_dir=metrics_dir or None,
+        metrics_port=metrics_port,
+        metrics_address=metrics_address,
     )
     typer.echo(
         f"wrote {status.lines} lines ({status.bytes:,} bytes) to {output}; reopens {status.reopens}, "
@@ -203,8 +236,7 @@ def health_cmd(
     """
     from edgelog.generator.live import check_health
 
-    if max_silence <= 0:
-        raise UsageError(f"--max-silence must be positive, got {max_silence}")
+    check_seconds("--max-silence", max_silence, MAX_DURATION.total_seconds())
     health = check_health(status_file, max_silence)
     typer.echo(f"{'healthy' if health.healthy else 'unhealthy'}: {health.reason}")
     if not health.healthy:
@@ -222,6 +254,7 @@ def stream_cmd(
     fmt: Annotated[str, typer.Option("--format", "-f", help=f"Output format: {FORMAT_NAMES}.")] = "combined",
     seed: SeedOpt = None,
     rate: RateOpt = None,
+    flat: FlatOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Print generated lines to stdout as fast as possible (simulated clock), for piping into other tools.
@@ -230,9 +263,9 @@ def stream_cmd(
 
     Example: [bold]edgelog generate stream -n 100000 --format json | jq .status | sort | uniq -c[/]
     """
-    cfg = _config(config, seed)
-    t0 = parse_start(start) if start else datetime.fromtimestamp(int(time.time()), UTC)
-    dur = parse_duration(duration) if duration else None
+    t0 = parse_time(start, "--start") if start else default_stream_start(time.time())
+    dur = parse_duration(duration, "--duration") if duration else None
+    cfg = _config(config, seed, flat)
     if lines is None and dur is None:
         lines = 1000
     out = sys.stdout

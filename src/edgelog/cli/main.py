@@ -44,7 +44,10 @@ class EdgelogGroup(typer.core.TyperGroup):
 app = typer.Typer(
     name="edgelog",
     cls=EdgelogGroup,
-    help="Analyse web access logs where they are written: generate, rotate, analyze, fetch and report.",
+    help="Analyse web access logs where they are written: generate, rotate, analyze, fetch and report.\n\n"
+    "Example: [bold]edgelog demo[/] runs the whole pipeline on this machine (no cloud account); then\n"
+    "[bold]edgelog generate backfill -d 1h --out ./logs[/] and "
+    "[bold]edgelog analyze ./logs --out ./result[/].",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -20,31 +20,20 @@ from typing import BinaryIO
 from edgelog.errors import EdgelogError, UsageError
 from edgelog.generator.config import GeneratorConfig
 from edgelog.generator.engine import Engine, effective_seed
-from edgelog.generator.formats import FORMATS, Formatter, make_formatter
-from edgelog.naming import NODE_RE, rotated_name
+from edgelog.generator.formats import Formatter, make_formatter
+from edgelog.generator.options import (
+    MAX_LINES,
+    as_utc,
+    check_count,
+    check_format,
+    check_node,
+    check_rate,
+    check_seed,
+    check_window,
+)
+from edgelog.naming import rotated_name
 
 FLUSH_BYTES = 1 << 20
-
-
-def check_format(fmt: str) -> tuple[str, str]:
-    """(stream, extension) of a format name, or a UsageError listing the valid names."""
-    try:
-        return FORMATS[fmt]
-    except KeyError:
-        raise UsageError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}") from None
-
-
-def check_node(node: str) -> str:
-    if not NODE_RE.match(node):
-        raise UsageError(
-            f"node name {node!r} is not valid", hint="use letters, digits, '.', '_' or '-' (max 63 chars)"
-        )
-    return node
-
-
-def as_utc(start: datetime) -> datetime:
-    """Naive datetimes are taken as UTC (log timestamps and file names are UTC)."""
-    return start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
 
 
 def generate_chunks(formatter: Formatter, engine: Engine, a: int, b: int) -> Iterator[str]:
@@ -108,11 +97,15 @@ def backfill(
     """
     stream, ext = check_format(fmt)
     check_node(node)
+    check_rate(rate, config.data)
+    check_seed(seed)
     if duration.total_seconds() <= 0:
         raise UsageError(f"duration must be positive, got {duration}")
-    if interval.total_seconds() < 1:
-        raise UsageError(f"interval must be at least 1 second, got {interval}")
-    start = as_utc(start).replace(microsecond=0)
+    if not 1 <= interval.total_seconds() <= 86_400:
+        raise UsageError(f"interval must be between 1 second and 1 day, got {interval}")
+    start = check_window(as_utc(start), duration).replace(microsecond=0)
+    for burst in bursts:
+        check_window(as_utc(burst), None, "--burst-at")
     t0 = int(start.timestamp())
     t_end = t0 + int(duration.total_seconds())
     step = int(interval.total_seconds())
@@ -159,34 +152,6 @@ def backfill(
     return paths
 
 
-def parse_duration(text: str, what: str = "duration") -> timedelta:
-    """``90``, ``90s``, ``5m``, ``1h30m``, ``2d``: a positive duration, or a UsageError saying why not."""
-    import re
-
-    s = text.strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", s):
-        value = timedelta(seconds=float(s))
-    else:
-        m = re.fullmatch(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", s)
-        if not s or not m:
-            raise UsageError(f"{what} {text!r} is not a duration", hint="use e.g. 90s, 5m, 1h, 1h30m or 2d")
-        d, h, mi, sec = (int(g) if g else 0 for g in m.groups())
-        value = timedelta(days=d, hours=h, minutes=mi, seconds=sec)
-    if value.total_seconds() <= 0:
-        raise UsageError(f"{what} must be positive, got {text!r}")
-    return value
-
-
-def parse_start(text: str) -> datetime:
-    """An ISO-8601 start time (``2026-11-23T08:00:00Z``, ``2026-11-23 08:00``); naive means UTC."""
-    try:
-        return as_utc(datetime.fromisoformat(text.strip().replace("z", "Z")))
-    except ValueError:
-        raise UsageError(
-            f"start time {text!r} is not an ISO-8601 date/time", hint="use e.g. 2026-11-23T08:00:00Z"
-        ) from None
-
-
 def stream(
     config: GeneratorConfig,
     write: Callable[[str], object],
@@ -202,16 +167,15 @@ def stream(
     """Write ``lines`` lines (or ``duration`` of traffic) from a simulated clock; return the count."""
     check_format(fmt)
     check_node(node)
+    check_rate(rate, config.data)
+    check_seed(seed)
     if lines is None and duration is None:
         raise UsageError("give a number of lines or a duration")
-    if lines is not None and lines < 0:
-        raise UsageError(f"lines must be >= 0, got {lines}")
-    t0 = int(as_utc(start).timestamp())
+    check_count("--lines", lines, low=1, high=MAX_LINES)
+    t0 = int(check_window(as_utc(start), duration).timestamp())
     t_end = t0 + int(duration.total_seconds()) if duration is not None else None
     with no_gc():
         engine = Engine(config, seed=effective_seed(seed, config), node=node, start=float(t0), rate=rate)
-        if engine.rate <= 0 and t_end is None:
-            raise UsageError("rate is 0: no line would ever be written", hint="use --rate > 0 or --duration")
         formatter = make_formatter(fmt, engine)
         written = 0
         head = formatter.header()

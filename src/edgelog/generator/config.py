@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from edgelog.errors import ConfigError
+from edgelog.errors import ConfigError, shown
 
 PAGE_KINDS = ("home", "category", "product", "search", "cart", "checkout", "account", "orders", "info")
 """Page types of the simulated shop, the states of the session's transition matrix; ``account``, ``orders``
@@ -148,6 +148,50 @@ _POSITIVE = {
     "users.shared_addresses",
 }
 
+MAX_CONFIG_BYTES = 1 << 20
+"""A generator config is a few kilobytes; anything beyond a megabyte is refused before YAML parses it."""
+
+MAX_RATE = 50_000.0
+"""Highest ``requests_per_second`` (and ``--rate``). The engine keeps the planned requests of every visit in
+progress in memory (tens of seconds of traffic), so memory grows with the rate."""
+
+MAX_PEAK_RATE = 200_000.0
+"""Highest instantaneous rate a config may ask for: rate x highest hourly multiplier (normalised) x weekend
+factor x burst factor. Each key may be in range while their product is not."""
+
+BOUNDS: dict[str, tuple[float, float]] = {
+    "seed": (0, 2**63 - 1),
+    "site.products": (1, 20_000),
+    "site.categories": (1, 1_000),
+    "site.search_terms": (1, 20_000),
+    "site.assets_per_page": (0, 100),
+    "traffic.requests_per_second": (0, MAX_RATE),  # and > 0: see _POSITIVE_FLOATS
+    "traffic.hourly_multipliers": (0, 1_000),
+    "traffic.weekend_factor": (0, 10),
+    "traffic.burst.per_hour": (0, 1),
+    "traffic.burst.factor": (0, 100),
+    "traffic.burst.duration_seconds": (0, 3_600),  # the engine looks one hour back for bursts and outages
+    "sessions.pages_max": (1, 1_000),
+    "sessions.think_time_median_seconds": (0, 3_600),
+    "sessions.think_time_max_seconds": (0, 3_600),
+    "users.population": (1, 20_000),
+    "users.shared_addresses": (1, 100_000),
+    "bots.scanner_requests": (0, 1_000),
+    "errors.bad_deploys.per_day": (0, 24),
+    "errors.bad_deploys.duration_seconds": (0, 3_600),
+    "errors.outages.per_day": (0, 24),
+    "errors.outages.duration_seconds": (0, 3_600),
+    **{k: (0, 1) for k in _SHARES},
+    **{f"sessions.start.{k}": (0, 1) for k in ("login", "direct")},
+    **{f"sessions.end.{k}": (0, 1) for k in ("logout", "abandon", "error")},
+    **{f"sessions.protocol.{k}": (0, 1) for k in ("http1", "http2")},
+    **{f"{row}.{k}": (0, 1) for row, targets in _DISTRIBUTIONS.items() for k in targets},
+}  # fmt: skip
+"""[low, high] of every numeric config key (for lists: of each item). A test checks that every numeric key
+of DEFAULTS is listed, so a new key cannot be added unbounded."""
+
+_POSITIVE_FLOATS = {"traffic.requests_per_second"}
+
 
 @dataclass(frozen=True)
 class GeneratorConfig:
@@ -189,10 +233,12 @@ def _merge(default: dict[str, Any], user: Any, path: Path | None, prefix: str) -
         raise ConfigError(path, prefix or "<root>", f"must be a mapping, got {_type_name(user)}")
     out = copy.deepcopy(default)
     for key, value in user.items():
-        dotted = f"{prefix}.{key}" if prefix else str(key)
-        if key not in default:
+        if not isinstance(key, str) or key not in default:
+            name = key if isinstance(key, str) and len(key) <= 40 and key.isprintable() else shown(key, 40)
+            dotted = f"{prefix}.{name}" if prefix else name
             known = ", ".join(sorted(default))
             raise ConfigError(path, dotted, "unknown key", hint=f"known keys here: {known}")
+        dotted = f"{prefix}.{key}" if prefix else key
         dv = default[key]
         if dotted in _DISTRIBUTIONS:
             out[key] = _distribution(value, path, dotted)
@@ -213,8 +259,9 @@ def _distribution(value: Any, path: Path | None, dotted: str) -> dict[str, float
     row: dict[str, float] = {}
     for k, p in value.items():
         if k not in targets:
+            name = k if isinstance(k, str) and len(k) <= 40 and k.isprintable() else shown(k, 40)
             raise ConfigError(
-                path, f"{dotted}.{k}", "unknown page type", hint=f"known here: {', '.join(targets)}"
+                path, f"{dotted}.{name}", "unknown page type", hint=f"known here: {', '.join(targets)}"
             )
         row[k] = _check_scalar(0.0, p, path, f"{dotted}.{k}")
     return row
@@ -224,32 +271,33 @@ def _check_scalar(default: Any, value: Any, path: Path | None, dotted: str) -> A
     if value is None:
         if dotted in _NULLABLE:
             return None
-        raise ConfigError(path, dotted, "must not be empty", hint=f"use a value like {default!r}")
+        raise ConfigError(path, dotted, "must not be empty", hint=f"use a value like {shown(default)}")
     if dotted == "seed":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(path, dotted, f"must be an integer or null, got {_type_name(value)}")
+        _check_bounds(dotted, value, path)
         return value
     if isinstance(default, bool):
         if not isinstance(value, bool):
-            raise ConfigError(path, dotted, f"must be true or false, got {value!r}")
+            raise ConfigError(path, dotted, f"must be true or false, got {shown(value)}")
         return value
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(path, dotted, f"must be an integer, got {_type_name(value)} {value!r}")
+            raise ConfigError(path, dotted, f"must be an integer, got {_type_name(value)} {shown(value)}")
         return value
     if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(path, dotted, f"must be a number, got {_type_name(value)} {value!r}")
+            raise ConfigError(path, dotted, f"must be a number, got {_type_name(value)} {shown(value)}")
         if not math.isfinite(value):
-            raise ConfigError(path, dotted, f"must be a finite number, got {value!r}")
+            raise ConfigError(path, dotted, f"must be a finite number, got {shown(value)}")
         return float(value)
     if isinstance(default, str):
         if not isinstance(value, str):
-            raise ConfigError(path, dotted, f"must be a string, got {_type_name(value)} {value!r}")
+            raise ConfigError(path, dotted, f"must be a string, got {_type_name(value)} {shown(value)}")
         return value
     if isinstance(default, list):
         if not isinstance(value, list):
-            raise ConfigError(path, dotted, f"must be a list, got {_type_name(value)} {value!r}")
+            raise ConfigError(path, dotted, f"must be a list, got {_type_name(value)} {shown(value)}")
         if len(value) != len(default):
             raise ConfigError(path, dotted, f"must have {len(default)} items, got {len(value)}")
         elem = default[0]
@@ -278,10 +326,10 @@ def _check_distribution(row: Any, path: Path | None, dotted: str) -> None:
     for k, p in row.items():
         if k not in targets:
             raise ConfigError(
-                path, f"{dotted}.{k}", "unknown page type", hint=f"known here: {', '.join(targets)}"
+                path, f"{dotted}.{shown(k, 40)}", "unknown page type", hint=f"known: {', '.join(targets)}"
             )
         if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
-            raise ConfigError(path, f"{dotted}.{k}", f"is a probability and must be in 0..1, got {p!r}")
+            raise ConfigError(path, f"{dotted}.{k}", f"is a probability and must be in 0..1, got {shown(p)}")
     total = sum(row.values())
     if abs(total - 1.0) > 1e-6:
         parts = " + ".join(f"{k} {v:g}" for k, v in row.items() if v)
@@ -290,8 +338,33 @@ def _check_distribution(row: Any, path: Path | None, dotted: str) -> None:
         )
 
 
+def _check_bounds(dotted: str, value: Any, path: Path | None) -> None:
+    """One numeric value against :data:`BOUNDS` (finite, in range; > low for the positive keys)."""
+    low, high = BOUNDS[dotted.split("[")[0]]
+    ok = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    ok = ok and not isinstance(value, bool)
+    positive = dotted in _POSITIVE_FLOATS
+    if ok and not ((low < value if positive else low <= value) and value <= high):
+        ok = False
+    if ok:
+        return
+    if dotted.split("[")[0] in _SHARES:
+        problem = f"is a share and must be in 0..1, got {shown(value)}"
+    elif (low, high) == (0, 1):
+        problem = f"is a probability and must be in 0..1, got {shown(value)}"
+    elif positive:
+        problem = f"must be > {low:g} and <= {high:g}, got {shown(value)}"
+    else:
+        problem = f"must be in {low:g}..{high:g}, got {shown(value)}"
+    raise ConfigError(path, dotted, problem)
+
+
 def validate(data: dict[str, Any], path: Path | None = None) -> None:
     """Check value ranges and probability sums; raise one :class:`ConfigError` naming the key path."""
+    for dotted, value in _walk(data):
+        if dotted in BOUNDS and not (dotted == "seed" and value is None):
+            for i, item in enumerate(value) if isinstance(value, list) else [(None, value)]:
+                _check_bounds(dotted if i is None else f"{dotted}[{i}]", item, path)
     for dotted, value in _walk(data):
         if dotted in _PROBABILITY_GROUPS:
             for k, p in value.items():
@@ -325,14 +398,34 @@ def validate(data: dict[str, Any], path: Path | None = None) -> None:
     if data["bots"]["crawler_share"] + data["bots"]["scanner_share"] > 1:
         raise ConfigError(path, "bots", "crawler_share + scanner_share must be <= 1")
     if data["site"]["scheme"] not in ("http", "https"):
-        raise ConfigError(path, "site.scheme", f"must be http or https, got {data['site']['scheme']!r}")
-    if not data["site"]["host"] or any(c in data["site"]["host"] for c in ' "\\/'):
-        raise ConfigError(path, "site.host", f"must be a host name, got {data['site']['host']!r}")
+        raise ConfigError(path, "site.scheme", f"must be http or https, got {shown(data['site']['scheme'])}")
+    host = data["site"]["host"]
+    if not host or len(host) > 253 or any(c in host for c in ' "\\/') or not host.isprintable():
+        raise ConfigError(path, "site.host", f"must be a host name, got {shown(host)}")
     users = data["users"]
     if users["shared_share"] + users["revisit_share"] > 1:
         raise ConfigError(path, "users", "shared_share + revisit_share must be <= 1")
     if data["sessions"]["pages_max"] < 1:
         raise ConfigError(path, "sessions.pages_max", f"must be >= 1, got {data['sessions']['pages_max']}")
+    peak = peak_rate(data)
+    if peak > MAX_PEAK_RATE:
+        raise ConfigError(
+            path,
+            "traffic",
+            f"peak rate {peak:,.0f} requests/s (requests_per_second x highest hourly multiplier x weekend "
+            f"factor x burst factor) is above {MAX_PEAK_RATE:,.0f}",
+            hint="lower traffic.requests_per_second or traffic.burst.factor",
+        )
+
+
+def peak_rate(data: Mapping[str, Any], rate: float | None = None) -> float:
+    """The highest requests/s the traffic shape can reach (forced bursts apply in flat mode too)."""
+    t = data["traffic"]
+    peak = float(t["requests_per_second"] if rate is None else rate) * max(1.0, t["burst"]["factor"])
+    if t["shaped"]:
+        hourly = t["hourly_multipliers"]
+        peak *= max(hourly) / (sum(hourly) / len(hourly)) * max(1.0, t["weekend_factor"])
+    return peak
 
 
 def load_config(path: str | Path | None = None) -> GeneratorConfig:
@@ -343,20 +436,31 @@ def load_config(path: str | Path | None = None) -> GeneratorConfig:
         return GeneratorConfig(data, None)
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:  # bounded read: a config is small, a device or a huge file is refused
+            raw_bytes = f.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(
             p, None, "file not found", hint="pass an existing YAML file with --config"
         ) from None
     except OSError as exc:
         raise ConfigError(p, None, f"cannot read: {exc.strerror or exc}") from None
+    if len(raw_bytes) > MAX_CONFIG_BYTES:
+        raise ConfigError(p, None, f"larger than {MAX_CONFIG_BYTES:,} bytes; a generator config is a few KB")
+    try:
+        text = raw_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(p, None, f"not UTF-8 text (byte {exc.start})") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(p, None, f"not valid YAML{where}: {problem}") from None
+        raise ConfigError(p, None, f"not valid YAML{where}: {shown(problem, 200)}") from None
+    except RecursionError:
+        raise ConfigError(p, None, "not valid YAML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise ConfigError(p, None, f"not valid YAML: {shown(str(exc), 200)}") from None
     if raw is None:
         raw = {}
     data = _merge(DEFAULTS, raw, p, "")

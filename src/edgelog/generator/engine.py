@@ -31,10 +31,11 @@ from edgelog.generator.pools import (
     WeightedTable,
 )
 from edgelog.generator.site import ERROR_PAGE_BYTES, LOGIN_REQUIRED, Page, Req, build_site
+from edgelog.generator.steady import SessionPool, SteadyStart
 
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
-WARMUP = 300.0  # seconds of sessions simulated before the start so traffic begins in steady state
+REGULATION_SECONDS = 60.0  # flat mode: how fast a gap between planned and due requests closes
 REVALIDATE = 0.25  # a warm cache revalidates an expired, un-hashed asset (logo, images) once per visit: 304
 DEPLOY_BREAKS = ("product", "search", "cart", "checkout", "category")  # what a bad release can break
 Event = tuple[int, "Ident", Req, int, int, str]
@@ -116,6 +117,7 @@ class Engine:
         rate: float | None = None,
         shaped: bool | None = None,
         bursts: Sequence[float] = (),
+        run: int | None = None,
     ):
         d = config.data
         self.config = config
@@ -123,7 +125,10 @@ class Engine:
         self.rng = random.Random(derive_seed(seed, node, "traffic"))
         self.seed = seed
         self.node = node
-        self.salt = derive_seed(seed, node, "ids")
+        # ``run`` tells this run's ids from every other run's of the node: derived from the start (so backfill
+        # stays reproducible) unless the caller gives one (live mode draws a random one per start).
+        self.run = derive_seed(seed, node, "run", str(int(start))) if run is None else run & MASK64
+        self.salt = derive_seed(seed, node, "ids", str(self.run))
         self.buckets: dict[int, list[Event]] = {}
         self.sessions = 0
         self.rate = d["traffic"]["requests_per_second"] if rate is None else float(rate)
@@ -189,15 +194,24 @@ class Engine:
         self._calm_from = self._calm_until = 0.0  # a time range known to have no incident window
         self._incidents_now: list[tuple[float, float, str, bool]] = []  # (start, end, deploy breaks, outage?)
         self.p_outage = self.outages["error_share"] if self.outages["per_day"] > 0 else 0.0
-        self.lines_per_session = self._calibrate()
-        self.addresses.recent.clear()  # calibration visits are not earlier visitors
-        # Start sessions WARMUP seconds early and drop their events before ``start``: the first minutes
-        # then already carry the sessions in progress instead of ramping up from zero.
+        # Requests per visit: calibrated on a sample of visits (steady.py), which also seeds the steady start.
+        self.planned = 0  # flat mode: requests of the visits started since ``start`` (also future ones)
+        self.started = 0  # visits started since ``start``
+        self.pool = SessionPool.sample(self)
+        self.lines_per_session = self.pool.mean_lines
+        # Flat mode holds the requested rate exactly: arrivals follow the gap between the requests planned and
+        # the requests due so far (rate x elapsed time), closing it within about REGULATION_SECONDS.
+        self.regulated = not self.shaped
+        self._due = 0.0
+        self._due_t = float(start)
+        # The visits in progress at ``start`` are drawn from the steady state (steady.py), so the first second
+        # already carries the full rate instead of a ramp-up from zero.
         self.start = int(start)
-        self.next_arrival = float(start) - WARMUP
+        self.next_arrival = float(start)
+        lam0 = self.rate * self.multiplier(float(start)) / self.lines_per_session if self.rate > 0 else 0.0
+        self.steady = SteadyStart(self, self.pool, float(start), lam0)
         self._advance_arrival()
         self.advance(float(start))
-        self.drop_before(self.start)
 
     # ---- shaping -------------------------------------------------------------------------------
     def _hour(self, hour: int) -> tuple[float, list[tuple[float, float]]]:
@@ -287,22 +301,48 @@ class Engine:
         if self.rate <= 0:
             self.next_arrival = math.inf  # no traffic at all
             return
+        per_visit = self.lines_per_session
+        if self.regulated:  # the running mean of every visit made so far
+            per_visit = (self.pool.total_lines + self.planned) / (len(self.pool.sessions) + self.started)
         for _ in range(24 * 8):  # the hourly multipliers sum to > 0, so a non-zero hour comes within 8 days
-            lam = self.rate * self.multiplier(t) / self.lines_per_session
+            lam = self.rate * self.multiplier(t) / per_visit
             if lam > 0:
+                if self.regulated:
+                    lam *= self._regulation(t)
                 self.next_arrival = t + self.rng.expovariate(lam)
                 return
             t = (int(t // 3600) + 1) * 3600.0  # no traffic this hour: try the next one
         self.next_arrival = math.inf
 
+    def _regulation(self, t: float) -> float:
+        """Flat mode: the factor on the arrival rate that closes the gap between requests due and planned."""
+        self._due += self.rate * self.multiplier(self._due_t) * (t - self._due_t)
+        self._due_t = t
+        gap = (self._due - self.planned) / (self.rate * REGULATION_SECONDS)
+        return min(max(1.0 + gap, 0.2), 5.0)
+
     def advance(self, until: float) -> None:
         """Start every session that arrives before ``until`` (their requests may lie beyond it)."""
         while self.next_arrival < until:
-            self.session(self.next_arrival)
+            if self.regulated:  # count the visit's requests: lay it out apart, then file it (same order)
+                main, self.buckets = self.buckets, {}
+                self.session(self.next_arrival)
+                laid_out, self.buckets = self.buckets, main
+                for sec, events in laid_out.items():
+                    self.planned += len(events)
+                    b = main.get(sec)
+                    if b is None:
+                        main[sec] = events
+                    else:
+                        b.extend(events)
+            else:
+                self.session(self.next_arrival)
+            self.started += 1
             self._advance_arrival()
+        self.steady.file(until)
 
     def drop_before(self, sec: int) -> None:
-        """Forget events before ``sec`` (warm-up traffic, or a window the caller skipped)."""
+        """Forget events before ``sec`` (a window the caller skipped)."""
         for s in [s for s in self.buckets if s < sec]:
             del self.buckets[s]
 
@@ -318,19 +358,6 @@ class Engine:
             evs = self.buckets.pop(sec, None)
             if evs:
                 yield sec, evs
-
-    def _calibrate(self) -> float:
-        """Average requests per session for this config, so ``requests_per_second`` means requests."""
-        saved_rng, saved_buckets, saved_n = self.rng, self.buckets, self.sessions
-        self.rng, self.buckets = random.Random(12345), {}
-        self._calibrating = True
-        n = 1500
-        for i in range(n):
-            self.session(1e9 + i * 0.5)
-        total = sum(len(v) for v in self.buckets.values())
-        self._calibrating = False
-        self.rng, self.buckets, self.sessions = saved_rng, saved_buckets, saved_n
-        return max(total / n, 1.0)
 
     # ---- sessions ------------------------------------------------------------------------------
     def _sid(self) -> str:

@@ -16,10 +16,13 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from edgelog.generator.engine import GOLDEN, MASK64, Engine, Event, derive_seed
+from edgelog.generator.engine import Engine, Event, derive_seed
 from edgelog.generator.site import Req
 from edgelog.records import RECORD_FIELDS
 
+_MASK128 = (1 << 128) - 1
+_MIX1 = 0x9E3779B97F4A7C15F39CC0605CEDC835  # odd: multiplication mod 2^128 is a bijection
+_MIX2 = 0xD6E8FEB86659FD93C2B2AE3D27D4EB4F
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # format -> (stream, file extension)
 FORMATS: dict[str, tuple[str, str]] = {
@@ -53,7 +56,7 @@ class Formatter:
         self.host = engine.config.data["site"]["host"]
         self.rt = random.Random(derive_seed(engine.seed, engine.node, "response-time"))
         self.requests = 0
-        self.salt = derive_seed(engine.seed, engine.node, "request-id")
+        self.id_base = derive_seed(engine.seed, engine.node, "request-id", str(engine.run)) << 64
 
     def header(self) -> str:
         return ""
@@ -62,11 +65,12 @@ class Formatter:
         raise NotImplementedError
 
     def request_id(self) -> str:
-        """A 32-hex request id like nginx's $request_id, unique per node and reproducible per seed."""
+        """A 32-hex request id like nginx's $request_id: a bijective 128-bit mix of (run, counter), so ids
+        never repeat within a run and runs of a node (restarts, other backfill starts) differ in ``run``."""
         self.requests += 1
-        a = (self.requests * GOLDEN) ^ self.salt
-        b = ((a & MASK64) * 0xD6E8FEB86659FD93) & MASK64
-        return f"{a & MASK64:016x}{b:016x}"
+        x = ((self.id_base | self.requests) * _MIX1) & _MASK128
+        x ^= x >> 64
+        return f"{(x * _MIX2) & _MASK128:032x}"
 
     def response_ms(self, latency: float, status: int) -> float:
         """Server time for a request: the page's typical latency with a long right tail."""

@@ -18,6 +18,7 @@ import contextlib
 import errno
 import json
 import os
+import secrets
 import signal
 import threading
 import time
@@ -26,12 +27,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgelog.errors import EdgelogError, UsageError
+from edgelog.errors import EdgelogError
 from edgelog.fileio import write_text_atomic
-from edgelog.generator.backfill import check_format, check_node
 from edgelog.generator.config import GeneratorConfig
 from edgelog.generator.engine import Engine, Event, effective_seed
 from edgelog.generator.formats import make_formatter
+from edgelog.generator.metrics import LiveMetrics, check_metrics_options
+from edgelog.generator.options import (
+    MAX_DURATION,
+    MAX_LINES,
+    check_count,
+    check_format,
+    check_node,
+    check_rate,
+    check_seconds,
+    check_seed,
+)
 
 CHECK_INTERVAL = 0.1  # seconds between inode checks
 STATUS_INTERVAL = 1.0  # seconds between status-file writes
@@ -52,7 +63,9 @@ class LiveStatus:
     reopens: int = 0
     write_errors: int = 0
     last_write_ts: float | None = None
+    first_write_ts: float | None = None
     started_ts: float = 0.0
+    startup_seconds: float = 0.0  # building the engine (site, visit sample, visits in progress)
     updated_ts: float = 0.0
     rate: float = 0.0
     node: str = ""
@@ -229,22 +242,32 @@ def run_live(
     max_lines: int | None = None,
     shaped: bool | None = None,
     stop_event: threading.Event | None = None,
+    metrics_dir: str | Path | None = None,
+    metrics_port: int | None = None,
+    metrics_address: str = "127.0.0.1",
 ) -> LiveStatus:
     """Write traffic to ``output`` in real time until stopped, ``duration`` seconds or ``max_lines`` lines.
 
-    Returns the final counters. Raises :class:`EdgelogError` (exit 1) when lines had to be dropped because
-    writes kept failing after a stop was requested, so a supervisor notices.
+    Prometheus metrics (:mod:`edgelog.generator.metrics`) go to ``metrics_dir`` (default: the status file's
+    directory; no status file and no directory: none) and, with ``metrics_port``, to ``/metrics`` on
+    ``metrics_address``. Returns the final counters. Raises :class:`EdgelogError` (exit 1) when lines had
+    to be dropped because writes kept failing after a stop was requested, so a supervisor notices.
     """
     check_format(fmt)
     check_node(node)
-    if rate is not None and rate < 0:
-        raise UsageError(f"--rate must be >= 0, got {rate}")
-    if max_lines is not None and max_lines < 0:
-        raise UsageError(f"--max-lines must be >= 0, got {max_lines}")
+    check_rate(rate, config.data)
+    check_seed(seed)
+    check_count("--max-lines", max_lines, low=1, high=MAX_LINES)
+    check_seconds("--duration", duration, MAX_DURATION.total_seconds())
     out = Path(output)
     sfile = Path(status_file) if status_file else None
+    mdir = Path(metrics_dir) if metrics_dir else (sfile.parent if sfile is not None else None)
+    check_metrics_options(mdir, metrics_port, metrics_address)
     now = time.time()
-    engine = Engine(config, seed=effective_seed(seed, config), node=node, start=now, rate=rate, shaped=shaped)
+    run_id = secrets.randbits(64)  # a restart must not repeat the ids of an earlier run (nothing persists)
+    engine = Engine(
+        config, seed=effective_seed(seed, config), node=node, start=now, rate=rate, shaped=shaped, run=run_id
+    )
     formatter = make_formatter(fmt, engine)
     status = LiveStatus(
         pid=os.getpid(), path=str(out), started_ts=now, rate=engine.rate, node=node, format=fmt
@@ -253,9 +276,18 @@ def run_live(
         writer = LiveWriter(out, status, formatter.header())
     except OSError as exc:
         raise EdgelogError(f"cannot open {out} for writing: {exc.strerror or exc}") from None
+    try:
+        metrics = LiveMetrics(status, check_format(fmt)[0], mdir, metrics_port, metrics_address)
+    except EdgelogError:
+        writer.close()
+        raise
     status.state = "running"
+    status.startup_seconds = round(time.time() - now, 3)
     sec = int(now)
+    # The engine's clock starts at ``now``: the first line is stamped then, and --duration covers the traffic
+    # from there on, however long building the engine took.
     deadline = now + duration if duration is not None else None
+    now = time.time()
     next_check = now + CHECK_INTERVAL
     next_status = now
     with _Signals(stop_event) as sig:
@@ -263,6 +295,9 @@ def run_live(
         def save_status() -> None:
             if sfile is not None:
                 write_status(sfile, status, time.time())
+            problem = metrics.write()
+            if problem:
+                status.last_error = problem
 
         try:
             while True:
@@ -270,9 +305,9 @@ def run_live(
                 if sig.stop.is_set():
                     status.stop_reason = sig.reason or "stop requested"
                     break
-                if deadline is not None and now >= deadline:
+                if deadline is not None and now >= deadline:  # write the traffic up to it, then stop
                     status.stop_reason = "duration reached"
-                    break
+                    now = deadline - 0.001
                 if max_lines is not None and status.lines >= max_lines:
                     status.stop_reason = "max lines reached"
                     break
@@ -309,10 +344,14 @@ def run_live(
                         status.lines += nlines
                         status.bytes += len(data)
                         status.last_write_ts = time.time()
+                        if status.first_write_ts is None:
+                            status.first_write_ts = status.last_write_ts
                     else:
                         status.dropped_lines += nlines
                         status.stop_reason = "write errors after stop"
                         break
+                if status.stop_reason == "duration reached":
+                    break
                 if now >= next_status:
                     save_status()
                     next_status = now + STATUS_INTERVAL
@@ -321,6 +360,7 @@ def run_live(
             writer.close()
             status.state = "stopped"
             save_status()
+            metrics.close()
     if status.dropped_lines:
         raise EdgelogError(
             f"{status.dropped_lines} lines could not be written to {out} ({status.last_error})",
