@@ -582,6 +582,12 @@ def test_submit_fetch_of_missing_results_fails(stub_bacalhau, tmp_path: Path) ->
     result = runner.invoke(app, args)
     assert result.exit_code != 0
     assert "Traceback" not in result.output
+    # the fetch names each node that left the result short and why, not only its verdict
+    describe = _describe("completed")
+    fetched = result.output.partition(f"Job {describe['Job']['ID']}: nodes")[2]
+    for execution in describe["Executions"]["Items"]:
+        assert execution["NodeID"][:11] in fetched, result.output
+    assert "missing" in fetched, result.output
 
 
 def test_job_list_shows_every_spec_with_its_variables() -> None:

@@ -308,6 +308,11 @@ def _fetch_after_submit(
     bucket_url, prefix = fetch_from
     target = out or Path("results") / job_id
     result = fetch_job(bucket_url, job_id, target, prefix=prefix, expected_nodes=nodes, console=err_console)
+    if result.exit_code != ExitCode.OK:
+        # name each node that left the result short, and why, as `edgelog fetch` does
+        from edgelog.results.terminal import print_fetch
+
+        print_fetch(result, err_console)
     console.print(
         f"fetched {escape(job_id)}: {result.status} -> {escape(str(result.merged_dir or result.out_dir))}"
     )
