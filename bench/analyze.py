@@ -72,15 +72,68 @@ def count_lines(path: Path) -> int:
 
 def timed(cmd: list[str], *, stdout: int | None = subprocess.DEVNULL) -> tuple[float, int]:
     """Run ``cmd`` under /usr/bin/time; return (wall seconds, peak RSS in KiB)."""
+    wall, _cpu, peak = timed_cpu(cmd, stdout=stdout)
+    return wall, peak
+
+
+def timed_cpu(cmd: list[str], *, stdout: int | None = subprocess.DEVNULL) -> tuple[float, float, int]:
+    """Run ``cmd`` under /usr/bin/time; return (wall seconds, CPU seconds (user + system), peak RSS KiB)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         t0 = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tf.name, *cmd], stdout=stdout,
+        proc = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", tf.name, *cmd], stdout=stdout,
                               stderr=subprocess.PIPE, text=True)  # fmt: skip
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-        peak = int(tf.read().strip().splitlines()[-1])
-    return wall, peak
+        user, system, peak = tf.read().strip().splitlines()[-1].split()
+    return wall, float(user) + float(system), int(peak)
+
+
+def write_rotated(lines_src: Path, dest: Path, files: int, per_file: int) -> int:
+    """``files`` rotated files of ``per_file`` lines each (5-minute stamps, one node) from ``lines_src``."""
+    from edgelog.naming import rotated_name
+
+    dest.mkdir(parents=True)
+    stamp = datetime(2026, 11, 23, tzinfo=UTC)
+    n = 0
+    with lines_src.open("rb") as src:
+        for _ in range(files):
+            stamp += timedelta(minutes=5)
+            chunk = b"".join(src.readline() for _ in range(per_file))
+            (dest / rotated_name("bench", stamp)).write_bytes(chunk)
+            n += chunk.count(b"\n")
+    return n
+
+
+def files_bench(files: int, per_file: int, tiny: int, seed: int) -> None:
+    """Per-file overhead: ``files`` rotated files against the same lines in one file, same run."""
+    plain, _ = build_corpus(max(1_000_000, files * per_file), seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        n = write_rotated(plain, root / "week", files, per_file)
+        one = root / "one" / "access.log"
+        one.parent.mkdir()
+        with one.open("wb") as out:
+            for f in sorted((root / "week").iterdir()):
+                out.write(f.read_bytes())
+        ref = timed_cpu([*EDGELOG, "analyze", str(one), "--out", f"{tmp}/o1"])
+        week = timed_cpu([*EDGELOG, "analyze", str(root / "week"), "--out", f"{tmp}/o2"])
+        m = write_rotated(plain, root / "tiny", tiny, 5) if tiny else 0
+        tiny_run = (
+            timed_cpu([*EDGELOG, "analyze", str(root / "tiny"), "--out", f"{tmp}/o3"]) if tiny else None
+        )
+    print(f"{'command':52} {'seconds':>8} {'CPU s':>8} {'peak RSS':>10}")
+    print(f"{f'analyze 1 file ({n:,} lines)':52} {ref[0]:8.2f} {ref[1]:8.2f} {ref[2] / 1024:8.0f} MiB")
+    label = f"analyze {files:,} files (same lines)"
+    print(f"{label:52} {week[0]:8.2f} {week[1]:8.2f} {week[2] / 1024:8.0f} MiB")
+    if tiny_run:
+        print(f"{f'analyze {tiny:,} tiny files ({m:,} lines)':52} {tiny_run[0]:8.2f} {tiny_run[1]:8.2f} "
+              f"{tiny_run[2] / 1024:8.0f} MiB")  # fmt: skip
+    print(
+        f"overhead per file beyond parsing: {(week[0] - ref[0]) / files * 1000:.2f} ms wall, "
+        f"{(week[1] - ref[1]) / files * 1000:.2f} ms CPU (goal < 5 ms)"
+        + (f"; {tiny:,} tiny files: {tiny_run[0]:.1f} s (goal < 60 s)" if tiny_run else "")
+    )
 
 
 def main() -> None:
@@ -88,7 +141,18 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=5_000_000, help="corpus size in lines (default 5M)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-goaccess", action="store_true", help="only time cat and edgelog")
+    ap.add_argument(
+        "--files",
+        type=int,
+        metavar="N",
+        help="per-file overhead instead: N rotated files (a week is 2,016) against one file",
+    )
+    ap.add_argument("--per-file", type=int, default=50, help="lines per rotated file with --files")
+    ap.add_argument("--tiny", type=int, default=10_000, help="with --files: also this many 5-line files")
     args = ap.parse_args()
+    if args.files:
+        files_bench(args.files, args.per_file, args.tiny, args.seed)
+        return
     for tool in ("/usr/bin/time", "gzip") + (() if args.skip_goaccess else ("goaccess",)):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is required (scripts/test.sh installs it)")

@@ -195,26 +195,31 @@ def _user_queries(queries: Sequence[Path | str]) -> tuple[tuple[str, Path, str],
 
 
 def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None:
-    """Parse every selected file into ``requests``/``quarantine``, hashing them alongside in one thread."""
+    """Parse every selected file into ``parsed`` in batches, hashing them alongside in one thread."""
     since_sql, until_sql = opts.window_sql
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         hashes = {id(f): pool.submit(hash_file, f.path, "sha256") for f in selected}
+        inputs: list[parse.ParseInput] = []
         for file_id, f in enumerate(selected):
             try:
                 f.fmt = opts.fmt or parse.detect_format(f.path)
-                f.counts = parse.load_file(
-                    ws.con,
-                    f.path,
-                    f.fmt,
-                    file_label=f.name,
-                    node_id=f.node_id,
-                    since_sql=since_sql,
-                    until_sql=until_sql,
-                    scratch=ws.scratch,
-                    file_id=file_id,
-                )
+                gz = parse.is_gzip(f.path)
             except parse.FileReadError as exc:
                 f.fail(str(exc))
+                continue
+            except OSError as exc:
+                f.fail(f"cannot open: {exc}")
+                continue
+            inputs.append(parse.ParseInput(file_id, f.path, f.fmt, gz, f.name, f.node_id))
+        errors = parse.load_files(
+            ws.con, inputs, since_sql=since_sql, until_sql=until_sql, scratch=ws.scratch
+        )
+        counts = parse.file_counts(ws.con)
+        for file_id, f in enumerate(selected):
+            if file_id in errors:
+                f.fail(errors[file_id])
+            elif f.status != "failed":
+                f.counts = counts.get(file_id, parse.FileCounts())
         for f in selected:
             try:
                 f.size, f.sha256 = hashes[id(f)].result()
@@ -233,25 +238,23 @@ def _stat_unread(files: list[InputFile]) -> None:
 
 
 def _files_partial(con: duckdb.DuckDBPyConnection, selected: list[InputFile]) -> None:
-    """``p_files``: one row per read file, the partial that summary and nodes count files and lines from."""
+    """``p_files``: one row per read file, the partial that summary and nodes count files and lines from.
+
+    Inserted in one statement (one list per column), not one INSERT per file: a week of rotated files is
+    thousands of rows.
+    """
     con.execute(f"CREATE TABLE p_files ({FILES_SCHEMA})")
+    columns: list[list[object]] = [[] for _ in range(10)]
     for f in selected:
         c = f.counts
-        con.execute(
-            "INSERT INTO p_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ)",
-            [
-                f.node_id,
-                f.name,
-                f.fmt,
-                f.status,
-                c.lines_read,
-                c.lines_parsed,
-                c.lines_quarantined,
-                c.lines_outside_window,
-                c.first_ts,
-                c.last_ts,
-            ],
-        )
+        row = (f.node_id, f.name, f.fmt, f.status, c.lines_read, c.lines_parsed, c.lines_quarantined,
+               c.lines_outside_window, c.first_ts, c.last_ts)  # fmt: skip
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    types = ["VARCHAR"] * 4 + ["BIGINT"] * 4 + ["TIMESTAMPTZ"] * 2
+    con.execute(
+        "INSERT INTO p_files SELECT " + ", ".join(f"unnest(?::VARCHAR[])::{t}" for t in types), columns
+    )
 
 
 def _run_query(
