@@ -173,6 +173,9 @@ class InputEntry:
     lines_outside_window: int = 0
     first_ts: str | None = None
     last_ts: str | None = None
+    # how the rows were obtained with a parse cache: "hit" (a verified entry), "stored" (parsed, then
+    # cached), "miss" (parsed, not cached); None without a cache
+    parse_cache: str | None = None
 
 
 @dataclass
@@ -598,6 +601,7 @@ def _input_entry(r: _Fields) -> InputEntry:
         lines_outside_window=r.integer("lines_outside_window"),
         first_ts=r.opt_text("first_ts"),
         last_ts=r.opt_text("last_ts"),
+        parse_cache=r.opt_text("parse_cache"),
     )
 
 

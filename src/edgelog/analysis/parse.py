@@ -600,6 +600,28 @@ def _insert_batch(
         con.execute("DROP TABLE IF EXISTS _split")
 
 
+def load_parsed(
+    con: duckdb.DuckDBPyConnection, entries: list[tuple[ParseInput, Path]], *, since_sql: str, until_sql: str
+) -> None:
+    """Insert parsed rows (``PARSED_COLUMNS``, one Parquet file per input) in one parallel scan."""
+    if not entries:
+        return
+    files = ", ".join(sql_str(str(p)) for _, p in entries)
+    rows = ", ".join(
+        f"({n}, {i.file_id}, {sql_str(i.node_id) if i.node_id is not None else 'NULL'}, {sql_str(i.label)})"
+        for n, (i, _) in enumerate(entries)
+    )
+    con.execute(
+        f"""
+        INSERT INTO parsed
+        SELECT f.file_id, f.node_id, f.file, {PARSED_COLUMNS},
+               coalesce(ts >= {since_sql} AND ts < {until_sql}, false)
+        FROM (SELECT file_index::INTEGER AS n, * FROM read_parquet([{files}]))
+        JOIN (VALUES {rows}) f(n, file_id, node_id, file) USING (n)
+        """
+    )
+
+
 def file_counts(con: duckdb.DuckDBPyConnection) -> dict[int, FileCounts]:
     """Per-file line accounting from ``parsed``, in one pass (a file with no lines has no entry)."""
     rows = con.execute(
