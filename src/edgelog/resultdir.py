@@ -364,7 +364,7 @@ class Manifest:
             "finished_at": self.finished_at,
             "duration_s": self.duration_s,
             "window": _plain(self.window),
-            "inputs": [_plain(i) for i in self.inputs],
+            "inputs": [_input_dict(i) for i in self.inputs],
             "outputs": [_plain(o) for o in self.outputs],
         }
         if self.max_object_bytes is not None:
@@ -583,6 +583,14 @@ class _Fields:
 
 def _window(r: _Fields) -> Window:
     return Window(since=r.opt_text("since"), until=r.opt_text("until"))
+
+
+def _input_dict(i: InputEntry) -> dict[str, Any]:
+    """An input as JSON; ``parse_cache`` only when a parse cache was used (older manifests lack it)."""
+    out = _plain(i)
+    if out.get("parse_cache") is None:
+        out.pop("parse_cache", None)
+    return out
 
 
 def _input_entry(r: _Fields) -> InputEntry:

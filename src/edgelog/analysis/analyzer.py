@@ -242,7 +242,7 @@ def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None
         if opts.cache is not None:
             for i in to_parse:
                 f = selected[i.file_id]
-                if i.file_id not in errors and f.sha256 and f.status != "failed":
+                if i.file_id not in errors and f.sha256 and f.status == "ok":
                     stored = opts.cache.store(ws.con, i.file_id, f.sha256, i.fmt)
                     f.parse_cache = "stored" if stored else "miss"
         counts = parse.file_counts(ws.con)
@@ -255,7 +255,7 @@ def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None
 
 def _file_hash(f: InputFile, future: concurrent.futures.Future[tuple[int, str]]) -> str | None:
     """The file's sha256 (waiting for the hashing thread); a file that cannot be hashed fails."""
-    if f.sha256 is None and f.status != "failed":
+    if f.sha256 is None:
         try:
             f.size, f.sha256 = future.result()
         except OSError as exc:

@@ -17,6 +17,7 @@ docs/analysis.md, "Parse cache".
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -124,10 +125,8 @@ class ParseCache:
             return False
         finally:
             for tmp in (tmp_parquet, tmp_record):
-                try:
+                with contextlib.suppress(OSError):
                     tmp.unlink(missing_ok=True)
-                except OSError:
-                    pass
 
     @staticmethod
     def _record_fields(key: str, source_sha256: str, fmt: str) -> dict[str, object]:
