@@ -116,7 +116,7 @@ def test_bacalhau_compute_config_allow_lists_only_the_rotated_logs_read_only() -
     config = yaml.safe_load(files["/etc/bacalhau/config.yaml"]["decoded"])
     compute = config["Compute"]
     assert compute["Enabled"] is True
-    assert compute["AllowListedLocalPaths"] == ["/var/log/logs_to_process:ro"]
+    assert compute["AllowListedLocalPaths"] == ["/var/log/logs_to_process:ro", "/var/cache/edgelog/parse:rw"]
     assert compute["Orchestrators"] == [f"nats://{ORCHESTRATOR_IP}:4222"]
     assert "Auth" not in compute, "the token must come from Secret Manager at start, not from user-data"
     assert config["Orchestrator"]["Enabled"] is False
