@@ -407,7 +407,7 @@ class ParseInput:
 
 BATCH_FILES = 512  # files read by one call at most
 BATCH_BYTES = 64 * 1024 * 1024  # ... and bytes (uncompressed estimate); a larger file is read alone
-SMALL_FILE_BYTES = 1024 * 1024  # plain files up to this size are read whole (read_blob) and split in SQL
+SMALL_FILE_BYTES = 1024 * 1024  # files up to this size (gzip counted 10x) are read whole and split in SQL
 
 
 def parser_sql(fmt: str, source: str = "_lines") -> str:
@@ -431,7 +431,7 @@ def batches(inputs: list[ParseInput]) -> list[list[ParseInput]]:
             size = i.path.stat().st_size * (10 if i.gz else 1)
         except OSError:
             size = 0
-        key = (i.fmt, i.gz, not i.gz and size <= SMALL_FILE_BYTES)
+        key = (i.fmt, i.gz, size <= SMALL_FILE_BYTES)
         chunks = groups.setdefault(key, [[]])
         if chunks[-1] and (len(chunks[-1]) >= BATCH_FILES or sizes[key] + size > BATCH_BYTES):
             chunks.append([])
@@ -474,14 +474,14 @@ def _load_batch(
     con: duckdb.DuckDBPyConnection, batch: list[ParseInput], since_sql: str, until_sql: str, scratch: Path
 ) -> dict[int, str]:
     """Load one batch; raise (with nothing inserted) or return the errors of files that failed alone."""
-    if not (all(not i.gz for i in batch) and _all_small(batch)):
+    if not _all_small(batch):
         _load_batch_csv(con, batch, since_sql, until_sql, scratch)
         return {}
     rest = _read_small(con, batch)
     if len(rest) < len(batch):
         _insert_batch(con, [i for i in batch if i not in rest], since_sql, until_sql)
     errors = {}
-    for i in rest:  # not plain UTF-8 with LF line ends: DuckDB's line reader decides, as for big files
+    for i in rest:  # not UTF-8 text with LF line ends, or unreadable: DuckDB's line reader decides
         try:
             _load_batch_csv(con, [i], since_sql, until_sql, scratch)
         except (duckdb.Error, FileReadError) as exc:
@@ -491,43 +491,47 @@ def _load_batch(
 
 def _all_small(batch: list[ParseInput]) -> bool:
     try:
-        return all(i.path.stat().st_size <= SMALL_FILE_BYTES for i in batch)
+        return all(i.path.stat().st_size * (10 if i.gz else 1) <= SMALL_FILE_BYTES for i in batch)
     except OSError:
         return False
 
 
+def _small_text(i: ParseInput) -> str | None:
+    """A small file's text when splitting it on LF gives exactly DuckDB's lines, else None."""
+    try:
+        data = i.path.read_bytes()
+        if i.gz:
+            data = gzip.decompress(data)
+        text = data.decode("utf-8")
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError):
+        return None
+    if len(text) > MAX_LINE_BYTES or "\r" in text or text.startswith("\ufeff"):
+        return None
+    return text
+
+
 def _read_small(con: duckdb.DuckDBPyConnection, batch: list[ParseInput]) -> list[ParseInput]:
-    """Load small plain files whole, split into ``_lines`` in SQL (read_csv costs milliseconds per file).
+    """Load small files whole and split them into ``_lines`` in SQL (read_csv costs milliseconds per file).
 
     Only files that are valid UTF-8 without carriage returns or a byte-order mark are taken: for them,
     splitting on LF gives exactly the lines (and NUL-byte lines, as rejects) DuckDB's line reader gives.
-    Returns the files not taken, which the caller reads with the line reader.
+    Returns the files not taken (odd or unreadable), which the caller reads with the line reader.
     """
-    ids = ", ".join(str(i.file_id) for i in batch)
-    files = ", ".join(sql_str(str(i.path)) for i in batch)
+    texts = {i.file_id: t for i in batch if (t := _small_text(i)) is not None}
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _text AS
-        SELECT ([{ids}])[file_index::INTEGER + 1] AS file_id, try(decode(content)) AS text
-        FROM read_blob([{files}])
-        """
+        "CREATE OR REPLACE TEMP TABLE _text AS "
+        "SELECT unnest(?::INTEGER[]) AS file_id, unnest(?::VARCHAR[]) AS text",
+        [list(texts), list(texts.values())],
     )
-    taken = {
-        r[0]
-        for r in con.execute(
-            "SELECT file_id FROM _text WHERE text IS NOT NULL AND NOT contains(text, chr(13)) "
-            "AND NOT starts_with(text, chr(65279))"
-        ).fetchall()
-    }
     con.execute(
-        f"""
+        """
         CREATE OR REPLACE TEMP TABLE _split AS
         SELECT file_id, generate_subscripts(l, 1) AS line_no, unnest(l) AS line
         FROM (
           SELECT file_id,
                  string_split(CASE WHEN ends_with(text, chr(10)) THEN left(text, -1) ELSE text END, chr(10))
                    AS l
-          FROM _text WHERE text <> '' AND file_id IN ({", ".join(map(str, taken)) or "NULL"})
+          FROM _text WHERE text <> ''
         )
         """
     )
@@ -540,7 +544,7 @@ def _read_small(con: duckdb.DuckDBPyConnection, batch: list[ParseInput]) -> list
         FROM _split WHERE contains(line, chr(0))
         """
     )
-    return [i for i in batch if i.file_id not in taken]
+    return [i for i in batch if i.file_id not in texts]
 
 
 def _load_batch_csv(
