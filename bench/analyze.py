@@ -17,6 +17,7 @@ GoAccess's throughput and < 2 GiB peak memory for 5M lines on 2 cores.
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import shutil
 import subprocess
@@ -89,7 +90,38 @@ def timed_cpu(cmd: list[str], *, stdout: int | None = subprocess.DEVNULL) -> tup
     return wall, float(user) + float(system), int(peak)
 
 
-def write_rotated(lines_src: Path, dest: Path, files: int, per_file: int) -> int:
+def cache_bench(per_file: int, seed: int) -> None:
+    """A 24 h window of 5-minute files (gzip, as nodes publish them) with all but the last hour cached,
+    against the same job cold (no cache), same run."""
+    plain, _ = build_corpus(max(1_000_000, 288 * per_file), seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        n = write_rotated(plain, root / "day", 288, per_file, gz=True)
+        files = sorted((root / "day").iterdir())
+        early = root / "first-23h"
+        early.mkdir()
+        for f in files[:-12]:
+            (early / f.name).symlink_to(f)
+        window = ["--since", "2026-11-23T00:00:00Z", "--until", "2026-11-24T00:00:00Z"]
+        cold = timed_cpu([*EDGELOG, "analyze", str(root / "day"), "--out", f"{tmp}/cold", *window])
+        cache = ["--parse-cache", f"{tmp}/cache"]
+        fill = timed_cpu([*EDGELOG, "analyze", str(early), "--out", f"{tmp}/fill", *window, *cache])
+        warm = timed_cpu([*EDGELOG, "analyze", str(root / "day"), "--out", f"{tmp}/warm", *window, *cache])
+        same = all(
+            (root / "cold" / p.relative_to(root / "warm")).read_bytes() == p.read_bytes()
+            for p in (root / "warm").rglob("*.parquet")
+        )
+    print(
+        f"{'command (288 gzip files, ' + format(n, ',') + ' lines)':58} {'seconds':>8} {'CPU s':>8} {'peak RSS':>10}"
+    )
+    for label, r in (("analyze 24 h, no cache (cold)", cold), ("analyze first 23 h, filling the cache", fill),
+                     ("analyze 24 h, all but the last hour cached", warm)):  # fmt: skip
+        print(f"{label:58} {r[0]:8.2f} {r[1]:8.2f} {r[2] / 1024:8.0f} MiB")
+    print(f"cached vs cold: {cold[0] / warm[0]:.1f}x wall, {cold[1] / warm[1]:.1f}x CPU (goal >= 10x); "
+          f"outputs byte-identical: {same}")  # fmt: skip
+
+
+def write_rotated(lines_src: Path, dest: Path, files: int, per_file: int, *, gz: bool = False) -> int:
     """``files`` rotated files of ``per_file`` lines each (5-minute stamps, one node) from ``lines_src``."""
     from edgelog.naming import rotated_name
 
@@ -100,7 +132,8 @@ def write_rotated(lines_src: Path, dest: Path, files: int, per_file: int) -> int
         for _ in range(files):
             stamp += timedelta(minutes=5)
             chunk = b"".join(src.readline() for _ in range(per_file))
-            (dest / rotated_name("bench", stamp)).write_bytes(chunk)
+            name = rotated_name("bench", stamp, gzip=gz)
+            (dest / name).write_bytes(gzip.compress(chunk, 6) if gz else chunk)
             n += chunk.count(b"\n")
     return n
 
@@ -149,7 +182,15 @@ def main() -> None:
     )
     ap.add_argument("--per-file", type=int, default=50, help="lines per rotated file with --files")
     ap.add_argument("--tiny", type=int, default=10_000, help="with --files: also this many 5-line files")
+    ap.add_argument(
+        "--cache",
+        action="store_true",
+        help="parse cache instead: a 24 h window, all but the last hour cached, against cold",
+    )
     args = ap.parse_args()
+    if args.cache:
+        cache_bench(args.per_file if args.per_file != 50 else 3_500, args.seed)
+        return
     if args.files:
         files_bench(args.files, args.per_file, args.tiny, args.seed)
         return

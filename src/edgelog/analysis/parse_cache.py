@@ -7,7 +7,7 @@ uses) and the DuckDB and edgelog versions, so an entry from another version is s
 
 An entry is trusted only when every check passes; otherwise the file is parsed again and the entry
 rewritten. Checks: the record names the same key, source sha256 and versions; the Parquet file has the
-size and sha256 the record states and the row count it states. Writers write both files under unique
+size and sha256 the record states. Writers write both files under unique
 ``.``-prefixed temporary names and rename them into place, Parquet first, record last, so a reader never
 sees a half-written entry; two jobs writing the same entry at once each leave a complete pair, and a
 record that does not match the Parquet beside it (one writer's record, the other's Parquet) fails the
@@ -86,14 +86,7 @@ class ParseCache:
             size, digest = hash_file(e.parquet, "sha256")
             if size != record.get("parquet_size") or digest != record.get("parquet_sha256"):
                 return None
-            rows = duckdb.execute(
-                "SELECT sum(row_group_num_rows) FROM (SELECT DISTINCT row_group_id, row_group_num_rows "
-                "FROM parquet_metadata(?))",
-                [str(e.parquet)],
-            ).fetchone()
-            if rows is None or int(rows[0] or 0) != record.get("rows"):
-                return None
-        except (OSError, ValueError, duckdb.Error):
+        except (OSError, ValueError):
             return None
         return e
 
