@@ -77,12 +77,15 @@ def timed(cmd: list[str], *, stdout: int | None = subprocess.DEVNULL) -> tuple[f
     return wall, peak
 
 
-def timed_cpu(cmd: list[str], *, stdout: int | None = subprocess.DEVNULL) -> tuple[float, float, int]:
+def timed_cpu(
+    cmd: list[str], *, stdout: int | None = subprocess.DEVNULL, env: dict[str, str] | None = None
+) -> tuple[float, float, int]:
     """Run ``cmd`` under /usr/bin/time; return (wall seconds, CPU seconds (user + system), peak RSS KiB)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         t0 = time.perf_counter()
         proc = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", tf.name, *cmd], stdout=stdout,
-                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+                              stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, **(env or {})})  # fmt: skip
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
@@ -93,7 +96,7 @@ def timed_cpu(cmd: list[str], *, stdout: int | None = subprocess.DEVNULL) -> tup
 def cache_bench(per_file: int, seed: int) -> None:
     """A 24 h window of 5-minute files (gzip, as nodes publish them) with all but the last hour cached,
     against the same job cold (no cache), same run."""
-    plain, _ = build_corpus(max(1_000_000, 288 * per_file), seed)
+    plain, _ = build_corpus(int(max(288 * per_file, 10_000) * 1.1), seed)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         n = write_rotated(plain, root / "day", 288, per_file, gz=True)
@@ -120,6 +123,46 @@ def cache_bench(per_file: int, seed: int) -> None:
           f"outputs byte-identical: {same}")  # fmt: skip
 
 
+def scale_bench(sizes: list[int], scratch: Path, seed: int, keep: bool) -> None:
+    """A busy node's day: one combined log per size (generated into ``scratch``, outside the repository),
+    analysed as one process each; lines/s per size show whether time stays linear, peak RSS the memory
+    bound (DuckDB spills to disk beyond its memory limit)."""
+    from edgelog.generator import backfill, load_config
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    print(f"{'lines':>12} {'GB':>6} {'seconds':>9} {'CPU s':>9} {'lines/s':>12} {'vs smallest':>12} "
+          f"{'peak RSS':>10}")  # fmt: skip
+    first = None
+    for lines in sorted(sizes):
+        log = scratch / f"day-{lines}-s{seed}.log"
+        if not log.is_file():
+            config = load_config(None).with_overrides({"traffic.shaped": False})
+            day = timedelta(hours=24)
+            with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+                parts = backfill(
+                    config, tmp, node="busy", start=datetime(2026, 11, 23, tzinfo=UTC), duration=day,
+                    seed=seed, rate=lines / day.total_seconds(),
+                )  # fmt: skip
+                part = log.with_name("." + log.name + ".part")
+                with part.open("wb") as out:
+                    for f in parts:
+                        with f.open("rb") as src:
+                            shutil.copyfileobj(src, out, 1 << 22)
+                        f.unlink()
+                part.replace(log)
+        n = count_lines(log)
+        with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+            env_tmp = {"TMPDIR": tmp}
+            wall, cpu, peak = timed_cpu([*EDGELOG, "analyze", str(log), "--out", f"{tmp}/out"], env=env_tmp)
+        rate = n / wall
+        first = first or rate
+        print(f"{n:12,} {log.stat().st_size / 1e9:6.1f} {wall:9.1f} {cpu:9.1f} {rate:12,.0f} "
+              f"{rate / first:11.2f}x {peak / 1024:8.0f} MiB")  # fmt: skip
+        if not keep:
+            log.unlink()
+    print("linear time: lines/s stays near the smallest size's (1.00x); goal: peak RSS < 2048 MiB")
+
+
 def write_rotated(lines_src: Path, dest: Path, files: int, per_file: int, *, gz: bool = False) -> int:
     """``files`` rotated files of ``per_file`` lines each (5-minute stamps, one node) from ``lines_src``."""
     from edgelog.naming import rotated_name
@@ -139,7 +182,7 @@ def write_rotated(lines_src: Path, dest: Path, files: int, per_file: int, *, gz:
 
 def files_bench(files: int, per_file: int, tiny: int, seed: int) -> None:
     """Per-file overhead: ``files`` rotated files against the same lines in one file, same run."""
-    plain, _ = build_corpus(max(1_000_000, files * per_file), seed)
+    plain, _ = build_corpus(int(max(files * per_file, tiny * 5, 10_000) * 1.1), seed)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         n = write_rotated(plain, root / "week", files, per_file)
@@ -186,7 +229,22 @@ def main() -> None:
         action="store_true",
         help="parse cache instead: a 24 h window, all but the last hour cached, against cold",
     )
+    ap.add_argument(
+        "--scale",
+        metavar="SIZES",
+        help="a busy node's day instead: comma-separated line counts, e.g. 5000000,20000000,50000000",
+    )
+    ap.add_argument(
+        "--scratch",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "edgelog-bench-scale",
+        help="with --scale: where the logs are generated (outside the repository; ~260 B per line)",
+    )
+    ap.add_argument("--keep", action="store_true", help="with --scale: keep the generated logs")
     args = ap.parse_args()
+    if args.scale:
+        scale_bench([int(x) for x in args.scale.split(",")], args.scratch, args.seed, args.keep)
+        return
     if args.cache:
         cache_bench(args.per_file if args.per_file != 50 else 3_500, args.seed)
         return

@@ -31,3 +31,22 @@ def test_merge_bench_runs(tmp_path: Path) -> None:
     curve = out[out.index("marginal") :].splitlines()[1:3]
     assert [row.split()[0] for row in curve] == ["2", "3"]
     assert "3 nodes:" in out
+
+
+@pytest.mark.needs_tool("time", "goaccess")
+def test_analyze_bench_against_goaccess_runs(tmp_path: Path) -> None:
+    out = run_bench("analyze.py", "--lines", "3000", cache=tmp_path)
+    assert "edgelog (plain) vs goaccess:" in out and "edgelog (gzip) vs goaccess:" in out
+
+
+@pytest.mark.slow
+@pytest.mark.needs_tool("time")
+def test_analyze_bench_modes_run(tmp_path: Path) -> None:
+    files = run_bench("analyze.py", "--files", "6", "--per-file", "20", "--tiny", "12", cache=tmp_path)
+    assert "overhead per file beyond parsing" in files and "12 tiny files" in files
+    cached = run_bench("analyze.py", "--cache", "--per-file", "3", cache=tmp_path)
+    assert "outputs byte-identical: True" in cached
+    scale = run_bench(
+        "analyze.py", "--scale", "1000,2000", "--scratch", str(tmp_path / "scale"), cache=tmp_path
+    )
+    assert "1.00x" in scale and not list((tmp_path / "scale").glob("*.log"))  # generated logs removed
