@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analyze import CACHE, EDGELOG, timed
+from analyze import CACHE, EDGELOG, timed_cpu
 
 from edgelog import resultdir
 from edgelog.fileio import hash_file
@@ -118,22 +118,26 @@ def main() -> None:
         f"{len(dirs)} node results ready in {time.perf_counter() - t0:.1f} s "
         f"({mb:.2f} MB of Parquet per node)"
     )
-    print(f"{'nodes':>6} {'seconds':>8} {'s/node':>8} {'marginal s/node':>16} {'peak RSS':>10}")
-    rows = []
+    print(f"{'nodes':>6} {'seconds':>8} {'CPU s':>8} {'s/node':>8} {'marginal s/node':>16} "
+          f"{'marginal CPU/node':>18} {'peak RSS':>10}")  # fmt: skip
+    rows: list[tuple[int, float, float, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            wall, peak = timed([*EDGELOG, "merge", *map(str, dirs[:n]), "--out", f"{tmp}/m{n}"])
-            rows.append((n, wall, peak))
-            prev = rows[-2] if len(rows) > 1 else None
-            marginal = f"{(wall - prev[1]) / (n - prev[0]):16.4f}" if prev else f"{'-':>16}"
-            print(f"{n:6d} {wall:8.2f} {wall / n:8.4f} {marginal} {peak / 1024:8.0f} MiB")
-    (n0, w0, _), (n1, w1, p1) = rows[0], rows[-1]
-    mid = [r for r in rows if r[0] >= 100] or rows
-    marg = (w1 - mid[0][1]) / (n1 - mid[0][0]) if n1 > mid[0][0] else float("nan")
+            wall, cpu, peak = timed_cpu([*EDGELOG, "merge", *map(str, dirs[:n]), "--out", f"{tmp}/m{n}"])
+            rows.append((n, wall, cpu, peak))
+            if len(rows) > 1:
+                p = rows[-2]
+                marginal = f"{(wall - p[1]) / (n - p[0]):16.4f} {(cpu - p[2]) / (n - p[0]):18.4f}"
+            else:
+                marginal = f"{'-':>16} {'-':>18}"
+            print(f"{n:6d} {wall:8.2f} {cpu:8.2f} {wall / n:8.4f} {marginal} {peak / 1024:8.0f} MiB")
+    (n0, w0, c0, _), (n1, w1, c1, p1) = rows[0], rows[-1]
+    mid = next((r for r in rows if r[0] >= 100), rows[0])
+    per = (c1 - mid[2]) / (n1 - mid[0]) * 1000 if n1 > mid[0] else float("nan")
     print(
-        f"{n1} nodes: {w1:.2f} s (goal < 10 s), peak RSS {p1 / 1024:.0f} MiB (goal < 1024 MiB); "
-        f"marginal cost per node from {mid[0][0]} to {n1}: {marg * 1000:.1f} ms; "
-        f"wall({n1}) / wall({n0}) = {w1 / w0:.2f}x for {n1 / n0:.0f}x the nodes"
+        f"{n1} nodes: {w1:.2f} s wall, {c1:.2f} CPU s (goal < 10 s), peak RSS {p1 / 1024:.0f} MiB "
+        f"(goal < 1024 MiB); marginal CPU per node from {mid[0]} to {n1} nodes: {per:.1f} ms; "
+        f"wall({n1}) / wall({n0}) = {w1 / w0:.2f}x, CPU {c1 / c0:.2f}x for {n1 / n0:.0f}x the nodes"
     )
 
 
