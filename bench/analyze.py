@@ -180,20 +180,23 @@ def write_rotated(lines_src: Path, dest: Path, files: int, per_file: int, *, gz:
     return n
 
 
-def files_bench(files: int, per_file: int, tiny: int, seed: int) -> None:
+def files_bench(files: int, per_file: int, tiny: int, seed: int, gz: bool) -> None:
     """Per-file overhead: ``files`` rotated files against the same lines in one file, same run."""
     plain, _ = build_corpus(int(max(files * per_file, tiny * 5, 10_000) * 1.1), seed)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        n = write_rotated(plain, root / "week", files, per_file)
-        one = root / "one" / "access.log"
+        n = write_rotated(plain, root / "week", files, per_file, gz=gz)
+        one = root / "one" / ("access.log.gz" if gz else "access.log")
         one.parent.mkdir()
         with one.open("wb") as out:
-            for f in sorted((root / "week").iterdir()):
-                out.write(f.read_bytes())
+            data = b"".join(
+                gzip.decompress(f.read_bytes()) if gz else f.read_bytes()
+                for f in sorted((root / "week").iterdir())
+            )
+            out.write(gzip.compress(data, 6) if gz else data)
         ref = timed_cpu([*EDGELOG, "analyze", str(one), "--out", f"{tmp}/o1"])
         week = timed_cpu([*EDGELOG, "analyze", str(root / "week"), "--out", f"{tmp}/o2"])
-        m = write_rotated(plain, root / "tiny", tiny, 5) if tiny else 0
+        m = write_rotated(plain, root / "tiny", tiny, 5, gz=gz) if tiny else 0
         tiny_run = (
             timed_cpu([*EDGELOG, "analyze", str(root / "tiny"), "--out", f"{tmp}/o3"]) if tiny else None
         )
@@ -223,6 +226,7 @@ def main() -> None:
         help="per-file overhead instead: N rotated files (a week is 2,016) against one file",
     )
     ap.add_argument("--per-file", type=int, default=50, help="lines per rotated file with --files")
+    ap.add_argument("--gzip", action="store_true", help="with --files: gzip'd files, as nodes publish them")
     ap.add_argument("--tiny", type=int, default=10_000, help="with --files: also this many 5-line files")
     ap.add_argument(
         "--cache",
@@ -249,7 +253,7 @@ def main() -> None:
         cache_bench(args.per_file if args.per_file != 50 else 3_500, args.seed)
         return
     if args.files:
-        files_bench(args.files, args.per_file, args.tiny, args.seed)
+        files_bench(args.files, args.per_file, args.tiny, args.seed, args.gzip)
         return
     for tool in ("/usr/bin/time", "gzip") + (() if args.skip_goaccess else ("goaccess",)):
         if not shutil.which(tool):
