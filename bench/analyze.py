@@ -131,8 +131,8 @@ def scale_bench(sizes: list[int], scratch: Path, seed: int, keep: bool) -> None:
 
     scratch.mkdir(parents=True, exist_ok=True)
     print(f"{'lines':>12} {'GB':>6} {'seconds':>9} {'CPU s':>9} {'lines/s':>12} {'vs smallest':>12} "
-          f"{'peak RSS':>10}")  # fmt: skip
-    first = None
+          f"{'CPU us/line':>12} {'vs smallest':>12} {'peak RSS':>10}")  # fmt: skip
+    first = first_cpu = None
     for lines in sorted(sizes):
         log = scratch / f"day-{lines}-s{seed}.log"
         if not log.is_file():
@@ -154,13 +154,15 @@ def scale_bench(sizes: list[int], scratch: Path, seed: int, keep: bool) -> None:
         with tempfile.TemporaryDirectory(dir=scratch) as tmp:
             env_tmp = {"TMPDIR": tmp}
             wall, cpu, peak = timed_cpu([*EDGELOG, "analyze", str(log), "--out", f"{tmp}/out"], env=env_tmp)
-        rate = n / wall
-        first = first or rate
+        rate, per_line = n / wall, cpu / n * 1e6
+        first, first_cpu = first or rate, first_cpu or per_line
         print(f"{n:12,} {log.stat().st_size / 1e9:6.1f} {wall:9.1f} {cpu:9.1f} {rate:12,.0f} "
-              f"{rate / first:11.2f}x {peak / 1024:8.0f} MiB")  # fmt: skip
+              f"{rate / first:11.2f}x {per_line:12.2f} {per_line / first_cpu:11.2f}x "
+              f"{peak / 1024:8.0f} MiB")  # fmt: skip
         if not keep:
             log.unlink()
-    print("linear time: lines/s stays near the smallest size's (1.00x); goal: peak RSS < 2048 MiB")
+    print("linear time: lines/s and CPU per line stay near the smallest size's (1.00x); "
+          "goal: peak RSS < 2048 MiB")  # fmt: skip
 
 
 def write_rotated(lines_src: Path, dest: Path, files: int, per_file: int, *, gz: bool = False) -> int:
