@@ -44,6 +44,11 @@ def corpus(root: Path, samples_dir: Path) -> Path:
         (d / f"access-n{i % 3}-20261123T08{i:02d}00Z.log").write_bytes(data)
         del name
     (d / "access-n1-20261123T090000Z.log.gz").write_bytes(gzip.compress(good(17) + b"\n" + good(18) + b"\n"))
+    # expands past the whole-file limit (a small gzip may hold a thousandfold), and two gzip members
+    (d / "access-n2-20261123T090500Z.log.gz").write_bytes(gzip.compress((good(19) + b"\n") * 20_000))
+    (d / "access-n0-20261123T090700Z.log.gz").write_bytes(
+        gzip.compress(good(20) + b"\n") + gzip.compress(good(21))
+    )
     (d / "access-n2-20261123T091000Z.jsonl").write_bytes(
         b'{"ts": "2026-11-23T08:00:00Z", "remote_addr": "10.1.1.1", "status": 200}\n{bad\n'
     )
@@ -109,3 +114,22 @@ def test_one_unreadable_file_fails_alone_in_a_batch(tmp_path: Path, samples_dir:
     bad.unlink()
     analyze([d], tmp_path / "clean", queries=[dump])
     assert ok["requests"] == rows(tmp_path / "clean")["requests"]
+
+
+def test_whole_file_reads_are_bounded(tmp_path: Path) -> None:
+    """Only small, single-member, complete UTF-8 text is read whole; everything else streams."""
+
+    def small(name: str, data: bytes, gz: bool) -> str | None:
+        path = tmp_path / name
+        path.write_bytes(data)
+        return parse._small_text(parse.ParseInput(0, path, "combined", gz, name, None))
+
+    assert small("ok.gz", gzip.compress(good(1) + b"\n"), True) == good(1).decode() + "\n"
+    bomb = gzip.compress(b"x" * (parse.SMALL_FILE_BYTES * 4))
+    assert len(bomb) * 10 <= parse.SMALL_FILE_BYTES  # small enough on disk to be read whole
+    assert small("bomb.gz", bomb, True) is None
+    assert small("two.gz", gzip.compress(b"a\n") + gzip.compress(b"b\n"), True) is None
+    assert small("cut.gz", gzip.compress(good(1) * 50)[:-12], True) is None
+    assert small("big.log", b"y" * (parse.SMALL_FILE_BYTES + 1), False) is None
+    assert small("cr.log", b"a\r\nb\r\n", False) is None
+    assert small("latin1.log", b"caf\xe9\n", False) is None

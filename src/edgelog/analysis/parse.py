@@ -499,13 +499,21 @@ def _all_small(batch: list[ParseInput]) -> bool:
 def _small_text(i: ParseInput) -> str | None:
     """A small file's text when splitting it on LF gives exactly DuckDB's lines, else None."""
     try:
-        data = i.path.read_bytes()
+        with i.path.open("rb") as fh:
+            data = fh.read(SMALL_FILE_BYTES + 1)
         if i.gz:
-            data = gzip.decompress(data)
+            # Bounded: a small gzip file may expand a thousandfold; more than SMALL_FILE_BYTES, several
+            # members or a truncated stream go to the line reader, which streams and reports errors.
+            z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            data = z.decompress(data, SMALL_FILE_BYTES + 1)
+            if not z.eof or z.unused_data or z.unconsumed_tail:
+                return None
+        if len(data) > SMALL_FILE_BYTES:
+            return None
         text = data.decode("utf-8")
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError):
+    except (OSError, zlib.error, UnicodeDecodeError):
         return None
-    if len(text) > MAX_LINE_BYTES or "\r" in text or text.startswith("\ufeff"):
+    if "\r" in text or text.startswith("\ufeff"):
         return None
     return text
 
