@@ -525,7 +525,13 @@ def _read_small(con: duckdb.DuckDBPyConnection, batch: list[ParseInput]) -> list
     splitting on LF gives exactly the lines (and NUL-byte lines, as rejects) DuckDB's line reader gives.
     Returns the files not taken (odd or unreadable), which the caller reads with the line reader.
     """
-    texts = {i.file_id: t for i in batch if (t := _small_text(i)) is not None}
+    texts: dict[int, str] = {}
+    total = 0
+    for i in batch:  # at most BATCH_BYTES of text in memory (gzip estimates can be low)
+        text = _small_text(i) if total <= BATCH_BYTES else None
+        if text is not None:
+            texts[i.file_id] = text
+            total += len(text)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _text AS "
         "SELECT unnest(?::INTEGER[]) AS file_id, unnest(?::VARCHAR[]) AS text",
