@@ -7,11 +7,20 @@ generator, plus a gzip copy, then times, each as a separate process:
 * ``edgelog analyze FILE --out DIR``            (plain and .gz; every report, partial and the manifest),
 * ``goaccess FILE --log-format=COMBINED -o report.json`` (Debian's GoAccess, JSON output),
 
-and prints lines/s, the ratio to GoAccess and each process's peak RSS. Goals (issue 4): analyze >= 2x
-GoAccess's throughput and < 2 GiB peak memory for 5M lines on 2 cores.
+and prints lines/s, CPU seconds, the speed and CPU ratios to GoAccess and each process's peak RSS. Goals
+(issue 13): >= 5x GoAccess's speed, <= 0.25x its CPU seconds, < 1.5 GiB peak RSS for 5M lines on 2 cores.
+
+The other modes measure the rest of issue 13 (each against a reference in the same run):
+
+* ``--files N [--gzip] [--tiny M]``: N rotated files against one file of the same lines (overhead per file),
+* ``--cache``: a 24 h window with all but the last hour in the parse cache against the same job cold,
+* ``--scale SIZES``: a busy node's day at several sizes (lines/s and CPU per line against the smallest).
 
     .venv/bin/python bench/analyze.py                  # 5M lines (first run generates ~1 GB, cached)
     .venv/bin/python bench/analyze.py --lines 300000   # quick check while developing
+    .venv/bin/python bench/analyze.py --files 2016 --tiny 10000
+    .venv/bin/python bench/analyze.py --cache
+    .venv/bin/python bench/analyze.py --scale 5000000,20000000,50000000 --scratch /tmp/scale
 """
 
 from __future__ import annotations
