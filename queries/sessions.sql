@@ -26,18 +26,26 @@ SELECT CASE WHEN r.session_id IS NOT NULL THEN 's:' || r.session_id
 FROM requests r JOIN pt ON r.url_path = pt.url_path AND r.method IS NOT DISTINCT FROM pt.method
 WHERE NOT pt.static
 -- @merge
--- Window frames are by value (RANGE), not by row position, so fragments with equal start times (ties in any
--- order) always get the same session number.
-WITH o AS (
-  SELECT *, max(end_ts) OVER (PARTITION BY visitor ORDER BY start_ts
-                              RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS prev_end
-  FROM partial
+-- Fragments with equal start times are one group (ties in any order always get the same session number):
+-- each group's gap is measured against the latest end of all groups that start before it.
+WITH k AS (
+  SELECT visitor, start_ts, max(end_ts) AS group_end FROM partial GROUP BY visitor, start_ts
+),
+o AS (
+  SELECT visitor, start_ts,
+         max(group_end) OVER (PARTITION BY visitor ORDER BY start_ts
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+  FROM k
+),
+s AS (
+  SELECT visitor, start_ts,
+         sum(CASE WHEN prev_end IS NULL OR start_ts - prev_end > INTERVAL 30 MINUTE THEN 1 ELSE 0 END)
+           OVER (PARTITION BY visitor ORDER BY start_ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+           AS sid
+  FROM o
 ),
 g AS (
-  SELECT *, sum(CASE WHEN prev_end IS NULL OR start_ts - prev_end > INTERVAL 30 MINUTE THEN 1 ELSE 0 END)
-              OVER (PARTITION BY visitor ORDER BY start_ts
-                    RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sid
-  FROM o
+  SELECT p.*, s.sid FROM partial p JOIN s USING (visitor, start_ts)
 )
 SELECT visitor, min(start_ts) AS start_ts, max(end_ts) AS end_ts, sum(pages)::BIGINT AS pages,
        arg_min(entry_page, (start_ts, entry_page)) AS entry_page,

@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(logrotate cron shellcheck goaccess cloud-init chromium gzip procps python3-venv jq curl systemd fonts-liberation fonts-dejavu-core prometheus prometheus-node-exporter docker.io debootstrap)
+APT_PACKAGES=(logrotate cron shellcheck goaccess cloud-init chromium gzip procps python3-venv jq curl systemd fonts-liberation fonts-dejavu-core prometheus prometheus-node-exporter docker.io debootstrap time)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -42,6 +42,9 @@ from support.cloud_init import (
 )
 from support.tools import REPO_ROOT, require_tool
 
+from edgelog.jobs.spec import load_spec
+from edgelog.jobs.validate import DEFAULT_ALLOW_LIST
+
 # Every test here drives a real tool (see tests/support/tools.py); the fast lane deselects them.
 pytestmark = pytest.mark.needs_tool("terraform")
 
@@ -111,12 +114,12 @@ def test_schema_check_catches_unknown_keys_and_bad_values(tmp_path: Path) -> Non
     assert list(validator_class(schema).iter_errors(config))
 
 
-def test_bacalhau_compute_config_allow_lists_only_the_rotated_logs_read_only() -> None:
+def test_bacalhau_compute_config_allow_lists_the_logs_read_only_and_the_parse_cache_read_write() -> None:
     files = write_files(yaml.safe_load(rendered_text("compute")))
     config = yaml.safe_load(files["/etc/bacalhau/config.yaml"]["decoded"])
     compute = config["Compute"]
     assert compute["Enabled"] is True
-    assert compute["AllowListedLocalPaths"] == ["/var/log/logs_to_process:ro"]
+    assert compute["AllowListedLocalPaths"] == ["/var/log/logs_to_process:ro", "/var/cache/edgelog/parse:rw"]
     assert compute["Orchestrators"] == [f"nats://{ORCHESTRATOR_IP}:4222"]
     assert "Auth" not in compute, "the token must come from Secret Manager at start, not from user-data"
     assert config["Orchestrator"]["Enabled"] is False
@@ -225,6 +228,30 @@ def test_bootstrap_creates_directories_with_owners_and_modes() -> None:
     assert bootstrap.index("edgelog-install-bacalhau") < bootstrap.index("enable --now bacalhau.service")
     assert config["runcmd"] == [["/usr/local/sbin/edgelog-bootstrap"]]
     assert {"docker.io", "docker-compose-v2", "logrotate", "cron", "jq", "curl"} <= set(config["packages"])
+
+
+def test_parse_cache_directory_is_one_path_on_the_node_in_the_specs_and_in_the_retention() -> None:
+    """The node creates the cache for the job's uid before Bacalhau starts, allow-lists it read-write, the
+    shipped specs mount exactly it and the rotation prunes exactly it (docs/analysis.md, "Parse cache")."""
+    cache = "/var/cache/edgelog/parse"
+    config = yaml.safe_load(rendered_text("compute"))
+    files = write_files(config)
+    bootstrap = files["/usr/local/sbin/edgelog-bootstrap"]["decoded"]
+    created = f"install -d -o bacalhau -g bacalhau -m 0750 {cache}"
+    assert created in bootstrap
+    assert bootstrap.index(created) < bootstrap.index("enable --now bacalhau.service")
+    bacalhau = yaml.safe_load(files["/etc/bacalhau/config.yaml"]["decoded"])
+    assert f"{cache}:rw" in bacalhau["Compute"]["AllowListedLocalPaths"]
+    assert f"{cache}:rw" in DEFAULT_ALLOW_LIST
+    for name in ("access-log-report", "access-log-report-batch"):
+        spec = load_spec(name, {"bucket": "b", "image": "i", "region": "r", "count": "1", "prefix": "p"}).spec
+        mounts = {i.target: (i.source_path, i.read_write) for i in spec.task.inputs}
+        assert mounts["/parse-cache"] == (cache, True), name
+        assert "EDGELOG_PARSE_CACHE=/parse-cache" in spec.task.environment_variables, name
+    lib = (REPO_ROOT / "log-generator" / "rotation" / "edgelog-rotate-lib.sh").read_text()
+    assert f"EDGELOG_PARSE_CACHE_DIR=${{EDGELOG_PARSE_CACHE_DIR-{cache}}}" in lib
+    rotate_env = files["/etc/default/edgelog-rotate"]["decoded"]
+    assert "EDGELOG_PARSE_CACHE_DIR" not in rotate_env  # the library's default holds on the nodes
 
 
 def unit_settings(unit: str) -> dict[str, list[str]]:

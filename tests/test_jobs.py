@@ -333,14 +333,17 @@ def test_allow_list_suffixes_and_globs() -> None:
     assert not doublestar_match("/var/*", "/var/log/logs_to_process")
     assert doublestar_match("/data/{a,b}/x", "/data/b/x")
     job = _valid_job()
-    assert _messages(job, allow_list=["/var/log/**:ro"]) == []
-    assert _messages(job, allow_list=["/var/log/logs_to_process"]) == []  # no suffix: read-only
+    cache = "/var/cache/edgelog/parse:rw"  # the specs also mount the parse cache, read-write
+    assert _messages(job, allow_list=["/var/log/**:ro", cache]) == []
+    assert _messages(job, allow_list=["/var/log/logs_to_process", cache]) == []  # no suffix: read-only
+    read_only_cache = _messages(job, allow_list=["/var/log/**:ro", "/var/cache/edgelog/parse:ro"])
+    assert any("allow-listed read-only" in m and "parse" in m for m in read_only_cache), read_only_cache
     # the documented-but-wrong '/data:/data:ro' form is the literal path '/data:/data'
     assert any("not allow-listed" in m for m in _messages(job, allow_list=["/var/log/logs_to_process:/x:ro"]))
     assert any("not allow-listed" in m for m in _messages(job, allow_list=[]))
     _task(job)["InputSources"][0]["Source"]["Params"]["ReadWrite"] = "true"
     assert any("read-only" in m for m in _messages(job))
-    assert _messages(job, allow_list=["/var/log/logs_to_process:rw"]) == []
+    assert _messages(job, allow_list=["/var/log/logs_to_process:rw", cache]) == []
 
 
 def test_validate_cli_reports_every_problem_exit_2(tmp_path: Path) -> None:

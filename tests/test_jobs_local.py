@@ -313,6 +313,9 @@ def test_run_local_then_fetch_equals_analyze_over_the_same_files(tmp_path: Path)
         assert merged[name] == reference[name], name
     manifest = json.loads((fetched.merged_dir / "manifest.json").read_text())
     assert manifest["kind"] == "merge" and manifest["status"] == "ok"
+    # the spec's parse cache is a writable directory of its own, never the (read-only) log directory
+    assert {i["parse_cache"] for i in manifest["inputs"]} == {"stored"}
+    assert all(p.name.startswith("access-") for n in nodes for p in n.path.iterdir())
     submitted = yaml.safe_load(load_spec("access-log-report", {"bucket": "b", "image": "i"}).text)
     assert submitted["Type"] == "ops"
 

@@ -21,7 +21,11 @@ def test_shipped_specs_as_typed_values() -> None:
     task = ops.task
     assert (task.engine, task.image, task.entrypoint) == ("docker", VARS["image"], ("edgelog",))
     assert task.parameters[:4] == ("analyze", "/inputs", "--out", "/outputs")
-    assert [(i.target, i.is_local, i.read_write) for i in task.inputs] == [("/inputs", True, False)]
+    assert [(i.target, i.source_path, i.read_write) for i in task.inputs] == [
+        ("/inputs", "/var/log/logs_to_process", False),
+        ("/parse-cache", "/var/cache/edgelog/parse", True),  # docs/analysis.md, "Parse cache"
+    ]
+    assert "EDGELOG_PARSE_CACHE=/parse-cache" in task.environment_variables
     assert task.result_paths == (("outputs", "/outputs"),)
     assert (task.publisher.type, task.publisher.bucket, task.publisher.encoding) == (
         "s3",
@@ -34,6 +38,8 @@ def test_shipped_specs_as_typed_values() -> None:
     batch = load_spec("access-log-report-batch", {**VARS, "region": "r", "count": "3", "prefix": "a/b"}).spec
     assert (batch.type, batch.requested_executions) == ("batch", 3)
     assert batch.task.publisher.results_prefix == "a/b"
+    assert [i.target for i in batch.task.inputs] == ["/inputs", "/parse-cache"]
+    assert "EDGELOG_PARSE_CACHE=/parse-cache" in batch.task.environment_variables
     adhoc = load_spec("adhoc-query", {**VARS, "sql_b64": "U0VMRUNUIDE7"}).spec
     assert any(i.type == "inline" and i.url.startswith("data:") for i in adhoc.task.inputs)
 

@@ -746,3 +746,39 @@ def test_runs_killed_at_random_points_lose_nothing(tmp_path: Path) -> None:
     ids = json_request_ids(all_lines(layout))
     assert len(ids) == final["lines"], f"{len(ids)} lines on disk, generator wrote {final['lines']}"
     assert len(set(ids)) == len(ids), "a line appears twice"
+
+
+def test_retention_prunes_the_parse_cache_written_before_the_oldest_kept_file(tmp_path: Path) -> None:
+    layout = make_layout(tmp_path, tmp_path)
+    now = datetime.now(UTC).replace(microsecond=0)
+    old, kept = now - timedelta(days=10), now - timedelta(days=2)
+    for stamp in (old, kept):
+        (layout.out / (rotated_name("n1", stamp) + ".gz")).write_bytes(b"x")
+    cache = tmp_path / "parse-cache"
+    (cache / "ab").mkdir(parents=True)
+
+    def entry(name: str, written: datetime) -> Path:
+        path = cache / "ab" / name
+        path.write_bytes(b"entry")
+        os.utime(path, (written.timestamp(), written.timestamp()))
+        return path
+
+    gone = [entry("ab1.parquet", old + timedelta(minutes=1)), entry("ab1.json", old + timedelta(minutes=1))]
+    stays = [
+        entry("ab2.parquet", kept + timedelta(minutes=1)),
+        entry("ab2.json", kept + timedelta(minutes=1)),
+    ]
+    dead_tmp = entry(".ab3.x.parquet", now - timedelta(hours=2))
+    live_tmp = entry(".ab4.y.parquet", now - timedelta(minutes=1))
+    other = entry("README", old)
+    res = subprocess.run(
+        [str(PRUNE)],
+        env=layout.env(EDGELOG_RETENTION_DAYS="7", EDGELOG_PARSE_CACHE_DIR=str(cache)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert not any(p.exists() for p in [*gone, dead_tmp])
+    assert all(p.exists() for p in [*stays, live_tmp, other])
+    assert "removed 3 parse-cache file(s)" in res.stderr

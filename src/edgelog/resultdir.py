@@ -173,6 +173,9 @@ class InputEntry:
     lines_outside_window: int = 0
     first_ts: str | None = None
     last_ts: str | None = None
+    # how the rows were obtained with a parse cache: "hit" (a verified entry), "stored" (parsed, then
+    # cached), "miss" (parsed, not cached); None without a cache
+    parse_cache: str | None = None
 
 
 @dataclass
@@ -361,7 +364,7 @@ class Manifest:
             "finished_at": self.finished_at,
             "duration_s": self.duration_s,
             "window": _plain(self.window),
-            "inputs": [_plain(i) for i in self.inputs],
+            "inputs": [_input_dict(i) for i in self.inputs],
             "outputs": [_plain(o) for o in self.outputs],
         }
         if self.max_object_bytes is not None:
@@ -582,6 +585,14 @@ def _window(r: _Fields) -> Window:
     return Window(since=r.opt_text("since"), until=r.opt_text("until"))
 
 
+def _input_dict(i: InputEntry) -> dict[str, Any]:
+    """An input as JSON; ``parse_cache`` only when a parse cache was used (older manifests lack it)."""
+    out = _plain(i)
+    if out.get("parse_cache") is None:
+        out.pop("parse_cache", None)
+    return out
+
+
 def _input_entry(r: _Fields) -> InputEntry:
     return InputEntry(
         name=r.text("name"),
@@ -598,6 +609,7 @@ def _input_entry(r: _Fields) -> InputEntry:
         lines_outside_window=r.integer("lines_outside_window"),
         first_ts=r.opt_text("first_ts"),
         last_ts=r.opt_text("last_ts"),
+        parse_cache=r.opt_text("parse_cache"),
     )
 
 

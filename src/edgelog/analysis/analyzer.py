@@ -32,6 +32,8 @@ from edgelog.analysis.library import (
     load_tag_rules,
     sha256_bytes,
 )
+from edgelog.analysis.parse_cache import ParseCache
+from edgelog.analysis.parse_cache import from_env as parse_cache_from_env
 from edgelog.analysis.workspace import Workspace, on_disk_threshold, workspace
 from edgelog.analysis.writer import (
     FILES_SCHEMA,
@@ -60,6 +62,7 @@ class Options:
     execution_id: str | None
     tags: Path
     queries: tuple[tuple[str, Path, str], ...]  # (name, file, SQL) of each --query
+    cache: ParseCache | None = None
 
     @property
     def window_sql(self) -> tuple[str, str]:
@@ -82,6 +85,7 @@ def analyze(
     execution_id: str | None = None,
     tags: Path | str | None = None,
     max_object_bytes: int | str | None = None,
+    parse_cache: Path | str | None = None,
 ) -> RunResult:
     """Analyse log files into ``out`` (reports, partials, quarantine, manifest); see docs/analysis.md.
 
@@ -90,7 +94,7 @@ def analyze(
     """
     started, t0 = datetime.now(UTC), time.monotonic()
     out = Path(out)
-    opts = _options(fmt, since, until, queries, job_id, node_id, execution_id, tags)
+    opts = _options(fmt, since, until, queries, job_id, node_id, execution_id, tags, parse_cache)
     limit = object_limit(max_object_bytes)
     library, macros = load_library(), load_macros()
     if out.resolve() in {Path(p).resolve() for p in inputs if Path(p).is_dir()}:
@@ -139,6 +143,7 @@ def _options(
     node_id: str | None,
     execution_id: str | None,
     tags: Path | str | None,
+    parse_cache: Path | str | None = None,
 ) -> Options:
     """Check every option and fill defaults from the environment Bacalhau (or the local runner) sets.
 
@@ -165,6 +170,7 @@ def _options(
         execution_id=execution_id or os.environ.get("BACALHAU_EXECUTION_ID") or None,
         tags=Path(tags) if tags else default_tags_file(),
         queries=_user_queries(queries),
+        cache=parse_cache_from_env(parse_cache),
     )
 
 
@@ -195,31 +201,66 @@ def _user_queries(queries: Sequence[Path | str]) -> tuple[tuple[str, Path, str],
 
 
 def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None:
-    """Parse every selected file into ``requests``/``quarantine``, hashing them alongside in one thread."""
+    """Parse every selected file into ``parsed`` in batches, hashing them alongside in one thread.
+
+    With a parse cache, a file whose verified entry exists is not parsed: its rows are read from the entry
+    (all entries in one scan); every other file is parsed and its entry written afterwards.
+    """
     since_sql, until_sql = opts.window_sql
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         hashes = {id(f): pool.submit(hash_file, f.path, "sha256") for f in selected}
+        inputs: list[parse.ParseInput] = []
         for file_id, f in enumerate(selected):
             try:
                 f.fmt = opts.fmt or parse.detect_format(f.path)
-                f.counts = parse.load_file(
-                    ws.con,
-                    f.path,
-                    f.fmt,
-                    file_label=f.name,
-                    node_id=f.node_id,
-                    since_sql=since_sql,
-                    until_sql=until_sql,
-                    scratch=ws.scratch,
-                    file_id=file_id,
-                )
+                gz = parse.is_gzip(f.path)
             except parse.FileReadError as exc:
                 f.fail(str(exc))
-        for f in selected:
-            try:
-                f.size, f.sha256 = hashes[id(f)].result()
+                continue
             except OSError as exc:
-                f.status, f.error = "failed", f"cannot read: {exc.strerror or exc}"
+                f.fail(f"cannot open: {exc}")
+                continue
+            inputs.append(parse.ParseInput(file_id, f.path, f.fmt, gz, f.name, f.node_id))
+        to_parse = inputs
+        if opts.cache is not None:
+            to_parse, cached = [], []
+            for i in inputs:
+                f = selected[i.file_id]
+                digest = _file_hash(f, hashes[id(f)])
+                entry = opts.cache.lookup(digest, i.fmt) if digest else None
+                if entry is None:
+                    to_parse.append(i)
+                else:
+                    f.parse_cache = "hit"
+                    cached.append((i, entry.parquet))
+            parse.load_parsed(ws.con, cached, since_sql=since_sql, until_sql=until_sql)
+        errors = parse.load_files(
+            ws.con, to_parse, since_sql=since_sql, until_sql=until_sql, scratch=ws.scratch
+        )
+        for f in selected:
+            _file_hash(f, hashes[id(f)])
+        if opts.cache is not None:
+            for i in to_parse:
+                f = selected[i.file_id]
+                if i.file_id not in errors and f.sha256 and f.status == "ok":
+                    stored = opts.cache.store(ws.con, i.file_id, f.sha256, i.fmt)
+                    f.parse_cache = "stored" if stored else "miss"
+        counts = parse.file_counts(ws.con)
+        for file_id, f in enumerate(selected):
+            if file_id in errors:
+                f.fail(errors[file_id])
+            elif f.status != "failed":
+                f.counts = counts.get(file_id, parse.FileCounts())
+
+
+def _file_hash(f: InputFile, future: concurrent.futures.Future[tuple[int, str]]) -> str | None:
+    """The file's sha256 (waiting for the hashing thread); a file that cannot be hashed fails."""
+    if f.sha256 is None:
+        try:
+            f.size, f.sha256 = future.result()
+        except OSError as exc:
+            f.status, f.error = "failed", f"cannot read: {exc.strerror or exc}"
+    return f.sha256
 
 
 def _stat_unread(files: list[InputFile]) -> None:
@@ -233,25 +274,23 @@ def _stat_unread(files: list[InputFile]) -> None:
 
 
 def _files_partial(con: duckdb.DuckDBPyConnection, selected: list[InputFile]) -> None:
-    """``p_files``: one row per read file, the partial that summary and nodes count files and lines from."""
+    """``p_files``: one row per read file, the partial that summary and nodes count files and lines from.
+
+    Inserted in one statement (one list per column), not one INSERT per file: a week of rotated files is
+    thousands of rows.
+    """
     con.execute(f"CREATE TABLE p_files ({FILES_SCHEMA})")
+    columns: list[list[object]] = [[] for _ in range(10)]
     for f in selected:
         c = f.counts
-        con.execute(
-            "INSERT INTO p_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ)",
-            [
-                f.node_id,
-                f.name,
-                f.fmt,
-                f.status,
-                c.lines_read,
-                c.lines_parsed,
-                c.lines_quarantined,
-                c.lines_outside_window,
-                c.first_ts,
-                c.last_ts,
-            ],
-        )
+        row = (f.node_id, f.name, f.fmt, f.status, c.lines_read, c.lines_parsed, c.lines_quarantined,
+               c.lines_outside_window, c.first_ts, c.last_ts)  # fmt: skip
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    types = ["VARCHAR"] * 4 + ["BIGINT"] * 4 + ["TIMESTAMPTZ"] * 2
+    con.execute(
+        "INSERT INTO p_files SELECT " + ", ".join(f"unnest(?::VARCHAR[])::{t}" for t in types), columns
+    )
 
 
 def _run_query(

@@ -30,6 +30,7 @@ class InputFile:
     counts: FileCounts = field(default_factory=FileCounts)
     size: int | None = None
     sha256: str | None = None
+    parse_cache: str | None = None
 
     @property
     def selected(self) -> bool:
@@ -55,6 +56,7 @@ class InputFile:
             lines_outside_window=c.lines_outside_window,
             first_ts=c.first_ts,
             last_ts=c.last_ts,
+            parse_cache=self.parse_cache,
         )
 
 

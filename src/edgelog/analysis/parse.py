@@ -46,19 +46,31 @@ REQUEST_COLUMNS = (
 )
 
 
-def create_request_store(con: duckdb.DuckDBPyConnection) -> None:
-    """``parsed`` holds every parsed line of every file once; ``requests`` is the view over its valid rows.
+# What parsing yields per line, independent of the run (a parse-cache entry holds exactly these columns).
+PARSED_COLUMNS = (
+    "line_no, ts, ip, remote_user, request, method, path, url_path, protocol, status, bytes, referer, "
+    "user_agent, host, request_id, session_id, user_id, response_time_ms, vh, reason, raw"
+)
 
-    Keeping one copy (no separate requests table) halves memory and copying for large inputs; rows of a file
-    are appended together, so per-file counts are cheap (row-group zone maps on ``file_id``).
+
+def create_request_store(con: duckdb.DuckDBPyConnection) -> None:
+    """``parsed`` holds every line of every file once; ``requests`` and ``quarantine`` are views over it.
+
+    Keeping one copy (no separate requests table) halves memory and copying for large inputs. A line is a
+    request when ``reason`` is NULL; otherwise it is quarantined and ``raw`` holds its first
+    ``QUARANTINE_RAW_CHARS`` characters.
     """
     con.execute(
-        f"CREATE TABLE parsed (file_id INTEGER, {REQUESTS_SCHEMA}, reason VARCHAR, in_window BOOLEAN)"
+        f"CREATE TABLE parsed (file_id INTEGER, {REQUESTS_SCHEMA}, reason VARCHAR, raw VARCHAR, "
+        "in_window BOOLEAN)"
     )
     con.execute(
         f"CREATE VIEW requests AS SELECT {REQUEST_COLUMNS} FROM parsed WHERE reason IS NULL AND in_window"
     )
-    con.execute(f"CREATE TABLE quarantine ({QUARANTINE_SCHEMA})")
+    con.execute(
+        "CREATE VIEW quarantine AS SELECT node_id, file, line_no, reason, coalesce(raw, '') AS raw "
+        "FROM parsed WHERE reason IS NOT NULL"
+    )
 
 
 CSV_FIELDS = RECORD_FIELDS  # the generator's JSON/CSV record fields, in order
@@ -132,9 +144,10 @@ def detect_format(path: Path) -> str:
     return "combined"
 
 
-def _reader_sql(path: Path, gz: bool, rej: str, scan: str) -> str:
+def _reader_sql(paths: list[Path], gz: bool, rej: str, scan: str) -> str:
+    files = ", ".join(sql_str(str(p)) for p in paths)
     return (
-        f"read_csv({sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, delim='\x00', quote='', escape='', "
+        f"read_csv([{files}], columns={{'line': 'VARCHAR'}}, delim='\x00', quote='', escape='', "
         f"header=false, auto_detect=false, max_line_size={MAX_LINE_BYTES}, "
         f"compression='{'gzip' if gz else 'none'}', store_rejects=true, rejects_table='{rej}', "
         f"rejects_scan='{scan}', ignore_errors=true, null_padding=false)"
@@ -165,27 +178,37 @@ def sanitize_copy(path: Path, gz: bool, dest: Path) -> None:
         raise FileReadError(f"cannot read: {exc}") from exc
 
 
-def _read_lines(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, scratch: Path) -> tuple[int, int]:
-    """Load ``_lines(line_no, line)`` and ``_rejected(line_no, reason, raw)``; return their row counts."""
-    rej = "_rej_errors"
-    scan = "_rej_scans"
+def _read_lines(con: duckdb.DuckDBPyConnection, batch: list[ParseInput], scratch: Path) -> None:
+    """Load the lines of ``batch`` (files of one compression) as ``_lines(file_id, line_no, line)`` and the
+    lines DuckDB's reader rejected as ``_rejected(file_id, line_no, reason, raw)``, in one read.
 
-    def attempt(source: Path, compressed: bool) -> None:
+    A batch of several files raises duckdb.Error when the read fails (the caller retries file by file); a
+    single file is retried from a sanitized copy, then raises FileReadError.
+    """
+    rej, scan = "_rej_errors", "_rej_scans"
+    ids = ", ".join(str(i.file_id) for i in batch)
+
+    def attempt(sources: list[Path], compressed: bool) -> None:
         con.execute(f"DROP TABLE IF EXISTS {rej}")
         con.execute(f"DROP TABLE IF EXISTS {scan}")
-        # With insertion order preserved, a table's rowid is the order rows were read in: the line order.
+        # With insertion order preserved, a table's rowid is the order rows were read in: file by file,
+        # line by line. file_index is the file's position in the list.
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _raw AS "
-            f"SELECT line FROM {_reader_sql(source, compressed, rej, scan)}"
+            f"SELECT ([{ids}])[file_index::INTEGER + 1] AS file_id, line "
+            f"FROM {_reader_sql(sources, compressed, rej, scan)}"
         )
 
+    gz = batch[0].gz
     try:
-        attempt(path, gz)
+        attempt([i.path for i in batch], gz)
     except duckdb.Error as first:
+        if len(batch) > 1:
+            raise
         copy = scratch / "sanitized.log"
         try:
-            sanitize_copy(path, gz, copy)
-            attempt(copy, False)
+            sanitize_copy(batch[0].path, gz, copy)
+            attempt([copy], False)
         except duckdb.Error:
             raise FileReadError(_short_error(first)) from first
         finally:
@@ -193,33 +216,36 @@ def _read_lines(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, scratch: P
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _rejected AS
-        SELECT line AS line_no,
-               CASE any_value(error_type)
+        SELECT ([{ids}])[e.file_id::INTEGER + 1] AS file_id, e.line AS line_no,
+               CASE any_value(e.error_type)
                  WHEN 'INVALID ENCODING' THEN 'invalid UTF-8'
                  WHEN 'LINE SIZE OVER MAXIMUM' THEN 'line longer than {MAX_LINE_BYTES} bytes'
                  WHEN 'TOO MANY COLUMNS' THEN 'contains a NUL byte'
-                 ELSE lower(any_value(error_type)) END AS reason,
-               left(any_value(csv_line), {QUARANTINE_RAW_CHARS}) AS raw
-        FROM {rej} GROUP BY line
+                 ELSE lower(any_value(e.error_type)) END AS reason,
+               left(any_value(e.csv_line), {QUARANTINE_RAW_CHARS}) AS raw
+        FROM {rej} e GROUP BY e.file_id, e.line
         """
     )
+    # Accepted row k of a file is its k-th line that is not a rejected one.
+    k = "rowid - min(rowid) OVER (PARTITION BY file_id) + 1" if len(batch) > 1 else "rowid + 1"
     n_rej = con.execute("SELECT count(*) FROM _rejected").fetchone()[0]  # type: ignore[index]
     if n_rej:
-        # Accepted row k is the k-th line number that is not a rejected line: shift it past the rejects.
         con.execute(
-            """
+            f"""
             CREATE OR REPLACE TEMP VIEW _lines AS
             WITH r AS (
-              SELECT line_no - row_number() OVER (ORDER BY line_no) AS accepted_before FROM _rejected
+              SELECT file_id,
+                     line_no - row_number() OVER (PARTITION BY file_id ORDER BY line_no) AS accepted_before
+              FROM _rejected
             )
-            SELECT k + (SELECT count(*) FROM r WHERE r.accepted_before < k) AS line_no, line
-            FROM (SELECT rowid + 1 AS k, line FROM _raw)
+            SELECT file_id,
+                   k + (SELECT count(*) FROM r WHERE r.file_id = a.file_id AND r.accepted_before < k)
+                     AS line_no, line
+            FROM (SELECT file_id, {k} AS k, line FROM _raw) a
             """
         )
     else:
-        con.execute("CREATE OR REPLACE TEMP VIEW _lines AS SELECT rowid + 1 AS line_no, line FROM _raw")
-    n_lines = con.execute("SELECT count(*) FROM _raw").fetchone()[0]  # type: ignore[index]
-    return n_lines, n_rej
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _lines AS SELECT file_id, {k} AS line_no, line FROM _raw")
 
 
 def _short_error(exc: BaseException) -> str:
@@ -231,7 +257,7 @@ def _short_error(exc: BaseException) -> str:
 # One streaming pipeline (nested projections, no materialised CTE), so DuckDB runs it on all cores in
 # constant memory; CASE evaluates the regex only for rows that are not on the fast path.
 _COMBINED_SQL = rf"""
-SELECT line_no, ts,
+SELECT file_id, line_no, line, ts,
        ip, CASE WHEN esc THEN edgelog_unescape(ruser) ELSE ruser END AS remote_user, request,
        nullif(r.method, '') AS method, nullif(r.path, '') AS path, nullif(r.protocol, '') AS protocol,
        status, bytes, referer, ua AS user_agent,
@@ -261,7 +287,7 @@ FROM (
                 WHEN NOT starts_with(bytes_s, '+') THEN try_cast(bytes_s AS UBIGINT)::BIGINT END AS bytes,
            string_split(request, ' ') AS rq
     FROM (
-      SELECT line_no, line, esc,
+      SELECT file_id, line_no, line, esc,
              CASE WHEN fast THEN true ELSE m.ip <> '' END AS matched,
              CASE WHEN fast THEN split_part(head, ' ', 1) ELSE m.ip END AS ip,
              CASE WHEN fast
@@ -290,11 +316,11 @@ FROM (
                    AND len(split_part(head, ' ', 1)) + len(split_part(head, ' ', 2)) + 3 < strpos(head, ' ['),
                    false) AS fast
           FROM (
-            SELECT line_no, line, esc, p, p[1] AS head,
+            SELECT file_id, line_no, line, esc, p, p[1] AS head,
                    CASE WHEN len(p) >= 3 THEN string_split(trim(p[3]), ' ') END AS sb
             FROM (
               -- A line without a backslash cannot hold an escaped quote: split it on the quotes.
-              SELECT line_no, line, coalesce(contains(line, '\'), false) AS esc,
+              SELECT file_id, line_no, line, coalesce(contains(line, '\'), false) AS esc,
                      CASE WHEN NOT contains(line, '\') THEN string_split(line, '"') END AS p
               FROM _lines
             )
@@ -310,14 +336,14 @@ _JSON_FIELDS = ", ".join(f"'$.{f}'" for f in CSV_FIELDS)
 
 _JSON_SQL = rf"""
 WITH j AS (
-  SELECT line_no, line, json_valid(line) AND starts_with(ltrim(line), '{{') AS ok FROM _lines
+  SELECT file_id, line_no, line, json_valid(line) AND starts_with(ltrim(line), '{{') AS ok FROM _lines
 ),
 v AS (
-  SELECT line_no, line, ok,
+  SELECT file_id, line_no, line, ok,
          CASE WHEN ok THEN json_extract_string(line, [{_JSON_FIELDS}]) END AS f
   FROM j
 )
-SELECT line_no, try_cast(f[1] AS TIMESTAMPTZ) AS ts, f[2] AS ip, f[3] AS remote_user,
+SELECT file_id, line_no, line, try_cast(f[1] AS TIMESTAMPTZ) AS ts, f[2] AS ip, f[3] AS remote_user,
        concat_ws(' ', f[4], f[5], f[6]) AS request, f[4] AS method, f[5] AS path, f[6] AS protocol,
        try_cast(f[7] AS INTEGER) AS status, try_cast(f[8] AS BIGINT) AS bytes, f[9] AS referer,
        f[10] AS user_agent, f[11] AS host, f[12] AS request_id, f[13] AS session_id, f[14] AS user_id,
@@ -342,14 +368,14 @@ _CSV_NAMES = ", ".join(f"'{f}'" for f in CSV_FIELDS)
 
 _CSV_SQL = rf"""
 WITH m0 AS (
-  SELECT line_no, line, regexp_extract(line, '{_CSV_RE}', [{_CSV_NAMES}]) AS m
+  SELECT file_id, line_no, line, regexp_extract(line, '{_CSV_RE}', [{_CSV_NAMES}]) AS m
   FROM _lines WHERE line IS NULL OR NOT starts_with(line, 'ts,remote_addr,')
 ),
 c AS (
-  SELECT line_no, line, regexp_matches(coalesce(line, ''), '{_CSV_RE}') AS ok, {_CSV_COLS}
+  SELECT file_id, line_no, line, regexp_matches(coalesce(line, ''), '{_CSV_RE}') AS ok, {_CSV_COLS}
   FROM m0
 )
-SELECT line_no, try_cast(ts AS TIMESTAMPTZ) AS ts, remote_addr AS ip, remote_user,
+SELECT file_id, line_no, line, try_cast(ts AS TIMESTAMPTZ) AS ts, remote_addr AS ip, remote_user,
        concat_ws(' ', method, path, protocol) AS request, nullif(method, '') AS method,
        nullif(path, '') AS path, nullif(protocol, '') AS protocol,
        try_cast(status AS INTEGER) AS status, coalesce(try_cast(nullif(bytes, '-') AS BIGINT), 0) AS bytes,
@@ -367,80 +393,274 @@ FROM c
 _PARSERS = {"combined": _COMBINED_SQL, "common": _COMBINED_SQL, "json": _JSON_SQL, "csv": _CSV_SQL}
 
 
-def load_file(
+@dataclass(frozen=True)
+class ParseInput:
+    """One file to parse: its id in ``parsed``, its format and compression, and what its rows are labelled."""
+
+    file_id: int
+    path: Path
+    fmt: str
+    gz: bool
+    label: str
+    node_id: str | None
+
+
+BATCH_FILES = 512  # files read by one call at most
+BATCH_BYTES = 64 * 1024 * 1024  # ... and bytes (uncompressed estimate); a larger file is read alone
+SMALL_FILE_BYTES = 1024 * 1024  # files up to this size (gzip counted 10x) are read whole and split in SQL
+
+
+def parser_sql(fmt: str, source: str = "_lines") -> str:
+    """The SQL that parses ``source(file_id, line_no, line)`` in format ``fmt``.
+
+    Its columns: ``file_id, line_no, line``, the ``requests`` fields (``ts`` .. ``response_time_ms``, not
+    yet normalised) and ``reason`` (NULL for a request, else why the line is quarantined). This is the one
+    place a new line format plugs into the pipeline.
+    """
+    sql = _PARSERS[fmt]
+    return sql.replace("FROM _lines", f"FROM {source}") if source != "_lines" else sql
+
+
+def batches(inputs: list[ParseInput]) -> list[list[ParseInput]]:
+    """Group files by format, compression and size class into reads of at most BATCH_FILES files and
+    BATCH_BYTES bytes."""
+    groups: dict[tuple[str, bool, bool], list[list[ParseInput]]] = {}
+    sizes: dict[tuple[str, bool, bool], int] = {}
+    for i in inputs:
+        try:
+            size = i.path.stat().st_size * (10 if i.gz else 1)
+        except OSError:
+            size = 0
+        key = (i.fmt, i.gz, size <= SMALL_FILE_BYTES)
+        chunks = groups.setdefault(key, [[]])
+        if chunks[-1] and (len(chunks[-1]) >= BATCH_FILES or sizes[key] + size > BATCH_BYTES):
+            chunks.append([])
+            sizes[key] = 0
+        chunks[-1].append(i)
+        sizes[key] = sizes.get(key, 0) + size
+    return [chunk for chunks in groups.values() for chunk in chunks if chunk]
+
+
+def load_files(
     con: duckdb.DuckDBPyConnection,
-    path: Path,
-    fmt: str,
+    inputs: list[ParseInput],
     *,
-    file_label: str,
-    node_id: str | None,
     since_sql: str,
     until_sql: str,
     scratch: Path,
-    file_id: int,
-) -> FileCounts:
-    """Parse one file into ``parsed`` and ``quarantine``; raise FileReadError if it cannot be read at all.
+) -> dict[int, str]:
+    """Parse files into ``parsed`` (one read and one INSERT per batch of files); return errors by file id.
 
-    Reading happens first (into temp tables, with a fallback for odd line ends); the inserts run in a
-    transaction so a file that fails half-way leaves no rows behind.
+    A batch whose read or insert fails is retried file by file, so one unreadable file (corrupt gzip,
+    permission denied, odd line ends) fails alone and leaves no rows behind.
     """
+    errors: dict[int, str] = {}
+    for batch in batches(inputs):
+        try:
+            errors.update(_load_batch(con, batch, since_sql, until_sql, scratch))
+        except (duckdb.Error, FileReadError) as exc:
+            if len(batch) == 1:
+                errors[batch[0].file_id] = _short_error(exc)
+                continue
+            for single in batch:
+                try:
+                    errors.update(_load_batch(con, [single], since_sql, until_sql, scratch))
+                except (duckdb.Error, FileReadError) as exc1:
+                    errors[single.file_id] = _short_error(exc1)
+    return errors
+
+
+def _load_batch(
+    con: duckdb.DuckDBPyConnection, batch: list[ParseInput], since_sql: str, until_sql: str, scratch: Path
+) -> dict[int, str]:
+    """Load one batch; raise (with nothing inserted) or return the errors of files that failed alone."""
+    if not _all_small(batch):
+        _load_batch_csv(con, batch, since_sql, until_sql, scratch)
+        return {}
+    rest = _read_small(con, batch)
+    if len(rest) < len(batch):
+        _insert_batch(con, [i for i in batch if i not in rest], since_sql, until_sql)
+    errors = {}
+    for i in rest:  # not UTF-8 text with LF line ends, or unreadable: DuckDB's line reader decides
+        try:
+            _load_batch_csv(con, [i], since_sql, until_sql, scratch)
+        except (duckdb.Error, FileReadError) as exc:
+            errors[i.file_id] = _short_error(exc)
+    return errors
+
+
+def _all_small(batch: list[ParseInput]) -> bool:
     try:
-        gz = is_gzip(path)
-    except OSError as exc:
-        raise FileReadError(f"cannot open: {exc}") from exc
-    n_lines, n_rej = _read_lines(con, path, gz, scratch)
-    node = sql_str(node_id) if node_id is not None else "NULL"
-    label = sql_str(file_label)
+        return all(i.path.stat().st_size * (10 if i.gz else 1) <= SMALL_FILE_BYTES for i in batch)
+    except OSError:
+        return False
+
+
+def _small_text(i: ParseInput) -> str | None:
+    """A small file's text when splitting it on LF gives exactly DuckDB's lines, else None."""
+    try:
+        with i.path.open("rb") as fh:
+            data = fh.read(SMALL_FILE_BYTES + 1)
+        if i.gz:
+            # Bounded: a small gzip file may expand a thousandfold; more than SMALL_FILE_BYTES, several
+            # members or a truncated stream go to the line reader, which streams and reports errors.
+            z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            data = z.decompress(data, SMALL_FILE_BYTES + 1)
+            if not z.eof or z.unused_data or z.unconsumed_tail:
+                return None
+        if len(data) > SMALL_FILE_BYTES:
+            return None
+        text = data.decode("utf-8")
+    except (OSError, zlib.error, UnicodeDecodeError):
+        return None
+    if "\r" in text or text.startswith("\ufeff"):
+        return None
+    return text
+
+
+def _read_small(con: duckdb.DuckDBPyConnection, batch: list[ParseInput]) -> list[ParseInput]:
+    """Load small files whole and split them into ``_lines`` in SQL (read_csv costs milliseconds per file).
+
+    Only files that are valid UTF-8 without carriage returns or a byte-order mark are taken: for them,
+    splitting on LF gives exactly the lines (and NUL-byte lines, as rejects) DuckDB's line reader gives.
+    Returns the files not taken (odd or unreadable), which the caller reads with the line reader.
+    """
+    texts: dict[int, str] = {}
+    total = 0
+    for i in batch:  # at most BATCH_BYTES of text in memory (gzip estimates can be low)
+        text = _small_text(i) if total <= BATCH_BYTES else None
+        if text is not None:
+            texts[i.file_id] = text
+            total += len(text)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _text AS "
+        "SELECT unnest(?::INTEGER[]) AS file_id, unnest(?::VARCHAR[]) AS text",
+        [list(texts), list(texts.values())],
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _split AS
+        SELECT file_id, generate_subscripts(l, 1) AS line_no, unnest(l) AS line
+        FROM (
+          SELECT file_id,
+                 string_split(CASE WHEN ends_with(text, chr(10)) THEN left(text, -1) ELSE text END, chr(10))
+                   AS l
+          FROM _text WHERE text <> ''
+        )
+        """
+    )
+    con.execute("DROP TABLE _text")
+    con.execute("CREATE OR REPLACE TEMP VIEW _lines AS SELECT * FROM _split WHERE NOT contains(line, chr(0))")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _rejected AS
+        SELECT file_id, line_no, 'contains a NUL byte' AS reason, left(line, {QUARANTINE_RAW_CHARS}) AS raw
+        FROM _split WHERE contains(line, chr(0))
+        """
+    )
+    return [i for i in batch if i.file_id not in texts]
+
+
+def _load_batch_csv(
+    con: duckdb.DuckDBPyConnection, batch: list[ParseInput], since_sql: str, until_sql: str, scratch: Path
+) -> None:
+    _read_lines(con, batch, scratch)
+    _insert_batch(con, batch, since_sql, until_sql)
+
+
+def _insert_batch(
+    con: duckdb.DuckDBPyConnection, batch: list[ParseInput], since_sql: str, until_sql: str
+) -> None:
+    """Parse ``_lines`` and ``_rejected`` (the files of ``batch``, one format) into ``parsed``, atomically."""
     window = f"ts >= {since_sql} AND ts < {until_sql}"
+    if len(batch) == 1:
+        only = batch[0]
+        node = sql_str(only.node_id) if only.node_id is not None else "NULL"
+        labels, label_cols = "", f"{node} AS node_id, {sql_str(only.label)} AS file"
+    else:
+        rows = ", ".join(
+            f"({i.file_id}, {sql_str(i.node_id) if i.node_id is not None else 'NULL'}, {sql_str(i.label)})"
+            for i in batch
+        )
+        labels, label_cols = (
+            f" JOIN (VALUES {rows}) f(file_id, node_id, file) USING (file_id)",
+            "node_id, file",
+        )
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
             f"""
             INSERT INTO parsed
-            SELECT {file_id}, {node}, {label}, line_no, ts, ip, edgelog_nullif_dash(remote_user), request,
+            SELECT file_id, {label_cols}, line_no, ts, ip, edgelog_nullif_dash(remote_user), request,
                    method, path, split_part(path, '?', 1), protocol, status, bytes,
                    edgelog_nullif_dash(referer), user_agent, host, request_id, session_id,
                    nullif(user_id, ''), response_time_ms,
                    hash(ip, date_trunc('day', timezone('UTC', ts)), coalesce(user_agent, '')),
-                   reason, coalesce({window}, false)
-            FROM ({_PARSERS[fmt]})
+                   reason,
+                   CASE WHEN reason IS NOT NULL THEN left(coalesce(line, ''), {QUARANTINE_RAW_CHARS}) END,
+                   coalesce({window}, false)
+            FROM ({parser_sql(batch[0].fmt)}){labels}
             """
         )
         con.execute(
             f"""
-            INSERT INTO quarantine
-            SELECT {node}, {label}, p.line_no, p.reason, left(coalesce(l.line, ''), {QUARANTINE_RAW_CHARS})
-            FROM parsed p JOIN _lines l ON p.line_no = l.line_no
-            WHERE p.file_id = {file_id} AND p.reason IS NOT NULL
-            UNION ALL
-            SELECT {node}, {label}, line_no, reason, coalesce(raw, '') FROM _rejected
+            INSERT INTO parsed (file_id, node_id, file, line_no, reason, raw, in_window)
+            SELECT file_id, {label_cols}, line_no, reason, coalesce(raw, ''), false FROM _rejected{labels}
             """
         )
-        row = con.execute(
-            f"""
-            SELECT count(*) FILTER (WHERE reason IS NULL),
-                   count(*) FILTER (WHERE reason IS NOT NULL),
-                   count(*) FILTER (WHERE reason IS NULL AND NOT in_window),
-                   strftime(min(ts) FILTER (WHERE reason IS NULL AND in_window), '%Y-%m-%dT%H:%M:%S.%gZ'),
-                   strftime(max(ts) FILTER (WHERE reason IS NULL AND in_window), '%Y-%m-%dT%H:%M:%S.%gZ')
-            FROM parsed WHERE file_id = {file_id}
-            """
-        ).fetchone()
-        assert row is not None
         con.execute("COMMIT")
-    except duckdb.Error as exc:
+    except duckdb.Error:
         con.execute("ROLLBACK")
-        raise FileReadError(_short_error(exc)) from exc
+        raise
     finally:
         con.execute("DROP VIEW IF EXISTS _lines")
         con.execute("DROP TABLE IF EXISTS _raw")
-    parsed, bad, outside, first, last = row
-    header_lines = n_lines - parsed - bad  # CSV header rows are not records
-    return FileCounts(
-        lines_read=n_lines + n_rej - header_lines,
-        lines_parsed=parsed,
-        lines_quarantined=bad + n_rej,
-        lines_outside_window=outside,
-        first_ts=first,
-        last_ts=last,
+        con.execute("DROP TABLE IF EXISTS _split")
+
+
+def load_parsed(
+    con: duckdb.DuckDBPyConnection, entries: list[tuple[ParseInput, Path]], *, since_sql: str, until_sql: str
+) -> None:
+    """Insert parsed rows (``PARSED_COLUMNS``, one Parquet file per input) in one parallel scan."""
+    if not entries:
+        return
+    files = ", ".join(sql_str(str(p)) for _, p in entries)
+    rows = ", ".join(
+        f"({n}, {i.file_id}, {sql_str(i.node_id) if i.node_id is not None else 'NULL'}, {sql_str(i.label)})"
+        for n, (i, _) in enumerate(entries)
     )
+    con.execute(
+        f"""
+        INSERT INTO parsed
+        SELECT f.file_id, f.node_id, f.file, {PARSED_COLUMNS},
+               coalesce(ts >= {since_sql} AND ts < {until_sql}, false)
+        FROM (SELECT file_index::INTEGER AS n, * FROM read_parquet([{files}]))
+        JOIN (VALUES {rows}) f(n, file_id, node_id, file) USING (n)
+        """
+    )
+
+
+def file_counts(con: duckdb.DuckDBPyConnection) -> dict[int, FileCounts]:
+    """Per-file line accounting from ``parsed``, in one pass (a file with no lines has no entry)."""
+    rows = con.execute(
+        """
+        SELECT file_id, count(*),
+               count(*) FILTER (WHERE reason IS NULL),
+               count(*) FILTER (WHERE reason IS NOT NULL),
+               count(*) FILTER (WHERE reason IS NULL AND NOT in_window),
+               strftime(min(ts) FILTER (WHERE reason IS NULL AND in_window), '%Y-%m-%dT%H:%M:%S.%gZ'),
+               strftime(max(ts) FILTER (WHERE reason IS NULL AND in_window), '%Y-%m-%dT%H:%M:%S.%gZ')
+        FROM parsed GROUP BY file_id
+        """
+    ).fetchall()
+    return {
+        r[0]: FileCounts(
+            lines_read=r[1],
+            lines_parsed=r[2],
+            lines_quarantined=r[3],
+            lines_outside_window=r[4],
+            first_ts=r[5],
+            last_ts=r[6],
+        )
+        for r in rows
+    }

@@ -187,7 +187,7 @@ class ResultWriter:
     ) -> list[QueryEntry]:
         """Every report: its merged partial ``p_<name>`` (built by ``load_partial``), then its table.
 
-        ``con`` must hold ``p_files`` and ``quarantine``; ``load_partial(report)`` creates the table
+        ``con`` must hold ``p_files`` and ``quarantine``; ``load_partial(report)`` creates the table or view
         ``partial`` with that report's concatenated partial rows. A report that fails (SQL error, or a table
         that does not match its ``-- columns:``) is recorded as failed; the others are still written.
         """
@@ -198,10 +198,10 @@ class ResultWriter:
             if r.partial_sql is None:
                 continue
             try:
-                con.execute("DROP TABLE IF EXISTS partial")
+                _drop_partial(con)
                 load_partial(r)
                 con.execute(f"CREATE OR REPLACE TABLE p_{r.name} AS {r.merge_sql}")
-                con.execute("DROP TABLE IF EXISTS partial")
+                _drop_partial(con)
                 self.copy(con, f"SELECT * FROM p_{r.name} ORDER BY ALL", resultdir.partial_table(r.name))
             except duckdb.Error as exc:
                 _fail(entries[r.name], f"{r.file.name} (partial): {short_error(exc)}")
@@ -277,6 +277,15 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> int:
     """``COPY (sql) TO target`` as zstd Parquet; the number of rows written."""
     row = con.execute(f"COPY ({sql}) TO {sql_str(str(target))} (FORMAT parquet, COMPRESSION zstd)").fetchone()
     return int(row[0]) if row else 0
+
+
+def _drop_partial(con: duckdb.DuckDBPyConnection) -> None:
+    kind = con.execute(
+        "SELECT 'VIEW' FROM duckdb_views() WHERE view_name = 'partial' AND temporary "
+        "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = 'partial'"
+    ).fetchone()
+    if kind:
+        con.execute(f"DROP {kind[0]} partial")
 
 
 def _fail(entry: QueryEntry, error: str) -> None:

@@ -117,6 +117,13 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="Execution id (default $BACALHAU_EXECUTION_ID).")
         ] = None,
         max_object_bytes: MaxObjectBytesOpt = None,
+        parse_cache: Annotated[
+            Path | None,
+            typer.Option(
+                help="Parse cache directory: each file is parsed once, later runs read its verified entry "
+                "(default $EDGELOG_PARSE_CACHE; none when unset)."
+            ),
+        ] = None,
     ) -> None:
         """Analyse access logs with DuckDB: reports, mergeable partials, quarantined lines and a manifest.
 
@@ -138,6 +145,7 @@ def register(app: typer.Typer) -> None:
             execution_id=execution_id,
             tags=tags,
             max_object_bytes=max_object_bytes,
+            parse_cache=parse_cache,
         )
         _summary(result)
         if result.exit_code:

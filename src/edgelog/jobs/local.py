@@ -327,10 +327,15 @@ class LocalRunner:
         mapping: dict[str, Path] = {}
         read_only: list[Path] = []
         for source in self.task.inputs:
-            if source.is_local:
+            if source.is_local and source.read_write:
+                # A node's writable directory (the parse cache): a folder of this node for this run, never
+                # the node's (read-only) log directory.
+                state = root.parent / "node-state" / execution.node.node_id / source.source_path.strip("/")
+                state.mkdir(parents=True, exist_ok=True)
+                mapping[source.target] = state
+            elif source.is_local:
                 mapping[source.target] = execution.node.path
-                if not source.read_write:
-                    read_only.append(execution.node.path)
+                read_only.append(execution.node.path)
             elif source.type == "inline":
                 mapping[source.target] = _inline_file(source.url, root / "inline" / source.target.strip("/"))
             else:

@@ -1,0 +1,52 @@
+"""The benchmark scripts keep working: each runs end to end on a tiny size (the figures are not checked).
+
+Performance is measured by ``bench/`` (docs/analysis.md), never by a timed test; these only catch a script
+broken by a change elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support.tools import REPO_ROOT
+
+
+def run_bench(script: str, *args: str, cache: Path) -> str:
+    env = {**os.environ, "EDGELOG_BENCH_CACHE": str(cache)}
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / script), *args],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.needs_tool("time")
+def test_merge_bench_runs(tmp_path: Path) -> None:
+    out = run_bench("merge.py", "--sizes", "2,3", "--bases", "2", "--rate", "1", cache=tmp_path)
+    curve = out[out.index("marginal") :].splitlines()[1:3]
+    assert [row.split()[0] for row in curve] == ["2", "3"]
+    assert "3 nodes:" in out
+
+
+@pytest.mark.needs_tool("time", "goaccess")
+def test_analyze_bench_against_goaccess_runs(tmp_path: Path) -> None:
+    out = run_bench("analyze.py", "--lines", "3000", cache=tmp_path)
+    assert "edgelog (plain) vs goaccess:" in out and "edgelog (gzip) vs goaccess:" in out
+
+
+@pytest.mark.slow
+@pytest.mark.needs_tool("time")
+def test_analyze_bench_modes_run(tmp_path: Path) -> None:
+    files = run_bench("analyze.py", "--files", "6", "--per-file", "20", "--tiny", "12", cache=tmp_path)
+    assert "overhead per file beyond parsing" in files and "12 tiny files" in files
+    cached = run_bench("analyze.py", "--cache", "--per-file", "3", cache=tmp_path)
+    assert "outputs byte-identical: True" in cached
+    scale = run_bench(
+        "analyze.py", "--scale", "1000,2000", "--scratch", str(tmp_path / "scale"), cache=tmp_path
+    )
+    assert "1.00x" in scale and not list((tmp_path / "scale").glob("*.log"))  # generated logs removed

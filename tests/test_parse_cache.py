@@ -1,0 +1,151 @@
+"""The parse cache: each file parsed once; entries that cannot be trusted are re-parsed; results identical."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from edgelog.analysis import analyze
+from edgelog.analysis.parse_cache import ParseCache, entry_key
+from edgelog.generator import backfill, load_config
+
+GARBAGE = (
+    b"not a log line\n\n"
+    b'10.0.0.1 - - [23/Nov/2026:08:00:00 +0000] "GET /\xff HTTP/1.1" 200 5 "-" "x"\n'
+    b'10.0.0.1 - - [23/Nov/2026:08:00:01 +0000] "GET /ok HTTP/1.1" 2000 5 "-" "x"\n'
+    b"a\x00b\n"
+)
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Path:
+    """Rotated files of two nodes: generator traffic, real-server samples, garbage, gzip and JSON lines."""
+    d = tmp_path_factory.mktemp("logs")
+    start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    backfill(load_config(None), d, node="n1", start=start, duration=timedelta(minutes=30), seed=3, rate=3.0)
+    backfill(load_config(None), d, node="n2", start=start, duration=timedelta(minutes=10), seed=4, rate=2.0,
+             fmt="json")  # fmt: skip
+    (d / "access-n3-20261123T081000Z.log").write_bytes((samples_dir / "nginx_small.log").read_bytes())
+    (d / "access-n3-20261123T081500Z.log").write_bytes((samples_dir / "apache_small.log").read_bytes())
+    (d / "access-n3-20261123T082000Z.log").write_bytes(GARBAGE)
+    (d / "access-n3-20261123T082500Z.log.gz").write_bytes(
+        gzip.compress((samples_dir / "nginx_small.log").read_bytes())
+    )
+    return d
+
+
+def outputs(out: Path) -> dict[str, bytes]:
+    """Every output file but the manifest (which records run ids and durations), as bytes."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
+
+
+def cache_states(result) -> dict[str, str | None]:  # type: ignore[no-untyped-def]
+    return {i.name: i.parse_cache for i in result.manifest.inputs if i.status != "skipped"}
+
+
+def run(logs: Path, out: Path, cache: Path | None, **kw: object):  # type: ignore[no-untyped-def]
+    result = analyze([logs], out, parse_cache=cache, **kw)  # type: ignore[arg-type]
+    assert result.status == "ok", [(i.name, i.error) for i in result.manifest.inputs if i.error]
+    return result
+
+
+def entries(cache: Path) -> list[Path]:
+    return sorted(p for p in cache.glob("*/*.parquet") if not p.name.startswith("."))
+
+
+def test_results_are_byte_identical_without_cache_cold_and_warm(logs: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    plain = run(logs, tmp_path / "plain", None)
+    cold = run(logs, tmp_path / "cold", cache)
+    warm = run(logs, tmp_path / "warm", cache)
+    assert set(cache_states(plain).values()) == {None}
+    assert set(cache_states(cold).values()) == {"stored"}
+    assert set(cache_states(warm).values()) == {"hit"}
+    assert len(entries(cache)) == len(cache_states(cold))
+    expected = outputs(tmp_path / "plain")
+    assert outputs(tmp_path / "cold") == expected
+    assert outputs(tmp_path / "warm") == expected
+    assert [i.lines_read for i in warm.manifest.inputs] == [i.lines_read for i in plain.manifest.inputs]
+    # a window applies to cached rows as to parsed ones
+    window = {"since": "2026-11-23T08:10:00Z", "until": "2026-11-23T08:20:00Z"}
+    run(logs, tmp_path / "w-plain", None, **window)
+    run(logs, tmp_path / "w-warm", cache, **window)
+    assert outputs(tmp_path / "w-warm") == outputs(tmp_path / "w-plain")
+
+
+def test_untrustworthy_entries_are_reparsed_never_used(logs: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    run(logs, tmp_path / "plain", None)
+    run(logs, tmp_path / "cold", cache)
+    expected = outputs(tmp_path / "plain")
+    found = entries(cache)
+    missing, corrupt, other_version, mismatched, truncated, half_written = found[:6]
+    missing.unlink()  # record without its Parquet
+    data = bytearray(corrupt.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    corrupt.write_bytes(bytes(data))  # one flipped byte
+    record = json.loads(other_version.with_suffix(".json").read_text())
+    record["edgelog_version"] = "0.0.0-other"
+    other_version.with_suffix(".json").write_text(json.dumps(record))  # written by another version
+    mismatched.write_bytes(truncated.read_bytes())  # another writer's Parquet beside this record
+    truncated.write_bytes(truncated.read_bytes()[:100])  # a Parquet cut short
+    half_written.with_suffix(".json").unlink()  # a writer still at work: Parquet renamed, record not yet
+    warm = run(logs, tmp_path / "warm", cache)
+    states = cache_states(warm)
+    assert list(states.values()).count("stored") == 6, states
+    assert list(states.values()).count("hit") == len(states) - 6
+    assert outputs(tmp_path / "warm") == expected
+    again = run(logs, tmp_path / "again", cache)  # the entries were rewritten and now hit
+    assert set(cache_states(again).values()) == {"hit"}
+
+
+def test_a_forged_entry_with_a_wrong_key_is_not_used(logs: Path, tmp_path: Path) -> None:
+    """An entry copied under another file's key (records name their key and source) is not trusted."""
+    cache = tmp_path / "cache"
+    run(logs, tmp_path / "cold", cache)
+    a, b = entries(cache)[:2]
+    for suffix in (".parquet", ".json"):
+        b.with_suffix(suffix).write_bytes(a.with_suffix(suffix).read_bytes())
+    warm = run(logs, tmp_path / "warm", cache)
+    assert list(cache_states(warm).values()).count("stored") == 1
+    run(logs, tmp_path / "plain", None)
+    assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")
+
+
+def test_an_unwritable_cache_never_fails_the_run(logs: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache directory should be")
+    result = run(logs, tmp_path / "out", blocker)
+    assert set(cache_states(result).values()) == {"miss"}
+
+
+def test_keys_change_with_versions_and_format() -> None:
+    sha = "0" * 64
+    assert entry_key(sha, "combined") != entry_key(sha, "common")
+    assert entry_key(sha, "combined") != entry_key("1" * 64, "combined")
+    assert entry_key(sha, "combined") == entry_key(sha, "combined")
+
+
+def test_prune_removes_what_outlived_the_retention(logs: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    run(logs, tmp_path / "cold", cache)
+    found = entries(cache)
+    old = found[0]
+    week_ago = time.time() - 8 * 86400
+    for p in (old, old.with_suffix(".json")):
+        os.utime(p, (week_ago, week_ago))
+    stale_tmp = old.parent / f".{old.stem}.dead.parquet"
+    stale_tmp.write_bytes(b"partial")
+    os.utime(stale_tmp, (time.time() - 7200, time.time() - 7200))
+    fresh_tmp = old.parent / f".{old.stem}.live.parquet"
+    fresh_tmp.write_bytes(b"being written")
+    removed = ParseCache(cache).prune(7 * 86400)
+    assert removed == 3
+    assert not old.exists() and not stale_tmp.exists() and fresh_tmp.exists()
+    assert entries(cache) == found[1:]
