@@ -14,7 +14,8 @@ from edgelog.errors import UsageError
 
 # In a job, stdout and stderr are objects the publisher uploads next to the results, so what analyze and merge
 # print is bounded whatever the input: one summary line, at most MAX_WARNINGS warnings of at most
-# MAX_LINE_CHARS each, then a count (the manifest lists every failed file and query).
+# MAX_LINE_CHARS each, then a count (the manifest lists every failed file and query); then the first
+# QUERY_ROWS_PRINTED rows of each --query, every cell cut to a fifth of MAX_LINE_CHARS.
 MAX_WARNINGS = 20
 MAX_LINE_CHARS = 500
 
@@ -35,8 +36,17 @@ def _line(text: str) -> str:
     return text if len(text) <= MAX_LINE_CHARS else text[: MAX_LINE_CHARS - 3] + "..."
 
 
+QUERY_ROWS_PRINTED = 10  # first rows of each --query result analyze prints (all of them: edgelog report)
+
+
 def _summary(result: RunResult) -> None:
-    """One short report line on stdout, problems on stderr: jobs keep stdout as the execution log."""
+    """One short report line and the first rows of each --query on stdout, problems on stderr: jobs keep
+    stdout as the execution log."""
+    from rich.console import Console
+
+    from edgelog.results.tables import load_queries
+    from edgelog.results.terminal import print_queries
+
     m = result.manifest
     t = m.totals
     typer.echo(
@@ -54,6 +64,13 @@ def _summary(result: RunResult) -> None:
     if len(warnings) > MAX_WARNINGS:
         typer.echo(
             f"warning: ... and {len(warnings) - MAX_WARNINGS} more (manifest.json lists every one)", err=True
+        )
+    if any(q.kind == "user" and q.status == "ok" for q in m.queries):
+        print_queries(
+            [q for q in load_queries(result.out, m) if q.entry.status == "ok"],
+            Console(highlight=False),
+            limit=QUERY_ROWS_PRINTED,
+            cell_chars=MAX_LINE_CHARS // 5,
         )
 
 
