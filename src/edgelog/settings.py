@@ -33,7 +33,7 @@ def package_data_dir(name: str, *, marker: str, env: str) -> Path:
     is the variable that overrides the location, named in the error.
     """
     found = resources.files("edgelog") / "data" / name
-    path = Path(str(found))
+    path = Path(str(found)).resolve()  # a checkout: the top-level directory the link points to
     if not isinstance(found, Path) or not (path / marker).is_file():
         raise UsageError(
             f"cannot find edgelog's {name}/ (looked for {marker} in the package data at {found})",

@@ -51,6 +51,7 @@ def merge(
         raise UsageError("merge needs at least one results directory")
     if out.resolve() in {s.resolve() for s in sources}:
         raise UsageError("--out must differ from the directories being merged")
+    resultdir.check_out(out)
     # Verifying hashes every output of every node (46 files each): threads overlap the reads and hashing
     # (hashlib releases the GIL); the first bad directory in argument order is reported.
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:

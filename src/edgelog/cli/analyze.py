@@ -36,6 +36,7 @@ def _line(text: str) -> str:
     return text if len(text) <= MAX_LINE_CHARS else text[: MAX_LINE_CHARS - 3] + "..."
 
 
+SKIPPED_NAMES = 5  # file names listed per skip reason
 QUERY_ROWS_PRINTED = 10  # first rows of each --query result analyze prints (all of them: edgelog report)
 
 
@@ -65,6 +66,7 @@ def _summary(result: RunResult) -> None:
         typer.echo(
             f"warning: ... and {len(warnings) - MAX_WARNINGS} more (manifest.json lists every one)", err=True
         )
+    _skipped(result)
     if any(q.kind == "user" and q.status == "ok" for q in m.queries):
         print_queries(
             [q for q in load_queries(result.out, m) if q.entry.status == "ok"],
@@ -80,6 +82,9 @@ def _check_writable(out: Path) -> None:
     The usual cause is a Bacalhau node whose ``bacalhau`` user has another uid than the job image's user: the
     node creates /outputs with mode 0755 for itself, and the task would otherwise end in a traceback.
     """
+    from edgelog.resultdir import check_out
+
+    check_out(out)  # a file where the directory should be: said as such, and left untouched
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out, prefix=".edgelog-write-check-"):
@@ -95,6 +100,31 @@ def _check_writable(out: Path) -> None:
             hint="pass a writable --out; in a Bacalhau job the nodes' bacalhau user must have the job"
             " image's uid (EDGELOG_JOB_UID, docs/jobs.md)",
         ) from None
+
+
+def _skipped(result: RunResult) -> None:
+    """Which files were not read and why (a few names per reason), and an error when none could be."""
+    skipped: dict[str, list[str]] = {}
+    for entry in result.manifest.inputs:
+        if entry.status == "skipped":
+            skipped.setdefault(entry.error or "skipped", []).append(entry.name)
+    if not skipped:
+        return
+    count = sum(len(names) for names in skipped.values())
+    typer.echo(f"skipped {count} file{'s' if count != 1 else ''}:", err=True)
+    for reason, names in list(skipped.items())[:MAX_WARNINGS]:
+        more = f" and {len(names) - SKIPPED_NAMES} more" if len(names) > SKIPPED_NAMES else ""
+        typer.echo(_line(f"  {reason}: {', '.join(names[:SKIPPED_NAMES])}{more}"), err=True)
+    if len(skipped) > MAX_WARNINGS:
+        typer.echo(
+            f"  ... and {len(skipped) - MAX_WARNINGS} more reasons (manifest.json lists every file)", err=True
+        )
+    if result.status == "failed" and result.manifest.totals.files == 0:
+        typer.echo(
+            "error: no analysable input: every file found was skipped; analyze reads access logs "
+            "(combined, common, JSON lines, CSV)",
+            err=True,
+        )
 
 
 def register(app: typer.Typer) -> None:
