@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from edgelog.analysis import RunResult, analyze, merge
 from edgelog.errors import UsageError
+
+if TYPE_CHECKING:  # the analysis (DuckDB) is imported by the commands that run it, not by `edgelog --help`
+    from edgelog.analysis import RunResult
 
 # In a job, stdout and stderr are objects the publisher uploads next to the results, so what analyze and merge
 # print is bounded whatever the input: one summary line, at most MAX_WARNINGS warnings of at most
@@ -179,6 +181,8 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]edgelog analyze /var/log/logs_to_process --out /tmp/out --since 2026-11-23T08:00Z[/]
         """
+        from edgelog.analysis import analyze
+
         _check_writable(out)
         result = analyze(
             inputs,
@@ -210,6 +214,8 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]edgelog merge results/node-1 results/node-2 --out results/merged[/]
         """
+        from edgelog.analysis import merge
+
         _check_writable(out)
         result = merge(dirs, out, max_object_bytes=max_object_bytes)
         _summary(result)

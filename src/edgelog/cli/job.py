@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from edgelog.errors import EdgelogError, ExitCode, UsageError
-from edgelog.jobs.validate import DEFAULT_ALLOW_LIST
+from edgelog.jobs.model import DEFAULT_ALLOW_LIST
 
 if TYPE_CHECKING:
     from edgelog.jobs.network import NetworkNode

@@ -21,10 +21,8 @@ from typing import Any
 import yaml
 
 from edgelog.errors import ConfigError, UsageError
-from edgelog.jobs.model import canonical_fields, field_value
+from edgelog.jobs.model import DEFAULT_ALLOW_LIST, canonical_fields, field_value
 
-# the nodes' Compute.AllowListedLocalPaths (cloud-init/compute.yaml.tftpl)
-DEFAULT_ALLOW_LIST = ("/var/log/logs_to_process:ro", "/var/cache/edgelog/parse:rw")
 # The images the compute nodes pull at boot (terraform output pre_pulled_images), as the CLI learns them.
 PRE_PULLED_ENV = "EDGELOG_PRE_PULLED_IMAGES"
 JOB_IMAGE_NAME = "edgelog-job"  # the repository name jobs/Dockerfile is built and pushed as
