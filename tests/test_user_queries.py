@@ -64,16 +64,23 @@ def _text(data_dir: Path, width: int = 200) -> str:
     return out.getvalue()
 
 
-def test_analyze_query_prints_its_first_rows(tmp_path: Path, samples_dir: Path) -> None:
+def test_analyze_query_prints_its_first_rows(
+    tmp_path: Path, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     logs = _node(tmp_path, samples_dir, "n1", "nginx_small.log")
-    query = tmp_path / "by_status.sql"
-    query.write_text(BY_STATUS)
-    result = runner.invoke(app, ["analyze", str(logs), "--out", str(tmp_path / "out"), "--query", str(query)])
+    (tmp_path / "by_status.sql").write_text(BY_STATUS)
+    monkeypatch.chdir(tmp_path)  # the query as a user names it: by_status.sql
+    result = runner.invoke(
+        app, ["analyze", str(logs), "--out", str(tmp_path / "out"), "--query", "by_status.sql"]
+    )
     assert result.exit_code == 0, result.output
     hits = _status_hits(tmp_path / "out")
     assert "by_status" in result.output and "hits" in result.output
     for status, n in hits.items():  # every row of this small result, as the table shows it
         assert any(str(status) in ln and f"{n:,}" in ln for ln in result.output.splitlines()), (status, n)
+    # the row count, the SQL file and where every row is, on one line under the narrow table (not folded)
+    where = f"{len(hits)} row(s) · by_status.sql · all rows in queries/by_status.parquet"
+    assert where in result.output.splitlines()[-1], result.output
 
 
 def test_merge_combines_user_query_results_with_a_node_id_column(tmp_path: Path, samples_dir: Path) -> None:

@@ -270,8 +270,11 @@ def print_queries(
             table.add_row(*(Text(_clip(fmt(row.get(name)), cell_chars)) for name in q.columns))
         shown = min(limit, len(q.rows))
         more = f", first {shown} shown" if q.total_rows > shown else ""
-        table.caption = f"{fmt(q.total_rows)} row(s){more} · {q.entry.file}"
         console.print(table)
+        # A line of its own, not the table's caption: a caption folds to the width of a narrow table.
+        console.print(
+            Text(f"{fmt(q.total_rows)} row(s){more} · {q.entry.file} · all rows in {q.table}", style="dim")
+        )
 
 
 def print_quality(data: ResultData, console: Console) -> None:
