@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import edgelog
+
 # What made `edgelog --help` take over a second: DuckDB, the generator, the GCS client and their friends.
 HEAVY = (
     "duckdb",
@@ -24,6 +26,7 @@ HEAVY = (
     "google.auth",
     "faker",
     "yaml",
+    "importlib.metadata",  # a quarter of `--version` when the version was read from the installed metadata
 )
 
 
@@ -52,6 +55,17 @@ def test_help_and_version_import_nothing_heavy(args: list[str], exit_code: int) 
     modules = _imported(*args, exit_code=exit_code)  # no arguments: the help, as a usage error
     assert "edgelog.cli.main" in modules  # the check sees the CLI's own imports
     assert _heavy(modules) == []
+
+
+def test_version_is_the_installed_distributions() -> None:
+    """The one version string (edgelog/__init__.py) is what the build wrote into the package metadata."""
+    from importlib.metadata import version
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgelog", "--version"], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert proc.stdout.strip() == f"edgelog {version('edgelog')}"
+    assert proc.stdout.strip() == f"edgelog {edgelog.__version__}"
 
 
 def test_the_check_sees_heavy_imports(tmp_path: Path) -> None:
