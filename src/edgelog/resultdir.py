@@ -115,9 +115,9 @@ def check_out(out: Path) -> None:
     file where one of its parent directories should be. Nothing is touched (the file stays as it was)."""
     for candidate in (out, *out.parents):
         if candidate.exists() and not candidate.is_dir():
-            where = "" if candidate == out else f" ({candidate} is in the way)"
+            what = "it" if candidate == out else str(candidate)
             raise UsageError(
-                f"--out {out} is not a directory{where}",
+                f"cannot write results to {out}: {what} is not a directory",
                 hint="pass a new or an existing directory (analyze and merge replace only their own files)",
             )
 
