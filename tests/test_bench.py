@@ -50,3 +50,9 @@ def test_analyze_bench_modes_run(tmp_path: Path) -> None:
         "analyze.py", "--scale", "1000,2000", "--scratch", str(tmp_path / "scale"), cache=tmp_path
     )
     assert "1.00x" in scale and not list((tmp_path / "scale").glob("*.log"))  # generated logs removed
+
+
+def test_startup_bench_runs(tmp_path: Path) -> None:
+    out = run_bench("startup.py", "--runs", "1", cache=tmp_path)
+    rows = {line.rsplit(maxsplit=4)[0] for line in out.splitlines()[2:]}
+    assert rows == {"python -c pass", "import typer, rich.console", "edgelog --version", "edgelog --help"}

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
 from support.tools import require_tool
-
-from edgelog.analysis import analyze
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "jobs" / "Dockerfile"
@@ -73,18 +70,3 @@ def test_duckdb_is_pinned_to_the_tested_version() -> None:
     constraints = (REPO / "log-generator" / "constraints.txt").read_text()
     assert f"duckdb=={duckdb.__version__}\n" in constraints
     assert f"'{duckdb.__version__}'" in DOCKERFILE.read_text()  # the build fails if pip resolved another one
-
-
-def test_queries_dir_as_laid_out_in_the_image_is_what_analyze_uses(
-    tmp_path: Path, monkeypatch, samples_dir
-) -> None:
-    env_line = next(rest for word, rest in _instructions() if word == "ENV")
-    queries_dir = re.search(r"EDGELOG_QUERIES_DIR=(\S+)", env_line).group(1)
-    copy = next(rest for word, rest in _instructions() if word == "COPY" and rest.startswith("queries"))
-    assert copy.split()[-1].rstrip("/") == queries_dir
-    image_queries = tmp_path / queries_dir.lstrip("/")
-    shutil.copytree(REPO / "queries", image_queries)
-    monkeypatch.setenv("EDGELOG_QUERIES_DIR", str(image_queries))
-    result = analyze([samples_dir / "nginx_small.log"], tmp_path / "out")
-    assert result.exit_code == 0
-    assert {q.file.split("/")[-1] for q in result.manifest.queries} >= {"summary.sql", "top_paths.sql"}

@@ -28,6 +28,16 @@ NODE_RE = re.compile(f"^{NODE_ID_PATTERN}$")
 ROTATED_PATTERN = f"^([a-z]+)-({NODE_ID_PATTERN})-([0-9]{{8}}T[0-9]{{6}}Z)(\\.[A-Za-z0-9]+)(\\.gz)?$"
 ROTATED_RE = re.compile(ROTATED_PATTERN)
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+# The generator's output formats and the stream and extension of their files (access-<node>-<stamp>.jsonl);
+# here rather than in the generator so the CLI can name them without importing it.
+FORMAT_FILES: dict[str, tuple[str, str]] = {
+    "combined": ("access", ".log"),
+    "common": ("access", ".log"),
+    "json": ("access", ".jsonl"),
+    "csv": ("access", ".csv"),
+    "app": ("app", ".log"),
+    "error": ("error", ".log"),
+}
 
 
 def check_node_id(node_id: str, *, source: str = "node id") -> str:

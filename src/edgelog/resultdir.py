@@ -110,6 +110,18 @@ def schema_for(outputs: Iterable[OutputEntry]) -> str:
     return SCHEMA if any(is_part(o.path) for o in outputs) else SCHEMA_V1
 
 
+def check_out(out: Path) -> None:
+    """Refuse an ``--out`` that cannot become a results directory, before any work: an existing file, or a
+    file where one of its parent directories should be. Nothing is touched (the file stays as it was)."""
+    for candidate in (out, *out.parents):
+        if candidate.exists() and not candidate.is_dir():
+            what = "it" if candidate == out else str(candidate)
+            raise UsageError(
+                f"cannot write results to {out}: {what} is not a directory",
+                hint="pass a new or an existing directory (analyze and merge replace only their own files)",
+            )
+
+
 def locate(path: Path) -> Path:
     """The results directory a user meant: ``path`` itself, or the merged result of a ``fetch --out`` dir."""
     if not (path / MANIFEST).exists() and (path / FETCH_MERGED / MANIFEST).exists():

@@ -94,6 +94,7 @@ def analyze(
     """
     started, t0 = datetime.now(UTC), time.monotonic()
     out = Path(out)
+    resultdir.check_out(out)
     opts = _options(fmt, since, until, queries, job_id, node_id, execution_id, tags, parse_cache)
     limit = object_limit(max_object_bytes)
     library, macros = load_library(), load_macros()
@@ -129,8 +130,13 @@ def analyze(
         tag_rules=TagRules(str(opts.tags), sha256_bytes(opts.tags.read_bytes())),
         totals=Totals.of(inputs_),
     )
+    # Nothing useful: every file found is of a kind analyze cannot read, or every file read failed. (No file
+    # at all is fine: a node that has rotated nothing yet; neither are files outside the --since window.)
+    analysable = not files or any(f.analysable for f in files)
     return writer.finish(
-        manifest, incomplete=bool(failed), usable=not selected or len(failed) < len(selected)
+        manifest,
+        incomplete=bool(failed),
+        usable=analysable and (not selected or len(failed) < len(selected)),
     )
 
 

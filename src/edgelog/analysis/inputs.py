@@ -31,6 +31,7 @@ class InputFile:
     size: int | None = None
     sha256: str | None = None
     parse_cache: str | None = None
+    analysable: bool = True  # False: a kind of file analyze cannot read (another log stream)
 
     @property
     def selected(self) -> bool:
@@ -114,7 +115,7 @@ def plan_inputs(paths: Sequence[Path], node_id: str | None) -> list[InputFile]:
         rn = parse_rotated_name(p.name)
         f = InputFile(p, p.name, node_id or (rn.node if rn else None), rn.rotated_at if rn else None)
         if rn is not None and rn.stream != "access":
-            f.status, f.error = "skipped", f"{rn.stream} log stream is not analysed"
+            f.status, f.error, f.analysable = "skipped", f"{rn.stream} log stream is not analysed", False
         files.append(f)
     return files
 

@@ -32,6 +32,7 @@ import yaml
 
 from edgelog.analysis.parse import sql_str
 from edgelog.errors import ConfigError, UsageError
+from edgelog.settings import package_data_dir
 
 _MARKER = re.compile(r"^--\s*@(partial|merge|final)\s*$", re.MULTILINE)
 _HEADER_KEY = re.compile(r"^--\s*(report|answers|columns|merge|macros):\s?(.*)$")
@@ -94,23 +95,16 @@ class MacroFile:
 
 
 def queries_dir() -> Path:
-    """Where the report library lives: ``$EDGELOG_QUERIES_DIR``, else ``queries/`` of the source tree.
+    """Where the report library lives: ``$EDGELOG_QUERIES_DIR``, else the copy installed with the package.
 
-    The one place that locates the library (reports, macros, tag rules), so shipping it as package data
-    changes only this function.
+    The one place that locates the library (reports, macros, tag rules). The package data directory
+    ``edgelog/data/queries`` is, in a checkout or an editable install, a symlink to the top-level
+    ``queries/``; a wheel carries real files there.
     """
     env = os.environ.get("EDGELOG_QUERIES_DIR")
     if env:
         return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "queries"
-        if (candidate / "summary.sql").is_file():
-            return candidate
-    raise UsageError(
-        "cannot find the report library (queries/*.sql)",
-        hint="set EDGELOG_QUERIES_DIR to the directory holding summary.sql, top_paths.sql, ...",
-    )
+    return package_data_dir("queries", marker="summary.sql", env="EDGELOG_QUERIES_DIR")
 
 
 def sha256_bytes(data: bytes) -> str:

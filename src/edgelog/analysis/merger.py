@@ -7,13 +7,23 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
+
 from edgelog import resultdir
 from edgelog.analysis import parse
 from edgelog.analysis.library import Report, install_macros, load_library, load_macros, sha256_bytes
+from edgelog.analysis.parse import sql_str
 from edgelog.analysis.workspace import workspace
-from edgelog.analysis.writer import FILES_SCHEMA, ResultWriter, RunResult, object_limit
+from edgelog.analysis.writer import (
+    FILES_SCHEMA,
+    ObjectTooLarge,
+    ResultWriter,
+    RunResult,
+    object_limit,
+    short_error,
+)
 from edgelog.errors import IntegrityError, UsageError
-from edgelog.resultdir import InputEntry, Manifest, MergedFrom, Totals, Window
+from edgelog.resultdir import InputEntry, Manifest, MergedFrom, QueryEntry, Totals, Window
 
 
 def read_manifest(directory: Path, *, verify: bool = True) -> Manifest:
@@ -41,6 +51,7 @@ def merge(
         raise UsageError("merge needs at least one results directory")
     if out.resolve() in {s.resolve() for s in sources}:
         raise UsageError("--out must differ from the directories being merged")
+    resultdir.check_out(out)
     # Verifying hashes every output of every node (46 files each): threads overlap the reads and hashing
     # (hashlib releases the GIL); the first bad directory in argument order is reported.
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
@@ -77,6 +88,7 @@ def merge(
             con.execute(f"CREATE TEMP VIEW partial AS SELECT {cols} FROM {_scan(files)}")
 
         entries = writer.write_library(con, library, macros, load_partial)
+        entries += _combine_user_queries(writer, con, sources, manifests)
 
     inputs: list[InputEntry] = [i for m in manifests for i in m.inputs]
     job_ids = {m.job_id for m in manifests}
@@ -109,6 +121,66 @@ def _scan(files: Sequence[Path]) -> str:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _combine_user_queries(
+    writer: ResultWriter,
+    con: duckdb.DuckDBPyConnection,
+    sources: list[Path],
+    manifests: list[Manifest],
+) -> list[QueryEntry]:
+    """Each user ``--query`` that ran on the nodes, as one table: every node's rows under a ``node_id``.
+
+    A user query is not a report with a merge rule, so its node results are put side by side, never
+    re-aggregated: node order, each node's own row order, ``node_id`` first (a table that already has a
+    ``node_id`` column, e.g. from an earlier merge, keeps it). A node where the query failed is named in the
+    entry's error and the query is ``failed``; the other nodes' rows are still written.
+    """
+    runs: dict[str, list[tuple[str, Path, QueryEntry]]] = {}
+    for source, m in zip(sources, manifests, strict=True):
+        for q in m.queries:
+            if q.kind == "user":
+                runs.setdefault(q.name, []).append((m.node_id or source.name, source, q))
+    entries = []
+    for name, node_runs in sorted(runs.items()):
+        first = node_runs[0][2]
+        entry = QueryEntry(name=name, file=first.file, sha256=first.sha256, kind="user")
+        entries.append(entry)
+        if len({q.sha256 for _, _, q in node_runs}) > 1:
+            entry.status = "failed"
+            entry.error = f"the nodes ran different SQL as {name!r} (sha256 differs): results not combined"
+            continue
+        problems: list[str] = []
+        parts: list[str] = []
+        for node, source, q in node_runs:
+            files = resultdir.table_files(source, resultdir.query_table(name))
+            if q.status != "ok":
+                problems.append(f"{node}: {q.error or q.status}")
+            elif not files:
+                problems.append(f"{node}: {resultdir.query_table(name)} is missing")
+            for f in files if q.status == "ok" else []:
+                described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(f)]).fetchall()
+                node_col = "" if "node_id" in [c[0] for c in described] else f"{sql_str(node)} AS node_id, "
+                parts.append(
+                    f"SELECT {len(parts)} AS __part, file_row_number AS __row, "
+                    f"{node_col}* EXCLUDE (file_row_number) "
+                    f"FROM read_parquet({sql_str(str(f))}, file_row_number = true)"
+                )
+        if parts:
+            union = " UNION ALL BY NAME ".join(parts)
+            try:  # nodes may disagree on a column's type where their data differ
+                writer.copy(
+                    con,
+                    f"SELECT * EXCLUDE (__part, __row) FROM ({union}) ORDER BY __part, __row",
+                    resultdir.query_table(name),
+                )
+            except duckdb.Error as exc:
+                problems = [f"cannot combine the nodes' results: {short_error(exc)}", *problems]
+            except ObjectTooLarge as exc:
+                problems = [exc.message, *problems]
+        if problems:
+            entry.status, entry.error = "failed", "; ".join(problems)
+    return entries
 
 
 def _merged_from(source: Path, m: Manifest) -> MergedFrom:

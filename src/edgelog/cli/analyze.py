@@ -5,16 +5,19 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from edgelog.analysis import RunResult, analyze, merge
 from edgelog.errors import UsageError
+
+if TYPE_CHECKING:  # the analysis (DuckDB) is imported by the commands that run it, not by `edgelog --help`
+    from edgelog.analysis import RunResult
 
 # In a job, stdout and stderr are objects the publisher uploads next to the results, so what analyze and merge
 # print is bounded whatever the input: one summary line, at most MAX_WARNINGS warnings of at most
-# MAX_LINE_CHARS each, then a count (the manifest lists every failed file and query).
+# MAX_LINE_CHARS each, then a count (the manifest lists every failed file and query); then the first
+# QUERY_ROWS_PRINTED rows of each --query, every cell cut to a fifth of MAX_LINE_CHARS.
 MAX_WARNINGS = 20
 MAX_LINE_CHARS = 500
 
@@ -35,8 +38,18 @@ def _line(text: str) -> str:
     return text if len(text) <= MAX_LINE_CHARS else text[: MAX_LINE_CHARS - 3] + "..."
 
 
+SKIPPED_NAMES = 5  # file names listed per skip reason
+QUERY_ROWS_PRINTED = 10  # first rows of each --query result analyze prints (all of them: edgelog report)
+
+
 def _summary(result: RunResult) -> None:
-    """One short report line on stdout, problems on stderr: jobs keep stdout as the execution log."""
+    """One short report line and the first rows of each --query on stdout, problems on stderr: jobs keep
+    stdout as the execution log."""
+    from rich.console import Console
+
+    from edgelog.results.tables import load_queries
+    from edgelog.results.terminal import print_queries
+
     m = result.manifest
     t = m.totals
     typer.echo(
@@ -55,6 +68,14 @@ def _summary(result: RunResult) -> None:
         typer.echo(
             f"warning: ... and {len(warnings) - MAX_WARNINGS} more (manifest.json lists every one)", err=True
         )
+    _skipped(result)
+    if any(q.kind == "user" and q.status == "ok" for q in m.queries):
+        print_queries(
+            [q for q in load_queries(result.out, m) if q.entry.status == "ok"],
+            Console(highlight=False),
+            limit=QUERY_ROWS_PRINTED,
+            cell_chars=MAX_LINE_CHARS // 5,
+        )
 
 
 def _check_writable(out: Path) -> None:
@@ -63,6 +84,9 @@ def _check_writable(out: Path) -> None:
     The usual cause is a Bacalhau node whose ``bacalhau`` user has another uid than the job image's user: the
     node creates /outputs with mode 0755 for itself, and the task would otherwise end in a traceback.
     """
+    from edgelog.resultdir import check_out
+
+    check_out(out)  # a file where the directory should be: said as such, and left untouched
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out, prefix=".edgelog-write-check-"):
@@ -78,6 +102,31 @@ def _check_writable(out: Path) -> None:
             hint="pass a writable --out; in a Bacalhau job the nodes' bacalhau user must have the job"
             " image's uid (EDGELOG_JOB_UID, docs/jobs.md)",
         ) from None
+
+
+def _skipped(result: RunResult) -> None:
+    """Which files were not read and why (a few names per reason), and an error when none could be."""
+    skipped: dict[str, list[str]] = {}
+    for entry in result.manifest.inputs:
+        if entry.status == "skipped":
+            skipped.setdefault(entry.error or "skipped", []).append(entry.name)
+    if not skipped:
+        return
+    count = sum(len(names) for names in skipped.values())
+    typer.echo(f"skipped {count} file{'s' if count != 1 else ''}:", err=True)
+    for reason, names in list(skipped.items())[:MAX_WARNINGS]:
+        more = f" and {len(names) - SKIPPED_NAMES} more" if len(names) > SKIPPED_NAMES else ""
+        typer.echo(_line(f"  {reason}: {', '.join(names[:SKIPPED_NAMES])}{more}"), err=True)
+    if len(skipped) > MAX_WARNINGS:
+        typer.echo(
+            f"  ... and {len(skipped) - MAX_WARNINGS} more reasons (manifest.json lists every file)", err=True
+        )
+    if result.status == "failed" and result.manifest.totals.files == 0:
+        typer.echo(
+            "error: no analysable input: every file found was skipped; analyze reads access logs "
+            "(combined, common, JSON lines, CSV)",
+            err=True,
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -132,6 +181,8 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]edgelog analyze /var/log/logs_to_process --out /tmp/out --since 2026-11-23T08:00Z[/]
         """
+        from edgelog.analysis import analyze
+
         _check_writable(out)
         result = analyze(
             inputs,
@@ -163,6 +214,8 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]edgelog merge results/node-1 results/node-2 --out results/merged[/]
         """
+        from edgelog.analysis import merge
+
         _check_writable(out)
         result = merge(dirs, out, max_object_bytes=max_object_bytes)
         _summary(result)

@@ -9,24 +9,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
 
-from edgelog.generator.backfill import backfill, stream
-from edgelog.generator.config import GeneratorConfig, load_config
-from edgelog.generator.formats import FORMATS
-from edgelog.generator.options import (
-    MAX_DURATION,
-    check_formats,
-    check_seconds,
-    check_seed,
-    default_backfill_start,
-    default_stream_start,
-    parse_duration,
-    parse_time,
-)
+from edgelog.naming import FORMAT_FILES
+
+if TYPE_CHECKING:  # the generator is imported by the commands that run it, not by `edgelog --help`
+    from edgelog.generator.config import GeneratorConfig
 
 gen = typer.Typer(
     name="generate",
@@ -36,7 +26,7 @@ gen = typer.Typer(
     rich_markup_mode="rich",
 )
 
-FORMAT_NAMES = ", ".join(FORMATS)
+FORMAT_NAMES = ", ".join(FORMAT_FILES)
 
 ConfigOpt = Annotated[
     Path | None,
@@ -62,6 +52,9 @@ FlatOpt = Annotated[
 
 
 def _config(path: Path | None, seed: int | None = None, flat: bool = False) -> GeneratorConfig:
+    from edgelog.generator.config import load_config
+    from edgelog.generator.options import check_seed
+
     check_seed(seed)
     cfg = load_config(path)
     overrides: dict[str, object] = {}
@@ -111,6 +104,9 @@ def backfill_cmd(
 
     Example: [bold]edgelog generate backfill --start 2026-11-23T08:00Z -d 1h --node n1 --out ./logs --gzip[/]
     """
+    from edgelog.generator.backfill import backfill
+    from edgelog.generator.options import check_formats, default_backfill_start, parse_duration, parse_time
+
     chosen = check_formats(formats or ["combined"])
     dur = parse_duration(duration, "--duration")
     step = parse_duration(interval, "--interval")
@@ -194,6 +190,7 @@ def live_cmd(
     Example: [bold]edgelog generate live -o /var/log/app/access-n1.log --status-file /run/gen.json[/]
     """
     from edgelog.generator.live import run_live
+    from edgelog.generator.options import parse_duration
 
     secs = parse_duration(duration, "--duration").total_seconds() if duration else None
     cfg = _config(config, seed)
@@ -235,6 +232,7 @@ def health_cmd(
     Example: [bold]edgelog generate health --status-file /var/lib/edgelog/generator.json --max-silence 30[/]
     """
     from edgelog.generator.live import check_health
+    from edgelog.generator.options import MAX_DURATION, check_seconds
 
     check_seconds("--max-silence", max_silence, MAX_DURATION.total_seconds())
     health = check_health(status_file, max_silence)
@@ -263,6 +261,9 @@ def stream_cmd(
 
     Example: [bold]edgelog generate stream -n 100000 --format json | jq .status | sort | uniq -c[/]
     """
+    from edgelog.generator.backfill import stream
+    from edgelog.generator.options import default_stream_start, parse_duration, parse_time
+
     t0 = parse_time(start, "--start") if start else default_stream_start(time.time())
     dur = parse_duration(duration, "--duration") if duration else None
     cfg = _config(config, seed, flat)
@@ -283,6 +284,10 @@ def config_cmd(config: ConfigOpt = None) -> None:
 
     Example: [bold]edgelog generate config --config log-generator/config.example.yaml[/]
     """
+    import yaml
+
+    from edgelog.generator.config import load_config
+
     cfg = load_config(config)
     typer.echo(yaml.safe_dump(cfg.data, sort_keys=False, default_flow_style=None, width=100), nl=False)
 

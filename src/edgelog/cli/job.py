@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from edgelog.errors import EdgelogError, ExitCode
-from edgelog.jobs.validate import DEFAULT_ALLOW_LIST
+from edgelog.errors import EdgelogError, ExitCode, UsageError
+from edgelog.jobs.model import DEFAULT_ALLOW_LIST
 
 if TYPE_CHECKING:
     from edgelog.jobs.network import NetworkNode
@@ -76,12 +76,18 @@ def list_cmd() -> None:
 
     Example: [bold]edgelog job list[/]
     """
-    from edgelog.jobs.spec import describe_specs
+    from edgelog.jobs.spec import JOBS_DIR_ENV, describe_specs, jobs_dir
 
+    infos = describe_specs()
+    if not infos:
+        raise UsageError(
+            f"no job specs (*.yaml) in {jobs_dir()}",
+            hint=f"unset {JOBS_DIR_ENV} to use the specs installed with edgelog, or set it to a jobs/ dir",
+        )
     table = Table(title="job specs", title_justify="left")
     for col in ("name", "type", "required variables", "optional variables", "what"):
         table.add_column(col, overflow="fold")
-    for info in describe_specs():
+    for info in infos:
         table.add_row(
             escape(info.name),
             escape(info.job_type),

@@ -1,7 +1,9 @@
 """The ``edgelog`` entry point: builds the app from each area's commands and maps errors to exit codes.
 
 Each area (generate, analyze, results, job) lives in its own module with a ``register(app)`` function, so the
-CLI stays a thin layer over the library and the modules do not step on each other.
+CLI stays a thin layer over the library and the modules do not step on each other. Those modules import the
+library inside their commands, so ``edgelog --help`` and ``--version`` load neither DuckDB nor the generator
+nor the GCS client (tests/test_cli_startup.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from edgelog import __version__
+import edgelog
 from edgelog.errors import EdgelogError
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -58,7 +60,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"edgelog {__version__}")
+        typer.echo(f"edgelog {edgelog.__version__}")
         raise typer.Exit()
 
 

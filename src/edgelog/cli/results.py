@@ -135,21 +135,34 @@ def jobs(
     if not found:
         console.print(Text(f"no jobs under {url} (prefix {prefix!r})"))
         return
+    # Job ids are what people copy into `edgelog fetch`: never cut or wrapped. The other columns wrap, and a
+    # terminal too narrow for all of them gets the essential ones (--json has everything).
+    id_width = max(len(j.job_id) for j in found)
+    spare = console.width - id_width
+    labels = (
+        ["nodes", "executions", "objects", "size", "first", "last"]
+        if spare >= 80
+        else ["nodes", "size", "first", "last"]
+        if spare >= 40
+        else ["nodes", "last"]
+    )
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for label in ("job", "nodes", "executions", "objects", "size", "first published", "last published"):
-        table.add_column(
-            label, justify="right" if label in ("nodes", "executions", "objects", "size") else "left"
-        )
+    table.add_column("job", no_wrap=True, overflow="ignore", min_width=id_width)
+    for label in labels:
+        if label in ("first", "last"):
+            table.add_column(f"{label} published (UTC)", overflow="fold", min_width=10)
+        else:
+            table.add_column(label, justify="right", overflow="fold")
     for job in found:
-        table.add_row(
-            Text(job.job_id),
-            Text(fmt(job.nodes)),
-            Text(fmt(job.executions)),
-            Text(fmt(job.objects)),
-            Text(human_bytes(job.bytes)),
-            Text(fmt(job.first_updated)),
-            Text(fmt(job.last_updated)),
-        )
+        cells = {
+            "nodes": fmt(job.nodes),
+            "executions": fmt(job.executions),
+            "objects": fmt(job.objects),
+            "size": human_bytes(job.bytes),
+            "first": f"{job.first_updated:%Y-%m-%d %H:%M:%S}" if job.first_updated else "–",
+            "last": f"{job.last_updated:%Y-%m-%d %H:%M:%S}" if job.last_updated else "–",
+        }
+        table.add_row(Text(job.job_id), *(Text(cells[k]) for k in labels))
     console.print(table)
 
 

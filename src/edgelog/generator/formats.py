@@ -18,21 +18,14 @@ from datetime import UTC, datetime
 
 from edgelog.generator.engine import Engine, Event, derive_seed
 from edgelog.generator.site import Req
+from edgelog.naming import FORMAT_FILES
 from edgelog.records import RECORD_FIELDS
 
 _MASK128 = (1 << 128) - 1
 _MIX1 = 0x9E3779B97F4A7C15F39CC0605CEDC835  # odd: multiplication mod 2^128 is a bijection
 _MIX2 = 0xD6E8FEB86659FD93C2B2AE3D27D4EB4F
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-# format -> (stream, file extension)
-FORMATS: dict[str, tuple[str, str]] = {
-    "combined": ("access", ".log"),
-    "common": ("access", ".log"),
-    "json": ("access", ".jsonl"),
-    "csv": ("access", ".csv"),
-    "app": ("app", ".log"),
-    "error": ("error", ".log"),
-}
+FORMATS = FORMAT_FILES  # format -> (stream, file extension): the file-name rule lives in edgelog.naming
 
 
 def clf_time(sec: int) -> str:

@@ -22,6 +22,8 @@ DEFAULT_ENCODING = "gzip"  # Bacalhau's S3 publisher default when Encoding is em
 # Bacalhau's S3 publisher uploads with aws-sdk-go-v2's manager.Uploader (default part size 5 MiB): objects of
 # this size or more go multipart with CRC32 checksum trailers, which GCS and S3-compatible stores reject.
 S3_MULTIPART_BYTES = 5 * 1024 * 1024
+# the nodes' Compute.AllowListedLocalPaths (cloud-init/compute.yaml.tftpl)
+DEFAULT_ALLOW_LIST = ("/var/log/logs_to_process:ro", "/var/cache/edgelog/parse:rw")
 
 
 def lookup_field(mapping: dict[str, Any], key: str) -> tuple[str | None, Any]:

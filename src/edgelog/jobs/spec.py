@@ -16,15 +16,16 @@ from edgelog.errors import UsageError
 from edgelog.jobs.model import JobSpec
 from edgelog.jobs.template import render, variables_used
 from edgelog.jobs.validate import DEFAULT_ALLOW_LIST, load_spec_yaml, validate_job
+from edgelog.settings import package_data_dir
 
 JOBS_DIR_ENV = "EDGELOG_JOBS_DIR"
 
 
 def jobs_dir() -> Path:
-    """Where named specs live: ``$EDGELOG_JOBS_DIR`` or the repository's ``jobs/`` directory."""
+    """Where named specs live: ``$EDGELOG_JOBS_DIR``, else the specs installed with the package."""
     if env := os.environ.get(JOBS_DIR_ENV):
         return Path(env)
-    return Path(__file__).resolve().parents[3] / "jobs"
+    return package_data_dir("jobs", marker="access-log-report.yaml", env=JOBS_DIR_ENV)
 
 
 def available_specs() -> list[str]:

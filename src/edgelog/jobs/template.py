@@ -60,11 +60,37 @@ class _Dot:
     """The template's data (``.``); only meaningful as the first argument of ``index``."""
 
 
+class _Vars(dict[str, str]):
+    """The variables, and every ``{{.name}}`` the render needed but did not have (name -> first line)."""
+
+    def __init__(self, values: Mapping[str, str]):
+        super().__init__(values)
+        self.missing: dict[str, str] = {}
+
+
 def render(text: str, variables: Mapping[str, str], *, path: str | Path | None = None) -> str:
-    """Render ``text`` as Bacalhau does before parsing the YAML; an unset ``{{.var}}`` raises ConfigError."""
+    """Render ``text`` as Bacalhau does before parsing the YAML; unset ``{{.var}}`` raise one ConfigError
+    naming every one of them (Go stops at the first; a user fixing them one run at a time would not)."""
     nodes = _parse(text, path)
     out: list[str] = []
-    _execute(nodes, dict(variables), out, path)
+    data = _Vars(variables)
+    _execute(nodes, data, out, path)
+    if data.missing:
+        names = list(data.missing)
+        lines = sorted({int(w.split()[-1]) for w in data.missing.values()})
+        where = f"line {lines[0]}" if len(lines) == 1 else f"lines {', '.join(map(str, lines))}"
+        listed = ", ".join(repr(n) for n in names)
+        raise ConfigError(
+            path,
+            where,
+            f"template variable{'s' if len(names) > 1 else ''} {listed} "
+            f"{'are' if len(names) > 1 else 'is'} not set ({{{{.name}}}} needs a value: missingkey=error)",
+            hint="pass "
+            + " ".join(f"--var {n}=VALUE" for n in names)
+            + " (bacalhau: "
+            + " ".join(f"-V {n}=VALUE" for n in names)
+            + ")",
+        )
     return "".join(out)
 
 
@@ -240,7 +266,7 @@ def _truthy(value: object) -> bool:
     return bool(value)
 
 
-def _eval(expr: list, data: dict[str, str], path: str | Path | None, where: str) -> object:
+def _eval(expr: list, data: _Vars, path: str | Path | None, where: str) -> object:
     if not expr:
         raise ConfigError(path, where, "empty expression in template action", hint=SYNTAX_HINT)
     head = expr[0]
@@ -285,7 +311,7 @@ def _eval(expr: list, data: dict[str, str], path: str | Path | None, where: str)
     return _term(head, data, path, where)
 
 
-def _term(term: object, data: dict[str, str], path: str | Path | None, where: str) -> object:
+def _term(term: object, data: _Vars, path: str | Path | None, where: str) -> object:
     if isinstance(term, list):
         return _eval(term, data, path, where)
     if isinstance(term, _Dot):
@@ -293,13 +319,9 @@ def _term(term: object, data: dict[str, str], path: str | Path | None, where: st
     assert isinstance(term, tuple)
     kind, value = term
     if kind == "field":
-        if value not in data:
-            raise ConfigError(
-                path,
-                where,
-                f"template variable {value!r} is not set ({{{{.{value}}}}} needs a value: missingkey=error)",
-                hint=f"pass --var {value}=VALUE (bacalhau: -V {value}=VALUE)",
-            )
+        if value not in data:  # render() names every missing variable once the whole template ran
+            data.missing.setdefault(value, where)
+            return ""
         return data[value]
     if kind in ("str", "bool"):
         return value
@@ -308,7 +330,7 @@ def _term(term: object, data: dict[str, str], path: str | Path | None, where: st
     )
 
 
-def _execute(nodes: list, data: dict[str, str], out: list[str], path: str | Path | None) -> None:
+def _execute(nodes: list, data: _Vars, out: list[str], path: str | Path | None) -> None:
     for node in nodes:
         if isinstance(node, _Text):
             out.append(node.text)

@@ -21,10 +21,8 @@ from typing import Any
 import yaml
 
 from edgelog.errors import ConfigError, UsageError
-from edgelog.jobs.model import canonical_fields, field_value
+from edgelog.jobs.model import DEFAULT_ALLOW_LIST, canonical_fields, field_value
 
-# the nodes' Compute.AllowListedLocalPaths (cloud-init/compute.yaml.tftpl)
-DEFAULT_ALLOW_LIST = ("/var/log/logs_to_process:ro", "/var/cache/edgelog/parse:rw")
 # The images the compute nodes pull at boot (terraform output pre_pulled_images), as the CLI learns them.
 PRE_PULLED_ENV = "EDGELOG_PRE_PULLED_IMAGES"
 JOB_IMAGE_NAME = "edgelog-job"  # the repository name jobs/Dockerfile is built and pushed as
@@ -419,12 +417,51 @@ class _Checker:
                     f"{item!r} is not NAME=value",
                     hint="write NAME=value, e.g. TZ=UTC",
                 )
+        self.analyze_args(p, f"{field}.Params")
         workdir = p.get("WorkingDirectory")
         if workdir not in (None, "") and (not isinstance(workdir, str) or not workdir.startswith("/")):
             self.err(
                 f"{field}.Params.WorkingDirectory",
                 f"must be an absolute path, got {workdir!r}",
                 hint="use an absolute path such as /tmp, or remove WorkingDirectory",
+            )
+
+    def analyze_args(self, params: dict[str, Any], field: str) -> None:
+        """``edgelog analyze`` options every node would refuse at run time (``--since yesterday``)."""
+        entrypoint, parameters = params.get("Entrypoint") or [], params.get("Parameters") or []
+        if not all(isinstance(a, str) for a in (*entrypoint, *parameters)):
+            return  # reported above
+        argv = [*entrypoint, *parameters]
+        if len(argv) < 2 or Path(argv[0]).name != "edgelog" or argv[1] != "analyze":
+            return
+        from edgelog.analysis.inputs import parse_time
+
+        offset = len(entrypoint)
+        times: dict[str, Any] = {}
+        for i, arg in enumerate(argv):
+            option, eq, inline = arg.partition("=")
+            if option not in ("--since", "--until"):
+                continue
+            if eq:
+                where, value = i, inline
+            elif i + 1 < len(argv):
+                where, value = i + 1, argv[i + 1]
+            else:
+                continue
+            try:
+                times[option] = parse_time(value, option)
+            except UsageError as exc:
+                self.err(
+                    f"{field}.Parameters[{where - offset}]" if where >= offset else f"{field}.Entrypoint",
+                    f"{exc.message}: edgelog analyze would refuse it on every node",
+                    hint=f"an ISO-8601 time, e.g. --var {option.removeprefix('--')}=2026-11-23T08:00:00Z",
+                )
+        since, until = times.get("--since"), times.get("--until")
+        if since is not None and until is not None and since >= until:
+            self.err(
+                f"{field}.Parameters",
+                "--since is not before --until: edgelog analyze would refuse it on every node",
+                hint="swap the two times",
             )
 
     def result_paths(self, value: Any, field: str) -> list[Any]:
@@ -549,11 +586,16 @@ class _Checker:
             )
         else:
             multi = jtype in ("ops", "daemon") or count > 1
-            if multi and "{nodeID}" not in key and "{executionID}" not in key:
+            if "{nodeID}" not in key:
+                clash = (
+                    "; nodes would overwrite each other's results"
+                    if multi and "{executionID}" not in key
+                    else ""
+                )
                 self.err(
                     f"{field}.Params.Key",
-                    f"{key!r} has no {{nodeID}} or {{executionID}} placeholder: every node's execution would "
-                    "overwrite the others' results",
+                    f"{key!r} has no {{nodeID}} placeholder: edgelog fetch finds each node's results at "
+                    f"<prefix>/{{jobID}}/{{nodeID}}/...{clash}",
                     hint="use Key: <prefix>/{jobID}/{nodeID}/{executionID}",
                 )
             if "{jobID}" not in key and "{executionID}" not in key:

@@ -436,11 +436,8 @@ def _decide(work: _Work) -> None:
     if work.exit_code not in (None, 0):
         manifest_status = work.manifest.status if work.manifest else None
         # `edgelog analyze` exits 3 when it produced results but some input files failed: usable, partial.
-        if work.exit_code == ExitCode.PARTIAL and manifest_status == "partial":
-            work.status, work.reason = (
-                "partial",
-                "analysis was partial (exit code 3), see the node's manifest",
-            )
+        if work.exit_code == ExitCode.PARTIAL and manifest_status == "partial" and work.manifest:
+            work.status, work.reason = "partial", _partial_reason(work.manifest)
             return
         work.status, work.reason = "failed", f"job exited with code {work.exit_code}{_stderr_tail(work)}"
         return
@@ -451,12 +448,21 @@ def _decide(work: _Work) -> None:
     if manifest_status == "failed":
         work.status, work.reason = "failed", "the node's analysis failed (manifest status failed)"
     elif manifest_status == "partial":
-        work.status = "partial"
-        work.reason = f"analysis was partial: {work.manifest.totals.files_failed} input file(s) failed"
+        work.status, work.reason = "partial", _partial_reason(work.manifest)
     elif manifest_status == "ok":
         work.status = "ok"
     else:
         work.status, work.reason = "corrupt", f"manifest has an unknown status {manifest_status!r}"
+
+
+def _partial_reason(manifest: Manifest) -> str:
+    """What a node's partial result lacks: input files (its totals are lower bounds) or reports/queries."""
+    parts = []
+    if manifest.totals.files_failed:
+        parts.append(f"{manifest.totals.files_failed} input file(s) failed")
+    for q in manifest.failed_queries:
+        parts.append(f"{'query' if q.kind == 'user' else 'report'} {q.name} failed")
+    return "analysis was partial: " + ("; ".join(parts) or "see the node's manifest")
 
 
 # -- progress --------------------------------------------------------------------------------------

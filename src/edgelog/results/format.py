@@ -74,3 +74,23 @@ def compact(value: float) -> str:
         if abs(value) >= div:
             return f"{value / div:.3g}{suffix}"
     return f"{value:.3g}" if value % 1 else f"{int(value)}"
+
+
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int) -> str:
+    """Values as one line of block characters at most ``width`` wide (neighbours summed to fit).
+
+    Zero is a blank, so a gap in traffic shows as a gap; any value above zero draws at least the lowest block.
+    """
+    if not values or width < 1:
+        return ""
+    per = math.ceil(len(values) / width)
+    sums = [sum(values[i : i + per]) for i in range(0, len(values), per)]
+    top = max(sums)
+    if top <= 0:
+        return " " * len(sums)
+    levels = len(SPARK_BLOCKS)
+    steps = [min(levels - 1, max(0, math.ceil(v / top * levels) - 1)) for v in sums]
+    return "".join(" " if v <= 0 else SPARK_BLOCKS[step] for v, step in zip(sums, steps, strict=True))

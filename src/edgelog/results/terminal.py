@@ -7,20 +7,24 @@ like ``/[bold]x`` or a user agent full of brackets prints literally instead of r
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from edgelog.results.fetch import FetchResult
-from edgelog.results.format import SEVERITY_COLORS, STATUS_COLORS, duration, fmt, human_bytes, pct
-from edgelog.results.tables import ResultData, Row, load_result
+from edgelog.results.format import SEVERITY_COLORS, STATUS_COLORS, duration, fmt, human_bytes, pct, sparkline
+from edgelog.results.tables import QueryResult, ResultData, Row, load_result
+
+if TYPE_CHECKING:
+    from edgelog.results.fetch import FetchResult
 
 Col = tuple[str, str, Callable[[Any], str] | None]
+BUCKET = timedelta(minutes=5)  # time_5min and error_rate buckets
+QUERY_ROWS_SHOWN = 20
 
 
 def _table(title: str, rows: Sequence[Row], cols: Sequence[Col], *, limit: int = 10) -> Table:
@@ -37,6 +41,10 @@ def _table(title: str, rows: Sequence[Row], cols: Sequence[Col], *, limit: int =
     if len(rows) > limit:
         table.caption = f"top {limit} of {len(rows)}"
     return table
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(1, limit - 1)] + "…"
 
 
 def _status_text(status: str) -> Text:
@@ -79,6 +87,7 @@ def render_summary(data: ResultData, console: Console) -> None:
         (k1, v1), (k2, v2) = pairs[i], pairs[i + 1]
         overview.add_row(k1, Text(v1), k2, Text(v2))
     console.print(overview)
+    print_time_series(data, console)
 
     console.print(
         _table(
@@ -106,6 +115,18 @@ def render_summary(data: ResultData, console: Console) -> None:
             data.rows("referring_sites"),
             [("site", "site", None), ("hits", "requests", None)],
             limit=6,
+        )
+    )
+    console.print(
+        _table(
+            "Tags",
+            data.rows("tags"),
+            [
+                ("tag", "tag", None),
+                ("hits", "requests", None),
+                ("visitors", "visitors", None),
+                ("errors", "errors", None),
+            ],
         )
     )
     console.print(
@@ -154,7 +175,106 @@ def render_summary(data: ResultData, console: Console) -> None:
             ),
         )
     console.print(nodes)
+    print_queries(data.queries, console)
     print_quality(data, console)
+
+
+def _series(rows: list[Row], key: str, value: Callable[[Row], float]) -> tuple[list[datetime], list[float]]:
+    """Every 5-minute bucket from the first to the last (buckets without requests are 0, not skipped)."""
+    points = {r[key]: value(r) for r in rows if isinstance(r.get(key), datetime)}
+    if not points:
+        return [], []
+    first, last = min(points), max(points)
+    times = [first + i * BUCKET for i in range(int((last - first) / BUCKET) + 1)]
+    return times, [points.get(t, 0.0) for t in times]
+
+
+def print_time_series(data: ResultData, console: Console) -> None:
+    """Requests and errors per 5 minutes as sparklines, then requests, visitors and errors per hour."""
+    times, hits = _series(data.rows("time_5min"), "bucket", lambda r: float(r.get("hits") or 0))
+    title = Text("Requests over time", style="italic")
+    if not times:
+        console.print(title.append(": no requests"))
+        return
+    peak = max(range(len(hits)), key=lambda i: hits[i])
+    title.append(
+        f" (UTC, 5-minute buckets, {times[0]:%Y-%m-%d %H:%M} → {times[-1] + BUCKET:%Y-%m-%d %H:%M}; "
+        f"peak {fmt(int(hits[peak]))} at {times[peak]:%H:%M})",
+        style="",
+    )
+    console.print(title)
+    width = max(10, min(len(hits), console.width - 12))
+    errors_by_bucket = {
+        r["bucket"]: float((r.get("errors_4xx") or 0) + (r.get("errors_5xx") or 0))
+        for r in data.rows("error_rate")
+        if isinstance(r.get("bucket"), datetime)
+    }
+    errors = [errors_by_bucket.get(t, 0.0) for t in times]
+    lines = Table.grid(padding=(0, 1))
+    lines.add_column(style="dim", no_wrap=True)
+    lines.add_column(no_wrap=True)
+    lines.add_row("requests", Text(sparkline(hits, width), style="cyan"))
+    lines.add_row("4xx+5xx", Text(sparkline(errors, width), style="red"))
+    console.print(lines)
+
+    hourly: dict[datetime, Row] = {}
+    for r in data.rows("time_hourly"):
+        if isinstance(r.get("hour"), datetime):
+            hourly[r["hour"]] = {
+                "hour": r["hour"],
+                "hits": r.get("hits"),
+                "visitors": r.get("visitors"),
+                "errors": 0,
+            }
+    for t, n in errors_by_bucket.items():
+        hour = t.replace(minute=0, second=0, microsecond=0)
+        if hour in hourly:
+            hourly[hour]["errors"] += int(n)
+    rows = [hourly[h] for h in sorted(hourly)]
+    for r in rows:
+        r["error_rate"] = r["errors"] / r["hits"] if r.get("hits") else None
+    table = _table(
+        "Per hour (UTC)",
+        rows,
+        [
+            ("hour", "hour", lambda v: f"{v:%Y-%m-%d %H:00}"),
+            ("hits", "requests", None),
+            ("visitors", "visitors", None),
+            ("errors", "4xx+5xx", None),
+            ("error_rate", "error rate", pct),
+        ],
+        limit=24,
+    )
+    if len(rows) > 24:
+        table.caption = f"first 24 of {len(rows)} hours (all of them: edgelog report --html)"
+    console.print(table)
+
+
+def print_queries(
+    queries: list[QueryResult], console: Console, *, limit: int = QUERY_ROWS_SHOWN, cell_chars: int = 200
+) -> None:
+    """Each user --query: its first ``limit`` rows (cells cut at ``cell_chars``), or why it has none."""
+    for q in queries:
+        if q.entry.status != "ok" or q.table is None:
+            console.print(Text(f"Query {q.name}: failed (the error is under Data quality)", style="yellow"))
+            continue
+        table = Table(
+            title=f"Query {q.name}", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, expand=False
+        )
+        for name in q.columns:
+            numeric = any(
+                isinstance(r.get(name), int | float) and not isinstance(r.get(name), bool) for r in q.rows
+            )
+            table.add_column(name, justify="right" if numeric else "left", overflow="fold", max_width=60)
+        for row in q.rows[:limit]:
+            table.add_row(*(Text(_clip(fmt(row.get(name)), cell_chars)) for name in q.columns))
+        shown = min(limit, len(q.rows))
+        more = f", first {shown} shown" if q.total_rows > shown else ""
+        console.print(table)
+        # A line of its own, not the table's caption: a caption folds to the width of a narrow table.
+        console.print(
+            Text(f"{fmt(q.total_rows)} row(s){more} · {q.entry.file} · all rows in {q.table}", style="dim")
+        )
 
 
 def print_quality(data: ResultData, console: Console) -> None:
@@ -185,9 +305,28 @@ def print_quality(data: ResultData, console: Console) -> None:
         console.print(Text(f"  integrity: {problem}", style="bold red"))
     if data.missing:
         console.print(Text(f"  missing report tables: {', '.join(data.missing)}", style="yellow"))
-    if data.partial:
+    for q in [*data.failed_reports, *data.failed_queries]:
+        kind = "query" if q.kind == "user" else "report"
+        console.print(Text(f"  failed {kind} {q.name}: {q.error or q.status}", style="yellow"))
+    uncounted = data.uncounted
+    if uncounted:
         console.print(
             Text(f"PARTIAL RESULT (status {data.status}): totals are lower bounds.", style="bold yellow")
+        )
+    elif data.partial and not data.integrity_problems:
+        failed = [
+            f"{'query' if q.kind == 'user' else 'report'} {q.name}"
+            for q in (*data.failed_reports, *data.failed_queries)
+        ]
+        missing = [
+            f"report table {n}" for n in data.missing if n not in {q.name for q in data.failed_reports}
+        ]
+        console.print(
+            Text(
+                f"INCOMPLETE RESULT (status {data.status}): {', '.join([*failed, *missing])} failed or "
+                "missing; every input was read, so every total shown is complete.",
+                style="bold yellow",
+            )
         )
 
 
@@ -238,9 +377,15 @@ def print_fetch(result: FetchResult, console: Console) -> None:
     if result.merged_dir:
         console.print(Text(f"merged result: {result.merged_dir}"))
     if result.partial and result.merged_dir:
+        left_out = [n.node_id for n in result.nodes if not n.usable]
         console.print(
             Text(
-                "The merged result is PARTIAL: nodes above that are not ok are not in it.",
+                "The merged result is PARTIAL: "
+                + (
+                    f"node(s) {', '.join(left_out)} are not in it."
+                    if left_out
+                    else "every node is in it, with what the reasons above say is missing."
+                ),
                 style="bold yellow",
             )
         )

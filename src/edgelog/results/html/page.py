@@ -29,7 +29,7 @@ from edgelog.results.format import (
 from edgelog.results.html.assets import SCRIPT, STYLE
 from edgelog.results.html.charts import colored, donut, hbars, time_chart
 from edgelog.results.html.markup import Column, badge, card, esc, panel, sort_key, table
-from edgelog.results.tables import ResultData, Row, load_result
+from edgelog.results.tables import QUERY_ROWS, ResultData, Row, load_result
 
 SECTIONS = (
     ("overview", "Overview"),
@@ -58,24 +58,24 @@ def _banners(data: ResultData) -> str:
             '<div class="banner integrity">Integrity check failed: these files do not match the manifest, '
             f"so the numbers below cannot be trusted.<ul>{items}</ul></div>"
         )
-    reasons = []
-    m = data.manifest
-    for node in m.fetch.nodes if m.fetch else []:
-        if node.status != "ok":
-            reasons.append(f"node {node.node_id}: {node.status} — {node.reason or ''}".strip())
-    reasons += m.fetch.problems if m.fetch else []
-    if m.totals.files_failed:
-        reasons.append(f"{m.totals.files_failed} input file(s) failed to parse (see Data quality)")
-    for q in m.queries:
-        if q.status != "ok":
-            reasons.append(f"query {q.name}: {q.status} {q.error or ''}".strip())
-    if data.missing:
-        reasons.append(f"report tables missing: {', '.join(data.missing)}")
-    if data.status != "ok" or reasons:
-        items = "".join(f"<li>{esc(r)}</li>" for r in reasons[:30])
+    failed = [
+        f"{'query' if q.kind == 'user' else 'report'} {q.name} failed: {q.error or q.status}"
+        for q in (*data.failed_reports, *data.failed_queries)
+    ]
+    failed_reports = {q.name for q in data.failed_reports}
+    failed += [f"report table missing: {n}" for n in data.missing if n not in failed_reports]
+    uncounted = data.uncounted
+    if uncounted:
+        items = "".join(f"<li>{esc(r)}</li>" for r in [*uncounted, *failed][:30])
         out.append(
             f'<div class="banner partial">Partial result (status: {esc(data.status)}): some inputs or nodes '
             f"are not included, so totals are lower bounds.<ul>{items}</ul></div>"
+        )
+    elif failed:
+        items = "".join(f"<li>{esc(r)}</li>" for r in failed[:30])
+        out.append(
+            f'<div class="banner partial">Incomplete result (status: {esc(data.status)}): every input was '
+            f"read, so every total shown is complete, but these are missing:<ul>{items}</ul></div>"
         )
     return "".join(out)
 
@@ -431,6 +431,26 @@ def _nodes(data: ResultData) -> str:
     return panel("nodes", "Per-node breakdown", "What each node contributed to this result.", body)
 
 
+def _queries(data: ResultData) -> str:
+    """The user's --query results: first rows of each (fetch adds node_id), or why a query has none."""
+    parts = []
+    for q in data.queries:
+        heading = f"<h3>{esc(q.name)}</h3>"
+        if q.entry.status != "ok" or q.table is None:
+            error = q.entry.error or "its result table is missing"
+            parts.append(f'{heading}<div class="banner partial">Failed: {esc(error)}</div>')
+            continue
+        shown = min(len(q.rows), QUERY_ROWS)
+        note = f"{q.total_rows:,} row(s)" + (f", the first {shown} shown" if q.total_rows > shown else "")
+        parts.append(
+            f'{heading}<p class="desc">{esc(note)} · {esc(q.entry.file)} · all rows in {esc(q.table)}</p>'
+            + table(q.rows, [(c, c, None) for c in q.columns], limit=QUERY_ROWS)
+        )
+    return panel(
+        "queries", "Your queries", "Results of the --query SQL files this run was given.", "".join(parts)
+    )
+
+
 def _quality(data: ResultData) -> str:
     m = data.manifest
     totals = m.totals
@@ -531,7 +551,8 @@ def build_html(data: ResultData, *, title: str | None = None) -> str:
         "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
         f"script-src 'sha256-{script_hash}'; base-uri 'none'; form-action 'none'"
     )
-    nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in SECTIONS)
+    sections = [*SECTIONS[:-1], ("queries", "Queries"), SECTIONS[-1]] if data.queries else list(SECTIONS)
+    nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in sections)
     panels = [
         _banners(data),
         _overview(data),
@@ -562,6 +583,7 @@ def build_html(data: ResultData, *, title: str | None = None) -> str:
         _tags(data),
         _anomalies(data),
         _nodes(data),
+        _queries(data) if data.queries else "",
         _quality(data),
     ]
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
