@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import statistics
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from support.results import copy_sample, write_wide_log
 from typer.testing import CliRunner
 
 from edgelog import resultdir
 from edgelog.cli.main import app
 from edgelog.resultdir import Manifest
+from edgelog.results import print_summary
 
 runner = CliRunner()
 ANALYZE_PHASES = ["setup", "discover", "parse", "reports", "write"]
@@ -143,3 +148,107 @@ def test_merge_of_merges_keeps_every_analyze_run_once(nodes: dict[str, Path], tm
     assert [r["node_id"] for r in runs] == ["node-a", "node-b", "node-c"]
     assert runs[:2] == _manifest(first)["runs"]  # concatenated as they were: exact at any depth
     assert [m["kind"] for m in _manifest(top)["merged_from"]] == ["merge", "analyze"]
+
+
+# -- the report shows them --------------------------------------------------------------------------
+
+
+def _report(result_dir: Path) -> str:
+    res = runner.invoke(app, ["report", str(result_dir)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def test_report_shows_each_nodes_processing_and_the_slowest(merged: Path) -> None:
+    runs = _manifest(merged)["runs"]
+    slowest = max(runs, key=lambda r: r["duration_s"])
+    text = _report(merged)
+    assert "Node processing" in text
+    section = text[text.index("Node processing") :]
+    for run in runs:
+        row = next(line for line in section.splitlines() if run["node_id"] in line)
+        assert f"{run['duration_s']:.2f}s" in row, row
+        assert re.search(r"\d+(\.\d)? MiB", row), row  # peak memory
+    durations = sorted(r["duration_s"] for r in runs)
+    assert f"slowest: {slowest['node_id']}" in section
+    assert f"min {durations[0]:.2f}s" in section and f"max {durations[-1]:.2f}s" in section
+    assert f"median {statistics.median(durations):.2f}s" in section
+    merge_line = next(line for line in section.splitlines() if line.startswith("merge: "))
+    # the merge's own phases, after the nodes'
+    assert all(f"{phase} " in merge_line for phase in MERGE_PHASES), merge_line
+
+
+def _set_durations(merged: Path, target: Path, durations: dict[str, tuple[float, dict[str, float]]]) -> None:
+    """A copy of ``merged`` whose runs took the given (duration, phases): the report's arithmetic, checked."""
+    import shutil
+
+    shutil.copytree(merged, target)
+    m = resultdir.read(target)
+    assert m.runs is not None
+    for run in m.runs:
+        assert run.processing is not None
+        run.duration_s, run.processing.phases_s = durations[run.node_id or ""]
+    m.write(target)
+
+
+def test_the_spread_says_how_much_the_slowest_node_holds_the_job_back(merged: Path, tmp_path: Path) -> None:
+    _set_durations(
+        merged,
+        tmp_path / "m",
+        {
+            "node-a": (2.0, {"setup": 0.0, "discover": 0.0, "parse": 1.0, "reports": 0.5, "write": 0.5}),
+            "node-b": (3.0, {"setup": 0.5, "discover": 0.0, "parse": 1.0, "reports": 1.0, "write": 0.5}),
+            "node-c": (11.0, {"setup": 0.5, "discover": 0.0, "parse": 9.0, "reports": 1.0, "write": 0.5}),
+        },
+    )
+    section = _report(tmp_path / "m").split("Node processing", 1)[1]
+    flat = " ".join(section.split())
+    assert "spread: min 2.00s, median 3.00s, max 11.00s" in flat
+    # the job waited for node-c 8 s longer than for a median node (3.7x the median), most of it parsing
+    want = "slowest: node-c 11.00s, held the job back 8.00s over the median (3.7x); most in parse 9.00s (82%)"
+    assert want in flat
+
+
+def test_one_node_has_no_spread_and_an_older_result_says_it_has_no_figures(
+    nodes: dict[str, Path], tmp_path: Path
+) -> None:
+    text = _report(nodes["node-a"])  # an analyze result: its own manifest is the one run
+    section = text.split("Node processing", 1)[1]
+    assert "node-a" in section and "slowest" not in section
+    old = tmp_path / "old"
+    import shutil
+
+    shutil.copytree(nodes["node-a"], old)
+    m = resultdir.read(old)
+    m.processing = None
+    m.write(old)
+    text = _report(old)
+    assert "Node processing" not in text
+    assert "no processing figures" in text  # said, not silently left out
+
+
+def test_terminal_summary_marks_the_slowest_row(merged: Path) -> None:
+    out = StringIO()
+    print_summary(merged, Console(file=out, width=200, force_terminal=True, color_system="truecolor"))
+    runs = _manifest(merged)["runs"]
+    slowest = max(runs, key=lambda r: r["duration_s"])["node_id"]
+    section = out.getvalue().split("Node processing", 1)[1].split("spread:", 1)[0]
+    rows = {r["node_id"]: next(line for line in section.splitlines() if r["node_id"] in line) for r in runs}
+    assert "\x1b[" in rows[slowest], "the slowest node's row is highlighted"
+    assert all("\x1b[" not in line for node, line in rows.items() if node != slowest), rows
+
+
+def test_html_nodes_panel_shows_processing_the_slowest_and_the_spread(merged: Path, tmp_path: Path) -> None:
+    html = tmp_path / "r.html"
+    res = runner.invoke(app, ["report", str(merged), "--html", str(html), "--quiet"])
+    assert res.exit_code == 0, res.output
+    page = html.read_text()
+    nodes_panel = page[page.index('id="nodes"') : page.index('id="quality"')]
+    assert "Processing per node" in nodes_panel
+    runs = _manifest(merged)["runs"]
+    slowest = max(runs, key=lambda r: r["duration_s"])
+    assert f"{slowest['duration_s']:.2f}s" in nodes_panel
+    assert "Slowest node" in nodes_panel and slowest["node_id"] in nodes_panel
+    for label in ("Median", "Held back by", "Discover", "Parse", "Reports", "Write", "Lines/s", "Peak RSS"):
+        assert label in nodes_panel, label
+    assert 'data-chart="Time per node by phase"' in nodes_panel
