@@ -13,12 +13,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.results import analyze_node, copy_sample
+from support.results import analyze_node, copy_sample, publish_gzip, publish_plain, stage_execution
 from typer.testing import CliRunner
 
 from edgelog import resultdir
 from edgelog.cli.main import app
 from edgelog.errors import ExitCode
+from edgelog.storage import open_bucket
+from edgelog.storage.local import LocalBucket
 
 runner = CliRunner()
 
@@ -83,3 +85,54 @@ def test_a_range_that_disagrees_with_the_inputs_is_an_integrity_problem(
     assert problems and "data-range" in problems[0] and "inputs" in problems[0]
     res = runner.invoke(app, ["report", str(forged)])
     assert res.exit_code == ExitCode.INTEGRITY, res.output
+
+
+def _publish(bucket: LocalBucket, results: dict[str, Path], tmp: Path) -> None:
+    publish_plain(bucket, stage_execution(results["node-a"], tmp / "sa"), "edgelog/j-r/node-a/e-a")
+    publish_plain(bucket, stage_execution(results["node-b"], tmp / "sb"), "edgelog/j-r/node-b/e-b")
+    publish_plain(bucket, stage_execution(results["node-e"], tmp / "se"), "edgelog/j-r/node-e/e-e")
+    # gzip encoding: one archive, no keys to read a range from
+    publish_gzip(bucket, stage_execution(results["node-b"], tmp / "sg"), "edgelog/j-r/node-g/e-g", tmp)
+
+
+def test_jobs_shows_the_data_range_without_downloading_anything(
+    results: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = open_bucket(tmp_path / "bucket")
+    assert isinstance(bucket, LocalBucket)
+    _publish(bucket, results, tmp_path)
+
+    def no_download(self: LocalBucket, key: str, local: Path) -> None:
+        raise AssertionError(f"edgelog jobs downloaded {key}")
+
+    monkeypatch.setattr(LocalBucket, "download_file", no_download)
+    res = runner.invoke(app, ["jobs", "--bucket", str(tmp_path / "bucket"), "--json"])
+    assert res.exit_code == 0, res.output
+    (job,) = json.loads(res.stdout)
+    firsts, lasts = zip(*(_range(results[n]) for n in ("node-a", "node-b")), strict=True)
+    assert (job["data_first_ts"], job["data_last_ts"]) == (min(firsts), max(lasts))
+    # 4 executions; the gzip one shows no range (its listing is one archive): said, not hidden
+    assert (job["executions"], job["data_range_executions"]) == (4, 3)
+
+    table = runner.invoke(app, ["jobs", "--bucket", str(tmp_path / "bucket")], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "data from" in table.output and "data to" in table.output
+    assert "2026-11-22 23:20:17" in table.output and "2026-11-22 23:21:41" in table.output
+    assert "3 of 4" in table.output  # executions the range covers
+
+
+def test_jobs_of_results_without_a_range(results: dict[str, Path], tmp_path: Path) -> None:
+    """Results written before the range object existed (or only idle nodes) show no range, not a wrong one."""
+    old = tmp_path / "old"
+    shutil.copytree(results["node-a"], old)
+    shutil.rmtree(old / "data-range")
+    m = resultdir.read(old)
+    m.outputs = [o for o in m.outputs if not o.path.startswith("data-range/")]
+    m.write(old)
+    bucket = open_bucket(tmp_path / "bucket")
+    publish_plain(bucket, stage_execution(old, tmp_path / "so"), "edgelog/j-old/node-a/e-a")
+    publish_plain(bucket, stage_execution(results["node-e"], tmp_path / "se"), "edgelog/j-idle/node-e/e-e")
+    res = runner.invoke(app, ["jobs", "--bucket", str(tmp_path / "bucket"), "--json"])
+    jobs = {j["job_id"]: j for j in json.loads(res.stdout)}
+    assert (jobs["j-old"]["data_first_ts"], jobs["j-old"]["data_range_executions"]) == (None, 0)
+    assert (jobs["j-idle"]["data_first_ts"], jobs["j-idle"]["data_range_executions"]) == (None, 1)

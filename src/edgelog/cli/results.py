@@ -115,7 +115,11 @@ def jobs(
     prefix: PrefixOpt = RESULTS_PREFIX,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
 ) -> None:
-    """List the job ids that have results in the bucket, with node counts and publish time ranges.
+    """List the job ids that have results in the bucket: nodes, size, publish times and the data's time range.
+
+    The data range (first and last record time) is read from the listing alone, from the data-range object
+    each node's results carry; "n of m" says how many executions named one (gzip-encoded or older results
+    do not).
 
     Example: [bold]edgelog jobs --bucket gs://acme-edgelog[/]
     """
@@ -136,11 +140,13 @@ def jobs(
         console.print(Text(f"no jobs under {url} (prefix {prefix!r})"))
         return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for label in ("job", "nodes", "executions", "objects", "size", "first published", "last published"):
+    labels = ("job", "nodes", "executions", "objects", "size", "first published", "last published")
+    for label in (*labels, "data from", "data to", "range covers"):
         table.add_column(
             label, justify="right" if label in ("nodes", "executions", "objects", "size") else "left"
         )
     for job in found:
+        covered = f"{job.data_range_executions} of {job.executions}"
         table.add_row(
             Text(job.job_id),
             Text(fmt(job.nodes)),
@@ -149,8 +155,16 @@ def jobs(
             Text(human_bytes(job.bytes)),
             Text(fmt(job.first_updated)),
             Text(fmt(job.last_updated)),
+            Text(_record_time(job.data_first_ts)),
+            Text(_record_time(job.data_last_ts)),
+            Text(covered, style="yellow" if job.data_range_executions < job.executions else ""),
         )
     console.print(table)
+
+
+def _record_time(iso: str | None) -> str:
+    """A record time as the table shows it: to the second, UTC (the JSON keeps the milliseconds)."""
+    return iso[:19].replace("T", " ") + " UTC" if iso else "–"
 
 
 def report(
