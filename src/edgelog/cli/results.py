@@ -139,32 +139,60 @@ def jobs(
     if not found:
         console.print(Text(f"no jobs under {url} (prefix {prefix!r})"))
         return
+    # Job ids are what people copy into `edgelog fetch`: never cut or wrapped. The other columns wrap, and a
+    # terminal too narrow for all of them gets the essential ones (--json has everything).
+    id_width = max(len(j.job_id) for j in found)
+    spare = console.width - id_width - 3
+    labels = (
+        ["nodes", "executions", "objects", "size", "first", "last", "from", "to", "covers"]
+        if spare >= 110
+        else ["nodes", "size", "last", "from", "to"]
+        if spare >= 60
+        else ["nodes", "from", "to"]
+        if spare >= 30
+        else ["to"]
+    )
+    headings = {
+        "first": "first published (UTC)",
+        "last": "last published (UTC)",
+        "from": "data from (UTC)",
+        "to": "data to (UTC)",
+        "covers": "range covers",
+    }
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    labels = ("job", "nodes", "executions", "objects", "size", "first published", "last published")
-    for label in (*labels, "data from", "data to", "range covers"):
-        table.add_column(
-            label, justify="right" if label in ("nodes", "executions", "objects", "size") else "left"
-        )
+    table.add_column("job", no_wrap=True, overflow="ignore", min_width=id_width)
+    for label in labels:
+        if label in ("first", "last", "from", "to"):
+            table.add_column(headings[label], overflow="fold", min_width=10)
+        else:
+            table.add_column(headings.get(label, label), justify="right", overflow="fold")
     for job in found:
-        covered = f"{job.data_range_executions} of {job.executions}"
+        cells = {
+            "nodes": fmt(job.nodes),
+            "executions": fmt(job.executions),
+            "objects": fmt(job.objects),
+            "size": human_bytes(job.bytes),
+            "first": f"{job.first_updated:%Y-%m-%d %H:%M:%S}" if job.first_updated else "–",
+            "last": f"{job.last_updated:%Y-%m-%d %H:%M:%S}" if job.last_updated else "–",
+            "from": _record_time(job.data_first_ts),
+            "to": _record_time(job.data_last_ts),
+            "covers": f"{job.data_range_executions} of {job.executions}",
+        }
+        partly = job.data_range_executions < job.executions  # some executions' range is not in the listing
         table.add_row(
             Text(job.job_id),
-            Text(fmt(job.nodes)),
-            Text(fmt(job.executions)),
-            Text(fmt(job.objects)),
-            Text(human_bytes(job.bytes)),
-            Text(fmt(job.first_updated)),
-            Text(fmt(job.last_updated)),
-            Text(_record_time(job.data_first_ts)),
-            Text(_record_time(job.data_last_ts)),
-            Text(covered, style="yellow" if job.data_range_executions < job.executions else ""),
+            *(
+                Text(cells[k], style="yellow" if partly and k in ("from", "to", "covers") else "")
+                for k in labels
+            ),
         )
     console.print(table)
 
 
 def _record_time(iso: str | None) -> str:
-    """A record time as the table shows it: to the second, UTC (the JSON keeps the milliseconds)."""
-    return iso[:19].replace("T", " ") + " UTC" if iso else "–"
+    """A record time as the table shows it: to the second (the heading says UTC; the JSON keeps the
+    milliseconds)."""
+    return iso[:19].replace("T", " ") if iso else "–"
 
 
 def report(

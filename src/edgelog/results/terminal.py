@@ -187,9 +187,7 @@ def print_node_processing(data: ResultData, console: Console) -> None:
     shared = {k: np.uniform(k) for k in ("duckdb_threads", "duckdb_memory_limit", "workspace")}
     labels = {"duckdb_threads": "threads", "duckdb_memory_limit": "memory limit", "workspace": "workspace"}
     cols += [(k, labels[k], None) for k, v in shared.items() if v is None]
-    cells = [
-        [f(r[k]) if f and r.get(k) is not None else fmt(r.get(k)) for k, _, f in cols] for r in np.rows
-    ]
+    cells = [[f(r[k]) if f and r.get(k) is not None else fmt(r.get(k)) for k, _, f in cols] for r in np.rows]
     shown = _fitting(cols, cells, console.width)
     table = Table(title="Node processing", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
     for i in shown:
