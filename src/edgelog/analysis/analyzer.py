@@ -113,6 +113,7 @@ def analyze(
             parse.create_request_store(ws.con)
             _read_files(ws, selected, opts)
             _files_partial(ws.con, selected)
+            mem.sample()  # every parsed row is held now
 
         def load_partial(r: Report) -> None:
             ws.con.execute(f"CREATE TEMP TABLE partial AS {r.partial_sql}")
