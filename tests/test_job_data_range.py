@@ -86,6 +86,19 @@ def test_a_range_that_disagrees_with_the_inputs_is_an_integrity_problem(
     res = runner.invoke(app, ["report", str(forged)])
     assert res.exit_code == ExitCode.INTEGRITY, res.output
 
+    # published, it is one corrupt node: fetch merges the others and says which and why
+    bucket = open_bucket(tmp_path / "bucket")
+    publish_plain(bucket, stage_execution(forged, tmp_path / "sf"), "edgelog/j-r/node-a/e-a")
+    publish_plain(bucket, stage_execution(results["node-b"], tmp_path / "sb"), "edgelog/j-r/node-b/e-b")
+    res = runner.invoke(
+        app, ["fetch", "j-r", "--bucket", str(tmp_path / "bucket"), "--out", str(tmp_path / "f"), "--json"]
+    )
+    assert res.exit_code == ExitCode.INTEGRITY, res.output
+    nodes = {n["node_id"]: n for n in json.loads(res.stdout)["nodes"]}
+    assert nodes["node-a"]["status"] == "corrupt" and "data-range" in nodes["node-a"]["reason"]
+    assert nodes["node-b"]["status"] == "ok"
+    assert [r.node_id for r in resultdir.read(tmp_path / "f" / "merged").merged_from or []] == ["node-b"]
+
 
 def _publish(bucket: LocalBucket, results: dict[str, Path], tmp: Path) -> None:
     publish_plain(bucket, stage_execution(results["node-a"], tmp / "sa"), "edgelog/j-r/node-a/e-a")
