@@ -47,6 +47,12 @@ def test_demo_runs_end_to_end_with_no_arguments(fresh_home: Path) -> None:
     assert f"HTML report: {html}" in out.replace("\n", "")
     page = html.read_text()
     assert page.lstrip().lower().startswith("<!doctype html") and "node-3" in page
+    nodes_panel = page[page.index('id="nodes"') : page.index('id="quality"')]
+    slowest = re.search(r"slowest: (node-\d)", processing)
+    assert slowest and "Processing per node" in nodes_panel and "Slowest node" in nodes_panel
+    assert re.findall(r'<tr class="hl"><td class="txt"><span class="cell">(node-\d)<', nodes_panel) == [
+        slowest.group(1)
+    ]
     # results were published in Bacalhau's layout in the local bucket, for three nodes
     keys = [o.key for o in open_bucket((fresh_home / "bucket").as_uri()).list()]
     job_ids = {k.split("/")[1] for k in keys}

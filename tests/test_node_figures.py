@@ -252,3 +252,12 @@ def test_html_nodes_panel_shows_processing_the_slowest_and_the_spread(merged: Pa
     for label in ("Median", "Held back by", "Discover", "Parse", "Reports", "Write", "Lines/s", "Peak RSS"):
         assert label in nodes_panel, label
     assert 'data-chart="Time per node by phase"' in nodes_panel
+    # the slowest node's row is marked, and only it
+    marked = re.findall(r'<tr class="hl">(.*?)</tr>', nodes_panel)
+    assert len(marked) == 1 and f">{slowest['node_id']}<" in marked[0], marked
+    # each bar is labelled with the run's recorded time (not the rounded sum of its phases)
+    chart = nodes_panel[nodes_panel.index('data-chart="Time per node by phase"') :].split("</svg>", 1)[0]
+    labels = re.findall(r'class="bval"[^>]*>([^<]+)<', chart)
+    assert labels == [f"{r['duration_s']:.2f}s" for r in sorted(runs, key=lambda r: -r["duration_s"])]
+    # what a node served is not what its run read: the two byte columns say which is which
+    assert ">Bytes served<" in nodes_panel and ">Read<" in nodes_panel

@@ -412,7 +412,7 @@ def _nodes(data: ResultData) -> str:
             ("lines_read", "Lines", None),
             ("valid_requests", "Valid", None),
             ("quarantined_lines", "Quarantined", None),
-            ("bytes", "Bytes", human_bytes),
+            ("bytes", "Bytes served", human_bytes),
             ("first_ts", "First", fmt),
             ("last_ts", "Last", fmt),
         ],
@@ -467,7 +467,7 @@ def _node_processing(data: ResultData) -> str:
             + "</div>"
         )
     segments = [(f"{name}_s", name, PALETTE[i % len(PALETTE)]) for i, name in enumerate(np.phases)]
-    chart = stacked_hbars(np.rows, "node_id", segments, label="Time per node by phase")
+    chart = stacked_hbars(np.rows, "node_id", segments, label="Time per node by phase", total="duration_s")
     body += f'<div class="narrow">{chart}</div>'
     columns: list[Column] = [("node_id", "Node", None), ("duration_s", "Time", seconds)]
     columns += [(f"{name}_s", phase_label(name), seconds) for name in np.phases]
@@ -482,7 +482,7 @@ def _node_processing(data: ResultData) -> str:
         ("workspace", "Workspace", None),
         ("execution_id", "Execution", None),
     ]
-    body += table(np.rows, columns, limit=500, bar="duration_s")
+    body += table(np.rows, columns, limit=500, bar="duration_s", highlight="slowest")
     notes = []
     if np.merge is not None:
         phases = ", ".join(f"{k} {seconds(v)}" for k, v in np.merge.phases_s.items())

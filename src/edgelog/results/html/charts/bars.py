@@ -54,10 +54,12 @@ def stacked_hbars(
     width: int = 560,
     limit: int = 30,
     unit: str = "s",
+    total: str | None = None,
 ) -> str:
     """One horizontal bar per row, split into ``segments`` (row key, name, color), in row order; a legend.
 
     For parts of a whole per item, e.g. a node's run time by phase: the bar's length is the sum of its parts.
+    Its label is that sum, or the row's ``total`` when given (the figure the tables show for the item).
     """
     rows = [r for r in rows if sum(float(r.get(k) or 0) for k, _, _ in segments) > 0][:limit]
     if not rows:
@@ -80,7 +82,7 @@ def stacked_hbars(
             f"<title>{esc(name)}</title></text>"
         )
         x = float(label_w)
-        total = sum(float(r.get(k) or 0) for k, _, _ in segments)
+        whole = sum(float(r.get(k) or 0) for k, _, _ in segments)
         for k, seg, color in segments:
             value = float(r.get(k) or 0)
             if value <= 0:
@@ -88,11 +90,12 @@ def stacked_hbars(
             w = value * scale
             parts.append(
                 f'<rect class="bar" x="{x:.1f}" y="{y + 3}" width="{max(w, 0.5):.1f}" height="{row_h - 8}" '
-                f'fill="{color}"><title>{esc(name)} {esc(seg)}: {value:.2f}{unit} ({esc(pct(value / total))})'
+                f'fill="{color}"><title>{esc(name)} {esc(seg)}: {value:.2f}{unit} ({esc(pct(value / whole))})'
                 "</title></rect>"
             )
             x += w
-        parts.append(f'<text class="bval" x="{x + 6:.1f}" y="{y + 15}">{total:.2f}{unit}</text>')
+        shown = float(r[total]) if total and isinstance(r.get(total), int | float) else whole
+        parts.append(f'<text class="bval" x="{x + 6:.1f}" y="{y + 15}">{shown:.2f}{unit}</text>')
     parts.append("</svg>")
     legend = "".join(f'<span><i style="background:{c}"></i>{esc(n)}</span>' for _, n, c in segments)
     return f'<div class="chartbox">{"".join(parts)}<div class="legend">{legend}</div></div>'
