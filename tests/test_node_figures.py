@@ -10,15 +10,18 @@ import hashlib
 import json
 import re
 import statistics
+import time
 from io import StringIO
 from pathlib import Path
 
+import duckdb
 import pytest
 from rich.console import Console
 from support.results import copy_sample, write_wide_log
 from typer.testing import CliRunner
 
 from edgelog import resultdir
+from edgelog.analysis.runstats import DuckDBMemory
 from edgelog.cli.main import app
 from edgelog.resultdir import Manifest
 from edgelog.results import print_summary
@@ -107,6 +110,28 @@ def test_new_figures_round_trip_and_older_manifests_stay_byte_identical(merged: 
         parsed = Manifest.loads(old)
         assert parsed.processing is None and parsed.runs is None
         assert parsed.dumps() == old
+
+
+def test_duckdb_peak_is_sampled_while_the_run_works_not_only_at_its_end() -> None:
+    """A table held for a while then dropped: only the sampling thread can have seen it."""
+    con = duckdb.connect()
+
+    def in_use() -> int:
+        row = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()
+        return int(row[0] or 0) if row else 0
+
+    with DuckDBMemory(con, interval_s=0.05) as mem:
+        con.execute("CREATE TABLE held AS SELECT range AS i, 'row ' || range AS s FROM range(3000000)")
+        held = in_use()
+        time.sleep(0.5)  # ten sampling intervals
+        con.execute("DROP TABLE held")
+        deadline = time.monotonic() + 10
+        while in_use() > held // 10 and time.monotonic() < deadline:  # DuckDB frees it shortly after
+            time.sleep(0.05)
+        at_end = in_use()
+    assert held > 20 * 1024 * 1024 and at_end < held // 10
+    assert mem.peak_memory >= held * 0.9, (mem.peak_memory, held, at_end)
+    con.close()
 
 
 def test_a_wrong_type_in_the_figures_is_named() -> None:
