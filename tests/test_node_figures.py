@@ -286,3 +286,16 @@ def test_html_nodes_panel_shows_processing_the_slowest_and_the_spread(merged: Pa
     assert labels == [f"{r['duration_s']:.2f}s" for r in sorted(runs, key=lambda r: -r["duration_s"])]
     # what a node served is not what its run read: the two byte columns say which is which
     assert ">Bytes served<" in nodes_panel and ">Read<" in nodes_panel
+
+
+def test_a_narrow_terminal_keeps_whole_numbers_and_says_what_it_left_out(merged: Path) -> None:
+    res = runner.invoke(app, ["report", str(merged)], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    section = res.output.split("Node processing", 1)[1].split("spread:", 1)[0]
+    assert all(len(line) <= 80 for line in section.splitlines())
+    for run in _manifest(merged)["runs"]:  # one line per node, its time whole (a folded number misreads)
+        (row,) = [line for line in section.splitlines() if run["node_id"] in line]
+        assert f"{run['duration_s']:.2f}s" in row and "parse" not in row
+    assert "too narrow for: " in section and "--html shows every figure" in section
+    header = section.splitlines()[1]
+    assert all(name in header for name in ("time", "parse", "reports", "write"))
