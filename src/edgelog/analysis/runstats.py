@@ -27,8 +27,8 @@ import duckdb
 
 from edgelog.resultdir import Processing
 
-# A sample is a small DuckDB query; taken while DuckDB works, every 0.1 s cost ~6% more CPU on a 200k-line
-# analyze (2 cores, shared), every 0.5 s no difference above the noise.
+# A sample is one small DuckDB query on its own cursor, run while DuckDB works: two a second catch any peak
+# held for half a second and keep the sampler's share of a run small (no bench/ script measures it yet).
 SAMPLE_INTERVAL_S = 0.5
 
 
