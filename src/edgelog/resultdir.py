@@ -514,6 +514,34 @@ class Manifest:
         return []
 
 
+def runs_of(m: Manifest, manifest_sha256: str | None = None) -> list[RunEntry]:
+    """The analyze runs a result holds: an analyze result's own run (``manifest_sha256``: its manifest's, when
+    known), or a merge's ``runs`` as it lists them (so a merge of merges lists every node's run once, at any
+    depth). A merge written before ``runs`` existed gives one figure-less entry per directory it merged, so
+    every node is still named."""
+    if m.kind != "merge":
+        return [
+            RunEntry(
+                node_id=m.node_id,
+                execution_id=m.execution_id,
+                job_id=m.job_id,
+                run_id=m.run_id or None,
+                status=m.status,
+                manifest_sha256=manifest_sha256,
+                started_at=m.started_at,
+                finished_at=m.finished_at,
+                duration_s=m.duration_s,
+                processing=m.processing,
+            )
+        ]
+    if m.runs is not None:
+        return list(m.runs)
+    return [
+        RunEntry(f.node_id, f.execution_id, f.job_id, None, f.status, f.manifest_sha256)
+        for f in m.merged_from or []
+    ]
+
+
 def check_output(root: Path, entry: OutputEntry) -> str | None:
     """Why ``entry`` does not hold in ``root`` (an unsafe path, a missing or different file), or None."""
     rel = safe_relpath(entry.path)

@@ -16,7 +16,7 @@ from edgelog.analysis.runstats import MERGE_PHASES, DuckDBMemory, PhaseClock
 from edgelog.analysis.workspace import workspace
 from edgelog.analysis.writer import FILES_SCHEMA, ResultWriter, RunResult, object_limit
 from edgelog.errors import IntegrityError, UsageError
-from edgelog.resultdir import InputEntry, Manifest, MergedFrom, RunEntry, Totals, Window
+from edgelog.resultdir import InputEntry, Manifest, MergedFrom, Totals, Window
 
 
 def read_manifest(directory: Path, *, verify: bool = True) -> Manifest:
@@ -100,7 +100,11 @@ def merge(
         queries=entries,
         totals=Totals.of(inputs),
         merged_from=[_merged_from(s, m) for s, m in zip(sources, manifests, strict=True)],
-        runs=[run for s, m in zip(sources, manifests, strict=True) for run in _runs(s, m)],
+        runs=[
+            run
+            for s, m in zip(sources, manifests, strict=True)
+            for run in resultdir.runs_of(m, sha256_bytes((s / resultdir.MANIFEST).read_bytes()))
+        ],
         # every listed file of every source is read whole (verified), and the manifests themselves
         processing=mem.figures(
             workspace=ws.kind,
@@ -130,33 +134,6 @@ def _scan(files: Sequence[Path]) -> str:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _runs(source: Path, m: Manifest) -> list[RunEntry]:
-    """The analyze runs ``source`` holds: its own run, or a merge's runs as it lists them (concatenated, so a
-    merge of merges lists every node's run once, at any depth). A merge written before ``runs`` existed
-    gives one figure-less entry per directory it merged, so every node is still named."""
-    if m.kind != "merge":
-        return [
-            RunEntry(
-                node_id=m.node_id,
-                execution_id=m.execution_id,
-                job_id=m.job_id,
-                run_id=m.run_id or None,
-                status=m.status,
-                manifest_sha256=sha256_bytes((source / resultdir.MANIFEST).read_bytes()),
-                started_at=m.started_at,
-                finished_at=m.finished_at,
-                duration_s=m.duration_s,
-                processing=m.processing,
-            )
-        ]
-    if m.runs is not None:
-        return list(m.runs)
-    return [
-        RunEntry(f.node_id, f.execution_id, f.job_id, None, f.status, f.manifest_sha256)
-        for f in m.merged_from or []
-    ]
 
 
 def _merged_from(source: Path, m: Manifest) -> MergedFrom:

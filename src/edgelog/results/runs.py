@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from edgelog.resultdir import Manifest, Processing, RunEntry
+from edgelog.resultdir import Manifest, Processing, RunEntry, runs_of
 from edgelog.results.tables import Row
 
 SETUP = "setup"
@@ -56,32 +56,6 @@ class NodeProcessing:
         """The one value every run has for ``key`` (e.g. DuckDB's threads), or None when they differ."""
         values = {r.get(key) for r in self.rows if r.get(key) is not None}
         return values.pop() if len(values) == 1 else None
-
-
-def runs_of(manifest: Manifest) -> list[RunEntry]:
-    """The analyze runs a result holds: a merge's ``runs`` (or, written before them, one entry per directory
-    it merged), or an analyze result's own run."""
-    if manifest.kind == "merge":
-        if manifest.runs is not None:
-            return list(manifest.runs)
-        return [
-            RunEntry(f.node_id, f.execution_id, f.job_id, None, f.status, f.manifest_sha256)
-            for f in manifest.merged_from or []
-        ]
-    return [
-        RunEntry(
-            node_id=manifest.node_id,
-            execution_id=manifest.execution_id,
-            job_id=manifest.job_id,
-            run_id=manifest.run_id,
-            status=manifest.status,
-            manifest_sha256=None,
-            started_at=manifest.started_at,
-            finished_at=manifest.finished_at,
-            duration_s=manifest.duration_s if manifest.processing else None,
-            processing=manifest.processing,
-        )
-    ]
 
 
 def _row(run: RunEntry) -> Row:
