@@ -114,6 +114,13 @@ def test_layout_and_manifest_checksums(sample_run: Path) -> None:
         data = (sample_run / rel).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
         assert entry["size"] == len(data)
+        if rel.startswith("data-range/"):  # the one JSON output: the data's time range, in its name
+            first = min(i["first_ts"] for i in manifest["inputs"])
+            last = max(i["last_ts"] for i in manifest["inputs"])
+            assert json.loads(data) == {"first_ts": first, "last_ts": last}
+            compact = [t.replace("-", "").replace(":", "") for t in (first, last)]
+            assert rel == f"data-range/{compact[0]}_{compact[1]}.json"
+            continue
         assert data[:4] == b"PAR1"
         meta = duckdb.sql(
             f"SELECT row_group_num_rows, compression FROM parquet_metadata('{sample_run / rel}')"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -36,10 +37,22 @@ def test_demo_runs_end_to_end_with_no_arguments(fresh_home: Path) -> None:
     for step in ("1/4", "2/4", "3/4", "4/4"):  # progress is shown
         assert step in out
     assert out.count("Completed (exit 0") == 3
+    # the report shows how each node's run went: its time by phase, the slowest and the spread
+    processing = out.split("Node processing", 1)[1]
+    for node in ("node-1", "node-2", "node-3"):
+        row = next(line for line in processing.splitlines() if line.lstrip().startswith(node))
+        assert re.search(r"\d+\.\d\ds .*MiB", row), row  # its time, phases and memory
+    assert "spread: min " in processing and "slowest: node-" in processing
     html = fresh_home / "demo" / "report.html"
     assert f"HTML report: {html}" in out.replace("\n", "")
     page = html.read_text()
     assert page.lstrip().lower().startswith("<!doctype html") and "node-3" in page
+    nodes_panel = page[page.index('id="nodes"') : page.index('id="quality"')]
+    slowest = re.search(r"slowest: (node-\d)", processing)
+    assert slowest and "Processing per node" in nodes_panel and "Slowest node" in nodes_panel
+    assert re.findall(r'<tr class="hl"><td class="txt"><span class="cell">(node-\d)<', nodes_panel) == [
+        slowest.group(1)
+    ]
     # results were published in Bacalhau's layout in the local bucket, for three nodes
     keys = [o.key for o in open_bucket((fresh_home / "bucket").as_uri()).list()]
     job_ids = {k.split("/")[1] for k in keys}

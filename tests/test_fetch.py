@@ -378,8 +378,13 @@ def test_cli_fetch_jobs_report(gcs: str, node_results: dict[str, Path], tmp_path
     listed = runner.invoke(app, ["jobs", "--bucket", gcs, "--json"])
     assert listed.exit_code == 0, listed.output
     assert [(j["job_id"], j["nodes"]) for j in json.loads(listed.stdout)] == [("j-cli", 2)]
-    table = runner.invoke(app, ["jobs", "--bucket", gcs])
-    assert "j-cli" in table.output
+    # the data's time range, from the GCS listing's data-range keys alone
+    (job,) = json.loads(listed.stdout)
+    inputs = [i for n in ("node-a", "node-c") for i in _manifest(node_results[n])["inputs"] if i["first_ts"]]
+    want = (min(i["first_ts"] for i in inputs), max(i["last_ts"] for i in inputs))
+    assert (job["data_first_ts"], job["data_last_ts"], job["data_range_executions"]) == (*want, 2)
+    table = runner.invoke(app, ["jobs", "--bucket", gcs], env={"COLUMNS": "200"})
+    assert "j-cli" in table.output and want[0][:19].replace("T", " ") in table.output
 
     out = tmp_path / "res"
     html = tmp_path / "report.html"
@@ -397,6 +402,7 @@ def test_cli_fetch_jobs_report(gcs: str, node_results: dict[str, Path], tmp_path
     assert res.exit_code == ExitCode.PARTIAL, res.output
     assert "node-z" in res.output and "missing" in res.output and "PARTIAL" in res.output
     assert "Top paths" in res.output  # the summary tables follow the node table
+    assert "Node processing" in res.output and "slowest: node-" in res.output  # how each node's run went
 
     report = runner.invoke(app, ["report", str(out)])  # a fetch --out dir: reports its merged result
     assert report.exit_code == ExitCode.PARTIAL, report.output

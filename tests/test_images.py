@@ -447,6 +447,14 @@ _VOLATILE = {"run_id", "started_at", "finished_at", "duration_s"}
 
 def _comparable_manifest(data: bytes, inputs: Path) -> dict:
     manifest = {k: v for k, v in json.loads(data).items() if k not in _VOLATILE}
+    # how the run went is measured (times, memory; DuckDB's threads and limit follow the container's cgroup):
+    # what it did is not
+    p = manifest["processing"]
+    manifest["processing"] = {
+        "phases": list(p["phases_s"]),
+        "bytes_read": p["bytes_read"],
+        "ws": p["workspace"],
+    }
     for entry in manifest.get("inputs", []):
         entry["path"] = str(Path(entry["path"]).relative_to(inputs))
     # The tag rules are /opt/edgelog/queries/tags.yaml in the image, the checkout's file here: same sha256.

@@ -9,6 +9,7 @@ manifest's fields and the rule for which paths a manifest may name exist once::
     <dir>/partials/<name>.parquet    mergeable partials (``partials/files.parquet``: one row per input file)
     <dir>/quarantine.parquet         lines that did not parse
     <dir>/queries/<name>.parquet     results of user ``--query`` files
+    <dir>/data-range/<first>_<last>.json   the first and last record time, in the name (see below)
 
 A table larger than the run's object limit (``max_object_bytes``: every object a job publishes must stay below
 5 MiB, see :data:`DEFAULT_MAX_OBJECT_BYTES`) is stored as parts instead of one file, in its order::
@@ -21,7 +22,15 @@ parts keeps ``/1``, readable by every edgelog. :func:`table_files` is the one re
 
 The manifest is written exactly as edgelog has always written it (key order, two-space indent, trailing
 newline), so a manifest read and written again is byte-identical (tests/fixtures/manifest holds the golden
-files). Keys this version does not know are kept, in order, after the known ones.
+files). Keys this version does not know are kept, in order, after the known ones. Keys added later
+(``processing``, ``runs``) are written only when a run has them, so older manifests keep their bytes, and an
+edgelog that predates them keeps them as unknown keys: they need no new schema.
+
+``data-range/`` holds one small object whose *name* carries the first and last record time of the valid
+requests the directory holds (``20261123T080000.000Z_20261123T085959.000Z.json``, or ``empty.json``): a
+bucket listing has only keys, sizes and times, and this way ``edgelog jobs`` shows what time a job's data
+covers without downloading anything. It is an output like the others (hashed in the manifest), and
+:meth:`Manifest.verify` checks that its name is what the manifest's inputs say.
 """
 
 from __future__ import annotations
@@ -46,7 +55,9 @@ QUERIES = "queries"
 QUARANTINE = "quarantine.parquet"
 FILES_PARTIAL = "files"  # partials/files.parquet: one row per input file (written by analyze, not a report)
 QUARANTINE_PARTS = "quarantine"  # the quarantine's parts directory, when it is split
-OWNED = (MANIFEST, REPORTS, PARTIALS, QUERIES, QUARANTINE, QUARANTINE_PARTS)  # what analyze/merge replace
+DATA_RANGE = "data-range"  # data-range/<first>_<last>.json: the time the data covers, readable from a listing
+DATA_RANGE_EMPTY = "empty.json"  # the name when the directory holds no valid request
+OWNED = (MANIFEST, REPORTS, PARTIALS, QUERIES, QUARANTINE, QUARANTINE_PARTS, DATA_RANGE)  # what runs replace
 # Below Bacalhau's S3 multipart threshold (5 MiB: aws-sdk-go-v2 manager.Uploader's default part size), with
 # margin: larger objects are uploaded in parts with CRC32 trailers, which GCS and other S3-compatible stores
 # reject. ``analyze``/``merge --max-object-bytes`` (``$EDGELOG_MAX_OBJECT_BYTES``) change it.
@@ -120,6 +131,44 @@ def check_out(out: Path) -> None:
                 f"cannot write results to {out}: {what} is not a directory",
                 hint="pass a new or an existing directory (analyze and merge replace only their own files)",
             )
+
+
+def _compact_ts(iso: str) -> str:
+    """``2026-11-23T08:00:00.000Z`` -> ``20261123T080000.000Z``: no ``:``, safe in keys and file names."""
+    return iso.replace("-", "").replace(":", "")
+
+
+_RANGE_NAME = re.compile(r"^(\d{8}T\d{6}\.\d{3}Z)_(\d{8}T\d{6}\.\d{3}Z)\.json$")
+
+
+def data_range(inputs: Iterable[InputEntry]) -> tuple[str | None, str | None]:
+    """First and last record time of the valid requests of the inputs read (ISO-8601 UTC, as the manifest
+    writes them); (None, None) when there is none."""
+    read = [i for i in inputs if i.status == "ok" and i.first_ts and i.last_ts]
+    if not read:
+        return None, None
+    return min(str(i.first_ts) for i in read), max(str(i.last_ts) for i in read)
+
+
+def data_range_table(first: str | None, last: str | None) -> str:
+    """Relative path of the data-range object for that range (``data-range/empty.json`` without one)."""
+    if first is None or last is None:
+        return f"{DATA_RANGE}/{DATA_RANGE_EMPTY}"
+    return f"{DATA_RANGE}/{_compact_ts(first)}_{_compact_ts(last)}.json"
+
+
+def parse_data_range(name: str) -> tuple[str, str] | None:
+    """The (first, last) ISO times a data-range object's file name carries; None for ``empty.json`` or any
+    other name."""
+    m = _RANGE_NAME.match(name)
+    if not m:
+        return None
+
+    def iso(compact: str) -> str:
+        d, rest = compact.split("T")
+        return f"{d[:4]}-{d[4:6]}-{d[6:]}T{rest[:2]}:{rest[2:4]}:{rest[4:]}"
+
+    return iso(m.group(1)), iso(m.group(2))
 
 
 def locate(path: Path) -> Path:
@@ -287,6 +336,45 @@ class FetchInfo:
 
 
 @dataclass
+class Processing:
+    """How one run went (docs/design.md): where its time went, how fast, how much it read and held.
+
+    These are measurements of a run, not totals of its data: nothing is derived from them, and two runs of
+    the same inputs give the same tables with different figures.
+    """
+
+    # seconds per phase; disjoint, together ``duration_s`` (to rounding). analyze: setup, discover, parse,
+    # reports, write; merge: setup, read, reports, write. ``setup`` is the rest (options, the SQL library,
+    # DuckDB's start and stop); ``write`` is writing Parquet (DuckDB runs a table's final SELECT as it writes
+    # it), splitting into parts, hashing the outputs.
+    phases_s: dict[str, float] = field(default_factory=dict)
+    lines_per_s: float | None = None  # lines read / duration_s (analyze); None for a merge
+    bytes_read: int | None = None  # analyze: input files read; merge: the results it verified and read
+    peak_rss_bytes: int | None = None  # the process's peak resident set (ru_maxrss) when the run ended
+    duckdb_peak_memory_bytes: int | None = None  # DuckDB's largest memory use seen (duckdb_memory(), sampled)
+    duckdb_peak_spill_bytes: int | None = None  # its largest temporary (spilled) storage seen
+    duckdb_threads: int | None = None
+    duckdb_memory_limit: str | None = None  # as DuckDB states it, e.g. "953.6 MiB"
+    workspace: str | None = None  # memory | disk (a database file, for large inputs)
+
+
+@dataclass
+class RunEntry:
+    """One analyze run inside a merged result (``runs``): who ran it, its manifest's sha256, its figures."""
+
+    node_id: str | None
+    execution_id: str | None
+    job_id: str | None
+    run_id: str | None
+    status: str | None
+    manifest_sha256: str | None
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float | None = None
+    processing: Processing | None = None  # None: the run's edgelog recorded none
+
+
+@dataclass
 class Manifest:
     """``manifest.json`` of a results directory (docs/design.md lists every field)."""
 
@@ -301,6 +389,7 @@ class Manifest:
     started_at: str | None = None
     finished_at: str | None = None
     duration_s: float | None = None
+    processing: Processing | None = None  # this run's phases and resources (written from issue 17 on)
     window: Window = field(default_factory=Window)
     inputs: list[InputEntry] = field(default_factory=list)
     outputs: list[OutputEntry] = field(default_factory=list)
@@ -308,6 +397,7 @@ class Manifest:
     tag_rules: TagRules | None = None  # analyze only
     totals: Totals = field(default_factory=Totals)
     merged_from: list[MergedFrom] | None = None  # merge only
+    runs: list[RunEntry] | None = None  # merge only: every analyze run it holds, however deep, in order
     fetch: FetchInfo | None = None  # a fetched merge only
     max_object_bytes: int | None = None  # the run's object limit (tables above it are split); None: before /2
     extra: dict[str, Any] = field(default_factory=dict)  # keys a newer edgelog wrote, kept as they were
@@ -337,6 +427,7 @@ class Manifest:
             started_at=r.opt_text("started_at"),
             finished_at=r.opt_text("finished_at"),
             duration_s=r.number("duration_s"),
+            processing=r.obj("processing", _processing),
             window=r.obj("window", _window) or Window(),
             inputs=r.items("inputs", _input_entry),
             outputs=r.items("outputs", _output_entry, required=True),
@@ -345,6 +436,7 @@ class Manifest:
             tag_rules=r.obj("tag_rules", _tag_rules),
             totals=r.obj("totals", _totals) or Totals(),
             merged_from=r.items("merged_from", _merged_from) if "merged_from" in r.data else None,
+            runs=r.items("runs", _run_entry) if "runs" in r.data else None,
             fetch=r.obj("fetch", _fetch_info),
         )
         manifest.extra = {k: v for k, v in r.data.items() if k not in _KNOWN}
@@ -375,10 +467,12 @@ class Manifest:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration_s": self.duration_s,
-            "window": _plain(self.window),
-            "inputs": [_input_dict(i) for i in self.inputs],
-            "outputs": [_plain(o) for o in self.outputs],
         }
+        if self.processing is not None:
+            out["processing"] = _plain(self.processing)
+        out["window"] = _plain(self.window)
+        out["inputs"] = [_input_dict(i) for i in self.inputs]
+        out["outputs"] = [_plain(o) for o in self.outputs]
         if self.max_object_bytes is not None:
             out["max_object_bytes"] = self.max_object_bytes
         out["queries"] = [_query_dict(q) for q in self.queries]
@@ -387,6 +481,8 @@ class Manifest:
         out["totals"] = _plain(self.totals)
         if self.merged_from is not None:
             out["merged_from"] = [_plain(m) for m in self.merged_from]
+        if self.runs is not None:
+            out["runs"] = [_run_dict(r) for r in self.runs]
         if self.fetch is not None:
             fetch = _plain(self.fetch)
             fetch["nodes"] = [_plain(n) for n in self.fetch.nodes]
@@ -415,7 +511,47 @@ class Manifest:
         """One problem per listed output that is unsafe, missing or not the file the manifest describes,
         and per part file the manifest does not list (a reader would take it for part of its table)."""
         problems = [p for p in (check_output(root, e) for e in self.outputs) if p is not None]
-        return problems + unlisted_parts(root, self.outputs)
+        return problems + unlisted_parts(root, self.outputs) + self.data_range_problems()
+
+    def data_range_problems(self) -> list[str]:
+        """Why the listed ``data-range/`` object is not the one the inputs give ([] when it is, or when the
+        manifest lists none: results written before it existed). ``edgelog jobs`` shows its name unverified,
+        so every reader that verifies checks the name against the inputs."""
+        listed = [o.path for o in self.outputs if o.path.startswith(f"{DATA_RANGE}/")]
+        if not listed:
+            return []
+        want = data_range_table(*data_range(self.inputs))
+        if listed != [want]:
+            return [f"{', '.join(listed)}: not the data range of the manifest's inputs ({want})"]
+        return []
+
+
+def runs_of(m: Manifest, manifest_sha256: str | None = None) -> list[RunEntry]:
+    """The analyze runs a result holds: an analyze result's own run (``manifest_sha256``: its manifest's, when
+    known), or a merge's ``runs`` as it lists them (so a merge of merges lists every node's run once, at any
+    depth). A merge written before ``runs`` existed gives one figure-less entry per directory it merged, so
+    every node is still named."""
+    if m.kind != "merge":
+        return [
+            RunEntry(
+                node_id=m.node_id,
+                execution_id=m.execution_id,
+                job_id=m.job_id,
+                run_id=m.run_id or None,
+                status=m.status,
+                manifest_sha256=manifest_sha256,
+                started_at=m.started_at,
+                finished_at=m.finished_at,
+                duration_s=m.duration_s,
+                processing=m.processing,
+            )
+        ]
+    if m.runs is not None:
+        return list(m.runs)
+    return [
+        RunEntry(f.node_id, f.execution_id, f.job_id, None, f.status, f.manifest_sha256)
+        for f in m.merged_from or []
+    ]
 
 
 def check_output(root: Path, entry: OutputEntry) -> str | None:
@@ -497,6 +633,7 @@ _KNOWN = frozenset(
         "started_at",
         "finished_at",
         "duration_s",
+        "processing",
         "window",
         "inputs",
         "outputs",
@@ -505,6 +642,7 @@ _KNOWN = frozenset(
         "tag_rules",
         "totals",
         "merged_from",
+        "runs",
         "fetch",
     )
 )
@@ -513,6 +651,12 @@ _KNOWN = frozenset(
 def _plain(obj: Any) -> dict[str, Any]:
     """A flat dataclass as a dict in field order (nested lists are handled by the caller)."""
     return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
+
+
+def _run_dict(r: RunEntry) -> dict[str, Any]:
+    out = _plain(r)
+    out["processing"] = None if r.processing is None else _plain(r.processing)
+    return out
 
 
 def _query_dict(q: QueryEntry) -> dict[str, Any]:
@@ -573,6 +717,14 @@ class _Fields:
         if not isinstance(value, bool):
             raise self._bad(key, "true or false")
         return value
+
+    def seconds(self, key: str) -> dict[str, float]:
+        value = self.data.get(key) or {}
+        if not isinstance(value, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+        ):
+            raise self._bad(key, "an object of numbers")
+        return dict(value)
 
     def texts(self, key: str) -> list[str]:
         value = self.data.get(key) or []
@@ -667,6 +819,35 @@ def _merged_from(r: _Fields) -> MergedFrom:
         job_id=r.opt_text("job_id"),
         manifest_sha256=r.text("manifest_sha256"),
         status=r.opt_text("status"),
+    )
+
+
+def _processing(r: _Fields) -> Processing:
+    return Processing(
+        phases_s=r.seconds("phases_s"),
+        lines_per_s=r.number("lines_per_s"),
+        bytes_read=r.opt_integer("bytes_read"),
+        peak_rss_bytes=r.opt_integer("peak_rss_bytes"),
+        duckdb_peak_memory_bytes=r.opt_integer("duckdb_peak_memory_bytes"),
+        duckdb_peak_spill_bytes=r.opt_integer("duckdb_peak_spill_bytes"),
+        duckdb_threads=r.opt_integer("duckdb_threads"),
+        duckdb_memory_limit=r.opt_text("duckdb_memory_limit"),
+        workspace=r.opt_text("workspace"),
+    )
+
+
+def _run_entry(r: _Fields) -> RunEntry:
+    return RunEntry(
+        node_id=r.opt_text("node_id"),
+        execution_id=r.opt_text("execution_id"),
+        job_id=r.opt_text("job_id"),
+        run_id=r.opt_text("run_id"),
+        status=r.opt_text("status"),
+        manifest_sha256=r.opt_text("manifest_sha256"),
+        started_at=r.opt_text("started_at"),
+        finished_at=r.opt_text("finished_at"),
+        duration_s=r.number("duration_s"),
+        processing=r.obj("processing", _processing),
     )
 
 

@@ -34,6 +34,7 @@ from edgelog.analysis.library import (
 )
 from edgelog.analysis.parse_cache import ParseCache
 from edgelog.analysis.parse_cache import from_env as parse_cache_from_env
+from edgelog.analysis.runstats import ANALYZE_PHASES, DuckDBMemory, PhaseClock
 from edgelog.analysis.workspace import Workspace, on_disk_threshold, workspace
 from edgelog.analysis.writer import (
     FILES_SCHEMA,
@@ -93,6 +94,7 @@ def analyze(
     larger tables are split into parts, so a Bacalhau S3 publisher can upload each one to GCS.
     """
     started, t0 = datetime.now(UTC), time.monotonic()
+    clock = PhaseClock(ANALYZE_PHASES)
     out = Path(out)
     resultdir.check_out(out)
     opts = _options(fmt, since, until, queries, job_id, node_id, execution_id, tags, parse_cache)
@@ -100,22 +102,26 @@ def analyze(
     library, macros = load_library(), load_macros()
     if out.resolve() in {Path(p).resolve() for p in inputs if Path(p).is_dir()}:
         raise UsageError("--out must not be one of the input directories")
-    files = plan_inputs(discover_inputs(inputs, exclude=out), opts.node_id)
-    select_window(files, opts.since, opts.until)
-    selected = [f for f in files if f.selected]
+    with clock.phase("discover"):
+        files = plan_inputs(discover_inputs(inputs, exclude=out), opts.node_id)
+        select_window(files, opts.since, opts.until)
+        selected = [f for f in files if f.selected]
 
-    writer = ResultWriter(out, "analyze", started=started, t0=t0, max_object_bytes=limit)
-    with workspace(on_disk=estimated_bytes(files) > on_disk_threshold()) as ws:
+    writer = ResultWriter(out, "analyze", started=started, t0=t0, max_object_bytes=limit, clock=clock)
+    with workspace(on_disk=estimated_bytes(files) > on_disk_threshold()) as ws, DuckDBMemory(ws.con) as mem:
         install_macros(ws.con, macros, load_tag_rules(opts.tags, ws.con))
-        parse.create_request_store(ws.con)
-        _read_files(ws, selected, opts)
-        _files_partial(ws.con, selected)
+        with clock.phase("parse"):
+            parse.create_request_store(ws.con)
+            _read_files(ws, selected, opts)
+            _files_partial(ws.con, selected)
+            mem.sample()  # every parsed row is held now
 
         def load_partial(r: Report) -> None:
             ws.con.execute(f"CREATE TEMP TABLE partial AS {r.partial_sql}")
 
-        entries = writer.write_library(ws.con, library, macros, load_partial)
-        entries += [_run_query(writer, ws.con, *q) for q in opts.queries]
+        with clock.phase("reports"):
+            entries = writer.write_library(ws.con, library, macros, load_partial)
+            entries += [_run_query(writer, ws.con, *q) for q in opts.queries]
     _stat_unread(files)
 
     inputs_ = [f.entry() for f in files]
@@ -129,6 +135,8 @@ def analyze(
         queries=entries,
         tag_rules=TagRules(str(opts.tags), sha256_bytes(opts.tags.read_bytes())),
         totals=Totals.of(inputs_),
+        # every selected file is read whole (hashed), also one that failed to parse
+        processing=mem.figures(workspace=ws.kind, bytes_read=sum(f.size or 0 for f in selected)),
     )
     # Nothing useful: every file found is of a kind analyze cannot read, or every file read failed. (No file
     # at all is fine: a node that has rotated nothing yet; neither are files outside the --since window.)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -13,6 +15,7 @@ from edgelog import resultdir
 from edgelog.analysis import parse
 from edgelog.analysis.library import Report, install_macros, load_library, load_macros, sha256_bytes
 from edgelog.analysis.parse import sql_str
+from edgelog.analysis.runstats import MERGE_PHASES, DuckDBMemory, PhaseClock
 from edgelog.analysis.workspace import workspace
 from edgelog.analysis.writer import (
     FILES_SCHEMA,
@@ -44,6 +47,8 @@ def merge(
 
     Reads tables stored whole or as parts; writes its own below ``max_object_bytes`` (as analyze does).
     """
+    started, t0 = datetime.now(UTC), time.monotonic()
+    clock = PhaseClock(MERGE_PHASES)
     out = Path(out)
     limit = object_limit(max_object_bytes)
     sources = [Path(d) for d in dirs]
@@ -54,28 +59,34 @@ def merge(
     resultdir.check_out(out)
     # Verifying hashes every output of every node (46 files each): threads overlap the reads and hashing
     # (hashlib releases the GIL); the first bad directory in argument order is reported.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
+    with (
+        clock.phase("read"),
+        concurrent.futures.ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool,
+    ):
         manifests = list(pool.map(read_manifest, sources))
     library, macros = load_library(), load_macros()
 
-    writer = ResultWriter(out, "merge", max_object_bytes=limit)
-    with workspace() as ws:
+    writer = ResultWriter(out, "merge", started=started, t0=t0, max_object_bytes=limit, clock=clock)
+    with workspace() as ws, DuckDBMemory(ws.con) as mem:
         con = ws.con
         install_macros(con, macros, None)
         con.execute(f"CREATE TABLE requests ({parse.REQUESTS_SCHEMA})")
         con.execute(f"CREATE TABLE p_files ({FILES_SCHEMA})")
         con.execute(f"CREATE TABLE quarantine ({parse.QUARANTINE_SCHEMA})")
-        for table, rel in (
-            ("p_files", resultdir.partial_table(resultdir.FILES_PARTIAL)),
-            ("quarantine", resultdir.QUARANTINE),
-        ):
-            files = _table_files(sources, rel)
-            if files:
-                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {_scan(files)}")
+        with clock.phase("read"):
+            for table, rel in (
+                ("p_files", resultdir.partial_table(resultdir.FILES_PARTIAL)),
+                ("quarantine", resultdir.QUARANTINE),
+            ):
+                files = _table_files(sources, rel)
+                if files:
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {_scan(files)}")
+            mem.sample()
 
         def load_partial(r: Report) -> None:
             # One parallel scan over every node's part files, typed as the report's partial; the merge SQL
-            # streams from it instead of from a table filled one INSERT per file.
+            # streams from it instead of from a table filled one INSERT per file (so reading the partials
+            # counts in the phase that runs the SQL, not in ``read``).
             shape = con.sql(f"SELECT * FROM ({r.partial_sql}) LIMIT 0")
             files = _table_files(sources, resultdir.partial_table(r.name))
             if not files:
@@ -87,8 +98,9 @@ def merge(
             )
             con.execute(f"CREATE TEMP VIEW partial AS SELECT {cols} FROM {_scan(files)}")
 
-        entries = writer.write_library(con, library, macros, load_partial)
-        entries += _combine_user_queries(writer, con, sources, manifests)
+        with clock.phase("reports"):
+            entries = writer.write_library(con, library, macros, load_partial)
+            entries += _combine_user_queries(writer, con, sources, manifests)
 
     inputs: list[InputEntry] = [i for m in manifests for i in m.inputs]
     job_ids = {m.job_id for m in manifests}
@@ -100,6 +112,19 @@ def merge(
         queries=entries,
         totals=Totals.of(inputs),
         merged_from=[_merged_from(s, m) for s, m in zip(sources, manifests, strict=True)],
+        runs=[
+            run
+            for s, m in zip(sources, manifests, strict=True)
+            for run in resultdir.runs_of(m, sha256_bytes((s / resultdir.MANIFEST).read_bytes()))
+        ],
+        # every listed file of every source is read whole (verified), and the manifests themselves
+        processing=mem.figures(
+            workspace=ws.kind,
+            bytes_read=sum(
+                (s / resultdir.MANIFEST).stat().st_size + sum(o.size or 0 for o in m.outputs)
+                for s, m in zip(sources, manifests, strict=True)
+            ),
+        ),
     )
     statuses = [m.status for m in manifests]
     return writer.finish(

@@ -22,6 +22,12 @@ class Workspace:
 
     con: duckdb.DuckDBPyConnection
     scratch: Path
+    on_disk: bool = False  # a database file in scratch instead of memory
+
+    @property
+    def kind(self) -> str:
+        """``memory`` or ``disk``, as the manifest's ``processing.workspace`` says."""
+        return "disk" if self.on_disk else "memory"
 
 
 def on_disk_threshold() -> int:
@@ -54,7 +60,7 @@ def workspace(*, on_disk: bool = False) -> Iterator[Workspace]:
             # DuckDB draws a progress bar on stdout for slow queries, even when stdout is no terminal: in a
             # job, stdout is an object the publisher uploads, and must stay small.
             con.execute("SET enable_progress_bar = false")
-            yield Workspace(con, tmp)
+            yield Workspace(con, tmp, on_disk)
         finally:
             con.close()
     finally:

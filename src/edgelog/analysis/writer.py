@@ -7,6 +7,7 @@ on the same code runs the report's merge SQL, writes partials and report tables,
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ import duckdb
 from edgelog import __version__, resultdir
 from edgelog.analysis.library import MACROS_DIR, MacroFile, Report
 from edgelog.analysis.parse import sql_str
+from edgelog.analysis.runstats import PhaseClock, peak_rss_bytes
 from edgelog.errors import EdgelogError, ExitCode, UsageError
 from edgelog.resultdir import Manifest, QueryEntry
 
@@ -95,6 +97,7 @@ class ResultWriter:
 
     Every file it writes is smaller than ``max_object_bytes`` (the manifest is checked at the end): a table
     that comes out larger is split into parts (``resultdir.part_table``), each a contiguous run of its rows.
+    Time spent writing counts in ``clock``'s ``write`` phase, whatever phase the caller is in.
     """
 
     def __init__(
@@ -105,8 +108,10 @@ class ResultWriter:
         started: datetime | None = None,
         t0: float | None = None,
         max_object_bytes: int | None = None,
+        clock: PhaseClock | None = None,
     ):
         self.out = out
+        self.clock = clock or PhaseClock()
         self.kind = kind
         self.max_object_bytes = max_object_bytes or resultdir.DEFAULT_MAX_OBJECT_BYTES
         self.started = started or datetime.now(UTC)
@@ -130,17 +135,18 @@ class ResultWriter:
         """
         target = self.out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        rows = _copy(con, sql, target)
-        if target.stat().st_size < self.max_object_bytes:
-            self.rows[rel] = rows
-            return
-        try:
-            self._split(con, target, rel, rows)
-        except BaseException:
-            shutil.rmtree(self.out / resultdir.parts_dir(rel), ignore_errors=True)
-            raise
-        finally:
-            target.unlink(missing_ok=True)
+        with self.clock.phase("write"):
+            rows = _copy(con, sql, target)
+            if target.stat().st_size < self.max_object_bytes:
+                self.rows[rel] = rows
+                return
+            try:
+                self._split(con, target, rel, rows)
+            except BaseException:
+                shutil.rmtree(self.out / resultdir.parts_dir(rel), ignore_errors=True)
+                raise
+            finally:
+                target.unlink(missing_ok=True)
 
     def _split(self, con: duckdb.DuckDBPyConnection, whole: Path, rel: str, rows: int) -> None:
         """Cut ``whole`` into parts below the limit: row ranges sized from its bytes per row, halved until
@@ -243,7 +249,8 @@ class ResultWriter:
         )
 
     def finish(self, manifest: Manifest, *, incomplete: bool, usable: bool) -> RunResult:
-        """Decide the status, hash every output and write ``manifest.json`` last (its presence means done).
+        """Decide the status, name the data range, hash every output and write ``manifest.json`` last (its
+        presence means done); complete ``manifest.processing`` (phases, lines/s, peak RSS) when it is set.
 
         ``failed`` when nothing usable was produced; ``partial`` when something is missing (``incomplete``,
         or a report or query failed); else ``ok``.
@@ -255,11 +262,23 @@ class ResultWriter:
         else:
             status, code = "ok", ExitCode.OK
         manifest.status = status
-        manifest.outputs = resultdir.output_entries(self.out, self.rows)
+        with self.clock.phase("write"):
+            self._write_data_range(manifest)
+            manifest.outputs = resultdir.output_entries(self.out, self.rows)
         manifest.schema = resultdir.schema_for(manifest.outputs)
         manifest.max_object_bytes = self.max_object_bytes
         manifest.finished_at = iso_utc(datetime.now(UTC))
         manifest.duration_s = round(time.monotonic() - self.t0, 3)
+        if manifest.processing is not None:
+            p = manifest.processing
+            phases = self.clock.seconds()
+            # setup: the rest of the run (options, the SQL library, DuckDB's start and stop), so the phases
+            # account for the whole duration
+            setup = max(0.0, round(manifest.duration_s - sum(phases.values()), 3))
+            p.phases_s = {"setup": setup, **phases}
+            if self.kind == "analyze" and manifest.duration_s > 0:
+                p.lines_per_s = round(manifest.totals.lines_read / manifest.duration_s, 1)
+            p.peak_rss_bytes = peak_rss_bytes()
         manifest.write(self.out)
         warnings = []
         size = (self.out / resultdir.MANIFEST).stat().st_size
@@ -271,6 +290,13 @@ class ResultWriter:
                 "analyze a --since/--until window, or keep fewer files on the node"
             )
         return RunResult(status, code, manifest, self.out, warnings)
+
+    def _write_data_range(self, manifest: Manifest) -> None:
+        """``data-range/<first>_<last>.json``: the range in the name, for listings; the same in the body."""
+        first, last = resultdir.data_range(manifest.inputs)
+        target = self.out / resultdir.data_range_table(first, last)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps({"first_ts": first, "last_ts": last}) + "\n")
 
 
 def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> int:

@@ -115,7 +115,11 @@ def jobs(
     prefix: PrefixOpt = RESULTS_PREFIX,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
 ) -> None:
-    """List the job ids that have results in the bucket, with node counts and publish time ranges.
+    """List the job ids that have results in the bucket: nodes, size, publish times and the data's time range.
+
+    The data range (first and last record time) is read from the listing alone, from the data-range object
+    each node's results carry; "n of m" says how many executions named one (gzip-encoded or older results
+    do not).
 
     Example: [bold]edgelog jobs --bucket gs://acme-edgelog[/]
     """
@@ -138,21 +142,30 @@ def jobs(
     # Job ids are what people copy into `edgelog fetch`: never cut or wrapped. The other columns wrap, and a
     # terminal too narrow for all of them gets the essential ones (--json has everything).
     id_width = max(len(j.job_id) for j in found)
-    spare = console.width - id_width
+    spare = console.width - id_width - 3
     labels = (
-        ["nodes", "executions", "objects", "size", "first", "last"]
-        if spare >= 80
-        else ["nodes", "size", "first", "last"]
-        if spare >= 40
-        else ["nodes", "last"]
+        ["nodes", "executions", "objects", "size", "first", "last", "from", "to", "covers"]
+        if spare >= 110
+        else ["nodes", "size", "last", "from", "to"]
+        if spare >= 60
+        else ["nodes", "from", "to"]
+        if spare >= 30
+        else ["to"]
     )
+    headings = {
+        "first": "first published (UTC)",
+        "last": "last published (UTC)",
+        "from": "data from (UTC)",
+        "to": "data to (UTC)",
+        "covers": "range covers",
+    }
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     table.add_column("job", no_wrap=True, overflow="ignore", min_width=id_width)
     for label in labels:
-        if label in ("first", "last"):
-            table.add_column(f"{label} published (UTC)", overflow="fold", min_width=10)
+        if label in ("first", "last", "from", "to"):
+            table.add_column(headings[label], overflow="fold", min_width=10)
         else:
-            table.add_column(label, justify="right", overflow="fold")
+            table.add_column(headings.get(label, label), justify="right", overflow="fold")
     for job in found:
         cells = {
             "nodes": fmt(job.nodes),
@@ -161,9 +174,25 @@ def jobs(
             "size": human_bytes(job.bytes),
             "first": f"{job.first_updated:%Y-%m-%d %H:%M:%S}" if job.first_updated else "–",
             "last": f"{job.last_updated:%Y-%m-%d %H:%M:%S}" if job.last_updated else "–",
+            "from": _record_time(job.data_first_ts),
+            "to": _record_time(job.data_last_ts),
+            "covers": f"{job.data_range_executions} of {job.executions}",
         }
-        table.add_row(Text(job.job_id), *(Text(cells[k]) for k in labels))
+        partly = job.data_range_executions < job.executions  # some executions' range is not in the listing
+        table.add_row(
+            Text(job.job_id),
+            *(
+                Text(cells[k], style="yellow" if partly and k in ("from", "to", "covers") else "")
+                for k in labels
+            ),
+        )
     console.print(table)
+
+
+def _record_time(iso: str | None) -> str:
+    """A record time as the table shows it: to the second (the heading says UTC; the JSON keeps the
+    milliseconds)."""
+    return iso[:19].replace("T", " ") if iso else "–"
 
 
 def report(

@@ -398,6 +398,9 @@ def _read_manifest(work: _Work, job_id: str) -> None:
     mismatch = node_mismatch(manifest, work.execution.node_id)
     if mismatch:
         work.fail("corrupt", mismatch)
+    # the data-range object's name is what `edgelog jobs` shows unverified: a wrong one is not merged
+    for problem in manifest.data_range_problems():
+        work.fail("corrupt", f"{OUTPUTS}/{problem}")
 
 
 def node_mismatch(manifest: Manifest, node_id: str) -> str | None:

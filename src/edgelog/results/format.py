@@ -68,6 +68,18 @@ def duration(seconds: object) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
+def seconds(value: object) -> str:
+    """A measured run time: "0.42s", "12.30s"; from a minute on as :func:`duration` does ("3m 07s")."""
+    if not isinstance(value, int | float):
+        return fmt(value)
+    return f"{float(value):.2f}s" if value < 60 else duration(value)
+
+
+def rate(value: object) -> str:
+    """A throughput such as lines per second: whole units with separators."""
+    return f"{float(value):,.0f}" if isinstance(value, int | float) else fmt(value)
+
+
 def compact(value: float) -> str:
     """3 significant digits with a k/M/G suffix (chart axes and bar labels)."""
     for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):

@@ -7,6 +7,10 @@ Bacalhau's S3 publisher uploads each execution's result directory under the job 
 * ``Encoding: gzip`` -> one ``<prefix>/<jobID>/<nodeID>/<executionID>.tar.gz`` holding the same tree.
 
 A Key without the execution id (``<prefix>/<jobID>/<nodeID>/``) is read too: the execution id is then unknown.
+
+A listing has only keys, sizes and times, so ``edgelog jobs`` reads a job's data time range from keys: each
+results directory holds ``data-range/<first>_<last>.json`` (see :mod:`edgelog.resultdir`), which a plain
+upload lists as ``.../outputs/data-range/<first>_<last>.json``. A gzip archive hides it.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from edgelog import resultdir
 from edgelog.storage.base import ObjectInfo
 
 CONTROL_FILES = ("exitCode", "stdout", "stderr")
 OUTPUTS = "outputs"  # the job's result path: its results directory (edgelog.resultdir)
 TOP_LEVEL = (*CONTROL_FILES, OUTPUTS)
+DATA_RANGE_KEYS = f"{OUTPUTS}/{resultdir.DATA_RANGE}/"  # an execution's data-range object, below its folder
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 
 
@@ -45,6 +51,17 @@ class Execution:
     @property
     def label(self) -> str:
         return self.execution_id or "-"
+
+    @property
+    def data_range(self) -> tuple[str | None, str | None] | None:
+        """The (first, last) record time its listing names ((None, None): no records), or None when it names
+        none (gzip encoding, or results from before the data-range object)."""
+        names = [k[len(DATA_RANGE_KEYS) :] for k in self.objects if k.startswith(DATA_RANGE_KEYS)]
+        if len(names) != 1:
+            return None  # none, or several: a listing that cannot be read as one claim
+        if names[0] == resultdir.DATA_RANGE_EMPTY:
+            return None, None
+        return resultdir.parse_data_range(names[0])
 
 
 @dataclass
@@ -122,6 +139,9 @@ class JobSummary:
     bytes: int
     first_updated: datetime | None
     last_updated: datetime | None
+    data_first_ts: str | None = None  # first record time over the executions that name a data range
+    data_last_ts: str | None = None
+    data_range_executions: int = 0  # how many executions' listings name one (of ``executions``)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -132,6 +152,9 @@ class JobSummary:
             "bytes": self.bytes,
             "first_updated": self.first_updated.isoformat() if self.first_updated else None,
             "last_updated": self.last_updated.isoformat() if self.last_updated else None,
+            "data_first_ts": self.data_first_ts,
+            "data_last_ts": self.data_last_ts,
+            "data_range_executions": self.data_range_executions,
         }
 
 
@@ -148,6 +171,9 @@ def summarize_jobs(prefix: str, objects: Iterable[ObjectInfo]) -> list[JobSummar
     for job_id, infos in by_job.items():
         listing = parse_job(job_id, prefix, infos)
         stamps = [o.updated for o in infos if o.updated]
+        ranges = [r for r in (e.data_range for e in listing.executions) if r is not None]
+        firsts = [first for first, _ in ranges if first]
+        lasts = [last for _, last in ranges if last]
         summaries.append(
             JobSummary(
                 job_id=job_id,
@@ -157,6 +183,9 @@ def summarize_jobs(prefix: str, objects: Iterable[ObjectInfo]) -> list[JobSummar
                 bytes=sum(o.size for o in infos),
                 first_updated=min(stamps) if stamps else None,
                 last_updated=max(stamps) if stamps else None,
+                data_first_ts=min(firsts) if firsts else None,
+                data_last_ts=max(lasts) if lasts else None,
+                data_range_executions=len(ranges),
             )
         )
     summaries.sort(key=lambda s: (s.last_updated is not None, s.last_updated, s.job_id), reverse=True)

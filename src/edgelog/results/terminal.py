@@ -16,7 +16,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from edgelog.results.format import SEVERITY_COLORS, STATUS_COLORS, duration, fmt, human_bytes, pct, sparkline
+from edgelog.results.format import (
+    SEVERITY_COLORS,
+    STATUS_COLORS,
+    duration,
+    fmt,
+    human_bytes,
+    pct,
+    rate,
+    seconds,
+    sparkline,
+)
+from edgelog.results.runs import node_processing
 from edgelog.results.tables import QueryResult, ResultData, Row, load_result
 
 if TYPE_CHECKING:
@@ -175,6 +186,7 @@ def render_summary(data: ResultData, console: Console) -> None:
             ),
         )
     console.print(nodes)
+    print_node_processing(data, console)
     print_queries(data.queries, console)
     print_quality(data, console)
 
@@ -275,6 +287,91 @@ def print_queries(
         console.print(
             Text(f"{fmt(q.total_rows)} row(s){more} · {q.entry.file} · all rows in {q.table}", style="dim")
         )
+
+
+def print_node_processing(data: ResultData, console: Console) -> None:
+    """How each node's run went (slowest first, highlighted), the spread, and the merge's own figures."""
+    np = node_processing(data.manifest)
+    if np.empty:
+        console.print(Text("no processing figures recorded (an older edgelog wrote this result)", "dim"))
+        return
+    cols: list[Col] = [("node_id", "node", None), ("duration_s", "time", seconds)]
+    cols += [(f"{name}_s", name, seconds) for name in np.phases]
+    cols += [
+        ("lines_per_s", "lines/s", rate),
+        ("bytes_read", "read", human_bytes),
+        ("peak_rss_bytes", "peak RSS", human_bytes),
+        ("duckdb_peak_memory_bytes", "DuckDB peak", human_bytes),
+    ]
+    if any(r.get("duckdb_peak_spill_bytes") for r in np.rows):
+        cols.append(("duckdb_peak_spill_bytes", "spilled", human_bytes))
+    shared = {k: np.uniform(k) for k in ("duckdb_threads", "duckdb_memory_limit", "workspace")}
+    labels = {"duckdb_threads": "threads", "duckdb_memory_limit": "memory limit", "workspace": "workspace"}
+    cols += [(k, labels[k], None) for k, v in shared.items() if v is None]
+    cells = [[f(r[k]) if f and r.get(k) is not None else fmt(r.get(k)) for k, _, f in cols] for r in np.rows]
+    shown = _fitting(cols, cells, console.width)
+    table = Table(title="Node processing", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    for i in shown:
+        key, label, _ = cols[i]
+        table.add_column(label, justify="left" if key == "node_id" else "right", no_wrap=True)
+    for r, row in zip(np.rows, cells, strict=True):
+        table.add_row(*(Text(row[i]) for i in shown), style="bold yellow" if r.get("slowest") else None)
+    left_out = [cols[i][1] for i in range(len(cols)) if i not in shown]
+    if left_out:
+        table.caption = f"too narrow for: {', '.join(left_out)} (--html shows every figure)"
+    console.print(table)
+    if all(v is not None for v in shared.values()):
+        where = "in memory" if shared["workspace"] == "memory" else "on disk"
+        console.print(
+            Text(
+                f"DuckDB: {shared['duckdb_threads']} threads, {shared['duckdb_memory_limit']} memory limit, "
+                f"{where} (every node)",
+                style="dim",
+            )
+        )
+    if np.spread is not None:
+        s = np.spread
+        console.print(
+            Text(f"spread: min {seconds(s.min_s)}, median {seconds(s.median_s)}, max {seconds(s.max_s)}")
+        )
+        line = Text("slowest: ")
+        line.append(str(s.slowest["node_id"]), style="bold yellow")
+        ratio = f" ({s.ratio:.1f}x)" if s.ratio else ""
+        line.append(f" {seconds(s.max_s)}, held the job back {seconds(s.held_back_s)} over the median{ratio}")
+        if s.main_phase:
+            name, secs = s.main_phase
+            line.append(f"; most in {name} {seconds(secs)} ({secs / s.max_s:.0%})")
+        console.print(line)
+    if np.without_figures:
+        console.print(Text(f"{np.without_figures} run(s) recorded no figures (older edgelog)", style="dim"))
+    if np.merge is not None:
+        phases = ", ".join(f"{k} {seconds(v)}" for k, v in np.merge.phases_s.items())
+        console.print(
+            Text(
+                f"merge: {seconds(np.merge_duration_s)} ({phases}), read {human_bytes(np.merge.bytes_read)}, "
+                f"peak RSS {human_bytes(np.merge.peak_rss_bytes)}",
+                style="dim",
+            )
+        )
+
+
+# Which node-processing columns stay when the terminal is narrow: the node, its time and where it went first.
+_KEEP_FIRST = ("node_id", "duration_s", "parse_s", "reports_s", "write_s", "peak_rss_bytes")
+
+
+def _fitting(cols: list[Col], cells: list[list[str]], width: int) -> list[int]:
+    """The indexes of the columns that fit in ``width`` (in their order), adding them by priority: the ones
+    in :data:`_KEEP_FIRST`, then the rest from left to right. Cells never wrap: a folded number misreads.
+    A column takes its widest cell plus one space each side and one between columns."""
+    need = [max(len(label), *(len(row[i]) for row in cells)) + 3 for i, (_, label, _) in enumerate(cols)]
+    order = sorted(range(len(cols)), key=lambda i: (cols[i][0] not in _KEEP_FIRST, i))
+    shown: list[int] = []
+    used = 0
+    for i in order:
+        if used + need[i] <= width or not shown:
+            shown.append(i)
+            used += need[i]
+    return sorted(shown)
 
 
 def print_quality(data: ResultData, console: Console) -> None:

@@ -92,6 +92,7 @@ table.data td .share { position:absolute; left:0; top:3px; bottom:3px; backgroun
                        border-radius:2px; }
 table.data td .cell { position:relative; }
 table.data tr:hover td { background:#f8fafc; }
+table.data tr.hl td { background:#fdf3d7; font-weight:600; }
 .badge { display:inline-block; padding:1px 8px; border-radius:10px; color:#fff; font-size:11.5px;
           font-weight:600; }
 p.empty { color:var(--muted); font-style:italic; }

@@ -33,8 +33,16 @@ def sort_key(value: object) -> str:
 Column = tuple[str, str, Callable[[Any], str] | None]  # (row key, heading, formatter)
 
 
-def table(rows: Sequence[Row], columns: Sequence[Column], *, limit: int = 25, bar: str | None = None) -> str:
-    """A sortable table; ``bar`` names a numeric column drawn as an inline share bar."""
+def table(
+    rows: Sequence[Row],
+    columns: Sequence[Column],
+    *,
+    limit: int = 25,
+    bar: str | None = None,
+    highlight: str | None = None,
+) -> str:
+    """A sortable table; ``bar`` names a numeric column drawn as an inline share bar, ``highlight`` a key
+    whose truthy rows are marked (e.g. the slowest node)."""
     if not rows:
         return '<p class="empty">No data.</p>'
     top = max((float(r.get(bar) or 0) for r in rows), default=0.0) if bar else 0.0
@@ -55,7 +63,8 @@ def table(rows: Sequence[Row], columns: Sequence[Column], *, limit: int = 25, ba
                 extra = f'<span class="share" style="width:{max(1.0, 100 * float(value) / top):.1f}%"></span>'
             klass = "num" if isinstance(value, int | float) and not isinstance(value, bool) else "txt"
             cells.append(f'<td class="{klass}"{attr}>{extra}<span class="cell">{esc(text)}</span></td>')
-        body.append(f"<tr>{''.join(cells)}</tr>")
+        mark = ' class="hl"' if highlight and row.get(highlight) else ""
+        body.append(f"<tr{mark}>{''.join(cells)}</tr>")
     more = (
         f'<p class="more">Showing {limit} of {len(rows):,} rows (report tables keep the top 100).</p>'
         if len(rows) > limit

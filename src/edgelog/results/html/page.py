@@ -19,16 +19,20 @@ from edgelog import __version__
 from edgelog.fileio import write_text_atomic
 from edgelog.results.format import (
     CLASS_COLORS,
+    PALETTE,
     SEVERITY_COLORS,
     STATUS_COLORS,
     duration,
     fmt,
     human_bytes,
     pct,
+    rate,
+    seconds,
 )
 from edgelog.results.html.assets import SCRIPT, STYLE
-from edgelog.results.html.charts import colored, donut, hbars, time_chart
+from edgelog.results.html.charts import colored, donut, hbars, stacked_hbars, time_chart
 from edgelog.results.html.markup import Column, badge, card, esc, panel, sort_key, table
+from edgelog.results.runs import node_processing, phase_label
 from edgelog.results.tables import QUERY_ROWS, ResultData, Row, load_result
 
 SECTIONS = (
@@ -408,13 +412,14 @@ def _nodes(data: ResultData) -> str:
             ("lines_read", "Lines", None),
             ("valid_requests", "Valid", None),
             ("quarantined_lines", "Quarantined", None),
-            ("bytes", "Bytes", human_bytes),
+            ("bytes", "Bytes served", human_bytes),
             ("first_ts", "First", fmt),
             ("last_ts", "Last", fmt),
         ],
         limit=100,
         bar="valid_requests",
     )
+    body += _node_processing(data)
     fetch_nodes = [asdict(n) for n in data.manifest.fetch.nodes] if data.manifest.fetch else []
     if fetch_nodes:
         body += "<h3>Fetch status per node</h3>" + table(
@@ -428,7 +433,72 @@ def _nodes(data: ResultData) -> str:
             ],
             limit=200,
         )
-    return panel("nodes", "Per-node breakdown", "What each node contributed to this result.", body)
+    desc = "What each node contributed to this result, and how its run went."
+    return panel("nodes", "Per-node breakdown", desc, body)
+
+
+def _node_processing(data: ResultData) -> str:
+    """How each node's run went: the slowest and the spread as cards, time by phase, every figure."""
+    np = node_processing(data.manifest)
+    head = "<h3>Processing per node</h3>"
+    if np.empty:
+        return head + '<p class="empty">No processing figures recorded (an older edgelog wrote it).</p>'
+    body = head
+    s = np.spread
+    if s is not None:
+        where = ""
+        if s.main_phase:
+            where = f"; most in {s.main_phase[0]} ({s.main_phase[1] / s.max_s:.0%})"
+        body += (
+            '<div class="cards">'
+            + "".join(
+                [
+                    card("Slowest node", str(s.slowest["node_id"]), seconds(s.max_s), "#f46036"),
+                    card("Median", seconds(s.median_s), f"min {seconds(s.min_s)} · max {seconds(s.max_s)}"),
+                    card(
+                        "Held back by",
+                        seconds(s.held_back_s),
+                        (f"{s.ratio:.1f}x the median" if s.ratio else "over the median") + where,
+                        "#e2b714" if s.held_back_s > 0 else None,
+                    ),
+                    card("Runs", fmt(len(np.rows)), f"{np.without_figures} without figures"),
+                ]
+            )
+            + "</div>"
+        )
+    segments = [(f"{name}_s", name, PALETTE[i % len(PALETTE)]) for i, name in enumerate(np.phases)]
+    chart = stacked_hbars(np.rows, "node_id", segments, label="Time per node by phase", total="duration_s")
+    body += f'<div class="narrow">{chart}</div>'
+    columns: list[Column] = [("node_id", "Node", None), ("duration_s", "Time", seconds)]
+    columns += [(f"{name}_s", phase_label(name), seconds) for name in np.phases]
+    columns += [
+        ("lines_per_s", "Lines/s", rate),
+        ("bytes_read", "Read", human_bytes),
+        ("peak_rss_bytes", "Peak RSS", human_bytes),
+        ("duckdb_peak_memory_bytes", "DuckDB peak", human_bytes),
+        ("duckdb_peak_spill_bytes", "Spilled", human_bytes),
+        ("duckdb_threads", "Threads", None),
+        ("duckdb_memory_limit", "Memory limit", None),
+        ("workspace", "Workspace", None),
+        ("execution_id", "Execution", None),
+    ]
+    body += table(np.rows, columns, limit=500, bar="duration_s", highlight="slowest")
+    notes = []
+    if np.merge is not None:
+        phases = ", ".join(f"{k} {seconds(v)}" for k, v in np.merge.phases_s.items())
+        m = np.merge
+        notes.append(
+            f"This merge: {seconds(np.merge_duration_s)} ({phases}); read {human_bytes(m.bytes_read)}, "
+            f"peak RSS {human_bytes(m.peak_rss_bytes)}."
+        )
+    if np.without_figures:
+        notes.append(f"{np.without_figures} run(s) recorded no figures (an older edgelog).")
+    notes.append(
+        "Time per phase is wall time; peak RSS is the analysing process's high-water mark, DuckDB peak its "
+        "largest sampled buffer use. A job ends when its slowest node does."
+    )
+    body += "".join(f'<p class="desc">{esc(n)}</p>' for n in notes)
+    return body
 
 
 def _queries(data: ResultData) -> str:
