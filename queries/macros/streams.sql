@@ -1,4 +1,5 @@
--- macros: edgelog_message_pattern(message), edgelog_error_module(message, upstream, cid), edgelog_severity(level)
+-- macros: edgelog_message_pattern(message), edgelog_error_module(message, upstream, cid), edgelog_severity(level),
+--         edgelog_client_error(module, message), edgelog_is_access(format)
 -- answers: What the error-log and application-log reports group by.
 --   edgelog_message_pattern: the first line of a message with what varies between occurrences taken out,
 --   so that one kind of error is one row: URLs -> <url>, quoted paths -> "<path>", other quoted strings ->
@@ -12,6 +13,11 @@
 --   request's other messages) or core (no connection).
 --   edgelog_severity: a level's rank, the same scale for nginx and application levels: debug/trace 1,
 --   info 2, notice 3, warn 4, error 5, crit/critical/fatal 6, alert 7, emerg 8 (case-insensitive).
+--   edgelog_client_error: whether an nginx error-log entry reports a client's request refused or missing
+--   (no such file, access rules, Basic auth, rate limits, bad or vanished clients) rather than the server
+--   failing; a scanner writes hundreds of these, so error bursts are counted without them.
+--   edgelog_is_access: whether an input file's format (the files partial's format) is an access log, i.e.
+--   neither 'error' nor 'app' (a file that failed before its format was known counts as an access log).
 CREATE OR REPLACE MACRO edgelog_message_pattern(m) AS left(
   regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
     split_part(m, chr(10), 1),
@@ -48,3 +54,10 @@ CREATE OR REPLACE MACRO edgelog_severity(level) AS CASE lower(level)
   WHEN 'warn' THEN 4 WHEN 'warning' THEN 4 WHEN 'error' THEN 5
   WHEN 'crit' THEN 6 WHEN 'critical' THEN 6 WHEN 'fatal' THEN 6 WHEN 'alert' THEN 7 WHEN 'emerg' THEN 8
 END;
+
+CREATE OR REPLACE MACRO edgelog_is_access(format) AS coalesce(format, '') NOT IN ('error', 'app');
+
+CREATE OR REPLACE MACRO edgelog_client_error(module, m) AS coalesce(
+  module IN ('client', 'access', 'auth_basic', 'limit_req', 'limit_conn')
+  OR (module = 'static' AND regexp_matches(m, '\(2: No such file or directory\)|^directory index of |" is not found')),
+  false);

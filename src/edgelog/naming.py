@@ -28,6 +28,8 @@ NODE_RE = re.compile(f"^{NODE_ID_PATTERN}$")
 ROTATED_PATTERN = f"^([a-z]+)-({NODE_ID_PATTERN})-([0-9]{{8}}T[0-9]{{6}}Z)(\\.[A-Za-z0-9]+)(\\.gz)?$"
 ROTATED_RE = re.compile(ROTATED_PATTERN)
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+# The streams a node writes and analyze reads: the access log, nginx's error log, the application log.
+ANALYSED_STREAMS = ("access", "error", "app")
 
 
 def check_node_id(node_id: str, *, source: str = "node id") -> str:

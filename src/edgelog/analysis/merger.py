@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgelog import resultdir
-from edgelog.analysis import parse
+from edgelog.analysis import parse, streams
 from edgelog.analysis.library import Report, install_macros, load_library, load_macros, sha256_bytes
 from edgelog.analysis.workspace import workspace
 from edgelog.analysis.writer import FILES_SCHEMA, ResultWriter, RunResult, object_limit
@@ -52,6 +52,7 @@ def merge(
         con = ws.con
         install_macros(con, macros, None)
         con.execute(f"CREATE TABLE requests ({parse.REQUESTS_SCHEMA})")
+        streams.create_empty_relations(con)
         con.execute(f"CREATE TABLE p_files ({FILES_SCHEMA})")
         con.execute(f"CREATE TABLE quarantine ({parse.QUARANTINE_SCHEMA})")
         for table, rel in (

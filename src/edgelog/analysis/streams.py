@@ -32,14 +32,18 @@ from pathlib import Path
 import duckdb
 
 from edgelog.analysis.parse import (
+    PARSED_QUARANTINE,
     QUARANTINE_RAW_CHARS,
+    QUARANTINE_SCHEMA,
     FileCounts,
     FileReadError,
+    ParseInput,
     _read_lines,
     _short_error,
     is_gzip,
     sql_str,
 )
+from edgelog.naming import parse_rotated_name
 
 FORMATS = ("error", "app")  # analyze --format values for these streams (the generator's -f names)
 STREAM_FORMAT = {"error": "error", "app": "app"}  # rotated-name stream -> its format
@@ -98,6 +102,12 @@ _SNIFF_ERROR = re.compile(ERROR_HEAD.replace(r"\[", r"\[[a-z]+\] \d+#\d+: "))
 _SNIFF_APP = re.compile(APP_HEAD + r"(\.\d+)?(Z|[+-]\d{2}:?\d{2}) [A-Z]+ \S")
 
 
+def format_of(name: str) -> str | None:
+    """The format of a rotated error-log or application-log file, by its name (None for other files)."""
+    rn = parse_rotated_name(name)
+    return STREAM_FORMAT.get(rn.stream) if rn is not None else None
+
+
 def sniff(line: str) -> str | None:
     """``error`` or ``app`` when a file's first line is one of these streams (format detection only)."""
     if _SNIFF_ERROR.match(line):
@@ -108,7 +118,15 @@ def sniff(line: str) -> str | None:
 
 
 def create_stream_store(con: duckdb.DuckDBPyConnection) -> None:
-    """One table per stream with every line, and the relations reports read: its entries in the window."""
+    """One table per stream with every line, and the relations reports read: its entries in the window.
+
+    The streams' quarantined lines go to ``stream_quarantine``; ``quarantine`` (after
+    parse.create_request_store) becomes the access logs' and theirs together.
+    """
+    con.execute(f"CREATE TABLE stream_quarantine ({QUARANTINE_SCHEMA})")
+    con.execute(
+        f"CREATE OR REPLACE VIEW quarantine AS {PARSED_QUARANTINE} UNION ALL SELECT * FROM stream_quarantine"
+    )
     for relation, (table, schema, columns) in RELATIONS.items():
         con.execute(
             f"CREATE TABLE {table} (file_id INTEGER, {schema}, continuation BOOLEAN, reason VARCHAR, "
@@ -298,12 +316,12 @@ def load_file(
         gz = is_gzip(path)
     except OSError as exc:
         raise FileReadError(f"cannot open: {exc}") from exc
-    n_lines, n_rej = _read_lines(con, path, gz, scratch)
+    n_lines, n_rej = _read_stream_lines(con, path, gz, scratch, file_id)
     if n_rej and _raw_bytes_rejected(con):
         copy = scratch / "escaped.log"
         try:
             escape_copy(path, gz, copy)
-            n_lines, n_rej = _read_lines(con, copy, False, scratch)
+            n_lines, n_rej = _read_stream_lines(con, copy, False, scratch, file_id)
         finally:
             copy.unlink(missing_ok=True)
     node = sql_str(node_id) if node_id is not None else "NULL"
@@ -314,7 +332,7 @@ def load_file(
         con.execute(_insert_sql(fmt, file_id, node, label, window))
         con.execute(
             f"""
-            INSERT INTO quarantine
+            INSERT INTO stream_quarantine
             SELECT {node}, {label}, p.line_no, p.reason, left(coalesce(l.line, ''), {QUARANTINE_RAW_CHARS})
             FROM {table} p JOIN _lines l ON p.line_no = l.line_no
             WHERE p.file_id = {file_id} AND p.reason IS NOT NULL
@@ -349,6 +367,17 @@ def load_file(
         first_ts=first,
         last_ts=last,
     )
+
+
+def _read_stream_lines(
+    con: duckdb.DuckDBPyConnection, path: Path, gz: bool, scratch: Path, file_id: int
+) -> tuple[int, int]:
+    """One file's lines as ``_lines`` and ``_rejected`` (parse's reader); the accepted and rejected counts."""
+    _read_lines(con, [ParseInput(file_id, path, "", gz, "", None)], scratch)
+    accepted = con.execute("SELECT count(*) FROM _raw").fetchone()
+    rejected = con.execute("SELECT count(*) FROM _rejected").fetchone()
+    assert accepted is not None and rejected is not None
+    return int(accepted[0]), int(rejected[0])
 
 
 def _raw_bytes_rejected(con: duckdb.DuckDBPyConnection) -> bool:

@@ -141,6 +141,8 @@ def render_summary(data: ResultData, console: Console) -> None:
         table.add_row(Text("none"), *(Text("") for _ in range(5)))
     console.print(table)
 
+    render_streams(data, console)
+
     nodes = Table(title="Nodes", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
     for label in ("node", "status", "files", "failed", "lines", "valid", "quarantined"):
         nodes.add_column(label, justify="left" if label in ("node", "status") else "right")
@@ -155,6 +157,57 @@ def render_summary(data: ResultData, console: Console) -> None:
         )
     console.print(nodes)
     print_quality(data, console)
+
+
+def render_streams(data: ResultData, console: Console) -> None:
+    """The error log's and the application log's panels, for the streams the result read."""
+    s = data.one("error_summary")
+    patterns = data.rows("error_patterns")
+    if data.has_stream("error"):
+        console.print(
+            Text(
+                f"Error log: {fmt(s.get('nginx_events'))} entries, {fmt(s.get('nginx_errors'))} errors "
+                f"({fmt(s.get('upstream_failures'))} upstream failures), {fmt(s.get('nginx_warnings'))} "
+                f"warnings, {fmt(s.get('error_log_quarantined'))} lines quarantined",
+                style="bold",
+            )
+        )
+        cols: list[Col] = [
+            ("level", "level", None),
+            ("module", "module", None),
+            ("pattern", "pattern", None),
+            ("events", "entries", None),
+        ]
+        nginx = [r for r in patterns if r.get("source") == "nginx"]
+        console.print(_table("Error-log patterns (warn and worse)", nginx, cols, limit=8))
+        console.print(
+            _table(
+                "Upstream failures",
+                data.rows("upstream_failures"),
+                [
+                    ("upstream", "upstream", None),
+                    ("host", "host", None),
+                    ("failures", "failures", None),
+                    ("refused", "refused", None),
+                    ("timed_out", "timed out", None),
+                    ("closed", "closed", None),
+                ],
+                limit=6,
+            )
+        )
+    if data.has_stream("app"):
+        console.print(
+            Text(
+                f"Application log: {fmt(s.get('app_events'))} entries, {fmt(s.get('app_errors'))} errors, "
+                f"{fmt(s.get('app_warnings'))} warnings, {fmt(s.get('app_log_quarantined'))} lines "
+                "quarantined",
+                style="bold",
+            )
+        )
+        app_rows = [r for r in patterns if r.get("source") == "app"]
+        cols = [("level", "level", None), ("module", "service", None), ("pattern", "pattern", None),
+                ("events", "entries", None)]  # fmt: skip
+        console.print(_table("Application-log patterns (WARN and worse)", app_rows, cols, limit=8))
 
 
 def print_quality(data: ResultData, console: Console) -> None:

@@ -26,6 +26,7 @@ from edgelog.results.format import (
     human_bytes,
     pct,
 )
+from edgelog.results.html import streams
 from edgelog.results.html.assets import SCRIPT, STYLE
 from edgelog.results.html.charts import colored, donut, hbars, time_chart
 from edgelog.results.html.markup import Column, badge, card, esc, panel, sort_key, table
@@ -531,12 +532,16 @@ def build_html(data: ResultData, *, title: str | None = None) -> str:
         "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
         f"script-src 'sha256-{script_hash}'; base-uri 'none'; form-action 'none'"
     )
-    nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in SECTIONS)
+    sections = list(SECTIONS)
+    after_errors = [a for a, _ in sections].index("errors") + 1
+    sections[after_errors:after_errors] = streams.sections(data)  # only the streams this result read
+    nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in sections)
     panels = [
         _banners(data),
         _overview(data),
         _traffic(data),
         _errors(data),
+        *streams.panels(data),
         _status(data),
         _pathspanel(
             "paths",
