@@ -13,10 +13,11 @@ EDGELOG_ROTATION_LIB=${EDGELOG_ROTATION_LIB:-$(cd -- "$(dirname -- "${BASH_SOURC
 # Where things are.
 EDGELOG_LIVE_DIR=${EDGELOG_LIVE_DIR:-/var/log/app}
 # Extensions of the live files (space-separated; one logrotate block each). Unless set explicitly they follow
-# the generator's format (EDGELOG_FORMAT, as in the container); without it, every format's extension.
+# the generator's format (EDGELOG_FORMAT, as in the container) plus .log, the extension of the error and
+# application logs the generator writes beside the access log; without it, every format's extension.
 case ${EDGELOG_FORMAT:-} in
-  json) _edgelog_ext=.jsonl ;;
-  csv) _edgelog_ext=.csv ;;
+  json) _edgelog_ext='.jsonl .log' ;;
+  csv) _edgelog_ext='.csv .log' ;;
   '') _edgelog_ext='.log .jsonl .csv' ;;
   *) _edgelog_ext=.log ;;
 esac
