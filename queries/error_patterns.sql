@@ -9,11 +9,12 @@
 -- merge: partial is one row per (source, level, module, pattern) with the count, the time range and the
 --        smallest example; merging re-sums the counts and takes min/max, so it is exact.
 -- @partial
-SELECT 'nginx' AS source, level, module, pattern, count(*)::BIGINT AS events, min(ts) AS first_ts,
-       max(ts) AS last_ts, min(left(message, 300)) AS example
+SELECT 'nginx' AS source, level, module, edgelog_message_pattern(message) AS pattern, count(*)::BIGINT AS events,
+       min(ts) AS first_ts, max(ts) AS last_ts, min(left(message, 300)) AS example
 FROM errors WHERE edgelog_severity(level) >= 4 GROUP BY ALL
 UNION ALL
-SELECT 'app', level, service, pattern, count(*)::BIGINT, min(ts), max(ts), min(left(message, 300))
+SELECT 'app', level, service, edgelog_message_pattern(message), count(*)::BIGINT, min(ts), max(ts),
+       min(left(message, 300))
 FROM app_events WHERE edgelog_severity(level) >= 4 GROUP BY ALL
 -- @merge
 SELECT source, level, module, pattern, sum(events)::BIGINT AS events, min(first_ts) AS first_ts,

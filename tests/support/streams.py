@@ -38,7 +38,10 @@ def load_stream(path: Path, fmt: str, window: tuple[str, str] = ALL) -> dict[str
 
         return {
             "counts": counts,
-            "rows": rows(f"SELECT * FROM {relation} ORDER BY line_no"),
+            # with the pattern the error_patterns report groups by
+            "rows": rows(
+                f"SELECT *, edgelog_message_pattern(message) AS pattern FROM {relation} ORDER BY line_no"
+            ),
             "lines": rows(f"SELECT * FROM {table} ORDER BY line_no"),
             "quarantine": rows("SELECT line_no, reason, raw FROM quarantine ORDER BY line_no"),
         }

@@ -51,20 +51,20 @@ STREAM_FORMAT = {"error": "error", "app": "app"}  # rotated-name stream -> its f
 ERRORS_SCHEMA = """
     node_id VARCHAR, file VARCHAR, line_no BIGINT, ts TIMESTAMPTZ, level VARCHAR, pid INTEGER, tid BIGINT,
     cid BIGINT, message VARCHAR, client VARCHAR, server VARCHAR, request VARCHAR, subrequest VARCHAR,
-    upstream VARCHAR, host VARCHAR, referrer VARCHAR, module VARCHAR, pattern VARCHAR
+    upstream VARCHAR, host VARCHAR, referrer VARCHAR, module VARCHAR
 """
 ERRORS_COLUMNS = (
     "node_id, file, line_no, ts, level, pid, tid, cid, message, client, server, request, subrequest, "
-    "upstream, host, referrer, module, pattern"
+    "upstream, host, referrer, module"
 )
 APP_EVENTS_SCHEMA = """
     node_id VARCHAR, file VARCHAR, line_no BIGINT, ts TIMESTAMPTZ, level VARCHAR, service VARCHAR,
     message VARCHAR, method VARCHAR, path VARCHAR, status INTEGER, duration_ms DOUBLE, request_id VARCHAR,
-    session_id VARCHAR, user_id VARCHAR, client VARCHAR, pattern VARCHAR
+    session_id VARCHAR, user_id VARCHAR, client VARCHAR
 """
 APP_EVENTS_COLUMNS = (
     "node_id, file, line_no, ts, level, service, message, method, path, status, duration_ms, request_id, "
-    "session_id, user_id, client, pattern"
+    "session_id, user_id, client"
 )
 # relation -> (table holding every line, schema, columns)
 RELATIONS = {
@@ -82,24 +82,27 @@ APP_HEAD = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
 # nginx: "YYYY/MM/DD HH:MM:SS [level] pid#tid: *cid message" (no "*cid " outside a connection).
 ERROR_LINE = r"^(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) \[([a-z]+)\] (\d+)#(\d+): (?:\*(\d+) )?"
 # The context nginx appends to a message, in this order (ngx_http_log_error, ngx_http_log_error_handler; the
-# stream module's ", udp client:" and byte counts). The message is the shortest prefix after which the rest is
-# exactly such a context, so a request line holding '", client: ' cannot move the split.
+# stream module's ", udp client:" and byte counts), up to the end of the entry. The leftmost place it starts
+# from is where the message ends, so a request line holding '", client: ' cannot move the split. Searched
+# for as a suffix (a regex search for the suffix alone is fast, a split of the whole entry is not), then
+# taken apart.
 ERROR_CONTEXT = (
-    r"(?s)^(.*?)(?:, (?:udp )?client: ([^,]*), server: ([^,]*?)"
-    r'(?:, request: "(.*?)")?(?:, subrequest: "(.*?)")?(?:, upstream: "(.*?)")?'
-    r'(?:, host: "(.*?)")?(?:, referrer: "(.*?)")?'
-    r"(?:, bytes from/to client:\d+/\d+, bytes from/to upstream:\d+/\d+)?)?$"
+    r', (?:udp )?client: [^,]*, server: [^,]*(?:, request: ".*")?(?:, subrequest: ".*")?'
+    r'(?:, upstream: ".*")?(?:, host: ".*")?(?:, referrer: ".*")?'
+    r"(?:, bytes from/to client:\d+/\d+, bytes from/to upstream:\d+/\d+)?$"
+)
+ERROR_CONTEXT_FIELDS = (
+    r'^, (?:udp )?client: ([^,]*), server: ([^,]*?)(?:, request: "(.*?)")?(?:, subrequest: "(.*?)")?'
+    r'(?:, upstream: "(.*?)")?(?:, host: "(.*?)")?(?:, referrer: "(.*?)")?'
+    r"(?:, bytes from/to client:\d+/\d+, bytes from/to upstream:\d+/\d+)?$"
 )
 # Application log: "2026-11-23T08:55:00.123Z LEVEL service message key=value ...".
-APP_LINE = (
-    r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})) ([A-Za-z]+) ([A-Za-z0-9_.:-]+)"
-    r" ?(.*)$"
-)
+APP_TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})"
 APP_CONTEXT_KEYS = ("request_id", "session", "user", "client")
-_APP_CONTEXT = r"^(.*?)((?: (?:request_id|session|user|client)=[^ ]*)*)$"
+APP_CONTEXT = r"((?: (?:request_id|session|user|client)=[^ ]*)*)$"  # the trailing key=value pairs
 
 _SNIFF_ERROR = re.compile(ERROR_HEAD.replace(r"\[", r"\[[a-z]+\] \d+#\d+: "))
-_SNIFF_APP = re.compile(APP_HEAD + r"(\.\d+)?(Z|[+-]\d{2}:?\d{2}) [A-Z]+ \S")
+_SNIFF_APP = re.compile("^" + APP_TS + r" [A-Z]+ \S")
 
 
 def format_of(name: str) -> str | None:
@@ -178,121 +181,155 @@ def escape_copy(path: Path, gz: bool, dest: Path) -> None:
         raise FileReadError(f"cannot read: {exc}") from exc
 
 
-# Every line with the entry (head line) it belongs to. A head line that does not parse still starts an entry,
-# so the lines after it are not glued to an earlier one.
-_ENTRIES = """
-  SELECT line_no, line, is_head,
-         max(CASE WHEN is_head THEN line_no END) OVER (ORDER BY line_no ROWS UNBOUNDED PRECEDING) AS head_no
-  FROM (SELECT line_no, line, coalesce(regexp_matches(line, '{head}'), false) AS is_head FROM _lines)
-"""
-_CONTINUATIONS = """
-  SELECT head_no, string_agg(coalesce(line, ''), chr(10) ORDER BY line_no) AS text
-  FROM entries WHERE NOT is_head AND head_no IS NOT NULL GROUP BY head_no
-"""
-
-_ERROR_SQL = rf"""
-WITH entries AS ({_ENTRIES.format(head=ERROR_HEAD)}),
-conts AS ({_CONTINUATIONS}),
-heads AS (
-  SELECT e.line_no, e.line, h, timezone('UTC', try_strptime(h.ts, '%Y/%m/%d %H:%M:%S')) AS ts,
-         substr(e.line, len(regexp_extract(e.line, '{ERROR_LINE}')) + 1) || coalesce(chr(10) || c.text, '')
-           AS body
-  FROM (SELECT *, regexp_extract(line, '{ERROR_LINE}', ['ts', 'level', 'pid', 'tid', 'cid']) AS h
-        FROM entries WHERE is_head) e
-  LEFT JOIN conts c ON c.head_no = e.line_no
-),
-parsed AS (
-  SELECT line_no, ts, h.level, try_cast(h.pid AS INTEGER) AS pid, try_cast(h.tid AS BIGINT) AS tid,
-         try_cast(nullif(h.cid, '') AS BIGINT) AS cid, x,
-         CASE WHEN h.ts = '' THEN 'not an nginx error-log line'
-              WHEN ts IS NULL THEN 'bad timestamp: ' || left(line, 19)
-              WHEN h.level NOT IN ({", ".join(f"'{x}'" for x in NGINX_LEVELS)})
-                THEN 'unknown level: ' || left(h.level, 32)
-              WHEN try_cast(h.pid AS INTEGER) IS NULL OR try_cast(h.tid AS BIGINT) IS NULL
-                THEN 'bad process id'
-         END AS reason
-  FROM (SELECT *, regexp_extract(body, '{ERROR_CONTEXT}',
-                    ['message', 'client', 'server', 'request', 'subrequest', 'upstream', 'host', 'referrer'])
-                    AS x
-        FROM heads)
-)
-SELECT e.line_no, p.ts, p.level, p.pid, p.tid, p.cid,
-       p.x.message AS message, nullif(p.x.client, '') AS client, nullif(p.x.server, '') AS server,
-       nullif(p.x.request, '') AS request, nullif(p.x.subrequest, '') AS subrequest,
-       nullif(p.x.upstream, '') AS upstream, nullif(p.x.host, '') AS host,
-       nullif(p.x.referrer, '') AS referrer,
-       NOT e.is_head AS continuation,
-       CASE WHEN e.is_head THEN p.reason
-            WHEN e.head_no IS NULL AND (e.line IS NULL OR trim(e.line) = '') THEN 'empty line'
-            WHEN e.head_no IS NULL THEN 'not an nginx error-log line'
-            WHEN hp.reason IS NOT NULL THEN 'continues a quarantined line (' || e.head_no || ')'
-       END AS reason,
-       hp.ts AS entry_ts
-FROM entries e LEFT JOIN parsed p ON p.line_no = e.line_no LEFT JOIN parsed hp ON hp.line_no = e.head_no
-"""
-
-_APP_SQL = rf"""
-WITH entries AS ({_ENTRIES.format(head=APP_HEAD)}),
-conts AS ({_CONTINUATIONS}),
-heads AS (
-  SELECT e.line_no, a, try_cast(a.ts AS TIMESTAMPTZ) AS ts, c.text AS more,
-         regexp_extract(a.rest, '{_APP_CONTEXT}', ['text', 'ctx']) AS t
-  FROM (SELECT *, regexp_extract(line, '{APP_LINE}', ['ts', 'level', 'service', 'rest']) AS a
-        FROM entries WHERE is_head) e
-  LEFT JOIN conts c ON c.head_no = e.line_no
-),
-parsed AS (
-  SELECT line_no, ts, upper(a.level) AS level, a.service, t.text || coalesce(chr(10) || more, '') AS message,
-         t.text AS first_line,
-         nullif(regexp_extract(t.ctx, ' request_id=([^ ]*)', 1), '') AS request_id,
-         nullif(regexp_extract(t.ctx, ' session=([^ ]*)', 1), '') AS session_id,
-         edgelog_nullif_dash(regexp_extract(t.ctx, ' user=([^ ]*)', 1)) AS user_id,
-         edgelog_nullif_dash(regexp_extract(t.ctx, ' client=([^ ]*)', 1)) AS client,
-         CASE WHEN a.ts = '' THEN 'not an application-log line'
-              WHEN ts IS NULL THEN 'bad timestamp: ' || left(a.ts, 40)
-              WHEN upper(a.level) NOT IN ({", ".join(f"'{x}'" for x in APP_LEVELS)})
-                THEN 'unknown level: ' || left(a.level, 32)
-         END AS reason
-  FROM heads
-)
-SELECT e.line_no, p.ts, p.level, p.service, p.message,
-       nullif(regexp_extract(p.first_line, '^([A-Z]+) /', 1), '') AS method,
-       nullif(regexp_extract(p.first_line, '^[A-Z]+ (/[^ ]*)', 1), '') AS path,
-       try_cast(nullif(regexp_extract(p.first_line, '(?:-> |failed with |status=)([0-9]{{3}})\b', 1), '')
-                AS INTEGER) AS status,
-       try_cast(nullif(regexp_extract(p.first_line, ' in ([0-9]+(?:\.[0-9]+)?)ms\b', 1), '') AS DOUBLE)
-         AS duration_ms,
-       p.request_id, p.session_id, p.user_id, p.client,
-       NOT e.is_head AS continuation,
-       CASE WHEN e.is_head THEN p.reason
-            WHEN e.head_no IS NULL AND (e.line IS NULL OR trim(e.line) = '') THEN 'empty line'
-            WHEN e.head_no IS NULL THEN 'not an application-log line'
-            WHEN hp.reason IS NOT NULL THEN 'continues a quarantined line (' || e.head_no || ')'
-       END AS reason,
-       hp.ts AS entry_ts
-FROM entries e LEFT JOIN parsed p ON p.line_no = e.line_no LEFT JOIN parsed hp ON hp.line_no = e.head_no
-"""
+def _entries(head: str, continued: bool) -> str:
+    """``entries(line_no, line, is_head, head_no)``: every line with the line its entry starts on, and
+    ``conts(head_no, text)``: the continuation lines of each entry. A head line that does not parse still
+    starts an entry, so lines after it are not glued to an earlier one. Without continuation lines in the
+    file (the usual case) this is a plain projection: no window over the whole file."""
+    if not continued:
+        return (
+            "entries AS (SELECT line_no, line, true AS is_head, line_no AS head_no FROM _lines), "
+            "conts AS (SELECT NULL::BIGINT AS head_no, NULL::VARCHAR AS text WHERE false)"
+        )
+    return f"""entries AS (
+      SELECT line_no, line, is_head,
+             max(CASE WHEN is_head THEN line_no END) OVER (ORDER BY line_no ROWS UNBOUNDED PRECEDING)
+               AS head_no
+      FROM (SELECT line_no, line, coalesce(regexp_matches(line, '{head}'), false) AS is_head FROM _lines)
+    ),
+    conts AS (
+      SELECT head_no, string_agg(coalesce(line, ''), chr(10) ORDER BY line_no) AS text
+      FROM entries WHERE NOT is_head AND head_no IS NOT NULL GROUP BY head_no
+    )"""
 
 
-def _insert_sql(fmt: str, file_id: int, node: str, label: str, window: str) -> str:
+def _lines_of_entries(parsed: str, what: str, continued: bool) -> str:
+    """Every line's row: a head line carries its entry, a continuation line the entry's time and fate
+    (``reason`` is the line's, ``entry_ts`` the entry's time)."""
+    if not continued:
+        return f"SELECT *, false AS continuation, ts AS entry_ts FROM {parsed}"
+    return f"""
+    SELECT e.line_no, p.* EXCLUDE (line_no, reason), NOT e.is_head AS continuation,
+           CASE WHEN e.is_head THEN p.reason
+                WHEN e.head_no IS NULL AND (e.line IS NULL OR trim(e.line) = '') THEN 'empty line'
+                WHEN e.head_no IS NULL THEN 'not {what}'
+                WHEN hp.reason IS NOT NULL THEN 'continues a quarantined line (' || e.head_no || ')'
+           END AS reason,
+           hp.ts AS entry_ts
+    FROM entries e LEFT JOIN {parsed} p ON p.line_no = e.line_no
+    LEFT JOIN {parsed} hp ON hp.line_no = e.head_no
+    """
+
+
+def _error_sql(continued: bool) -> str:
+    """Every line of an nginx error log: the entry's fields on its first line, ``line_reason`` per line."""
+    levels = ", ".join(f"'{x}'" for x in NGINX_LEVELS)
+    parsed = f"""
+      SELECT line_no, ts, h.level, try_cast(h.pid AS INTEGER) AS pid, try_cast(h.tid AS BIGINT) AS tid,
+             try_cast(nullif(h.cid, '') AS BIGINT) AS cid,
+             left(body, len(body) - len(ctx)) AS message,
+             nullif(x.client, '') AS client, nullif(x.server, '') AS server, nullif(x.request, '') AS request,
+             nullif(x.subrequest, '') AS subrequest, nullif(x.upstream, '') AS upstream,
+             nullif(x.host, '') AS host, nullif(x.referrer, '') AS referrer,
+             CASE WHEN h.ts = '' THEN 'not an nginx error-log line'
+                  WHEN ts IS NULL THEN 'bad timestamp: ' || h.ts
+                  WHEN h.level NOT IN ({levels}) THEN 'unknown level: ' || left(h.level, 32)
+                  WHEN try_cast(h.pid AS INTEGER) IS NULL OR try_cast(h.tid AS BIGINT) IS NULL
+                    THEN 'bad process id'
+             END AS reason
+      FROM (
+        SELECT *, CASE WHEN ctx <> '' THEN regexp_extract(ctx, '{ERROR_CONTEXT_FIELDS}',
+                    ['client', 'server', 'request', 'subrequest', 'upstream', 'host', 'referrer']) END AS x
+        FROM (
+          SELECT *, coalesce(regexp_extract(body, '{ERROR_CONTEXT}'), '') AS ctx
+          FROM (
+            SELECT e.line_no, h, timezone('UTC', try_strptime(h.ts, '%Y/%m/%d %H:%M:%S')) AS ts,
+                   substr(e.line, len(h.head) + 1) || coalesce(chr(10) || c.text, '') AS body
+            FROM (SELECT line_no, line,
+                         regexp_extract(line, '^({ERROR_LINE.removeprefix("^")})',
+                                        ['head', 'ts', 'level', 'pid', 'tid', 'cid']) AS h
+                  FROM entries WHERE is_head) e
+            LEFT JOIN conts c ON c.head_no = e.line_no
+          )
+        )
+      )
+    """
+    return f"WITH {_entries(ERROR_HEAD, continued)}, parsed AS ({parsed}) " + _lines_of_entries(
+        "parsed", "an nginx error-log line", continued
+    )
+
+
+def _app_sql(continued: bool) -> str:
+    """Every line of an application log: the entry's fields on its first line, ``line_reason`` per line."""
+    levels = ", ".join(f"'{x}'" for x in APP_LEVELS)
+    parsed = rf"""
+      SELECT line_no, ts, upper(level_s) AS level, service_s AS service,
+             text || coalesce(chr(10) || more, '') AS message,
+             CASE WHEN regexp_full_match(split_part(text, ' ', 1), '[A-Z]+')
+                       AND starts_with(split_part(text, ' ', 2), '/')
+                  THEN split_part(text, ' ', 1) END AS method,
+             CASE WHEN method IS NOT NULL THEN split_part(text, ' ', 2) END AS path,
+             try_cast(nullif(regexp_extract(text, '(?:-> |failed with |status=)([0-9]{{3}})\b', 1), '')
+                      AS INTEGER) AS status,
+             CASE WHEN contains(text, 'ms') THEN try_cast(nullif(
+               regexp_extract(text, ' in ([0-9]+(?:\.[0-9]+)?)ms\b', 1), '') AS DOUBLE) END AS duration_ms,
+             nullif(regexp_extract(ctx, ' request_id=([^ ]*)', 1), '') AS request_id,
+             nullif(regexp_extract(ctx, ' session=([^ ]*)', 1), '') AS session_id,
+             edgelog_nullif_dash(regexp_extract(ctx, ' user=([^ ]*)', 1)) AS user_id,
+             edgelog_nullif_dash(regexp_extract(ctx, ' client=([^ ]*)', 1)) AS client,
+             CASE WHEN NOT regexp_full_match(ts_s, '{APP_TS}') OR service_s = '' OR level_s = ''
+                    THEN 'not an application-log line'
+                  WHEN ts IS NULL THEN 'bad timestamp: ' || left(ts_s, 40)
+                  WHEN upper(level_s) NOT IN ({levels}) THEN 'unknown level: ' || left(level_s, 32)
+                  WHEN NOT regexp_full_match(service_s, '[A-Za-z0-9_.:-]+')
+                    THEN 'not an application-log line'
+             END AS reason
+      FROM (
+        SELECT *, substr(rest, 2, len(rest) - len(ctx) - 1) AS text
+        FROM (
+          SELECT *, regexp_extract(rest, '{APP_CONTEXT}', 1) AS ctx
+          FROM (
+            SELECT e.line_no, split_part(e.line, ' ', 1) AS ts_s, split_part(e.line, ' ', 2) AS level_s,
+                   split_part(e.line, ' ', 3) AS service_s,
+                   ' ' || substr(e.line, len(ts_s) + len(level_s) + len(service_s) + 4) AS rest,
+                   try_cast(ts_s AS TIMESTAMPTZ) AS ts, c.text AS more
+            FROM (SELECT * FROM entries WHERE is_head) e LEFT JOIN conts c ON c.head_no = e.line_no
+          )
+        )
+      )
+    """
+    return f"WITH {_entries(APP_HEAD, continued)}, parsed AS ({parsed}) " + _lines_of_entries(
+        "parsed", "an application-log line", continued
+    )
+
+
+def _insert_sql(fmt: str, file_id: int, node: str, label: str, window: str, continued: bool) -> str:
     if fmt == "error":
         return f"""
             INSERT INTO error_lines
             SELECT {file_id}, {node}, {label}, line_no, entry_ts, level, pid, tid, cid, message, client,
                    server, request, subrequest, upstream, host, referrer,
                    CASE WHEN NOT continuation THEN edgelog_error_module(message, upstream, cid) END,
-                   CASE WHEN NOT continuation THEN edgelog_message_pattern(message) END,
                    continuation, reason, coalesce({window}, false)
-            FROM ({_ERROR_SQL})
+            FROM ({_error_sql(continued)})
             """
     return f"""
         INSERT INTO app_lines
         SELECT {file_id}, {node}, {label}, line_no, entry_ts, level, service, message, method, path, status,
                duration_ms, request_id, session_id, user_id, client,
-               CASE WHEN NOT continuation THEN edgelog_message_pattern(message) END,
                continuation, reason, coalesce({window}, false)
-        FROM ({_APP_SQL})
+        FROM ({_app_sql(continued)})
         """
+
+
+def _continued(con: duckdb.DuckDBPyConnection, fmt: str) -> bool:
+    """Does any line of ``_lines`` continue an entry (or stand outside one)? One cheap scan decides whether
+    the entry grouping (a window over the whole file) is needed at all."""
+    head = ERROR_HEAD if fmt == "error" else APP_HEAD
+    row = con.execute(
+        f"SELECT count(*) FROM _lines WHERE NOT coalesce(regexp_matches(line, '{head}'), false)"
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def load_file(
@@ -329,7 +366,7 @@ def load_file(
     window = f"entry_ts >= {since_sql} AND entry_ts < {until_sql}"
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(_insert_sql(fmt, file_id, node, label, window))
+        con.execute(_insert_sql(fmt, file_id, node, label, window, _continued(con, fmt)))
         con.execute(
             f"""
             INSERT INTO stream_quarantine
