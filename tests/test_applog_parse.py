@@ -71,11 +71,20 @@ def test_every_generated_line_parses_exactly(generated: Path) -> None:
     got = load_stream(generated, "app")
     c = got["counts"]
     assert (c.lines_read, c.lines_parsed, c.lines_quarantined) == (len(lines), len(lines), 0)
+    entries: list[tuple[str, list[str]]] = []  # (first line, traceback lines under it)
+    for line in lines:
+        if line[:4].isdigit():
+            entries.append((line, []))
+        else:
+            entries[-1][1].append(line)
     rows = got["rows"]
-    assert len(rows) == len(lines)
-    for row, line in zip(rows, lines, strict=True):
-        for key, value in reference(line).items():
+    assert len(rows) == len(entries)
+    for row, (line, more) in zip(rows, entries, strict=True):
+        want = reference(line)
+        want["message"] = "\n".join([want["message"], *more])
+        for key, value in want.items():
             assert row[key] == value, (row["line_no"], key, row[key], value, line)
+    assert any(more for _, more in entries)  # the bad deploy's tracebacks are there
     levels = {r["level"] for r in rows}
     assert {"DEBUG", "INFO", "WARN", "ERROR"} <= levels
     assert {r["service"] for r in rows} >= {"web", "api", "search", "cart", "payments", "auth"}
