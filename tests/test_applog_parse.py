@@ -59,7 +59,7 @@ def reference(line: str) -> dict[str, Any]:
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Twenty minutes of the generator's application log with a bad deploy (ERROR lines) in them."""
     out = tmp_path_factory.mktemp("app")
-    cfg = load_config(None).with_overrides({"errors.bad_deploys.per_day": 200.0})
+    cfg = load_config(None).with_overrides({"errors.bad_deploys.per_day": 24.0})
     files = backfill(cfg, out, node="n1", start=START, duration=timedelta(minutes=20), fmt="app", seed=5)
     path = out / "app.log"
     path.write_text("".join(p.read_text() for p in files))

@@ -32,8 +32,8 @@ APP_RE = re.compile(r"^(\S+) (\w+) (\S+) (.*?) request_id=(\w+) session=(\w+) us
 def streams(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     out = tmp_path_factory.mktemp("streams")
     cfg = load_config(None).with_overrides(
-        {"errors.bad_deploys.per_day": 200.0, "errors.bad_deploys.duration_seconds": [900, 1200],
-         "errors.outages.per_day": 100.0, "errors.upstream_errors": 0.01}
+        {"errors.bad_deploys.per_day": 24.0, "errors.bad_deploys.duration_seconds": [900, 1200],
+         "errors.outages.per_day": 24.0, "errors.upstream_errors": 0.01}
     )  # fmt: skip
     lines = {}
     for fmt in ("json", "error", "app"):
