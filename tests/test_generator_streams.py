@@ -11,21 +11,20 @@ request of the access log.
 
 from __future__ import annotations
 
-import json
 import re
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from support.consistency import (
+    check_app_lines_are_requests,
+    check_error_lines_are_failed_requests,
+    check_failures_in_every_stream,
+    records,
+)
 
 from edgelog.generator import backfill, load_config
 
 START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
-ERROR_RE = re.compile(
-    r'^(\S+ \S+) \[(\w+)\] \d+#\d+: \*\d+ (.*?), client: (\S+), server: \S+, request: "([^"]*)"'
-    r'(?:, upstream: "([^"]*)")?, host: "[^"]*"$'
-)
-APP_RE = re.compile(r"^(\S+) (\w+) (\S+) (.*?) request_id=(\w+) session=(\w+) user=(\S+) client=(\S+)$")
 
 
 @pytest.fixture(scope="module")
@@ -44,54 +43,14 @@ def streams(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     return lines
 
 
-def records(streams: dict[str, list[str]]) -> list[dict]:
-    return [json.loads(line) for line in streams["json"]]
-
-
 def test_every_5xx_is_in_the_error_log_and_the_app_log(streams: dict[str, list[str]]) -> None:
-    access = records(streams)
-    failed = [r for r in access if r["status"] >= 500]
-    assert {r["status"] for r in failed} >= {500, 502, 503, 504}, Counter(r["status"] for r in failed)
-    errors: Counter[tuple[str, str, str]] = Counter()
-    for line in streams["error"]:
-        m = ERROR_RE.match(line)
-        assert m, line
-        errors[(m[1], m[4], m[5])] += 1
-    app_errors = {}
-    for line in streams["app"]:
-        m = APP_RE.match(line)
-        if m and m[2] == "ERROR":
-            app_errors[m[5]] = m
-    for r in failed:
-        second = datetime.fromisoformat(r["ts"].replace("Z", "+00:00")).strftime("%Y/%m/%d %H:%M:%S")
-        request = f"{r['method']} {r['path']} {r['protocol']}"
-        assert errors[(second, r["remote_addr"], request)] >= 1, (r, "no error-log entry")
-        m = app_errors.get(r["request_id"])
-        assert m, (r, "no application ERROR")
-        assert (m[1], m[8], m[6]) == (r["ts"], r["remote_addr"], r["session_id"])
-        assert f"failed with {r['status']}: " in m[4]
-    assert len(app_errors) == len(failed)  # and no ERROR for a request that did not fail
+    access = records(streams["json"])
+    assert {r["status"] for r in access if r["status"] >= 500} >= {500, 502, 503, 504}
+    assert check_failures_in_every_stream(access, streams["error"], streams["app"]) > 100
 
 
 def test_every_app_line_is_an_access_request(streams: dict[str, list[str]]) -> None:
-    by_id = {r["request_id"]: r for r in records(streams)}
-    seen = 0
-    for line in streams["app"]:
-        m = APP_RE.match(line)
-        if not m:
-            assert not line[:4].isdigit(), f"an entry the test cannot read: {line}"
-            continue  # a traceback line under an ERROR
-        r = by_id[m[5]]
-        seen += 1
-        assert (m[1], m[8], m[6]) == (r["ts"], r["remote_addr"], r["session_id"]), line
-        assert m[4].startswith(f"{r['method']} {r['path']} ") or m[3] in ("auth", "payments"), line
-        status = re.search(r"(?:-> |failed with |status=)(\d{3})", m[4])
-        if status:
-            assert int(status[1]) == r["status"], line
-        took = re.search(r" in (\d+\.\d)ms$", m[4])
-        if took:
-            assert float(took[1]) == pytest.approx(r["response_time_ms"], abs=0.051), line
-    assert seen > 1000
+    assert check_app_lines_are_requests(records(streams["json"]), streams["app"]) > 1000
 
 
 def test_500s_carry_a_traceback(streams: dict[str, list[str]]) -> None:
@@ -107,14 +66,6 @@ def test_500s_carry_a_traceback(streams: dict[str, list[str]]) -> None:
 
 
 def test_every_error_log_entry_is_a_failed_request(streams: dict[str, list[str]]) -> None:
-    access: Counter[tuple[str, str, str]] = Counter()
-    for r in records(streams):
-        if r["status"] >= 400:
-            second = datetime.fromisoformat(r["ts"].replace("Z", "+00:00")).strftime("%Y/%m/%d %H:%M:%S")
-            access[(second, r["remote_addr"], f"{r['method']} {r['path']} {r['protocol']}")] += 1
-    for line in streams["error"]:
-        m = ERROR_RE.match(line)
-        assert m, line
-        assert access[(m[1], m[4], m[5])] >= 1, line
+    check_error_lines_are_failed_requests(records(streams["json"]), streams["error"])
     timeouts = [line for line in streams["error"] if "upstream timed out (110: Connection timed out)" in line]
     assert timeouts  # 504s are upstream timeouts

@@ -6,11 +6,14 @@ published under its own stream's rotated name (edgelog.naming), and analyze read
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from support.rotation import WRAPPER, make_layout, read_lines, rotate
+from support.rotation import WRAPPER, Generator, make_layout, read_lines, rotate
 
 from edgelog.analysis import analyze
 from edgelog.naming import parse_rotated_name
@@ -95,3 +98,40 @@ def test_a_second_run_rotates_each_stream_again(tmp_path: Path) -> None:
         "error",
     ]
     assert len({p.name for p in layout.published()}) == 6
+
+
+def test_the_live_generator_s_streams_rotate_without_losing_a_line(tmp_path: Path) -> None:
+    """One generator writes the access, error and app logs; three forced rotations while it writes: every
+    line of every stream is in exactly one published or live file, and publish waited for the generator to
+    leave each stream's file by that stream's inode in the status file (not by the settle time untracked
+    files get)."""
+    layout = make_layout(tmp_path, tmp_path, ext=".jsonl")
+    config = tmp_path / "failing.yaml"
+    config.write_text("errors:\n  upstream_errors: 0.2\n")
+    env = {"EDGELOG_FORMAT": "json", "EDGELOG_SETTLE_SECONDS": "5"}
+    gen = Generator(layout, rate=300, fmt="json", streams=("error", "app"), config=config)
+    logs = []
+    try:
+        gen.wait_running()
+        for _ in range(3):
+            time.sleep(1.0)
+            res = rotate(layout, EDGELOG_LOG_EXTENSION=".jsonl .log", **env)
+            assert res.returncode == 0, res.stderr
+            logs.append(res.stderr)
+        final = gen.stop()
+    finally:
+        gen.kill()
+    text = "\n".join(logs)
+    for stream in ("access", "error", "app"):
+        assert re.search(rf"writer left {stream}-n1-\d{{8}}T\d{{6}}Z\.", text), (stream, text)
+    assert "is not tracked by" not in text
+    counts = {s["stream"]: s["lines"] for s in final["streams"]}
+    for stream, ext in (("access", ".jsonl"), ("error", ".log"), ("app", ".log")):
+        files = [p for p in layout.published() if p.name.startswith(f"{stream}-n1-")]
+        assert len(files) == 3, (stream, files)
+        live = layout.live / f"{stream}-n1{ext}"
+        lines = [line for p in [*files, live] if p.exists() for line in read_lines(p)]
+        assert len(lines) == counts[stream] > 0, stream
+    ids = [json.loads(line)["request_id"] for p in sorted(layout.published()) if p.name.startswith("access-")
+           for line in read_lines(p)]  # fmt: skip
+    assert len(ids) == len(set(ids))

@@ -148,18 +148,38 @@ float_ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
 
 # Read the generator's status file (JSON written atomically by `edgelog generate live`) into
 # ST_PID, ST_PATH, ST_INODE, ST_UPDATED, ST_STATE (starting|running|stopped).
+# read_status LIVE_BASENAME: ST_PATH/ST_INODE are those of the stream written to that file name when the
+# status lists it under "streams" (a generator writing the access, error and app logs tracks each); without
+# one, or without "streams" (an older generator), the top-level path and inode (its first stream).
 # Returns 1 when it is missing or unreadable.
 read_status() {
-  local content
+  local content want=${1:-} rest obj
   ST_PID='' ST_PATH='' ST_INODE='' ST_UPDATED='' ST_STATE=''
   [[ -f $EDGELOG_STATUS_FILE ]] || return 1
   content=$(<"$EDGELOG_STATUS_FILE") || return 1
   content=${content//$'\n'/ }
   [[ $content =~ \"pid\"[[:space:]]*:[[:space:]]*([0-9]+) ]] && ST_PID=${BASH_REMATCH[1]}
-  [[ $content =~ \"path\"[[:space:]]*:[[:space:]]*\"([^\"]*)\" ]] && ST_PATH=${BASH_REMATCH[1]}
-  [[ $content =~ \"inode\"[[:space:]]*:[[:space:]]*([0-9]+) ]] && ST_INODE=${BASH_REMATCH[1]}
   [[ $content =~ \"state\"[[:space:]]*:[[:space:]]*\"([a-z]*)\" ]] && ST_STATE=${BASH_REMATCH[1]}
   [[ $content =~ \"updated_ts\"[[:space:]]*:[[:space:]]*([0-9]+(\.[0-9]+)?) ]] && ST_UPDATED=${BASH_REMATCH[1]}
+  if [[ -n $want && $content == *'"streams"'* ]]; then
+    rest=${content#*\"streams\"}
+    while [[ $rest =~ \{[^{}]*\} ]]; do
+      obj=${BASH_REMATCH[0]}
+      rest=${rest#*"$obj"}
+      if [[ $obj =~ \"path\"[[:space:]]*:[[:space:]]*\"([^\"]*)\" && ${BASH_REMATCH[1]##*/} == "$want" ]]; then
+        ST_PATH=${BASH_REMATCH[1]}
+        [[ $obj =~ \"inode\"[[:space:]]*:[[:space:]]*([0-9]+) ]] && ST_INODE=${BASH_REMATCH[1]}
+        break
+      fi
+    done
+  fi
+  if [[ -z $ST_PATH ]]; then
+    # The top level: its "path"/"inode" keys come before "streams" only if sorted so; take the first match
+    # outside the streams list.
+    local top=${content%%\"streams\"*}${content#*\"streams\"*]}
+    [[ $top =~ \"path\"[[:space:]]*:[[:space:]]*\"([^\"]*)\" ]] && ST_PATH=${BASH_REMATCH[1]}
+    [[ $top =~ \"inode\"[[:space:]]*:[[:space:]]*([0-9]+) ]] && ST_INODE=${BASH_REMATCH[1]}
+  fi
   [[ -n $ST_UPDATED ]]
 }
 

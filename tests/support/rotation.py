@@ -141,7 +141,17 @@ def json_request_ids(lines_by_file: dict[str, list[bytes]]) -> list[str]:
 class Generator:
     """The real `edgelog generate live` in a subprocess."""
 
-    def __init__(self, layout: Layout, *, rate: float, fmt: str = "json", seed: int = 7):
+    def __init__(
+        self,
+        layout: Layout,
+        *,
+        rate: float,
+        fmt: str = "json",
+        seed: int = 7,
+        streams: tuple[str, ...] = (),
+        config: Path | None = None,
+    ):
+        """``streams``: more formats written beside the live file (``error``, ``app``)."""
         self.layout = layout
         cmd = [
             sys.executable,
@@ -162,6 +172,8 @@ class Generator:
             "--flat",
             "--seed",
             str(seed),
+            *(arg for extra in streams for arg in ("--format", extra)),
+            *(("--config", str(config)) if config else ()),
         ]
         self.log = layout.state / "generator.stderr"
         with self.log.open("wb") as err:
