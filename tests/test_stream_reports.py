@@ -117,6 +117,10 @@ def test_every_stream_is_read_and_accounted_for(logs: Path, result: Path) -> Non
     summary = table(result, "summary")[0]
     access_lines = sum(p.read_text().count("\n") for p in logs.glob("access-*.log"))
     assert summary["total_lines"] == summary["valid_requests"] == access_lines
+    # Per node as in the summary: every stream's files, the access log's lines (they add up to its requests).
+    (node,) = table(result, "nodes")
+    assert (node["node_id"], node["files"], node["files_failed"], node["status"]) == ("s1", 3 * 24, 0, "ok")
+    assert node["lines_read"] == node["valid_requests"] == access_lines and node["quarantined_lines"] == 0
 
 
 def test_error_summary_and_timeline_match_the_files(logs: Path, result: Path) -> None:

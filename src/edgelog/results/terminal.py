@@ -144,7 +144,7 @@ def render_summary(data: ResultData, console: Console) -> None:
     render_streams(data, console)
 
     nodes = Table(title="Nodes", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    for label in ("node", "status", "files", "failed", "lines", "valid", "quarantined"):
+    for label in ("node", "status", "files", "failed", "access lines", "valid", "quarantined"):
         nodes.add_column(label, justify="left" if label in ("node", "status") else "right")
     for r in data.rows("nodes"):
         nodes.add_row(

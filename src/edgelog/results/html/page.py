@@ -406,7 +406,7 @@ def _nodes(data: ResultData) -> str:
             ("status", "Status", None),
             ("files", "Files", None),
             ("files_failed", "Failed files", None),
-            ("lines_read", "Lines", None),
+            ("lines_read", "Access-log lines", None),
             ("valid_requests", "Valid", None),
             ("quarantined_lines", "Quarantined", None),
             ("bytes", "Bytes", human_bytes),
