@@ -226,6 +226,33 @@ def test_patterns_and_levels(logs: Path, result: Path) -> None:
     assert sum(r["events"] for r in app_errors) == sum(level == "ERROR" for _, level in app_rows)
 
 
+def test_patterns_over_time(logs: Path, result: Path) -> None:
+    """The top patterns of each stream per hour: as error_patterns ranks them, adding up to its counts."""
+    patterns, rows = table(result, "error_patterns"), table(result, "error_pattern_timeline")
+    assert rows == sorted(rows, key=lambda r: (r["source"], r["rank"], r["hour"]))
+    for source in ("nginx", "app"):
+        top = [r for r in patterns if r["source"] == source][:10]
+        mine = [r for r in rows if r["source"] == source]
+        assert len(top) >= 3, source
+        assert sorted({r["rank"] for r in mine}) == list(range(1, len(top) + 1))
+        for rank, p in enumerate(top, 1):
+            hours = [r for r in mine if r["rank"] == rank]
+            assert {(r["level"], r["module"], r["pattern"]) for r in hours} == {
+                (p["level"], p["module"], p["pattern"])
+            }
+            assert sum(r["events"] for r in hours) == p["events"] and all(r["events"] > 0 for r in hours)
+            assert min(r["hour"] for r in hours) == p["first_ts"].replace(minute=0, second=0, microsecond=0)
+    # Recounted from the file: the missing-file errors of each hour.
+    missing = 'open() "<path>" failed (<n>: No such file or directory)'
+    want = Counter(
+        e["ts"].replace(minute=0, second=0)
+        for e in read_errors(logs)
+        if "No such file or directory" in e["line"]
+    )
+    assert {r["hour"]: r["events"] for r in rows if r["pattern"] == missing} == dict(want)
+    assert len(want) == 2
+
+
 def test_the_outage_bursts_in_both_logs_with_its_5xx(result: Path) -> None:
     anomalies = table(result, "anomalies")
     spikes = {r["ts"] for r in anomalies if r["kind"] == "error_5xx_spike" and r["score"] >= 60}
@@ -294,6 +321,14 @@ def test_terminal_and_html_show_the_streams_that_were_read(result: Path, logs: P
     for anchor in ("errorlog", "applog"):
         assert f'href="#{anchor}"' in page and f'id="{anchor}"' in page
     assert "open() &quot;&lt;path&gt;&quot; failed (&lt;n&gt;: No such file or directory)" in page
+    # When the top patterns happened: a chart per stream, the busiest hour of each pattern in the terminal.
+    assert 'data-chart="Top error-log patterns per hour"' in page
+    assert 'data-chart="Top application-log patterns per hour"' in page
+    assert r.output.count("busiest hour") == 2
+    timeline = table(result, "error_pattern_timeline")
+    first = max((x for x in timeline if x["source"] == "nginx" and x["rank"] == 1), key=lambda x: x["events"])
+    peak = f"{first['hour'].astimezone(UTC):%Y-%m-%d %H}:00 UTC ({first['events']:,})"
+    assert peak in r.output, (peak, r.output)
     # A result without those streams has neither section; one with the error log only, just that one.
     only = tmp_path / "only"
     only.mkdir()

@@ -178,7 +178,8 @@ def render_streams(data: ResultData, console: Console) -> None:
             ("pattern", "pattern", None),
             ("events", "entries", None),
         ]
-        nginx = [r for r in patterns if r.get("source") == "nginx"]
+        cols.append(("busiest", "busiest hour", None))
+        nginx = _with_busiest_hour(data, [r for r in patterns if r.get("source") == "nginx"])
         console.print(_table("Error-log patterns (warn and worse)", nginx, cols, limit=8))
         console.print(
             _table(
@@ -204,10 +205,29 @@ def render_streams(data: ResultData, console: Console) -> None:
                 style="bold",
             )
         )
-        app_rows = [r for r in patterns if r.get("source") == "app"]
+        app_rows = _with_busiest_hour(data, [r for r in patterns if r.get("source") == "app"])
         cols = [("level", "level", None), ("module", "service", None), ("pattern", "pattern", None),
-                ("events", "entries", None)]  # fmt: skip
+                ("events", "entries", None), ("busiest", "busiest hour", None)]  # fmt: skip
         console.print(_table("Application-log patterns (WARN and worse)", app_rows, cols, limit=8))
+
+
+def _with_busiest_hour(data: ResultData, patterns: list[Row]) -> list[Row]:
+    """The patterns with the hour of error_pattern_timeline that had most of each (the earliest of equals);
+    none for a pattern outside its stream's top 10."""
+    busiest: dict[tuple[object, ...], tuple[int, datetime]] = {}
+    for r in data.rows("error_pattern_timeline"):
+        key = (r.get("source"), r.get("level"), r.get("module"), r.get("pattern"))
+        n, hour = int(r.get("events") or 0), r.get("hour")
+        if isinstance(hour, datetime) and (
+            key not in busiest or (-n, hour) < (-busiest[key][0], busiest[key][1])
+        ):
+            busiest[key] = (n, hour)
+    out = []
+    for r in patterns:
+        peak = busiest.get((r.get("source"), r.get("level"), r.get("module"), r.get("pattern")))
+        label = f"{peak[1].astimezone(UTC):%Y-%m-%d %H}:00 UTC ({peak[0]:,})" if peak else None
+        out.append({**r, "busiest": label})
+    return out
 
 
 def print_quality(data: ResultData, console: Console) -> None:

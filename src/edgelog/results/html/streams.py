@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgelog.results.format import fmt, pct
+from edgelog.results.format import PALETTE, fmt, pct
 from edgelog.results.html.charts import time_chart
 from edgelog.results.html.markup import Column, card, panel, table
 from edgelog.results.tables import ResultData, Row
@@ -51,6 +51,26 @@ def _levels(data: ResultData, source: str) -> list[Row]:
     ]
 
 
+def _pattern_chart(data: ResultData, source: str, label: str) -> str:
+    """error_pattern_timeline's 5 top patterns of a stream as stacked bars per hour, every hour of the
+    stream's entries drawn (0 where a pattern had none)."""
+    rows = [r for r in data.rows("error_pattern_timeline") if r.get("source") == source]
+    top = sorted({int(r.get("rank") or 0) for r in rows})[:5]
+    names = {int(r.get("rank") or 0): f"{r.get('level')} {r.get('module')}: {r.get('pattern')}" for r in rows}
+    hours: dict[object, Row] = {
+        r.get("hour"): {"hour": r.get("hour")} for r in data.rows("error_levels") if r.get("source") == source
+    }
+    for r in rows:
+        if int(r.get("rank") or 0) in top:
+            hours.setdefault(r.get("hour"), {"hour": r.get("hour")})[f"p{r.get('rank')}"] = r.get("events")
+    series = [(f"p{k}", _short(names[k]), PALETTE[i % len(PALETTE)]) for i, k in enumerate(top)]
+    return time_chart(list(hours.values()), "hour", series, kind="stacked", label=label)
+
+
+def _short(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _error_log(data: ResultData) -> str:
     s = data.one("error_summary")
     timeline = data.rows("error_timeline")
@@ -82,6 +102,9 @@ def _error_log(data: ResultData) -> str:
     )
     patterns = [r for r in data.rows("error_patterns") if r.get("source") == "nginx"]
     body += "<h3>Message patterns (warn and worse)</h3>" + table(patterns, PATTERN_COLUMNS, bar="events")
+    body += "<h3>When the top patterns happened</h3>" + _pattern_chart(
+        data, "nginx", "Top error-log patterns per hour"
+    )
     body += '<div class="grid2"><div><h3>Upstream failures</h3>' + table(
         data.rows("upstream_failures"),
         [
@@ -131,6 +154,9 @@ def _app_log(data: ResultData) -> str:
     patterns = [r for r in data.rows("error_patterns") if r.get("source") == "app"]
     columns = [(k, "Service" if k == "module" else label, f) for k, label, f in PATTERN_COLUMNS]
     body += "<h3>Message patterns (WARN and worse)</h3>" + table(patterns, columns, bar="events")
+    body += "<h3>When the top patterns happened</h3>" + _pattern_chart(
+        data, "app", "Top application-log patterns per hour"
+    )
     body += "<h3>Levels and services</h3>" + table(
         _levels(data, "app"),
         [("level", "Level", None), ("module", "Service", None), ("events", "Entries", None)],
