@@ -110,14 +110,16 @@ def all_lines(layout: Layout) -> dict[str, list[bytes]]:
     return {str(p): read_lines(p) for p in files}
 
 
-def check_published(layout: Layout, *, gz: bool) -> list[Path]:
-    """Every published file has a rotated name of this node, and gzip files test clean with the real gzip."""
+def check_published(layout: Layout, *, gz: bool, streams: dict[str, str] | None = None) -> list[Path]:
+    """Every published file has a rotated name of this node and of one of ``streams`` (stream -> extension;
+    default: the access log with the layout's extension), and gzip files test clean with the real gzip."""
     files = layout.published()
+    streams = streams or {"access": layout.ext}
     for path in files:
         parsed = parse_rotated_name(path.name)
         assert parsed is not None, f"{path.name} is not a rotated file name"
         assert parsed.node == layout.node
-        assert parsed.ext == layout.ext
+        assert streams.get(parsed.stream) == parsed.ext, path.name
         assert parsed.gzip is gz, path.name
         assert (path.stat().st_mode & 0o777) == 0o644
         if gz:
