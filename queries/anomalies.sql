@@ -8,7 +8,14 @@
 --   scanner: an IP with >= 20 responses 404 making up at least half of its requests (baseline: mean 404s
 --     per IP);
 --   slow_responses: where the format has response_time_ms, a 5-minute bucket (>= 20 timed requests) whose
---     mean response time is >= 500 ms and over twice the mean of the 12 previous buckets.
+--     mean response time is >= 500 ms and over twice the mean of the 12 previous buckets;
+--   error_log_burst, app_error_burst: a 5-minute bucket with >= 10 nginx server errors (level error or worse,
+--     not a client's request refused or missing: a scanner's 404s are no incident) or application ERROR
+--     lines, over twice the median of the 12 previous buckets (at least 3 of them: buckets
+--     without errors count as 0, over the span of all streams); the detail names the 5xx of the same bucket
+--     in the access log, so a burst that comes with failing requests reads as one incident;
+--   upstream_failures: an upstream with >= 10 failures (upstream_failures) in a 5-minute bucket, over twice
+--     its median of the 12 previous buckets (at least 3; 0 when it did not fail).
 --   score = clamp(round(20 * log2((value + e) / (baseline + e))), 0, 100) (e = 0.002 for the 5xx rate, 0.01
 --   for the 4xx rate, 1 for counts and ms), so 2x the baseline scores 20 and 32x or more scores 100; severity:
 --   critical >= 80, high >= 60, medium >= 40, else low. The 5xx smoothing is small because a healthy 5xx rate
@@ -17,9 +24,10 @@
 --   quiet bucket from scoring high.
 -- columns: kind VARCHAR, subject VARCHAR, ts TIMESTAMPTZ, value DOUBLE, baseline DOUBLE, score INTEGER,
 --          severity VARCHAR, detail VARCHAR (top 100 by score desc, then kind, subject, ts)
--- merge: uses the merged error_rate and hosts partials plus this report's partial: per (ip, minute) request
---        counts ('burst') and per 5-minute bucket response-time sums in integer microseconds ('latency');
---        merging re-sums per key, and every baseline is computed only in the final step.
+-- merge: uses the merged error_rate, hosts, error_timeline and upstream_failures partials plus this report's
+--        partial: per (ip, minute) request counts ('burst') and per 5-minute bucket response-time sums in
+--        integer microseconds ('latency'); merging re-sums per key, and every baseline is computed only in the
+--        final step.
 -- @partial
 SELECT 'burst' AS part, ip AS subject, date_trunc('minute', ts) AS ts, count(*)::BIGINT AS n,
        0::BIGINT AS total_us, 0::BIGINT AS slow
@@ -86,11 +94,48 @@ slow AS (
                 base_ms) AS detail
   FROM lat WHERE n >= 20 AND base_ms IS NOT NULL AND avg_ms >= 500 AND avg_ms > 2 * base_ms
 ),
+span AS (
+  SELECT min(bucket) AS lo, max(bucket) AS hi
+  FROM (SELECT bucket FROM p_error_timeline UNION ALL SELECT bucket FROM p_error_rate)
+  WHERE EXISTS (SELECT 1 FROM p_error_timeline)
+),
+grid AS (SELECT unnest(generate_series(lo, hi, INTERVAL 5 MINUTE)) AS bucket FROM span WHERE lo IS NOT NULL),
+stream_errors AS (
+  SELECT s.source, g.bucket, coalesce(t.n, 0) AS n, coalesce(r.errors_5xx, 0) AS e5, coalesce(r.hits, 0) AS hits,
+         coalesce(median(coalesce(t.n, 0)) OVER w, 0) AS base, count(*) OVER w AS history
+  FROM grid g CROSS JOIN (SELECT DISTINCT source FROM p_error_timeline) s
+  LEFT JOIN (SELECT bucket, source, sum(server_errors) AS n FROM p_error_timeline GROUP BY ALL) t
+    ON t.bucket = g.bucket AND t.source = s.source
+  LEFT JOIN p_error_rate r ON r.bucket = g.bucket
+  WINDOW w AS (PARTITION BY s.source ORDER BY g.bucket ROWS BETWEEN 12 PRECEDING AND 1 PRECEDING)
+),
+error_bursts AS (
+  SELECT CASE source WHEN 'nginx' THEN 'error_log_burst' ELSE 'app_error_burst' END AS kind,
+         CASE source WHEN 'nginx' THEN 'nginx error log' ELSE 'application log' END AS subject,
+         bucket AS ts, n::DOUBLE AS value, base::DOUBLE AS baseline, NULL::DOUBLE AS raw_score,
+         format('{} {} in 5 minutes (median {}); same bucket: {} of {} requests answered 5xx', n,
+                CASE source WHEN 'nginx' THEN 'server errors' ELSE 'errors' END, base, e5, hits) AS detail
+  FROM stream_errors WHERE n >= 10 AND n > 2 * base AND history >= 3
+),
+upstream_buckets AS (
+  SELECT u.upstream, g.bucket, coalesce(f.n, 0) AS n,
+         coalesce(median(coalesce(f.n, 0)) OVER w, 0) AS base, count(*) OVER w AS history
+  FROM grid g CROSS JOIN (SELECT DISTINCT upstream FROM p_upstream_failures) u
+  LEFT JOIN (SELECT bucket, upstream, sum(failures) AS n FROM p_upstream_failures GROUP BY ALL) f
+    ON f.bucket = g.bucket AND f.upstream = u.upstream
+  WINDOW w AS (PARTITION BY u.upstream ORDER BY g.bucket ROWS BETWEEN 12 PRECEDING AND 1 PRECEDING)
+),
+upstreams AS (
+  SELECT 'upstream_failures' AS kind, upstream AS subject, bucket AS ts, n::DOUBLE AS value,
+         base::DOUBLE AS baseline, NULL::DOUBLE AS raw_score,
+         format('{} requests failed at this upstream in 5 minutes (median {})', n, base) AS detail
+  FROM upstream_buckets WHERE n >= 10 AND n > 2 * base AND history >= 3
+),
 scored AS (
   SELECT kind, subject, ts, value, baseline,
          coalesce(raw_score, 20 * log2((value + 1) / (baseline + 1))) AS raw_score, detail
   FROM (SELECT * FROM spikes UNION ALL SELECT * FROM scanners UNION ALL SELECT * FROM bursts
-        UNION ALL SELECT * FROM slow)
+        UNION ALL SELECT * FROM slow UNION ALL SELECT * FROM error_bursts UNION ALL SELECT * FROM upstreams)
 )
 SELECT kind, subject, ts, value, baseline, score,
        CASE WHEN score >= 80 THEN 'critical' WHEN score >= 60 THEN 'high'

@@ -1,7 +1,8 @@
 -- report: nodes
--- answers: What each node contributed: files read and failed, lines read, valid requests, quarantined
---          lines, bytes served, the time range of its requests, and its status (ok: no failed file;
---          partial: some files failed; failed: every file failed).
+-- answers: What each node contributed: files read and failed (of every stream), access-log lines read,
+--          valid requests, quarantined access-log lines, bytes served, the time range of its requests, and
+--          its status (ok: no failed file; partial: some files failed; failed: every file failed). The error
+--          and application logs' lines are counted in error_summary.
 -- columns: node_id VARCHAR, files BIGINT, files_failed BIGINT, lines_read BIGINT, valid_requests BIGINT,
 --          quarantined_lines BIGINT, bytes BIGINT, first_ts TIMESTAMPTZ, last_ts TIMESTAMPTZ, status VARCHAR
 --          (by node_id)
@@ -18,8 +19,9 @@ FROM partial GROUP BY node_id
 -- @final
 WITH f AS (
   SELECT node_id, count(*)::BIGINT AS files, count(*) FILTER (WHERE status = 'failed')::BIGINT AS files_failed,
-         sum(lines_read - lines_outside_window)::BIGINT AS lines_read,
-         sum(lines_quarantined)::BIGINT AS quarantined_lines
+         coalesce(sum(lines_read - lines_outside_window) FILTER (WHERE edgelog_is_access(format)), 0)::BIGINT
+           AS lines_read,
+         coalesce(sum(lines_quarantined) FILTER (WHERE edgelog_is_access(format)), 0)::BIGINT AS quarantined_lines
   FROM p_files GROUP BY node_id
 )
 SELECT f.node_id, f.files, f.files_failed, f.lines_read, coalesce(n.valid_requests, 0)::BIGINT AS valid_requests,

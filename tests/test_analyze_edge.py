@@ -156,6 +156,7 @@ def test_mixed_formats_in_one_directory(tmp_path: Path) -> None:
     (d / ".access-n1-20261123T082000Z.log.tmp").write_text("partial copy, never read\n")
     (d / ".hidden" / "x.log").write_text("never read\n")
     (d / "error-n1-20261123T080500Z.log").write_text("2026/11/23 08:00:00 [error] 1#1: not an access log\n")
+    (d / "trace-n1-20261123T080500Z.log").write_text("a stream edgelog does not know\n")
     result = analyze([d], tmp_path / "out")
     assert result.status == "ok", result.manifest
     by = inputs_by_name(result.manifest)
@@ -165,7 +166,10 @@ def test_mixed_formats_in_one_directory(tmp_path: Path) -> None:
     assert by["access-n1-20261123T080500Z.csv"]["format"] == "csv"
     assert by["access-n1-20261123T080500Z.csv"]["lines_read"] == 1  # the header is not a record
     assert by["access-n1-20261123T081000Z.log.gz"]["format"] == "combined"
-    assert by["error-n1-20261123T080500Z.log"]["status"] == "skipped"
+    error_log = by["error-n1-20261123T080500Z.log"]  # the error-log stream, read as such (not as access)
+    assert (error_log["status"], error_log["format"], error_log["lines_parsed"]) == ("ok", "error", 1)
+    assert by["trace-n1-20261123T080500Z.log"]["status"] == "skipped"
+    assert by["trace-n1-20261123T080500Z.log"]["error"] == "trace log stream is not analysed"
     assert not any(name.startswith(".") for name in by)
     assert "x.log" not in by
     paths = sql(f"SELECT path, hits FROM '{tmp_path}/out/reports/top_paths.parquet' ORDER BY path")

@@ -440,7 +440,8 @@ def test_healthcheck_healthy_while_writing_unhealthy_when_writes_stop(tmp_path: 
 
 
 def test_entrypoint_roles_live_rotate_and_health(tmp_path: Path) -> None:
-    """The image's roles without Docker: `live` writes access-<node>.jsonl for json, `rotate` publishes it."""
+    """The image's roles without Docker: `live` writes access-<node>.jsonl for json and, by default, the error
+    and application logs beside it; `rotate` publishes them under their streams' names."""
     require_tool("logrotate")
     layout = make_layout(tmp_path, tmp_path, node="edge-7", ext=".jsonl")
     env = layout.env(
@@ -470,9 +471,32 @@ def test_entrypoint_roles_live_rotate_and_health(tmp_path: Path) -> None:
         proc.wait(timeout=30)
     status = json.loads(layout.status_file.read_text())
     assert status["node"] == "edge-7" and status["path"] == str(layout.live_file)
-    (pub,) = layout.published()
+    assert [(s["stream"], Path(s["path"]).name) for s in status["streams"]] == [
+        ("access", "access-edge-7.jsonl"),
+        ("error", "error-edge-7.log"),
+        ("app", "app-edge-7.log"),
+    ]
+    by_stream = {p.name.split("-", 1)[0]: p for p in layout.published()}
+    assert set(by_stream) <= {"access", "error", "app"} and {"access", "app"} <= set(
+        by_stream
+    )  # error: if any
+    pub = by_stream["access"]
     assert re.fullmatch(r"access-edge-7-\d{8}T\d{6}Z\.jsonl\.gz", pub.name)
     assert all(json.loads(line)["request_id"] for line in read_lines(pub))
+    assert re.fullmatch(r"app-edge-7-\d{8}T\d{6}Z\.log\.gz", by_stream["app"].name)
+
+
+def test_entrypoint_streams_setting(tmp_path: Path) -> None:
+    """EDGELOG_STREAMS empty: the access log alone; an unknown stream: exit 2 with the reason."""
+    layout = make_layout(tmp_path, tmp_path, node="edge-8")
+    env = layout.env(EDGELOG_NODE="edge-8", EDGELOG_RATE="200", EDGELOG_FLAT="1", EDGELOG_STREAMS="")
+    res = subprocess.run([str(ENTRYPOINT), "live", "--max-lines", "50"], env=env, capture_output=True,
+                         text=True, timeout=120, check=False)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in layout.live.iterdir() if p.is_file()) == ["access-edge-8.log"]
+    bad = subprocess.run([str(ENTRYPOINT), "live"], env={**env, "EDGELOG_STREAMS": "error debug"},
+                         capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert bad.returncode == 2 and "unknown stream 'debug'" in bad.stderr
 
 
 def test_entrypoint_passes_other_commands_through(tmp_path: Path) -> None:

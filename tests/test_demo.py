@@ -66,9 +66,12 @@ def test_demo_runs_end_to_end_with_no_arguments(fresh_home: Path) -> None:
     merged = json.loads((fresh_home / "demo" / "results" / job_id / "merged" / "manifest.json").read_text())
     assert merged["kind"] == "merge" and merged["status"] == "ok"
     assert len(merged["merged_from"]) == 3
-    # one hour of 5-minute files per node
+    # one hour of 5-minute files per node and stream: the access log, nginx's error log, the app log
     for i in (1, 2, 3):
-        assert len(list((fresh_home / "demo" / "nodes" / f"node-{i}").glob("access-node-*.log"))) == 12
+        for stream in ("access", "error", "app"):
+            assert len(list((fresh_home / "demo" / "nodes" / f"node-{i}").glob(f"{stream}-node-*.log"))) == 12
+    assert "Error log:" in out and "Application log:" in out
+    assert 'id="errorlog"' in page and 'id="applog"' in page
 
 
 @pytest.mark.slow
@@ -80,7 +83,7 @@ def test_demo_options_and_rerun(tmp_path: Path, fresh_home: Path) -> None:
     assert first.exit_code == 0, first.output
     second = runner.invoke(app, args)  # a rerun starts from fresh logs and adds a second job
     assert second.exit_code == 0, second.output
-    assert len(list((workdir / "nodes" / "node-1").glob("*.log"))) == 3
+    assert len(list((workdir / "nodes" / "node-1").glob("*.log"))) == 3 * 3  # 15 minutes of three streams
     assert len({o.key.split("/")[1] for o in open_bucket(str(bucket)).list()}) == 2
     assert (workdir / "report.html").is_file()
 

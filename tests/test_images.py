@@ -43,7 +43,7 @@ from support.docker import (
     new_tempdir,
     service_order,
 )
-from support.rotation import VENV_BIN, all_lines, check_published, json_request_ids, make_layout
+from support.rotation import VENV_BIN, all_lines, check_published, json_request_ids, make_layout, read_lines
 from support.tools import missing_tool
 
 # dockerd, debootstrap and the docker.io CLI (/usr/bin/docker, checked by the fixture: PATH may hold another).
@@ -314,12 +314,20 @@ def test_compose_services_generate_rotate_and_stop_without_losing_a_line(
         f"the generator exited {exited_after:.2f}s after docker stop's SIGTERM "
         f"(its final status was written after {status_after:.2f}s; the rest is process exit)"
     )
-    files = check_published(layout, gz=True)
-    assert len(files) >= 3, [f.name for f in files]
+    # The container writes nginx's error log and the application log beside the access log (EDGELOG_STREAMS).
+    streams = {"access": ".jsonl", "error": ".log", "app": ".log"}
+    files = check_published(layout, gz=True, streams=streams)
+    assert len(files) >= 3 * len(streams), [f.name for f in files]
     assert list(layout.staging.iterdir()) == []
-    ids = json_request_ids(all_lines(layout))
+    on_disk = all_lines(layout)
+    ids = json_request_ids({k: v for k, v in on_disk.items() if Path(k).name.startswith("access-")})
     assert len(ids) == final["lines"] > 0, f"{len(ids)} lines on disk, generator wrote {final['lines']}"
     assert len(set(ids)) == len(ids), "a line appears twice"
+    for st in final["streams"][1:]:  # every other stream: each line it wrote is in one published file
+        name, ext = st["stream"], streams[st["stream"]]
+        paths = [p for p in files if p.name.startswith(f"{name}-")] + [layout.live / f"{name}-c1{ext}"]
+        lines = sum(len(read_lines(p)) for p in paths if p.exists())
+        assert lines == st["lines"] > 0, (name, lines, st)
 
 
 def _signal_to_exit(docker: DockerDaemon, name: str, since: str) -> tuple[float, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.tools import REPO_ROOT
 from typer.testing import CliRunner
 
 from edgelog.analysis import analyze, merge
@@ -24,11 +26,39 @@ GARBAGE = [
     "",
     '10.9.9.9 - - [23/Nov/2026:08:03:00 +0000] "GET /bad-status HTTP/1.1" 2000 5 "-" "x"',
 ]
+# Lines of the error and application logs that are quarantined wherever they land: each starts an entry (so no
+# line is glued to them or they to another), and none is valid.
+STREAM_GARBAGE = {
+    "error": [
+        "2026/11/23 08:03:00 [bogus] 1#1: an unknown level",
+        "2026/11/23 08:03:01 [ERROR] 1#1: not nginx's",
+    ],
+    "app": ["2026-11-23T08:03:00Z LOUD web an unknown level", "2026-11-23T99:00:00Z INFO web no such hour"],
+}
+EXTENSIONS = {"combined": ("access", ".log"), "json": ("access", ".jsonl"), "error": ("error", ".log"),
+              "app": ("app", ".log")}  # fmt: skip
+HEADS = {
+    "error": re.compile(r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} \["),
+    "app": re.compile(r"^\d{4}-\d{2}-\d{2}T"),
+}
+
+
+def entries(text: str, kind: str) -> list[str]:
+    """A log's entries: a line, or for the error and application logs a line with its continuation lines
+    (nginx and applications write an entry in one write, so real files never split one)."""
+    units: list[str] = []
+    for line in text.splitlines():
+        if units and kind in HEADS and not HEADS[kind].match(line):
+            units[-1] += "\n" + line
+        else:
+            units.append(line)
+    return units
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> dict[str, list[str]]:
-    """Combined and JSON lines from the generator (45 minutes), real-server sample lines and garbage."""
+    """Combined and JSON lines from the generator (45 minutes), real-server sample lines and garbage; the
+    generator's error and application logs of the same traffic, a real nginx's error log, and garbage."""
     gen = tmp_path_factory.mktemp("gen")
     cfg = load_config(None)
     combined: list[str] = []
@@ -51,7 +81,17 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> dict[
     samples = (samples_dir / "nginx_small.log").read_text().splitlines()
     samples += (samples_dir / "apache_small.log").read_text().splitlines()
     assert len(combined) > 2000 and len(jsonl) > 300
-    return {"combined": combined + samples + GARBAGE, "json": jsonl}
+    streams: dict[str, list[str]] = {}
+    for kind in ("error", "app"):
+        files = backfill(
+            cfg, gen / kind, node="g", start=START, duration=timedelta(minutes=45), fmt=kind, seed=7, rate=2.0
+        )
+        streams[kind] = [u for p in files for u in entries(p.read_text(), kind)] + STREAM_GARBAGE[kind]
+    # The real nginx's error log: every level, multi-line debug entries, raw client bytes.
+    real = (REPO_ROOT / "tests" / "fixtures" / "nginx-errors" / "error.log").read_bytes()
+    streams["error"] += entries(real.decode("utf-8", "surrogateescape"), "error")
+    assert len(streams["error"]) > 200 and len(streams["app"]) > 1000
+    return {"combined": combined + samples + GARBAGE, "json": jsonl, **streams}
 
 
 def write_split(corpus: dict[str, list[str]], root: Path, nodes: int, seed: int) -> list[Path]:
@@ -67,10 +107,11 @@ def write_split(corpus: dict[str, list[str]], root: Path, nodes: int, seed: int)
     for (i, kind), lines in buckets.items():
         # Split each node's share over two rotated files, at a random point.
         cut = rng.randrange(len(lines) + 1)
-        ext = ".log" if kind == "combined" else ".jsonl"
+        stream, ext = EXTENSIONS[kind]
         for part, chunk in enumerate((lines[:cut], lines[cut:])):
             stamp = (START + timedelta(hours=1, minutes=5 * part)).strftime("%Y%m%dT%H%M%SZ")
-            (dirs[i] / f"access-n{i}-{stamp}{ext}").write_text("".join(x + "\n" for x in chunk))
+            data = "".join(x + "\n" for x in chunk).encode("utf-8", "surrogateescape")
+            (dirs[i] / f"{stream}-n{i}-{stamp}{ext}").write_bytes(data)
     return dirs
 
 
@@ -90,7 +131,7 @@ def single_run(
     dirs = write_split(corpus, root / "in", 3, seed=1)
     result = analyze(dirs, root / "out")
     assert result.status == "ok"
-    assert result.manifest.totals.lines_quarantined == len(GARBAGE)
+    assert result.manifest.totals.lines_quarantined == len(GARBAGE) + sum(map(len, STREAM_GARBAGE.values()))
     return report_tables(root / "out")
 
 
@@ -120,11 +161,18 @@ def test_merge_equals_single_run(
         merged = merge(outs, root / "merged")
     assert merged.status == "ok" and merged.exit_code == ExitCode.OK
     got = report_tables(root / "merged")
-    # The single run used 3 nodes; the nodes table differs by design (it lists nodes), all others must not.
+    # The single run used 3 nodes; the nodes table differs by design (it lists nodes), and error_summary's
+    # file counts (every node writes two files per stream); all else must not.
     expected = dict(single_run)
     assert set(got) == set(expected)
     for name in expected:
         if name == "nodes":
+            continue
+        if name == "error_summary":
+            (row,) = got[name]
+            files = [sum(len(list(d.glob(f"{s}-*"))) for d in dirs) for s in ("error", "app")]
+            assert (row[0], row[7]) == tuple(files)
+            assert row[1:7] + row[8:] == expected[name][0][1:7] + expected[name][0][8:]
             continue
         assert got[name] == expected[name], name
     nodes_rows = got["nodes"]
@@ -145,7 +193,7 @@ def test_merge_nodes_table_and_manifest(corpus: dict[str, list[str]], tmp_path: 
     assert m.totals == single.manifest.totals
     q_single = duckdb.sql(f"SELECT * FROM '{single.out}/quarantine.parquet' ORDER BY ALL").fetchall()
     q_merged = duckdb.sql(f"SELECT * FROM '{merged.out}/quarantine.parquet' ORDER BY ALL").fetchall()
-    assert q_single == q_merged and len(q_merged) == len(GARBAGE)
+    assert q_single == q_merged and len(q_merged) == len(GARBAGE) + sum(map(len, STREAM_GARBAGE.values()))
 
 
 def test_merge_verifies_checksums(corpus: dict[str, list[str]], tmp_path: Path) -> None:

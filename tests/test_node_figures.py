@@ -77,7 +77,7 @@ def test_analyze_records_phases_throughput_bytes_memory_and_duckdb_settings(
     inputs = tmp_path / "in"
     copy_sample(samples_dir, "nginx_small.log", inputs, "node-a", "20261122T232500Z")
     copy_sample(samples_dir, "apache_small.log", inputs, "node-a", "20261122T233000Z")
-    (inputs / "error-node-a-20261122T232500Z.log").write_text("x\n")  # skipped: not read, not counted
+    (inputs / "audit-node-a-20261122T232500Z.log").write_text("x\n")  # skipped: not a stream analyze reads
     m = _analyze(inputs, tmp_path / "out", "node-a", "e-1")
 
     p = m["processing"]

@@ -13,10 +13,11 @@ EDGELOG_ROTATION_LIB=${EDGELOG_ROTATION_LIB:-$(cd -- "$(dirname -- "${BASH_SOURC
 # Where things are.
 EDGELOG_LIVE_DIR=${EDGELOG_LIVE_DIR:-/var/log/app}
 # Extensions of the live files (space-separated; one logrotate block each). Unless set explicitly they follow
-# the generator's format (EDGELOG_FORMAT, as in the container); without it, every format's extension.
+# the generator's format (EDGELOG_FORMAT, as in the container) plus .log, the extension of the error and
+# application logs the generator writes beside the access log; without it, every format's extension.
 case ${EDGELOG_FORMAT:-} in
-  json) _edgelog_ext=.jsonl ;;
-  csv) _edgelog_ext=.csv ;;
+  json) _edgelog_ext='.jsonl .log' ;;
+  csv) _edgelog_ext='.csv .log' ;;
   '') _edgelog_ext='.log .jsonl .csv' ;;
   *) _edgelog_ext=.log ;;
 esac
@@ -147,18 +148,38 @@ float_ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
 
 # Read the generator's status file (JSON written atomically by `edgelog generate live`) into
 # ST_PID, ST_PATH, ST_INODE, ST_UPDATED, ST_STATE (starting|running|stopped).
+# read_status LIVE_BASENAME: ST_PATH/ST_INODE are those of the stream written to that file name when the
+# status lists it under "streams" (a generator writing the access, error and app logs tracks each); without
+# one, or without "streams" (an older generator), the top-level path and inode (its first stream).
 # Returns 1 when it is missing or unreadable.
 read_status() {
-  local content
+  local content want=${1:-} rest obj
   ST_PID='' ST_PATH='' ST_INODE='' ST_UPDATED='' ST_STATE=''
   [[ -f $EDGELOG_STATUS_FILE ]] || return 1
   content=$(<"$EDGELOG_STATUS_FILE") || return 1
   content=${content//$'\n'/ }
   [[ $content =~ \"pid\"[[:space:]]*:[[:space:]]*([0-9]+) ]] && ST_PID=${BASH_REMATCH[1]}
-  [[ $content =~ \"path\"[[:space:]]*:[[:space:]]*\"([^\"]*)\" ]] && ST_PATH=${BASH_REMATCH[1]}
-  [[ $content =~ \"inode\"[[:space:]]*:[[:space:]]*([0-9]+) ]] && ST_INODE=${BASH_REMATCH[1]}
   [[ $content =~ \"state\"[[:space:]]*:[[:space:]]*\"([a-z]*)\" ]] && ST_STATE=${BASH_REMATCH[1]}
   [[ $content =~ \"updated_ts\"[[:space:]]*:[[:space:]]*([0-9]+(\.[0-9]+)?) ]] && ST_UPDATED=${BASH_REMATCH[1]}
+  if [[ -n $want && $content == *'"streams"'* ]]; then
+    rest=${content#*\"streams\"}
+    while [[ $rest =~ \{[^{}]*\} ]]; do
+      obj=${BASH_REMATCH[0]}
+      rest=${rest#*"$obj"}
+      if [[ $obj =~ \"path\"[[:space:]]*:[[:space:]]*\"([^\"]*)\" && ${BASH_REMATCH[1]##*/} == "$want" ]]; then
+        ST_PATH=${BASH_REMATCH[1]}
+        [[ $obj =~ \"inode\"[[:space:]]*:[[:space:]]*([0-9]+) ]] && ST_INODE=${BASH_REMATCH[1]}
+        break
+      fi
+    done
+  fi
+  if [[ -z $ST_PATH ]]; then
+    # The top level: its "path"/"inode" keys come before "streams" only if sorted so; take the first match
+    # outside the streams list.
+    local top=${content%%\"streams\"*}${content#*\"streams\"*]}
+    [[ $top =~ \"path\"[[:space:]]*:[[:space:]]*\"([^\"]*)\" ]] && ST_PATH=${BASH_REMATCH[1]}
+    [[ $top =~ \"inode\"[[:space:]]*:[[:space:]]*([0-9]+) ]] && ST_INODE=${BASH_REMATCH[1]}
+  fi
   [[ -n $ST_UPDATED ]]
 }
 

@@ -38,6 +38,8 @@ FORMAT_FILES: dict[str, tuple[str, str]] = {
     "app": ("app", ".log"),
     "error": ("error", ".log"),
 }
+# The streams a node writes and analyze reads: the access log, nginx's error log, the application log.
+ANALYSED_STREAMS = ("access", "error", "app")
 
 
 def check_node_id(node_id: str, *, source: str = "node id") -> str:

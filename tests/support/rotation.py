@@ -110,14 +110,16 @@ def all_lines(layout: Layout) -> dict[str, list[bytes]]:
     return {str(p): read_lines(p) for p in files}
 
 
-def check_published(layout: Layout, *, gz: bool) -> list[Path]:
-    """Every published file has a rotated name of this node, and gzip files test clean with the real gzip."""
+def check_published(layout: Layout, *, gz: bool, streams: dict[str, str] | None = None) -> list[Path]:
+    """Every published file has a rotated name of this node and of one of ``streams`` (stream -> extension;
+    default: the access log with the layout's extension), and gzip files test clean with the real gzip."""
     files = layout.published()
+    streams = streams or {"access": layout.ext}
     for path in files:
         parsed = parse_rotated_name(path.name)
         assert parsed is not None, f"{path.name} is not a rotated file name"
         assert parsed.node == layout.node
-        assert parsed.ext == layout.ext
+        assert streams.get(parsed.stream) == parsed.ext, path.name
         assert parsed.gzip is gz, path.name
         assert (path.stat().st_mode & 0o777) == 0o644
         if gz:
@@ -141,7 +143,17 @@ def json_request_ids(lines_by_file: dict[str, list[bytes]]) -> list[str]:
 class Generator:
     """The real `edgelog generate live` in a subprocess."""
 
-    def __init__(self, layout: Layout, *, rate: float, fmt: str = "json", seed: int = 7):
+    def __init__(
+        self,
+        layout: Layout,
+        *,
+        rate: float,
+        fmt: str = "json",
+        seed: int = 7,
+        streams: tuple[str, ...] = (),
+        config: Path | None = None,
+    ):
+        """``streams``: more formats written beside the live file (``error``, ``app``)."""
         self.layout = layout
         cmd = [
             sys.executable,
@@ -162,6 +174,8 @@ class Generator:
             "--flat",
             "--seed",
             str(seed),
+            *(arg for extra in streams for arg in ("--format", extra)),
+            *(("--config", str(config)) if config else ()),
         ]
         self.log = layout.state / "generator.stderr"
         with self.log.open("wb") as err:

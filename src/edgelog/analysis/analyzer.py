@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from edgelog import resultdir
-from edgelog.analysis import parse
+from edgelog.analysis import parse, streams
 from edgelog.analysis.inputs import (
     InputFile,
     discover_inputs,
@@ -112,6 +112,7 @@ def analyze(
         install_macros(ws.con, macros, load_tag_rules(opts.tags, ws.con))
         with clock.phase("parse"):
             parse.create_request_store(ws.con)
+            streams.create_stream_store(ws.con)
             _read_files(ws, selected, opts)
             _files_partial(ws.con, selected)
             mem.sample()  # every parsed row is held now
@@ -168,8 +169,9 @@ def _options(
     """
     if fmt in ("", "auto"):
         fmt = None
-    if fmt is not None and fmt not in parse.FORMATS:
-        raise UsageError(f"--format {fmt!r} is not one of auto, {', '.join(parse.FORMATS)}")
+    formats = (*parse.FORMATS, *streams.FORMATS)
+    if fmt is not None and fmt not in formats:
+        raise UsageError(f"--format {fmt!r} is not one of auto, {', '.join(formats)}")
     since_dt, until_dt = parse_time(since, "--since"), parse_time(until, "--until")
     if since_dt and until_dt and since_dt >= until_dt:
         raise UsageError("--since must be before --until", hint="swap the two times")
@@ -215,18 +217,36 @@ def _user_queries(queries: Sequence[Path | str]) -> tuple[tuple[str, Path, str],
 
 
 def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None:
-    """Parse every selected file into ``parsed`` in batches, hashing them alongside in one thread.
+    """Parse every selected file, hashing them alongside in one thread: access logs into ``parsed`` in
+    batches, error-log and application-log files one by one into their own tables (and the quarantine).
 
-    With a parse cache, a file whose verified entry exists is not parsed: its rows are read from the entry
-    (all entries in one scan); every other file is parsed and its entry written afterwards.
+    A rotated error-log or application-log file is read as its stream whatever --format says; --format applies
+    to the others. With a parse cache, an access log whose verified entry exists is not parsed: its rows are
+    read from the entry (all entries in one scan); every other access log is parsed and its entry written
+    afterwards. Stream files are not cached.
     """
     since_sql, until_sql = opts.window_sql
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         hashes = {id(f): pool.submit(hash_file, f.path, "sha256") for f in selected}
         inputs: list[parse.ParseInput] = []
+        stream_ids: set[int] = set()
         for file_id, f in enumerate(selected):
             try:
-                f.fmt = opts.fmt or parse.detect_format(f.path)
+                f.fmt = streams.format_of(f.name) or opts.fmt or parse.detect_format(f.path)
+                if f.fmt in streams.FORMATS:
+                    stream_ids.add(file_id)
+                    f.counts = streams.load_file(
+                        ws.con,
+                        f.path,
+                        f.fmt,
+                        file_label=f.name,
+                        node_id=f.node_id,
+                        since_sql=since_sql,
+                        until_sql=until_sql,
+                        scratch=ws.scratch,
+                        file_id=file_id,
+                    )
+                    continue
                 gz = parse.is_gzip(f.path)
             except parse.FileReadError as exc:
                 f.fail(str(exc))
@@ -263,7 +283,7 @@ def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None
         for file_id, f in enumerate(selected):
             if file_id in errors:
                 f.fail(errors[file_id])
-            elif f.status != "failed":
+            elif f.status != "failed" and file_id not in stream_ids:
                 f.counts = counts.get(file_id, parse.FileCounts())
 
 

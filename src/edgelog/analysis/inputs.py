@@ -10,7 +10,7 @@ from pathlib import Path
 
 from edgelog.analysis.parse import FileCounts
 from edgelog.errors import UsageError
-from edgelog.naming import is_temporary, parse_rotated_name
+from edgelog.naming import ANALYSED_STREAMS, is_temporary, parse_rotated_name
 from edgelog.resultdir import InputEntry
 
 ROTATION_SLACK = timedelta(seconds=60)  # records may be stamped up to this long after their file's window
@@ -114,7 +114,7 @@ def plan_inputs(paths: Sequence[Path], node_id: str | None) -> list[InputFile]:
     for p in paths:
         rn = parse_rotated_name(p.name)
         f = InputFile(p, p.name, node_id or (rn.node if rn else None), rn.rotated_at if rn else None)
-        if rn is not None and rn.stream != "access":
+        if rn is not None and rn.stream not in ANALYSED_STREAMS:
             f.status, f.error, f.analysable = "skipped", f"{rn.stream} log stream is not analysed", False
         files.append(f)
     return files

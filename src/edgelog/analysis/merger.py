@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from edgelog import resultdir
-from edgelog.analysis import parse
+from edgelog.analysis import parse, streams
 from edgelog.analysis.library import Report, install_macros, load_library, load_macros, sha256_bytes
 from edgelog.analysis.parse import sql_str
 from edgelog.analysis.runstats import MERGE_PHASES, DuckDBMemory, PhaseClock
@@ -71,6 +71,7 @@ def merge(
         con = ws.con
         install_macros(con, macros, None)
         con.execute(f"CREATE TABLE requests ({parse.REQUESTS_SCHEMA})")
+        streams.create_empty_relations(con)
         con.execute(f"CREATE TABLE p_files ({FILES_SCHEMA})")
         con.execute(f"CREATE TABLE quarantine ({parse.QUARANTINE_SCHEMA})")
         with clock.phase("read"):

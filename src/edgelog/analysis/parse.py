@@ -53,6 +53,12 @@ PARSED_COLUMNS = (
 )
 
 
+# The access logs' quarantined lines (streams.create_stream_store adds the error and application logs').
+PARSED_QUARANTINE = (
+    "SELECT node_id, file, line_no, reason, coalesce(raw, '') AS raw FROM parsed WHERE reason IS NOT NULL"
+)
+
+
 def create_request_store(con: duckdb.DuckDBPyConnection) -> None:
     """``parsed`` holds every line of every file once; ``requests`` and ``quarantine`` are views over it.
 
@@ -67,10 +73,7 @@ def create_request_store(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"CREATE VIEW requests AS SELECT {REQUEST_COLUMNS} FROM parsed WHERE reason IS NULL AND in_window"
     )
-    con.execute(
-        "CREATE VIEW quarantine AS SELECT node_id, file, line_no, reason, coalesce(raw, '') AS raw "
-        "FROM parsed WHERE reason IS NOT NULL"
-    )
+    con.execute(f"CREATE VIEW quarantine AS {PARSED_QUARANTINE}")
 
 
 CSV_FIELDS = RECORD_FIELDS  # the generator's JSON/CSV record fields, in order
@@ -118,7 +121,8 @@ def is_gzip(path: Path) -> bool:
 
 
 def detect_format(path: Path) -> str:
-    """Pick the parser for a file: by extension for JSON lines/CSV, else by sniffing the first line."""
+    """Pick the parser for a file: by extension for JSON lines/CSV, else by sniffing the first line
+    (an nginx error log or an application log is told apart there too)."""
     name = path.name.removesuffix(".gz").lower()
     if name.endswith((".jsonl", ".json", ".ndjson")):
         return "json"
@@ -138,6 +142,11 @@ def detect_format(path: Path) -> str:
             return "json"
         if line.startswith("ts,remote_addr"):
             return "csv"
+        from edgelog.analysis.streams import sniff  # the streams module builds on this one
+
+        stream = sniff(line)
+        if stream:
+            return stream
         if _SNIFF_COMMON.match(line) and not _SNIFF_COMBINED.match(line):
             return "common"
         return "combined"

@@ -140,7 +140,13 @@ def register(app: typer.Typer) -> None:
         ],
         out: Annotated[Path, typer.Option("--out", "-o", help="Results directory to write.")],
         fmt: Annotated[
-            str, typer.Option("--format", help="auto, combined, common, json or csv (auto detects per file).")
+            str,
+            typer.Option(
+                "--format",
+                help="auto, combined, common, json, csv, error (nginx error log) or app (application "
+                "log); auto detects per file, and rotated error-* and app-* files are always read as their "
+                "stream.",
+            ),
         ] = "auto",
         since: Annotated[
             str | None, typer.Option(help="Only records at or after this ISO-8601 time (empty: no bound).")

@@ -143,7 +143,15 @@ def live_cmd(
     ] = None,
     rate: RateOpt = None,
     node: NodeOpt = "local",
-    fmt: Annotated[str, typer.Option("--format", "-f", help=f"Output format: {FORMAT_NAMES}.")] = "combined",
+    formats: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help=f"Output format, repeatable: {FORMAT_NAMES}. The first writes --output, every other "
+            "<stream>-<node><ext> beside it (e.g. -f combined -f error -f app).",
+        ),
+    ] = None,
     duration: Annotated[
         str | None,
         typer.Option("--duration", help="Stop after this long (90s, 5m). Default: run until SIGTERM."),
@@ -176,9 +184,12 @@ def live_cmd(
         ),
     ] = "127.0.0.1",
 ) -> None:
-    """Append traffic to a log file in real time; follow it when rotation renames it away.
+    """Append traffic to log files in real time; follow each when rotation renames it away.
 
-    Every 100 ms (and at once on SIGHUP) it reopens --output if rotation renamed or deleted it.
+    Repeat -f to write several streams of the same traffic: the access log in --output, the nginx error log
+    (-f error) and the application log (-f app) beside it as error-<node>.log and app-<node>.log.
+
+    Every 100 ms (and at once on SIGHUP) it reopens a file that rotation renamed or deleted.
 
     Writes whole lines only; keeps counters in --status-file; retries write errors with backoff.
 
@@ -187,7 +198,8 @@ def live_cmd(
     Prometheus metrics: a textfile in --metrics-dir (atomically, every second) and, with --metrics-port,
     /metrics on 127.0.0.1.
 
-    Example: [bold]edgelog generate live -o /var/log/app/access-n1.log --status-file /run/gen.json[/]
+    Example: [bold]edgelog generate live -o /var/log/app/access-n1.log -f combined -f error -f app
+    --node n1 --status-file /run/gen.json[/]
     """
     from edgelog.generator.live import run_live
     from edgelog.generator.options import parse_duration
@@ -201,7 +213,7 @@ def live_cmd(
         status_file=status_file,
         rate=rate,
         seed=seed,
-        fmt=fmt,
+        fmt=formats or ["combined"],
         duration=secs,
         max_lines=max_lines,
         shaped=False if flat else None,

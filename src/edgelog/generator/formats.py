@@ -179,50 +179,80 @@ class CsvFormatter(_RecordFormatter):
 
 
 class AppFormatter(Formatter):
-    """The shop's own application log: one line per dynamic request, assets are served by nginx alone."""
+    """The shop's own application log: one entry per dynamic request, assets are served by nginx alone.
+
+    It describes the same requests as the access log: the request id and the response time of each request
+    are drawn exactly as the JSON/CSV formatters draw them (one of each per request, static files included),
+    so an entry's ``request_id`` and ``in N ms`` are those of the same request in the access records.
+    Everything else the app log adds (order numbers, amounts) comes from a random stream of its own.
+    """
 
     name = "app"
+
+    def __init__(self, engine: Engine):
+        super().__init__(engine)
+        self.extra = random.Random(derive_seed(engine.seed, engine.node, "app-log"))
 
     def format(self, sec: int, events: list[Event]) -> str:
         base = iso_second(sec)
         out = []
-        rng = self.rt
+        rid_of, rms = self.request_id, self.response_ms
         for ms, i, r, st, _nb, _ref in events:
+            rid, dur = rid_of(), rms(r.latency, st)  # for every request, as the access records draw them
             kind = r.kind
             if kind in ("asset", "probe", "junk", "robots"):
                 continue
             ts = f"{base}.{ms:03d}Z"
             who = f"session={i.sid} user={i.account if i.uid else i.user} client={i.ip}"
-            rid = self.request_id()
-            dur = self.response_ms(r.latency, st)
+            service = _service(r.path)
             if st >= 500:
-                cause = ("upstream timed out", "database connection pool exhausted", "unhandled exception")[
-                    int(rng.random() * 3)
-                ]
-                out.append(f"{ts} ERROR {_service(r.path)} {r.method} {r.path} failed with {st}: {cause} "
+                out.append(f"{ts} ERROR {service} {r.method} {r.path} failed with {st}: {APP_FAILURES[st]} "
                            f"request_id={rid} {who}\n")  # fmt: skip
+                if st == 500:  # a bad release: the exception and where it was raised
+                    out.append(_traceback(service))
             elif r.path == "/login" and r.method == "POST":
                 if st < 400:
                     out.append(f"{ts} INFO auth login ok request_id={rid} {who}\n")
                 else:
                     out.append(f"{ts} WARN auth login rejected status={st} request_id={rid} {who}\n")
             elif r.path == "/checkout/payment" and st < 400:
+                rng = self.extra
                 amount = round(5 + rng.random() * 295, 2)
                 out.append(
                     f"{ts} INFO payments payment authorized amount={amount:.2f} EUR "
                     f"order={100_000 + int(rng.random() * 900_000)} request_id={rid} {who}\n"
                 )
             elif st >= 400:
-                out.append(
-                    f"{ts} WARN {_service(r.path)} {r.method} {r.path} -> {st} request_id={rid} {who}\n"
-                )
+                out.append(f"{ts} WARN {service} {r.method} {r.path} -> {st} request_id={rid} {who}\n")
             else:
                 level = "DEBUG" if kind == "api" else "INFO"
-                out.append(
-                    f"{ts} {level} {_service(r.path)} {r.method} {r.path} -> {st} in {dur:.1f}ms "
-                    f"request_id={rid} {who}\n"
-                )
+                out.append(f"{ts} {level} {service} {r.method} {r.path} -> {st} in {dur:.1f}ms "
+                           f"request_id={rid} {who}\n")  # fmt: skip
         return "".join(out)
+
+
+# What the application says when a request fails (the access log's status decides which).
+APP_FAILURES = {
+    500: "unhandled exception",
+    502: "worker crashed: database connection pool exhausted",
+    503: "service unavailable: no healthy database replica",
+    504: "timed out after 30.0s waiting for the database",
+}
+
+
+def _traceback(service: str) -> str:
+    """The traceback a bad release of ``service`` logs under its ERROR line (the same for every request)."""
+    module = {"web": "pages", "api": "api", "cart": "cart", "search": "search", "payments": "payments"}.get(
+        service, service
+    )
+    return (
+        "Traceback (most recent call last):\n"
+        f'  File "/srv/shop/app/{module}/views.py", line 212, in handle\n'
+        "    context = build_context(request, variant.price_for(region))\n"
+        f'  File "/srv/shop/app/{module}/pricing.py", line 57, in price_for\n'
+        "    return self.prices[region.currency]\n"
+        "KeyError: 'currency'\n"
+    )
 
 
 def _service(path: str) -> str:
@@ -242,7 +272,12 @@ def _service(path: str) -> str:
 
 
 class ErrorFormatter(Formatter):
-    """nginx's error log: what nginx itself reports (missing files, forbidden paths, failed upstreams)."""
+    """nginx's error log: what nginx itself reports (missing files, forbidden paths, failed upstreams).
+
+    Each entry is a request of the access log: the same second, client and request line (written as nginx
+    writes it here, unescaped). Every 5xx of a dynamic request has one: 502 connection refused, 503 no live
+    upstreams, 504 upstream timed out, 500 the upstream closing the connection (a crashing release).
+    """
 
     name = "error"
 
@@ -259,10 +294,10 @@ class ErrorFormatter(Formatter):
             self.connection += 1
             if st < 400:
                 continue
-            tail = f'client: {i.ip}, server: {host}, request: "{r.cv[i.pv]}"'
-            head = f"{ts} [error] {self.worker}#{self.worker}: *{self.connection}"
             if r.kind == "junk" or (r.kind == "asset" and st != 404):
                 continue  # nginx logs nothing for these (junk requests are at info level)
+            tail = f'client: {i.ip}, server: {host}, request: "{r.method} {r.path} {r.protos[i.pv]}"'
+            head = f"{ts} [error] {self.worker}#{self.worker}: *{self.connection}"
             if st == 404 and r.kind in ("asset", "probe"):
                 path = r.path.split("?")[0]
                 out.append(
@@ -274,14 +309,17 @@ class ErrorFormatter(Formatter):
             elif st == 502:
                 out.append(
                     f"{head} connect() failed (111: Connection refused) while connecting to upstream, "
-                    f"{tail}, "
-                    f'upstream: "http://10.0.2.15:8080{r.path}", host: "{host}"\n'
+                    f'{tail}, upstream: "http://10.0.2.15:8080{r.path}", host: "{host}"\n'
                 )
             elif st == 503:
                 out.append(
                     f"{head} no live upstreams while connecting to upstream, "
-                    f'{tail}, upstream: "http://shop", '
-                    f'host: "{host}"\n'
+                    f'{tail}, upstream: "http://shop", host: "{host}"\n'
+                )
+            elif st == 504:
+                out.append(
+                    f"{head} upstream timed out (110: Connection timed out) while reading response header "
+                    f'from upstream, {tail}, upstream: "http://10.0.2.15:8080{r.path}", host: "{host}"\n'
                 )
             elif st == 500:
                 out.append(

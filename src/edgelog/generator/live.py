@@ -22,22 +22,23 @@ import secrets
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgelog.errors import EdgelogError
+from edgelog.errors import EdgelogError, UsageError
 from edgelog.fileio import write_text_atomic
 from edgelog.generator.config import GeneratorConfig
 from edgelog.generator.engine import Engine, Event, effective_seed
-from edgelog.generator.formats import make_formatter
+from edgelog.generator.formats import Formatter, make_formatter
 from edgelog.generator.metrics import LiveMetrics, check_metrics_options
 from edgelog.generator.options import (
     MAX_DURATION,
     MAX_LINES,
     check_count,
     check_format,
+    check_formats,
     check_node,
     check_rate,
     check_seconds,
@@ -51,35 +52,52 @@ MAX_BACKOFF = 5.0
 EXIT_WRITE_ATTEMPTS = 5  # after SIGTERM, how often a failing write is retried before giving up
 
 
-@dataclass
-class LiveStatus:
-    """The counters in the status file (``docs/design.md`` lists the contract fields)."""
+@dataclass(kw_only=True)
+class StreamStatus:
+    """One live file: the stream and format it holds, the inode being written, and its counters."""
 
-    pid: int
+    stream: str = "access"
+    format: str = "combined"
     path: str
     inode: int | None = None
     lines: int = 0
     bytes: int = 0
     reopens: int = 0
     write_errors: int = 0
+    dropped_lines: int = 0
     last_write_ts: float | None = None
     first_write_ts: float | None = None
+    last_error: str | None = None
+
+
+STREAM_FIELDS = tuple(StreamStatus.__dataclass_fields__)
+
+
+@dataclass(kw_only=True)
+class LiveStatus(StreamStatus):
+    """The status file (``docs/design.md`` lists the contract fields): the process, and at the top level its
+    first stream (the file rotation and the health check have always read), with every stream, that one
+    included, under ``streams``."""
+
+    pid: int
     started_ts: float = 0.0
     startup_seconds: float = 0.0  # building the engine (site, visit sample, visits in progress)
     updated_ts: float = 0.0
     rate: float = 0.0
     node: str = ""
-    format: str = "combined"
     state: str = "starting"  # starting | running | stopped
-    last_error: str | None = None
-    dropped_lines: int = 0
     bursts: int = 0
     stop_reason: str | None = None
+    streams: list[StreamStatus] = field(default_factory=list)  # the streams after the first
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def all_streams(self) -> list[StreamStatus]:
+        return [self, *self.streams]
 
     def to_json(self) -> str:
         data = asdict(self)
         data.pop("extra")
+        data["streams"] = [{k: data[k] for k in STREAM_FIELDS}, *data["streams"]]
         data.update(self.extra)
         return json.dumps(data, sort_keys=True)
 
@@ -96,7 +114,7 @@ def write_status(status_file: Path, status: LiveStatus, now: float) -> None:
 class LiveWriter:
     """An append-only file handle that follows its path across renames and survives write errors."""
 
-    def __init__(self, path: Path, status: LiveStatus, header: str = ""):
+    def __init__(self, path: Path, status: StreamStatus, header: str = ""):
         self.path = path
         self.status = status
         self.header = header.encode()
@@ -229,6 +247,23 @@ def _due_events(engine: Engine, sec: int, upto_ms: int) -> list[Event]:
     return due
 
 
+def stream_paths(output: Path, formats: list[str], node: str) -> list[Path]:
+    """Where each format writes: the first ``output``, every other ``<stream>-<node><ext>`` beside it (the
+    live names of edgelog.naming, which rotation turns into ``<stream>-<node>-<stamp><ext>``)."""
+    paths = [output]
+    for fmt in formats[1:]:
+        stream, ext = check_format(fmt)
+        path = output.parent / f"{stream}-{node}{ext}"
+        if path in paths:
+            raise UsageError(
+                f"format {fmt} would write {path}, which another format already writes",
+                hint="name --output after the first format's stream, e.g. "
+                f"{check_format(formats[0])[0]}-{node}{check_format(formats[0])[1]}",
+            )
+        paths.append(path)
+    return paths
+
+
 def run_live(
     config: GeneratorConfig,
     output: str | Path,
@@ -237,7 +272,7 @@ def run_live(
     status_file: str | Path | None = None,
     rate: float | None = None,
     seed: int | None = None,
-    fmt: str = "combined",
+    fmt: str | Sequence[str] = "combined",
     duration: float | None = None,
     max_lines: int | None = None,
     shaped: bool | None = None,
@@ -248,18 +283,23 @@ def run_live(
 ) -> LiveStatus:
     """Write traffic to ``output`` in real time until stopped, ``duration`` seconds or ``max_lines`` lines.
 
+    ``fmt`` may name several formats (``["combined", "error", "app"]``): one traffic, each format written to
+    its own file (:func:`stream_paths`), every file followed across renames and counted on its own in the
+    status file (``streams``) and the metrics; ``max_lines`` counts the first format's lines.
+
     Prometheus metrics (:mod:`edgelog.generator.metrics`) go to ``metrics_dir`` (default: the status file's
     directory; no status file and no directory: none) and, with ``metrics_port``, to ``/metrics`` on
     ``metrics_address``. Returns the final counters. Raises :class:`EdgelogError` (exit 1) when lines had
     to be dropped because writes kept failing after a stop was requested, so a supervisor notices.
     """
-    check_format(fmt)
+    formats = check_formats([fmt] if isinstance(fmt, str) else fmt)
     check_node(node)
     check_rate(rate, config.data)
     check_seed(seed)
     check_count("--max-lines", max_lines, low=1, high=MAX_LINES)
     check_seconds("--duration", duration, MAX_DURATION.total_seconds())
     out = Path(output)
+    paths = stream_paths(out, formats, node)
     sfile = Path(status_file) if status_file else None
     mdir = Path(metrics_dir) if metrics_dir else (sfile.parent if sfile is not None else None)
     check_metrics_options(mdir, metrics_port, metrics_address)
@@ -268,18 +308,31 @@ def run_live(
     engine = Engine(
         config, seed=effective_seed(seed, config), node=node, start=now, rate=rate, shaped=shaped, run=run_id
     )
-    formatter = make_formatter(fmt, engine)
+    formatters = [make_formatter(f, engine) for f in formats]
     status = LiveStatus(
-        pid=os.getpid(), path=str(out), started_ts=now, rate=engine.rate, node=node, format=fmt
+        pid=os.getpid(),
+        stream=check_format(formats[0])[0],
+        format=formats[0],
+        path=str(out),
+        started_ts=now,
+        rate=engine.rate,
+        node=node,
+        streams=[
+            StreamStatus(stream=check_format(f)[0], format=f, path=str(p))
+            for f, p in zip(formats[1:], paths[1:], strict=True)
+        ],
     )
+    writers: list[LiveWriter] = []
     try:
-        writer = LiveWriter(out, status, formatter.header())
-    except OSError as exc:
-        raise EdgelogError(f"cannot open {out} for writing: {exc.strerror or exc}") from None
-    try:
-        metrics = LiveMetrics(status, check_format(fmt)[0], mdir, metrics_port, metrics_address)
+        for st, formatter in zip(status.all_streams(), formatters, strict=True):
+            try:
+                writers.append(LiveWriter(Path(st.path), st, formatter.header()))
+            except OSError as exc:
+                raise EdgelogError(f"cannot open {st.path} for writing: {exc.strerror or exc}") from None
+        metrics = LiveMetrics(status, mdir, metrics_port, metrics_address)
     except EdgelogError:
-        writer.close()
+        for w in writers:
+            w.close()
         raise
     status.state = "running"
     status.startup_seconds = round(time.time() - now, 3)
@@ -312,9 +365,11 @@ def run_live(
                     status.stop_reason = "max lines reached"
                     break
                 if sig.hup or now >= next_check:
-                    if sig.hup or (writer.fd is not None and writer.moved()):
-                        sig.hup = False
-                        writer.reopen()
+                    moved = [w for w in writers if sig.hup or (w.fd is not None and w.moved())]
+                    sig.hup = False
+                    for w in moved:
+                        w.reopen()
+                    if moved:
                         save_status()
                     next_check = now + CHECK_INTERVAL
                 if sig.burst:  # SIGUSR1: a traffic spike now (traffic.burst factor and duration)
@@ -323,33 +378,23 @@ def run_live(
                     status.bursts += 1
                 engine.advance(now)
                 now_sec, now_ms = int(now), int((now - int(now)) * 1000)
-                chunks: list[str] = []
+                batch: list[tuple[int, list[Event]]] = []
                 budget = None if max_lines is None else max_lines - status.lines
                 while sec <= now_sec and (budget is None or budget > 0):
                     events = engine.pop(sec) if sec < now_sec else _due_events(engine, sec, now_ms)
                     if budget is not None and len(events) > budget:
                         events = events[:budget]  # the rest is never written: we stop here
                     if events:
-                        chunks.append(formatter.format(sec, events))
+                        batch.append((sec, events))
                         if budget is not None:
                             budget -= len(events)
                     if sec < now_sec:
                         sec += 1
                     else:
                         break
-                if chunks:
-                    data = "".join(chunks).encode("utf-8")
-                    nlines = data.count(b"\n")
-                    if writer.write(data, sig.stop.is_set, save_status, sig.stop.wait):
-                        status.lines += nlines
-                        status.bytes += len(data)
-                        status.last_write_ts = time.time()
-                        if status.first_write_ts is None:
-                            status.first_write_ts = status.last_write_ts
-                    else:
-                        status.dropped_lines += nlines
-                        status.stop_reason = "write errors after stop"
-                        break
+                if batch and not _write_streams(batch, formatters, writers, sig, save_status):
+                    status.stop_reason = "write errors after stop"
+                    break
                 if status.stop_reason == "duration reached":
                     break
                 if now >= next_status:
@@ -357,16 +402,50 @@ def run_live(
                     next_status = now + STATUS_INTERVAL
                 time.sleep(TICK)
         finally:
-            writer.close()
+            for w in writers:
+                w.close()
             status.state = "stopped"
             save_status()
             metrics.close()
-    if status.dropped_lines:
+    dropped = [st for st in status.all_streams() if st.dropped_lines]
+    if dropped:
         raise EdgelogError(
-            f"{status.dropped_lines} lines could not be written to {out} ({status.last_error})",
+            "; ".join(
+                f"{st.dropped_lines} lines could not be written to {st.path} ({st.last_error})"
+                for st in dropped
+            ),
             hint="check free space and permissions of the log directory",
         )
     return status
+
+
+def _write_streams(
+    batch: list[tuple[int, list[Event]]],
+    formatters: list[Formatter],
+    writers: list[LiveWriter],
+    sig: _Signals,
+    save_status: Callable[[], None],
+) -> bool:
+    """Write one batch of traffic in every format, each to its own file; False when a stream had to give up
+    lines (writes kept failing after a stop was requested). Every formatter sees every event, in order, so
+    the streams stay the same requests."""
+    ok = True
+    for formatter, writer in zip(formatters, writers, strict=True):
+        data = "".join([formatter.format(sec, events) for sec, events in batch]).encode("utf-8")
+        if not data:
+            continue
+        st = writer.status
+        nlines = data.count(b"\n")
+        if writer.write(data, sig.stop.is_set, save_status, sig.stop.wait):
+            st.lines += nlines
+            st.bytes += len(data)
+            st.last_write_ts = time.time()
+            if st.first_write_ts is None:
+                st.first_write_ts = st.last_write_ts
+        else:
+            st.dropped_lines += nlines
+            ok = False
+    return ok
 
 
 @dataclass(frozen=True)

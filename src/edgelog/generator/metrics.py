@@ -24,80 +24,86 @@ from edgelog import __version__
 from edgelog.errors import EdgelogError, UsageError, check_number, shown
 
 if TYPE_CHECKING:
-    from edgelog.generator.live import LiveStatus
+    from edgelog.generator.live import LiveStatus, StreamStatus
 
 LABELS = ("stream", "node", "format")
 
-# name -> (type, help, value from the status; None leaves the series out)
-LIVE_METRICS: dict[str, tuple[str, str, Callable[[LiveStatus], float | None]]] = {
+# name -> (type, help, value from (the process's status, one stream's status); None leaves the series out).
+# Every series is labelled with its stream; the process-wide ones (start, rate, bursts, running) repeat per
+# stream so that every stream's series are complete on their own.
+LIVE_METRICS: dict[str, tuple[str, str, Callable[[LiveStatus, StreamStatus], float | None]]] = {
     "edgelog_generator_lines_written_total": (
         "counter", "Whole lines written to the live log (a CSV header is not counted).",
-        lambda s: s.lines,
+        lambda s, st: st.lines,
     ),
-    "edgelog_generator_bytes_written_total": ("counter", "Bytes of those lines.", lambda s: s.bytes),
+    "edgelog_generator_bytes_written_total": ("counter", "Bytes of those lines.", lambda s, st: st.bytes),
     "edgelog_generator_write_errors_total": (
         "counter", "Failed writes and reopens (disk full, I/O error, directory gone); each is retried.",
-        lambda s: s.write_errors,
+        lambda s, st: st.write_errors,
     ),
     "edgelog_generator_dropped_lines_total": (
         "counter", "Lines given up after a stop was requested while writes kept failing.",
-        lambda s: s.dropped_lines,
+        lambda s, st: st.dropped_lines,
     ),
     "edgelog_generator_reopens_total": (
         "counter", "Reopens of the live log after rotation renamed it away (or on SIGHUP).",
-        lambda s: s.reopens,
+        lambda s, st: st.reopens,
     ),
-    "edgelog_generator_bursts_total": ("counter", "Traffic bursts forced with SIGUSR1.", lambda s: s.bursts),
+    "edgelog_generator_bursts_total": (
+        "counter", "Traffic bursts forced with SIGUSR1.", lambda s, st: s.bursts,
+    ),
     "edgelog_generator_last_write_timestamp_seconds": (
-        "gauge", "Unix time of the last successful write.", lambda s: s.last_write_ts,
+        "gauge", "Unix time of the last successful write.", lambda s, st: st.last_write_ts,
     ),
     "edgelog_generator_start_time_seconds": (
-        "gauge", "Unix time the generator started.", lambda s: s.started_ts,
+        "gauge", "Unix time the generator started.", lambda s, st: s.started_ts,
     ),
     "edgelog_generator_startup_duration_seconds": (
         "gauge", "Seconds spent building the traffic engine before the first line.",
-        lambda s: s.startup_seconds,
+        lambda s, st: s.startup_seconds,
     ),
     "edgelog_generator_target_requests_per_second": (
-        "gauge", "Configured average rate before the time-of-day multipliers.", lambda s: s.rate,
+        "gauge", "Configured average rate before the time-of-day multipliers.", lambda s, st: s.rate,
     ),
     "edgelog_generator_running": (
         "gauge", "1 while the generator runs, 0 once it stopped.",
-        lambda s: 1.0 if s.state == "running" else 0.0,
+        lambda s, st: 1.0 if s.state == "running" else 0.0,
     ),
 }  # fmt: skip
 
 
 def metrics_file_name(output: Path) -> str:
-    """The textfile of the generator writing ``output``: one per live file, so several streams can share a
-    directory (``access-n1.log`` -> ``edgelog-generator-access-n1.prom``)."""
+    """The textfile of the generator whose first stream is ``output`` (``access-n1.log`` ->
+    ``edgelog-generator-access-n1.prom``): one per generator, with every stream it writes, so several
+    generators can share a directory."""
     return f"edgelog-generator-{output.name.split('.')[0]}.prom"
 
 
 class LiveCollector(Collector):
-    """Reads the live status when Prometheus (or the textfile writer) collects."""
+    """Reads the live status when Prometheus (or the textfile writer) collects: a series per stream."""
 
-    def __init__(self, status: LiveStatus, stream: str):
+    def __init__(self, status: LiveStatus):
         self.status = status
-        self.stream = stream
 
     def collect(self) -> Iterator[Metric]:
         s = self.status
-        values = [self.stream, s.node, s.format]
+        streams = s.all_streams()
         for name, (kind, help_text, get) in LIVE_METRICS.items():
             family: Metric
             if kind == "counter":
                 family = CounterMetricFamily(name.removesuffix("_total"), help_text, labels=LABELS)
             else:
                 family = GaugeMetricFamily(name, help_text, labels=LABELS)
-            value = get(s)
-            if value is not None:
-                family.add_metric(values, float(value))
+            for st in streams:
+                value = get(s, st)
+                if value is not None:
+                    family.add_metric([st.stream, s.node, st.format], float(value))
             yield family
         info = InfoMetricFamily(
             "edgelog_generator", "The edgelog version of the live generator.", labels=LABELS
         )
-        info.add_metric(values, {"version": __version__})
+        for st in streams:
+            info.add_metric([st.stream, s.node, st.format], {"version": __version__})
         yield info
 
 
@@ -121,11 +127,9 @@ def check_metrics_options(directory: Path | None, port: int | None, address: str
 class LiveMetrics:
     """The textfile (when a directory is set) and the ``/metrics`` endpoint (when a port is set)."""
 
-    def __init__(
-        self, status: LiveStatus, stream: str, directory: Path | None, port: int | None, address: str
-    ):
+    def __init__(self, status: LiveStatus, directory: Path | None, port: int | None, address: str):
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(LiveCollector(status, stream))
+        self.registry.register(LiveCollector(status))
         self.path = directory / metrics_file_name(Path(status.path)) if directory is not None else None
         self._server = None
         if port is not None:

@@ -1,8 +1,9 @@
 """``edgelog demo``: the whole pipeline on one machine, with no cloud account and no arguments.
 
-Backfill rotated logs for a few simulated nodes (what logrotate leaves in /var/log/logs_to_process), run the
-real ``jobs/access-log-report.yaml`` on every node with the local runner, publish to the local bucket in
-Bacalhau's layout, then fetch, verify, merge and report exactly as for a real network.
+Backfill rotated logs (access, nginx error and application logs) for a few simulated nodes (what logrotate
+leaves in /var/log/logs_to_process), run the real ``jobs/access-log-report.yaml`` on every node with the local
+runner, publish to the local bucket in Bacalhau's layout, then fetch, verify, merge and report exactly as for
+a real network.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from edgelog.naming import parse_rotated_name
 from edgelog.settings import data_home, default_bucket_url
 
 DEMO_SPEC = "access-log-report"
+DEMO_FORMATS = ("combined", "error", "app")  # the streams every node writes
 # Placeholders for the two required spec variables that only matter on a real network.
 DEMO_VARS = {"bucket": "edgelog-demo", "image": "edgelog-job:local"}
 
@@ -85,7 +87,13 @@ def run_demo(
         node_id = f"node-{i}"
         folder = logs_root / node_id
         _remove_old_logs(folder)
-        files = backfill(config, folder, node=node_id, start=end - duration, duration=duration, seed=i)
+        files = [  # what a node writes: the access log, nginx's error log and the application log
+            path
+            for fmt in DEMO_FORMATS
+            for path in backfill(
+                config, folder, node=node_id, start=end - duration, duration=duration, fmt=fmt, seed=i
+            )
+        ]
         size = sum(f.stat().st_size for f in files)
         log.print(f"    {node_id}: {len(files)} files, {size / 1e6:.1f} MB")
         node_list.append(LocalNode(node_id, folder))

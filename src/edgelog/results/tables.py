@@ -60,6 +60,10 @@ class ResultData:
         rows = self.tables.get(name) or [{}]
         return rows[0]
 
+    def has_stream(self, fmt: str) -> bool:
+        """Whether a stream (``error``, ``app``) was read: an input of that format that was not skipped."""
+        return any(i.format == fmt and i.status != "skipped" for i in self.manifest.inputs)
+
     @property
     def status(self) -> str:
         return self.manifest.status or "unknown"

@@ -173,8 +173,10 @@ def render_summary(data: ResultData, console: Console) -> None:
         table.add_row(Text("none"), *(Text("") for _ in range(5)))
     console.print(table)
 
+    render_streams(data, console)
+
     nodes = Table(title="Nodes", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    for label in ("node", "status", "files", "failed", "lines", "valid", "quarantined"):
+    for label in ("node", "status", "files", "failed", "access lines", "valid", "quarantined"):
         nodes.add_column(label, justify="left" if label in ("node", "status") else "right")
     for r in data.rows("nodes"):
         nodes.add_row(
@@ -372,6 +374,77 @@ def _fitting(cols: list[Col], cells: list[list[str]], width: int) -> list[int]:
             shown.append(i)
             used += need[i]
     return sorted(shown)
+
+
+def render_streams(data: ResultData, console: Console) -> None:
+    """The error log's and the application log's panels, for the streams the result read."""
+    s = data.one("error_summary")
+    patterns = data.rows("error_patterns")
+    if data.has_stream("error"):
+        console.print(
+            Text(
+                f"Error log: {fmt(s.get('nginx_events'))} entries, {fmt(s.get('nginx_errors'))} errors "
+                f"({fmt(s.get('upstream_failures'))} upstream failures), {fmt(s.get('nginx_warnings'))} "
+                f"warnings, {fmt(s.get('error_log_quarantined'))} lines quarantined",
+                style="bold",
+            )
+        )
+        cols: list[Col] = [
+            ("level", "level", None),
+            ("module", "module", None),
+            ("pattern", "pattern", None),
+            ("events", "entries", None),
+        ]
+        cols.append(("busiest", "busiest hour", None))
+        nginx = _with_busiest_hour(data, [r for r in patterns if r.get("source") == "nginx"])
+        console.print(_table("Error-log patterns (warn and worse)", nginx, cols, limit=8))
+        console.print(
+            _table(
+                "Upstream failures",
+                data.rows("upstream_failures"),
+                [
+                    ("upstream", "upstream", None),
+                    ("host", "host", None),
+                    ("failures", "failures", None),
+                    ("refused", "refused", None),
+                    ("timed_out", "timed out", None),
+                    ("closed", "closed", None),
+                ],
+                limit=6,
+            )
+        )
+    if data.has_stream("app"):
+        console.print(
+            Text(
+                f"Application log: {fmt(s.get('app_events'))} entries, {fmt(s.get('app_errors'))} errors, "
+                f"{fmt(s.get('app_warnings'))} warnings, {fmt(s.get('app_log_quarantined'))} lines "
+                "quarantined",
+                style="bold",
+            )
+        )
+        app_rows = _with_busiest_hour(data, [r for r in patterns if r.get("source") == "app"])
+        cols = [("level", "level", None), ("module", "service", None), ("pattern", "pattern", None),
+                ("events", "entries", None), ("busiest", "busiest hour", None)]  # fmt: skip
+        console.print(_table("Application-log patterns (WARN and worse)", app_rows, cols, limit=8))
+
+
+def _with_busiest_hour(data: ResultData, patterns: list[Row]) -> list[Row]:
+    """The patterns with the hour of error_pattern_timeline that had most of each (the earliest of equals);
+    none for a pattern outside its stream's top 10."""
+    busiest: dict[tuple[object, ...], tuple[int, datetime]] = {}
+    for r in data.rows("error_pattern_timeline"):
+        key = (r.get("source"), r.get("level"), r.get("module"), r.get("pattern"))
+        n, hour = int(r.get("events") or 0), r.get("hour")
+        if isinstance(hour, datetime) and (
+            key not in busiest or (-n, hour) < (-busiest[key][0], busiest[key][1])
+        ):
+            busiest[key] = (n, hour)
+    out = []
+    for r in patterns:
+        peak = busiest.get((r.get("source"), r.get("level"), r.get("module"), r.get("pattern")))
+        label = f"{peak[1].astimezone(UTC):%Y-%m-%d %H}:00 UTC ({peak[0]:,})" if peak else None
+        out.append({**r, "busiest": label})
+    return out
 
 
 def print_quality(data: ResultData, console: Console) -> None:

@@ -29,6 +29,7 @@ from edgelog.results.format import (
     rate,
     seconds,
 )
+from edgelog.results.html import streams
 from edgelog.results.html.assets import SCRIPT, STYLE
 from edgelog.results.html.charts import colored, donut, hbars, stacked_hbars, time_chart
 from edgelog.results.html.markup import Column, badge, card, esc, panel, sort_key, table
@@ -409,7 +410,7 @@ def _nodes(data: ResultData) -> str:
             ("status", "Status", None),
             ("files", "Files", None),
             ("files_failed", "Failed files", None),
-            ("lines_read", "Lines", None),
+            ("lines_read", "Access-log lines", None),
             ("valid_requests", "Valid", None),
             ("quarantined_lines", "Quarantined", None),
             ("bytes", "Bytes served", human_bytes),
@@ -621,13 +622,18 @@ def build_html(data: ResultData, *, title: str | None = None) -> str:
         "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
         f"script-src 'sha256-{script_hash}'; base-uri 'none'; form-action 'none'"
     )
-    sections = [*SECTIONS[:-1], ("queries", "Queries"), SECTIONS[-1]] if data.queries else list(SECTIONS)
+    sections = list(SECTIONS)
+    after_errors = [a for a, _ in sections].index("errors") + 1
+    sections[after_errors:after_errors] = streams.sections(data)  # only the streams this result read
+    if data.queries:
+        sections.insert(len(sections) - 1, ("queries", "Queries"))
     nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in sections)
     panels = [
         _banners(data),
         _overview(data),
         _traffic(data),
         _errors(data),
+        *streams.panels(data),
         _status(data),
         _pathspanel(
             "paths",
