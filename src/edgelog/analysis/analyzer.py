@@ -34,6 +34,7 @@ from edgelog.analysis.library import (
 )
 from edgelog.analysis.parse_cache import ParseCache
 from edgelog.analysis.parse_cache import from_env as parse_cache_from_env
+from edgelog.analysis.sandbox import MAX_SQL_BYTES, Limits, QueryFailed, QueryRejected, Sandbox, check_query
 from edgelog.analysis.workspace import Workspace, on_disk_threshold, workspace
 from edgelog.analysis.writer import (
     FILES_SCHEMA,
@@ -42,7 +43,6 @@ from edgelog.analysis.writer import (
     RunResult,
     iso_utc,
     object_limit,
-    short_error,
 )
 from edgelog.errors import UsageError
 from edgelog.fileio import hash_file
@@ -62,6 +62,7 @@ class Options:
     execution_id: str | None
     tags: Path
     queries: tuple[tuple[str, Path, str], ...]  # (name, file, SQL) of each --query
+    limits: Limits  # how long a --query may run and how large its result may be
     cache: ParseCache | None = None
 
     @property
@@ -114,7 +115,7 @@ def analyze(
             ws.con.execute(f"CREATE TEMP TABLE partial AS {r.partial_sql}")
 
         entries = writer.write_library(ws.con, library, macros, load_partial)
-        entries += [_run_query(writer, ws.con, *q) for q in opts.queries]
+        entries += _run_queries(writer, ws, opts)
     _stat_unread(files)
 
     inputs_ = [f.entry() for f in files]
@@ -170,6 +171,7 @@ def _options(
         execution_id=execution_id or os.environ.get("BACALHAU_EXECUTION_ID") or None,
         tags=Path(tags) if tags else default_tags_file(),
         queries=_user_queries(queries),
+        limits=Limits.from_env(),
         cache=parse_cache_from_env(parse_cache),
     )
 
@@ -183,8 +185,9 @@ def _user_queries(queries: Sequence[Path | str]) -> tuple[tuple[str, Path, str],
         if not p.is_file():
             raise UsageError(f"--query {p}: no such file", hint="pass the path of a .sql file")
         try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            with p.open("rb") as fh:  # a larger file is rejected by the query check, unread past the limit
+                text = fh.read(MAX_SQL_BYTES + 1).decode("utf-8", "replace")
+        except OSError as exc:
             raise UsageError(f"--query {p}: cannot read: {exc}") from None
         name = p.stem
         if not name or name in taken:
@@ -293,15 +296,33 @@ def _files_partial(con: duckdb.DuckDBPyConnection, selected: list[InputFile]) ->
     )
 
 
-def _run_query(
-    writer: ResultWriter, con: duckdb.DuckDBPyConnection, name: str, path: Path, text: str
-) -> QueryEntry:
-    """One --query over ``requests`` into ``queries/<name>.parquet``; a failure is recorded, not raised."""
-    entry = QueryEntry(name=name, file=str(path), sha256=sha256_bytes(text.encode()), kind="user")
-    try:
-        writer.copy(con, text.strip().rstrip(";").strip(), resultdir.query_table(name))
-    except duckdb.Error as exc:
-        entry.status, entry.error = "failed", f"{path}: {short_error(exc)}"
-    except ObjectTooLarge as exc:
-        entry.status, entry.error = "failed", f"{path}: {exc.message}"
-    return entry
+def _run_queries(writer: ResultWriter, ws: Workspace, opts: Options) -> list[QueryEntry]:
+    """Run every --query in the sandbox (analysis/sandbox.py); a rejected or failed one is recorded."""
+    entries, accepted = [], []
+    for name, path, text in opts.queries:
+        entry = QueryEntry(name=name, file=str(path), sha256=sha256_bytes(text.encode()), kind="user")
+        entries.append(entry)
+        try:
+            accepted.append((entry, check_query(text)))
+        except QueryRejected as exc:
+            entry.status, entry.error = "failed", f"{path}: rejected: {exc}"
+    if not accepted:
+        return entries
+    with Sandbox.of(ws.con, ws.scratch / "sandbox", memory_limit=ws.memory_limit, threads=ws.threads) as box:
+        for entry, statement in accepted:
+            rel = resultdir.query_table(entry.name)
+            try:
+                box.run(
+                    statement,
+                    ws.con,
+                    lambda sql, rel=rel: writer.copy(ws.con, sql, rel),  # type: ignore[misc]
+                    lambda rel=rel: writer.written_bytes(rel),  # type: ignore[misc]
+                    opts.limits,
+                )
+            except QueryFailed as exc:
+                writer.discard(rel)
+                entry.status, entry.error = "failed", f"{entry.file}: {exc}"
+            except ObjectTooLarge as exc:
+                writer.discard(rel)
+                entry.status, entry.error = "failed", f"{entry.file}: {exc.message}"
+    return entries

@@ -13,6 +13,8 @@ from typing import Any
 
 import duckdb
 
+from edgelog.interrupts import interruptible
+
 ON_DISK_BYTES = 256 * 1024 * 1024  # above this much (uncompressed) input, DuckDB works from a temp file
 
 
@@ -22,6 +24,8 @@ class Workspace:
 
     con: duckdb.DuckDBPyConnection
     scratch: Path
+    memory_limit: str
+    threads: int | None
 
 
 def on_disk_threshold() -> int:
@@ -40,21 +44,23 @@ def workspace(*, on_disk: bool = False) -> Iterator[Workspace]:
     """
     tmp = Path(tempfile.mkdtemp(prefix="edgelog-duckdb-"))
     try:
+        memory_limit = os.environ.get("EDGELOG_MEMORY_LIMIT", "1GB")
         config: dict[str, Any] = {
-            "memory_limit": os.environ.get("EDGELOG_MEMORY_LIMIT", "1GB"),
+            "memory_limit": memory_limit,
             "temp_directory": str(tmp),
             "preserve_insertion_order": True,
         }
-        threads = os.environ.get("EDGELOG_THREADS")
+        threads = int(os.environ["EDGELOG_THREADS"]) if os.environ.get("EDGELOG_THREADS") else None
         if threads:
-            config["threads"] = int(threads)
+            config["threads"] = threads
         con = duckdb.connect(str(tmp / "work.duckdb") if on_disk else ":memory:", config=config)
         try:
             con.execute("SET TimeZone = 'UTC'")
             # DuckDB draws a progress bar on stdout for slow queries, even when stdout is no terminal: in a
             # job, stdout is an object the publisher uploads, and must stay small.
             con.execute("SET enable_progress_bar = false")
-            yield Workspace(con, tmp)
+            with interruptible(con):
+                yield Workspace(con, tmp, memory_limit, threads)
         finally:
             con.close()
     finally:

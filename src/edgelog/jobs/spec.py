@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from edgelog.analysis.sandbox import QueryRejected, check_query
 from edgelog.errors import UsageError
 from edgelog.jobs.model import JobSpec
 from edgelog.jobs.template import render, variables_used
@@ -66,6 +67,15 @@ def sql_var(sql_file: Path) -> dict[str, str]:
         raise UsageError(f"cannot read SQL file {sql_file}: {exc.strerror}") from None
     if not data.strip():
         raise UsageError(f"SQL file {sql_file} is empty")
+    try:
+        check_query(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UsageError(f"SQL file {sql_file} is not UTF-8 text") from None
+    except QueryRejected as exc:
+        raise UsageError(
+            f"SQL file {sql_file} is rejected: {exc}",
+            hint="write exactly one SELECT over the requests table (docs/analysis.md)",
+        ) from None
     return {"sql_b64": base64.b64encode(data).decode("ascii")}
 
 

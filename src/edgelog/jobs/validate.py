@@ -17,9 +17,11 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import yaml
 
+from edgelog.analysis.sandbox import QueryRejected, check_query
 from edgelog.errors import ConfigError, UsageError
 from edgelog.jobs.model import canonical_fields, field_value
 
@@ -698,13 +700,31 @@ class _Checker:
                     )
                 elif ";base64," in url:
                     try:
-                        base64.b64decode(url.split(",", 1)[1], validate=True)
+                        data = base64.b64decode(url.split(",", 1)[1], validate=True)
                     except (binascii.Error, ValueError):
                         self.err(
                             f"{f}.Source.Params.URL",
                             "the data: URL is not valid base64",
                             hint="encode the file with base64 -w0",
                         )
+                    else:
+                        if isinstance(target, str) and target.endswith(".sql"):
+                            self.user_sql(data, f"{f}.Source.Params.URL")
+                elif isinstance(target, str) and target.endswith(".sql"):
+                    self.user_sql(unquote_to_bytes(url.split(",", 1)[1]), f"{f}.Source.Params.URL")
+
+    def user_sql(self, data: bytes, field: str) -> None:
+        """SQL mounted for ``analyze --query`` must be the one query the node's sandbox will accept."""
+        try:
+            check_query(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            self.err(field, "the SQL is not UTF-8 text", hint="save the SQL file as UTF-8")
+        except QueryRejected as exc:
+            self.err(
+                field,
+                f"the inline SQL is rejected: {exc}",
+                hint="write exactly one SELECT over the requests table (docs/analysis.md)",
+            )
 
     def local_source(self, params: Any, field: str) -> None:
         if not isinstance(params, dict):
