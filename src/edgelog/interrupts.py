@@ -37,6 +37,7 @@ class Interruptible(Protocol):
 
 _lock = threading.Lock()
 _live: set[Interruptible] = set()
+_received: list[int] = []  # the stop signals that arrived, in order
 
 
 @contextmanager
@@ -53,6 +54,23 @@ def interruptible(con: Interruptible) -> Iterator[None]:
             _live.discard(con)
 
 
+def check() -> None:
+    """Raise the stop signal's exception if one arrived.
+
+    Code that catches a DuckDB error calls this first: an interrupted query surfaces as an ordinary error
+    (a ``RuntimeError`` from some DuckDB calls), and the Python-level handler may not have run yet.
+    """
+    if stopping.is_set():
+        raise stop_exception()
+
+
+def stop_exception() -> KeyboardInterrupt:
+    """The exception that stands for the stop signal received (SIGTERM: :class:`Terminated`)."""
+    if signal.SIGTERM in _received:
+        return Terminated("terminated by SIGTERM")
+    return KeyboardInterrupt()
+
+
 def interrupt_all() -> None:
     """Stop every registered connection's query now and tell worker loops to stop."""
     stopping.set()
@@ -63,8 +81,12 @@ def interrupt_all() -> None:
             con.interrupt()
 
 
-def _terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated(f"terminated by {signal.Signals(signum).name}")
+def _stop(signum: int, frame: FrameType | None) -> None:
+    """The Python-level handler: record the signal (DuckDB's own signal check may swallow the exception this
+    raises, so :func:`check` must still see it) and raise."""
+    _received.append(signum)
+    stopping.set()
+    raise stop_exception()
 
 
 @contextmanager
@@ -74,10 +96,14 @@ def stop_on_signals() -> Iterator[None]:
         yield
         return
     stopping.clear()
+    _received.clear()
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     old_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-    old_term = signal.signal(signal.SIGTERM, _terminated)
+    old_term = signal.signal(signal.SIGTERM, _stop)
+    old_int = signal.getsignal(signal.SIGINT)
+    if old_int is signal.default_int_handler:  # SIGINT ignored (a background job) stays ignored
+        signal.signal(signal.SIGINT, _stop)
     watched = {int(signal.SIGINT), int(signal.SIGTERM)}
 
     def watch() -> None:
@@ -88,7 +114,9 @@ def stop_on_signals() -> Iterator[None]:
                 return
             if not data:
                 return
-            if watched & set(data):
+            signals = watched & set(data)
+            if signals:
+                _received.extend(sorted(signals))
                 interrupt_all()
 
     watcher = threading.Thread(target=watch, name="edgelog-signals", daemon=True)
@@ -97,6 +125,8 @@ def stop_on_signals() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, old_term)
+        if old_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, old_int)
         signal.set_wakeup_fd(old_fd)
         os.close(write_fd)  # the watcher reads EOF and ends
         watcher.join(timeout=1)

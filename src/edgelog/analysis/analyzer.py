@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from edgelog import resultdir
+from edgelog import interrupts, resultdir
 from edgelog.analysis import parse
 from edgelog.analysis.inputs import (
+    FileChanged,
     InputFile,
+    Snapshot,
     discover_inputs,
     estimated_bytes,
     parse_time,
@@ -45,7 +48,6 @@ from edgelog.analysis.writer import (
     object_limit,
 )
 from edgelog.errors import UsageError
-from edgelog.fileio import hash_file
 from edgelog.naming import check_node_id
 from edgelog.resultdir import QueryEntry, TagRules, Totals, Window
 
@@ -204,44 +206,63 @@ def _user_queries(queries: Sequence[Path | str]) -> tuple[tuple[str, Path, str],
 
 
 def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None:
-    """Parse every selected file into ``parsed`` in batches, hashing them alongside in one thread.
+    """Parse every readable selected file into ``parsed`` in batches; each file's size and sha256 describe
+    exactly the bytes parsed.
 
-    With a parse cache, a file whose verified entry exists is not parsed: its rows are read from the entry
-    (all entries in one scan); every other file is parsed and its entry written afterwards.
+    Each file's identity is taken before DuckDB reads it (inputs.Snapshot) and exactly its bytes then are
+    hashed in a second thread while DuckDB parses. With a parse cache, a file that is unchanged and whose
+    verified entry has that sha256 is not parsed: its rows are read from the entry (all entries in one scan);
+    every other file is parsed and its entry written afterwards. A file that changed while it was read
+    (appended to, rewritten, replaced) loses its rows and is parsed and hashed again from a frozen copy.
     """
     since_sql, until_sql = opts.window_sql
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        hashes = {id(f): pool.submit(hash_file, f.path, "sha256") for f in selected}
+    cancel = threading.Event()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        snaps: dict[int, tuple[Snapshot, concurrent.futures.Future[str]]] = {}
         inputs: list[parse.ParseInput] = []
         for file_id, f in enumerate(selected):
+            if f.status != "ok":
+                continue
             try:
+                snap = Snapshot(f.path)
                 f.fmt = opts.fmt or parse.detect_format(f.path)
                 gz = parse.is_gzip(f.path)
+            except FileChanged as exc:
+                f.fail(f"changed while being read: {exc}")
+                continue
             except parse.FileReadError as exc:
                 f.fail(str(exc))
                 continue
             except OSError as exc:
-                f.fail(f"cannot open: {exc}")
+                f.fail(f"cannot open: {exc.strerror or exc}")
                 continue
+            snaps[file_id] = (snap, pool.submit(snap.hash, cancel))
             inputs.append(parse.ParseInput(file_id, f.path, f.fmt, gz, f.name, f.node_id))
         to_parse = inputs
         if opts.cache is not None:
             to_parse, cached = [], []
             for i in inputs:
-                f = selected[i.file_id]
-                digest = _file_hash(f, hashes[id(f)])
-                entry = opts.cache.lookup(digest, i.fmt) if digest else None
+                snap, digest = snaps[i.file_id]
+                sha256 = _digest(digest)
+                entry = opts.cache.lookup(sha256, i.fmt) if sha256 and not snap.changed() else None
                 if entry is None:
                     to_parse.append(i)
                 else:
-                    f.parse_cache = "hit"
+                    f = selected[i.file_id]
+                    f.parse_cache, f.size, f.sha256 = "hit", snap.size, sha256
                     cached.append((i, entry.parquet))
             parse.load_parsed(ws.con, cached, since_sql=since_sql, until_sql=until_sql)
         errors = parse.load_files(
             ws.con, to_parse, since_sql=since_sql, until_sql=until_sql, scratch=ws.scratch
         )
-        for f in selected:
-            _file_hash(f, hashes[id(f)])
+        changed = _identify_parsed(selected, to_parse, snaps, errors)
+        if changed:
+            ws.con.execute(
+                f"DELETE FROM parsed WHERE file_id IN ({', '.join(str(i.file_id) for i, _, _ in changed)})"
+            )
+            for i, snap, why in changed:
+                _parse_frozen_copy(ws, selected[i.file_id], i, snap, why, errors, cancel, opts)
         if opts.cache is not None:
             for i in to_parse:
                 f = selected[i.file_id]
@@ -254,16 +275,86 @@ def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None
                 f.fail(errors[file_id])
             elif f.status != "failed":
                 f.counts = counts.get(file_id, parse.FileCounts())
+    finally:
+        cancel.set()  # a run stopped half-way does not wait for the hash of a large file
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _file_hash(f: InputFile, future: concurrent.futures.Future[tuple[int, str]]) -> str | None:
-    """The file's sha256 (waiting for the hashing thread); a file that cannot be hashed fails."""
-    if f.sha256 is None:
+def _digest(future: concurrent.futures.Future[str]) -> str | None:
+    """The sha256 of a snapshot's bytes, or None when they could not be hashed as they were."""
+    try:
+        return future.result()
+    except (OSError, FileChanged):
+        interrupts.check()
+        return None
+
+
+def _identify_parsed(
+    selected: list[InputFile],
+    parsed: list[parse.ParseInput],
+    snaps: dict[int, tuple[Snapshot, concurrent.futures.Future[str]]],
+    errors: dict[int, str],
+) -> list[tuple[parse.ParseInput, Snapshot, str]]:
+    """Give each parsed file the size and sha256 of its snapshot when it did not change while it was read;
+    return the files that did, with how. A file that failed to parse keeps its snapshot's identity."""
+    changed = []
+    for i in parsed:
+        f = selected[i.file_id]
+        snap, digest = snaps[i.file_id]
         try:
-            f.size, f.sha256 = future.result()
+            sha256 = digest.result()
+            why = snap.changed()
+        except FileChanged as exc:
+            interrupts.check()
+            sha256, why = None, str(exc)
         except OSError as exc:
-            f.status, f.error = "failed", f"cannot read: {exc.strerror or exc}"
-    return f.sha256
+            interrupts.check()
+            errors.setdefault(i.file_id, f"cannot read: {exc.strerror or exc}")
+            continue
+        if i.file_id in errors:  # nothing parsed: the bytes are still identified when they could be
+            if sha256 is not None:
+                f.size, f.sha256 = snap.size, sha256
+        elif why is None:
+            f.size, f.sha256 = snap.size, sha256
+        else:
+            changed.append((i, snap, why))
+    return changed
+
+
+def _parse_frozen_copy(
+    ws: Workspace,
+    f: InputFile,
+    i: parse.ParseInput,
+    snap: Snapshot,
+    why: str,
+    errors: dict[int, str],
+    cancel: threading.Event,
+    opts: Options,
+) -> None:
+    """Parse and hash a private copy of a file that changed while DuckDB read it (its rows were removed)."""
+    since_sql, until_sql = opts.window_sql
+    copy = ws.scratch / "snapshot"
+    try:
+        f.size, f.sha256 = snap.copy_to(copy, whole_lines=not i.gz, cancel=cancel)
+        error = parse.load_files(
+            ws.con, [replace(i, path=copy)], since_sql=since_sql, until_sql=until_sql, scratch=ws.scratch
+        ).get(i.file_id)
+        if error is None:
+            f.error = f"changed while being read ({why}): parsed a copy of its first {f.size} bytes" + (
+                "" if i.gz else " (complete lines)"
+            )
+        else:
+            errors[i.file_id] = error
+            f.size = f.sha256 = None
+    except FileChanged as exc:
+        interrupts.check()
+        errors[i.file_id] = f"changed while being read: {exc}"
+        f.size = f.sha256 = None
+    except OSError as exc:
+        errors[i.file_id] = f"cannot read: {exc.strerror or exc}"
+        f.size = f.sha256 = None
+    finally:
+        copy.unlink(missing_ok=True)
 
 
 def _stat_unread(files: list[InputFile]) -> None:

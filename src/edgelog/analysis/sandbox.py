@@ -184,7 +184,8 @@ class Sandbox:
                             rows = write(f"SELECT * FROM {RESULT_VIEW} LIMIT {limits.max_rows + 1}")
                         finally:
                             con.unregister(RESULT_VIEW)
-                except duckdb.Error as exc:
+                except (duckdb.Error, RuntimeError) as exc:  # RuntimeError: an interrupted stream
+                    interrupts.check()
                     raise QueryFailed(dog.reason or _first_line(exc)) from None
             if dog.reason:
                 raise QueryFailed(dog.reason)

@@ -11,6 +11,7 @@ import typer
 
 from edgelog.analysis import RunResult, analyze, merge
 from edgelog.errors import UsageError
+from edgelog.interrupts import stop_on_signals
 
 # In a job, stdout and stderr are objects the publisher uploads next to the results, so what analyze and merge
 # print is bounded whatever the input: one summary line, at most MAX_WARNINGS warnings of at most
@@ -133,20 +134,21 @@ def register(app: typer.Typer) -> None:
         Example: [bold]edgelog analyze /var/log/logs_to_process --out /tmp/out --since 2026-11-23T08:00Z[/]
         """
         _check_writable(out)
-        result = analyze(
-            inputs,
-            out,
-            fmt=fmt,
-            since=since,
-            until=until,
-            queries=query or (),
-            job_id=job_id,
-            node_id=node_id,
-            execution_id=execution_id,
-            tags=tags,
-            max_object_bytes=max_object_bytes,
-            parse_cache=parse_cache,
-        )
+        with stop_on_signals():
+            result = analyze(
+                inputs,
+                out,
+                fmt=fmt,
+                since=since,
+                until=until,
+                queries=query or (),
+                job_id=job_id,
+                node_id=node_id,
+                execution_id=execution_id,
+                tags=tags,
+                max_object_bytes=max_object_bytes,
+                parse_cache=parse_cache,
+            )
         _summary(result)
         if result.exit_code:
             raise typer.Exit(int(result.exit_code))
@@ -164,7 +166,8 @@ def register(app: typer.Typer) -> None:
         Example: [bold]edgelog merge results/node-1 results/node-2 --out results/merged[/]
         """
         _check_writable(out)
-        result = merge(dirs, out, max_object_bytes=max_object_bytes)
+        with stop_on_signals():
+            result = merge(dirs, out, max_object_bytes=max_object_bytes)
         _summary(result)
         if result.exit_code:
             raise typer.Exit(int(result.exit_code))
