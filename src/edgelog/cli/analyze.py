@@ -102,7 +102,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         query: Annotated[
             list[Path] | None,
-            typer.Option("--query", "-q", help="Extra SQL file over the `requests` table (repeatable)."),
+            typer.Option(
+                "--query",
+                "-q",
+                help="SQL file with one SELECT over `requests`, run in a sandbox (repeatable).",
+            ),
         ] = None,
         tags: Annotated[
             Path | None, typer.Option(help="YAML tag rules (default: queries/tags.yaml).")
@@ -129,7 +133,7 @@ def register(app: typer.Typer) -> None:
         """Analyse access logs with DuckDB: reports, mergeable partials, quarantined lines and a manifest.
 
         Exit codes: 0 ok, 3 partial (some files or queries failed, see manifest.json), 1 nothing usable,
-        2 bad arguments.
+        2 bad arguments, 130/143 stopped by Ctrl-C/SIGTERM (no manifest written).
 
         Example: [bold]edgelog analyze /var/log/logs_to_process --out /tmp/out --since 2026-11-23T08:00Z[/]
         """
@@ -161,7 +165,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Merge per-node results exactly: the same reports analyze would give over all their input files.
 
-        Every input directory's manifest checksums are verified first (exit 4 on a mismatch).
+        Every input directory's checksums, and its manifest's numbers against its tables, are verified first
+        (exit 4 on a mismatch); a directory, run or input file given twice is refused (exit 2).
 
         Example: [bold]edgelog merge results/node-1 results/node-2 --out results/merged[/]
         """
