@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -187,10 +188,15 @@ def _user_queries(queries: Sequence[Path | str]) -> tuple[tuple[str, Path, str],
         if not p.is_file():
             raise UsageError(f"--query {p}: no such file", hint="pass the path of a .sql file")
         try:
-            with p.open("rb") as fh:  # a larger file is rejected by the query check, unread past the limit
-                text = fh.read(MAX_SQL_BYTES + 1).decode("utf-8", "replace")
-        except OSError as exc:
+            with p.open("rb") as fh:  # never read past the limit: a query is a few kilobytes
+                data = fh.read(MAX_SQL_BYTES + 1)
+            text = data.decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"--query {p}: cannot read: {exc}") from None
+        if len(data) > MAX_SQL_BYTES:
+            raise UsageError(
+                f"--query {p}: larger than {MAX_SQL_BYTES >> 20} MiB", hint="one SELECT is a few kilobytes"
+            )
         name = p.stem
         if not name or name in taken:
             raise UsageError(
@@ -406,8 +412,8 @@ def _run_queries(writer: ResultWriter, ws: Workspace, opts: Options) -> list[Que
                 box.run(
                     statement,
                     ws.con,
-                    lambda sql, rel=rel: writer.copy(ws.con, sql, rel),  # type: ignore[misc]
-                    lambda rel=rel: writer.written_bytes(rel),  # type: ignore[misc]
+                    partial(writer.copy, ws.con, rel=rel),
+                    partial(writer.written_bytes, rel),
                     opts.limits,
                 )
             except QueryFailed as exc:
