@@ -95,3 +95,31 @@ def test_honest_nodes_and_their_merge_add_up(gcs: str, honest: dict[str, Path], 
     result = fetch_job(gcs, "j-x", tmp_path / "out")
     assert result.exit_code == ExitCode.OK, result.problems
     assert [n.status for n in result.nodes] == ["ok", "ok"]
+
+
+def test_a_merge_that_leaves_a_node_out_is_corrupt(
+    gcs: str, honest: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The merged totals must be the sum of the merged nodes' totals, and the merge must name exactly the
+    nodes fetch handed it: a merge that silently drops a node is self-consistent (its tables add up to its
+    own manifest), so only comparing it with the nodes' manifests can catch it."""
+    import edgelog.analysis
+
+    real_merge = edgelog.analysis.merge
+
+    def drops_the_last_node(dirs: list[Path], out: Path, **kw: object) -> object:
+        return real_merge(dirs[:-1], out, **kw)  # type: ignore[arg-type]
+
+    bucket = open_bucket(gcs)
+    publish_plain(bucket, stage_execution(honest["node-a"], tmp_path / "sa"), "edgelog/j-x/node-a/e-0")
+    publish_plain(bucket, stage_execution(honest["node-b"], tmp_path / "sb"), "edgelog/j-x/node-b/e-1")
+    monkeypatch.setattr(edgelog.analysis, "merge", drops_the_last_node)
+
+    result = fetch_job(gcs, "j-x", tmp_path / "out")
+    assert [n.status for n in result.nodes] == ["ok", "ok"]
+    assert result.merge_status == "corrupt" and result.merged_dir is None
+    assert result.exit_code == ExitCode.INTEGRITY and result.status == "failed"
+    (problem,) = result.problems
+    assert "left out" in problem and "node-b" in problem, problem
+    assert "not the sum of its parts' totals" in problem and "lines_read" in problem, problem
+    assert not (tmp_path / "out" / "merged").exists()

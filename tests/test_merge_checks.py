@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from edgelog import resultdir
 from edgelog.analysis import analyze, merge
-from edgelog.analysis.merger import totals_problems
+from edgelog.analysis.merger import merged_problems, totals_problems
 from edgelog.cli.main import app
 from edgelog.errors import ExitCode, IntegrityError, UsageError
 
@@ -160,3 +160,9 @@ def test_genuine_results_add_up(results: dict[str, Path], tmp_path: Path) -> Non
         assert totals_problems(d, resultdir.read(d)) == []
     merged = merge(list(results.values()), tmp_path / "m").out
     assert totals_problems(merged, resultdir.read(merged)) == []
+    parts = [(d, resultdir.read(d)) for d in results.values()]
+    assert merged_problems(resultdir.read(merged), parts) == []
+    # told it was made from n1 alone, the same merge names a result it was not given and adds up too much
+    named, summed = merged_problems(resultdir.read(merged), parts[:1])
+    assert "1 result(s) it was not given" in named
+    assert "not the sum of its parts' totals" in summed and "lines_read 42 != 21" in summed

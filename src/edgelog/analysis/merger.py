@@ -41,13 +41,8 @@ def totals_problems(directory: Path, manifest: Manifest) -> list[str]:
     """
     problems = []
     totals = manifest.totals
-    added = Totals.of(manifest.inputs)
-    if added != totals:
-        diff = [
-            f"{k} {getattr(totals, k)} != {getattr(added, k)}"
-            for k in totals.__dataclass_fields__
-            if getattr(totals, k) != getattr(added, k)
-        ]
+    diff = totals.differences(Totals.of(manifest.inputs))
+    if diff:
         problems.append(f"manifest totals do not add up from its inputs: {', '.join(diff)}")
     con = duckdb.connect()
     try:
@@ -68,6 +63,30 @@ def totals_problems(directory: Path, manifest: Manifest) -> list[str]:
         problems.append(f"cannot read the tables to check the manifest: {str(exc).splitlines()[0][:300]}")
     finally:
         con.close()
+    return problems
+
+
+def merged_problems(merged: Manifest, parts: Sequence[tuple[Path, Manifest]]) -> list[str]:
+    """Where a merge's manifest disagrees with the results it was made from ([]: it agrees).
+
+    :func:`totals_problems` proves a merged directory is consistent with itself; a merge that left a part
+    out (or took one in that it was not given) is consistent too. So whoever hands ``parts`` to a merge
+    checks that its ``merged_from`` names exactly those manifests (by sha256) and that its totals are the
+    sum of theirs.
+    """
+    problems = []
+    given = {sha256_bytes((d / resultdir.MANIFEST).read_bytes()): d for d, _ in parts}
+    named = {m.manifest_sha256 for m in merged.merged_from or []}
+    left_out = [str(d) for sha, d in given.items() if sha not in named]
+    if left_out:
+        more = f" (and {len(left_out) - 1} more)" if len(left_out) > 1 else ""
+        problems.append(f"the merge left out {left_out[0]}{more}")
+    unknown = len(named - set(given))
+    if unknown:
+        problems.append(f"the merge names {unknown} result(s) it was not given")
+    diff = merged.totals.differences(Totals.sum(m.totals for _, m in parts))
+    if diff:
+        problems.append(f"the merged totals are not the sum of its parts' totals: {', '.join(diff)}")
     return problems
 
 

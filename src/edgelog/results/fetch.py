@@ -764,14 +764,14 @@ def _ts(execution: Execution) -> float:
 def _merge(result: FetchResult, usable: list[NodeResult]) -> None:
     """Merge into a temporary directory, then swap it in, so a failed merge never leaves a half result."""
     from edgelog.analysis import merge as merge_dirs
-    from edgelog.analysis.merger import totals_problems
+    from edgelog.analysis.merger import merged_problems, totals_problems
 
     final = result.out_dir / resultdir.FETCH_MERGED
     tmp = result.out_dir / f".merged.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    dirs = [n.outputs_dir for n in usable if n.outputs_dir is not None]
+    parts = [(n.outputs_dir, n.manifest) for n in usable if n.outputs_dir is not None and n.manifest]
     try:
-        run = merge_dirs(dirs, tmp)
+        run = merge_dirs([d for d, _ in parts], tmp)
     except EdgelogError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         result.problems.append(f"merge failed: {exc.message}")
@@ -783,7 +783,7 @@ def _merge(result: FetchResult, usable: list[NodeResult]) -> None:
         result.merge_status = "failed"
         shutil.rmtree(tmp, ignore_errors=True)
         return
-    problems = totals_problems(tmp, run.manifest)
+    problems = totals_problems(tmp, run.manifest) + merged_problems(run.manifest, parts)
     if problems:  # every node added up, so the merge itself went wrong: nothing merged can be trusted
         result.problems.append(f"the merged result does not add up: {'; '.join(problems[:3])}")
         result.merge_status = "corrupt"
