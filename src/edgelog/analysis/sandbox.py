@@ -22,8 +22,6 @@ where and how the result is written is never steered by the query text.
 
 from __future__ import annotations
 
-import math
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,7 +34,7 @@ import duckdb
 
 from edgelog import interrupts
 from edgelog.analysis.parse import sql_str
-from edgelog.errors import UsageError
+from edgelog.errors import env_number
 
 MAX_SQL_BYTES = 1 << 20
 DEFAULT_TIMEOUT_S = 300.0
@@ -90,24 +88,16 @@ class Limits:
     def from_env(cls) -> Limits:
         """The limits from ``$EDGELOG_QUERY_TIMEOUT``/``_MAX_ROWS``/``_MAX_BYTES`` (usage error if bad)."""
         return cls(
-            timeout_s=_env_number("EDGELOG_QUERY_TIMEOUT", DEFAULT_TIMEOUT_S, high=7 * 86400),
-            max_rows=int(_env_number("EDGELOG_QUERY_MAX_ROWS", DEFAULT_MAX_ROWS, high=1e12, integer=True)),
-            max_bytes=int(_env_number("EDGELOG_QUERY_MAX_BYTES", DEFAULT_MAX_BYTES, high=1e13, integer=True)),
+            timeout_s=env_number(
+                "EDGELOG_QUERY_TIMEOUT", DEFAULT_TIMEOUT_S, low=0, low_open=True, high=7 * 86400
+            ),
+            max_rows=int(
+                env_number("EDGELOG_QUERY_MAX_ROWS", DEFAULT_MAX_ROWS, low=1, high=1e12, integer=True)
+            ),
+            max_bytes=int(
+                env_number("EDGELOG_QUERY_MAX_BYTES", DEFAULT_MAX_BYTES, low=1, high=1e13, integer=True)
+            ),
         )
-
-
-def _env_number(name: str, default: float, *, high: float, integer: bool = False) -> float:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value <= high) or (integer and value != int(value)):
-        kind = "a whole number" if integer else "a number"
-        raise UsageError(f"${name} must be {kind} > 0 and <= {high:g}, got {text[:40]!r}")
-    return value
 
 
 class Sandbox:
