@@ -80,6 +80,29 @@ def test_a_merge_and_one_of_its_parts_are_refused(results: dict[str, Path], tmp_
         merge([both, results["n2"]], tmp_path / "m")
 
 
+def test_the_same_rotated_file_read_twice_at_different_sizes_is_refused(tmp_path: Path) -> None:
+    # A node's rotated file analysed while it was still being copied, and again once complete: the sha256s
+    # differ, but the first run's lines are all in the second, so the merge would count them twice.
+    d = node_logs(tmp_path, "n1", 0)
+    early = analyze([d], tmp_path / "early", node_id="n1").out
+    log = d / "access-n1-20261123T080500Z.log"
+    log.write_text(log.read_text() + LINE.format(n=0, i=99, s=9, status=200) + "\n")
+    late = analyze([d], tmp_path / "late", node_id="n1").out
+    cli = runner.invoke(app, ["merge", str(early), str(late), "--out", str(tmp_path / "m")])
+    assert cli.exit_code == ExitCode.USAGE, cli.output
+    assert "access-n1-20261123T080500Z.log" in cli.output and "node n1" in cli.output
+    assert not (tmp_path / "m" / "manifest.json").exists()
+
+
+def test_a_node_analysed_in_two_runs_over_different_files_merges(tmp_path: Path) -> None:
+    d1 = node_logs(tmp_path / "first", "n1", 0)
+    d2 = tmp_path / "second"
+    d2.mkdir()
+    (d2 / "access-n1-20261123T081000Z.log").write_text(LINE.format(n=0, i=7, s=1, status=200) + "\n")
+    runs = [analyze([d], tmp_path / f"out-{k}", node_id="n1").out for k, d in enumerate((d1, d2))]
+    assert merge(runs, tmp_path / "m").manifest.totals.lines_read == 22
+
+
 def test_empty_files_on_two_nodes_are_not_duplicates(tmp_path: Path) -> None:
     outs = []
     for k, node in enumerate(("e1", "e2")):

@@ -15,6 +15,7 @@ from edgelog.analysis.library import Report, install_macros, load_library, load_
 from edgelog.analysis.workspace import workspace
 from edgelog.analysis.writer import FILES_SCHEMA, ResultWriter, RunResult, object_limit
 from edgelog.errors import IntegrityError, UsageError
+from edgelog.naming import parse_rotated_name
 from edgelog.resultdir import InputEntry, Manifest, MergedFrom, Totals, Window
 
 
@@ -274,6 +275,8 @@ def _refuse_double_counting(sources: list[Path], manifests: list[Manifest]) -> N
 
     Inputs are compared by sha256 (a file copied to another node, the same log analysed twice, a merged
     result merged again with one of its parts); empty files are exempt, since idle nodes all rotate them.
+    A rotated file is also compared by node and name, which its stamp makes unique: read twice at different
+    sizes (once while still being copied), its sha256s differ but the first read's lines are in the second.
     """
     runs: dict[str, Path] = {}
     for s, m in zip(sources, manifests, strict=True):
@@ -284,17 +287,22 @@ def _refuse_double_counting(sources: list[Path], manifests: list[Manifest]) -> N
                 hint="merge each node's result once",
             )
         runs[m.run_id] = s
-    first: dict[str, tuple[Path, str]] = {}
+    first: dict[str, Path] = {}
+    rotated: dict[tuple[str, str], Path] = {}
     duplicates = []
     for s, m in zip(sources, manifests, strict=True):
         for i in m.inputs:
-            if i.status == "skipped" or not i.sha256 or not i.size:
+            if i.status == "skipped":
                 continue
-            seen = first.get(i.sha256)
-            if seen is not None and seen[0] != s:
-                duplicates.append(f"{i.name} (sha256 {i.sha256[:12]}...) in {seen[0]} and {s}")
-            else:
-                first.setdefault(i.sha256, (s, i.name))
+            if i.node_id and parse_rotated_name(i.name):
+                seen = rotated.setdefault((i.node_id, i.name), s)
+                if seen != s:
+                    duplicates.append(f"{i.name} of node {i.node_id} in {seen} and {s}")
+                    continue
+            if i.sha256 and i.size:
+                seen = first.setdefault(i.sha256, s)
+                if seen != s:
+                    duplicates.append(f"{i.name} (sha256 {i.sha256[:12]}...) in {seen} and {s}")
     if duplicates:
         more = f" (and {len(duplicates) - 1} more)" if len(duplicates) > 1 else ""
         raise UsageError(
