@@ -21,10 +21,12 @@ import threading
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from edgelog import resultdir
 from edgelog.analysis import analyze
+from edgelog.analysis.parse_cache import ParseCache
 from edgelog.errors import ExitCode
 
 LINE = '10.0.0.{i} - - [23/Nov/2026:08:00:00 +0000] "GET /p{i} HTTP/1.1" 200 5 "-" "curl/8.5.0"\n'
@@ -178,13 +180,17 @@ def test_a_signal_stops_a_long_query_within_a_second(tmp_path: Path, sig: signal
     assert list(tmp.iterdir()) == []  # its DuckDB temp directory is gone
 
 
-def test_a_file_appended_during_the_run_is_described_by_exactly_what_was_parsed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cached", [False, True], ids=["no-cache", "parse-cache"])
+def test_a_file_appended_during_the_run_is_described_by_exactly_what_was_parsed(
+    tmp_path: Path, cached: bool
+) -> None:
     d = tmp_path / "in"
     d.mkdir()
     log = d / "access.log"
     with log.open("w") as fh:
         for i in range(300_000):
             fh.write(LINE.format(i=i % 250))
+    cache = tmp_path / "cache" if cached else None
     stop = threading.Event()
 
     def append() -> None:
@@ -201,7 +207,7 @@ def test_a_file_appended_during_the_run_is_described_by_exactly_what_was_parsed(
     writer = threading.Thread(target=append)
     writer.start()
     try:
-        result = analyze([d], tmp_path / "out")
+        result = analyze([d], tmp_path / "out", parse_cache=cache)
     finally:
         stop.set()
         writer.join()
@@ -213,3 +219,10 @@ def test_a_file_appended_during_the_run_is_described_by_exactly_what_was_parsed(
     assert prefix.endswith(b"\n")
     assert entry.lines_read == prefix.count(b"\n") == entry.lines_parsed
     assert entry.status == "ok" and entry.error and "changed while" in entry.error
+    if cache is not None:  # the entry stored is keyed by the sha256 of exactly the bytes parsed
+        assert entry.parse_cache == "stored"
+        assert entry.sha256 is not None and entry.format is not None
+        stored = ParseCache(cache).lookup(entry.sha256, entry.format)
+        assert stored is not None
+        rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{stored.parquet}')").fetchall()[0][0]
+        assert rows == entry.lines_read
