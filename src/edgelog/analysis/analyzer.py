@@ -232,6 +232,7 @@ def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None
                 continue
             try:
                 snap = Snapshot(f.path)
+                snaps[file_id] = (snap, pool.submit(snap.hash, cancel))
                 f.fmt = opts.fmt or parse.detect_format(f.path)
                 gz = parse.is_gzip(f.path)
             except FileChanged as exc:
@@ -243,7 +244,6 @@ def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None
             except OSError as exc:
                 f.fail(f"cannot open: {exc.strerror or exc}")
                 continue
-            snaps[file_id] = (snap, pool.submit(snap.hash, cancel))
             inputs.append(parse.ParseInput(file_id, f.path, f.fmt, gz, f.name, f.node_id))
         to_parse = inputs
         if opts.cache is not None:
@@ -281,6 +281,11 @@ def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None
                 f.fail(errors[file_id])
             elif f.status != "failed":
                 f.counts = counts.get(file_id, parse.FileCounts())
+            elif f.sha256 is None and file_id in snaps:  # failed before parsing: its bytes are identified
+                snap, digest = snaps[file_id]
+                sha256 = _digest(digest)
+                if sha256 is not None:
+                    f.size, f.sha256 = snap.size, sha256
     finally:
         cancel.set()  # a run stopped half-way does not wait for the hash of a large file
         pool.shutdown(wait=True, cancel_futures=True)
