@@ -4,7 +4,8 @@ Builds (once, cached in ``bench/.cache/merge/``) ``--bases`` distinct node resul
 over an hour of generator traffic each (``--rate`` requests/s, ~0.5 MB of partials per node at the default),
 then derives up to ``--nodes`` node results from them: node ``i`` is base ``i % bases`` renamed to
 ``node-<i>`` (node ids, file names and the manifest, with checksums, rewritten; the other partials are the
-base's bytes). Each size is then merged as a separate process under ``/usr/bin/time``, and the curve printed:
+base's bytes; its run id and input sha256s are made its own, since merge refuses one run or the same input
+bytes twice). Each size is then merged as a separate process under ``/usr/bin/time``, and the curve printed:
 wall seconds, seconds per node, the marginal cost per node against the previous size, and peak RSS. The
 reference is the smallest size in the same run: the per-node cost at 1,000 nodes divided by the one at the
 smallest size is the ratio that must stay near 1 (goal, issue 13: 1,000 nodes < 10 s and < 1 GiB).
@@ -16,6 +17,7 @@ smallest size is the ratio that must stay near 1 (goal, issue 13: 1,000 nodes < 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import sys
@@ -56,7 +58,8 @@ def base_results(root: Path, bases: int, rate: float) -> list[Path]:
 
 
 def derive(base: Path, dest: Path, node: str) -> None:
-    """``base``'s result as if node ``node`` had produced it (ids, file names, checksums rewritten)."""
+    """``base``'s result as if node ``node`` had produced it (ids, file names, checksums rewritten; a run id
+    and input sha256s of its own, or merge would refuse it as the base's run counted twice)."""
     part = dest.with_name("." + dest.name + ".part")
     shutil.rmtree(part, ignore_errors=True)
     shutil.copytree(base, part, copy_function=shutil.copy)
@@ -81,8 +84,11 @@ def derive(base: Path, dest: Path, node: str) -> None:
     con.close()
     manifest = json.loads((base / resultdir.MANIFEST).read_text())
     manifest["node_id"] = node
+    manifest["run_id"] = hashlib.sha256(f"{manifest['run_id']}/{node}".encode()).hexdigest()[:32]
     for i in manifest["inputs"]:
         i["node_id"] = node
+        if i.get("sha256"):
+            i["sha256"] = hashlib.sha256(f"{i['sha256']}/{node}".encode()).hexdigest()
         i["name"] = i["name"].replace(old, node)
         i["path"] = i["path"].replace(old, node)
     for o in manifest["outputs"]:

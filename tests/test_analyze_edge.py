@@ -403,3 +403,48 @@ def test_unwritable_out_directory_names_owner_and_user_instead_of_a_traceback(tm
     finally:
         (work / "outputs").chmod(0o755)
         shutil.rmtree(work)
+
+
+BAD_ENVIRONMENT = [
+    ("EDGELOG_THREADS", "abc"),
+    ("EDGELOG_THREADS", "-1"),
+    ("EDGELOG_THREADS", "0"),
+    ("EDGELOG_THREADS", "1e9"),
+    ("EDGELOG_THREADS", "2.5"),
+    ("EDGELOG_MEMORY_LIMIT", "nan"),
+    ("EDGELOG_MEMORY_LIMIT", "-5GB"),
+    ("EDGELOG_MEMORY_LIMIT", "1KB"),
+    ("EDGELOG_MEMORY_LIMIT", "lots"),
+    ("EDGELOG_DISK_THRESHOLD", "nan"),
+    ("EDGELOG_DISK_THRESHOLD", "-1"),
+    ("EDGELOG_DISK_THRESHOLD", "1" + "0" * 30),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), BAD_ENVIRONMENT, ids=[f"{n}={v}"[:40] for n, v in BAD_ENVIRONMENT]
+)
+def test_nonsense_workspace_settings_are_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    """Memory, threads and the on-disk threshold are numbers like any option: finite, positive, bounded,
+    exit 2 naming the variable (they used to give a traceback, or be passed to DuckDB as they were)."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.log").write_text(line() + "\n")
+    monkeypatch.setenv(name, value)
+    res = runner.invoke(app, ["analyze", str(tmp_path / "in"), "--out", str(tmp_path / "out")])
+    assert res.exit_code == ExitCode.USAGE, (res.exit_code, res.output)
+    assert name in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_sensible_workspace_settings_are_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.log").write_text(line() + "\n")
+    for name, value in (
+        ("EDGELOG_THREADS", "2"),
+        ("EDGELOG_MEMORY_LIMIT", "512MiB"),
+        ("EDGELOG_DISK_THRESHOLD", "0"),
+    ):
+        monkeypatch.setenv(name, value)
+    assert analyze([tmp_path / "in"], tmp_path / "out").exit_code == ExitCode.OK

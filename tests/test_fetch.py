@@ -58,7 +58,8 @@ def node_results(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) ->
     copy_sample(samples_dir, "nginx_small.log", root / "in-a", "node-a", "20261122T232500Z")
     copy_sample(samples_dir, "apache_small.log", root / "in-b", "node-b", "20261122T232500Z")
     write_hostile_log(root / "in-c", "node-c")
-    copy_sample(samples_dir, "nginx_small.log", root / "in-p", "node-p", "20261122T232500Z")
+    # node-p's good file must not be byte-identical to another node's: merge refuses shared inputs.
+    write_hostile_log(root / "in-p", "node-p", repeat=2)
     write_truncated_gzip(samples_dir, root / "in-p", "node-p")
     for node, execution in (("node-a", "e-a"), ("node-b", "e-b"), ("node-c", "e-c"), ("node-p", "e-p")):
         results[node] = analyze_node(

@@ -196,7 +196,9 @@ def _publish_nodes(tmp_path: Path, samples_dir: Path, scenario: str, nodes: list
     local = []
     for node in nodes:
         folder = tmp_path / "logs" / node
-        copy_sample(samples_dir, "nginx_small.log", folder, node, "20261128T084500Z")
+        log = copy_sample(samples_dir, "nginx_small.log", folder, node, "20261128T084500Z")
+        with log.open("a") as fh:  # each node's own traffic: the same bytes on two nodes are refused by merge
+            fh.write(f'127.0.0.1 - - [22/Nov/2026:23:20:18 +0000] "GET /{node} HTTP/1.1" 200 1 "-" "curl"\n')
         local.append(LocalNode(node, folder))
     bucket = tmp_path / "bucket"
     job_id = (FIXTURES / scenario / "job_id").read_text().strip()

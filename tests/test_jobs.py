@@ -460,6 +460,24 @@ SUBMIT = [
 
 
 @pytest.mark.parametrize(
+    "extra",
+    [
+        ["--timeout", "inf"],
+        ["--timeout", "1e12"],
+        ["--poll-interval", "inf"],
+        ["--poll-interval", "nan"],
+        ["--poll-interval", "86400"],
+    ],
+    ids=" ".join,
+)
+def test_submit_waits_are_bounded(extra: list[str], tmp_path: Path) -> None:
+    """A wait that could never end (or never poll) is refused before anything is submitted."""
+    res = runner.invoke(app, [*SUBMIT, *extra, "--bacalhau", str(tmp_path / "no-bacalhau")])
+    assert res.exit_code == ExitCode.USAGE, res.output
+    assert extra[0] in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize(
     ("scenario", "code", "fragment"),
     [
         ("completed", ExitCode.OK, "Completed"),

@@ -7,6 +7,7 @@ and the matching exit code. Codes are stable and documented in README.md.
 from __future__ import annotations
 
 import math
+import os
 import reprlib
 from enum import IntEnum
 from pathlib import Path
@@ -97,6 +98,20 @@ def check_number(
         bound = f"> {low:g}" if low_open else f">= {low:g}"
         raise UsageError(f"{what} must be {kind} {bound} and <= {high:g}, got {shown(value)}")
     return value
+
+
+def env_number(
+    name: str, default: float, *, low: float, high: float, integer: bool = False, low_open: bool = False
+) -> float:
+    """``$name`` as a number checked like an option (:func:`check_number`); ``default`` if unset or empty."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value: float = int(text) if integer and text.isdigit() else float(text)
+    except ValueError:  # not a number, or an integer past Python's digit limit
+        value = math.nan
+    return check_number(f"${name}", value, low=low, high=high, integer=integer, low_open=low_open)
 
 
 class IntegrityError(EdgelogError):

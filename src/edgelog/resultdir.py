@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
@@ -294,6 +294,20 @@ class Totals:
             lines_quarantined=sum(i.lines_quarantined for i in read),
             lines_outside_window=sum(i.lines_outside_window for i in read),
         )
+
+    @classmethod
+    def sum(cls, parts: Iterable[Totals]) -> Totals:
+        """The totals of several results taken together (what a merge of them must show)."""
+        listed = list(parts)
+        return cls(**{f.name: sum(getattr(p, f.name) for p in listed) for f in fields(cls)})
+
+    def differences(self, expected: Totals) -> list[str]:
+        """``"name got != expected"`` for each number that differs from ``expected`` ([]: all agree)."""
+        return [
+            f"{f.name} {getattr(self, f.name)} != {getattr(expected, f.name)}"
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(expected, f.name)
+        ]
 
 
 @dataclass

@@ -8,12 +8,17 @@ results into the bucket layouts the Bacalhau S3 publisher writes (plain tree or 
 from __future__ import annotations
 
 import gzip
+import json
 import random
 import shutil
 import tarfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
+
+from edgelog import resultdir
 from edgelog.analysis import analyze
 from edgelog.storage.base import Bucket
 
@@ -130,3 +135,26 @@ def publish_gzip(bucket: Bucket, stage: Path, key: str, tmp: Path) -> str:
         walk(stage, tar)
     bucket.upload_file(archive, key + ".tar.gz")
     return key + ".tar.gz"
+
+
+def forge_result(
+    directory: Path, edit: Callable[[dict], None], *, rewrite: dict[str, str] | None = None
+) -> None:
+    """Edit a result the way someone covering their tracks would: change tables with SQL, then re-hash
+    every output into the manifest, so only the numbers can give it away."""
+    con = duckdb.connect()
+    for rel, sql in (rewrite or {}).items():
+        path = directory / rel
+        tmp = path.with_name("forged.parquet")
+        source = f"read_parquet('{path}')"
+        con.execute(f"COPY ({sql.format(t=source)}) TO '{tmp}' (FORMAT parquet)")
+        tmp.replace(path)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    edit(manifest)
+    rows = {o["path"]: o["rows"] for o in manifest["outputs"]}
+    manifest["outputs"] = [
+        {"path": o.path, "size": o.size, "sha256": o.sha256, "rows": rows.get(o.path)}
+        for o in resultdir.output_entries(directory, {})
+    ]
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    assert resultdir.verify(directory) == []  # the checksums alone see nothing wrong

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import duckdb
 
-from edgelog import resultdir
+from edgelog import interrupts, resultdir
 from edgelog.analysis import parse, streams
 from edgelog.analysis.inputs import (
+    FileChanged,
     InputFile,
+    Snapshot,
     discover_inputs,
     estimated_bytes,
     parse_time,
@@ -35,6 +39,7 @@ from edgelog.analysis.library import (
 from edgelog.analysis.parse_cache import ParseCache
 from edgelog.analysis.parse_cache import from_env as parse_cache_from_env
 from edgelog.analysis.runstats import ANALYZE_PHASES, DuckDBMemory, PhaseClock
+from edgelog.analysis.sandbox import MAX_SQL_BYTES, Limits, QueryFailed, QueryRejected, Sandbox, check_query
 from edgelog.analysis.workspace import Workspace, on_disk_threshold, workspace
 from edgelog.analysis.writer import (
     FILES_SCHEMA,
@@ -43,10 +48,8 @@ from edgelog.analysis.writer import (
     RunResult,
     iso_utc,
     object_limit,
-    short_error,
 )
 from edgelog.errors import UsageError
-from edgelog.fileio import hash_file
 from edgelog.naming import check_node_id
 from edgelog.resultdir import QueryEntry, TagRules, Totals, Window
 
@@ -63,6 +66,7 @@ class Options:
     execution_id: str | None
     tags: Path
     queries: tuple[tuple[str, Path, str], ...]  # (name, file, SQL) of each --query
+    limits: Limits  # how long a --query may run and how large its result may be
     cache: ParseCache | None = None
 
     @property
@@ -122,7 +126,7 @@ def analyze(
 
         with clock.phase("reports"):
             entries = writer.write_library(ws.con, library, macros, load_partial)
-            entries += [_run_query(writer, ws.con, *q) for q in opts.queries]
+            entries += _run_queries(writer, ws, opts)
     _stat_unread(files)
 
     inputs_ = [f.entry() for f in files]
@@ -186,6 +190,7 @@ def _options(
         execution_id=execution_id or os.environ.get("BACALHAU_EXECUTION_ID") or None,
         tags=Path(tags) if tags else default_tags_file(),
         queries=_user_queries(queries),
+        limits=Limits.from_env(),
         cache=parse_cache_from_env(parse_cache),
     )
 
@@ -199,9 +204,15 @@ def _user_queries(queries: Sequence[Path | str]) -> tuple[tuple[str, Path, str],
         if not p.is_file():
             raise UsageError(f"--query {p}: no such file", hint="pass the path of a .sql file")
         try:
-            text = p.read_text(encoding="utf-8")
+            with p.open("rb") as fh:  # never read past the limit: a query is a few kilobytes
+                data = fh.read(MAX_SQL_BYTES + 1)
+            text = data.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"--query {p}: cannot read: {exc}") from None
+        if len(data) > MAX_SQL_BYTES:
+            raise UsageError(
+                f"--query {p}: larger than {MAX_SQL_BYTES >> 20} MiB", hint="one SELECT is a few kilobytes"
+            )
         name = p.stem
         if not name or name in taken:
             raise UsageError(
@@ -217,62 +228,75 @@ def _user_queries(queries: Sequence[Path | str]) -> tuple[tuple[str, Path, str],
 
 
 def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None:
-    """Parse every selected file, hashing them alongside in one thread: access logs into ``parsed`` in
-    batches, error-log and application-log files one by one into their own tables (and the quarantine).
+    """Parse every readable selected file; each file's size and sha256 describe exactly the bytes parsed.
+    Access logs go into ``parsed`` in batches, error-log and application-log files one by one into their own
+    tables (and the quarantine).
 
-    A rotated error-log or application-log file is read as its stream whatever --format says; --format applies
-    to the others. With a parse cache, an access log whose verified entry exists is not parsed: its rows are
-    read from the entry (all entries in one scan); every other access log is parsed and its entry written
-    afterwards. Stream files are not cached.
+    Each access log's identity is taken before DuckDB reads it (inputs.Snapshot) and exactly its bytes then
+    are hashed in a second thread while DuckDB parses. With a parse cache, a file that is unchanged and whose
+    verified entry has that sha256 is not parsed: its rows are read from the entry (all entries in one scan);
+    every other file is parsed and its entry written afterwards. A file that changed while it was read
+    (appended to, rewritten, replaced) loses its rows and is parsed and hashed again from a frozen copy.
+    A rotated error-log or application-log file is read as its stream whatever --format says, always from a
+    frozen copy (they are small, and not cached); --format applies to the others.
     """
     since_sql, until_sql = opts.window_sql
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        hashes = {id(f): pool.submit(hash_file, f.path, "sha256") for f in selected}
+    cancel = threading.Event()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        snaps: dict[int, tuple[Snapshot, concurrent.futures.Future[str]]] = {}
         inputs: list[parse.ParseInput] = []
         stream_ids: set[int] = set()
         for file_id, f in enumerate(selected):
+            if f.status != "ok":
+                continue
             try:
-                f.fmt = streams.format_of(f.name) or opts.fmt or parse.detect_format(f.path)
+                snap = Snapshot(f.path)
+                try:
+                    f.fmt = streams.format_of(f.name) or opts.fmt or parse.detect_format(f.path)
+                except parse.FileReadError:
+                    snaps[file_id] = (snap, pool.submit(snap.hash, cancel))  # failed unparsed: identified
+                    raise
                 if f.fmt in streams.FORMATS:
                     stream_ids.add(file_id)
-                    f.counts = streams.load_file(
-                        ws.con,
-                        f.path,
-                        f.fmt,
-                        file_label=f.name,
-                        node_id=f.node_id,
-                        since_sql=since_sql,
-                        until_sql=until_sql,
-                        scratch=ws.scratch,
-                        file_id=file_id,
-                    )
+                    _load_stream_file(ws, f, file_id, snap, cancel, opts)
                     continue
+                snaps[file_id] = (snap, pool.submit(snap.hash, cancel))
                 gz = parse.is_gzip(f.path)
+            except FileChanged as exc:
+                f.fail(f"changed while being read: {exc}")
+                continue
             except parse.FileReadError as exc:
                 f.fail(str(exc))
                 continue
             except OSError as exc:
-                f.fail(f"cannot open: {exc}")
+                f.fail(f"cannot open: {exc.strerror or exc}")
                 continue
             inputs.append(parse.ParseInput(file_id, f.path, f.fmt, gz, f.name, f.node_id))
         to_parse = inputs
         if opts.cache is not None:
             to_parse, cached = [], []
             for i in inputs:
-                f = selected[i.file_id]
-                digest = _file_hash(f, hashes[id(f)])
-                entry = opts.cache.lookup(digest, i.fmt) if digest else None
+                snap, digest = snaps[i.file_id]
+                sha256 = _digest(digest)
+                entry = opts.cache.lookup(sha256, i.fmt) if sha256 and not snap.changed() else None
                 if entry is None:
                     to_parse.append(i)
                 else:
-                    f.parse_cache = "hit"
+                    f = selected[i.file_id]
+                    f.parse_cache, f.size, f.sha256 = "hit", snap.size, sha256
                     cached.append((i, entry.parquet))
             parse.load_parsed(ws.con, cached, since_sql=since_sql, until_sql=until_sql)
         errors = parse.load_files(
             ws.con, to_parse, since_sql=since_sql, until_sql=until_sql, scratch=ws.scratch
         )
-        for f in selected:
-            _file_hash(f, hashes[id(f)])
+        changed = _identify_parsed(selected, to_parse, snaps, errors)
+        if changed:
+            ws.con.execute(
+                f"DELETE FROM parsed WHERE file_id IN ({', '.join(str(i.file_id) for i, _, _ in changed)})"
+            )
+            for i, snap, why in changed:
+                _parse_frozen_copy(ws, selected[i.file_id], i, snap, why, errors, cancel, opts)
         if opts.cache is not None:
             for i in to_parse:
                 f = selected[i.file_id]
@@ -285,16 +309,114 @@ def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None
                 f.fail(errors[file_id])
             elif f.status != "failed" and file_id not in stream_ids:
                 f.counts = counts.get(file_id, parse.FileCounts())
+            elif f.sha256 is None and file_id in snaps:  # failed before parsing: its bytes are identified
+                snap, digest = snaps[file_id]
+                sha256 = _digest(digest)
+                if sha256 is not None:
+                    f.size, f.sha256 = snap.size, sha256
+    finally:
+        cancel.set()  # a run stopped half-way does not wait for the hash of a large file
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _file_hash(f: InputFile, future: concurrent.futures.Future[tuple[int, str]]) -> str | None:
-    """The file's sha256 (waiting for the hashing thread); a file that cannot be hashed fails."""
-    if f.sha256 is None:
+def _load_stream_file(
+    ws: Workspace, f: InputFile, file_id: int, snap: Snapshot, cancel: threading.Event, opts: Options
+) -> None:
+    """Parse an error-log or application-log file from a frozen copy, identified by that copy's bytes."""
+    since_sql, until_sql = opts.window_sql
+    copy = ws.scratch / f"stream-{file_id}"
+    try:
+        f.size, f.sha256 = snap.copy_to(copy, whole_lines=not parse.is_gzip(f.path), cancel=cancel)
+        f.counts = streams.load_file(
+            ws.con,
+            copy,
+            f.fmt or "",
+            file_label=f.name,
+            node_id=f.node_id,
+            since_sql=since_sql,
+            until_sql=until_sql,
+            scratch=ws.scratch,
+            file_id=file_id,
+        )
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _digest(future: concurrent.futures.Future[str]) -> str | None:
+    """The sha256 of a snapshot's bytes, or None when they could not be hashed as they were."""
+    try:
+        return future.result()
+    except (OSError, FileChanged):
+        interrupts.check()
+        return None
+
+
+def _identify_parsed(
+    selected: list[InputFile],
+    parsed: list[parse.ParseInput],
+    snaps: dict[int, tuple[Snapshot, concurrent.futures.Future[str]]],
+    errors: dict[int, str],
+) -> list[tuple[parse.ParseInput, Snapshot, str]]:
+    """Give each parsed file the size and sha256 of its snapshot when it did not change while it was read;
+    return the files that did, with how. A file that failed to parse keeps its snapshot's identity."""
+    changed = []
+    for i in parsed:
+        f = selected[i.file_id]
+        snap, digest = snaps[i.file_id]
         try:
-            f.size, f.sha256 = future.result()
+            sha256 = digest.result()
+            why = snap.changed()
+        except FileChanged as exc:
+            interrupts.check()
+            sha256, why = None, str(exc)
         except OSError as exc:
-            f.status, f.error = "failed", f"cannot read: {exc.strerror or exc}"
-    return f.sha256
+            interrupts.check()
+            errors.setdefault(i.file_id, f"cannot read: {exc.strerror or exc}")
+            continue
+        if i.file_id in errors:  # nothing parsed: the bytes are still identified when they could be
+            if sha256 is not None:
+                f.size, f.sha256 = snap.size, sha256
+        elif why is None:
+            f.size, f.sha256 = snap.size, sha256
+        else:
+            changed.append((i, snap, why))
+    return changed
+
+
+def _parse_frozen_copy(
+    ws: Workspace,
+    f: InputFile,
+    i: parse.ParseInput,
+    snap: Snapshot,
+    why: str,
+    errors: dict[int, str],
+    cancel: threading.Event,
+    opts: Options,
+) -> None:
+    """Parse and hash a private copy of a file that changed while DuckDB read it (its rows were removed)."""
+    since_sql, until_sql = opts.window_sql
+    copy = ws.scratch / "snapshot"
+    try:
+        f.size, f.sha256 = snap.copy_to(copy, whole_lines=not i.gz, cancel=cancel)
+        error = parse.load_files(
+            ws.con, [replace(i, path=copy)], since_sql=since_sql, until_sql=until_sql, scratch=ws.scratch
+        ).get(i.file_id)
+        if error is None:
+            f.error = f"changed while being read ({why}): parsed a copy of its first {f.size} bytes" + (
+                "" if i.gz else " (complete lines)"
+            )
+        else:
+            errors[i.file_id] = error
+            f.size = f.sha256 = None
+    except FileChanged as exc:
+        interrupts.check()
+        errors[i.file_id] = f"changed while being read: {exc}"
+        f.size = f.sha256 = None
+    except OSError as exc:
+        errors[i.file_id] = f"cannot read: {exc.strerror or exc}"
+        f.size = f.sha256 = None
+    finally:
+        copy.unlink(missing_ok=True)
 
 
 def _stat_unread(files: list[InputFile]) -> None:
@@ -327,15 +449,33 @@ def _files_partial(con: duckdb.DuckDBPyConnection, selected: list[InputFile]) ->
     )
 
 
-def _run_query(
-    writer: ResultWriter, con: duckdb.DuckDBPyConnection, name: str, path: Path, text: str
-) -> QueryEntry:
-    """One --query over ``requests`` into ``queries/<name>.parquet``; a failure is recorded, not raised."""
-    entry = QueryEntry(name=name, file=str(path), sha256=sha256_bytes(text.encode()), kind="user")
-    try:
-        writer.copy(con, text.strip().rstrip(";").strip(), resultdir.query_table(name))
-    except duckdb.Error as exc:
-        entry.status, entry.error = "failed", f"{path}: {short_error(exc)}"
-    except ObjectTooLarge as exc:
-        entry.status, entry.error = "failed", f"{path}: {exc.message}"
-    return entry
+def _run_queries(writer: ResultWriter, ws: Workspace, opts: Options) -> list[QueryEntry]:
+    """Run every --query in the sandbox (analysis/sandbox.py); a rejected or failed one is recorded."""
+    entries, accepted = [], []
+    for name, path, text in opts.queries:
+        entry = QueryEntry(name=name, file=str(path), sha256=sha256_bytes(text.encode()), kind="user")
+        entries.append(entry)
+        try:
+            accepted.append((entry, check_query(text)))
+        except QueryRejected as exc:
+            entry.status, entry.error = "failed", f"{path}: rejected: {exc}"
+    if not accepted:
+        return entries
+    with Sandbox.of(ws.con, ws.scratch / "sandbox", memory_limit=ws.memory_limit, threads=ws.threads) as box:
+        for entry, statement in accepted:
+            rel = resultdir.query_table(entry.name)
+            try:
+                box.run(
+                    statement,
+                    ws.con,
+                    partial(writer.copy, ws.con, rel=rel),
+                    partial(writer.written_bytes, rel),
+                    opts.limits,
+                )
+            except QueryFailed as exc:
+                writer.discard(rel)
+                entry.status, entry.error = "failed", f"{entry.file}: {exc}"
+            except ObjectTooLarge as exc:
+                writer.discard(rel)
+                entry.status, entry.error = "failed", f"{entry.file}: {exc.message}"
+    return entries

@@ -31,7 +31,7 @@ import duckdb
 import yaml
 
 from edgelog.analysis.parse import sql_str
-from edgelog.errors import ConfigError, UsageError
+from edgelog.errors import ConfigError, UsageError, shown
 from edgelog.settings import package_data_dir
 
 _MARKER = re.compile(r"^--\s*@(partial|merge|final)\s*$", re.MULTILINE)
@@ -40,6 +40,7 @@ _COLUMN = re.compile(r"^([a-z_][a-z0-9_]*)\s+([A-Za-z][A-Za-z0-9_ ]*?)\s*(\(.*\)
 _MACRO_NAME = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?MACRO\s+(edgelog_[a-z0-9_]+)\s*\(", re.IGNORECASE)
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MACROS_DIR = "macros"
+MAX_TAG_RULES_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -270,8 +271,18 @@ def default_tags_file() -> Path:
 
 
 def load_tag_rules(path: Path, con: duckdb.DuckDBPyConnection) -> list[TagRule]:
-    """Read and validate the YAML tag rules; every problem names the file, the field and a fix."""
+    """Read and validate the YAML tag rules; every problem names the file, the field and a fix.
+
+    The file is bounded in size, and messages show values through :func:`shown` (a few hundred bytes of YAML
+    aliases expand to billions of items when formatted whole)."""
     try:
+        if path.stat().st_size > MAX_TAG_RULES_BYTES:
+            raise ConfigError(
+                path,
+                None,
+                f"is larger than {MAX_TAG_RULES_BYTES >> 20} MiB ({path.stat().st_size} bytes)",
+                hint="tag rules are a short list of name/path rules",
+            )
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(
@@ -284,7 +295,10 @@ def load_tag_rules(path: Path, con: duckdb.DuckDBPyConnection) -> list[TagRule]:
     unknown = set(doc) - {"version", "tags"}
     if unknown:
         raise ConfigError(
-            path, sorted(unknown)[0], "unknown key", hint="only 'version' and 'tags' are allowed"
+            path,
+            shown(sorted(str(k) for k in unknown)[0]),
+            "unknown key",
+            hint="only 'version' and 'tags' are allowed",
         )
     rules: list[TagRule] = []
     for i, item in enumerate(doc["tags"]):
@@ -296,14 +310,17 @@ def load_tag_rules(path: Path, con: duckdb.DuckDBPyConnection) -> list[TagRule]:
         extra = set(item) - {"name", "path", "methods"}
         if extra:
             raise ConfigError(
-                path, f"{where}.{sorted(extra)[0]}", "unknown key", hint="use name, path, methods"
+                path,
+                f"{where}.{shown(sorted(str(k) for k in extra)[0])}",
+                "unknown key",
+                hint="use name, path, methods",
             )
         name = item.get("name")
         if not isinstance(name, str) or not NAME_RE.match(name):
             raise ConfigError(
                 path,
                 f"{where}.name",
-                f"must be a tag name matching {NAME_RE.pattern}, got {name!r}",
+                f"must be a tag name matching {NAME_RE.pattern}, got {shown(name)}",
                 hint="use lower-case letters, digits and _",
             )
         pattern = item.get("path")
@@ -317,7 +334,7 @@ def load_tag_rules(path: Path, con: duckdb.DuckDBPyConnection) -> list[TagRule]:
             raise ConfigError(
                 path,
                 f"{where}.path",
-                f"invalid RE2 regular expression {pattern!r}: {str(exc).splitlines()[0]}",
+                f"invalid RE2 regular expression {shown(pattern)}: {str(exc).splitlines()[0][:200]}",
                 hint="RE2 syntax has no look-around or back-references",
             ) from None
         methods = item.get("methods")

@@ -26,18 +26,162 @@ from edgelog.analysis.writer import (
     short_error,
 )
 from edgelog.errors import IntegrityError, UsageError
+from edgelog.naming import parse_rotated_name
 from edgelog.resultdir import InputEntry, Manifest, MergedFrom, QueryEntry, Totals, Window
 
 
 def read_manifest(directory: Path, *, verify: bool = True) -> Manifest:
-    """Load a results directory's manifest and (by default) check every listed output against it."""
+    """Load a results directory's manifest and (by default) check every listed output against it, and the
+    manifest's numbers against those outputs (:func:`totals_problems`)."""
     manifest = resultdir.read(directory)
     if verify:
-        problems = manifest.verify(directory)
+        problems = manifest.verify(directory) or totals_problems(directory, manifest)
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise IntegrityError(f"{directory}: {problems[0]}{more}")
     return manifest
+
+
+def totals_problems(directory: Path, manifest: Manifest) -> list[str]:
+    """Where the manifest's numbers disagree with the tables of ``directory`` ([]: they agree).
+
+    Checksums prove the files are the ones the manifest lists, not that the manifest tells the truth about
+    them. These must hold for every directory analyze or merge writes: the totals add up from the inputs;
+    ``partials/files.parquet`` has exactly one row per read input with its status and line counts; the
+    quarantine has one row per quarantined line; the summary report (when it was written) shows the same
+    totals; and every output's ``rows`` is its Parquet's row count. Call after :meth:`Manifest.verify`.
+    """
+    problems = []
+    totals = manifest.totals
+    diff = totals.differences(Totals.of(manifest.inputs))
+    if diff:
+        problems.append(f"manifest totals do not add up from its inputs: {', '.join(diff)}")
+    con = duckdb.connect()
+    try:
+        problems += _files_partial_problems(con, directory, manifest)
+        quarantine = _count(con, resultdir.table_files(directory, resultdir.QUARANTINE))
+        if quarantine != totals.lines_quarantined:
+            problems.append(
+                f"{resultdir.QUARANTINE} has {quarantine} rows, the manifest totals "
+                f"{totals.lines_quarantined} quarantined lines"
+            )
+        problems += _summary_problems(con, directory, manifest)
+        for out in manifest.outputs:
+            if out.rows is not None and out.path.endswith(".parquet"):
+                actual = _count(con, [directory / out.path], metadata=True)
+                if actual != out.rows:
+                    problems.append(f"{out.path} has {actual} rows, the manifest lists {out.rows}")
+    except duckdb.Error as exc:
+        problems.append(f"cannot read the tables to check the manifest: {str(exc).splitlines()[0][:300]}")
+    finally:
+        con.close()
+    return problems
+
+
+def merged_problems(merged: Manifest, parts: Sequence[tuple[Path, Manifest]]) -> list[str]:
+    """Where a merge's manifest disagrees with the results it was made from ([]: it agrees).
+
+    :func:`totals_problems` proves a merged directory is consistent with itself; a merge that left a part
+    out (or took one in that it was not given) is consistent too. So whoever hands ``parts`` to a merge
+    checks that its ``merged_from`` names exactly those manifests (by sha256) and that its totals are the
+    sum of theirs.
+    """
+    problems = []
+    given = {sha256_bytes((d / resultdir.MANIFEST).read_bytes()): d for d, _ in parts}
+    named = {m.manifest_sha256 for m in merged.merged_from or []}
+    left_out = [str(d) for sha, d in given.items() if sha not in named]
+    if left_out:
+        more = f" (and {len(left_out) - 1} more)" if len(left_out) > 1 else ""
+        problems.append(f"the merge left out {left_out[0]}{more}")
+    unknown = len(named - set(given))
+    if unknown:
+        problems.append(f"the merge names {unknown} result(s) it was not given")
+    diff = merged.totals.differences(Totals.sum(m.totals for _, m in parts))
+    if diff:
+        problems.append(f"the merged totals are not the sum of its parts' totals: {', '.join(diff)}")
+    return problems
+
+
+def _count(con: duckdb.DuckDBPyConnection, files: list[Path], *, metadata: bool = False) -> int:
+    if not files:
+        return 0
+    names = [str(f) for f in files]
+    if metadata:  # the row count in the Parquet footer: no data is read
+        row = con.execute(
+            "SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(?)", [names]
+        ).fetchone()
+    else:
+        row = con.execute("SELECT count(*) FROM read_parquet(?)", [names]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _files_partial_problems(con: duckdb.DuckDBPyConnection, directory: Path, m: Manifest) -> list[str]:
+    rel = resultdir.partial_table(resultdir.FILES_PARTIAL)
+    files = resultdir.table_files(directory, rel)
+    rows: list[tuple] = []
+    if files:
+        rows = con.execute(
+            "SELECT node_id, name, status, lines_read, lines_parsed, lines_quarantined, lines_outside_window "
+            "FROM read_parquet(?)",
+            [[str(f) for f in files]],
+        ).fetchall()
+    listed = [
+        (
+            i.node_id,
+            i.name,
+            i.status,
+            i.lines_read,
+            i.lines_parsed,
+            i.lines_quarantined,
+            i.lines_outside_window,
+        )
+        for i in m.inputs
+        if i.status != "skipped"
+    ]
+    key = lambda r: tuple("" if v is None else str(v) for v in r)  # noqa: E731
+    if sorted(rows, key=key) == sorted(listed, key=key):
+        return []
+    extra = sorted(set(rows) - set(listed), key=key)
+    missing = sorted(set(listed) - set(rows), key=key)
+    example = (
+        f"e.g. the table has {extra[0]}"
+        if extra
+        else f"e.g. the manifest has {missing[0]}"
+        if missing
+        else ""
+    )
+    return [
+        f"{rel} does not match the manifest's inputs ({len(rows)} rows for {len(listed)} read inputs; "
+        f"{example})"
+    ]
+
+
+def _summary_problems(con: duckdb.DuckDBPyConnection, directory: Path, m: Manifest) -> list[str]:
+    if any(q.name == "summary" and q.kind is None and q.status != "ok" for q in m.queries):
+        return []  # a failed summary report is already named in the manifest
+    rel = resultdir.report_table("summary")
+    files = resultdir.table_files(directory, rel)
+    if not files:
+        return [f"{rel} is missing"] if any(q.name == "summary" for q in m.queries) else []
+    row = con.execute(
+        "SELECT total_lines, valid_requests, quarantined_lines, failed_files FROM read_parquet(?)",
+        [[str(f) for f in files]],
+    ).fetchone()
+    # The summary counts access-log lines (edgelog_is_access) and failed files of every stream.
+    t = Totals.of(i for i in m.inputs if (i.format or "") not in streams.FORMATS)
+    expected = (
+        t.lines_read - t.lines_outside_window,
+        t.lines_parsed - t.lines_outside_window,
+        t.lines_quarantined,
+        m.totals.files_failed,
+    )
+    names = ("total_lines", "valid_requests", "quarantined_lines", "failed_files")
+    found = tuple(row) if row else (None,) * 4
+    return [
+        f"{rel}: {name} is {got}, the manifest totals give {want}"
+        for name, got, want in zip(names, found, expected, strict=True)
+        if got != want
+    ]
 
 
 def merge(
@@ -57,6 +201,7 @@ def merge(
     if out.resolve() in {s.resolve() for s in sources}:
         raise UsageError("--out must differ from the directories being merged")
     resultdir.check_out(out)
+    _refuse_twice_given(sources)
     # Verifying hashes every output of every node (46 files each): threads overlap the reads and hashing
     # (hashlib releases the GIL); the first bad directory in argument order is reported.
     with (
@@ -64,6 +209,7 @@ def merge(
         concurrent.futures.ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool,
     ):
         manifests = list(pool.map(read_manifest, sources))
+    _refuse_double_counting(sources, manifests)
     library, macros = load_library(), load_macros()
 
     writer = ResultWriter(out, "merge", started=started, t0=t0, max_object_bytes=limit, clock=clock)
@@ -207,6 +353,60 @@ def _combine_user_queries(
         if problems:
             entry.status, entry.error = "failed", "; ".join(problems)
     return entries
+
+
+def _refuse_twice_given(sources: list[Path]) -> None:
+    seen: dict[Path, Path] = {}
+    for s in sources:
+        key = s.resolve()
+        if key in seen:
+            raise UsageError(
+                f"{s} is given twice (as {seen[key]} and {s}): its lines would be counted twice",
+                hint="pass each results directory once",
+            )
+        seen[key] = s
+
+
+def _refuse_double_counting(sources: list[Path], manifests: list[Manifest]) -> None:
+    """Two results of the same run, or two results that read the same bytes, would count lines twice.
+
+    Inputs are compared by sha256 (a file copied to another node, the same log analysed twice, a merged
+    result merged again with one of its parts); empty files are exempt, since idle nodes all rotate them.
+    A rotated file is also compared by node and name, which its stamp makes unique: read twice at different
+    sizes (once while still being copied), its sha256s differ but the first read's lines are in the second.
+    """
+    runs: dict[str, Path] = {}
+    for s, m in zip(sources, manifests, strict=True):
+        if m.run_id and m.run_id in runs:
+            raise UsageError(
+                f"{runs[m.run_id]} and {s} are the same run (run_id {m.run_id}): its lines would be counted "
+                "twice",
+                hint="merge each node's result once",
+            )
+        runs[m.run_id] = s
+    first: dict[str, Path] = {}
+    rotated: dict[tuple[str, str], Path] = {}
+    duplicates = []
+    for s, m in zip(sources, manifests, strict=True):
+        for i in m.inputs:
+            if i.status == "skipped":
+                continue
+            if i.node_id and parse_rotated_name(i.name):
+                seen = rotated.setdefault((i.node_id, i.name), s)
+                if seen != s:
+                    duplicates.append(f"{i.name} of node {i.node_id} in {seen} and {s}")
+                    continue
+            if i.sha256 and i.size:
+                seen = first.setdefault(i.sha256, s)
+                if seen != s:
+                    duplicates.append(f"{i.name} (sha256 {i.sha256[:12]}...) in {seen} and {s}")
+    if duplicates:
+        more = f" (and {len(duplicates) - 1} more)" if len(duplicates) > 1 else ""
+        raise UsageError(
+            f"the same input is in more than one result, so its lines would be counted twice: "
+            f"{duplicates[0]}{more}",
+            hint="merge each node's result once; a merged result already holds the results it was made from",
+        )
 
 
 def _merged_from(source: Path, m: Manifest) -> MergedFrom:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from edgelog import interrupts
 from edgelog.records import RECORD_FIELDS
 
 MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -212,6 +213,7 @@ def _read_lines(con: duckdb.DuckDBPyConnection, batch: list[ParseInput], scratch
     try:
         attempt([i.path for i in batch], gz)
     except duckdb.Error as first:
+        interrupts.check()
         if len(batch) > 1:
             raise
         copy = scratch / "sanitized.log"
@@ -468,6 +470,7 @@ def load_files(
         try:
             errors.update(_load_batch(con, batch, since_sql, until_sql, scratch))
         except (duckdb.Error, FileReadError) as exc:
+            interrupts.check()  # an interrupted query surfaces as an error: stop, do not retry
             if len(batch) == 1:
                 errors[batch[0].file_id] = _short_error(exc)
                 continue
@@ -475,6 +478,7 @@ def load_files(
                 try:
                     errors.update(_load_batch(con, [single], since_sql, until_sql, scratch))
                 except (duckdb.Error, FileReadError) as exc1:
+                    interrupts.check()
                     errors[single.file_id] = _short_error(exc1)
     return errors
 
@@ -494,6 +498,7 @@ def _load_batch(
         try:
             _load_batch_csv(con, [i], since_sql, until_sql, scratch)
         except (duckdb.Error, FileReadError) as exc:
+            interrupts.check()
             errors[i.file_id] = _short_error(exc)
     return errors
 
@@ -618,7 +623,7 @@ def _insert_batch(
             """
         )
         con.execute("COMMIT")
-    except duckdb.Error:
+    except BaseException:  # a failed read, or an interrupt half-way, leaves no rows behind
         con.execute("ROLLBACK")
         raise
     finally:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -13,7 +15,15 @@ from typing import Any
 
 import duckdb
 
+from edgelog.errors import UsageError, env_number, shown
+from edgelog.interrupts import interruptible
+
 ON_DISK_BYTES = 256 * 1024 * 1024  # above this much (uncompressed) input, DuckDB works from a temp file
+MAX_THREADS = 256
+MEMORY_LIMIT_RANGE = (64 << 20, 1 << 50)  # 64 MiB (DuckDB fails on far less) to 1 PiB
+_MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS |= {"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
 
 
 @dataclass
@@ -22,6 +32,8 @@ class Workspace:
 
     con: duckdb.DuckDBPyConnection
     scratch: Path
+    memory_limit: str
+    threads: int | None
     on_disk: bool = False  # a database file in scratch instead of memory
 
     @property
@@ -32,7 +44,27 @@ class Workspace:
 
 def on_disk_threshold() -> int:
     """Input bytes above which the workspace is a database file (``$EDGELOG_DISK_THRESHOLD``)."""
-    return int(os.environ.get("EDGELOG_DISK_THRESHOLD", ON_DISK_BYTES))
+    return int(env_number("EDGELOG_DISK_THRESHOLD", ON_DISK_BYTES, low=0, high=1 << 60, integer=True))
+
+
+def memory_limit() -> str:
+    """DuckDB's ``memory_limit`` in bytes, from ``$EDGELOG_MEMORY_LIMIT`` (a size: ``1GB``, ``512MiB``)."""
+    text = os.environ.get("EDGELOG_MEMORY_LIMIT", "").strip() or "1GB"
+    m = _MEMORY.fullmatch(text)
+    size = float(m.group(1)) * _UNITS[m.group(2).lower()] if m else math.nan
+    low, high = MEMORY_LIMIT_RANGE
+    if not low <= size <= high:
+        raise UsageError(
+            f"$EDGELOG_MEMORY_LIMIT must be a size from 64MiB to 1024TiB, got {shown(text)}",
+            hint="write a number and a unit, e.g. 1GB or 512MiB",
+        )
+    return f"{int(size)}B"
+
+
+def threads() -> int | None:
+    """DuckDB's thread count (``$EDGELOG_THREADS``; None: all cores)."""
+    value = env_number("EDGELOG_THREADS", 0, low=1, high=MAX_THREADS, integer=True)
+    return int(value) or None
 
 
 @contextmanager
@@ -44,23 +76,24 @@ def workspace(*, on_disk: bool = False) -> Iterator[Workspace]:
     in-memory tables. Small inputs stay in memory, where they are faster. Memory and threads follow
     ``$EDGELOG_MEMORY_LIMIT`` (default 1GB) and ``$EDGELOG_THREADS``.
     """
+    memory, cores = memory_limit(), threads()  # checked before anything is created
     tmp = Path(tempfile.mkdtemp(prefix="edgelog-duckdb-"))
     try:
         config: dict[str, Any] = {
-            "memory_limit": os.environ.get("EDGELOG_MEMORY_LIMIT", "1GB"),
+            "memory_limit": memory,
             "temp_directory": str(tmp),
             "preserve_insertion_order": True,
         }
-        threads = os.environ.get("EDGELOG_THREADS")
-        if threads:
-            config["threads"] = int(threads)
+        if cores:
+            config["threads"] = cores
         con = duckdb.connect(str(tmp / "work.duckdb") if on_disk else ":memory:", config=config)
         try:
             con.execute("SET TimeZone = 'UTC'")
             # DuckDB draws a progress bar on stdout for slow queries, even when stdout is no terminal: in a
             # job, stdout is an object the publisher uploads, and must stay small.
             con.execute("SET enable_progress_bar = false")
-            yield Workspace(con, tmp, on_disk)
+            with interruptible(con):
+                yield Workspace(con, tmp, memory, cores, on_disk)
         finally:
             con.close()
     finally:

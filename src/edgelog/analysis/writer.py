@@ -127,8 +127,8 @@ class ResultWriter:
         for sub in (resultdir.REPORTS, resultdir.PARTIALS):
             (out / sub).mkdir()
 
-    def copy(self, con: duckdb.DuckDBPyConnection, sql: str, rel: str) -> None:
-        """Write the result of ``sql`` to table ``rel`` as zstd Parquet and remember its row counts.
+    def copy(self, con: duckdb.DuckDBPyConnection, sql: str, rel: str) -> int:
+        """Write the result of ``sql`` to table ``rel`` as zstd Parquet; remember and return its row count.
 
         One file when it is below the object limit; otherwise the file is cut into parts in row order
         (:meth:`_split`) and the one file removed. :class:`ObjectTooLarge`: one row alone is too big.
@@ -136,10 +136,10 @@ class ResultWriter:
         target = self.out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         with self.clock.phase("write"):
-            rows = _copy(con, sql, target)
+            rows = _copy(con, sql, target)  # ``sql`` runs once: it may read a one-shot stream (user queries)
             if target.stat().st_size < self.max_object_bytes:
                 self.rows[rel] = rows
-                return
+                return rows
             try:
                 self._split(con, target, rel, rows)
             except BaseException:
@@ -147,6 +147,7 @@ class ResultWriter:
                 raise
             finally:
                 target.unlink(missing_ok=True)
+            return rows
 
     def _split(self, con: duckdb.DuckDBPyConnection, whole: Path, rel: str, rows: int) -> None:
         """Cut ``whole`` into parts below the limit: row ranges sized from its bytes per row, halved until
@@ -183,6 +184,19 @@ class ResultWriter:
             scratch.replace(self.out / part)
             self.rows[part] = end - start
             index += 1
+
+    def written_bytes(self, rel: str) -> int:
+        """Bytes written so far to table ``rel``, whole or in parts (a watchdog polls this during a copy)."""
+        target = self.out / rel
+        files = [target, *resultdir.table_files(self.out, rel)]
+        return sum(p.stat().st_size for p in dict.fromkeys(files) if p.exists())
+
+    def discard(self, rel: str) -> None:
+        """Remove whatever a failed copy left of table ``rel``: the manifest never lists half a table."""
+        parts = resultdir.parts_dir(rel) + "/"
+        self.rows = {k: v for k, v in self.rows.items() if k != rel and not k.startswith(parts)}
+        (self.out / rel).unlink(missing_ok=True)
+        shutil.rmtree(self.out / resultdir.parts_dir(rel), ignore_errors=True)
 
     def write_library(
         self,

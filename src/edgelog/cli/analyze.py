@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from edgelog.errors import UsageError
+from edgelog.interrupts import stop_on_signals
 
 if TYPE_CHECKING:  # the analysis (DuckDB) is imported by the commands that run it, not by `edgelog --help`
     from edgelog.analysis import RunResult
@@ -156,7 +157,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         query: Annotated[
             list[Path] | None,
-            typer.Option("--query", "-q", help="Extra SQL file over the `requests` table (repeatable)."),
+            typer.Option(
+                "--query",
+                "-q",
+                help="SQL file with one SELECT over `requests`, run in a sandbox (repeatable).",
+            ),
         ] = None,
         tags: Annotated[
             Path | None, typer.Option(help="YAML tag rules (default: queries/tags.yaml).")
@@ -183,27 +188,28 @@ def register(app: typer.Typer) -> None:
         """Analyse access logs with DuckDB: reports, mergeable partials, quarantined lines and a manifest.
 
         Exit codes: 0 ok, 3 partial (some files or queries failed, see manifest.json), 1 nothing usable,
-        2 bad arguments.
+        2 bad arguments, 130/143 stopped by Ctrl-C/SIGTERM (no manifest written).
 
         Example: [bold]edgelog analyze /var/log/logs_to_process --out /tmp/out --since 2026-11-23T08:00Z[/]
         """
         from edgelog.analysis import analyze
 
         _check_writable(out)
-        result = analyze(
-            inputs,
-            out,
-            fmt=fmt,
-            since=since,
-            until=until,
-            queries=query or (),
-            job_id=job_id,
-            node_id=node_id,
-            execution_id=execution_id,
-            tags=tags,
-            max_object_bytes=max_object_bytes,
-            parse_cache=parse_cache,
-        )
+        with stop_on_signals():
+            result = analyze(
+                inputs,
+                out,
+                fmt=fmt,
+                since=since,
+                until=until,
+                queries=query or (),
+                job_id=job_id,
+                node_id=node_id,
+                execution_id=execution_id,
+                tags=tags,
+                max_object_bytes=max_object_bytes,
+                parse_cache=parse_cache,
+            )
         _summary(result)
         if result.exit_code:
             raise typer.Exit(int(result.exit_code))
@@ -216,14 +222,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Merge per-node results exactly: the same reports analyze would give over all their input files.
 
-        Every input directory's manifest checksums are verified first (exit 4 on a mismatch).
+        Every input directory's checksums, and its manifest's numbers against its tables, are verified first
+        (exit 4 on a mismatch); a directory, run or input file given twice is refused (exit 2).
 
         Example: [bold]edgelog merge results/node-1 results/node-2 --out results/merged[/]
         """
         from edgelog.analysis import merge
 
         _check_writable(out)
-        result = merge(dirs, out, max_object_bytes=max_object_bytes)
+        with stop_on_signals():
+            result = merge(dirs, out, max_object_bytes=max_object_bytes)
         _summary(result)
         if result.exit_code:
             raise typer.Exit(int(result.exit_code))

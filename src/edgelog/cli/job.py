@@ -169,10 +169,11 @@ def submit_cmd(
         ),
     ] = None,
     poll_interval: Annotated[
-        float, typer.Option("--poll-interval", min=0.1, help="Seconds between polls.")
+        float, typer.Option("--poll-interval", min=0.1, max=600, help="Seconds between polls.")
     ] = 2.0,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=1, help="Give up waiting after this many seconds.")
+        float,
+        typer.Option("--timeout", min=1, max=7 * 86400, help="Give up waiting after this many seconds."),
     ] = 3600,
     allow_listed_path: AllowOpt = None,
     bacalhau: Annotated[

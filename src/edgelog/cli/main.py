@@ -17,7 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 
 import edgelog
+from edgelog import interrupts
 from edgelog.errors import EdgelogError
+from edgelog.interrupts import Terminated
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -34,13 +36,21 @@ class EdgelogGroup(typer.core.TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:  # Any: the base class types it with typer's private vendored click
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except Exception as exc:
+                if interrupts.stopping.is_set() and not isinstance(exc, typer.Exit):
+                    raise interrupts.stop_exception() from None  # whatever the interrupt broke
+                raise
         except EdgelogError as exc:
             report_error(exc)
             raise typer.Exit(int(exc.exit_code)) from None
+        except Terminated:
+            err_console.print("terminated")
+            raise typer.Exit(interrupts.EXIT_SIGTERM) from None
         except KeyboardInterrupt:
             err_console.print("interrupted")
-            raise typer.Exit(130) from None
+            raise typer.Exit(interrupts.EXIT_SIGINT) from None
 
 
 app = typer.Typer(

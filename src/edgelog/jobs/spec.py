@@ -12,13 +12,17 @@ from typing import Any
 
 import yaml
 
-from edgelog.errors import UsageError
+from edgelog.analysis.sandbox import QueryRejected, check_query
+from edgelog.errors import ConfigError, UsageError
 from edgelog.jobs.model import JobSpec
 from edgelog.jobs.template import render, variables_used
 from edgelog.jobs.validate import DEFAULT_ALLOW_LIST, load_spec_yaml, validate_job
 from edgelog.settings import package_data_dir
 
 JOBS_DIR_ENV = "EDGELOG_JOBS_DIR"
+
+
+MAX_TEMPLATE_BYTES = 1 << 20  # a job spec template, before its variables are filled in
 
 
 def jobs_dir() -> Path:
@@ -67,6 +71,15 @@ def sql_var(sql_file: Path) -> dict[str, str]:
         raise UsageError(f"cannot read SQL file {sql_file}: {exc.strerror}") from None
     if not data.strip():
         raise UsageError(f"SQL file {sql_file} is empty")
+    try:
+        check_query(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UsageError(f"SQL file {sql_file} is not UTF-8 text") from None
+    except QueryRejected as exc:
+        raise UsageError(
+            f"SQL file {sql_file} is rejected: {exc}",
+            hint="write exactly one SELECT over the requests table (docs/analysis.md)",
+        ) from None
     return {"sql_b64": base64.b64encode(data).decode("ascii")}
 
 
@@ -101,6 +114,14 @@ def render_spec(name_or_file: str | Path, variables: Mapping[str, str]) -> Rende
     """Render a spec's template with ``variables`` and parse the YAML (no model validation)."""
     path = resolve_spec(name_or_file)
     try:
+        size = path.stat().st_size
+        if size > MAX_TEMPLATE_BYTES:
+            raise ConfigError(
+                path,
+                None,
+                f"is larger than {MAX_TEMPLATE_BYTES >> 20} MiB ({size} bytes)",
+                hint="a job spec is a few kilobytes",
+            )
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read job spec {path}: {exc}") from None

@@ -17,11 +17,15 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import yaml
 
-from edgelog.errors import ConfigError, UsageError
+from edgelog.analysis.sandbox import QueryRejected, check_query
+from edgelog.errors import ConfigError, UsageError, shown
 from edgelog.jobs.model import DEFAULT_ALLOW_LIST, canonical_fields, field_value
+
+MAX_SPEC_BYTES = 4 << 20  # the adhoc-query spec carries its SQL (up to 1 MiB) as base64 inside
 
 # The images the compute nodes pull at boot (terraform output pre_pulled_images), as the CLI learns them.
 PRE_PULLED_ENV = "EDGELOG_PRE_PULLED_IMAGES"
@@ -72,7 +76,17 @@ class SpecInvalid(UsageError):
 
 
 def load_spec_yaml(text: str, path: str | Path | None = None) -> dict[str, Any]:
-    """Parse rendered YAML into the job mapping (Bacalhau converts YAML to JSON the same way)."""
+    """Parse rendered YAML into the job mapping (Bacalhau converts YAML to JSON the same way).
+
+    The text is bounded in size; values are shown in messages only through :func:`shown`, since a few
+    hundred bytes of YAML aliases expand to billions of items when formatted whole."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise ConfigError(
+            path,
+            None,
+            f"the rendered job spec is larger than {MAX_SPEC_BYTES >> 20} MiB ({len(text)} characters)",
+            hint="a job spec is a few kilobytes; is a --var value or the --sql file that large?",
+        )
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -173,22 +187,24 @@ class _Checker:
             not isinstance(job_name, str) or not job_name.strip() or "\0" in job_name
         ):
             self.err(
-                "Name", f"must be a non-blank string, got {job_name!r}", hint="omit Name or give a real name"
+                "Name",
+                f"must be a non-blank string, got {shown(job_name)}",
+                hint="omit Name or give a real name",
             )
         jtype = spec.get("Type")
         if jtype is None or jtype == "":
             self.err("Type", "missing job type", hint=f"set Type to one of {', '.join(JOB_TYPES)}")
         elif jtype not in JOB_TYPES:
-            self.err("Type", f"invalid job type {jtype!r}", hint=f"use one of {', '.join(JOB_TYPES)}")
+            self.err("Type", f"invalid job type {shown(jtype)}", hint=f"use one of {', '.join(JOB_TYPES)}")
         for key in ("Namespace",):
             if key in spec and not isinstance(spec[key], str):
                 self.err(
-                    key, f"must be a string, got {spec[key]!r}", hint="quote it, e.g. Namespace: default"
+                    key, f"must be a string, got {shown(spec[key])}", hint="quote it, e.g. Namespace: default"
                 )
         if "Priority" in spec and not _is_int(spec["Priority"]):
             self.err(
                 "Priority",
-                f"must be an integer, got {spec['Priority']!r}",
+                f"must be an integer, got {shown(spec['Priority'])}",
                 hint="write a whole number, e.g. Priority: 0",
             )
         count = spec.get("Count")
@@ -196,7 +212,7 @@ class _Checker:
             if not _is_int(count) or count < 0:
                 self.err(
                     "Count",
-                    f"must be an integer >= 0, got {count!r}",
+                    f"must be an integer >= 0, got {shown(count)}",
                     hint="write a whole number, or remove Count",
                 )
             elif jtype in ("ops", "daemon") and count > 1:
@@ -247,7 +263,11 @@ class _Checker:
             return
         for key, val in value.items():
             if not isinstance(val, str):
-                self.err(f"{field}.{key}", f"must be a string, got {val!r}", hint=f'quote it: {key}: "{val}"')
+                self.err(
+                    f"{field}.{key}",
+                    f"must be a string, got {shown(val)}",
+                    hint=f'quote it: {key}: "{shown(val)}"',
+                )
 
     def constraints(self, value: Any) -> None:
         if value is None:
@@ -288,33 +308,37 @@ class _Checker:
             if not isinstance(values, list):
                 self.err(
                     f"{field}.Values",
-                    f"must be a list of strings, got {values!r}",
+                    f"must be a list of strings, got {shown(values)}",
                     hint="write Values: [a, b]",
                 )
                 values = []
             for j, val in enumerate(values):
                 if not isinstance(val, str):
                     self.err(
-                        f"{field}.Values[{j}]", f"must be a string, got {val!r}", hint=f'quote it: "{val}"'
+                        f"{field}.Values[{j}]",
+                        f"must be a string, got {shown(val)}",
+                        hint=f'quote it: "{shown(val)}"',
                     )
             if not isinstance(op, str) or op not in OPERATORS:
                 hint = f"use one of {', '.join(OPERATORS)} (lower case)"
                 if isinstance(op, str) and op.lower() in OPERATORS:
-                    hint = f"write {op.lower()!r}: operators are Kubernetes selection operators, lower case"
-                self.err(f"{field}.Operator", f"unknown operator {op!r}", hint=hint)
+                    hint = (
+                        f"write {shown(op.lower())}: operators are Kubernetes selection operators, lower case"
+                    )
+                self.err(f"{field}.Operator", f"unknown operator {shown(op)}", hint=hint)
                 continue
             if op in ("in", "notin") and not values:
                 self.err(
                     f"{field}.Values",
-                    f"operator {op!r} needs at least one value",
+                    f"operator {shown(op)} needs at least one value",
                     hint="add Values: [VALUE, ...], or use Operator: exists",
                 )
             elif op in ("exists", "!") and values:
-                self.err(f"{field}.Values", f"operator {op!r} takes no values", hint="remove Values")
+                self.err(f"{field}.Values", f"operator {shown(op)} takes no values", hint="remove Values")
             elif op not in ("in", "notin", "exists", "!") and len(values) != 1:
                 self.err(
                     f"{field}.Values",
-                    f"operator {op!r} needs exactly one value, got {len(values)}",
+                    f"operator {shown(op)} needs exactly one value, got {len(values)}",
                     hint="give exactly one value, or use Operator: in for several",
                 )
             if (
@@ -324,7 +348,7 @@ class _Checker:
             ):
                 self.err(
                     f"{field}.Values",
-                    f"operator {op!r} compares integers, got {values!r}",
+                    f"operator {shown(op)} compares integers, got {shown(values)}",
                     hint='use whole numbers, quoted: Values: ["4"]',
                 )
 
@@ -372,7 +396,9 @@ class _Checker:
             self.err(f"{field}.Type", "engine type is required", hint=f"use one of {', '.join(ENGINES)}")
             return
         if etype.lower() not in ENGINES:
-            self.err(f"{field}.Type", f"unknown engine {etype!r}", hint=f"use one of {', '.join(ENGINES)}")
+            self.err(
+                f"{field}.Type", f"unknown engine {shown(etype)}", hint=f"use one of {', '.join(ENGINES)}"
+            )
             return
         if not isinstance(params, dict):
             self.err(
@@ -395,7 +421,7 @@ class _Checker:
         elif image != image.strip() or " " in image:
             self.err(
                 f"{field}.Params.Image",
-                f"image reference {image!r} contains spaces",
+                f"image reference {shown(image)} contains spaces",
                 hint="remove the spaces (check the --var image value)",
             )
         for key in ("Entrypoint", "Parameters", "EnvironmentVariables"):
@@ -405,7 +431,7 @@ class _Checker:
             ):
                 self.err(
                     f"{field}.Params.{key}",
-                    f"must be a list of strings, got {value!r}",
+                    f"must be a list of strings, got {shown(value)}",
                     hint="quote each item",
                 )
         for i, item in enumerate(p.get("EnvironmentVariables") or []):
@@ -414,7 +440,7 @@ class _Checker:
             ):
                 self.err(
                     f"{field}.Params.EnvironmentVariables[{i}]",
-                    f"{item!r} is not NAME=value",
+                    f"{shown(item)} is not NAME=value",
                     hint="write NAME=value, e.g. TZ=UTC",
                 )
         self.analyze_args(p, f"{field}.Params")
@@ -422,7 +448,7 @@ class _Checker:
         if workdir not in (None, "") and (not isinstance(workdir, str) or not workdir.startswith("/")):
             self.err(
                 f"{field}.Params.WorkingDirectory",
-                f"must be an absolute path, got {workdir!r}",
+                f"must be an absolute path, got {shown(workdir)}",
                 hint="use an absolute path such as /tmp, or remove WorkingDirectory",
             )
 
@@ -491,19 +517,19 @@ class _Checker:
             elif name in names:
                 self.err(
                     f"{field}[{i}].Name",
-                    f"duplicate result path name {name!r}",
+                    f"duplicate result path name {shown(name)}",
                     hint="give each result path its own Name",
                 )
             else:
                 names.add(name)
             if not isinstance(path, str) or not path.startswith("/"):
                 self.err(
-                    f"{field}[{i}].Path", f"must be an absolute path, got {path!r}", hint="e.g. /outputs"
+                    f"{field}[{i}].Path", f"must be an absolute path, got {shown(path)}", hint="e.g. /outputs"
                 )
             elif path in paths:
                 self.err(
                     f"{field}[{i}].Path",
-                    f"duplicate result path {path!r}",
+                    f"duplicate result path {shown(path)}",
                     hint="give each result path its own Path",
                 )
             else:
@@ -529,7 +555,9 @@ class _Checker:
         self.unknown(value, ("Type", "Params"), field, "Publisher")
         if ptype.lower() not in PUBLISHERS:
             self.err(
-                f"{field}.Type", f"unknown publisher {ptype!r}", hint=f"use one of {', '.join(PUBLISHERS)}"
+                f"{field}.Type",
+                f"unknown publisher {shown(ptype)}",
+                hint=f"use one of {', '.join(PUBLISHERS)}",
             )
             return
         params = field_value(value, "Params") or {}
@@ -564,7 +592,9 @@ class _Checker:
             )
         encoding = p.get("Encoding")
         if encoding not in (None, "") and encoding not in S3_ENCODINGS:
-            self.err(f"{field}.Params.Encoding", f"invalid encoding {encoding!r}", hint="use Encoding: plain")
+            self.err(
+                f"{field}.Params.Encoding", f"invalid encoding {shown(encoding)}", hint="use Encoding: plain"
+            )
         elif encoding != "plain":
             # pkg/publisher/s3: anything but plain is one .tar.gz of the whole result, uploaded by
             # aws-sdk-go-v2's manager.Uploader: from 5 MiB on in parts with CRC32 checksum trailers, which GCS
@@ -594,21 +624,22 @@ class _Checker:
                 )
                 self.err(
                     f"{field}.Params.Key",
-                    f"{key!r} has no {{nodeID}} placeholder: edgelog fetch finds each node's results at "
+                    f"{shown(key)} has no {{nodeID}} placeholder: edgelog fetch finds each node's results at "
                     f"<prefix>/{{jobID}}/{{nodeID}}/...{clash}",
                     hint="use Key: <prefix>/{jobID}/{nodeID}/{executionID}",
                 )
             if "{jobID}" not in key and "{executionID}" not in key:
                 self.err(
                     f"{field}.Params.Key",
-                    f"{key!r} has no {{jobID}} placeholder: each run would overwrite the last, and "
+                    f"{shown(key)} has no {{jobID}} placeholder: each run would overwrite the last, and "
                     "edgelog fetch finds results by job ID",
                     hint="use Key: <prefix>/{jobID}/{nodeID}/{executionID}",
                 )
             if encoding in (None, "", "gzip") and key.endswith("/"):
                 self.err(
                     f"{field}.Params.Key",
-                    f"with gzip encoding the publisher appends .tar.gz, so {key!r} uploads '{key}.tar.gz'",
+                    f"with gzip encoding the publisher appends .tar.gz, so {shown(key)} uploads "
+                    f"{shown(key + '.tar.gz')}",
                     hint="drop the trailing '/' (plain encoding adds it itself)",
                 )
             if key.startswith("/"):
@@ -628,7 +659,7 @@ class _Checker:
         ):
             self.err(
                 f"{field}.Params.Endpoint",
-                f"must be an http(s) URL, got {endpoint!r}",
+                f"must be an http(s) URL, got {shown(endpoint)}",
                 hint="e.g. Endpoint: https://storage.googleapis.com",
             )
 
@@ -658,7 +689,7 @@ class _Checker:
             if not isinstance(val, str) or not val:
                 self.err(
                     f"{field}.{name}",
-                    f"env values must be non-empty strings, got {val!r}",
+                    f"env values must be non-empty strings, got {shown(val)}",
                     hint="give it a value, or remove it",
                 )
 
@@ -690,7 +721,7 @@ class _Checker:
                 if alias in aliases:
                     self.err(
                         f"{f}.Alias",
-                        f"duplicate alias {alias!r}",
+                        f"duplicate alias {shown(alias)}",
                         hint="give each input source its own Alias",
                     )
                 aliases.add(alias)
@@ -704,13 +735,13 @@ class _Checker:
                 if not target.startswith("/"):
                     self.err(
                         f"{f}.Target",
-                        f"must be an absolute path, got {target!r}",
+                        f"must be an absolute path, got {shown(target)}",
                         hint="e.g. Target: /inputs",
                     )
                 if target in targets:
                     self.err(
                         f"{f}.Target",
-                        f"duplicate target {target!r}",
+                        f"duplicate target {shown(target)}",
                         hint="mount each input at its own Target",
                     )
                 targets.add(target)
@@ -723,7 +754,7 @@ class _Checker:
             if stype not in SOURCES:
                 self.err(
                     f"{f}.Source.Type",
-                    f"unknown source type {stype!r}",
+                    f"unknown source type {shown(stype)}",
                     hint=f"use one of {', '.join(SOURCES)}",
                 )
                 continue
@@ -740,13 +771,31 @@ class _Checker:
                     )
                 elif ";base64," in url:
                     try:
-                        base64.b64decode(url.split(",", 1)[1], validate=True)
+                        data = base64.b64decode(url.split(",", 1)[1], validate=True)
                     except (binascii.Error, ValueError):
                         self.err(
                             f"{f}.Source.Params.URL",
                             "the data: URL is not valid base64",
                             hint="encode the file with base64 -w0",
                         )
+                    else:
+                        if isinstance(target, str) and target.endswith(".sql"):
+                            self.user_sql(data, f"{f}.Source.Params.URL")
+                elif isinstance(target, str) and target.endswith(".sql"):
+                    self.user_sql(unquote_to_bytes(url.split(",", 1)[1]), f"{f}.Source.Params.URL")
+
+    def user_sql(self, data: bytes, field: str) -> None:
+        """SQL mounted for ``analyze --query`` must be the one query the node's sandbox will accept."""
+        try:
+            check_query(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            self.err(field, "the SQL is not UTF-8 text", hint="save the SQL file as UTF-8")
+        except QueryRejected as exc:
+            self.err(
+                field,
+                f"the inline SQL is rejected: {exc}",
+                hint="write exactly one SELECT over the requests table (docs/analysis.md)",
+            )
 
     def local_source(self, params: Any, field: str) -> None:
         if not isinstance(params, dict):
@@ -765,17 +814,17 @@ class _Checker:
         elif not isinstance(read_write, bool):
             self.err(
                 f"{field}.ReadWrite",
-                f"must be true or false, got {read_write!r}",
+                f"must be true or false, got {shown(read_write)}",
                 hint="write ReadWrite: false",
             )
             read_write = False
         create_as = p.get("CreateAs")
         if create_as not in (None, "") and create_as not in ("dir", "file", "noCreate"):
-            self.err(f"{field}.CreateAs", f"invalid {create_as!r}", hint="use dir, file or noCreate")
+            self.err(f"{field}.CreateAs", f"invalid {shown(create_as)}", hint="use dir, file or noCreate")
         if not isinstance(source, str) or not source.startswith("/"):
             self.err(
                 f"{field}.SourcePath",
-                f"must be an absolute host path, got {source!r}",
+                f"must be an absolute host path, got {shown(source)}",
                 hint="e.g. SourcePath: /var/log/logs_to_process",
             )
             return
@@ -820,15 +869,19 @@ class _Checker:
         cpu = r.get("CPU")
         if cpu not in (None, "") and not (isinstance(cpu, str) and _CPU.match(cpu)):
             self.err(
-                f"{field}.CPU", f"invalid CPU {cpu!r}", hint='use a quoted Kubernetes quantity: "500m" or "1"'
+                f"{field}.CPU",
+                f"invalid CPU {shown(cpu)}",
+                hint='use a quoted Kubernetes quantity: "500m" or "1"',
             )
         for key in ("Memory", "Disk"):
             val = r.get(key)
             if val not in (None, "") and not (isinstance(val, str) and _BYTES.match(val)):
-                self.err(f"{field}.{key}", f"invalid size {val!r}", hint="use e.g. 512Mb, 1Gb or 1Gi")
+                self.err(f"{field}.{key}", f"invalid size {shown(val)}", hint="use e.g. 512Mb, 1Gb or 1Gi")
         gpu = r.get("GPU")
         if gpu not in (None, "") and not (isinstance(gpu, str) and gpu.isdigit()):
-            self.err(f"{field}.GPU", f"must be an unsigned integer string, got {gpu!r}", hint='e.g. GPU: "1"')
+            self.err(
+                f"{field}.GPU", f"must be an unsigned integer string, got {shown(gpu)}", hint='e.g. GPU: "1"'
+            )
 
     def network(self, value: Any, field: str) -> None:
         if value is None:
@@ -843,7 +896,9 @@ class _Checker:
         )
         if canonical is None:
             self.err(
-                f"{field}.Type", f"unknown network type {ntype!r}", hint=f"use one of {', '.join(NETWORKS)}"
+                f"{field}.Type",
+                f"unknown network type {shown(ntype)}",
+                hint=f"use one of {', '.join(NETWORKS)}",
             )
             return
         if field_value(value, "Domains") and canonical != "HTTP":
@@ -876,7 +931,9 @@ class _Checker:
         for key, val in t.items():
             if not _is_int(val) or val < 0:
                 self.err(
-                    f"{field}.{key}", f"must be whole seconds >= 0, got {val!r}", hint="e.g. 1800 (not '30m')"
+                    f"{field}.{key}",
+                    f"must be whole seconds >= 0, got {shown(val)}",
+                    hint="e.g. 1800 (not '30m')",
                 )
                 ok = False
         if ok:
@@ -932,7 +989,7 @@ def image_problem(path: str | Path | None, image: str, pre_pulled: Sequence[str]
         return ConfigError(
             path,
             field,
-            f"{image!r} is not one of the images the nodes pre-pull ({', '.join(pre_pulled)}): Bacalhau "
+            f"{shown(image)} is not one of the images the nodes pre-pull ({', '.join(pre_pulled)}): Bacalhau "
             "cannot pull it from a private registry, so every execution would fail",
             hint=fix,
         )
@@ -943,7 +1000,7 @@ def image_problem(path: str | Path | None, image: str, pre_pulled: Sequence[str]
     return ConfigError(
         path,
         field,
-        f"{image!r} is not the job image the nodes pre-pull by default "
+        f"{shown(image)} is not the job image the nodes pre-pull by default "
         f"(REGISTRY/{JOB_IMAGE_NAME}:{__version__}, built from jobs/Dockerfile): Bacalhau cannot pull "
         "another image from a private registry, so every execution would fail",
         hint=fix,

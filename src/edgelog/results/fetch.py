@@ -432,6 +432,19 @@ def _stderr_tail(work: _Work) -> str:
     return f": {lines[-1][:200]}" if lines else ""
 
 
+def _cross_check(work: _Work) -> None:
+    """A node's manifest numbers must agree with its own (verified) tables, or the node is corrupt: its
+    checksums only prove the files are the ones that manifest lists, not that the manifest is true."""
+    from edgelog.analysis.merger import totals_problems
+
+    if work.status is not None or work.manifest is None or work.manifest.status not in USABLE:
+        return
+    problems = totals_problems(work.root / OUTPUTS, work.manifest)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        work.fail("corrupt", f"the manifest does not match its own tables: {problems[0]}{more}")
+
+
 def _decide(work: _Work) -> None:
     """The execution's final status once everything it needs is downloaded and checked."""
     if work.status is not None:
@@ -635,6 +648,7 @@ def _fetch(
         fetcher.run(second)
 
     for work in works:
+        _cross_check(work)
         _decide(work)
         if work.execution.encoding == "plain":
             _prune_plain(work)
@@ -759,13 +773,14 @@ def _ts(execution: Execution) -> float:
 def _merge(result: FetchResult, usable: list[NodeResult]) -> None:
     """Merge into a temporary directory, then swap it in, so a failed merge never leaves a half result."""
     from edgelog.analysis import merge as merge_dirs
+    from edgelog.analysis.merger import merged_problems, totals_problems
 
     final = result.out_dir / resultdir.FETCH_MERGED
     tmp = result.out_dir / f".merged.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    dirs = [n.outputs_dir for n in usable if n.outputs_dir is not None]
+    parts = [(n.outputs_dir, n.manifest) for n in usable if n.outputs_dir is not None and n.manifest]
     try:
-        run = merge_dirs(dirs, tmp)
+        run = merge_dirs([d for d, _ in parts], tmp)
     except EdgelogError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         result.problems.append(f"merge failed: {exc.message}")
@@ -775,6 +790,12 @@ def _merge(result: FetchResult, usable: list[NodeResult]) -> None:
     if result.merge_status == "failed" or not (tmp / resultdir.MANIFEST).is_file():
         result.problems.append("merge produced no result")
         result.merge_status = "failed"
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    problems = totals_problems(tmp, run.manifest) + merged_problems(run.manifest, parts)
+    if problems:  # every node added up, so the merge itself went wrong: nothing merged can be trusted
+        result.problems.append(f"the merged result does not add up: {'; '.join(problems[:3])}")
+        result.merge_status = "corrupt"
         shutil.rmtree(tmp, ignore_errors=True)
         return
     old = result.out_dir / f".merged.old-{os.getpid()}"
@@ -788,7 +809,7 @@ def _merge(result: FetchResult, usable: list[NodeResult]) -> None:
 def _verdict(result: FetchResult, *, merged: bool) -> None:
     statuses = [n.status for n in result.nodes]
     usable = [s for s in statuses if s in USABLE]
-    corrupt = "corrupt" in statuses
+    corrupt = "corrupt" in statuses or result.merge_status == "corrupt"
     if merged and result.merged_dir is None:
         result.exit_code = ExitCode.INTEGRITY if corrupt else ExitCode.FAILED
         result.status, result.partial = "failed", True

@@ -138,8 +138,12 @@ def load_result(result_dir: str | Path, *, verify: bool = True) -> ResultData:
     root = Path(result_dir).expanduser()
     data = ResultData(dir=root, manifest=resultdir.read(root))
     if verify:
+        from edgelog.analysis.merger import totals_problems
+
         data.integrity_problems = data.manifest.verify(root)
         data.verified_files = len(data.manifest.outputs) - len(data.integrity_problems)
+        if not data.integrity_problems:  # the files are the manifest's: are its numbers theirs too?
+            data.integrity_problems = totals_problems(root, data.manifest)
 
     con = duckdb.connect()
     try:

@@ -1,0 +1,133 @@
+"""Ctrl-C and SIGTERM stop a run within a second, even in the middle of a long DuckDB query.
+
+Python runs signal handlers only between bytecodes of the main thread, and a DuckDB query is one long call
+into C++, so a handler alone waits for the query to finish (minutes, or forever). Inside
+:func:`stop_on_signals` the C-level handler also writes the signal number to a wakeup pipe; a watcher thread
+reads it, sets :data:`stopping` and interrupts every connection registered with :func:`interruptible`. The
+query returns with an error at once, and the Python handler then raises :class:`KeyboardInterrupt` (SIGINT) or
+:class:`Terminated` (SIGTERM), which unwinds the run through its ``finally`` blocks (temp files removed, no
+manifest written: the results directory never claims to be complete).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Protocol
+
+EXIT_SIGINT = 130  # 128 + SIGINT, what shells report for Ctrl-C
+EXIT_SIGTERM = 143  # 128 + SIGTERM
+
+stopping = threading.Event()
+"""Set once SIGINT or SIGTERM arrived: loops in worker threads (hashing) stop at their next step."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (``docker stop``, Bacalhau cancelling an execution, ``kill``)."""
+
+
+class Interruptible(Protocol):
+    def interrupt(self) -> None: ...
+
+
+_lock = threading.Lock()
+_live: set[Interruptible] = set()
+_received: list[int] = []  # the stop signals that arrived, in order
+
+
+@contextmanager
+def interruptible(con: Interruptible) -> Iterator[None]:
+    """Interrupt ``con``'s running query when a stop signal arrives while the block runs."""
+    with _lock:
+        _live.add(con)
+    if stopping.is_set():
+        con.interrupt()
+    try:
+        yield
+    finally:
+        with _lock:
+            _live.discard(con)
+
+
+def check() -> None:
+    """Raise the stop signal's exception if one arrived.
+
+    Code that catches a DuckDB error calls this first: an interrupted query surfaces as an ordinary error
+    (a ``RuntimeError`` from some DuckDB calls), and the Python-level handler may not have run yet.
+    """
+    if stopping.is_set():
+        raise stop_exception()
+
+
+def stop_exception() -> KeyboardInterrupt:
+    """The exception that stands for the stop signal received (SIGTERM: :class:`Terminated`)."""
+    if signal.SIGTERM in _received:
+        return Terminated("terminated by SIGTERM")
+    return KeyboardInterrupt()
+
+
+def interrupt_all() -> None:
+    """Stop every registered connection's query now and tell worker loops to stop."""
+    stopping.set()
+    with _lock:
+        live = list(_live)
+    for con in live:
+        with contextlib.suppress(Exception):  # a connection closed meanwhile has nothing left to stop
+            con.interrupt()
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    """The Python-level handler: record the signal (DuckDB's own signal check may swallow the exception this
+    raises, so :func:`check` must still see it) and raise."""
+    _received.append(signum)
+    stopping.set()
+    raise stop_exception()
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Make SIGINT and SIGTERM stop the block within a second (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping.clear()
+    _received.clear()
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    old_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    old_term = signal.signal(signal.SIGTERM, _stop)
+    old_int = signal.getsignal(signal.SIGINT)
+    if old_int is signal.default_int_handler:  # SIGINT ignored (a background job) stays ignored
+        signal.signal(signal.SIGINT, _stop)
+    watched = {int(signal.SIGINT), int(signal.SIGTERM)}
+
+    def watch() -> None:
+        while True:
+            try:
+                data = os.read(read_fd, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            signals = watched & set(data)
+            if signals:
+                _received.extend(sorted(signals))
+                interrupt_all()
+
+    watcher = threading.Thread(target=watch, name="edgelog-signals", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        if old_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, old_int)
+        signal.set_wakeup_fd(old_fd)
+        os.close(write_fd)  # the watcher reads EOF and ends
+        watcher.join(timeout=1)
+        os.close(read_fd)

@@ -1,0 +1,191 @@
+"""The merge refuses double counting, and a manifest's numbers must agree with the tables they describe.
+
+A results directory's checksums only prove the files are the ones its manifest lists; the manifest itself is
+just JSON that anyone with the directory can edit. So ``merge`` (and everything that reads a results
+directory through it: fetch, report) also checks that the manifest's totals add up from its inputs, that
+``partials/files.parquet`` holds exactly the manifest's per-file counts, that ``quarantine.parquet`` has one
+row per quarantined line, that the summary report agrees, and that every listed row count is the Parquet's.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support.results import forge_result
+from typer.testing import CliRunner
+
+from edgelog import resultdir
+from edgelog.analysis import analyze, merge
+from edgelog.analysis.merger import merged_problems, totals_problems
+from edgelog.cli.main import app
+from edgelog.errors import ExitCode, IntegrityError, UsageError
+
+runner = CliRunner()
+LINE = '10.0.{n}.{i} - - [23/Nov/2026:08:00:0{s} +0000] "GET /p{i} HTTP/1.1" {status} 5 "-" "curl/8.5.0"'
+
+
+def node_logs(root: Path, node: str, n: int, *, garbage: int = 1) -> Path:
+    d = root / f"in-{node}"
+    d.mkdir(parents=True)
+    lines = [LINE.format(n=n, i=i, s=i % 10, status=200 if i % 3 else 404) for i in range(20)]
+    lines += ["not an access log line"] * garbage
+    (d / f"access-{node}-20261123T080500Z.log").write_text("\n".join(lines) + "\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("nodes")
+    out = {}
+    for k, node in enumerate(("n1", "n2")):
+        out[node] = analyze([node_logs(root, node, k)], root / f"out-{node}", node_id=node).out
+    return out
+
+
+def copy_result(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest)
+    return dest
+
+
+def test_merging_the_same_result_twice_is_refused(results: dict[str, Path], tmp_path: Path) -> None:
+    a = results["n1"]
+    cli = runner.invoke(app, ["merge", str(a), str(a), "--out", str(tmp_path / "m")])
+    assert cli.exit_code == ExitCode.USAGE, cli.output
+    assert "twice" in cli.output and str(a) in cli.output
+    assert not (tmp_path / "m" / "manifest.json").exists()
+
+
+def test_a_copy_of_the_same_run_is_refused(results: dict[str, Path], tmp_path: Path) -> None:
+    a = results["n1"]
+    copy = copy_result(a, tmp_path / "copy-of-n1")
+    with pytest.raises(UsageError, match="same run") as err:
+        merge([a, results["n2"], copy], tmp_path / "m")
+    assert str(copy) in str(err.value) and err.value.exit_code == ExitCode.USAGE
+
+
+def test_two_results_sharing_an_input_file_are_refused(results: dict[str, Path], tmp_path: Path) -> None:
+    # The same log analysed again as another node: every line would count twice.
+    again = analyze([results["n1"].parent / "in-n1"], tmp_path / "again", node_id="n9").out
+    cli = runner.invoke(app, ["merge", str(results["n1"]), str(again), "--out", str(tmp_path / "m")])
+    assert cli.exit_code == ExitCode.USAGE, cli.output
+    assert "access-n1-20261123T080500Z.log" in cli.output and "sha256" in cli.output
+
+
+def test_a_merge_and_one_of_its_parts_are_refused(results: dict[str, Path], tmp_path: Path) -> None:
+    both = merge([results["n1"], results["n2"]], tmp_path / "both").out
+    with pytest.raises(UsageError, match=r"access-n2-20261123T080500Z\.log"):
+        merge([both, results["n2"]], tmp_path / "m")
+
+
+def test_the_same_rotated_file_read_twice_at_different_sizes_is_refused(tmp_path: Path) -> None:
+    # A node's rotated file analysed while it was still being copied, and again once complete: the sha256s
+    # differ, but the first run's lines are all in the second, so the merge would count them twice.
+    d = node_logs(tmp_path, "n1", 0)
+    early = analyze([d], tmp_path / "early", node_id="n1").out
+    log = d / "access-n1-20261123T080500Z.log"
+    log.write_text(log.read_text() + LINE.format(n=0, i=99, s=9, status=200) + "\n")
+    late = analyze([d], tmp_path / "late", node_id="n1").out
+    cli = runner.invoke(app, ["merge", str(early), str(late), "--out", str(tmp_path / "m")])
+    assert cli.exit_code == ExitCode.USAGE, cli.output
+    assert "access-n1-20261123T080500Z.log" in cli.output and "node n1" in cli.output
+    assert not (tmp_path / "m" / "manifest.json").exists()
+
+
+def test_a_node_analysed_in_two_runs_over_different_files_merges(tmp_path: Path) -> None:
+    d1 = node_logs(tmp_path / "first", "n1", 0)
+    d2 = tmp_path / "second"
+    d2.mkdir()
+    (d2 / "access-n1-20261123T081000Z.log").write_text(LINE.format(n=0, i=7, s=1, status=200) + "\n")
+    runs = [analyze([d], tmp_path / f"out-{k}", node_id="n1").out for k, d in enumerate((d1, d2))]
+    assert merge(runs, tmp_path / "m").manifest.totals.lines_read == 22
+
+
+def test_empty_files_on_two_nodes_are_not_duplicates(tmp_path: Path) -> None:
+    outs = []
+    for k, node in enumerate(("e1", "e2")):
+        d = node_logs(tmp_path, node, k)
+        (d / f"access-{node}-20261123T081000Z.log").write_bytes(b"")  # an idle node rotates empty files
+        outs.append(analyze([d], tmp_path / f"out-{node}", node_id=node).out)
+    assert merge(outs, tmp_path / "m").exit_code == ExitCode.OK
+
+
+FORGERIES: list[tuple[str, Callable[[dict], None], dict[str, str] | None, str]] = [
+    (
+        "totals edited",
+        lambda m: m["totals"].update(lines_read=m["totals"]["lines_read"] + 1000),
+        None,
+        "totals",
+    ),
+    (
+        "inputs and totals edited together",
+        lambda m: (
+            m["inputs"][0].update(lines_parsed=m["inputs"][0]["lines_parsed"] + 5),
+            m["totals"].update(lines_parsed=m["totals"]["lines_parsed"] + 5),
+        ),
+        None,
+        "files.parquet",
+    ),
+    (
+        "quarantine rows dropped",
+        lambda m: None,
+        {"quarantine.parquet": "SELECT * FROM {t} LIMIT 0"},
+        "quarantine",
+    ),
+    (
+        "summary doctored",
+        lambda m: None,
+        {"reports/summary.parquet": "SELECT * REPLACE (total_lines * 2 AS total_lines) FROM {t}"},
+        "summary",
+    ),
+    (
+        "files partial doctored",
+        lambda m: None,
+        {"partials/files.parquet": "SELECT * REPLACE (lines_read + 1 AS lines_read) FROM {t}"},
+        "files.parquet",
+    ),
+    (
+        "row count edited",
+        lambda m: next(o for o in m["outputs"] if o["path"] == "reports/status_codes.parquet").update(
+            rows=99
+        ),
+        None,
+        "rows",
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "edit", "rewrite", "named"), FORGERIES, ids=[f[0] for f in FORGERIES])
+def test_manifest_numbers_must_match_the_tables(
+    results: dict[str, Path],
+    tmp_path: Path,
+    label: str,
+    edit: Callable[[dict], None],
+    rewrite: dict[str, str] | None,
+    named: str,
+) -> None:
+    forged = copy_result(results["n1"], tmp_path / "forged")
+    forge_result(forged, edit, rewrite=rewrite)
+    problems = totals_problems(forged, resultdir.read(forged))
+    assert problems and any(named in p for p in problems), problems
+    with pytest.raises(IntegrityError, match=named):
+        merge([forged, results["n2"]], tmp_path / "m")
+    cli = runner.invoke(app, ["merge", str(forged), "--out", str(tmp_path / "m2")])
+    assert cli.exit_code == ExitCode.INTEGRITY and named in cli.output
+    report = runner.invoke(app, ["report", str(forged), "--quiet"])
+    assert report.exit_code == ExitCode.INTEGRITY and named in report.output
+
+
+def test_genuine_results_add_up(results: dict[str, Path], tmp_path: Path) -> None:
+    for d in results.values():
+        assert totals_problems(d, resultdir.read(d)) == []
+    merged = merge(list(results.values()), tmp_path / "m").out
+    assert totals_problems(merged, resultdir.read(merged)) == []
+    parts = [(d, resultdir.read(d)) for d in results.values()]
+    assert merged_problems(resultdir.read(merged), parts) == []
+    # told it was made from n1 alone, the same merge names a result it was not given and adds up too much
+    named, summed = merged_problems(resultdir.read(merged), parts[:1])
+    assert "1 result(s) it was not given" in named
+    assert "not the sum of its parts' totals" in summed and "lines_read 42 != 21" in summed

@@ -1,0 +1,279 @@
+"""User SQL (``--query`` and the adhoc-query job) runs in a sandbox that can read only ``requests``.
+
+Each attack below ran on the old code (a ``COPY (<sql>) TO ...`` wrapper on the workspace connection with
+external access on) and either published a host file, wrote a file anywhere, or changed the run. Now each one
+is refused: by the statement check (one query only, DuckDB's own parser) or by the locked, read-only sandbox.
+Either way the library reports are still written, the query is named as failed, and the exit code is 3.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from edgelog import __version__, resultdir
+from edgelog.analysis import RunResult, analyze
+from edgelog.analysis.sandbox import QueryRejected, check_query
+from edgelog.cli.main import app
+from edgelog.errors import ExitCode
+from edgelog.resultdir import QueryEntry
+
+runner = CliRunner()
+
+LINE = '10.0.0.{i} - - [23/Nov/2026:08:00:0{s} +0000] "GET /p{i} HTTP/1.1" 200 5 "-" "curl/8.5.0"'
+
+
+def write_logs(d: Path) -> Path:
+    d.mkdir()
+    (d / "access.log").write_text("".join(LINE.format(i=i, s=i % 10) + "\n" for i in range(1, 6)))
+    return d
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    return write_logs(tmp_path / "in")
+
+
+def check_failed_query(result_dir: Path, result: RunResult, entry: QueryEntry, query_file: Path) -> None:
+    """What every rejected or failed query must leave behind: the library complete and verified, the query
+    named as failed with its file, no table of it, exit code 3."""
+    assert (result_dir / resultdir.report_table("summary")).is_file()
+    assert resultdir.verify(result_dir) == []
+    assert result.exit_code == ExitCode.PARTIAL and result.status == "partial"
+    assert not (result_dir / resultdir.query_table(entry.name)).exists()
+    assert resultdir.query_table(entry.name) not in {o.path for o in result.manifest.outputs}
+    assert entry.error and str(query_file) in entry.error
+
+
+def run_query(logs: Path, tmp_path: Path, sql: str, name: str = "user") -> tuple[QueryEntry, Path]:
+    """Analyse ``logs`` with one --query; a failed query is checked with :func:`check_failed_query`."""
+    q = tmp_path / f"{name}.sql"
+    q.write_text(sql)
+    out = tmp_path / f"out-{name}"
+    result = analyze([logs], out, queries=[q])
+    entry = next(e for e in result.manifest.queries if e.kind == "user")
+    if entry.status == "failed":
+        check_failed_query(out, result, entry, q)
+    else:
+        assert resultdir.verify(out) == []
+    return entry, out
+
+
+def rows(path: Path) -> list[tuple]:
+    return duckdb.sql(f"SELECT * FROM read_parquet('{path}')").fetchall()
+
+
+READ_ATTACKS = [
+    ("SELECT * FROM read_csv('/etc/passwd', columns={'l': 'VARCHAR'}, delim='\\x01')", "disabled"),
+    ("SELECT * FROM read_text('/etc/passwd')", "disabled"),
+    ("SELECT * FROM read_blob('/etc/hostname')", "disabled"),
+    ("SELECT * FROM glob('/etc/*')", "disabled"),
+    ("SELECT getenv('HOME') AS home", "getenv"),
+    ("SELECT * FROM '/etc/passwd'", "does not exist"),
+    ("SELECT * FROM requests, read_json('/etc/passwd')", "disabled"),
+    # a CTE that hides a table function
+    ("WITH x AS (SELECT * FROM read_text('/etc/passwd')) SELECT * FROM x", "disabled"),
+    ("SELECT * FROM query('SELECT * FROM read_text(''/etc/hostname'')')", "disabled"),
+    # the workspace's own tables are not there
+    ("SELECT count(*) FROM parsed", "parsed"),
+    ("SELECT count(*) FROM quarantine", "quarantine"),
+]
+
+STATEMENT_ATTACKS = [
+    ("ATTACH '/tmp/edgelog-attack.duckdb' AS x", "ATTACH statement"),
+    ("INSTALL httpfs", "LOAD statement"),
+    ("LOAD parquet", "LOAD statement"),
+    ("SET enable_external_access = true", "SET statement"),
+    ("SET lock_configuration = false", "SET statement"),
+    ("PRAGMA enable_profiling", "PRAGMA statement"),
+    ("EXPORT DATABASE '{tmp}/export'", "EXPORT statement"),
+    ("COPY (SELECT * FROM requests) TO '{tmp}/copied.csv'", "COPY statement"),
+    ("CREATE TABLE t AS SELECT 1", "CREATE statement"),
+    ("EXPLAIN SELECT 1", "EXPLAIN statement"),
+    ("CALL pragma_version()", "CALL statement"),
+    ("SELECT count(*) FROM requests; COPY requests TO '{tmp}/second.csv'", "2 statements"),
+    ("SELECT 1 AS a; SELECT 2 AS b", "2 statements"),
+    # the comment trick: a statement hidden behind a block comment is still a second statement
+    ("SELECT count(*) FROM requests /* ; */ ; ATTACH ':memory:' AS m", "2 statements"),
+    ("/* SELECT 1 */ ATTACH ':memory:' AS m", "ATTACH statement"),
+    # the old wrapper escape: close the COPY's parenthesis, write anywhere, reopen one
+    ("SELECT 42) TO '{tmp}/escaped.csv' (FORMAT csv); COPY (SELECT 1", "does not parse"),
+    ("-- nothing but a comment\n", "no statement"),
+]
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, QueryEntry]]:
+    """One analyze run with every attack as its own --query file; each query's manifest entry by SQL."""
+    root = tmp_path_factory.mktemp("attacks")
+    logs = write_logs(root / "in")
+    files = {}
+    for i, (sql, _) in enumerate(READ_ATTACKS + STATEMENT_ATTACKS):
+        q = root / f"attack_{i:02d}.sql"
+        q.write_text(sql.replace("{tmp}", str(root)))
+        files[sql] = q
+    out = root / "out"
+    result = analyze([logs], out, queries=list(files.values()))
+    entries = {e.file: e for e in result.manifest.queries if e.kind == "user"}
+    by_sql = {sql: entries[str(q)] for sql, q in files.items()}
+    for sql, q in files.items():
+        if by_sql[sql].status == "failed":
+            check_failed_query(out, result, by_sql[sql], q)
+    return root, by_sql
+
+
+@pytest.mark.parametrize(("sql", "why"), READ_ATTACKS)
+def test_reading_anything_but_requests_fails(
+    attacked: tuple[Path, dict[str, QueryEntry]], sql: str, why: str
+) -> None:
+    entry = attacked[1][sql]
+    assert entry.status == "failed"
+    assert entry.error and why in entry.error
+
+
+def test_reading_the_output_directory_fails(logs: Path, tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    analyze([logs], first)
+    entry, _ = run_query(logs, tmp_path, f"SELECT * FROM read_parquet('{first}/reports/*.parquet')")
+    assert entry.status == "failed" and "disabled" in entry.error
+
+
+@pytest.mark.parametrize(("sql", "why"), STATEMENT_ATTACKS)
+def test_anything_but_one_query_is_rejected_before_it_runs(
+    attacked: tuple[Path, dict[str, QueryEntry]], sql: str, why: str
+) -> None:
+    root, entries = attacked
+    entry = entries[sql]
+    assert entry.status == "failed"
+    assert entry.error and "rejected" in entry.error and why in entry.error
+    for leftover in ("export", "copied.csv", "second.csv", "escaped.csv"):
+        assert not (root / leftover).exists()
+    assert not Path("/tmp/edgelog-attack.duckdb").exists()
+
+
+def test_the_old_escape_cannot_overwrite_reports(logs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out-user"
+    target = out / "reports" / "summary.parquet"
+    entry, _ = run_query(
+        logs, tmp_path, f"SELECT 42) TO '{target}' (FORMAT csv); COPY (SELECT 1 AS total_lines"
+    )
+    assert entry.status == "failed"
+    assert rows(target)[0][0] == 5  # still the real summary: 5 lines
+
+
+def test_settings_leak_no_paths_or_environment(
+    logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EDGELOG_TEST_SECRET", "s3cr3t-value-from-the-environment")
+    entry, out = run_query(
+        logs,
+        tmp_path,
+        "SELECT name, coalesce(value, '') AS value FROM duckdb_settings() "
+        "UNION ALL SELECT 'db', coalesce(path, '') FROM duckdb_databases() "
+        "UNION ALL SELECT 'table', table_name FROM duckdb_tables()",
+    )
+    assert entry.status == "ok", entry.error
+    found = rows(out / resultdir.query_table("user"))
+    text = "\n".join(f"{n}={v}" for n, v in found)
+    for secret in ("s3cr3t-value-from-the-environment", str(tmp_path), str(Path.home())):
+        assert secret not in text
+    assert [v for n, v in found if n == "table"] == ["requests"]
+    settings = dict(found)
+    assert settings["enable_external_access"] == "false" and settings["lock_configuration"] == "true"
+
+
+def test_a_good_query_reads_requests(logs: Path, tmp_path: Path) -> None:
+    entry, out = run_query(
+        logs, tmp_path, "-- per path\nWITH r AS (SELECT path FROM requests)\nSELECT count(*) AS n FROM r;\n"
+    )
+    assert entry.status == "ok", entry.error
+    assert rows(out / resultdir.query_table("user")) == [(5,)]
+
+
+def test_run_time_is_bounded(logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDGELOG_QUERY_TIMEOUT", "1")
+    t0 = time.monotonic()
+    entry, _ = run_query(
+        logs, tmp_path, "SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3 AND hash(i) % 5 = 1"
+    )
+    assert time.monotonic() - t0 < 30
+    assert entry.status == "failed" and "1 s" in entry.error and "time" in entry.error
+
+
+def test_result_rows_are_bounded(logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDGELOG_QUERY_MAX_ROWS", "10")
+    entry, _ = run_query(logs, tmp_path, "SELECT * FROM range(11)")
+    assert entry.status == "failed" and "more than 10 rows" in entry.error
+    entry, out = run_query(logs, tmp_path, "SELECT * FROM range(10)", name="ten")
+    assert entry.status == "ok" and len(rows(out / resultdir.query_table("ten"))) == 10
+
+
+def test_result_bytes_are_bounded(logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDGELOG_QUERY_MAX_BYTES", str(1 << 20))
+    t0 = time.monotonic()
+    entry, _ = run_query(
+        logs, tmp_path, "SELECT i, md5(i::VARCHAR) || repeat('x', 10000) AS s FROM range(1000000) t(i)"
+    )
+    assert time.monotonic() - t0 < 60
+    assert entry.status == "failed" and "MiB" in entry.error
+
+
+def test_cli_names_the_rejected_query_and_exits_3(logs: Path, tmp_path: Path) -> None:
+    q = tmp_path / "evil.sql"
+    q.write_text("SELECT 1; SELECT 2")
+    cli = runner.invoke(app, ["analyze", str(logs), "--out", str(tmp_path / "o"), "--query", str(q)])
+    assert cli.exit_code == ExitCode.PARTIAL
+    assert "evil.sql" in cli.output and "2 statements" in cli.output and "Traceback" not in cli.output
+
+
+def test_check_query_accepts_queries_in_any_spelling() -> None:
+    for sql in (
+        "SELECT 1",
+        "select 1;",
+        "FROM requests",
+        "VALUES (1)",
+        "WITH a AS (SELECT 1) SELECT * FROM a",
+        "SELECT 1; -- trailing comment",
+        "DESCRIBE requests",
+    ):
+        assert check_query(sql).type == duckdb.StatementType.SELECT
+    with pytest.raises(QueryRejected, match="larger than"):
+        check_query("SELECT '" + "x" * (2 << 20) + "'")
+
+
+def _adhoc(sql: str) -> list[str]:
+    return [
+        "job",
+        "validate",
+        "adhoc-query",
+        "-V",
+        "bucket=b",
+        "-V",
+        f"image=us-east1-docker.pkg.dev/p/edgelog/edgelog-job:{__version__}",
+        "-V",
+        f"sql_b64={base64.b64encode(sql.encode()).decode()}",
+    ]
+
+
+def test_job_validate_rejects_inline_sql_that_is_not_one_query() -> None:
+    bad = runner.invoke(app, _adhoc("SELECT 1; COPY (SELECT 1) TO '/tmp/x.csv'"))
+    assert bad.exit_code == ExitCode.USAGE, bad.output
+    assert "2 statements" in bad.output and "Traceback" not in bad.output
+    attach = runner.invoke(app, _adhoc("ATTACH '/tmp/x.duckdb'"))
+    assert attach.exit_code == ExitCode.USAGE and "ATTACH" in attach.output
+    good = runner.invoke(app, _adhoc("SELECT status, count(*) FROM requests GROUP BY 1"))
+    assert good.exit_code == 0, good.output
+
+
+def test_job_render_sql_file_is_checked(tmp_path: Path) -> None:
+    q = tmp_path / "q.sql"
+    q.write_text("PRAGMA version")
+    cli = runner.invoke(
+        app, ["job", "render", "adhoc-query", "--sql", str(q), "-V", "bucket=b", "-V", "image=i"]
+    )
+    assert cli.exit_code == ExitCode.USAGE and "PRAGMA" in cli.output and "q.sql" in cli.output
