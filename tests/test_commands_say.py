@@ -53,20 +53,21 @@ def test_analyze_and_merge_out_an_existing_file_is_a_usage_error(tmp_path: Path)
 # -- inputs that are not analysable -----------------------------------------------------------------------
 
 
-def _app_and_error_logs(d: Path) -> None:
+def _unanalysed_streams(d: Path) -> None:
+    """Rotated files of streams analyze does not read (it reads access, error and app)."""
     d.mkdir(parents=True, exist_ok=True)
-    (d / "app-n1-20261123T080500Z.log").write_text("2026-11-23T08:00:00Z INFO started\n")
-    (d / "error-n1-20261123T080500Z.log").write_text("2026/11/23 08:00:00 [error] 1#1: oops\n")
+    (d / "audit-n1-20261123T080500Z.log").write_text("2026-11-23T08:00:00Z login ok\n")
+    (d / "debug-n1-20261123T080500Z.log").write_text("2026/11/23 08:00:00 [debug] 1#1: hello\n")
 
 
 def test_only_unanalysable_inputs_say_what_was_skipped_and_fail(tmp_path: Path) -> None:
     logs = tmp_path / "in"
-    _app_and_error_logs(logs)
+    _unanalysed_streams(logs)
     result = runner.invoke(app, ["analyze", str(logs), "--out", str(tmp_path / "out")])
     assert result.exit_code == ExitCode.FAILED, result.output
     text = " ".join(result.output.split())
     assert "analyze ok" not in text
-    assert "app-n1-20261123T080500Z.log" in text and "error-n1-20261123T080500Z.log" in text
+    assert "audit-n1-20261123T080500Z.log" in text and "debug-n1-20261123T080500Z.log" in text
     assert "skipped 2 files" in text and "log stream is not analysed" in text
     assert "no analysable input" in text
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
@@ -76,13 +77,13 @@ def test_only_unanalysable_inputs_say_what_was_skipped_and_fail(tmp_path: Path) 
 
 def test_skipped_files_next_to_access_logs_are_listed_but_do_not_fail(tmp_path: Path) -> None:
     logs = tmp_path / "in"
-    _app_and_error_logs(logs)
+    _unanalysed_streams(logs)
     (logs / "access-n1-20261123T080500Z.log").write_text(LINE + "\n")
     result = runner.invoke(app, ["analyze", str(logs), "--out", str(tmp_path / "out")])
     assert result.exit_code == ExitCode.OK, result.output
     text = " ".join(result.output.split())
     assert (
-        "analyze ok: 1 files" in text and "skipped 2 files" in text and "app-n1-20261123T080500Z.log" in text
+        "analyze ok: 1 files" in text and "skipped 2 files" in text and "audit-n1-20261123T080500Z.log" in text
     )
 
 
