@@ -36,7 +36,9 @@ covers without downloading anything. It is an output like the others (hashed in 
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
@@ -122,8 +124,13 @@ def schema_for(outputs: Iterable[OutputEntry]) -> str:
 
 
 def check_out(out: Path) -> None:
-    """Refuse an ``--out`` that cannot become a results directory, before any work: an existing file, or a
-    file where one of its parent directories should be. Nothing is touched (the file stays as it was)."""
+    """Refuse an ``--out`` that cannot become a writable results directory, before any work.
+
+    An existing file, or a file where one of its parent directories should be, is refused untouched. Otherwise
+    the directory is created and a temporary file written in it: an unwritable one is named with its owner,
+    mode and our uid. The usual cause is a Bacalhau node whose ``bacalhau`` user has another uid than the job
+    image's user: the node creates /outputs with mode 0755 for itself, and the run would end in a traceback.
+    """
     for candidate in (out, *out.parents):
         if candidate.exists() and not candidate.is_dir():
             what = "it" if candidate == out else str(candidate)
@@ -131,6 +138,21 @@ def check_out(out: Path) -> None:
                 f"cannot write results to {out}: {what} is not a directory",
                 hint="pass a new or an existing directory (analyze and merge replace only their own files)",
             )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out, prefix=".edgelog-write-check-"):
+            pass
+    except OSError as exc:
+        detail = ""
+        if out.is_dir():
+            st = out.stat()
+            mode = st.st_mode & 0o777
+            detail = f" (owned by uid {st.st_uid}, mode {mode:04o}; edgelog runs as uid {os.geteuid()})"
+        raise UsageError(
+            f"cannot write results to {out}: {exc.strerror or exc}{detail}",
+            hint="pass a writable --out; in a Bacalhau job the nodes' bacalhau user must have the job"
+            " image's uid (EDGELOG_JOB_UID, docs/jobs.md)",
+        ) from None
 
 
 def _compact_ts(iso: str) -> str:

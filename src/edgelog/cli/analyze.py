@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from edgelog.errors import UsageError
 from edgelog.interrupts import stop_on_signals
 
 if TYPE_CHECKING:  # the analysis (DuckDB) is imported by the commands that run it, not by `edgelog --help`
@@ -77,32 +74,6 @@ def _summary(result: RunResult) -> None:
             limit=QUERY_ROWS_PRINTED,
             cell_chars=MAX_LINE_CHARS // 5,
         )
-
-
-def _check_writable(out: Path) -> None:
-    """Refuse an --out that cannot be written before any work, naming owner, mode and our uid.
-
-    The usual cause is a Bacalhau node whose ``bacalhau`` user has another uid than the job image's user: the
-    node creates /outputs with mode 0755 for itself, and the task would otherwise end in a traceback.
-    """
-    from edgelog.resultdir import check_out
-
-    check_out(out)  # a file where the directory should be: said as such, and left untouched
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out, prefix=".edgelog-write-check-"):
-            pass
-    except OSError as exc:
-        detail = ""
-        if out.is_dir():
-            st = out.stat()
-            mode = st.st_mode & 0o777
-            detail = f" (owned by uid {st.st_uid}, mode {mode:04o}; edgelog runs as uid {os.geteuid()})"
-        raise UsageError(
-            f"cannot write results to {out}: {exc.strerror or exc}{detail}",
-            hint="pass a writable --out; in a Bacalhau job the nodes' bacalhau user must have the job"
-            " image's uid (EDGELOG_JOB_UID, docs/jobs.md)",
-        ) from None
 
 
 def _skipped(result: RunResult) -> None:
@@ -194,7 +165,6 @@ def register(app: typer.Typer) -> None:
         """
         from edgelog.analysis import analyze
 
-        _check_writable(out)
         with stop_on_signals():
             result = analyze(
                 inputs,
@@ -229,7 +199,6 @@ def register(app: typer.Typer) -> None:
         """
         from edgelog.analysis import merge
 
-        _check_writable(out)
         with stop_on_signals():
             result = merge(dirs, out, max_object_bytes=max_object_bytes)
         _summary(result)
