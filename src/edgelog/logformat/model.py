@@ -194,14 +194,32 @@ def normalise(items: list[Item]) -> tuple[Item, ...]:
     return tuple(out)
 
 
-def may_contain(f: Field, escape: Escape, text: str) -> bool:
-    """Whether ``f``'s written value can contain ``text`` (conservative: ``True`` when unsure).
+LISTS = ("seconds_list", "status_list", "addr_list")
+_ENTRY_CHARS = {
+    "seconds_list": _chars(DIGITS, ".-"),
+    "status_list": _chars(DIGITS, "-"),
+    "addr_list": PRINTABLE - {" ", ",", '"'},
+}
 
-    Escaped text never holds a raw double quote (nginx writes ``\\x22``, Apache and JSON ``\\"``), and with
-    nginx's default or Apache's escaping nothing outside printable ASCII; ``escape=none`` writes anything.
+
+def _list_can_hold(f: Field, text: str) -> bool:
+    """A list's spaces are only in its separators: each is after a ``,`` or before a ``:``."""
+    for k, c in enumerate(text):
+        if c == " " and 0 < k < len(text) - 1 and text[k - 1] != "," and text[k + 1] != ":":
+            return False
+    alphabet = f.kind.alphabet
+    return alphabet is None or all(c in alphabet for c in text)
+
+
+def contains(f: Field, escape: Escape, text: str) -> bool:
+    """Whether ``f``'s written value can contain ``text`` anywhere (conservative: ``True`` when unsure).
+
+    Escaped text never holds a raw double quote (nginx writes ``\\x22``, Apache and JSON ``\\"``), nor
+    anything outside printable ASCII with nginx's default or Apache's escaping; ``escape=none`` writes
+    anything.
     """
     if f.kind.text:
-        if escape == "none":
+        if escape == "none" or not f.escaped:
             return True
         if '"' in text:
             return False
@@ -210,41 +228,113 @@ def may_contain(f: Field, escape: Escape, text: str) -> bool:
         return all(c in PRINTABLE for c in text)
     if f.null and text in f.null:
         return True
+    if f.kind.name in LISTS:
+        return _list_can_hold(f, text)
     alphabet = f.kind.alphabet
     return alphabet is None or all(c in alphabet for c in text)
+
+
+def can_start_with(f: Field, escape: Escape, ch: str) -> bool:
+    """Whether ``f``'s written value can begin with ``ch``."""
+    if f.kind.name in ("seconds_list", "status_list"):
+        return ch in _ENTRY_CHARS[f.kind.name]
+    return contains(f, escape, ch)
+
+
+def extends_past(f: Field, escape: Escape, text: str, following: Field | None) -> bool:
+    """Whether a value of ``f`` can go on past an occurrence of ``text`` right after a valid shorter value.
+
+    Cutting ``f`` at the first ``text`` is then not certain. A list (``0.010, 0.020 : 0.005``) can go on
+    only with an entry character or a separator (``", "``, ``" : "``): a lone space only when ``following``
+    could start with the ``:`` of ``" : "``.
+    """
+    if f.kind.name in LISTS and text:
+        if not _list_can_hold(f, text.rstrip(" ")):
+            return False
+        c = text[0]
+        if c in _ENTRY_CHARS[f.kind.name] or c == ",":
+            return True
+        if c == " ":
+            if len(text) == 1:
+                return following is None or can_start_with(following, escape, ":")
+            return text[1] == ":"
+        return False
+    return contains(f, escape, text)
+
+
+def extends_before(f: Field, escape: Escape, text: str) -> bool:
+    """Whether a value of ``f`` can begin before an occurrence of ``text`` right before a valid shorter
+    value (cutting ``f`` from the right, at the last ``text``, is then not certain)."""
+    if f.kind.name in LISTS and text:
+        if not _list_can_hold(f, text.lstrip(" ")):
+            return False
+        c = text[-1]
+        if c in _ENTRY_CHARS[f.kind.name]:
+            return True
+        if c == " ":
+            return len(text) == 1 or text[-2] in ",:"
+        return False
+    return contains(f, escape, text)
 
 
 def check_unambiguous(fmt: LogFormat) -> None:
     """Refuse definitions whose lines cannot be split into fields one way only.
 
-    Two fields with no literal between them are ambiguous unless the first is fixed-width. A free-text field
-    whose value can contain the literal after it is resolved by the field after that literal (the first cut
-    where the rest of the line matches is taken, as for the user name in ``combined``), so it needs a typed
-    field there; two free-text fields separated only by text they can both contain are ambiguous.
+    Two fields with no literal between them are ambiguous unless the first is fixed-width. A field that can
+    contain the literal after it (the user name in ``combined`` can contain `` [``) is still split one way
+    when a later literal that neither it nor the fields in between can contain anchors the split (``] "``:
+    a name cannot hold a raw quote), and each field in between can be cut from the right (it cannot begin
+    before the literal in front of it, or is fixed-width); the line end anchors in the same way. Anything
+    else is refused, naming the two fields that cannot be told apart.
     """
     items = fmt.items
+    esc = fmt.escape
     for i, item in enumerate(items):
         if not isinstance(item, Field):
             continue
         nxt = items[i + 1] if i + 1 < len(items) else None
-        if isinstance(nxt, Field) and item.kind.width is None:
-            raise FormatError(
-                f"log format {fmt.label!r}: {item.source} and {nxt.source} are adjacent with no literal "
-                f"text between them, so a line cannot be split between the two",
-                hint=f"put a separator (a space, a quote) between {item.source} and {nxt.source}",
-            )
-        if isinstance(nxt, Literal) and item.kind.text and may_contain(item, fmt.escape, nxt.text):
-            after = items[i + 2] if i + 2 < len(items) else None
-            if isinstance(after, Field) and after.kind.text:
-                why = (
-                    "with escape=none every value is written raw"
-                    if fmt.escape == "none"
-                    else f"{item.source} may itself contain {nxt.text!r}"
-                )
+        if isinstance(nxt, Field):
+            if item.kind.width is None:
                 raise FormatError(
-                    f"log format {fmt.label!r}: {item.source} and {after.source} are separated only by "
-                    f"{nxt.text!r}, and {why}, so a line cannot be split between them",
-                    hint="quote text fields (escape=default or json escapes the quote inside values)"
-                    if fmt.escape != "none"
-                    else "use escape=default or escape=json, or separate the fields by a typed field",
+                    f"log format {fmt.label!r}: {item.source} and {nxt.source} are adjacent with no literal "
+                    "text between them, so a line cannot be split between the two",
+                    hint=f"put a separator (a space, a quote) between {item.source} and {nxt.source}",
                 )
+            continue
+        if nxt is None or item.kind.width is not None:
+            continue
+        after = items[i + 2] if i + 2 < len(items) else None
+        if not extends_past(item, esc, nxt.text, after if isinstance(after, Field) else None):
+            continue
+        culprit = _unanchored(items, i, esc)
+        if culprit is not None:
+            if esc == "none":
+                why = "with escape=none values are written raw"
+            else:
+                why = f"{item.source} may itself contain {nxt.text!r}"
+            raise FormatError(
+                f"log format {fmt.label!r}: {item.source} and {culprit.source} cannot be told apart: {why}, "
+                f"and nothing after {item.source} fixes where it ends",
+                hint="use escape=default or escape=json, or put typed fields between them"
+                if esc == "none"
+                else f"quote {item.source} and {culprit.source}, or separate them by a label such as ' rt='",
+            )
+
+
+def _unanchored(items: tuple[Item, ...], i: int, esc: Escape) -> Field | None:
+    """For the field at ``i`` that may run past its separator: ``None`` when a later literal or the line
+    end fixes where it ends, else the first field after it that cannot be cut from the right."""
+    f = items[i]
+    assert isinstance(f, Field)
+    between: list[Field] = []
+    prev_lit = ""
+    for item in items[i + 1 :]:
+        if isinstance(item, Literal):
+            if not any(contains(x, esc, item.text) for x in [f, *between]):
+                return None  # anchor: its first occurrence ends the fields before it
+            prev_lit = item.text
+            continue
+        if item.kind.width is None and extends_before(item, esc, prev_lit):
+            return item
+        between.append(item)
+    return None  # the line end anchors: every field after f can be cut from the right
