@@ -188,6 +188,8 @@ def written_value(draw: st.DrawFn, f: LogFormat | None, field: Field) -> str | b
         if escape == "none":
             text = text.replace("\n", "").replace("\r", "")  # a raw line end would end the record
         return text
+    if kind == "addr":
+        return draw(st.from_regex(r"[0-9A-Za-z.:%_/\[\]-]{0,20}", fullmatch=True))
     if kind == "token":
         return draw(st.text(alphabet=TOKEN_CHARS, max_size=15))
     if kind == "clf_time":

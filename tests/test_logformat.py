@@ -22,7 +22,7 @@ def test_nginx_main_format_fields_and_literals() -> None:
     fmt = parse_definition(PRESETS["nginx-main"][1])
     assert fmt.syntax == "nginx" and fmt.escape == "default"
     assert shape(fmt) == [
-        ("remote_addr", "token"),
+        ("remote_addr", "addr"),
         " - ",
         ("remote_user", "text"),
         " [",
@@ -56,7 +56,7 @@ def test_nginx_every_listed_variable_has_its_grammar() -> None:
     )
     kinds = {f.name: f.kind.name for f in fmt.fields}
     assert kinds == {
-        "remote_addr": "token",
+        "remote_addr": "addr",
         "time_iso8601": "iso_time",
         "msec": "epoch_msec",
         "request_method": "token",
@@ -159,7 +159,7 @@ def test_apache_vhost_combined_and_timing_directives() -> None:
         ":",
         ("server_port", "int"),
         " ",
-        ("remote_host", "token"),
+        ("remote_host", "addr"),
         " ",
         ("remote_logname", "token"),
         " ",
@@ -192,7 +192,7 @@ def test_apache_custom_time_formats() -> None:
         ("time_custom", "strftime"),
         ("time_sec", "epoch_int"),
         ("time_usec", "epoch_int"),
-        ("remote_host", "token"),
+        ("remote_host", "addr"),
     ]
     assert [f.key for f in fmt.fields][:3] == ["time_custom", "time_msec_frac", "time_custom_2"]
     assert parse_line(fmt, "2026-11-23T08:00:01.250+0100 1795417201 1795417201250000 ::1") is not None

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from edgelog.logformat.includes import expand
 from edgelog.logformat.model import (
+    ADDR,
     CLF_TIME,
     EPOCH_INT,
     FRAC3,
@@ -39,9 +40,9 @@ VHOST_COMBINED = '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"'
 
 # letter -> (canonical name, kind, escaped, null)
 SIMPLE: dict[str, tuple[str, Kind, bool, str | None]] = {
-    "h": ("remote_host", TOKEN, True, "-"),
-    "a": ("client_addr", TOKEN, False, "-"),
-    "A": ("server_addr", TOKEN, False, "-"),
+    "h": ("remote_host", ADDR, True, "-"),
+    "a": ("client_addr", ADDR, False, "-"),
+    "A": ("server_addr", ADDR, False, "-"),
     "l": ("remote_logname", TOKEN, True, "-"),
     "u": ("remote_user", TEXT, True, "-"),
     "f": ("request_filename", TEXT, True, "-"),
@@ -184,7 +185,7 @@ def _directive(letter: str, arg: str | None, source: str, conditional: bool) -> 
             )
         return [Field(source, which, TOKEN if which == "hextid" else INT, null=null)]
     if letter == "a" and arg == "c":
-        return [Field(source, "peer_addr", TOKEN, null="-")]
+        return [Field(source, "peer_addr", ADDR, null="-")]
     if letter in WITH_ARGUMENT:
         if not arg:
             raise FormatError(

@@ -61,6 +61,8 @@ _LIST_SEP = r"(?:, | : )"
 TEXT = Kind("text", None, None, text=True)
 # An address or host name: never contains spaces or quotes (nginx and Apache log them unescaped or escaped).
 TOKEN = Kind("token", r"[^ \"]*?", PRINTABLE - {" ", '"'})
+# An IP address (v4, v6 with an optional zone), a host name, or nginx's "unix:" for a unix socket.
+ADDR = Kind("addr", r"[0-9A-Za-z.:%_/\[\]-]*?", _chars(DIGITS, string.ascii_letters, ".:%_/[]-"))
 CLF_TIME = Kind(
     "clf_time",
     r"[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}",
@@ -94,6 +96,7 @@ KINDS = {
     for k in (
         TEXT,
         TOKEN,
+        ADDR,
         CLF_TIME,
         ISO_TIME,
         EPOCH_MSEC,

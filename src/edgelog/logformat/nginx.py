@@ -14,6 +14,7 @@ from pathlib import Path
 
 from edgelog.logformat.includes import expand
 from edgelog.logformat.model import (
+    ADDR,
     ADDR_LIST,
     CLF_TIME,
     EPOCH_MSEC,
@@ -55,9 +56,9 @@ LOG_OPS: dict[str, Kind] = {
 # Variables whose values have a known grammar; every other variable (including unknown ones set by map,
 # geo or a module) is free text.
 VARIABLES: dict[str, Kind] = {
-    "remote_addr": TOKEN,
-    "realip_remote_addr": TOKEN,
-    "server_addr": TOKEN,
+    "remote_addr": ADDR,
+    "realip_remote_addr": ADDR,
+    "server_addr": ADDR,
     "remote_port": INT,
     "realip_remote_port": INT,
     "server_port": INT,
