@@ -63,12 +63,12 @@ _NAMED = {"\\": 0x5C, '"': 0x22, "t": 0x09, "n": 0x0A, "r": 0x0D, "v": 0x0B, "b"
 
 
 def canonical_text(raw: bytes) -> str:
-    """Bytes as text: UTF-8 when valid, else printable ASCII as is and every other byte (and ``\\``) as
-    ``\\xHH``, which is how DuckDB casts such a BLOB to VARCHAR."""
+    """Bytes as text: UTF-8 when valid, else printable ASCII as is and every other byte (and the quotes and
+    the backslash) as ``\\xHH``, which is how DuckDB casts such a BLOB to VARCHAR."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        return "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else f"\\x{b:02X}" for b in raw)
+        return "".join(chr(b) if 0x20 <= b < 0x7F and b not in b"\"'\\" else f"\\x{b:02X}" for b in raw)
 
 
 def unescape(value: str, escape: Escape) -> str:
