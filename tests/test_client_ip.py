@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 from edgelog.analysis.client_ip import (
     addr_text,
     client_ip,
-    macro_sql,
     parse_addr,
     parse_addr_port,
     parse_networks,
+    trusted_macro_sql,
 )
+from edgelog.analysis.library import install_macros, load_macros
 from edgelog.errors import UsageError
 
 GCP = "130.211.0.0/22,35.191.0.0/16,203.0.113.7"
@@ -24,8 +25,8 @@ GCP = "130.211.0.0/22,35.191.0.0/16,203.0.113.7"
 
 def sql_connection(spec: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    for stmt in macro_sql(parse_networks(spec)):
-        con.execute(stmt)
+    install_macros(con, load_macros(), None)
+    con.execute(trusted_macro_sql(parse_networks(spec)))
     return con
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO_ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support_formats import definitions, written_value
+from support.formats import definitions, written_value
+from support.tools import REPO_ROOT
 
-from edgelog.analysis import parse
-from edgelog.analysis.format_sql import JSON_UNESCAPE_MACRO, fields_sql, split_char
+from edgelog.analysis.format_sql import fields_sql, split_char
+from edgelog.analysis.library import install_macros, load_macros
 from edgelog.logformat import LogFormat, preset, resolve
 from edgelog.logformat.codec import parse_line, render_line
 
@@ -23,8 +23,7 @@ SERVERS = REPO_ROOT / "tests" / "fixtures" / "servers"
 @pytest.fixture(scope="module")
 def con() -> duckdb.DuckDBPyConnection:
     c = duckdb.connect()
-    parse.install_macros(c)
-    c.execute(JSON_UNESCAPE_MACRO)
+    install_macros(c, load_macros(), None)
     return c
 
 
@@ -32,13 +31,16 @@ def sql_fields(
     con: duckdb.DuckDBPyConnection, fmt: LogFormat, lines: list[str], *, fast_path: bool = True
 ) -> list[dict[str, str] | None]:
     """Run the compiled parser over ``lines``; per line the field values by key, or None if not matched."""
-    source = "(SELECT generate_subscripts(?::VARCHAR[], 1) AS line_no, unnest(?::VARCHAR[]) AS line)"
+    source = (
+        "(SELECT 7 AS file_id, generate_subscripts(?::VARCHAR[], 1) AS line_no, unnest(?::VARCHAR[]) AS line)"
+    )
     rows = con.execute(
         f"SELECT * FROM ({fields_sql(fmt, source, fast_path=fast_path)}) ORDER BY line_no", [lines, lines]
     ).fetchall()
     out: list[dict[str, str] | None] = []
     for row in rows:
-        matched, values = row[2], row[3:]
+        assert row[0] == 7  # the file id is carried through (batched parsing labels rows by it)
+        matched, values = row[3], row[4:]
         out.append({f.key: v for f, v in zip(fmt.fields, values, strict=True)} if matched else None)
     return out
 

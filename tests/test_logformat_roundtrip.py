@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support_formats import definitions, expected_text, written_value
+from support.formats import definitions, expected_text, written_value
 
 from edgelog.logformat.codec import parse_line, render_line
 

@@ -1,6 +1,6 @@
 """Lines written by real nginx and Apache httpd in the formats edgelog reads: every line parses exactly.
 
-The live tests start Debian's nginx and apache2 on loopback (tests/support_servers.py), send odd requests
+The live tests start Debian's nginx and apache2 on loopback (tests/support/servers.py), send odd requests
 (escaped quotes, control and UTF-8 bytes, a binary request line, IPv6, a 4 kB URL, X-Forwarded-For chains,
 proxied requests that fail over and redirect internally) and check every field of every line against what
 was sent. The same checks run on the committed capture in tests/fixtures/servers, without the servers.
@@ -14,8 +14,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, require_tool
-from support_servers import APACHE_FORMATS, NGINX_FORMATS, TRUSTED, Capture, Sent, captured, write_fixture
+from support.servers import APACHE_FORMATS, NGINX_FORMATS, TRUSTED, Capture, Sent, captured, write_fixture
+from support.tools import REPO_ROOT, require_tool
 
 from edgelog.analysis.client_ip import client_ip, parse_networks
 from edgelog.logformat import LogFormat, resolve
@@ -140,21 +140,25 @@ def live() -> Iterator[Capture]:
         yield cap
 
 
+@pytest.mark.needs_tool("nginx", "apache2")
 def test_real_nginx_lines_parse_exactly(live: Capture) -> None:
     assert live.nginx_conf is not None
     counts = check_nginx(live, live.nginx_conf)
     assert counts == {"nginx main": 30, "nginx timing": 30, "nginx json": 30}
 
 
+@pytest.mark.needs_tool("nginx", "apache2")
 def test_real_apache_lines_parse_exactly(live: Capture) -> None:
     assert live.apache_conf is not None
     assert check_apache(live, live.apache_conf) == {"apache vhost_combined": 28, "apache timing": 28}
 
 
+@pytest.mark.needs_tool("nginx", "apache2")
 def test_client_ip_agrees_with_nginx_realip(live: Capture) -> None:
     assert check_realip(live) == 11
 
 
+@pytest.mark.needs_tool("nginx", "apache2")
 def test_upstream_lists_hold_failover_and_internal_redirects(live: Capture) -> None:
     fmt = resolve(from_path=live.nginx_conf, name="timing")
     assert fmt is not None
@@ -177,13 +181,14 @@ def fixture_capture() -> Capture:
 
 
 def test_committed_capture_parses_exactly() -> None:
-    """The same checks on the committed capture (regenerate: python tests/support_servers.py)."""
+    """The same checks on the committed capture (regenerate: python tests/support/servers.py)."""
     cap = fixture_capture()
     counts = check_nginx(cap, FIXTURE / "nginx.conf") | check_apache(cap, FIXTURE / "httpd.conf")
     assert sum(counts.values()) == 146
     assert check_realip(cap) == 11
 
 
+@pytest.mark.needs_tool("nginx", "apache2")
 def test_fixture_writer_round_trips(live: Capture, tmp_path: Path) -> None:
     write_fixture(live, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in FIXTURE.iterdir())

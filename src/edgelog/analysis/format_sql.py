@@ -8,9 +8,11 @@ Two paths with identical results, as for the built-in combined parser:
   occurrence is what the lazy regex below takes whenever the rest of the line then matches, so when every
   check passes the two paths agree;
 * **escape-aware**: any other line goes through the format's full-line RE2 regex
-  (:func:`edgelog.logformat.codec.line_regex`), and escaped fields are unescaped.
+  (:func:`edgelog.logformat.codec.line_regex`), and escaped fields are unescaped (``edgelog_unescape``,
+  ``edgelog_json_unescape`` in ``queries/macros/log_fields.sql``).
 
-The result has ``line_no``, ``line``, ``matched`` and one VARCHAR column ``f1``..``fN`` per field in the
+The result has ``file_id``, ``line_no``, ``line`` (carried through: batched parsing labels rows by file),
+``matched`` and one VARCHAR column ``f1``..``fN`` per field in the
 format's order (the text the client sent for escaped fields). Mapping fields onto ``requests`` columns is
 :mod:`edgelog.analysis.format_columns`' job.
 """
@@ -21,11 +23,6 @@ from dataclasses import dataclass, field
 
 from edgelog.logformat.codec import field_pattern, line_regex
 from edgelog.logformat.model import Escape, Field, Literal, LogFormat, contains
-
-JSON_UNESCAPE_MACRO = (
-    "CREATE OR REPLACE MACRO edgelog_json_unescape(s) AS CASE WHEN s IS NULL OR NOT contains(s, '\\') THEN s "
-    "ELSE coalesce(try(json_extract_string('\"' || s || '\"', '$')), s) END"
-)
 
 
 def lit(text: str) -> str:
@@ -77,7 +74,7 @@ def pieces(fmt: LogFormat, sep: str | None) -> list[Piece]:
 
 
 def fields_sql(fmt: LogFormat, source: str = "_lines", *, fast_path: bool = True) -> str:
-    """SELECT line_no, line, matched, f1..fN FROM ``source`` (columns line_no, line).
+    """SELECT file_id, line_no, line, matched, f1..fN FROM ``source`` (columns file_id, line_no, line).
 
     ``fast_path=False`` sends every line through the regex (the tests compare the two paths).
     """
@@ -103,8 +100,9 @@ def fields_sql(fmt: LogFormat, source: str = "_lines", *, fast_path: bool = True
             cols.append(f"p[{k}] AS r{k}_0")
     ok0 = "coalesce(" + " AND ".join(ok) + ", false) AS ok0"
     level = (
-        f"SELECT line_no, line, esc, {', '.join([*cols, ok0])} "
-        f"FROM (SELECT line_no, line, {esc} AS esc, CASE WHEN NOT {esc} THEN {split} END AS p FROM {source})"
+        f"SELECT file_id, line_no, line, esc, {', '.join([*cols, ok0])} "
+        f"FROM (SELECT file_id, line_no, line, {esc} AS esc, CASE WHEN NOT {esc} THEN {split} END AS p "
+        f"FROM {source})"
     )
     # Level j: cut the j-th field of every piece that has one; r<k>_<j> is what is left of piece k.
     depth = max(len(p.fields) for p in parts)
@@ -133,7 +131,7 @@ def fields_sql(fmt: LogFormat, source: str = "_lines", *, fast_path: bool = True
                 out += [f"{r}[1:{pos} - 1] AS v{i}", f"{r}[{pos} + {len(nxt)}:] AS r{k}_{j + 1}"]
                 checks.append(f"{pos} > 0")
         ok_j = "coalesce(" + " AND ".join([f"ok{j}", *checks]) + f", false) AS ok{j + 1}"
-        level = f"SELECT line_no, line, esc, {', '.join([*out, ok_j])} FROM ({level})"
+        level = f"SELECT file_id, line_no, line, esc, {', '.join([*out, ok_j])} FROM ({level})"
     # Typed checks on the cut values decide the fast path; the rest takes the regex.
     typed = [c for i, f in enumerate(fields) if (c := fast_check(f, fmt.escape, f"v{i}")) is not None]
     fast = " AND ".join([f"ok{depth}", *typed]) if fast_path else "false"
@@ -147,7 +145,7 @@ def fields_sql(fmt: LogFormat, source: str = "_lines", *, fast_path: bool = True
             slow = f"CASE WHEN esc THEN {unescape}({slow}) ELSE {slow} END"
         values.append(f"CASE WHEN fast THEN v{i} WHEN matched THEN {slow} END AS f{i + 1}")
     return f"""
-SELECT line_no, line, matched, {", ".join(values)}
+SELECT file_id, line_no, line, matched, {", ".join(values)}
 FROM (
   SELECT *, CASE WHEN fast THEN true ELSE coalesce(regexp_full_match(line, '{regex}'), false) END AS matched,
          CASE WHEN NOT fast THEN regexp_extract(line, '{regex}', [{names}]) END AS m
@@ -155,4 +153,4 @@ FROM (
 )"""
 
 
-__all__ = ["JSON_UNESCAPE_MACRO", "field_pattern", "fields_sql", "split_char"]
+__all__ = ["field_pattern", "fields_sql", "split_char"]

@@ -7,7 +7,7 @@ the log files with what was sent. nginx writes the same traffic in four formats 
 ``combined_timing`` with upstream lists, an ``escape=json`` format, and a realip log); Apache in
 ``vhost_combined`` and a timing format with ``%D``/``%T``.
 
-``python tests/support_servers.py DIR`` writes a capture to DIR (the committed copy lives in
+``python tests/support/servers.py DIR`` writes a capture to DIR (the committed copy lives in
 ``tests/fixtures/servers``).
 """
 
