@@ -85,7 +85,7 @@ def test_merged_percentiles_are_the_percentiles_of_all_requests(
         outs.append(tmp / f"out{i}")
     merged = merge(outs, tmp / "merged")
     assert merged.status == "ok"
-    union = analyze([tmp / f"n{i}" for i in range(len(nodes))], tmp / "union", log_format=FORMAT.definition)
+    analyze([tmp / f"n{i}" for i in range(len(nodes))], tmp / "union", log_format=FORMAT.definition)
     everything = [r for reqs in nodes for r in reqs]
     for name in ("latency_paths", "latency_time", "vhosts"):
         assert table(tmp / "merged", name) == table(tmp / "union", name), name
