@@ -123,3 +123,30 @@ def test_latency_partial_is_a_histogram_not_the_requests(tmp_path: Path) -> None
     analyze([tmp_path / "in"], tmp_path / "out", log_format=FORMAT.definition)
     partial = duckdb.sql(f"SELECT count(*) FROM '{tmp_path}/out/partials/latency_paths.parquet'").fetchall()
     assert partial == [(4,)]  # one row per distinct latency of the path, whatever the traffic
+
+
+def test_reports_show_latency_and_vhost_panels_only_when_the_fields_exist(
+    tmp_path: Path, samples_dir: Path
+) -> None:
+    from rich.console import Console
+
+    from edgelog.results import print_summary, render_html
+
+    rng = random.Random(3)
+    reqs = [
+        (rng.choice(["/a", "/b"]), "shop.example.com", rng.randrange(900), rng.randrange(60))
+        for _ in range(300)
+    ]
+    write_node(tmp_path / "in", "n1", reqs)
+    analyze([tmp_path / "in"], tmp_path / "timed", log_format=FORMAT.definition)
+    analyze([samples_dir / "nginx_small.log"], tmp_path / "plain")
+    for name, shown in (("timed", True), ("plain", False)):
+        html = render_html(tmp_path / name, tmp_path / f"{name}.html").read_text()
+        assert ('id="latency"' in html) is shown and ('id="vhosts"' in html) is shown
+        assert ('href="#latency"' in html) is shown
+        console = Console(record=True, width=140)
+        print_summary(tmp_path / name, console)
+        text = console.export_text()
+        assert ("Latency by path" in text) is shown and ("Virtual hosts" in text) is shown
+    html = (tmp_path / "timed.html").read_text()
+    assert "shop.example.com" in html and "Slowest paths by p95" in html
