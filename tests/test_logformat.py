@@ -376,3 +376,30 @@ def test_line_regex_is_valid_re2() -> None:
     duckdb = pytest.importorskip("duckdb")
     for name in PRESETS:
         duckdb.sql("SELECT regexp_matches('x', ?)", params=[line_regex(preset(name))]).fetchall()
+
+
+def test_a_file_holding_just_a_definition(tmp_path: Path) -> None:
+    f = tmp_path / "log-format"
+    f.write_text(PRESETS["nginx-main"][1] + "\n")
+    fmt = resolve(from_path=f)
+    assert fmt is not None and fmt.items == preset("nginx-main").items
+    f.write_text('escape=json \'{"ip":"$remote_addr",\'\n  \'"t":"$time_iso8601","s":$status}\'\n')
+    fmt = resolve(from_path=f, name="j")
+    assert fmt is not None and fmt.escape == "json" and fmt.name == "j"
+    f.write_text("$remote_addr$remote_user\n")
+    with pytest.raises(FormatError, match=r"\$remote_addr and \$remote_user"):
+        resolve(from_path=f)
+
+
+def test_portable_definitions_parse_back_to_the_same_format() -> None:
+    from edgelog.logformat.definitions import portable_definition
+
+    conf = Path(__file__).parent / "fixtures" / "servers"
+    formats = [preset(n) for n in PRESETS]
+    formats += [resolve(from_path=conf / "nginx.conf", name=n) for n in ("main", "timing", "json", "realip")]
+    formats += [resolve(from_path=conf / "httpd.conf", name=n) for n in ("vhost_combined", "timing")]
+    formats.append(parse_definition("escape=none '$remote_addr \\\\ \\' $status [$time_local]'"))
+    for fmt in formats:
+        assert fmt is not None
+        back = parse_definition(portable_definition(fmt))
+        assert (back.items, back.escape) == (fmt.items, fmt.escape), fmt.label

@@ -17,9 +17,9 @@ import pytest
 from support.servers import APACHE_FORMATS, NGINX_FORMATS, TRUSTED, Capture, Sent, captured, write_fixture
 from support.tools import REPO_ROOT, require_tool
 
-from edgelog.analysis.client_ip import client_ip, parse_networks
 from edgelog.logformat import LogFormat, resolve
 from edgelog.logformat.codec import canonical_text, parse_line
+from edgelog.logformat.realip import client_ip, parse_networks
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "servers"
 

@@ -16,8 +16,7 @@ import duckdb
 
 from edgelog import interrupts, resultdir
 from edgelog.analysis import parse, streams
-from edgelog.analysis.client_ip import Network, parse_networks, resolve_client_ips
-from edgelog.analysis.format_columns import check_usable
+from edgelog.analysis.client_ip import resolve_client_ips
 from edgelog.analysis.inputs import (
     FileChanged,
     InputFile,
@@ -53,6 +52,8 @@ from edgelog.analysis.writer import (
 )
 from edgelog.errors import UsageError
 from edgelog.logformat import LogFormat, resolve
+from edgelog.logformat.definitions import check_analysable
+from edgelog.logformat.realip import Network, parse_networks
 from edgelog.naming import check_node_id
 from edgelog.resultdir import LogFormatEntry, QueryEntry, TagRules, Totals, Window
 
@@ -230,7 +231,7 @@ def _format_options(
                 f"--format {opts.fmt} and a --log-format definition cannot be combined",
                 hint="--log-format replaces --format: drop one of them",
             )
-        check_usable(fmt)
+        check_analysable(fmt)
     items = trusted_proxies.split(",") if isinstance(trusted_proxies, str) else list(trusted_proxies or [])
     items = [i.strip() for i in items if i.strip()]
     return replace(opts, log_format=fmt, trusted=parse_networks(items), trusted_spec=items or None)

@@ -10,8 +10,9 @@ fields could fill a column, the first one of the list in ``SOURCES`` that the fo
 from __future__ import annotations
 
 from edgelog.analysis.format_sql import fields_sql, lit
-from edgelog.errors import UsageError
 from edgelog.logformat import Field, LogFormat
+from edgelog.logformat.definitions import check_analysable
+from edgelog.logformat.model import TIME_FIELDS
 
 # requests column -> fields that can fill it, best first
 SOURCES: dict[str, tuple[str, ...]] = {
@@ -35,7 +36,6 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "vhost": ("vhost", "server_name", "host", "http_host"),
     "xff": ("http_x_forwarded_for",),
 }
-TIME_FIELDS = ("msec", "time_usec", "time_msec", "time_sec", "time_iso8601", "time_local", "time_custom")
 REQUEST_RE = r"^([A-Za-z]+) (.+?)(?: (HTTP/[0-9.]+))?$"
 
 # The usual "METHOD target HTTP/x.y" splits on spaces; anything else (no protocol, spaces in the target,
@@ -45,19 +45,6 @@ REQUEST_SPLIT = f"""CASE WHEN len(rq) = 3 AND starts_with(rq[3], 'HTTP/')
                         OR regexp_full_match(rq[1], '[A-Za-z]+'))
               THEN {{'method': rq[1], 'path': rq[2], 'protocol': rq[3]}}
               ELSE regexp_extract(request, '{REQUEST_RE}', ['method', 'path', 'protocol']) END"""
-
-
-def check_usable(fmt: LogFormat) -> None:
-    """A format edgelog can analyse logs of has a time and a status field."""
-    if not fmt.has(*TIME_FIELDS):
-        raise UsageError(
-            f"log format {fmt.label!r} has no time field, so requests cannot be placed in time",
-            hint="log $time_local, $time_iso8601 or $msec (nginx), %t (Apache)",
-        )
-    if not fmt.has("status", "status_orig"):
-        raise UsageError(
-            f"log format {fmt.label!r} has no status field", hint="log $status (nginx) or %>s (Apache)"
-        )
 
 
 class _Columns:
@@ -130,7 +117,7 @@ def _time_text(c: _Columns) -> str:
 
 def parser_sql(fmt: LogFormat, source: str = "_lines", *, fast_path: bool = True) -> str:
     """SELECT the columns every parser gives (see ``edgelog.analysis.parse``) for lines of ``fmt``."""
-    check_usable(fmt)
+    check_analysable(fmt)
     c = _Columns(fmt)
     request = c.value("request")
     if request == "NULL::VARCHAR" and c.field("method"):  # $request_method $request_uri $server_protocol

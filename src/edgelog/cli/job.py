@@ -434,6 +434,27 @@ def demo_cmd(
         str | None, typer.Option("--bucket", help="Bucket URL (default: the local bucket).")
     ] = None,
     open_report: Annotated[bool, typer.Option("--open", help="Open the HTML report in a browser.")] = False,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="Write the nodes' logs in this nginx/Apache definition or preset (e.g. nginx-main, "
+            "combined_timing, vhost_combined) and analyse them with it.",
+        ),
+    ] = None,
+    log_format_from: Annotated[
+        str | None, typer.Option("--log-format-from", help="Take the definition from an nginx/Apache config.")
+    ] = None,
+    log_format_name: Annotated[
+        str | None, typer.Option("--log-format-name", help="Which definition of --log-format-from.")
+    ] = None,
+    trusted_proxies: Annotated[
+        str | None,
+        typer.Option(
+            "--trusted-proxies",
+            help="Passed to the job (default for formats with X-Forwarded-For: the simulated load balancer).",
+        ),
+    ] = None,
 ) -> None:
     """Run the whole pipeline on this machine: logs for 3 nodes, the access-log-report job, fetch, report.
 
@@ -443,9 +464,23 @@ def demo_cmd(
     Example: [bold]edgelog demo[/]
     """
     from edgelog.jobs.demo import run_demo
+    from edgelog.logformat import resolve
+    from edgelog.logformat.definitions import check_analysable
+    from edgelog.logformat.realip import parse_networks
 
+    fmt = resolve(log_format, log_format_from, log_format_name)
+    if fmt is not None:
+        check_analysable(fmt)
+    parse_networks(trusted_proxies)
     result = run_demo(
-        workdir=workdir, nodes=nodes, hours=hours, bucket_url=bucket, console=err_console, out=console
+        workdir=workdir,
+        nodes=nodes,
+        hours=hours,
+        bucket_url=bucket,
+        console=err_console,
+        out=console,
+        log_format=fmt,
+        trusted_proxies=trusted_proxies,
     )
     console.print(f"\nHTML report: [bold]{escape(str(result.html))}[/]")
     if open_report:

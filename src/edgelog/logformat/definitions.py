@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from edgelog.logformat import apache, nginx
-from edgelog.logformat.model import Field, FormatError, LogFormat
+from edgelog.logformat.model import TIME_FIELDS, Field, FormatError, Literal, LogFormat
 
 NGINX_MAIN = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
@@ -139,14 +139,24 @@ def from_config(path: Path | str, name: str | None = None) -> LogFormat:
     """The definition named ``name`` in an nginx or Apache config file (includes followed).
 
     Without a name, the config must define exactly one format. nginx's ``combined`` and Apache's ``CLF``
-    exist in every config, as in the servers.
+    exist in every config, as in the servers. A file that is not a config but holds a definition is read
+    as that definition (how the job specs hand one to the job: ``log_format_b64``).
     """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8", errors="surrogateescape")
     except OSError as exc:
         raise FormatError(f"--log-format-from {path}: cannot read: {exc.strerror or exc}") from None
-    if config_syntax(path, text) == "nginx":
+    try:
+        syntax = config_syntax(path, text)
+    except FormatError as not_config:
+        try:  # a file holding just a definition (how job specs hand one to the job: log_format_b64)
+            return parse_definition(text.strip(), name=name)
+        except FormatError as not_definition:
+            if _NGINX_VAR.search(text) or _APACHE_DIRECTIVE.search(text):
+                raise not_definition from None
+            raise not_config from None
+    if syntax == "nginx":
         nginx_found = nginx.read_formats(path)
         if name is None:
             name = _only(path, list(nginx_found), "log_format")
@@ -181,6 +191,36 @@ def _missing(path: Path, name: str, names: list[str], directive: str) -> FormatE
         f"{path}: no {directive} named {name!r}",
         hint=f"defined: {', '.join(names) or '(none)'}",
     )
+
+
+def portable_definition(fmt: LogFormat) -> str:
+    """Definition text that :func:`parse_definition` turns back into ``fmt`` (to hand it to a job).
+
+    An nginx format read from a config keeps ``escape=`` apart from its text; this puts it back, quoting the
+    text as the config did. A preset stays its name.
+    """
+    if fmt.name in PRESETS and preset(fmt.name).items == fmt.items:
+        return fmt.name
+    if fmt.syntax == "apache":
+        return fmt.definition  # the LogFormat string as given (config-escaped)
+    text = "".join(i.text if isinstance(i, Literal) else i.source for i in fmt.items)
+    if fmt.escape != "default" or text.lstrip().startswith(("'", '"', "escape=", "log_format")):
+        quoted = text.replace("\\", "\\\\").replace("'", "\\'")
+        return f"escape={fmt.escape} '{quoted}'"
+    return text
+
+
+def check_analysable(fmt: LogFormat) -> None:
+    """A format whose logs can be analysed has a time and a status field."""
+    if not fmt.has(*TIME_FIELDS):
+        raise FormatError(
+            f"log format {fmt.label!r} has no time field, so requests cannot be placed in time",
+            hint="log $time_local, $time_iso8601 or $msec (nginx), %t (Apache)",
+        )
+    if not fmt.has("status", "status_orig"):
+        raise FormatError(
+            f"log format {fmt.label!r} has no status field", hint="log $status (nginx) or %>s (Apache)"
+        )
 
 
 def resolve(

@@ -116,6 +116,10 @@ KINDS = {
 }
 
 
+# Fields that place a request in time, most precise first.
+TIME_FIELDS = ("msec", "time_usec", "time_msec", "time_sec", "time_iso8601", "time_local", "time_custom")
+
+
 @dataclass(frozen=True)
 class Field:
     """One field of a format.

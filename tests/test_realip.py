@@ -9,7 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgelog.analysis.client_ip import (
+from edgelog.analysis.library import install_macros, load_macros
+from edgelog.errors import UsageError
+from edgelog.logformat.realip import (
     addr_text,
     client_ip,
     parse_addr,
@@ -17,8 +19,6 @@ from edgelog.analysis.client_ip import (
     parse_networks,
     trusted_macro_sql,
 )
-from edgelog.analysis.library import install_macros, load_macros
-from edgelog.errors import UsageError
 
 GCP = "130.211.0.0/22,35.191.0.0/16,203.0.113.7"
 
