@@ -16,11 +16,17 @@ The other modes measure the rest of issue 13 (each against a reference in the sa
 * ``--cache``: a 24 h window with all but the last hour in the parse cache against the same job cold,
 * ``--scale SIZES``: a busy node's day at several sizes (lines/s and CPU per line against the smallest).
 
+``--log-formats combined,nginx-main,...`` also times ``edgelog analyze --log-format NAME`` on the same
+traffic written in each preset (generated and cached like the combined corpus) and prints its time as a
+ratio to the built-in combined parser on the combined corpus, measured in the same run (issue 18: within
+20%).
+
     .venv/bin/python bench/analyze.py                  # 5M lines (first run generates ~1 GB, cached)
     .venv/bin/python bench/analyze.py --lines 300000   # quick check while developing
     .venv/bin/python bench/analyze.py --files 2016 --tiny 10000
     .venv/bin/python bench/analyze.py --cache
     .venv/bin/python bench/analyze.py --scale 5000000,20000000,50000000 --scratch /tmp/scale
+    .venv/bin/python bench/analyze.py --lines 1000000 --skip-goaccess --log-formats combined,combined_timing
 """
 
 from __future__ import annotations
@@ -41,12 +47,12 @@ CACHE = Path(os.environ.get("EDGELOG_BENCH_CACHE") or Path(__file__).resolve().p
 EDGELOG = [sys.executable, "-m", "edgelog"]
 
 
-def build_corpus(lines: int, seed: int) -> tuple[Path, Path]:
+def build_corpus(lines: int, seed: int, fmt: str = "combined") -> tuple[Path, Path]:
     """The cached plain and gzip corpus for ``lines`` lines (generated once, reused afterwards)."""
     from edgelog.generator import backfill, load_config
 
     CACHE.mkdir(exist_ok=True)
-    plain = CACHE / f"combined-{lines}-s{seed}.log"
+    plain = CACHE / f"{fmt}-{lines}-s{seed}.log"
     gz = plain.with_name(plain.name + ".gz")
     if not plain.is_file():
         config = load_config(None).with_overrides({"traffic.shaped": False})
@@ -55,7 +61,7 @@ def build_corpus(lines: int, seed: int) -> tuple[Path, Path]:
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             files = backfill(
                 config, tmp, node="bench", start=datetime(2026, 11, 23, 0, 0, tzinfo=UTC), duration=duration,
-                seed=seed, rate=lines / duration.total_seconds(),
+                seed=seed, rate=lines / duration.total_seconds(), fmt=fmt,
             )  # fmt: skip
             part = plain.with_name("." + plain.name + ".part")
             with part.open("wb") as out:
@@ -256,6 +262,11 @@ def main() -> None:
         help="with --scale: where the logs are generated (outside the repository; ~260 B per line)",
     )
     ap.add_argument("--keep", action="store_true", help="with --scale: keep the generated logs")
+    ap.add_argument(
+        "--log-formats",
+        default="",
+        help="comma-separated presets to time with --log-format against the built-in combined parser",
+    )
     args = ap.parse_args()
     if args.scale:
         scale_bench([int(x) for x in args.scale.split(",")], args.scratch, args.seed, args.keep)
@@ -275,6 +286,11 @@ def main() -> None:
     size_mb = plain.stat().st_size / 1e6
     print(f"corpus: {plain.name}: {n:,} lines, {size_mb:,.0f} MB (gzip {gz.stat().st_size / 1e6:,.0f} MB), "
           f"{os.cpu_count()} CPUs")  # fmt: skip
+    formats = [f.strip() for f in args.log_formats.split(",") if f.strip()]
+    corpora = {
+        name: plain if name == "combined" else build_corpus(args.lines, args.seed, name)[0]
+        for name in formats
+    }
     results: dict[str, tuple[float, float, int]] = {}
     ga_name = "goaccess --log-format=COMBINED -o json"
     with tempfile.TemporaryDirectory() as tmp:
@@ -284,6 +300,10 @@ def main() -> None:
         if not args.skip_goaccess:
             results[ga_name] = timed_cpu(
                 ["goaccess", str(plain), "--log-format=COMBINED", "-o", f"{tmp}/ga.json"]
+            )
+        for name, corpus in corpora.items():
+            results[f"edgelog analyze --log-format {name}"] = timed_cpu(
+                [*EDGELOG, "analyze", str(corpus), "--out", f"{tmp}/{name}", "--log-format", name]
             )
     ga = results.get(ga_name)
     print(f"{'command':42} {'seconds':>8} {'CPU s':>8} {'lines/s':>12} {'vs goaccess':>12} {'peak RSS':>10}")
@@ -298,7 +318,10 @@ def main() -> None:
                 f"{cpu / ga[1]:.2f}x its CPU seconds (goal <= 0.25x), peak RSS {peak / 1024:.0f} MiB "
                 "(goal < 1536 MiB)"
             )
-
+    builtin = results["edgelog analyze (plain)"][0]
+    for name in formats:
+        wall = results[f"edgelog analyze --log-format {name}"][0]
+        print(f"--log-format {name} vs built-in combined: {wall / builtin:.2f}x the time; goal <= 1.20x")
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,7 @@
 --   real_ip_header X-Forwarded-For, real_ip_recursive on): from the connection address, while the current
 --   address is trusted, take the next address from the right of X-Forwarded-For; the first untrusted one is
 --   the client, all trusted gives the left-most, an entry that is not an address stops the walk. The chosen
---   address is written as nginx writes $remote_addr. The same rule in Python: edgelog.analysis.client_ip,
+--   address is written as nginx writes $remote_addr. The same rule in Python: edgelog.logformat.realip,
 --   which also generates edgelog_trusted_fv(family, value) from --trusted-proxies (here: nothing trusted).
 -- DuckDB inlines macros, so a parameter used twice is computed twice (and nested macros multiply that):
 -- each macro uses its parameters once, binding values with list_transform([value], lambda x: ...)[1].
