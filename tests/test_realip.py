@@ -155,6 +155,7 @@ SPECS = [
 ]
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=st.sampled_from(SPECS), pairs=st.lists(st.tuples(addresses, xff_chains), min_size=1, max_size=40))
 def test_sql_computes_what_python_computes(spec: str, pairs: list[tuple[str, str | None]]) -> None:

@@ -31,6 +31,7 @@ from edgelog.logformat.model import (
     LogFormat,
     check_unambiguous,
     normalise,
+    re_literal,
 )
 
 # Built into mod_log_config (``CLF``) and defined by Debian's apache2.conf.
@@ -94,14 +95,6 @@ STRFTIME: dict[str, tuple[str, int | None]] = {
     "%": ("%", 1),
 }
 STRFTIME_SHORTHANDS = {"T": "%H:%M:%S", "F": "%Y-%m-%d", "R": "%H:%M", "D": "%m/%d/%y"}
-_REGEX_META = set("\\.^$|?*+()[]{}")
-
-
-def re_literal(text: str) -> str:
-    """``text`` as a regex matching itself, valid for both RE2 and Python ``re``."""
-    return "".join("\\" + c if c in _REGEX_META else c for c in text)
-
-
 def strftime_kind(fmt: str, source: str) -> tuple[Kind, str]:
     """The grammar of ``%{fmt}t`` values and the strftime format with shorthands expanded."""
     for short, long in STRFTIME_SHORTHANDS.items():

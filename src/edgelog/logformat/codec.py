@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 
-from edgelog.logformat.model import Escape, Field, Literal, LogFormat
+from edgelog.logformat.model import Escape, Field, Literal, LogFormat, re_literal
 
 _HEX = "0123456789ABCDEF"
 _NGINX = [chr(b) if 0x20 <= b < 0x7F and b not in (0x22, 0x5C) else f"\\x{b:02X}" for b in range(256)]
@@ -116,14 +116,6 @@ def field_pattern(f: Field, escape: Escape) -> str:
     if f.null:
         return f"(?:{pattern}|{re_literal(f.null)})"
     return f"(?:{pattern})"
-
-
-_REGEX_META = set("\\.^$|?*+()[]{}")
-
-
-def re_literal(text: str) -> str:
-    """``text`` as a regex matching itself, valid in RE2 and Python (tabs and other controls kept raw)."""
-    return "".join("\\" + c if c in _REGEX_META else c for c in text)
 
 
 def line_regex(fmt: LogFormat) -> str:

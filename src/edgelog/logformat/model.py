@@ -183,6 +183,14 @@ class LogFormat:
         return any(f.name in names for f in self.fields)
 
 
+_REGEX_META = set("\\.^$|?*+()[]{}")
+
+
+def re_literal(text: str) -> str:
+    """``text`` as a regex matching itself, valid in RE2 and Python (tabs and other controls kept raw)."""
+    return "".join("\\" + c if c in _REGEX_META else c for c in text)
+
+
 def normalise(items: list[Item]) -> tuple[Item, ...]:
     """Merge adjacent literals, drop empty ones and give every field a unique key (``name``, ``name_2``)."""
     out: list[Item] = []
