@@ -1,4 +1,4 @@
--- macros: edgelog_client_ip(ip, xff) and the address helpers it uses (edgelog_addr, edgelog_addr_text, ...)
+-- macros: edgelog_client_ip(ip, xff), edgelog_xff_client(xff) and the address helpers they use (edgelog_addr, ...)
 -- answers: The client behind trusted proxies, as nginx's realip module finds it (set_real_ip_from,
 --   real_ip_header X-Forwarded-For, real_ip_recursive on): from the connection address, while the current
 --   address is trusted, take the next address from the right of X-Forwarded-For; the first untrusted one is
@@ -83,16 +83,19 @@ CREATE OR REPLACE MACRO edgelog_trusted(a) AS list_transform([a], lambda x:
        WHEN x.fam = 6 AND x.v >> 32::UHUGEINT = 65535::UHUGEINT
          THEN edgelog_trusted_fv(4, x.v & 4294967295::UHUGEINT)
        ELSE edgelog_trusted_fv(x.fam, x.v) END)[1];
--- parsed: the X-Forwarded-For entries from the right; k: the first that is not an address or not trusted
-CREATE OR REPLACE MACRO edgelog_realip(ip, parsed, k) AS list_transform([CASE
+-- edgelog_xff_client: the client an X-Forwarded-For value names when the connection came from a trusted
+-- proxy; NULL when the walk stops at once (the right-most entry is not an address), which keeps the
+-- connection's address. parsed: the entries from the right; k: the first that is not an address or untrusted.
+CREATE OR REPLACE MACRO edgelog_realip(parsed, k) AS list_transform([CASE
   WHEN len(parsed) = 0 THEN NULL
   WHEN k IS NULL THEN parsed[len(parsed)]
   WHEN parsed[k] IS NOT NULL THEN parsed[k]
   WHEN k = 1 THEN NULL
-  ELSE parsed[k - 1] END], lambda a: CASE WHEN a IS NULL THEN ip ELSE edgelog_addr_text(a) END)[1];
+  ELSE parsed[k - 1] END], lambda a: CASE WHEN a IS NOT NULL THEN edgelog_addr_text(a) END)[1];
+CREATE OR REPLACE MACRO edgelog_xff_client(xff) AS list_transform(
+  [list_transform(list_reverse(regexp_extract_all(xff, '[^ ,]+')), lambda t: edgelog_addr_port(t))],
+  lambda parsed: edgelog_realip(parsed,
+    list_position(list_transform(parsed, lambda p: p IS NULL OR NOT edgelog_trusted(p)), true)))[1];
 CREATE OR REPLACE MACRO edgelog_client_ip(ip, xff) AS CASE
   WHEN xff IS NULL OR ip IS NULL OR NOT edgelog_trusted(edgelog_addr(ip)) THEN ip
-  ELSE list_transform([list_transform(list_reverse(regexp_extract_all(xff, '[^ ,]+')),
-                                      lambda t: edgelog_addr_port(t))],
-    lambda parsed: edgelog_realip(ip, parsed,
-      list_position(list_transform(parsed, lambda p: p IS NULL OR NOT edgelog_trusted(p)), true)))[1] END;
+  ELSE coalesce(edgelog_xff_client(xff), ip) END;

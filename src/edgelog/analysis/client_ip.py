@@ -11,26 +11,36 @@ from edgelog.logformat.realip import Network, trusted_macro_sql
 def resolve_client_ips(con: duckdb.DuckDBPyConnection, networks: tuple[Network, ...]) -> int:
     """Set ``client_ip`` (and the visitor hash built on it) of every parsed request behind a trusted proxy.
 
-    The walk runs once per distinct (address, X-Forwarded-For) pair, not once per line: behind a load
-    balancer a site has far fewer pairs than requests, and the macros cost microseconds per call. Returns
-    the number of requests whose client differs from the connection address.
+    The walk depends only on whether the connection's address is trusted and on the X-Forwarded-For value,
+    so it runs once per distinct address and once per distinct header, not once per line: the macros cost
+    microseconds per call, and behind a load balancer the same clients' headers repeat. Returns the number
+    of requests whose client differs from the connection address.
     """
     if not networks:
         return 0
     con.execute(trusted_macro_sql(networks))
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE _client_ips AS
-        SELECT ip, xff, edgelog_client_ip(ip, xff) AS client_ip
-        FROM (SELECT DISTINCT ip, xff FROM parsed WHERE xff IS NOT NULL AND ip IS NOT NULL)
+        CREATE OR REPLACE TEMP TABLE _trusted_ips AS
+        SELECT ip FROM (SELECT DISTINCT ip FROM parsed WHERE xff IS NOT NULL AND ip IS NOT NULL)
+        WHERE edgelog_trusted(edgelog_addr(ip))
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _xff_clients AS
+        SELECT xff, edgelog_xff_client(xff) AS client_ip
+        FROM (SELECT DISTINCT xff FROM parsed WHERE xff IS NOT NULL AND ip IN (SELECT ip FROM _trusted_ips))
         """
     )
     row = con.execute(
         f"""
         UPDATE parsed SET client_ip = m.client_ip, vh = {VISITOR_HASH.format(client_ip="m.client_ip")}
-        FROM _client_ips m
-        WHERE parsed.ip = m.ip AND parsed.xff = m.xff AND m.client_ip IS DISTINCT FROM parsed.ip
+        FROM _xff_clients m
+        WHERE parsed.xff = m.xff AND m.client_ip IS NOT NULL AND m.client_ip <> parsed.ip
+          AND parsed.ip IN (SELECT ip FROM _trusted_ips)
         """
     ).fetchone()
-    con.execute("DROP TABLE _client_ips")
+    con.execute("DROP TABLE _xff_clients")
+    con.execute("DROP TABLE _trusted_ips")
     return int(row[0]) if row else 0
