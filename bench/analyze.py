@@ -16,6 +16,7 @@ The other modes measure the rest of issue 13 (each against a reference in the sa
 * ``--cache``: a 24 h window with all but the last hour in the parse cache against the same job cold,
 * ``--scale SIZES``: a busy node's day at several sizes (lines/s and CPU per line against the smallest).
 
+``--repeat N`` runs every command N times, interleaved, and reports the median (the machine may be shared).
 ``--log-formats combined,nginx-main,...`` also times ``edgelog analyze --log-format NAME`` on the same
 traffic written in each preset (generated and cached like the combined corpus) and prints its time as a
 ratio to the built-in combined parser on the combined corpus, measured in the same run (issue 18: within
@@ -236,6 +237,7 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=5_000_000, help="corpus size in lines (default 5M)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-goaccess", action="store_true", help="only time cat and edgelog")
+    ap.add_argument("--repeat", type=int, default=1, help="run every command N times, interleaved; median")
     ap.add_argument(
         "--files",
         type=int,
@@ -294,17 +296,26 @@ def main() -> None:
     results: dict[str, tuple[float, float, int]] = {}
     ga_name = "goaccess --log-format=COMBINED -o json"
     with tempfile.TemporaryDirectory() as tmp:
-        results["cat"] = timed_cpu(["sh", "-c", f"cat '{plain}' > /dev/null"])
-        results["edgelog analyze (plain)"] = timed_cpu([*EDGELOG, "analyze", str(plain), "--out", f"{tmp}/p"])
-        results["edgelog analyze (gzip)"] = timed_cpu([*EDGELOG, "analyze", str(gz), "--out", f"{tmp}/gz"])
+        commands: dict[str, list[str]] = {
+            "cat": ["sh", "-c", f"cat '{plain}' > /dev/null"],
+            "edgelog analyze (plain)": [*EDGELOG, "analyze", str(plain), "--out", f"{tmp}/p"],
+            "edgelog analyze (gzip)": [*EDGELOG, "analyze", str(gz), "--out", f"{tmp}/gz"],
+        }
         if not args.skip_goaccess:
-            results[ga_name] = timed_cpu(
-                ["goaccess", str(plain), "--log-format=COMBINED", "-o", f"{tmp}/ga.json"]
-            )
+            commands[ga_name] = ["goaccess", str(plain), "--log-format=COMBINED", "-o", f"{tmp}/ga.json"]
         for name, corpus in corpora.items():
-            results[f"edgelog analyze --log-format {name}"] = timed_cpu(
-                [*EDGELOG, "analyze", str(corpus), "--out", f"{tmp}/{name}", "--log-format", name]
-            )
+            commands[f"edgelog analyze --log-format {name}"] = [
+                *EDGELOG, "analyze", str(corpus), "--out", f"{tmp}/{name}", "--log-format", name
+            ]  # fmt: skip
+        runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in commands}
+        for _ in range(args.repeat):  # interleaved, so a change in machine load hits every command alike
+            for name, cmd in commands.items():
+                runs[name].append(timed_cpu(cmd))
+        for name, measured in runs.items():
+            walls = sorted(w for w, _, _ in measured)
+            cpus = sorted(c for _, c, _ in measured)
+            mid = len(measured) // 2
+            results[name] = (walls[mid], cpus[mid], max(p for _, _, p in measured))
     ga = results.get(ga_name)
     print(f"{'command':42} {'seconds':>8} {'CPU s':>8} {'lines/s':>12} {'vs goaccess':>12} {'peak RSS':>10}")
     for name, (wall, cpu, peak) in results.items():
@@ -322,6 +333,7 @@ def main() -> None:
     for name in formats:
         wall = results[f"edgelog analyze --log-format {name}"][0]
         print(f"--log-format {name} vs built-in combined: {wall / builtin:.2f}x the time; goal <= 1.20x")
+
 
 if __name__ == "__main__":
     main()

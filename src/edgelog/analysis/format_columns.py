@@ -137,9 +137,11 @@ def parser_sql(fmt: LogFormat, source: str = "_lines", *, fast_path: bool = True
     upstream_sql = "NULL::DOUBLE"
     if upstream is not None:
         # the time spent on every upstream tried, across internal redirects: "0.010, 0.020 : 0.005"
+        v = f"f{upstream[0]}"
         upstream_sql = (
-            f"list_sum(list_transform(string_split(replace(f{upstream[0]}, ' : ', ', '), ', '), "
-            "lambda x: try_cast(x AS DECIMAL(18, 3))))::DOUBLE"
+            f"CASE WHEN NOT contains({v}, ',') AND NOT contains({v}, ':') THEN try_cast({v} AS DOUBLE) "
+            f"ELSE list_sum(list_transform(string_split(replace({v}, ' : ', ', '), ', '), "
+            "lambda x: try_cast(x AS DECIMAL(18, 3))))::DOUBLE END"
         )
     label = fmt.name or "custom"
     return f"""

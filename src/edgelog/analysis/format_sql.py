@@ -38,6 +38,8 @@ def fast_check(f: Field, escape: Escape, v: str) -> str | None:
     """
     if f.kind.text:
         return None if escape == "none" or not f.escaped else f"NOT contains({v}, '\"')"
+    if f.kind.name == "token":  # [^ "]* (the absent "-" is one): two substring tests, no regex
+        return f"NOT contains({v}, ' ') AND NOT contains({v}, '\"')"
     return f"regexp_full_match({v}, {lit(field_pattern(f, escape))})"
 
 
