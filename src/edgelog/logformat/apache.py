@@ -95,6 +95,8 @@ STRFTIME: dict[str, tuple[str, int | None]] = {
     "%": ("%", 1),
 }
 STRFTIME_SHORTHANDS = {"T": "%H:%M:%S", "F": "%Y-%m-%d", "R": "%H:%M", "D": "%m/%d/%y"}
+
+
 def strftime_kind(fmt: str, source: str) -> tuple[Kind, str]:
     """The grammar of ``%{fmt}t`` values and the strftime format with shorthands expanded."""
     for short, long in STRFTIME_SHORTHANDS.items():
