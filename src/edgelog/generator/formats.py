@@ -423,7 +423,8 @@ class DefinitionFormatter(Formatter):
     ) -> dict[str, str | None]:
         rng = self.rng
         self.connection += 1
-        method, path, proto = r.method, r.path, r.proto
+        method, path = r.method, r.path
+        proto = r.protos[i.pv] if method else ""
         if method:
             request = f"{method} {path} {proto}" if proto else f"{method} {path}"
         else:  # a raw payload (TLS on the HTTP port), kept in nginx's escaped form by the plan
