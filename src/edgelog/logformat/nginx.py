@@ -10,7 +10,9 @@ with ``escape=json`` or ``none``).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 from edgelog.logformat.includes import expand
 from edgelog.logformat.model import (
@@ -172,21 +174,13 @@ def parse_format(definition: str, *, escape: Escape = "default", name: str | Non
 
 def parse_args(args: list[str], *, name: str | None = None, definition: str | None = None) -> LogFormat:
     """Compile a ``log_format`` directive's arguments after the name: ``[escape=...] string ...``."""
-    escape: str = "default"
+    escape = "default"
     if args and args[0].startswith("escape="):
-        escape = args[0][len("escape=") :]
-        args = args[1:]
-        if escape not in ("default", "json", "none"):
-            raise FormatError(
-                f"unknown nginx log format escaping {escape!r}",
-                hint="use escape=default, escape=json or escape=none",
-            )
+        escape, args = args[0][len("escape=") :], args[1:]
     if not args:
-        raise FormatError(f"nginx log_format {name or ''} has no format string".replace("  ", " "))
-    fmt = parse_format("".join(args), escape=escape, name=name)  # type: ignore[arg-type]
-    if definition is not None:
-        fmt = LogFormat(fmt.syntax, fmt.escape, definition, fmt.items, fmt.name)
-    return fmt
+        raise FormatError(f"nginx log_format {name + ' ' if name else ''}has no format string")
+    fmt = parse_format("".join(args), escape=cast(Escape, escape), name=name)
+    return replace(fmt, definition=definition) if definition is not None else fmt
 
 
 # --- config files ---------------------------------------------------------------------------------
