@@ -8,7 +8,6 @@ a real network.
 
 from __future__ import annotations
 
-import base64
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,9 +18,8 @@ from rich.console import Console
 from edgelog.errors import ExitCode, UsageError
 from edgelog.generator.formats import GCP_LOAD_BALANCER
 from edgelog.jobs.local import LocalExecution, LocalNode, LocalRun, run_local
-from edgelog.jobs.spec import load_spec
+from edgelog.jobs.spec import load_spec, log_format_vars
 from edgelog.logformat import LogFormat
-from edgelog.logformat.definitions import portable_definition
 from edgelog.naming import parse_rotated_name
 from edgelog.settings import data_home, default_bucket_url
 
@@ -113,7 +111,7 @@ def run_demo(
     # 2. the real spec, validated as for a network, run on every node
     variables = dict(DEMO_VARS)
     if log_format is not None:
-        variables.update(format_vars(log_format))
+        variables.update(log_format_vars(log_format))
         if trusted_proxies is None and log_format.has("http_x_forwarded_for"):
             trusted_proxies = GCP_LOAD_BALANCER
             log.print(f"    trusting the simulated load balancer: --trusted-proxies {trusted_proxies}")
@@ -173,14 +171,6 @@ def run_demo(
         message=message,
         duration_s=time.monotonic() - started,
     )
-
-
-def format_vars(fmt: LogFormat) -> dict[str, str]:
-    """The job spec variables that hand a log format to every node (``log_format`` or ``log_format_b64``)."""
-    text = portable_definition(fmt)
-    if "'" in text or "\n" in text:  # the spec quotes log_format in single quotes
-        return {"log_format_b64": base64.b64encode(text.encode()).decode("ascii")}
-    return {"log_format": text}
 
 
 def _remove_old_logs(folder: Path) -> None:
