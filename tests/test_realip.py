@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from edgelog.analysis.client_ip import resolve_client_ips
 from edgelog.analysis.library import install_macros, load_macros
 from edgelog.errors import UsageError
 from edgelog.logformat.realip import (
@@ -25,7 +26,7 @@ GCP = "130.211.0.0/22,35.191.0.0/16,203.0.113.7"
 
 def sql_connection(spec: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    install_macros(con, load_macros(), None)
+    install_macros(con, load_macros(), None, on_demand=True)
     con.execute(trusted_macro_sql(parse_networks(spec)))
     return con
 
@@ -169,3 +170,23 @@ def test_written_addresses_parse_back(entry: str) -> None:
     parsed = parse_addr_port(entry)
     if parsed is not None:
         assert parse_addr(addr_text(parsed)) == parsed
+
+
+def test_the_realip_macros_are_installed_only_when_proxies_are_trusted() -> None:
+    """Binding the realip macros costs DuckDB a second or two, so a run without --trusted-proxies skips them.
+
+    The other library macros are installed as before; resolve_client_ips installs the realip file itself.
+    """
+    macros = load_macros()
+    assert "client_ip" in {m.name for m in macros}  # still part of the library (and of the manifest)
+    con = duckdb.connect()
+    install_macros(con, macros, None)
+    names = {r[0] for r in con.execute("SELECT function_name FROM duckdb_functions()").fetchall()}
+    assert "edgelog_nullif_dash" in names and "edgelog_xff_client" not in names
+    con.execute(
+        "CREATE TABLE parsed AS SELECT '35.191.3.4' AS ip, '198.51.100.9, 203.0.113.7' AS xff, "
+        "'35.191.3.4' AS client_ip, 'ua' AS user_agent, TIMESTAMPTZ '2026-11-23 00:00:00+00' AS ts, "
+        "0::UBIGINT AS vh"
+    )
+    assert resolve_client_ips(con, parse_networks(GCP), macros) == 1
+    assert con.execute("SELECT client_ip FROM parsed").fetchall() == [("198.51.100.9",)]

@@ -133,7 +133,7 @@ def analyze(
             parse.create_request_store(ws.con)
             streams.create_stream_store(ws.con)
             _read_files(ws, selected, opts)
-            resolve_client_ips(ws.con, opts.trusted)
+            resolve_client_ips(ws.con, opts.trusted, macros)
             _files_partial(ws.con, selected)
             mem.sample()  # every parsed row is held now
 

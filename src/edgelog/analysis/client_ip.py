@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import duckdb
 
+from edgelog.analysis.library import ON_DEMAND_MACROS, MacroFile, install_macro_files
 from edgelog.analysis.parse import VISITOR_HASH
 from edgelog.logformat.realip import Network, trusted_macro_sql
 
 
-def resolve_client_ips(con: duckdb.DuckDBPyConnection, networks: tuple[Network, ...]) -> int:
+def resolve_client_ips(
+    con: duckdb.DuckDBPyConnection, networks: tuple[Network, ...], macros: list[MacroFile]
+) -> int:
     """Set ``client_ip`` (and the visitor hash built on it) of every parsed request behind a trusted proxy.
 
     The walk depends only on whether the connection's address is trusted and on the X-Forwarded-For value,
@@ -18,6 +21,7 @@ def resolve_client_ips(con: duckdb.DuckDBPyConnection, networks: tuple[Network, 
     """
     if not networks:
         return 0
+    install_macro_files(con, [m for m in macros if m.name in ON_DEMAND_MACROS])
     con.execute(trusted_macro_sql(networks))
     con.execute(
         """
