@@ -16,11 +16,18 @@ The other modes measure the rest of issue 13 (each against a reference in the sa
 * ``--cache``: a 24 h window with all but the last hour in the parse cache against the same job cold,
 * ``--scale SIZES``: a busy node's day at several sizes (lines/s and CPU per line against the smallest).
 
+``--repeat N`` runs every command N times, interleaved, and reports the median (the machine may be shared).
+``--log-formats combined,nginx-main,...`` also times ``edgelog analyze --log-format NAME`` on the same
+traffic written in each preset (generated and cached like the combined corpus) and prints its time as a
+ratio to the built-in combined parser on the combined corpus, measured in the same run (issue 18: within
+20%).
+
     .venv/bin/python bench/analyze.py                  # 5M lines (first run generates ~1 GB, cached)
     .venv/bin/python bench/analyze.py --lines 300000   # quick check while developing
     .venv/bin/python bench/analyze.py --files 2016 --tiny 10000
     .venv/bin/python bench/analyze.py --cache
     .venv/bin/python bench/analyze.py --scale 5000000,20000000,50000000 --scratch /tmp/scale
+    .venv/bin/python bench/analyze.py --lines 1000000 --skip-goaccess --log-formats combined,combined_timing
 """
 
 from __future__ import annotations
@@ -41,12 +48,12 @@ CACHE = Path(os.environ.get("EDGELOG_BENCH_CACHE") or Path(__file__).resolve().p
 EDGELOG = [sys.executable, "-m", "edgelog"]
 
 
-def build_corpus(lines: int, seed: int) -> tuple[Path, Path]:
+def build_corpus(lines: int, seed: int, fmt: str = "combined") -> tuple[Path, Path]:
     """The cached plain and gzip corpus for ``lines`` lines (generated once, reused afterwards)."""
     from edgelog.generator import backfill, load_config
 
     CACHE.mkdir(exist_ok=True)
-    plain = CACHE / f"combined-{lines}-s{seed}.log"
+    plain = CACHE / f"{fmt}-{lines}-s{seed}.log"
     gz = plain.with_name(plain.name + ".gz")
     if not plain.is_file():
         config = load_config(None).with_overrides({"traffic.shaped": False})
@@ -55,7 +62,7 @@ def build_corpus(lines: int, seed: int) -> tuple[Path, Path]:
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             files = backfill(
                 config, tmp, node="bench", start=datetime(2026, 11, 23, 0, 0, tzinfo=UTC), duration=duration,
-                seed=seed, rate=lines / duration.total_seconds(),
+                seed=seed, rate=lines / duration.total_seconds(), fmt=fmt,
             )  # fmt: skip
             part = plain.with_name("." + plain.name + ".part")
             with part.open("wb") as out:
@@ -230,6 +237,7 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=5_000_000, help="corpus size in lines (default 5M)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-goaccess", action="store_true", help="only time cat and edgelog")
+    ap.add_argument("--repeat", type=int, default=1, help="run every command N times, interleaved; median")
     ap.add_argument(
         "--files",
         type=int,
@@ -256,6 +264,11 @@ def main() -> None:
         help="with --scale: where the logs are generated (outside the repository; ~260 B per line)",
     )
     ap.add_argument("--keep", action="store_true", help="with --scale: keep the generated logs")
+    ap.add_argument(
+        "--log-formats",
+        default="",
+        help="comma-separated presets to time with --log-format against the built-in combined parser",
+    )
     args = ap.parse_args()
     if args.scale:
         scale_bench([int(x) for x in args.scale.split(",")], args.scratch, args.seed, args.keep)
@@ -275,16 +288,34 @@ def main() -> None:
     size_mb = plain.stat().st_size / 1e6
     print(f"corpus: {plain.name}: {n:,} lines, {size_mb:,.0f} MB (gzip {gz.stat().st_size / 1e6:,.0f} MB), "
           f"{os.cpu_count()} CPUs")  # fmt: skip
+    formats = [f.strip() for f in args.log_formats.split(",") if f.strip()]
+    corpora = {
+        name: plain if name == "combined" else build_corpus(args.lines, args.seed, name)[0]
+        for name in formats
+    }
     results: dict[str, tuple[float, float, int]] = {}
     ga_name = "goaccess --log-format=COMBINED -o json"
     with tempfile.TemporaryDirectory() as tmp:
-        results["cat"] = timed_cpu(["sh", "-c", f"cat '{plain}' > /dev/null"])
-        results["edgelog analyze (plain)"] = timed_cpu([*EDGELOG, "analyze", str(plain), "--out", f"{tmp}/p"])
-        results["edgelog analyze (gzip)"] = timed_cpu([*EDGELOG, "analyze", str(gz), "--out", f"{tmp}/gz"])
+        commands: dict[str, list[str]] = {
+            "cat": ["sh", "-c", f"cat '{plain}' > /dev/null"],
+            "edgelog analyze (plain)": [*EDGELOG, "analyze", str(plain), "--out", f"{tmp}/p"],
+            "edgelog analyze (gzip)": [*EDGELOG, "analyze", str(gz), "--out", f"{tmp}/gz"],
+        }
         if not args.skip_goaccess:
-            results[ga_name] = timed_cpu(
-                ["goaccess", str(plain), "--log-format=COMBINED", "-o", f"{tmp}/ga.json"]
-            )
+            commands[ga_name] = ["goaccess", str(plain), "--log-format=COMBINED", "-o", f"{tmp}/ga.json"]
+        for name, corpus in corpora.items():
+            commands[f"edgelog analyze --log-format {name}"] = [
+                *EDGELOG, "analyze", str(corpus), "--out", f"{tmp}/{name}", "--log-format", name
+            ]  # fmt: skip
+        runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in commands}
+        for _ in range(args.repeat):  # interleaved, so a change in machine load hits every command alike
+            for name, cmd in commands.items():
+                runs[name].append(timed_cpu(cmd))
+        for name, measured in runs.items():
+            walls = sorted(w for w, _, _ in measured)
+            cpus = sorted(c for _, c, _ in measured)
+            mid = len(measured) // 2
+            results[name] = (walls[mid], cpus[mid], max(p for _, _, p in measured))
     ga = results.get(ga_name)
     print(f"{'command':42} {'seconds':>8} {'CPU s':>8} {'lines/s':>12} {'vs goaccess':>12} {'peak RSS':>10}")
     for name, (wall, cpu, peak) in results.items():
@@ -298,6 +329,14 @@ def main() -> None:
                 f"{cpu / ga[1]:.2f}x its CPU seconds (goal <= 0.25x), peak RSS {peak / 1024:.0f} MiB "
                 "(goal < 1536 MiB)"
             )
+    builtin = results["edgelog analyze (plain)"][0]
+    for name in formats:
+        wall = results[f"edgelog analyze --log-format {name}"][0]
+        size = corpora[name].stat().st_size / plain.stat().st_size
+        print(
+            f"--log-format {name} vs built-in combined: {wall / builtin:.2f}x the time for the same requests "
+            f"({size:.2f}x the bytes: {wall / builtin / size:.2f}x per byte); goal <= 1.20x"
+        )
 
 
 if __name__ == "__main__":

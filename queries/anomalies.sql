@@ -4,7 +4,8 @@
 --     over twice the median rate of the 12 previous buckets (the rolling baseline: a median, so an incident
 --     an hour earlier does not raise the bar for the next one);
 --   error_4xx_spike: likewise for 4xx, at least 20% (no minimum count);
---   request_burst: an IP whose busiest minute has >= 60 requests and >= 5x the median requests per IP-minute;
+--   request_burst: a client (client_ip) whose busiest minute has >= 60 requests and >= 5x the median
+--     requests per client-minute;
 --   scanner: an IP with >= 20 responses 404 making up at least half of its requests (baseline: mean 404s
 --     per IP);
 --   slow_responses: where the format has response_time_ms, a 5-minute bucket (>= 20 timed requests) whose
@@ -29,9 +30,9 @@
 --        integer microseconds ('latency'); merging re-sums per key, and every baseline is computed only in the
 --        final step.
 -- @partial
-SELECT 'burst' AS part, ip AS subject, date_trunc('minute', ts) AS ts, count(*)::BIGINT AS n,
+SELECT 'burst' AS part, client_ip AS subject, date_trunc('minute', ts) AS ts, count(*)::BIGINT AS n,
        0::BIGINT AS total_us, 0::BIGINT AS slow
-FROM requests GROUP BY ip, date_trunc('minute', ts)
+FROM requests GROUP BY client_ip, date_trunc('minute', ts)
 UNION ALL
 SELECT 'latency', NULL, time_bucket(INTERVAL 5 MINUTE, ts), count(*)::BIGINT,
        sum(round(response_time_ms * 1000)::BIGINT)::BIGINT, count(*) FILTER (WHERE response_time_ms >= 1000)::BIGINT

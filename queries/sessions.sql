@@ -1,8 +1,9 @@
 -- report: sessions
 -- answers: How visits behave: a session is a run of page views (requests for non-static paths) by one
---          visitor - the session_id where the format has one (JSON/CSV), else the same IP + user agent - with
---          no gap longer than 30 minutes. Reports the number of sessions, average duration (first to last page
---          view, seconds), average page views, bounce rate (sessions with one page view) and abandonment rate
+--          visitor - the session_id where the format has one (JSON/CSV), else the same client address
+--          (client_ip) and user agent - with no gap longer than 30 minutes. Reports the number of sessions,
+--          average duration (first to last page view, seconds), average page views, bounce rate (sessions
+--          with one page view) and abandonment rate
 --          (sessions that reached the cart or checkout but never an order confirmation, among sessions that
 --          reached the cart or checkout; tags cart/checkout/order_complete).
 -- columns: sessions BIGINT, avg_duration_s DOUBLE, avg_pages DOUBLE, bounce_rate DOUBLE (0..1),
@@ -20,7 +21,7 @@ WITH pt AS (
   FROM (SELECT DISTINCT url_path, method FROM requests WHERE url_path IS NOT NULL)
 )
 SELECT CASE WHEN r.session_id IS NOT NULL THEN 's:' || r.session_id
-            ELSE 'v:' || r.ip || chr(10) || coalesce(r.user_agent, '') END AS visitor,
+            ELSE 'v:' || r.client_ip || chr(10) || coalesce(r.user_agent, '') END AS visitor,
        r.ts AS start_ts, r.ts AS end_ts, 1::BIGINT AS pages, r.url_path AS entry_page, r.url_path AS exit_page,
        pt.cart, pt.purchase
 FROM requests r JOIN pt ON r.url_path = pt.url_path AND r.method IS NOT DISTINCT FROM pt.method

@@ -5,14 +5,14 @@
 #   ./scripts/test.sh -k rotate  # extra arguments go to pytest
 #
 # Installs: Debian packages for the real tools the tests drive (logrotate, cron, shellcheck, GoAccess,
-# cloud-init, Chromium, Prometheus for promtool, prometheus-node-exporter, nginx, docker.io and debootstrap for
-# the image tests), a virtualenv .venv with edgelog and its test extras, and checkov in its own virtualenv
-# .venv-checkov (checkov pins old libraries that conflict with pytest's). The image tests
-# (tests/test_images.py) start their own Docker daemon and need root.
+# cloud-init, Chromium, Prometheus for promtool, prometheus-node-exporter, nginx and Apache httpd (real servers'
+# error and access logs), docker.io and debootstrap for the image tests), a virtualenv .venv with edgelog and its
+# test extras, and checkov in its own virtualenv .venv-checkov (checkov pins old libraries that conflict with
+# pytest's). The image tests (tests/test_images.py) start their own Docker daemon and need root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(logrotate cron shellcheck goaccess cloud-init chromium gzip procps python3-venv jq curl systemd fonts-liberation fonts-dejavu-core prometheus prometheus-node-exporter nginx docker.io debootstrap time)
+APT_PACKAGES=(logrotate cron shellcheck goaccess cloud-init chromium gzip procps python3-venv jq curl systemd fonts-liberation fonts-dejavu-core prometheus prometheus-node-exporter nginx docker.io debootstrap time apache2)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -82,9 +82,8 @@ def test_skipped_files_next_to_access_logs_are_listed_but_do_not_fail(tmp_path: 
     result = runner.invoke(app, ["analyze", str(logs), "--out", str(tmp_path / "out")])
     assert result.exit_code == ExitCode.OK, result.output
     text = " ".join(result.output.split())
-    assert (
-        "analyze ok: 1 files" in text and "skipped 2 files" in text and "audit-n1-20261123T080500Z.log" in text
-    )
+    assert "analyze ok: 1 files" in text and "skipped 2 files" in text
+    assert "audit-n1-20261123T080500Z.log" in text
 
 
 def test_empty_input_directory_is_still_ok(tmp_path: Path) -> None:

@@ -101,3 +101,46 @@ def test_demo_never_publishes_to_a_cloud_bucket_by_default(
 def test_demo_rejects_bad_options(fresh_home: Path) -> None:
     result = runner.invoke(app, ["demo", "--nodes", "0"])
     assert result.exit_code == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "trusted", "panels"),
+    [
+        (["--log-format", "nginx-main"], True, ()),  # X-Forwarded-For: the simulated load balancer is trusted
+        (
+            ["--log-format-from", "tests/fixtures/servers/nginx.conf", "--log-format-name", "json"],
+            True,
+            ("latency", "vhosts"),
+        ),
+        (["--log-format", "vhost_combined"], False, ("vhosts",)),
+    ],
+)
+def test_demo_passes_a_log_format_through_the_job(
+    tmp_path: Path, fresh_home: Path, repo_root: Path, args: list[str], trusted: bool, panels: tuple[str, ...]
+) -> None:
+    args = [a.replace("tests/", f"{repo_root}/tests/") for a in args]
+    workdir = tmp_path / "work"
+    result = runner.invoke(app, ["demo", "--workdir", str(workdir), "--nodes", "2", "--hours", "0.25", *args])
+    assert result.exit_code == 0, result.output
+    merged = next((workdir / "results").glob("*/merged"))
+    manifest = json.loads((merged / "manifest.json").read_text())
+    assert manifest["status"] == "ok"
+    assert manifest["totals"]["lines_quarantined"] == 0
+    assert manifest["totals"]["lines_parsed"] == manifest["totals"]["lines_read"] > 0
+    nodes = [json.loads(p.read_text()) for p in (workdir / "results").glob("*/nodes/*/manifest.json")] or [
+        json.loads(p.read_text()) for p in (workdir / "results").rglob("manifest.json") if p.parent != merged
+    ]
+    analyzed = [m for m in nodes if m["kind"] == "analyze"]
+    assert analyzed and all(m["log_format"] is not None for m in analyzed)
+    assert all(("trusted_proxies" in m) is trusted for m in analyzed)
+    page = (workdir / "report.html").read_text()
+    for panel in ("latency", "vhosts"):
+        assert (f'id="{panel}"' in page) is (panel in panels), panel
+
+
+def test_demo_rejects_a_bad_log_format(fresh_home: Path) -> None:
+    result = runner.invoke(app, ["demo", "--log-format", "$remote_addr$status"])
+    assert result.exit_code == 2 and "$remote_addr" in result.output
+    result = runner.invoke(app, ["demo", "--log-format", "combined", "--trusted-proxies", "x"])
+    assert result.exit_code == 2 and "'x'" in result.output

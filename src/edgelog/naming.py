@@ -37,6 +37,10 @@ FORMAT_FILES: dict[str, tuple[str, str]] = {
     "csv": ("access", ".csv"),
     "app": ("app", ".log"),
     "error": ("error", ".log"),
+    # the log format presets (edgelog.logformat.PRESETS) beyond combined and common
+    "nginx-main": ("access", ".log"),
+    "vhost_combined": ("access", ".log"),
+    "combined_timing": ("access", ".log"),
 }
 # The streams a node writes and analyze reads: the access log, nginx's error log, the application log.
 ANALYSED_STREAMS = ("access", "error", "app")

@@ -292,6 +292,16 @@ class TagRules:
 
 
 @dataclass
+class LogFormatEntry:
+    """The ``--log-format`` definition a run parsed every input with (analyze only, when one was given)."""
+
+    name: str | None
+    syntax: str  # nginx | apache
+    escape: str  # default | json | none | apache
+    definition: str  # as given (a preset's definition for a preset)
+
+
+@dataclass
 class Totals:
     """Line and file accounting over all inputs (skipped files count only in ``files_skipped``)."""
 
@@ -431,6 +441,8 @@ class Manifest:
     outputs: list[OutputEntry] = field(default_factory=list)
     queries: list[QueryEntry] = field(default_factory=list)
     tag_rules: TagRules | None = None  # analyze only
+    log_format: LogFormatEntry | None = None  # analyze with --log-format/--log-format-from only
+    trusted_proxies: list[str] | None = None  # analyze with --trusted-proxies only
     totals: Totals = field(default_factory=Totals)
     merged_from: list[MergedFrom] | None = None  # merge only
     runs: list[RunEntry] | None = None  # merge only: every analyze run it holds, however deep, in order
@@ -470,6 +482,8 @@ class Manifest:
             max_object_bytes=r.opt_integer("max_object_bytes"),
             queries=r.items("queries", _query_entry),
             tag_rules=r.obj("tag_rules", _tag_rules),
+            log_format=r.obj("log_format", _log_format),
+            trusted_proxies=r.texts("trusted_proxies") if "trusted_proxies" in r.data else None,
             totals=r.obj("totals", _totals) or Totals(),
             merged_from=r.items("merged_from", _merged_from) if "merged_from" in r.data else None,
             runs=r.items("runs", _run_entry) if "runs" in r.data else None,
@@ -514,6 +528,10 @@ class Manifest:
         out["queries"] = [_query_dict(q) for q in self.queries]
         if self.tag_rules is not None:
             out["tag_rules"] = _plain(self.tag_rules)
+        if self.log_format is not None:
+            out["log_format"] = _plain(self.log_format)
+        if self.trusted_proxies is not None:
+            out["trusted_proxies"] = list(self.trusted_proxies)
         out["totals"] = _plain(self.totals)
         if self.merged_from is not None:
             out["merged_from"] = [_plain(m) for m in self.merged_from]
@@ -676,6 +694,8 @@ _KNOWN = frozenset(
         "max_object_bytes",
         "queries",
         "tag_rules",
+        "log_format",
+        "trusted_proxies",
         "totals",
         "merged_from",
         "runs",
@@ -832,6 +852,15 @@ def _query_entry(r: _Fields) -> QueryEntry:
 
 def _tag_rules(r: _Fields) -> TagRules:
     return TagRules(file=r.text("file"), sha256=r.text("sha256"))
+
+
+def _log_format(r: _Fields) -> LogFormatEntry:
+    return LogFormatEntry(
+        name=r.opt_text("name"),
+        syntax=r.text("syntax"),
+        escape=r.text("escape"),
+        definition=r.text("definition"),
+    )
 
 
 def _totals(r: _Fields) -> Totals:

@@ -16,6 +16,7 @@ import duckdb
 
 from edgelog import interrupts, resultdir
 from edgelog.analysis import parse, streams
+from edgelog.analysis.client_ip import resolve_client_ips
 from edgelog.analysis.inputs import (
     FileChanged,
     InputFile,
@@ -50,8 +51,11 @@ from edgelog.analysis.writer import (
     object_limit,
 )
 from edgelog.errors import UsageError
+from edgelog.logformat import LogFormat, resolve
+from edgelog.logformat.definitions import check_analysable
+from edgelog.logformat.realip import Network, parse_networks
 from edgelog.naming import check_node_id
-from edgelog.resultdir import QueryEntry, TagRules, Totals, Window
+from edgelog.resultdir import LogFormatEntry, QueryEntry, TagRules, Totals, Window
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ class Options:
     """The checked options of one run (every usage error is raised before any output is touched)."""
 
     fmt: str | None
+    log_format: LogFormat | None  # --log-format / --log-format-from: one definition for every input
+    trusted: tuple[Network, ...]  # --trusted-proxies
+    trusted_spec: list[str] | None
     since: datetime | None
     until: datetime | None
     job_id: str | None
@@ -91,11 +98,18 @@ def analyze(
     tags: Path | str | None = None,
     max_object_bytes: int | str | None = None,
     parse_cache: Path | str | None = None,
+    log_format: str | None = None,
+    log_format_from: Path | str | None = None,
+    log_format_name: str | None = None,
+    trusted_proxies: str | Sequence[str] | None = None,
 ) -> RunResult:
     """Analyse log files into ``out`` (reports, partials, quarantine, manifest); see docs/analysis.md.
 
     Every file written is smaller than ``max_object_bytes`` (default ``$EDGELOG_MAX_OBJECT_BYTES`` or 4 MiB):
     larger tables are split into parts, so a Bacalhau S3 publisher can upload each one to GCS.
+    ``log_format``/``log_format_from``/``log_format_name`` name one nginx or Apache definition to parse every
+    input with (docs/analysis.md, "Log formats"); ``trusted_proxies`` (CIDRs) makes ``client_ip`` the client
+    behind those proxies, as nginx's realip module finds it.
     """
     started, t0 = datetime.now(UTC), time.monotonic()
     clock = PhaseClock(ANALYZE_PHASES)
@@ -103,6 +117,7 @@ def analyze(
     resultdir.check_out(out)
     opts = _options(fmt, since, until, queries, job_id, node_id, execution_id, tags, parse_cache)
     limit = object_limit(max_object_bytes)
+    opts = _format_options(opts, log_format, log_format_from, log_format_name, trusted_proxies)
     library, macros = load_library(), load_macros()
     if out.resolve() in {Path(p).resolve() for p in inputs if Path(p).is_dir()}:
         raise UsageError("--out must not be one of the input directories")
@@ -118,6 +133,7 @@ def analyze(
             parse.create_request_store(ws.con)
             streams.create_stream_store(ws.con)
             _read_files(ws, selected, opts)
+            resolve_client_ips(ws.con, opts.trusted, macros)
             _files_partial(ws.con, selected)
             mem.sample()  # every parsed row is held now
 
@@ -139,6 +155,8 @@ def analyze(
         inputs=inputs_,
         queries=entries,
         tag_rules=TagRules(str(opts.tags), sha256_bytes(opts.tags.read_bytes())),
+        log_format=_format_entry(opts.log_format),
+        trusted_proxies=opts.trusted_spec,
         totals=Totals.of(inputs_),
         # every selected file is read whole (hashed), also one that failed to parse
         processing=mem.figures(workspace=ws.kind, bytes_read=sum(f.size or 0 for f in selected)),
@@ -183,6 +201,9 @@ def _options(
         check_node_id(node_id, source="--node-id")
     return Options(
         fmt=fmt,
+        log_format=None,
+        trusted=(),
+        trusted_spec=None,
         since=since_dt,
         until=until_dt,
         job_id=job_id or os.environ.get("BACALHAU_JOB_ID") or None,
@@ -193,6 +214,38 @@ def _options(
         limits=Limits.from_env(),
         cache=parse_cache_from_env(parse_cache),
     )
+
+
+def _format_options(
+    opts: Options,
+    log_format: str | None,
+    log_format_from: Path | str | None,
+    log_format_name: str | None,
+    trusted_proxies: str | Sequence[str] | None,
+) -> Options:
+    """Resolve the log format and trusted proxies (empty strings mean "not given", as job templates pass)."""
+    fmt = resolve(log_format, log_format_from, log_format_name)
+    if fmt is not None:
+        if opts.fmt is not None:
+            raise UsageError(
+                f"--format {opts.fmt} and a --log-format definition cannot be combined",
+                hint="--log-format replaces --format: drop one of them",
+            )
+        check_analysable(fmt)
+    items = trusted_proxies.split(",") if isinstance(trusted_proxies, str) else list(trusted_proxies or [])
+    items = [i.strip() for i in items if i.strip()]
+    return replace(opts, log_format=fmt, trusted=parse_networks(items), trusted_spec=items or None)
+
+
+def _format_entry(fmt: LogFormat | None) -> LogFormatEntry | None:
+    if fmt is None:
+        return None
+    return LogFormatEntry(name=fmt.name, syntax=fmt.syntax, escape=fmt.escape, definition=fmt.definition)
+
+
+def format_label(fmt: LogFormat) -> str:
+    """How the manifest names a definition in each input's ``format``: ``nginx:main``, ``apache:custom``."""
+    return f"{fmt.syntax}:{fmt.name or 'custom'}"
 
 
 def _user_queries(queries: Sequence[Path | str]) -> tuple[tuple[str, Path, str], ...]:
@@ -252,8 +305,10 @@ def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None
                 continue
             try:
                 snap = Snapshot(f.path)
+                lf = opts.log_format  # for access logs: a stream file is read as its stream
                 try:
-                    f.fmt = streams.format_of(f.name) or opts.fmt or parse.detect_format(f.path)
+                    stream = streams.format_of(f.name)
+                    f.fmt = stream or (format_label(lf) if lf else opts.fmt or parse.detect_format(f.path))
                 except parse.FileReadError:
                     snaps[file_id] = (snap, pool.submit(snap.hash, cancel))  # failed unparsed: identified
                     raise
@@ -272,14 +327,15 @@ def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None
             except OSError as exc:
                 f.fail(f"cannot open: {exc.strerror or exc}")
                 continue
-            inputs.append(parse.ParseInput(file_id, f.path, f.fmt, gz, f.name, f.node_id))
+            inputs.append(parse.ParseInput(file_id, f.path, lf or f.fmt, gz, f.name, f.node_id))
         to_parse = inputs
         if opts.cache is not None:
             to_parse, cached = [], []
             for i in inputs:
                 snap, digest = snaps[i.file_id]
                 sha256 = _digest(digest)
-                entry = opts.cache.lookup(sha256, i.fmt) if sha256 and not snap.changed() else None
+                fmt_id = parse.format_id(i.fmt)
+                entry = opts.cache.lookup(sha256, fmt_id) if sha256 and not snap.changed() else None
                 if entry is None:
                     to_parse.append(i)
                 else:
@@ -301,7 +357,7 @@ def _read_files(ws: Workspace, selected: list[InputFile], opts: Options) -> None
             for i in to_parse:
                 f = selected[i.file_id]
                 if i.file_id not in errors and f.sha256 and f.status == "ok":
-                    stored = opts.cache.store(ws.con, i.file_id, f.sha256, i.fmt)
+                    stored = opts.cache.store(ws.con, i.file_id, f.sha256, parse.format_id(i.fmt))
                     f.parse_cache = "stored" if stored else "miss"
         counts = parse.file_counts(ws.con)
         for file_id, f in enumerate(selected):

@@ -372,10 +372,28 @@ def tags_macro_sql(rules: list[TagRule]) -> str:
     return f"CREATE OR REPLACE MACRO edgelog_tags(p, m) AS list_filter([{items}], lambda x: x IS NOT NULL)"
 
 
+ON_DEMAND_MACROS = frozenset({"client_ip"})
+"""Macro files installed only by the step that uses them (``analysis.client_ip`` with --trusted-proxies):
+DuckDB takes a second or two to bind the nested realip macros, which every run would otherwise pay."""
+
+
 def install_macros(
-    con: duckdb.DuckDBPyConnection, macros: list[MacroFile], rules: list[TagRule] | None
+    con: duckdb.DuckDBPyConnection,
+    macros: list[MacroFile],
+    rules: list[TagRule] | None,
+    *,
+    on_demand: bool = False,
 ) -> None:
-    """Create the library's macros and ``edgelog_tags`` (generated from the tag rules) on ``con``."""
+    """Create the library's macros and ``edgelog_tags`` (generated from the tag rules) on ``con``.
+
+    The files in :data:`ON_DEMAND_MACROS` are left out unless ``on_demand`` (see :func:`install_macro_files`).
+    """
+    install_macro_files(con, [m for m in macros if on_demand or m.name not in ON_DEMAND_MACROS])
+    con.execute(tags_macro_sql(rules or []))
+
+
+def install_macro_files(con: duckdb.DuckDBPyConnection, macros: list[MacroFile]) -> None:
+    """Run the statements of these macro files on ``con``; a failing one is a ConfigError naming its file."""
     for macro_file in macros:
         for sql in macro_file.statements:
             try:
@@ -384,4 +402,3 @@ def install_macros(
                 raise ConfigError(
                     macro_file.file, None, f"cannot create macro: {str(exc).splitlines()[0]}"
                 ) from None
-    con.execute(tags_macro_sql(rules or []))

@@ -18,7 +18,9 @@ The SQL uses the library's macros ``edgelog_unescape`` and ``edgelog_nullif_dash
 
 from __future__ import annotations
 
+import functools
 import gzip
+import hashlib
 import re
 import zlib
 from dataclasses import dataclass
@@ -27,6 +29,9 @@ from pathlib import Path
 import duckdb
 
 from edgelog import interrupts
+from edgelog.analysis import format_columns
+from edgelog.analysis.format_columns import REQUEST_SPLIT
+from edgelog.logformat import LogFormat
 from edgelog.records import RECORD_FIELDS
 
 MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -38,19 +43,24 @@ REQUESTS_SCHEMA = """
     node_id VARCHAR, file VARCHAR, line_no BIGINT, ts TIMESTAMPTZ, ip VARCHAR, remote_user VARCHAR,
     request VARCHAR, method VARCHAR, path VARCHAR, url_path VARCHAR, protocol VARCHAR, status INTEGER,
     bytes BIGINT, referer VARCHAR, user_agent VARCHAR, host VARCHAR, request_id VARCHAR, session_id VARCHAR,
-    user_id VARCHAR, response_time_ms DOUBLE, vh UBIGINT
+    user_id VARCHAR, response_time_ms DOUBLE, request_time_s DOUBLE, upstream_time_s DOUBLE,
+    upstream_addr VARCHAR, vhost VARCHAR, xff VARCHAR, client_ip VARCHAR, vh UBIGINT
 """
+# A visitor: one client address and user agent on one UTC day (behind trusted proxies: the client's address).
+VISITOR_HASH = "hash({client_ip}, date_trunc('day', timezone('UTC', ts)), coalesce(user_agent, ''))"
 QUARANTINE_SCHEMA = "node_id VARCHAR, file VARCHAR, line_no BIGINT, reason VARCHAR, raw VARCHAR"
 REQUEST_COLUMNS = (
     "node_id, file, line_no, ts, ip, remote_user, request, method, path, url_path, protocol, status, bytes, "
-    "referer, user_agent, host, request_id, session_id, user_id, response_time_ms, vh"
+    "referer, user_agent, host, request_id, session_id, user_id, response_time_ms, request_time_s, "
+    "upstream_time_s, upstream_addr, vhost, xff, client_ip, vh"
 )
 
 
 # What parsing yields per line, independent of the run (a parse-cache entry holds exactly these columns).
 PARSED_COLUMNS = (
     "line_no, ts, ip, remote_user, request, method, path, url_path, protocol, status, bytes, referer, "
-    "user_agent, host, request_id, session_id, user_id, response_time_ms, vh, reason, raw"
+    "user_agent, host, request_id, session_id, user_id, response_time_ms, request_time_s, upstream_time_s, "
+    "upstream_addr, vhost, xff, client_ip, vh, reason, raw"
 )
 
 
@@ -90,7 +100,6 @@ LINE_RE = (
     r"^(\S+) (\S+) (.*?) \[([^\]]+)\] \"" + _Q + r"\" (\S+) (\S+)"
     r"( \"" + _Q + r"\" \"" + _Q + r"\"(?: .*)?)?\s*$"
 )
-REQUEST_RE = r"^([A-Za-z]+) (.+?)(?: (HTTP/[0-9.]+))?$"
 TS_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 
 
@@ -265,6 +274,12 @@ def _short_error(exc: BaseException) -> str:
     return first[:500]
 
 
+# Formats without latency, upstream, virtual host or X-Forwarded-For fields.
+_NO_NEW_COLUMNS = (
+    "NULL::DOUBLE AS request_time_s, NULL::DOUBLE AS upstream_time_s, NULL::VARCHAR AS upstream_addr, "
+    "NULL::VARCHAR AS vhost, NULL::VARCHAR AS xff"
+)
+
 # One streaming pipeline (nested projections, no materialised CTE), so DuckDB runs it on all cores in
 # constant memory; CASE evaluates the regex only for rows that are not on the fast path.
 _COMBINED_SQL = rf"""
@@ -273,7 +288,7 @@ SELECT file_id, line_no, line, ts,
        nullif(r.method, '') AS method, nullif(r.path, '') AS path, nullif(r.protocol, '') AS protocol,
        status, bytes, referer, ua AS user_agent,
        NULL::VARCHAR AS host, NULL::VARCHAR AS request_id, NULL::VARCHAR AS session_id,
-       NULL::VARCHAR AS user_id, NULL::DOUBLE AS response_time_ms,
+       NULL::VARCHAR AS user_id, NULL::DOUBLE AS response_time_ms, {_NO_NEW_COLUMNS},
        CASE WHEN matched AND ts IS NOT NULL AND status IS NOT NULL AND bytes IS NOT NULL THEN NULL
             WHEN line IS NULL OR trim(line) = '' THEN 'empty line'
             WHEN NOT matched THEN 'not a combined/common access log line'
@@ -284,12 +299,7 @@ SELECT file_id, line_no, line, ts,
 FROM (
   -- The usual "METHOD target HTTP/x.y" splits on spaces; anything else (no protocol, spaces in the
   -- target, garbage) goes through the request regex.
-  SELECT *,
-         CASE WHEN len(rq) = 3 AND starts_with(rq[3], 'HTTP/')
-                   AND (rq[1] IN ('GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH')
-                        OR regexp_full_match(rq[1], '[A-Za-z]+'))
-              THEN {{'method': rq[1], 'path': rq[2], 'protocol': rq[3]}}
-              ELSE regexp_extract(request, '{REQUEST_RE}', ['method', 'path', 'protocol']) END AS r
+  SELECT *, {REQUEST_SPLIT} AS r
   FROM (
     SELECT *,
            try_strptime(tsstr, '{TS_FORMAT}') AS ts,
@@ -358,7 +368,8 @@ SELECT file_id, line_no, line, try_cast(f[1] AS TIMESTAMPTZ) AS ts, f[2] AS ip, 
        concat_ws(' ', f[4], f[5], f[6]) AS request, f[4] AS method, f[5] AS path, f[6] AS protocol,
        try_cast(f[7] AS INTEGER) AS status, try_cast(f[8] AS BIGINT) AS bytes, f[9] AS referer,
        f[10] AS user_agent, f[11] AS host, f[12] AS request_id, f[13] AS session_id, f[14] AS user_id,
-       try_cast(f[15] AS DOUBLE) AS response_time_ms,
+       try_cast(f[15] AS DOUBLE) AS response_time_ms, try_cast(f[15] AS DOUBLE) / 1000 AS request_time_s,
+       NULL::DOUBLE AS upstream_time_s, NULL::VARCHAR AS upstream_addr, f[11] AS vhost, NULL::VARCHAR AS xff,
        CASE WHEN line IS NULL OR trim(line) = '' THEN 'empty line'
             WHEN NOT ok THEN 'not a JSON object'
             WHEN try_cast(f[1] AS TIMESTAMPTZ) IS NULL THEN 'missing or bad ts'
@@ -392,7 +403,9 @@ SELECT file_id, line_no, line, try_cast(ts AS TIMESTAMPTZ) AS ts, remote_addr AS
        try_cast(status AS INTEGER) AS status, coalesce(try_cast(nullif(bytes, '-') AS BIGINT), 0) AS bytes,
        referer, user_agent, nullif(host, '') AS host, nullif(request_id, '') AS request_id,
        nullif(session_id, '') AS session_id, user_id, try_cast(nullif(response_time_ms, '') AS DOUBLE)
-         AS response_time_ms,
+         AS response_time_ms, try_cast(nullif(response_time_ms, '') AS DOUBLE) / 1000 AS request_time_s,
+       NULL::DOUBLE AS upstream_time_s, NULL::VARCHAR AS upstream_addr, nullif(host, '') AS vhost,
+       NULL::VARCHAR AS xff,
        CASE WHEN line IS NULL OR trim(line) = '' THEN 'empty line'
             WHEN NOT ok THEN 'not a CSV record with {len(CSV_FIELDS)} fields'
             WHEN try_cast(ts AS TIMESTAMPTZ) IS NULL THEN 'missing or bad ts'
@@ -410,7 +423,7 @@ class ParseInput:
 
     file_id: int
     path: Path
-    fmt: str
+    fmt: str | LogFormat  # a built-in format's name or a --log-format definition
     gz: bool
     label: str
     node_id: str | None
@@ -421,22 +434,36 @@ BATCH_BYTES = 64 * 1024 * 1024  # ... and bytes (uncompressed estimate); a large
 SMALL_FILE_BYTES = 1024 * 1024  # files up to this size (gzip counted 10x) are read whole and split in SQL
 
 
-def parser_sql(fmt: str, source: str = "_lines") -> str:
+def parser_sql(fmt: str | LogFormat, source: str = "_lines") -> str:
     """The SQL that parses ``source(file_id, line_no, line)`` in format ``fmt``.
 
-    Its columns: ``file_id, line_no, line``, the ``requests`` fields (``ts`` .. ``response_time_ms``, not
-    yet normalised) and ``reason`` (NULL for a request, else why the line is quarantined). This is the one
-    place a new line format plugs into the pipeline.
+    Its columns: ``file_id, line_no, line``, the ``requests`` fields (``ts`` .. ``xff``, not yet normalised)
+    and ``reason`` (NULL for a request, else why the line is quarantined). This is the one place a new line
+    format plugs into the pipeline: a built-in format by name, or a log format definition compiled by
+    :mod:`edgelog.analysis.format_columns`.
     """
+    if isinstance(fmt, LogFormat):
+        return format_columns.parser_sql(fmt, source)
     sql = _PARSERS[fmt]
     return sql.replace("FROM _lines", f"FROM {source}") if source != "_lines" else sql
+
+
+@functools.cache
+def format_id(fmt: str | LogFormat) -> str:
+    """What a parse in ``fmt`` is known by (the parse cache keys entries with it): a built-in format's name,
+    or for a definition its label and the sha256 of the SQL it compiles to, so a different definition never
+    reuses another's parse, whatever the two are named, and neither does one compiled differently."""
+    if isinstance(fmt, LogFormat):
+        digest = hashlib.sha256(parser_sql(fmt).encode()).hexdigest()
+        return f"{fmt.syntax}:{fmt.name or 'custom'}:{digest}"
+    return fmt
 
 
 def batches(inputs: list[ParseInput]) -> list[list[ParseInput]]:
     """Group files by format, compression and size class into reads of at most BATCH_FILES files and
     BATCH_BYTES bytes."""
-    groups: dict[tuple[str, bool, bool], list[list[ParseInput]]] = {}
-    sizes: dict[tuple[str, bool, bool], int] = {}
+    groups: dict[tuple[str | LogFormat, bool, bool], list[list[ParseInput]]] = {}
+    sizes: dict[tuple[str | LogFormat, bool, bool], int] = {}
     for i in inputs:
         try:
             size = i.path.stat().st_size * (10 if i.gz else 1)
@@ -608,8 +635,8 @@ def _insert_batch(
             SELECT file_id, {label_cols}, line_no, ts, ip, edgelog_nullif_dash(remote_user), request,
                    method, path, split_part(path, '?', 1), protocol, status, bytes,
                    edgelog_nullif_dash(referer), user_agent, host, request_id, session_id,
-                   nullif(user_id, ''), response_time_ms,
-                   hash(ip, date_trunc('day', timezone('UTC', ts)), coalesce(user_agent, '')),
+                   nullif(user_id, ''), response_time_ms, request_time_s, upstream_time_s, upstream_addr,
+                   vhost, xff, ip, {VISITOR_HASH.format(client_ip="ip")},
                    reason,
                    CASE WHEN reason IS NOT NULL THEN left(coalesce(line, ''), {QUARANTINE_RAW_CHARS}) END,
                    coalesce({window}, false)

@@ -2,8 +2,10 @@
 
 An entry holds exactly the rows parsing gives for one file (``parse.PARSED_COLUMNS``: every line, requests
 and quarantined ones) as zstd Parquet, plus a JSON record. Both are named by the entry key, a sha256 over
-the file's sha256, its format, the parser's identity (the source of the parse module and of the macros it
-uses) and the DuckDB and edgelog versions, so an entry from another version is simply never looked up.
+the file's sha256, its format (``parse.format_id``: for a ``--log-format`` definition, the sha256 of the SQL
+it compiles to, so another definition never reuses the entry), the parser's identity (the source of the parse
+modules and of the macros they use) and the DuckDB and edgelog versions, so an entry from another version is
+simply never looked up.
 
 An entry is trusted only when every check passes; otherwise the file is parsed again and the entry
 rewritten. Checks: the record names the same key, source sha256 and versions; the Parquet file has the
@@ -30,7 +32,7 @@ from pathlib import Path
 import duckdb
 
 from edgelog import __version__
-from edgelog.analysis import parse
+from edgelog.analysis import format_columns, format_sql, parse
 from edgelog.analysis.library import queries_dir
 from edgelog.fileio import hash_file
 
@@ -41,9 +43,10 @@ TMP_MAX_AGE_S = 3600  # temporaries older than this are a crashed writer's lefto
 
 @cache
 def parser_id() -> str:
-    """A digest of everything that decides parsed rows: the parse module's source and the shared macros."""
+    """A digest of everything that decides parsed rows: the parse modules' source and the shared macros."""
     h = hashlib.sha256()
-    h.update(Path(parse.__file__).read_bytes())
+    for source in (parse.__file__, format_columns.__file__, format_sql.__file__):  # combined shares SQL
+        h.update(Path(source).read_bytes())
     for macro in sorted((queries_dir() / "macros").glob("*.sql")):
         h.update(macro.name.encode() + b"\0" + macro.read_bytes())
     return h.hexdigest()

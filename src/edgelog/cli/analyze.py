@@ -120,6 +120,36 @@ def register(app: typer.Typer) -> None:
                 "stream.",
             ),
         ] = "auto",
+        log_format: Annotated[
+            str | None,
+            typer.Option(
+                "--log-format",
+                help="The server's own log format, verbatim: an nginx log_format string (escape=json/none "
+                'allowed), an Apache LogFormat string (with \\" as in the config), or a preset: combined, '
+                "common, nginx-main, vhost_combined, combined_timing. Every input is parsed with it.",
+            ),
+        ] = None,
+        log_format_from: Annotated[
+            str | None,
+            typer.Option(
+                "--log-format-from",
+                help="Read the definition from an nginx or Apache config file (includes followed).",
+            ),
+        ] = None,
+        log_format_name: Annotated[
+            str | None,
+            typer.Option(
+                "--log-format-name", help="Which log_format / LogFormat of --log-format-from to use."
+            ),
+        ] = None,
+        trusted_proxies: Annotated[
+            str | None,
+            typer.Option(
+                "--trusted-proxies",
+                help="Comma-separated CIDRs of your proxies/load balancers: client_ip becomes the right-most "
+                "untrusted X-Forwarded-For address, as nginx's realip module finds it.",
+            ),
+        ] = None,
         since: Annotated[
             str | None, typer.Option(help="Only records at or after this ISO-8601 time (empty: no bound).")
         ] = None,
@@ -179,6 +209,10 @@ def register(app: typer.Typer) -> None:
                 tags=tags,
                 max_object_bytes=max_object_bytes,
                 parse_cache=parse_cache,
+                log_format=log_format,
+                log_format_from=log_format_from,
+                log_format_name=log_format_name,
+                trusted_proxies=trusted_proxies,
             )
         _summary(result)
         if result.exit_code:

@@ -17,6 +17,7 @@ from edgelog.naming import FORMAT_FILES
 
 if TYPE_CHECKING:  # the generator is imported by the commands that run it, not by `edgelog --help`
     from edgelog.generator.config import GeneratorConfig
+    from edgelog.logformat import LogFormat
 
 gen = typer.Typer(
     name="generate",
@@ -49,6 +50,38 @@ RateOpt = Annotated[
 FlatOpt = Annotated[
     bool, typer.Option("--flat", help="Constant rate: no time-of-day, weekend or burst multipliers.")
 ]
+
+
+LogFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--log-format",
+        help="Write this nginx log_format or Apache LogFormat definition (verbatim, as in the config) or "
+        "preset instead of --format; `edgelog analyze --log-format` reads it back.",
+    ),
+]
+LogFormatFromOpt = Annotated[
+    str | None,
+    typer.Option("--log-format-from", help="Take the definition from an nginx or Apache config file."),
+]
+LogFormatNameOpt = Annotated[
+    str | None, typer.Option("--log-format-name", help="Which definition of --log-format-from to write.")
+]
+
+
+def _log_format(
+    formats: list[str] | None, definition: str | None, path: str | None, name: str | None
+) -> list[str | LogFormat] | None:
+    """The --log-format* options as a format to write, or None when they are not given."""
+    from edgelog.errors import UsageError
+    from edgelog.logformat import resolve
+
+    chosen = resolve(definition, path, name)
+    if chosen is None:
+        return None
+    if formats:
+        raise UsageError("--format and --log-format cannot be combined", hint="pass one of them")
+    return [chosen]
 
 
 def _config(path: Path | None, seed: int | None = None, flat: bool = False) -> GeneratorConfig:
@@ -92,6 +125,9 @@ def backfill_cmd(
     ] = None,
     flat: FlatOpt = False,
     config: ConfigOpt = None,
+    log_format: LogFormatOpt = None,
+    log_format_from: LogFormatFromOpt = None,
+    log_format_name: LogFormatNameOpt = None,
 ) -> None:
     """Write past traffic as the 5-minute rotation would have left it: one complete file per interval.
 
@@ -107,12 +143,14 @@ def backfill_cmd(
     from edgelog.generator.backfill import backfill
     from edgelog.generator.options import check_formats, default_backfill_start, parse_duration, parse_time
 
-    chosen = check_formats(formats or ["combined"])
     dur = parse_duration(duration, "--duration")
     step = parse_duration(interval, "--interval")
     t0 = parse_time(start, "--start") if start else default_backfill_start(dur, step, time.time())
     bursts = [parse_time(b, "--burst-at") for b in burst_at or []]
     cfg = _config(config, seed, flat)
+    chosen = check_formats(
+        _log_format(formats, log_format, log_format_from, log_format_name) or formats or ["combined"]
+    )
     for fmt in chosen:
         paths = backfill(
             cfg,
@@ -128,8 +166,9 @@ def backfill_cmd(
             bursts=bursts,
         )
         size = sum(p.stat().st_size for p in paths)
+        label = fmt if isinstance(fmt, str) else fmt.name or "log format"
         typer.echo(
-            f"{fmt}: {len(paths)} files, {size:,} bytes in {out} ({paths[0].name} .. {paths[-1].name})"
+            f"{label}: {len(paths)} files, {size:,} bytes in {out} ({paths[0].name} .. {paths[-1].name})"
         )
 
 
@@ -183,6 +222,9 @@ def live_cmd(
             "--metrics-address", envvar="EDGELOG_METRICS_ADDRESS", help="Address for --metrics-port."
         ),
     ] = "127.0.0.1",
+    log_format: LogFormatOpt = None,
+    log_format_from: LogFormatFromOpt = None,
+    log_format_name: LogFormatNameOpt = None,
 ) -> None:
     """Append traffic to log files in real time; follow each when rotation renames it away.
 
@@ -204,6 +246,10 @@ def live_cmd(
     from edgelog.generator.live import run_live
     from edgelog.generator.options import parse_duration
 
+    # the definition writes the access log (--output); error and app streams may go beside it
+    streams = [f for f in formats or [] if f in ("error", "app")]
+    access = [f for f in formats or [] if f not in streams]
+    definition = _log_format(access, log_format, log_format_from, log_format_name)
     secs = parse_duration(duration, "--duration").total_seconds() if duration else None
     cfg = _config(config, seed)
     status = run_live(
@@ -213,7 +259,7 @@ def live_cmd(
         status_file=status_file,
         rate=rate,
         seed=seed,
-        fmt=formats or ["combined"],
+        fmt=[*definition, *streams] if definition else formats or ["combined"],
         duration=secs,
         max_lines=max_lines,
         shaped=False if flat else None,
@@ -266,6 +312,9 @@ def stream_cmd(
     rate: RateOpt = None,
     flat: FlatOpt = False,
     config: ConfigOpt = None,
+    log_format: LogFormatOpt = None,
+    log_format_from: LogFormatFromOpt = None,
+    log_format_name: LogFormatNameOpt = None,
 ) -> None:
     """Print generated lines to stdout as fast as possible (simulated clock), for piping into other tools.
 
@@ -276,6 +325,9 @@ def stream_cmd(
     from edgelog.generator.backfill import stream
     from edgelog.generator.options import default_stream_start, parse_duration, parse_time
 
+    definition = _log_format(
+        [fmt] if fmt != "combined" else None, log_format, log_format_from, log_format_name
+    )
     t0 = parse_time(start, "--start") if start else default_stream_start(time.time())
     dur = parse_duration(duration, "--duration") if duration else None
     cfg = _config(config, seed, flat)
@@ -283,7 +335,17 @@ def stream_cmd(
         lines = 1000
     out = sys.stdout
     try:
-        stream(cfg, out.write, node=node, start=t0, lines=lines, duration=dur, fmt=fmt, seed=seed, rate=rate)
+        stream(
+            cfg,
+            out.write,
+            node=node,
+            start=t0,
+            lines=lines,
+            duration=dur,
+            fmt=definition[0] if definition else fmt,
+            seed=seed,
+            rate=rate,
+        )
         out.flush()
     except BrokenPipeError:  # `| head` closed the pipe: that is a normal way to stop
         devnull = os.open(os.devnull, os.O_WRONLY)

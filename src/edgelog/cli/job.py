@@ -42,6 +42,31 @@ SqlOpt = Annotated[
         "--sql", help="SQL file for adhoc-query (sets the sql_b64 variable).", exists=True, dir_okay=False
     ),
 ]
+LogFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--log-format",
+        help="The servers' log format for analyze: an nginx log_format / Apache LogFormat definition or a "
+        "preset (sets log_format, or log_format_b64 when the spec cannot quote it).",
+    ),
+]
+LogFormatFromOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--log-format-from",
+        help="Read the definition from an nginx or Apache config here (includes followed) and hand it to "
+        "the job.",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+LogFormatNameOpt = Annotated[
+    str | None, typer.Option("--log-format-name", help="Which log_format / LogFormat of --log-format-from.")
+]
+TrustedOpt = Annotated[
+    str | None,
+    typer.Option("--trusted-proxies", help="CIDRs of the proxies in front of the servers (trusted_proxies)."),
+]
 PrePulledOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -61,13 +86,29 @@ AllowOpt = Annotated[
 ]
 
 
-def _vars(var: list[str] | None, sql: Path | None) -> dict[str, str]:
-    from edgelog.jobs.spec import parse_vars, sql_var
+def _vars(
+    var: list[str] | None,
+    sql: Path | None,
+    log_format: str | None = None,
+    log_format_from: Path | None = None,
+    log_format_name: str | None = None,
+    trusted_proxies: str | None = None,
+) -> dict[str, str]:
+    from edgelog.jobs.spec import format_options_vars, parse_vars, sql_var
 
     values = parse_vars(var or [])
     if sql is not None:
         values.update(sql_var(sql))
-    return values
+    options = format_options_vars(log_format, log_format_from, log_format_name, trusted_proxies)
+    taken = set(options)
+    if taken - {"trusted_proxies"}:  # a format option replaces every way a spec takes a format
+        taken |= {"log_format", "log_format_b64", "log_format_name"}
+    if clash := sorted(taken & values.keys()):
+        raise UsageError(
+            f"--var {clash[0]} and the --log-format/--trusted-proxies options both set {clash[0]}",
+            hint="pass one of them",
+        )
+    return {**values, **options}
 
 
 @job_app.command("list")
@@ -103,6 +144,10 @@ def render_cmd(
     spec: Annotated[str, typer.Argument(help="Spec name in jobs/ (e.g. access-log-report) or a YAML file.")],
     var: VarOpt = None,
     sql: SqlOpt = None,
+    log_format: LogFormatOpt = None,
+    log_format_from: LogFormatFromOpt = None,
+    log_format_name: LogFormatNameOpt = None,
+    trusted_proxies: TrustedOpt = None,
 ) -> None:
     """Print the spec after template rendering: exactly the YAML Bacalhau would parse.
 
@@ -112,7 +157,9 @@ def render_cmd(
     """
     from edgelog.jobs.spec import render_spec
 
-    rendered = render_spec(spec, _vars(var, sql))
+    rendered = render_spec(
+        spec, _vars(var, sql, log_format, log_format_from, log_format_name, trusted_proxies)
+    )
     typer.echo(rendered.text, nl=not rendered.text.endswith("\n"))
 
 
@@ -123,6 +170,10 @@ def validate_cmd(
     ],
     var: VarOpt = None,
     sql: SqlOpt = None,
+    log_format: LogFormatOpt = None,
+    log_format_from: LogFormatFromOpt = None,
+    log_format_name: LogFormatNameOpt = None,
+    trusted_proxies: TrustedOpt = None,
     allow_listed_path: AllowOpt = None,
     pre_pulled_image: PrePulledOpt = None,
 ) -> None:
@@ -138,7 +189,11 @@ def validate_cmd(
     from edgelog.jobs.spec import load_spec
     from edgelog.jobs.validate import check_image, pre_pulled_images
 
-    rendered = load_spec(spec, _vars(var, sql), allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
+    rendered = load_spec(
+        spec,
+        _vars(var, sql, log_format, log_format_from, log_format_name, trusted_proxies),
+        allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST),
+    )
     job = rendered.spec
     check_image(rendered.path, job.task.image, pre_pulled_images(pre_pulled_image))
     console.print(
@@ -152,6 +207,10 @@ def submit_cmd(
     spec: Annotated[str, typer.Argument(help="Spec name in jobs/ or a YAML file.")],
     var: VarOpt = None,
     sql: SqlOpt = None,
+    log_format: LogFormatOpt = None,
+    log_format_from: LogFormatFromOpt = None,
+    log_format_name: LogFormatNameOpt = None,
+    trusted_proxies: TrustedOpt = None,
     name: Annotated[
         str | None,
         typer.Option("--name", help="Job Name to use as is (default: the spec's Name plus a timestamp)."),
@@ -216,7 +275,11 @@ def submit_cmd(
     from edgelog.jobs.submit import BacalhauCLI, submit, wait
     from edgelog.jobs.validate import check_image, pre_pulled_images
 
-    rendered = load_spec(spec, _vars(var, sql), allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
+    rendered = load_spec(
+        spec,
+        _vars(var, sql, log_format, log_format_from, log_format_name, trusted_proxies),
+        allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST),
+    )
     job = rendered.spec
     check_image(rendered.path, job.task.image, pre_pulled_images(pre_pulled_image))
     publisher = job.task.publisher
@@ -371,6 +434,10 @@ def run_local_cmd(
     ] = None,
     var: VarOpt = None,
     sql: SqlOpt = None,
+    log_format: LogFormatOpt = None,
+    log_format_from: LogFormatFromOpt = None,
+    log_format_name: LogFormatNameOpt = None,
+    trusted_proxies: TrustedOpt = None,
     allow_listed_path: AllowOpt = None,
     engine: Annotated[
         str,
@@ -395,7 +462,11 @@ def run_local_cmd(
     from edgelog.jobs.local import parse_nodes, run_local
     from edgelog.jobs.spec import load_spec
 
-    values = {"bucket": "local", "image": "edgelog-job:local", **_vars(var, sql)}
+    values = {
+        "bucket": "local",
+        "image": "edgelog-job:local",
+        **_vars(var, sql, log_format, log_format_from, log_format_name, trusted_proxies),
+    }
     rendered = load_spec(spec, values, allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
     nodes = parse_nodes(node)
     run = run_local(rendered, nodes, bucket_url=bucket, on_event=_print_event, engine=engine)
@@ -434,6 +505,27 @@ def demo_cmd(
         str | None, typer.Option("--bucket", help="Bucket URL (default: the local bucket).")
     ] = None,
     open_report: Annotated[bool, typer.Option("--open", help="Open the HTML report in a browser.")] = False,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="Write the nodes' logs in this nginx/Apache definition or preset (e.g. nginx-main, "
+            "combined_timing, vhost_combined) and analyse them with it.",
+        ),
+    ] = None,
+    log_format_from: Annotated[
+        str | None, typer.Option("--log-format-from", help="Take the definition from an nginx/Apache config.")
+    ] = None,
+    log_format_name: Annotated[
+        str | None, typer.Option("--log-format-name", help="Which definition of --log-format-from.")
+    ] = None,
+    trusted_proxies: Annotated[
+        str | None,
+        typer.Option(
+            "--trusted-proxies",
+            help="Passed to the job (default for formats with X-Forwarded-For: the simulated load balancer).",
+        ),
+    ] = None,
 ) -> None:
     """Run the whole pipeline on this machine: logs for 3 nodes, the access-log-report job, fetch, report.
 
@@ -443,9 +535,23 @@ def demo_cmd(
     Example: [bold]edgelog demo[/]
     """
     from edgelog.jobs.demo import run_demo
+    from edgelog.logformat import resolve
+    from edgelog.logformat.definitions import check_analysable
+    from edgelog.logformat.realip import parse_networks
 
+    fmt = resolve(log_format, log_format_from, log_format_name)
+    if fmt is not None:
+        check_analysable(fmt)
+    parse_networks(trusted_proxies)
     result = run_demo(
-        workdir=workdir, nodes=nodes, hours=hours, bucket_url=bucket, console=err_console, out=console
+        workdir=workdir,
+        nodes=nodes,
+        hours=hours,
+        bucket_url=bucket,
+        console=err_console,
+        out=console,
+        log_format=fmt,
+        trusted_proxies=trusted_proxies,
     )
     console.print(f"\nHTML report: [bold]{escape(str(result.html))}[/]")
     if open_report:

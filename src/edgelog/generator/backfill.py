@@ -31,6 +31,7 @@ from edgelog.generator.options import (
     check_seed,
     check_window,
 )
+from edgelog.logformat import LogFormat
 from edgelog.naming import rotated_name
 
 FLUSH_BYTES = 1 << 20
@@ -83,7 +84,7 @@ def backfill(
     start: datetime,
     duration: timedelta,
     interval: timedelta = timedelta(minutes=5),
-    fmt: str = "combined",
+    fmt: str | LogFormat = "combined",
     gzip: bool = False,
     seed: int | None = None,
     rate: float | None = None,
@@ -160,7 +161,7 @@ def stream(
     start: datetime,
     lines: int | None = None,
     duration: timedelta | None = None,
-    fmt: str = "combined",
+    fmt: str | LogFormat = "combined",
     seed: int | None = None,
     rate: float | None = None,
 ) -> int:

@@ -15,9 +15,13 @@ import json
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from edgelog.generator.engine import Engine, Event, derive_seed
+from edgelog.generator.escape import nginx_unescape
 from edgelog.generator.site import Req
+from edgelog.logformat import PRESETS, Literal, LogFormat, preset
+from edgelog.logformat.codec import ESCAPERS
 from edgelog.naming import FORMAT_FILES
 from edgelog.records import RECORD_FIELDS
 
@@ -339,6 +343,181 @@ FORMATTERS: dict[str, Callable[[Engine], Formatter]] = {
 }
 
 
-def make_formatter(fmt: str, engine: Engine) -> Formatter:
-    """The formatter for ``fmt``; ``KeyError`` for an unknown name (callers check with check_format)."""
+def make_formatter(fmt: str | LogFormat, engine: Engine) -> Formatter:
+    """The formatter for a format name or definition; ``KeyError`` for an unknown name (callers check
+    names with check_format). The log format presets are written by :class:`DefinitionFormatter`, except
+    ``combined`` and ``common``, whose own formatters write the same bytes faster."""
+    if isinstance(fmt, LogFormat):
+        return DefinitionFormatter(engine, fmt)
+    if fmt not in FORMATTERS and fmt in PRESETS:
+        return DefinitionFormatter(engine, preset(fmt))
     return FORMATTERS[fmt](engine)
+
+
+# --- any nginx log_format / Apache LogFormat definition -------------------------------------------------
+
+# Behind a GCP external load balancer (when the format logs X-Forwarded-For): connections come from Google's
+# front ends and X-Forwarded-For ends with "<client>, <the forwarding rule's address>". Trusting these gives
+# back the generated clients: --trusted-proxies GCP_LOAD_BALANCER.
+LB_FRONT_ENDS = ("35.191.", "130.211.0.", "130.211.1.", "130.211.2.", "130.211.3.")
+LB_ADDRESS = "203.0.113.10"
+GCP_LOAD_BALANCER = f"35.191.0.0/16,130.211.0.0/22,{LB_ADDRESS}"
+UPSTREAMS = ("10.0.2.15:8080", "10.0.2.16:8080")
+
+
+class DefinitionFormatter(Formatter):
+    """Writes the traffic plan in any log format definition, escaped as the server escapes it.
+
+    Values the plan has come from the events (client, request, status, bytes, referrer, agent); the rest
+    is derived deterministically from the node's own RNG: request and upstream times (dynamic pages go to
+    an upstream, 502/503/504 after a failover to a second one), request ids, and - when the format logs
+    X-Forwarded-For - a load balancer in front of the server. Fields a server leaves empty here (unknown
+    variables, other headers) are written as absent ("-" or nothing).
+    """
+
+    def __init__(self, engine: Engine, fmt: LogFormat):
+        super().__init__(engine)
+        self.fmt = fmt
+        self.name = fmt.name if fmt.name in PRESETS else f"{fmt.syntax}:{fmt.name or 'custom'}"
+        self.rng = random.Random(derive_seed(engine.seed, engine.node, "log-format"))
+        self.proxied = fmt.has("http_x_forwarded_for")
+        self.connection = engine.seed % 100_000
+        self.escape = ESCAPERS[fmt.escape]
+        self.keys = [f.key for f in fmt.fields]
+        self.fields = fmt.fields
+        self._cache: dict[str, str] = {}
+
+    def _esc(self, value: str) -> str:
+        got = self._cache.get(value)
+        if got is None:
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+            got = self._cache[value] = self.escape(value)
+        return got
+
+    def format(self, sec: int, events: list[Event]) -> str:
+        out = []
+        d = datetime.fromtimestamp(sec, UTC)
+        clf = clf_time(sec)
+        iso = d.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        for ms, i, r, st, nb, ref in events:
+            values = self.values(sec, ms, d, clf, iso, i, r, st, nb, ref)
+            parts = []
+            for item in self.fmt.items:
+                if isinstance(item, Literal):
+                    parts.append(item.text)
+                    continue
+                v = d.strftime(item.strftime) if item.strftime else values.get(item.name)
+                if v is None:
+                    if item.null is None:
+                        v = "0" if item.kind.name in ("int", "epoch_int") else "-"
+                    else:
+                        parts.append(item.null)
+                        continue
+                parts.append(self._esc(v) if item.escaped else v)
+            out.append("".join(parts) + "\n")
+        return "".join(out)
+
+    def values(
+        self, sec: int, ms: int, d: datetime, clf: str, iso: str, i: Any, r: Req, st: int, nb: int, ref: str
+    ) -> dict[str, str | None]:
+        rng = self.rng
+        self.connection += 1
+        method, path = r.method, r.path
+        proto = r.protos[i.pv] if method else ""
+        if method:
+            request = f"{method} {path} {proto}" if proto else f"{method} {path}"
+        else:  # a raw payload (TLS on the HTTP port), kept in nginx's escaped form by the plan
+            raw = nginx_unescape(r.c)
+            # nginx/Apache escape every byte; with escape=json/none nginx writes non-UTF-8 bytes raw, which a
+            # text writer cannot: those become U+FFFD (real nginx lines like that are quarantined anyway)
+            errors = "surrogateescape" if self.fmt.escape in ("default", "apache") else "replace"
+            request = raw.decode("utf-8", errors)
+        rt_ms = self.response_ms(r.latency, st)
+        rt = round(rt_ms)
+        dynamic = r.kind not in ("asset", "robots", "junk", "probe")
+        failover = st in (502, 503, 504)
+        upstream_time = upstream_addr = upstream_status = None
+        if dynamic and method:
+            up = max(0, rt - 1)
+            upstream_time = f"{up // 1000}.{up % 1000:03d}"
+            upstream_addr = UPSTREAMS[self.connection % 2]
+            upstream_status = str(st)
+            if failover:
+                upstream_time = f"0.{rng.randrange(1, 30):03d}, {upstream_time}"
+                upstream_addr = f"{UPSTREAMS[0]}, {UPSTREAMS[1]}"
+                upstream_status = f"502, {st}"
+        remote = i.ip
+        xff = None
+        if self.proxied:
+            front = rng.choice(LB_FRONT_ENDS)
+            remote = front + ".".join(str(rng.randrange(1, 255)) for _ in range(4 - front.count(".")))
+            xff = f"{i.ip}, {LB_ADDRESS}"
+            x = rng.random()
+            if x < 0.03:  # the client's own proxy appended it; the client's private address is not ours
+                xff = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}, {xff}"
+            elif x < 0.04:  # a forged header: the load balancer appends the real client after it
+                xff = f"1.2.3.4, {xff}"
+        target = path if method else None
+        uri, _, args = (path or "").partition("?")
+        host = self.host
+        header_bytes = 180 + len(host) + (nb % 97)
+        return {
+            "remote_addr": remote,
+            "remote_host": remote,
+            "client_addr": remote,
+            "peer_addr": remote,
+            "realip_remote_addr": remote,
+            "remote_user": None if i.user == "-" else i.user,
+            "remote_logname": None,
+            "time_local": clf,
+            "time_iso8601": iso,
+            "msec": f"{sec}.{ms:03d}",
+            "time_sec": str(sec),
+            "time_msec": str(sec * 1000 + ms),
+            "time_usec": str((sec * 1000 + ms) * 1000),
+            "time_msec_frac": f"{ms:03d}",
+            "time_usec_frac": f"{ms * 1000:06d}",
+            "request": request,
+            "request_method": method or None,
+            "request_uri": target,
+            "uri": uri if method else None,
+            "args": args or None,
+            "query_string": f"?{args}" if args else "",
+            "server_protocol": proto or None,
+            "status": f"{st:03d}",
+            "status_orig": f"{st:03d}",
+            "body_bytes_sent": str(nb) if nb or self.fmt.syntax == "nginx" else None,
+            "bytes_sent": str(nb + header_bytes),
+            "request_length": str(60 + len(request) + len(i.ua)),
+            "bytes_received": str(60 + len(request) + len(i.ua)),
+            "http_referer": None if ref == "-" else ref,
+            "http_user_agent": i.ua,
+            "http_x_forwarded_for": xff,
+            "http_host": host,
+            "host": host,
+            "server_name": host,
+            "vhost": host,
+            "server_port": "443",
+            "scheme": "https",
+            "https": "on",
+            "request_id": self.request_id(),
+            "request_time": f"{rt // 1000}.{rt % 1000:03d}",
+            "request_time_us": str(round(rt_ms * 1000)),
+            "request_time_ms": str(rt),
+            "request_time_s": str(rt // 1000),
+            "upstream_response_time": upstream_time,
+            "upstream_connect_time": upstream_time and "0.000",
+            "upstream_header_time": upstream_time,
+            "upstream_addr": upstream_addr,
+            "upstream_status": upstream_status,
+            "ssl_protocol": "TLSv1.3",
+            "ssl_cipher": "TLS_AES_128_GCM_SHA256",
+            "gzip_ratio": f"{rng.randrange(2, 6)}.{rng.randrange(100):02d}" if r.page and nb > 1000 else None,
+            "pipe": ".",
+            "connection": str(self.connection),
+            "connection_requests": "1",
+            "keepalive_requests": "0",
+            "connection_status": "+",
+            "pid": str(20 + self.engine.seed % 40),
+        }

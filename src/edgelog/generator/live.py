@@ -44,6 +44,7 @@ from edgelog.generator.options import (
     check_seconds,
     check_seed,
 )
+from edgelog.logformat import LogFormat
 
 CHECK_INTERVAL = 0.1  # seconds between inode checks
 STATUS_INTERVAL = 1.0  # seconds between status-file writes
@@ -247,7 +248,7 @@ def _due_events(engine: Engine, sec: int, upto_ms: int) -> list[Event]:
     return due
 
 
-def stream_paths(output: Path, formats: list[str], node: str) -> list[Path]:
+def stream_paths(output: Path, formats: list[str | LogFormat], node: str) -> list[Path]:
     """Where each format writes: the first ``output``, every other ``<stream>-<node><ext>`` beside it (the
     live names of edgelog.naming, which rotation turns into ``<stream>-<node>-<stamp><ext>``)."""
     paths = [output]
@@ -272,7 +273,7 @@ def run_live(
     status_file: str | Path | None = None,
     rate: float | None = None,
     seed: int | None = None,
-    fmt: str | Sequence[str] = "combined",
+    fmt: str | LogFormat | Sequence[str | LogFormat] = "combined",
     duration: float | None = None,
     max_lines: int | None = None,
     shaped: bool | None = None,
@@ -292,7 +293,7 @@ def run_live(
     ``metrics_address``. Returns the final counters. Raises :class:`EdgelogError` (exit 1) when lines had
     to be dropped because writes kept failing after a stop was requested, so a supervisor notices.
     """
-    formats = check_formats([fmt] if isinstance(fmt, str) else fmt)
+    formats = check_formats([fmt] if isinstance(fmt, (str, LogFormat)) else fmt)
     check_node(node)
     check_rate(rate, config.data)
     check_seed(seed)
@@ -312,14 +313,14 @@ def run_live(
     status = LiveStatus(
         pid=os.getpid(),
         stream=check_format(formats[0])[0],
-        format=formats[0],
+        format=formatters[0].name,
         path=str(out),
         started_ts=now,
         rate=engine.rate,
         node=node,
         streams=[
-            StreamStatus(stream=check_format(f)[0], format=f, path=str(p))
-            for f, p in zip(formats[1:], paths[1:], strict=True)
+            StreamStatus(stream=check_format(f)[0], format=formatter.name, path=str(p))
+            for f, formatter, p in zip(formats[1:], formatters[1:], paths[1:], strict=True)
         ],
     )
     writers: list[LiveWriter] = []

@@ -16,6 +16,7 @@ from typing import Any
 from edgelog.errors import UsageError, check_number, shown
 from edgelog.generator.config import MAX_PEAK_RATE, MAX_RATE, peak_rate
 from edgelog.generator.formats import FORMATS
+from edgelog.logformat import LogFormat
 from edgelog.naming import NODE_RE
 
 MAX_DURATION = timedelta(days=366)
@@ -28,22 +29,27 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 """Generated timestamps stay in [EARLIEST, LATEST): Unix time, and far from datetime's year-9999 overflow."""
 
 
-def check_format(fmt: str) -> tuple[str, str]:
-    """(stream, extension) of a format name, or a UsageError listing the valid names."""
+def check_format(fmt: str | LogFormat) -> tuple[str, str]:
+    """(stream, extension) of a format name, or a UsageError listing the valid names.
+
+    A log format definition (``edgelog.logformat``) writes the access stream as ``.log`` files.
+    """
+    if isinstance(fmt, LogFormat):
+        return ("access", ".log")
     try:
         return FORMATS[fmt]
     except KeyError:
         raise UsageError(f"unknown format {shown(fmt)}", hint=f"use one of: {', '.join(FORMATS)}") from None
 
 
-def check_formats(formats: Iterable[str]) -> list[str]:
+def check_formats(formats: Iterable[str | LogFormat]) -> list[str | LogFormat]:
     """Distinct formats in order (repeats dropped); refuses two formats that would write the same file names.
 
     ``combined`` and ``common`` both write ``access-<node>-<stamp>.log``: the second would silently replace
     the first, so the pair is refused instead.
     """
-    chosen: list[str] = []
-    by_name: dict[tuple[str, str], str] = {}
+    chosen: list[str | LogFormat] = []
+    by_name: dict[tuple[str, str], str | LogFormat] = {}
     for fmt in formats:
         key = check_format(fmt)
         if fmt in chosen:

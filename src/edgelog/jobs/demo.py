@@ -16,8 +16,10 @@ from pathlib import Path
 from rich.console import Console
 
 from edgelog.errors import ExitCode, UsageError
+from edgelog.generator.formats import GCP_LOAD_BALANCER
 from edgelog.jobs.local import LocalExecution, LocalNode, LocalRun, run_local
-from edgelog.jobs.spec import load_spec
+from edgelog.jobs.spec import load_spec, log_format_vars
+from edgelog.logformat import LogFormat
 from edgelog.naming import parse_rotated_name
 from edgelog.settings import data_home, default_bucket_url
 
@@ -58,8 +60,15 @@ def run_demo(
     console: Console | None = None,
     out: Console | None = None,
     now: datetime | None = None,
+    log_format: LogFormat | None = None,
+    trusted_proxies: str | None = None,
 ) -> DemoResult:
-    """Backfill logs for ``nodes`` nodes, run the job on them, fetch and merge, write the HTML report."""
+    """Backfill logs for ``nodes`` nodes, run the job on them, fetch and merge, write the HTML report.
+
+    With ``log_format`` the nodes' logs are written in that definition and the job reads them with it;
+    ``trusted_proxies`` is passed to the job (default for formats that log X-Forwarded-For: the load
+    balancer the generator simulates, so the report counts the clients behind it).
+    """
     from edgelog.generator import backfill, load_config
     from edgelog.results import fetch_job, print_summary, render_html
 
@@ -87,9 +96,10 @@ def run_demo(
         node_id = f"node-{i}"
         folder = logs_root / node_id
         _remove_old_logs(folder)
-        files = [  # what a node writes: the access log, nginx's error log and the application log
+        files = [  # what a node writes: the access log (in --log-format's definition, if given), nginx's
+            # error log and the application log
             path
-            for fmt in DEMO_FORMATS
+            for fmt in [log_format or DEMO_FORMATS[0], *DEMO_FORMATS[1:]]
             for path in backfill(
                 config, folder, node=node_id, start=end - duration, duration=duration, fmt=fmt, seed=i
             )
@@ -99,7 +109,15 @@ def run_demo(
         node_list.append(LocalNode(node_id, folder))
 
     # 2. the real spec, validated as for a network, run on every node
-    spec = load_spec(DEMO_SPEC, DEMO_VARS)
+    variables = dict(DEMO_VARS)
+    if log_format is not None:
+        variables.update(log_format_vars(log_format))
+        if trusted_proxies is None and log_format.has("http_x_forwarded_for"):
+            trusted_proxies = GCP_LOAD_BALANCER
+            log.print(f"    trusting the simulated load balancer: --trusted-proxies {trusted_proxies}")
+    if trusted_proxies:
+        variables["trusted_proxies"] = trusted_proxies
+    spec = load_spec(DEMO_SPEC, variables)
     log.print(f"[bold]2/4[/] running {spec.path.name} (ops job) on {nodes} nodes, publishing to {bucket}")
 
     def event(execution: LocalExecution) -> None:

@@ -17,6 +17,9 @@ from edgelog.errors import ConfigError, UsageError
 from edgelog.jobs.model import JobSpec
 from edgelog.jobs.template import render, variables_used
 from edgelog.jobs.validate import DEFAULT_ALLOW_LIST, load_spec_yaml, validate_job
+from edgelog.logformat import LogFormat, resolve
+from edgelog.logformat.definitions import check_analysable, portable_definition
+from edgelog.logformat.realip import parse_networks
 from edgelog.settings import package_data_dir
 
 JOBS_DIR_ENV = "EDGELOG_JOBS_DIR"
@@ -61,6 +64,39 @@ def parse_vars(items: Iterable[str]) -> dict[str, str]:
             raise UsageError(f"--var {item!r} is not NAME=VALUE", hint="e.g. --var bucket=my-results")
         out[key.strip()] = value
     return out
+
+
+def log_format_vars(fmt: LogFormat) -> dict[str, str]:
+    """The variables that hand a log format to every node's analyze: ``log_format``, or ``log_format_b64``.
+
+    The definition travels self-contained (a config's includes were followed here); one that the spec's
+    single-quoted ``log_format`` cannot hold goes as base64 of a file the job reads with --log-format-from.
+    """
+    text = portable_definition(fmt)
+    if "'" in text or "\n" in text:
+        return {"log_format_b64": base64.b64encode(text.encode()).decode("ascii")}
+    return {"log_format": text}
+
+
+def format_options_vars(
+    log_format: str | None,
+    log_format_from: Path | str | None,
+    log_format_name: str | None,
+    trusted: str | None,
+) -> dict[str, str]:
+    """The ``--log-format*`` and ``--trusted-proxies`` options of ``edgelog job`` as template variables.
+
+    Checked here, before anything is submitted: the definition must be analysable and the proxies CIDRs.
+    """
+    values: dict[str, str] = {}
+    fmt = resolve(log_format, log_format_from, log_format_name)
+    if fmt is not None:
+        check_analysable(fmt)
+        values.update(log_format_vars(fmt))
+    if trusted:
+        parse_networks(trusted)
+        values["trusted_proxies"] = trusted
+    return values
 
 
 def sql_var(sql_file: Path) -> dict[str, str]:

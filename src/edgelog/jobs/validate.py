@@ -14,6 +14,7 @@ import base64
 import binascii
 import os
 import re
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ import yaml
 from edgelog.analysis.sandbox import QueryRejected, check_query
 from edgelog.errors import ConfigError, UsageError, shown
 from edgelog.jobs.model import DEFAULT_ALLOW_LIST, canonical_fields, field_value
+from edgelog.logformat import resolve
+from edgelog.logformat.definitions import check_analysable
+from edgelog.logformat.realip import parse_networks
 
 MAX_SPEC_BYTES = 4 << 20  # the adhoc-query spec carries its SQL (up to 1 MiB) as base64 inside
 
@@ -367,9 +371,61 @@ class _Checker:
         self.env(t.get("Env"), f"{field}.Env")
         self.string_map(t.get("Meta"), f"{field}.Meta")
         self.inputs(t.get("InputSources"), f"{field}.InputSources")
+        self.analyze_arguments(t, field)
         self.resources(t.get("Resources"), f"{field}.Resources")
         self.network(t.get("Network"), f"{field}.Network")
         self.timeouts(t.get("Timeouts"), f"{field}.Timeouts")
+
+    def analyze_arguments(self, task: dict[str, Any], field: str) -> None:
+        """An ``edgelog analyze`` task's log format and trusted proxies must work, or every node fails alike.
+
+        The definition of ``--log-format-from`` is checked from the inline source mounted at that path.
+        """
+        engine = task.get("Engine")
+        params = field_value(engine, "Params") if isinstance(engine, dict) else None
+        args = field_value(params, "Parameters") if isinstance(params, dict) else None
+        if not isinstance(args, list) or "analyze" not in args:
+            return
+        where = f"{field}.Engine.Params.Parameters"
+        opts = {a: args[i + 1] for i, a in enumerate(args[:-1]) if isinstance(a, str) and a.startswith("--")}
+        definition = opts.get("--log-format")
+        name = opts.get("--log-format-name")
+        source = opts.get("--log-format-from")
+        try:
+            if isinstance(source, str):
+                text = self._inline_text(task.get("InputSources"), source)
+                if text is None:
+                    return  # not inline: only the node can read it
+                with tempfile.TemporaryDirectory() as tmp:
+                    (Path(tmp) / "log-format").write_bytes(text)
+                    fmt = resolve(None, Path(tmp) / "log-format", name)
+            else:
+                fmt = resolve(definition if isinstance(definition, str) else None, None, name)
+            if fmt is not None:
+                check_analysable(fmt)
+        except UsageError as exc:
+            self.err(where, f"the log format does not work: {exc.message}", hint=exc.hint or "fix log_format")
+        proxies = opts.get("--trusted-proxies")
+        if isinstance(proxies, str):
+            try:
+                parse_networks(proxies)
+            except UsageError as exc:
+                self.err(where, exc.message, hint=exc.hint)
+
+    @staticmethod
+    def _inline_text(sources: Any, target: str) -> bytes | None:
+        for item in sources if isinstance(sources, list) else []:
+            if not isinstance(item, dict) or field_value(item, "Target") != target:
+                continue
+            src = field_value(item, "Source")
+            params = field_value(src, "Params") if isinstance(src, dict) else None
+            url = field_value(params, "URL") if isinstance(params, dict) else None
+            if isinstance(url, str) and url.startswith("data:") and ";base64," in url:
+                try:
+                    return base64.b64decode(url.split(",", 1)[1], validate=True)
+                except (binascii.Error, ValueError):
+                    return None
+        return None
 
     def unknown(self, mapping: dict[str, Any], known: Sequence[str], field: str, what: str) -> None:
         lowered = {k.lower() for k in known}

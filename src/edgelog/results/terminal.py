@@ -147,6 +147,32 @@ def render_summary(data: ResultData, console: Console) -> None:
         )
     )
 
+    if data.rows("latency_paths"):  # formats that log a request time
+        console.print(
+            _table(
+                "Latency by path (ms, nearest rank)",
+                data.rows("latency_paths"),
+                [("path", "path", None), ("requests", "timed", None)]
+                + [(k, k.removesuffix("_ms"), None) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")],
+                limit=8,
+            )
+        )
+    if data.rows("vhosts"):  # formats that name the virtual host
+        console.print(
+            _table(
+                "Virtual hosts",
+                data.rows("vhosts"),
+                [
+                    ("vhost", "vhost", None),
+                    ("hits", "requests", None),
+                    ("visitors", "visitors", None),
+                    ("errors_5xx", "5xx", None),
+                    ("p95_ms", "p95 ms", None),
+                ],
+                limit=8,
+            )
+        )
+
     anomalies = sorted(data.rows("anomalies"), key=lambda r: -(r.get("score") or 0))
     table = Table(title="Anomalies", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
     for label in ("severity", "score", "kind", "subject", "when (UTC)", "detail"):

@@ -50,6 +50,8 @@ SECTIONS = (
     ("sessions", "Sessions"),
     ("tags", "Tags"),
     ("anomalies", "Anomalies"),
+    ("latency", "Latency"),
+    ("vhosts", "Virtual hosts"),
     ("nodes", "Nodes"),
     ("quality", "Data quality"),
 )
@@ -244,6 +246,66 @@ def _hosts(data: ResultData) -> str:
     )
     return panel(
         "hosts", "Visitors and hosts", "Top client addresses, methods and protocols.", body + "</div></div>"
+    )
+
+
+def _ms(value: object) -> str:
+    return "-" if value is None else f"{value:,} ms"
+
+
+def _latency(data: ResultData) -> str:
+    """p50/p95/p99 over time and per path; only when the format logs a request time."""
+    over_time = data.rows("latency_time")
+    if not over_time:
+        return ""
+    body = time_chart(
+        over_time,
+        "bucket",
+        [("p99_ms", "p99", "#d7263d"), ("p95_ms", "p95", "#e2b714"), ("p50_ms", "p50", "#2e86ab")],
+        label="Latency percentiles per 5 minutes (ms)",
+    )
+    body += "<h3>Slowest paths by p95</h3>" + table(
+        sorted(data.rows("latency_paths"), key=lambda r: (-(r.get("p95_ms") or 0), str(r.get("path")))),
+        [
+            ("path", "Path", None),
+            ("requests", "Timed requests", None),
+            ("p50_ms", "p50", _ms),
+            ("p95_ms", "p95", _ms),
+            ("p99_ms", "p99", _ms),
+            ("max_ms", "Max", _ms),
+        ],
+        bar="p95_ms",
+    )
+    return panel(
+        "latency",
+        "Latency",
+        "Request time percentiles (nearest rank, exact at millisecond resolution, also after merging nodes).",
+        body,
+    )
+
+
+def _vhosts(data: ResultData) -> str:
+    """Traffic per virtual host; only when the format names one."""
+    rows = data.rows("vhosts")
+    if not rows:
+        return ""
+    body = '<div class="grid2"><div>' + hbars(colored(rows, "vhost"), label="Virtual hosts") + "</div><div>"
+    body += table(
+        rows,
+        [
+            ("vhost", "Virtual host", None),
+            ("hits", "Requests", None),
+            ("visitors", "Visitors", None),
+            ("bytes", "Bytes", human_bytes),
+            ("errors_4xx", "4xx", None),
+            ("errors_5xx", "5xx", None),
+            ("p50_ms", "p50", _ms),
+            ("p95_ms", "p95", _ms),
+        ],
+        bar="hits",
+    )
+    return panel(
+        "vhosts", "Virtual hosts", "Requests, visitors, errors and latency per host.", body + "</div></div>"
     )
 
 
@@ -627,7 +689,8 @@ def build_html(data: ResultData, *, title: str | None = None) -> str:
     sections[after_errors:after_errors] = streams.sections(data)  # only the streams this result read
     if data.queries:
         sections.insert(len(sections) - 1, ("queries", "Queries"))
-    nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in sections)
+    hidden = {"latency": not data.rows("latency_time"), "vhosts": not data.rows("vhosts")}
+    nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in sections if not hidden.get(a))
     panels = [
         _banners(data),
         _overview(data),
@@ -658,6 +721,8 @@ def build_html(data: ResultData, *, title: str | None = None) -> str:
         _sessions(data),
         _tags(data),
         _anomalies(data),
+        _latency(data),
+        _vhosts(data),
         _nodes(data),
         _queries(data) if data.queries else "",
         _quality(data),
