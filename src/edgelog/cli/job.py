@@ -21,6 +21,7 @@ from edgelog.jobs.model import DEFAULT_ALLOW_LIST
 
 if TYPE_CHECKING:
     from edgelog.jobs.network import NetworkNode
+    from edgelog.jobs.spec import RenderedSpec
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -84,6 +85,18 @@ AllowOpt = Annotated[
         f"Default: {', '.join(DEFAULT_ALLOW_LIST)}.",
     ),
 ]
+
+
+def _checked_spec(
+    spec: str, values: dict[str, str], allow_listed_path: list[str] | None, pre_pulled_image: list[str] | None
+) -> RenderedSpec:
+    """A spec rendered and validated against the nodes' allow-list, whose image the nodes pre-pull."""
+    from edgelog.jobs.spec import load_spec
+    from edgelog.jobs.validate import check_image, pre_pulled_images
+
+    rendered = load_spec(spec, values, allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
+    check_image(rendered.path, rendered.spec.task.image, pre_pulled_images(pre_pulled_image))
+    return rendered
 
 
 def _vars(
@@ -186,16 +199,13 @@ def validate_cmd(
 
     Example: [bold]edgelog job validate jobs/access-log-report.yaml --var bucket=b --var image=job:0.1[/]
     """
-    from edgelog.jobs.spec import load_spec
-    from edgelog.jobs.validate import check_image, pre_pulled_images
-
-    rendered = load_spec(
+    rendered = _checked_spec(
         spec,
         _vars(var, sql, log_format, log_format_from, log_format_name, trusted_proxies),
-        allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST),
+        allow_listed_path,
+        pre_pulled_image,
     )
     job = rendered.spec
-    check_image(rendered.path, job.task.image, pre_pulled_images(pre_pulled_image))
     console.print(
         f"OK: {escape(str(rendered.path))} is a valid Bacalhau v1 {escape(job.type)} job "
         f"(Name {escape(job.name or '(the job ID)')})"
@@ -271,17 +281,15 @@ def submit_cmd(
 
     from edgelog.fileio import write_text_atomic
     from edgelog.jobs.network import expected_nodes, node_list_json
-    from edgelog.jobs.spec import load_spec
     from edgelog.jobs.submit import BacalhauCLI, submit, wait
-    from edgelog.jobs.validate import check_image, pre_pulled_images
 
-    rendered = load_spec(
+    rendered = _checked_spec(
         spec,
         _vars(var, sql, log_format, log_format_from, log_format_name, trusted_proxies),
-        allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST),
+        allow_listed_path,
+        pre_pulled_image,
     )
     job = rendered.spec
-    check_image(rendered.path, job.task.image, pre_pulled_images(pre_pulled_image))
     publisher = job.task.publisher
     # Where --fetch will look, decided (and refused if it cannot be) before anything runs.
     fetch_from = (bucket or publisher.bucket_url, publisher.results_prefix) if fetch else None
