@@ -37,7 +37,12 @@ from edgelog.settings import package_data_dir
 _MARKER = re.compile(r"^--\s*@(partial|merge|final)\s*$", re.MULTILINE)
 _HEADER_KEY = re.compile(r"^--\s*(report|answers|columns|merge|macros):\s?(.*)$")
 _COLUMN = re.compile(r"^([a-z_][a-z0-9_]*)\s+([A-Za-z][A-Za-z0-9_ ]*?)\s*(\(.*\))?$")
-_MACRO_NAME = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?MACRO\s+(edgelog_[a-z0-9_]+)\s*\(", re.IGNORECASE)
+# A statement's text may start with the comments before it (DuckDB 2.0.1's extract_statements keeps them,
+# 2.0.0 dropped them).
+_MACRO_NAME = re.compile(
+    r"^(?:\s*(?:--[^\n]*(?:\n|$)|/\*.*?\*/))*\s*CREATE\s+(?:OR\s+REPLACE\s+)?MACRO\s+(edgelog_[a-z0-9_]+)\s*\(",
+    re.IGNORECASE | re.DOTALL,
+)
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MACROS_DIR = "macros"
 MAX_TAG_RULES_BYTES = 1 << 20
