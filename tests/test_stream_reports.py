@@ -350,3 +350,20 @@ def test_terminal_and_html_show_the_streams_that_were_read(result: Path, logs: P
         page = page_path.read_text()
         for anchor in ("errorlog", "applog"):
             assert (f'id="{anchor}"' in page) == (anchor in expect), (name, anchor)
+
+
+def test_the_sql_and_python_agree_on_which_formats_are_access_logs() -> None:
+    """``edgelog_is_access`` (the summary's SQL) and ``streams.FORMATS`` (the Python side: what the
+    integrity check counts) are two spellings of one rule; a new stream format must change both."""
+    import duckdb
+
+    from edgelog.analysis import parse, streams
+    from edgelog.analysis.library import install_macros, load_macros
+
+    con = duckdb.connect()
+    install_macros(con, load_macros(), None)
+    for fmt, access in [*((f, True) for f in parse.FORMATS), *((f, False) for f in streams.FORMATS)]:
+        got = con.execute("SELECT edgelog_is_access(?)", [fmt]).fetchone()
+        assert got == (access,), fmt
+    assert con.execute("SELECT edgelog_is_access(NULL)").fetchone() == (True,)  # failed before its format
+    assert con.execute("SELECT edgelog_is_access('nginx-main')").fetchone() == (True,)  # a --log-format label
