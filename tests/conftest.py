@@ -11,6 +11,12 @@ from support import tools
 from support.gcs import running_emulator
 from support.tools import REPO_ROOT, SHARED_SAMPLES, find_tool, missing_tool
 
+# Rich fixes a console's width when it is created (at CLI import) if $COLUMNS is set; pytest-xdist workers
+# and some terminals export COLUMNS=80, which would cut the tables that tests read (each test that needs a
+# width passes COLUMNS to the CLI runner itself).
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
