@@ -57,7 +57,7 @@ def test_live_writes_every_stream_and_follows_each_across_renames(
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgelog", "generate", "live", "--output", str(out), "-f", "json",
          "-f", "error", "-f", "app", "--status-file", str(status), "--metrics-dir", str(metrics),
-         "--node", "n1", "--rate", "400", "--flat", "--duration", "8s", "--seed", "3",
+         "--node", "n1", "--rate", "1000", "--flat", "--duration", "4s", "--seed", "3",
          "--config", str(failing_config)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path,
     )  # fmt: skip
@@ -75,7 +75,7 @@ def test_live_writes_every_stream_and_follows_each_across_renames(
                 assert wait_for(
                     lambda s=stream, g=gone: _stream(status, s).get("inode") not in (None, g), 5
                 ), f"{stream} was not reopened"
-            time.sleep(1.5)
+            time.sleep(0.5)  # some traffic in each file between the renames
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
