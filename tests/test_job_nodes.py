@@ -189,6 +189,14 @@ def test_submit_refuses_when_no_node_matches(stub_bacalhau: Callable[[str], Path
 # -- fetch against the expected set -----------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def missing_bucket(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Path:
+    """The "missing" scenario's bucket: three of its five nodes published (the fetch tests only read it)."""
+    return _publish_nodes(
+        tmp_path_factory.mktemp("job-nodes"), samples_dir, "missing", _node_ids("missing")[:3]
+    )
+
+
 def _publish_nodes(tmp_path: Path, samples_dir: Path, scenario: str, nodes: list[str]) -> Path:
     """Results of ``nodes`` for the scenario's job id, really analysed and published by the local runner."""
     from edgelog.jobs.local import LocalNode, LocalRunner
@@ -207,10 +215,10 @@ def _publish_nodes(tmp_path: Path, samples_dir: Path, scenario: str, nodes: list
 
 
 def test_submit_fetch_names_the_nodes_that_never_ran(
-    stub_bacalhau: Callable[[str], Path], tmp_path: Path, samples_dir: Path
+    stub_bacalhau: Callable[[str], Path], tmp_path: Path, missing_bucket: Path
 ) -> None:
     ids = _node_ids("missing")
-    bucket = _publish_nodes(tmp_path, samples_dir, "missing", ids[:3])
+    bucket = missing_bucket
     stub_bacalhau("missing")
     out = tmp_path / "fetched"
     result = runner.invoke(app, [*SUBMIT, "--fetch", "--bucket", str(bucket), "--out", str(out)])
@@ -224,9 +232,9 @@ def test_submit_fetch_names_the_nodes_that_never_ran(
     assert {n["node_id"]: n["status"] for n in merged["fetch"]["nodes"]}[ids[4]] == "missing"
 
 
-def test_fetch_expect_nodes_reads_a_node_list_or_plain_ids(tmp_path: Path, samples_dir: Path) -> None:
+def test_fetch_expect_nodes_reads_a_node_list_or_plain_ids(tmp_path: Path, missing_bucket: Path) -> None:
     ids = _node_ids("missing")
-    bucket = _publish_nodes(tmp_path, samples_dir, "missing", ids[:3])
+    bucket = missing_bucket
     job_id = (FIXTURES / "missing" / "job_id").read_text().strip()
     node_list = tmp_path / "node-list.json"
     shutil.copyfile(FIXTURES / "missing" / "node-list.json", node_list)
