@@ -6,6 +6,8 @@ checked with `terraform fmt`, parsed with python-hcl2 for the structural rules b
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import re
@@ -50,7 +52,14 @@ def unq(value: Any) -> Any:
 
 
 def load(name: str | Path) -> dict[str, Any]:
-    with (TF_DIR / name).open() as fh:
+    """The parsed file (a copy: tests may change what they get)."""
+    return copy.deepcopy(_parsed(TF_DIR / name))
+
+
+@functools.cache
+def _parsed(path: Path) -> dict[str, Any]:
+    """python-hcl2 takes ~0.1 s per file and most tests read the same ones: parse each once per session."""
+    with path.open() as fh:
         return hcl2.load(fh)
 
 
