@@ -61,7 +61,7 @@ def test_behind_a_load_balancer_client_ip_recovers_the_clients(tmp_path: Path) -
     config = load_config(None)
     for name in ("combined", "nginx-main"):
         backfill(
-            config, tmp_path / name, node="n1", start=START, duration=timedelta(minutes=20), fmt=name, seed=3
+            config, tmp_path / name, node="n1", start=START, duration=timedelta(minutes=10), fmt=name, seed=3
         )
     plain = analyze([tmp_path / "combined"], tmp_path / "out-combined")
     proxied = analyze([tmp_path / "nginx-main"], tmp_path / "out-lb", log_format="nginx-main")
