@@ -166,7 +166,6 @@ def test_terminal_report_shows_tags_time_series_and_user_queries(tmp_path: Path,
         assert str(status) in text
 
 
-@pytest.mark.slow
 def test_adhoc_query_job_is_combined_by_fetch_and_shown_by_report(tmp_path: Path, samples_dir: Path) -> None:
     """The real path: the adhoc-query spec on two nodes (local runner), fetch, then report and HTML."""
     query = tmp_path / "by_status.sql"
