@@ -43,10 +43,11 @@ _received: list[int] = []  # the stop signals that arrived, in order
 @contextmanager
 def interruptible(con: Interruptible) -> Iterator[None]:
     """Interrupt ``con``'s running query when a stop signal arrives while the block runs."""
+    # DuckDB clears a connection's interrupt when its next query starts, so interrupting a connection that
+    # runs nothing yet would be lost (and the query run to its end): a stop that came first stops here.
+    check()
     with _lock:
         _live.add(con)
-    if stopping.is_set():
-        con.interrupt()
     try:
         yield
     finally:
@@ -69,6 +70,18 @@ def stop_exception() -> KeyboardInterrupt:
     if signal.SIGTERM in _received:
         return Terminated("terminated by SIGTERM")
     return KeyboardInterrupt()
+
+
+def reset() -> None:
+    """Forget an earlier stop (a new run starts; tests)."""
+    stopping.clear()
+    _received.clear()
+
+
+def signal_arrived(signum: int) -> None:
+    """Record a stop signal and interrupt every running query (the watcher thread's job, on its own)."""
+    _received.append(signum)
+    interrupt_all()
 
 
 def interrupt_all() -> None:
@@ -95,8 +108,7 @@ def stop_on_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    stopping.clear()
-    _received.clear()
+    reset()
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     old_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
@@ -114,10 +126,8 @@ def stop_on_signals() -> Iterator[None]:
                 return
             if not data:
                 return
-            signals = watched & set(data)
-            if signals:
-                _received.extend(sorted(signals))
-                interrupt_all()
+            for signum in sorted(watched & set(data)):
+                signal_arrived(signum)
 
     watcher = threading.Thread(target=watch, name="edgelog-signals", daemon=True)
     watcher.start()

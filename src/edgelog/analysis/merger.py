@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from edgelog import resultdir
+from edgelog import interrupts, resultdir
 from edgelog.analysis import parse, streams
 from edgelog.analysis.library import Report, install_macros, load_library, load_macros, sha256_bytes
 from edgelog.analysis.parse import sql_str
@@ -75,6 +75,7 @@ def totals_problems(directory: Path, manifest: Manifest) -> list[str]:
             if rows != out.rows:
                 problems.append(f"{out.path} has {rows} rows, the manifest lists {out.rows}")
     except duckdb.Error as exc:
+        interrupts.check()
         problems.append(f"cannot read the tables to check the manifest: {str(exc).splitlines()[0][:300]}")
     finally:
         con.close()
@@ -368,6 +369,7 @@ def _combine_user_queries(
                     resultdir.query_table(name),
                 )
             except duckdb.Error as exc:
+                interrupts.check()
                 problems = [f"cannot combine the nodes' results: {short_error(exc)}", *problems]
             except ObjectTooLarge as exc:
                 problems = [exc.message, *problems]

@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from edgelog import __version__, resultdir
+from edgelog import __version__, interrupts, resultdir
 from edgelog.analysis.library import MACROS_DIR, MacroFile, Report
 from edgelog.analysis.parse import sql_str
 from edgelog.analysis.runstats import PhaseClock, peak_rss_bytes
@@ -224,6 +224,7 @@ class ResultWriter:
                 _drop_partial(con)
                 self.copy(con, f"SELECT * FROM p_{r.name} ORDER BY ALL", resultdir.partial_table(r.name))
             except duckdb.Error as exc:
+                interrupts.check()  # an interrupted query is an ordinary DuckDB error: not a failed report
                 _fail(entries[r.name], f"{r.file.name} (partial): {short_error(exc)}")
             except ObjectTooLarge as exc:
                 _fail(entries[r.name], f"{r.file.name} (partial): {exc.message}")
@@ -240,6 +241,7 @@ class ResultWriter:
                     continue
                 self.copy(con, r.final_sql, resultdir.report_table(r.name))
             except duckdb.Error as exc:
+                interrupts.check()
                 _fail(entries[r.name], f"{r.file.name}: {short_error(exc)}")
             except ObjectTooLarge as exc:
                 _fail(entries[r.name], f"{r.file.name}: {exc.message}")
@@ -276,6 +278,7 @@ class ResultWriter:
         else:
             status, code = "ok", ExitCode.OK
         manifest.status = status
+        interrupts.check()  # a stopped run never writes its manifest: the directory never claims to be done
         with self.clock.phase("write"):
             self._write_data_range(manifest)
             manifest.outputs = resultdir.output_entries(self.out, self.rows)
