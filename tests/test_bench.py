@@ -52,6 +52,21 @@ def test_analyze_bench_modes_run(tmp_path: Path) -> None:
     assert "1.00x" in scale and not list((tmp_path / "scale").glob("*.log"))  # generated logs removed
 
 
+@pytest.mark.needs_tool("time")
+def test_analyze_bench_log_formats_run(tmp_path: Path) -> None:
+    out = run_bench(
+        "analyze.py",
+        "--lines",
+        "2000",
+        "--skip-goaccess",
+        "--log-formats",
+        "combined,nginx-main",
+        cache=tmp_path,
+    )
+    assert "--log-format combined vs built-in combined" in out
+    assert "--log-format nginx-main (--trusted-proxies: the generator's load balancer) vs built-in" in out
+
+
 def test_startup_bench_runs(tmp_path: Path) -> None:
     out = run_bench("startup.py", "--runs", "1", cache=tmp_path)
     rows = {line.rsplit(maxsplit=4)[0] for line in out.splitlines()[2:]}
