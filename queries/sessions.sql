@@ -13,19 +13,26 @@
 --        most 30 minutes after their latest end; this gives exactly the sessions of the union of the inputs.
 --        Ties in entry/exit pages are broken by (time, path). Also feeds entry_pages and exit_pages.
 -- @partial
--- Page views become one-point fragments; tag rules and the static test run once per distinct (path, method).
+-- A visitor's page views in one 30-minute bucket (UTC) are less than 30 minutes apart, so they always end up
+-- in one session: each bucket is one fragment (the merge then sorts a fraction of the page views). Tag rules
+-- and the static test run once per distinct (path, method).
 WITH pt AS (
   SELECT url_path, method, edgelog_is_static(url_path) AS static,
          list_has_any(edgelog_tags(url_path, method), ['cart', 'checkout']) AS cart,
          list_contains(edgelog_tags(url_path, method), 'order_complete') AS purchase
   FROM (SELECT DISTINCT url_path, method FROM requests WHERE url_path IS NOT NULL)
 )
-SELECT CASE WHEN r.session_id IS NOT NULL THEN 's:' || r.session_id
-            ELSE 'v:' || r.client_ip || chr(10) || coalesce(r.user_agent, '') END AS visitor,
-       r.ts AS start_ts, r.ts AS end_ts, 1::BIGINT AS pages, r.url_path AS entry_page, r.url_path AS exit_page,
-       pt.cart, pt.purchase
-FROM requests r JOIN pt ON r.url_path = pt.url_path AND r.method IS NOT DISTINCT FROM pt.method
-WHERE NOT pt.static
+SELECT visitor, min(ts) AS start_ts, max(ts) AS end_ts, count(*)::BIGINT AS pages,
+       arg_min(url_path, (ts, url_path)) AS entry_page, arg_max(url_path, (ts, url_path)) AS exit_page,
+       bool_or(cart) AS cart, bool_or(purchase) AS purchase
+FROM (
+  SELECT CASE WHEN r.session_id IS NOT NULL THEN 's:' || r.session_id
+              ELSE 'v:' || r.client_ip || chr(10) || coalesce(r.user_agent, '') END AS visitor,
+         r.ts, r.url_path, pt.cart, pt.purchase
+  FROM requests r JOIN pt ON r.url_path = pt.url_path AND r.method IS NOT DISTINCT FROM pt.method
+  WHERE NOT pt.static
+)
+GROUP BY visitor, time_bucket(INTERVAL 30 MINUTE, ts)
 -- @merge
 -- Fragments with equal start times are one group (ties in any order always get the same session number):
 -- each group's gap is measured against the latest end of all groups that start before it.

@@ -409,3 +409,19 @@ def test_sessions_use_session_id_where_the_format_has_one(tmp_path: Path) -> Non
     analyze([tmp_path / "a.jsonl"], tmp_path / "out")
     assert report(tmp_path / "out", "sessions") == [(2, 150.0, 1.5, 0.5, 0.0)]
     assert report(tmp_path / "out", "entry_pages") == [("/a", 1), ("/c", 1)]
+
+
+def test_sessions_split_only_at_gaps_over_30_minutes(tmp_path: Path) -> None:
+    """Gaps of exactly 30 minutes and page views on both sides of a half-hour keep one session; 41, 45 and
+    50 minutes split, also within one clock hour (the partial groups page views by 30-minute bucket)."""
+    views = [
+        ("08:29:59", "/a"), ("08:30:01", "/b"), ("09:00:01", "/c"),  # 2 s apart across 08:30, then 30:00
+        ("09:45:00", "/d"), ("10:00:00", "/e"), ("10:29:00", "/f"),
+        ("11:10:00", "/g"), ("12:00:00", "/h"), ("12:45:00", "/i"),
+    ]  # fmt: skip
+    lines = [log("10.0.0.7", f"23/Nov/2026:{t}", f"GET {p} HTTP/1.1", 200, "1", FIREFOX) for t, p in views]
+    (tmp_path / "access.log").write_text("\n".join(lines) + "\n")
+    analyze([tmp_path / "access.log"], tmp_path / "out")
+    assert report(tmp_path / "out", "sessions") == [(5, (1802 + 2640) / 5, 9 / 5, 0.6, 0.0)]
+    assert report(tmp_path / "out", "entry_pages") == [(p, 1) for p in ("/a", "/d", "/g", "/h", "/i")]
+    assert report(tmp_path / "out", "exit_pages") == [(p, 1) for p in ("/c", "/f", "/g", "/h", "/i")]
