@@ -9,5 +9,10 @@ SELECT user_agent, vh, count(*)::BIGINT AS hits FROM requests GROUP BY user_agen
 -- @merge
 SELECT user_agent, vh, sum(hits)::BIGINT AS hits FROM partial GROUP BY user_agent, vh
 -- @final
-SELECT edgelog_browser(user_agent) AS browser, sum(hits)::BIGINT AS hits, count(DISTINCT vh)::BIGINT AS visitors
-FROM p_browsers GROUP BY browser ORDER BY hits DESC, browser
+-- Each distinct user agent is classified once, not once per (user agent, visitor) row.
+WITH ua AS (
+  SELECT user_agent, edgelog_browser(user_agent) AS browser FROM (SELECT DISTINCT user_agent FROM p_browsers)
+)
+SELECT ua.browser, sum(p.hits)::BIGINT AS hits, count(DISTINCT p.vh)::BIGINT AS visitors
+FROM p_browsers p JOIN ua ON p.user_agent IS NOT DISTINCT FROM ua.user_agent
+GROUP BY ua.browser ORDER BY hits DESC, ua.browser

@@ -4,6 +4,12 @@
 -- columns: crawler VARCHAR, hits BIGINT, visitors BIGINT (top 100 by hits desc, crawler asc)
 -- merge: no partial of its own; classifies the merged browsers partial (user agent, visitor hash).
 -- @final
-SELECT edgelog_crawler(user_agent) AS crawler, sum(hits)::BIGINT AS hits, count(DISTINCT vh)::BIGINT AS visitors
-FROM p_browsers WHERE edgelog_crawler(user_agent) IS NOT NULL
-GROUP BY crawler ORDER BY hits DESC, crawler LIMIT 100
+-- Each distinct user agent is classified once, not once per (user agent, visitor) row.
+WITH ua AS (
+  SELECT user_agent, crawler
+  FROM (SELECT user_agent, edgelog_crawler(user_agent) AS crawler FROM (SELECT DISTINCT user_agent FROM p_browsers))
+  WHERE crawler IS NOT NULL
+)
+SELECT ua.crawler, sum(p.hits)::BIGINT AS hits, count(DISTINCT p.vh)::BIGINT AS visitors
+FROM p_browsers p JOIN ua ON p.user_agent IS NOT DISTINCT FROM ua.user_agent
+GROUP BY ua.crawler ORDER BY hits DESC, ua.crawler LIMIT 100
