@@ -15,6 +15,7 @@ SELECT ip, vh, sum(hits)::BIGINT AS hits, sum(bytes)::BIGINT AS bytes, min(first
        max(last_ts) AS last_ts, sum(not_found)::BIGINT AS not_found
 FROM partial GROUP BY ip, vh
 -- @final
-SELECT ip, sum(hits)::BIGINT AS hits, count(DISTINCT vh)::BIGINT AS visitors, sum(bytes)::BIGINT AS bytes,
+-- p_hosts has one row per (ip, visitor) (its merge groups by both): count(vh) = distinct visitors.
+SELECT ip, sum(hits)::BIGINT AS hits, count(vh)::BIGINT AS visitors, sum(bytes)::BIGINT AS bytes,
        min(first_ts) AS first_ts, max(last_ts) AS last_ts
 FROM p_hosts GROUP BY ip ORDER BY hits DESC, ip LIMIT 100

@@ -8,5 +8,6 @@ FROM requests WHERE status = 404 AND url_path IS NOT NULL GROUP BY url_path, vh
 -- @merge
 SELECT path, vh, sum(hits)::BIGINT AS hits FROM partial GROUP BY path, vh
 -- @final
-SELECT path, sum(hits)::BIGINT AS hits, count(DISTINCT vh)::BIGINT AS visitors
+-- p_not_found has one row per (path, visitor) (its merge groups by both): count(vh) = distinct visitors.
+SELECT path, sum(hits)::BIGINT AS hits, count(vh)::BIGINT AS visitors
 FROM p_not_found GROUP BY path ORDER BY hits DESC, path LIMIT 100

@@ -9,5 +9,6 @@ GROUP BY referer, vh
 -- @merge
 SELECT referrer, vh, sum(hits)::BIGINT AS hits FROM partial GROUP BY referrer, vh
 -- @final
-SELECT referrer, sum(hits)::BIGINT AS hits, count(DISTINCT vh)::BIGINT AS visitors
+-- p_referring_urls has one row per (referrer, visitor) (its merge groups by both): count(vh) = distinct visitors.
+SELECT referrer, sum(hits)::BIGINT AS hits, count(vh)::BIGINT AS visitors
 FROM p_referring_urls GROUP BY referrer ORDER BY hits DESC, referrer LIMIT 100

@@ -19,6 +19,7 @@ GROUP BY pt.tag, r.vh
 SELECT tag, vh, sum(hits)::BIGINT AS hits, sum(bytes)::BIGINT AS bytes, sum(errors)::BIGINT AS errors
 FROM partial GROUP BY tag, vh
 -- @final
-SELECT tag, sum(hits)::BIGINT AS hits, count(DISTINCT vh)::BIGINT AS visitors, sum(bytes)::BIGINT AS bytes,
+-- p_tags has one row per (tag, visitor) (its merge groups by both): count(vh) = distinct visitors.
+SELECT tag, sum(hits)::BIGINT AS hits, count(vh)::BIGINT AS visitors, sum(bytes)::BIGINT AS bytes,
        sum(errors)::BIGINT AS errors
 FROM p_tags GROUP BY tag ORDER BY hits DESC, tag

@@ -8,5 +8,6 @@ FROM requests GROUP BY bucket, vh
 -- @merge
 SELECT bucket, vh, sum(hits)::BIGINT AS hits, sum(bytes)::BIGINT AS bytes FROM partial GROUP BY bucket, vh
 -- @final
-SELECT bucket, sum(hits)::BIGINT AS hits, count(DISTINCT vh)::BIGINT AS visitors, sum(bytes)::BIGINT AS bytes
+-- p_time_5min has one row per (bucket, visitor) (its merge groups by both): count(vh) = distinct visitors.
+SELECT bucket, sum(hits)::BIGINT AS hits, count(vh)::BIGINT AS visitors, sum(bytes)::BIGINT AS bytes
 FROM p_time_5min GROUP BY bucket ORDER BY bucket

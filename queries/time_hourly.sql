@@ -9,5 +9,6 @@ FROM requests GROUP BY hour, vh
 -- @merge
 SELECT hour, vh, sum(hits)::BIGINT AS hits, sum(bytes)::BIGINT AS bytes FROM partial GROUP BY hour, vh
 -- @final
-SELECT hour, sum(hits)::BIGINT AS hits, count(DISTINCT vh)::BIGINT AS visitors, sum(bytes)::BIGINT AS bytes
+-- p_time_hourly has one row per (hour, visitor) (its merge groups by both): count(vh) = distinct visitors.
+SELECT hour, sum(hits)::BIGINT AS hits, count(vh)::BIGINT AS visitors, sum(bytes)::BIGINT AS bytes
 FROM p_time_hourly GROUP BY hour ORDER BY hour

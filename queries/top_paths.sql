@@ -10,5 +10,6 @@ FROM requests WHERE url_path IS NOT NULL GROUP BY url_path, vh
 -- @merge
 SELECT path, vh, sum(hits)::BIGINT AS hits, sum(bytes)::BIGINT AS bytes FROM partial GROUP BY path, vh
 -- @final
-SELECT path, sum(hits)::BIGINT AS hits, count(DISTINCT vh)::BIGINT AS visitors, sum(bytes)::BIGINT AS bytes
+-- p_top_paths has one row per (path, visitor) (its merge groups by both): count(vh) = distinct visitors.
+SELECT path, sum(hits)::BIGINT AS hits, count(vh)::BIGINT AS visitors, sum(bytes)::BIGINT AS bytes
 FROM p_top_paths GROUP BY path ORDER BY hits DESC, path LIMIT 100

@@ -378,8 +378,9 @@ def tags_macro_sql(rules: list[TagRule]) -> str:
 
 
 ON_DEMAND_MACROS = frozenset({"client_ip"})
-"""Macro files installed only by the step that uses them (``analysis.client_ip`` with --trusted-proxies):
-DuckDB takes a second or two to bind the nested realip macros, which every run would otherwise pay."""
+"""Macro files installed only by the step that uses them (``analysis.client_ip``, with --trusted-proxies and
+only for addresses it cannot classify itself): DuckDB takes tenths of a second to bind each nested realip
+macro, which every run would otherwise pay."""
 
 
 def install_macros(
