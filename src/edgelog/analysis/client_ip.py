@@ -99,7 +99,8 @@ def resolve_client_ips(
             "CREATE OR REPLACE TEMP TABLE _odd_entries AS SELECT entry, edgelog_addr(entry) AS a, "
             f"edgelog_port_host(entry) AS host FROM _entries WHERE NOT {_fast('entry')}"
         )
-        con.execute("UPDATE _odd_entries SET a = edgelog_addr(host) WHERE a IS NULL AND host IS NOT NULL")
+        if _exists(con, "SELECT 1 FROM _odd_entries WHERE a IS NULL AND host IS NOT NULL"):
+            con.execute("UPDATE _odd_entries SET a = edgelog_addr(host) WHERE a IS NULL AND host IS NOT NULL")
         con.execute(
             "INSERT INTO _entry_addrs SELECT entry, CASE WHEN a IS NOT NULL THEN edgelog_addr_text(a) END, "
             "edgelog_trusted(a) FROM _odd_entries"
