@@ -323,12 +323,13 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> int:
 
 
 def _drop_partial(con: duckdb.DuckDBPyConnection) -> None:
-    kind = con.execute(
-        "SELECT 'VIEW' FROM duckdb_views() WHERE view_name = 'partial' AND temporary "
-        "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = 'partial'"
-    ).fetchone()
-    if kind:
-        con.execute(f"DROP {kind[0]} partial")
+    """Drop ``partial``, a view (merge) or a table (analyze), if it exists: one catalog lookup each, not a
+    scan of the catalog (which grows with every report's ``p_`` table)."""
+    for kind in ("VIEW", "TABLE"):
+        try:
+            con.execute(f"DROP {kind} IF EXISTS partial")
+        except duckdb.CatalogException:  # "partial" is the other kind
+            continue
 
 
 def _fail(entry: QueryEntry, error: str) -> None:
