@@ -448,3 +448,30 @@ def test_sensible_workspace_settings_are_accepted(tmp_path: Path, monkeypatch: p
     ):
         monkeypatch.setenv(name, value)
     assert analyze([tmp_path / "in"], tmp_path / "out").exit_code == ExitCode.OK
+
+
+@pytest.mark.parametrize("ts", ["-infinity", "infinity", "Infinity"])
+def test_a_timestamp_that_is_no_point_in_time_is_quarantined(tmp_path: Path, ts: str) -> None:
+    """DuckDB casts 'infinity' and '-infinity' to timestamps; in a log they are bad data, not requests (a
+    '-infinity' request fell inside every window without --since and became the report's first request)."""
+    d = tmp_path / "in"
+    d.mkdir()
+    good = {"ts": "2026-11-23T08:00:00Z", "remote_addr": "10.0.0.4", "method": "GET", "path": "/a",
+            "protocol": "HTTP/1.1", "status": 200, "bytes": 7}  # fmt: skip
+    (d / "access-n1-20261123T080500Z.jsonl").write_text(
+        json.dumps(good) + "\n" + json.dumps({**good, "ts": ts}) + "\n"
+    )
+    (d / "access-n1-20261123T080500Z.csv").write_text(
+        "ts,remote_addr,remote_user,method,path,protocol,status,bytes,referer,user_agent,host,request_id,"
+        "session_id,user_id,response_time_ms\n"
+        "2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/csv,HTTP/1.1,404,0,-,curl,shop,r,s,,3.5\n"
+        f"{ts},10.0.0.5,-,GET,/csv,HTTP/1.1,404,0,-,curl,shop,r,s,,3.5\n"
+    )
+    result = analyze([d], tmp_path / "out")
+    by = inputs_by_name(result.manifest)
+    for name in ("access-n1-20261123T080500Z.jsonl", "access-n1-20261123T080500Z.csv"):
+        assert (by[name]["lines_parsed"], by[name]["lines_quarantined"]) == (1, 1), name
+    q = sql(f"SELECT reason FROM '{tmp_path}/out/quarantine.parquet'")
+    assert q == [("missing or bad ts",)] * 2
+    first, last = sql(f"SELECT first_ts, last_ts FROM '{tmp_path}/out/reports/summary.parquet'")[0]
+    assert first.year == last.year == 2026

@@ -355,6 +355,12 @@ FROM (
 
 _JSON_FIELDS = ", ".join(f"'$.{f}'" for f in CSV_FIELDS)
 
+
+def _ts(text: str) -> str:
+    """``text`` as a timestamp; NULL when it is none or no point in time (DuckDB casts 'infinity')."""
+    return f"(CASE WHEN isfinite(try_cast({text} AS TIMESTAMPTZ)) THEN try_cast({text} AS TIMESTAMPTZ) END)"
+
+
 _JSON_SQL = rf"""
 WITH j AS (
   SELECT file_id, line_no, line, json_valid(line) AND starts_with(ltrim(line), '{{') AS ok FROM _lines
@@ -364,7 +370,7 @@ v AS (
          CASE WHEN ok THEN json_extract_string(line, [{_JSON_FIELDS}]) END AS f
   FROM j
 )
-SELECT file_id, line_no, line, try_cast(f[1] AS TIMESTAMPTZ) AS ts, f[2] AS ip, f[3] AS remote_user,
+SELECT file_id, line_no, line, {_ts("f[1]")} AS ts, f[2] AS ip, f[3] AS remote_user,
        concat_ws(' ', f[4], f[5], f[6]) AS request, f[4] AS method, f[5] AS path, f[6] AS protocol,
        try_cast(f[7] AS INTEGER) AS status, try_cast(f[8] AS BIGINT) AS bytes, f[9] AS referer,
        f[10] AS user_agent, f[11] AS host, f[12] AS request_id, f[13] AS session_id, f[14] AS user_id,
@@ -372,7 +378,7 @@ SELECT file_id, line_no, line, try_cast(f[1] AS TIMESTAMPTZ) AS ts, f[2] AS ip, 
        NULL::DOUBLE AS upstream_time_s, NULL::VARCHAR AS upstream_addr, f[11] AS vhost, NULL::VARCHAR AS xff,
        CASE WHEN line IS NULL OR trim(line) = '' THEN 'empty line'
             WHEN NOT ok THEN 'not a JSON object'
-            WHEN try_cast(f[1] AS TIMESTAMPTZ) IS NULL THEN 'missing or bad ts'
+            WHEN {_ts("f[1]")} IS NULL THEN 'missing or bad ts'
             WHEN f[2] IS NULL THEN 'missing remote_addr'
             WHEN try_cast(f[7] AS INTEGER) IS NULL THEN 'missing or bad status'
             WHEN f[8] IS NOT NULL AND try_cast(f[8] AS BIGINT) IS NULL THEN 'bad bytes'
@@ -397,7 +403,7 @@ c AS (
   SELECT file_id, line_no, line, regexp_matches(coalesce(line, ''), '{_CSV_RE}') AS ok, {_CSV_COLS}
   FROM m0
 )
-SELECT file_id, line_no, line, try_cast(ts AS TIMESTAMPTZ) AS ts, remote_addr AS ip, remote_user,
+SELECT file_id, line_no, line, {_ts("ts")} AS ts, remote_addr AS ip, remote_user,
        concat_ws(' ', method, path, protocol) AS request, nullif(method, '') AS method,
        nullif(path, '') AS path, nullif(protocol, '') AS protocol,
        try_cast(status AS INTEGER) AS status, coalesce(try_cast(nullif(bytes, '-') AS BIGINT), 0) AS bytes,
@@ -408,7 +414,7 @@ SELECT file_id, line_no, line, try_cast(ts AS TIMESTAMPTZ) AS ts, remote_addr AS
        NULL::VARCHAR AS xff,
        CASE WHEN line IS NULL OR trim(line) = '' THEN 'empty line'
             WHEN NOT ok THEN 'not a CSV record with {len(CSV_FIELDS)} fields'
-            WHEN try_cast(ts AS TIMESTAMPTZ) IS NULL THEN 'missing or bad ts'
+            WHEN {_ts("ts")} IS NULL THEN 'missing or bad ts'
             WHEN try_cast(status AS INTEGER) IS NULL THEN 'missing or bad status'
        END AS reason
 FROM c
