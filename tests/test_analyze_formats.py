@@ -168,3 +168,28 @@ def test_cli_reads_a_definition_verbatim(tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["log_format"]["definition"] == definition
     assert manifest["inputs"][0]["lines_parsed"] == 30
+
+
+@pytest.mark.parametrize(
+    ("definition", "good", "bad"),
+    [
+        ('$remote_addr [$msec] "$request" $status', "1795939200.123", "9223372036854775.807"),
+        ('%h [%{sec}t] "%r" %>s', "1795939200", "9223372036854775807"),
+        ('%h [%{msec}t] "%r" %>s', "1795939200123", "9223372036854775807"),
+        ('%h [%{usec}t] "%r" %>s', "1795939200123456", "9223372036854775807"),
+    ],
+    ids=["nginx-msec", "apache-sec", "apache-msec", "apache-usec"],
+)
+def test_an_epoch_time_out_of_range_is_one_bad_line_not_a_failed_file(
+    tmp_path: Path, definition: str, good: str, bad: str
+) -> None:
+    """A time field DuckDB cannot hold (seconds or milliseconds past the year 9999) used to raise a conversion
+    error that failed the whole file; it is one quarantined line, and the file's other lines count."""
+    d = tmp_path / "in"
+    d.mkdir()
+    lines = [f'10.0.0.1 [{t}] "GET /p HTTP/1.1" 200' for t in (good, bad, good)]
+    (d / "access-n1-20261123T080500Z.log").write_text("\n".join(lines) + "\n")
+    result = analyze([d], tmp_path / "out", log_format=definition)
+    (entry,) = result.manifest.inputs
+    assert result.status == "ok", entry.error
+    assert (entry.status, entry.lines_parsed, entry.lines_quarantined) == ("ok", 2, 1), entry

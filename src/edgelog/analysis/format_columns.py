@@ -82,15 +82,26 @@ class _Columns:
         return f"try_cast(f{i} AS DOUBLE){scale}"
 
 
+_EPOCH_LIMIT_S = 253402300800  # 10000-01-01T00:00:00Z: the first second DuckDB's conversions refuse
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000}
+
+
+def _epoch(value: str, unit: str) -> str:
+    """A time since the epoch in ``unit`` as a timestamp; NULL (a bad line) outside 1970 to 9999, which the
+    conversions would turn into an error that fails the whole file."""
+    convert = {"s": "to_timestamp", "ms": "epoch_ms", "us": "make_timestamp"}[unit]
+    limit = _EPOCH_LIMIT_S * _PER_SECOND[unit]
+    return f"CASE WHEN {value} >= 0 AND {value} < {limit} THEN {convert}({value}) END"
+
+
 def _ts(c: _Columns) -> str:
     """The request time: the most precise time field the format has."""
     idx = c.index
     if "msec" in idx:  # nginx $msec: seconds with exactly three decimals
-        return f"epoch_ms(try_cast(replace(f{idx['msec'][0]}, '.', '') AS BIGINT))"
+        return _epoch(f"try_cast(replace(f{idx['msec'][0]}, '.', '') AS BIGINT)", "ms")
     for name, unit in (("time_usec", "us"), ("time_msec", "ms"), ("time_sec", "s")):
         if name in idx:
-            v = f"try_cast(f{idx[name][0]} AS BIGINT)"
-            return {"us": f"make_timestamp({v})", "ms": f"epoch_ms({v})", "s": f"to_timestamp({v})"}[unit]
+            return _epoch(f"try_cast(f{idx[name][0]} AS BIGINT)", unit)
     frac = ""
     if "time_msec_frac" in idx:
         frac = f" + to_milliseconds(try_cast(f{idx['time_msec_frac'][0]} AS BIGINT))"
