@@ -475,3 +475,37 @@ def test_a_timestamp_that_is_no_point_in_time_is_quarantined(tmp_path: Path, ts:
     assert q == [("missing or bad ts",)] * 2
     first, last = sql(f"SELECT first_ts, last_ts FROM '{tmp_path}/out/reports/summary.parquet'")[0]
     assert first.year == last.year == 2026
+
+
+@pytest.mark.parametrize("value", ['"NaN"', '"Infinity"', '"-inf"', "-5", '"fast"'])
+def test_a_response_time_that_is_no_duration_is_a_bad_line_not_failed_reports(
+    tmp_path: Path, value: str
+) -> None:
+    """One JSON/CSV line with a response time of NaN made the latency and anomaly reports fail (a DOUBLE NaN
+    cannot become the microseconds they count) and the whole run partial; such a line is quarantined, as
+    a bad byte count is."""
+    d = tmp_path / "in"
+    d.mkdir()
+    good = (
+        '{"ts":"2026-11-23T08:00:00Z","remote_addr":"10.0.0.1","method":"GET","path":"/a",'
+        '"protocol":"HTTP/1.1","status":200,"bytes":1,"response_time_ms":'
+    )
+    (d / "access-n1-20261123T080500Z.jsonl").write_text(f"{good}12.5}}\n{good}{value}}}\n")
+    csv_value = json.loads(value) if value.startswith('"') else value
+    (d / "access-n1-20261123T080500Z.csv").write_text(
+        "ts,remote_addr,remote_user,method,path,protocol,status,bytes,referer,user_agent,host,request_id,"
+        "session_id,user_id,response_time_ms\n"
+        "2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/csv,HTTP/1.1,404,0,-,curl,shop,r,s,,3.5\n"
+        f"2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/csv,HTTP/1.1,404,0,-,curl,shop,r,s,,{csv_value}\n"
+    )
+    result = analyze([d], tmp_path / "out")
+    assert result.status == "ok", [q.error for q in result.manifest.queries if q.error]
+    for i in result.manifest.inputs:
+        assert (i.lines_parsed, i.lines_quarantined) == (1, 1), i
+    assert sql(f"SELECT DISTINCT reason FROM '{tmp_path}/out/quarantine.parquet'") == [
+        ("bad response_time_ms",)
+    ]
+    assert sql(f"SELECT requests FROM '{tmp_path}/out/reports/latency_paths.parquet' ORDER BY path") == [
+        (1,),
+        (1,),
+    ]

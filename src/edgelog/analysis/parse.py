@@ -361,6 +361,12 @@ def _ts(text: str) -> str:
     return f"(CASE WHEN isfinite(try_cast({text} AS TIMESTAMPTZ)) THEN try_cast({text} AS TIMESTAMPTZ) END)"
 
 
+def _duration(text: str) -> str:
+    """Whether ``text`` is a duration: a finite number >= 0 (DuckDB casts 'NaN' and 'inf' to DOUBLE, which the
+    latency reports could not count in microseconds)."""
+    return f"coalesce(isfinite(try_cast({text} AS DOUBLE)) AND try_cast({text} AS DOUBLE) >= 0, false)"
+
+
 _JSON_SQL = rf"""
 WITH j AS (
   SELECT file_id, line_no, line, json_valid(line) AND starts_with(ltrim(line), '{{') AS ok FROM _lines
@@ -382,6 +388,7 @@ SELECT file_id, line_no, line, {_ts("f[1]")} AS ts, f[2] AS ip, f[3] AS remote_u
             WHEN f[2] IS NULL THEN 'missing remote_addr'
             WHEN try_cast(f[7] AS INTEGER) IS NULL THEN 'missing or bad status'
             WHEN f[8] IS NOT NULL AND try_cast(f[8] AS BIGINT) IS NULL THEN 'bad bytes'
+            WHEN f[15] IS NOT NULL AND NOT {_duration("f[15]")} THEN 'bad response_time_ms'
        END AS reason
 FROM v
 """
@@ -416,6 +423,8 @@ SELECT file_id, line_no, line, {_ts("ts")} AS ts, remote_addr AS ip, remote_user
             WHEN NOT ok THEN 'not a CSV record with {len(CSV_FIELDS)} fields'
             WHEN {_ts("ts")} IS NULL THEN 'missing or bad ts'
             WHEN try_cast(status AS INTEGER) IS NULL THEN 'missing or bad status'
+            WHEN nullif(response_time_ms, '') IS NOT NULL AND NOT {_duration("response_time_ms")}
+              THEN 'bad response_time_ms'
        END AS reason
 FROM c
 """
