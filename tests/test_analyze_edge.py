@@ -509,3 +509,42 @@ def test_a_response_time_that_is_no_duration_is_a_bad_line_not_failed_reports(
         (1,),
         (1,),
     ]
+
+
+CSV_HEADER = (
+    "ts,remote_addr,remote_user,method,path,protocol,status,bytes,referer,user_agent,host,request_id,"
+    "session_id,user_id,response_time_ms\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "nbytes", "reason"),
+    [
+        ("-1", "5", "missing or bad status"),
+        ("1000", "5", "missing or bad status"),
+        ("200", "-5", "bad bytes"),
+        ("200", "lots", "bad bytes"),
+    ],
+)
+def test_a_status_or_byte_count_no_server_writes_is_a_bad_line(
+    tmp_path: Path, status: str, nbytes: str, reason: str
+) -> None:
+    """The combined parser takes a 3-digit status and a byte count of digits (or '-'); JSON and CSV took any
+    integer, and CSV turned a byte count that was no number into 0 without a word. The same rule now holds
+    for every format: such a line is quarantined, never counted as something it did not say."""
+    d = tmp_path / "in"
+    d.mkdir()
+    rec = {"ts": "2026-11-23T08:00:00Z", "remote_addr": "10.0.0.1", "method": "GET", "path": "/a",
+           "protocol": "HTTP/1.1", "status": 200, "bytes": 5}  # fmt: skip
+    bad = {**rec, "status": int(status), "bytes": int(nbytes) if nbytes.lstrip("-").isdigit() else nbytes}
+    (d / "access-n1-20261123T080500Z.jsonl").write_text(json.dumps(rec) + "\n" + json.dumps(bad) + "\n")
+    (d / "access-n1-20261123T080500Z.csv").write_text(
+        CSV_HEADER
+        + "2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/csv,HTTP/1.1,200,5,-,curl,shop,r,s,,3.5\n"
+        + f"2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/csv,HTTP/1.1,{status},{nbytes},-,curl,shop,r,s,,3.5\n"
+    )
+    result = analyze([d], tmp_path / "out")
+    for i in result.manifest.inputs:
+        assert (i.lines_parsed, i.lines_quarantined) == (1, 1), i
+    assert sql(f"SELECT DISTINCT reason FROM '{tmp_path}/out/quarantine.parquet'") == [(reason,)]
+    assert sql(f"SELECT sum(bytes) FROM '{tmp_path}/out/partials/top_paths.parquet'") == [(10,)]

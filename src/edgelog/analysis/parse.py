@@ -361,6 +361,11 @@ def _ts(text: str) -> str:
     return f"(CASE WHEN isfinite(try_cast({text} AS TIMESTAMPTZ)) THEN try_cast({text} AS TIMESTAMPTZ) END)"
 
 
+def _status(text: str) -> str:
+    """Whether ``text`` is a status a server logs: an integer 0-999 (the combined parser takes 3 digits)."""
+    return f"coalesce(try_cast({text} AS INTEGER) BETWEEN 0 AND 999, false)"
+
+
 def _duration(text: str) -> str:
     """Whether ``text`` is a duration: a finite number >= 0 (DuckDB casts 'NaN' and 'inf' to DOUBLE, which the
     latency reports could not count in microseconds)."""
@@ -386,8 +391,8 @@ SELECT file_id, line_no, line, {_ts("f[1]")} AS ts, f[2] AS ip, f[3] AS remote_u
             WHEN NOT ok THEN 'not a JSON object'
             WHEN {_ts("f[1]")} IS NULL THEN 'missing or bad ts'
             WHEN f[2] IS NULL THEN 'missing remote_addr'
-            WHEN try_cast(f[7] AS INTEGER) IS NULL THEN 'missing or bad status'
-            WHEN f[8] IS NOT NULL AND try_cast(f[8] AS BIGINT) IS NULL THEN 'bad bytes'
+            WHEN NOT {_status("f[7]")} THEN 'missing or bad status'
+            WHEN f[8] IS NOT NULL AND NOT coalesce(try_cast(f[8] AS BIGINT) >= 0, false) THEN 'bad bytes'
             WHEN f[15] IS NOT NULL AND NOT {_duration("f[15]")} THEN 'bad response_time_ms'
        END AS reason
 FROM v
@@ -413,7 +418,8 @@ c AS (
 SELECT file_id, line_no, line, {_ts("ts")} AS ts, remote_addr AS ip, remote_user,
        concat_ws(' ', method, path, protocol) AS request, nullif(method, '') AS method,
        nullif(path, '') AS path, nullif(protocol, '') AS protocol,
-       try_cast(status AS INTEGER) AS status, coalesce(try_cast(nullif(bytes, '-') AS BIGINT), 0) AS bytes,
+       try_cast(status AS INTEGER) AS status,
+       coalesce(try_cast(nullif(nullif(bytes, '-'), '') AS BIGINT), 0) AS bytes,
        referer, user_agent, nullif(host, '') AS host, nullif(request_id, '') AS request_id,
        nullif(session_id, '') AS session_id, user_id, try_cast(nullif(response_time_ms, '') AS DOUBLE)
          AS response_time_ms, try_cast(nullif(response_time_ms, '') AS DOUBLE) / 1000 AS request_time_s,
@@ -422,7 +428,10 @@ SELECT file_id, line_no, line, {_ts("ts")} AS ts, remote_addr AS ip, remote_user
        CASE WHEN line IS NULL OR trim(line) = '' THEN 'empty line'
             WHEN NOT ok THEN 'not a CSV record with {len(CSV_FIELDS)} fields'
             WHEN {_ts("ts")} IS NULL THEN 'missing or bad ts'
-            WHEN try_cast(status AS INTEGER) IS NULL THEN 'missing or bad status'
+            WHEN NOT {_status("status")} THEN 'missing or bad status'
+            WHEN nullif(nullif(bytes, '-'), '') IS NOT NULL
+                 AND NOT coalesce(try_cast(nullif(nullif(bytes, '-'), '') AS BIGINT) >= 0, false)
+              THEN 'bad bytes'
             WHEN nullif(response_time_ms, '') IS NOT NULL AND NOT {_duration("response_time_ms")}
               THEN 'bad response_time_ms'
        END AS reason
