@@ -450,22 +450,31 @@ def test_sensible_workspace_settings_are_accepted(tmp_path: Path, monkeypatch: p
     assert analyze([tmp_path / "in"], tmp_path / "out").exit_code == ExitCode.OK
 
 
+CSV_HEADER = (
+    "ts,remote_addr,remote_user,method,path,protocol,status,bytes,referer,user_agent,host,request_id,"
+    "session_id,user_id,response_time_ms\n"
+)
+
+
+def good_then_bad(d: Path, json_lines: tuple[str, str], csv_rows: tuple[str, str]) -> None:
+    """One JSON and one CSV access log of node n1, each a good line then a bad one."""
+    d.mkdir()
+    (d / "access-n1-20261123T080500Z.jsonl").write_text("\n".join(json_lines) + "\n")
+    (d / "access-n1-20261123T080500Z.csv").write_text(CSV_HEADER + "\n".join(csv_rows) + "\n")
+
+
 @pytest.mark.parametrize("ts", ["-infinity", "infinity", "Infinity"])
 def test_a_timestamp_that_is_no_point_in_time_is_quarantined(tmp_path: Path, ts: str) -> None:
     """DuckDB casts 'infinity' and '-infinity' to timestamps; in a log they are bad data, not requests (a
     '-infinity' request fell inside every window without --since and became the report's first request)."""
     d = tmp_path / "in"
-    d.mkdir()
     good = {"ts": "2026-11-23T08:00:00Z", "remote_addr": "10.0.0.4", "method": "GET", "path": "/a",
             "protocol": "HTTP/1.1", "status": 200, "bytes": 7}  # fmt: skip
-    (d / "access-n1-20261123T080500Z.jsonl").write_text(
-        json.dumps(good) + "\n" + json.dumps({**good, "ts": ts}) + "\n"
-    )
-    (d / "access-n1-20261123T080500Z.csv").write_text(
-        "ts,remote_addr,remote_user,method,path,protocol,status,bytes,referer,user_agent,host,request_id,"
-        "session_id,user_id,response_time_ms\n"
-        "2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/csv,HTTP/1.1,404,0,-,curl,shop,r,s,,3.5\n"
-        f"{ts},10.0.0.5,-,GET,/csv,HTTP/1.1,404,0,-,curl,shop,r,s,,3.5\n"
+    row = "10.0.0.5,-,GET,/csv,HTTP/1.1,404,0,-,curl,shop,r,s,,3.5"
+    good_then_bad(
+        d,
+        (json.dumps(good), json.dumps({**good, "ts": ts})),
+        (f"2026-11-23T08:00:01.000Z,{row}", f"{ts},{row}"),
     )
     result = analyze([d], tmp_path / "out")
     by = inputs_by_name(result.manifest)
@@ -485,19 +494,13 @@ def test_a_response_time_that_is_no_duration_is_a_bad_line_not_failed_reports(
     cannot become the microseconds they count) and the whole run partial; such a line is quarantined, as
     a bad byte count is."""
     d = tmp_path / "in"
-    d.mkdir()
     good = (
         '{"ts":"2026-11-23T08:00:00Z","remote_addr":"10.0.0.1","method":"GET","path":"/a",'
         '"protocol":"HTTP/1.1","status":200,"bytes":1,"response_time_ms":'
     )
-    (d / "access-n1-20261123T080500Z.jsonl").write_text(f"{good}12.5}}\n{good}{value}}}\n")
+    row = "2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/csv,HTTP/1.1,404,0,-,curl,shop,r,s,,"
     csv_value = json.loads(value) if value.startswith('"') else value
-    (d / "access-n1-20261123T080500Z.csv").write_text(
-        "ts,remote_addr,remote_user,method,path,protocol,status,bytes,referer,user_agent,host,request_id,"
-        "session_id,user_id,response_time_ms\n"
-        "2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/csv,HTTP/1.1,404,0,-,curl,shop,r,s,,3.5\n"
-        f"2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/csv,HTTP/1.1,404,0,-,curl,shop,r,s,,{csv_value}\n"
-    )
+    good_then_bad(d, (f"{good}12.5}}", f"{good}{value}}}"), (f"{row}3.5", f"{row}{csv_value}"))
     result = analyze([d], tmp_path / "out")
     assert result.status == "ok", [q.error for q in result.manifest.queries if q.error]
     for i in result.manifest.inputs:
@@ -509,12 +512,6 @@ def test_a_response_time_that_is_no_duration_is_a_bad_line_not_failed_reports(
         (1,),
         (1,),
     ]
-
-
-CSV_HEADER = (
-    "ts,remote_addr,remote_user,method,path,protocol,status,bytes,referer,user_agent,host,request_id,"
-    "session_id,user_id,response_time_ms\n"
-)
 
 
 @pytest.mark.parametrize(
@@ -533,16 +530,11 @@ def test_a_status_or_byte_count_no_server_writes_is_a_bad_line(
     integer, and CSV turned a byte count that was no number into 0 without a word. The same rule now holds
     for every format: such a line is quarantined, never counted as something it did not say."""
     d = tmp_path / "in"
-    d.mkdir()
     rec = {"ts": "2026-11-23T08:00:00Z", "remote_addr": "10.0.0.1", "method": "GET", "path": "/a",
            "protocol": "HTTP/1.1", "status": 200, "bytes": 5}  # fmt: skip
     bad = {**rec, "status": int(status), "bytes": int(nbytes) if nbytes.lstrip("-").isdigit() else nbytes}
-    (d / "access-n1-20261123T080500Z.jsonl").write_text(json.dumps(rec) + "\n" + json.dumps(bad) + "\n")
-    (d / "access-n1-20261123T080500Z.csv").write_text(
-        CSV_HEADER
-        + "2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/csv,HTTP/1.1,200,5,-,curl,shop,r,s,,3.5\n"
-        + f"2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/csv,HTTP/1.1,{status},{nbytes},-,curl,shop,r,s,,3.5\n"
-    )
+    row = "2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/csv,HTTP/1.1,{},{},-,curl,shop,r,s,,3.5"
+    good_then_bad(d, (json.dumps(rec), json.dumps(bad)), (row.format(200, 5), row.format(status, nbytes)))
     result = analyze([d], tmp_path / "out")
     for i in result.manifest.inputs:
         assert (i.lines_parsed, i.lines_quarantined) == (1, 1), i
