@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.waiting import wait_for
 from typer.testing import CliRunner
 
 from edgelog.cli.main import app
@@ -30,15 +31,6 @@ def _live(tmp_path: Path, *args: str) -> subprocess.Popen:
     )
 
 
-def _wait_for(pred, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _status(path: Path) -> dict:
     return json.loads(path.read_text())
 
@@ -52,7 +44,7 @@ def test_live_rename_mid_write_loses_no_line(tmp_path: Path) -> None:
         "--max-lines", str(total), "--node", "n1", "--seed", "7",
     )  # fmt: skip
     try:
-        assert _wait_for(lambda: out.exists() and out.stat().st_size > 20_000, 20), "live wrote nothing"
+        assert wait_for(lambda: out.exists() and out.stat().st_size > 20_000, 20), "live wrote nothing"
         first_inode = out.stat().st_ino
         rotated = []
         for k in range(1, 3):  # rotate twice while it writes, as logrotate (rename) would
@@ -60,10 +52,10 @@ def test_live_rename_mid_write_loses_no_line(tmp_path: Path) -> None:
             out.rename(dest)
             rotated.append(dest)
             # rotation's postrotate waits for the status inode to move off the rotated file
-            assert _wait_for(
+            assert wait_for(
                 lambda d=dest: status.exists() and _status(status)["inode"] != d.stat().st_ino, 5
             ), "writer did not reopen within 5 s"
-            assert _wait_for(lambda: out.exists() and out.stat().st_size > 10_000, 10)
+            assert wait_for(lambda: out.exists() and out.stat().st_size > 10_000, 10)
         assert first_inode == rotated[0].stat().st_ino
         proc.wait(timeout=60)
     finally:
@@ -97,11 +89,11 @@ def test_live_sigterm_exits_cleanly_and_sighup_reopens(tmp_path: Path) -> None:
     proc = _live(tmp_path, "--output", str(out), "--status-file", str(status), "--rate", "300", "--flat",
                  "--duration", "60")  # fmt: skip
     try:
-        assert _wait_for(lambda: status.exists() and _status(status)["lines"] > 50, 20)
+        assert wait_for(lambda: status.exists() and _status(status)["lines"] > 50, 20)
         proc.send_signal(signal.SIGHUP)
-        assert _wait_for(lambda: _status(status)["reopens"] >= 1, 5), "SIGHUP did not reopen"
+        assert wait_for(lambda: _status(status)["reopens"] >= 1, 5), "SIGHUP did not reopen"
         proc.send_signal(signal.SIGUSR1)
-        assert _wait_for(lambda: _status(status)["bursts"] == 1, 5), "SIGUSR1 did not start a burst"
+        assert wait_for(lambda: _status(status)["bursts"] == 1, 5), "SIGUSR1 did not start a burst"
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
     finally:
@@ -125,12 +117,12 @@ def test_live_survives_its_directory_vanishing(tmp_path: Path) -> None:
     proc = _live(tmp_path, "--output", str(out), "--status-file", str(status), "--rate", "300", "--flat",
                  "--duration", "60")  # fmt: skip
     try:
-        assert _wait_for(lambda: status.exists() and _status(status)["lines"] > 50, 20)
+        assert wait_for(lambda: status.exists() and _status(status)["lines"] > 50, 20)
         out.unlink()
         logdir.rmdir()
-        assert _wait_for(lambda: _status(status)["write_errors"] >= 1, 10), "missing directory not noticed"
+        assert wait_for(lambda: _status(status)["write_errors"] >= 1, 10), "missing directory not noticed"
         logdir.mkdir()
-        assert _wait_for(lambda: out.exists() and out.stat().st_size > 5000, 15), "writing did not resume"
+        assert wait_for(lambda: out.exists() and out.stat().st_size > 5000, 15), "writing did not resume"
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
     finally:
@@ -150,7 +142,7 @@ def test_live_write_errors_are_counted_and_retried(tmp_path: Path) -> None:
     proc = _live(tmp_path, "--output", "/dev/full", "--status-file", str(status), "--rate", "200", "--flat",
                  "--duration", "30")  # fmt: skip
     try:
-        assert _wait_for(lambda: status.exists() and _status(status)["write_errors"] >= 2, 20)
+        assert wait_for(lambda: status.exists() and _status(status)["write_errors"] >= 2, 20)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
     finally:
@@ -246,7 +238,7 @@ def test_ids_stay_unique_when_the_live_generator_is_killed_and_restarted(tmp_pat
         proc = _live(tmp_path, *args)
         try:
             # wait on lines, not bytes: a record's size follows the generator's realism, not this test
-            assert _wait_for(lambda b=before: out.exists() and _lines_after(out, b) > 1500, 30)
+            assert wait_for(lambda b=before: out.exists() and _lines_after(out, b) > 1500, 30)
         finally:
             proc.kill()  # SIGKILL: the generator cannot save anything
             proc.wait()

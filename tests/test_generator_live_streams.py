@@ -21,21 +21,13 @@ from support.consistency import (
     records,
 )
 from support.tools import require_tool
+from support.waiting import wait_for
 from typer.testing import CliRunner
 
 from edgelog.cli.main import app
 from edgelog.generator.metrics import metrics_file_name
 
 STREAMS = {"access": "access-n1.jsonl", "error": "error-n1.log", "app": "app-n1.log"}
-
-
-def wait_for(pred, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.rotation import Generator, make_layout, rotate
 from support.tools import REPO_ROOT, require_tool
+from support.waiting import wait_for
 
 from edgelog.generator.metrics import LIVE_METRICS, metrics_file_name
 
@@ -193,22 +194,14 @@ def test_metrics_endpoint_serves_on_loopback_only_when_asked(tmp_path: Path) -> 
         assert by_name(text)["edgelog_generator_running"] == 1
         promtool_check(text)
         assert _listening_sockets(served.pid) == [("0100007F", port)], "must listen on 127.0.0.1 only"
-        assert _wait_for_file(tmp_path / "q.log", 30), "the generator without a port did not start"
+        started = wait_for((tmp_path / "q.log").exists, 30, interval=0.1)
+        assert started, "the generator without a port did not start"
         assert _listening_sockets(quiet.pid) == [], "no port unless --metrics-port is given"
     finally:
         for proc in (served, quiet):
             proc.terminate()
             proc.wait(timeout=20)
     assert served.returncode == 0, served.stderr.read() if served.stderr else ""
-
-
-def _wait_for_file(path: Path, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_bad_metrics_options_exit_2(tmp_path: Path) -> None:
