@@ -366,6 +366,11 @@ def _status(text: str) -> str:
     return f"coalesce(try_cast({text} AS INTEGER) BETWEEN 0 AND 999, false)"
 
 
+def _byte_count(text: str) -> str:
+    """Whether ``text`` is a byte count: an integer >= 0 (the combined parser takes digits)."""
+    return f"coalesce(try_cast({text} AS BIGINT) >= 0, false)"
+
+
 def _duration(text: str) -> str:
     """Whether ``text`` is a duration: a finite number >= 0 (DuckDB casts 'NaN' and 'inf' to DOUBLE, which the
     latency reports could not count in microseconds)."""
@@ -392,7 +397,7 @@ SELECT file_id, line_no, line, {_ts("f[1]")} AS ts, f[2] AS ip, f[3] AS remote_u
             WHEN {_ts("f[1]")} IS NULL THEN 'missing or bad ts'
             WHEN f[2] IS NULL THEN 'missing remote_addr'
             WHEN NOT {_status("f[7]")} THEN 'missing or bad status'
-            WHEN f[8] IS NOT NULL AND NOT coalesce(try_cast(f[8] AS BIGINT) >= 0, false) THEN 'bad bytes'
+            WHEN f[8] IS NOT NULL AND NOT {_byte_count("f[8]")} THEN 'bad bytes'
             WHEN f[15] IS NOT NULL AND NOT {_duration("f[15]")} THEN 'bad response_time_ms'
        END AS reason
 FROM v
@@ -429,9 +434,7 @@ SELECT file_id, line_no, line, {_ts("ts")} AS ts, remote_addr AS ip, remote_user
             WHEN NOT ok THEN 'not a CSV record with {len(CSV_FIELDS)} fields'
             WHEN {_ts("ts")} IS NULL THEN 'missing or bad ts'
             WHEN NOT {_status("status")} THEN 'missing or bad status'
-            WHEN nullif(nullif(bytes, '-'), '') IS NOT NULL
-                 AND NOT coalesce(try_cast(nullif(nullif(bytes, '-'), '') AS BIGINT) >= 0, false)
-              THEN 'bad bytes'
+            WHEN coalesce(bytes, '') NOT IN ('', '-') AND NOT {_byte_count("bytes")} THEN 'bad bytes'
             WHEN nullif(response_time_ms, '') IS NOT NULL AND NOT {_duration("response_time_ms")}
               THEN 'bad response_time_ms'
        END AS reason
