@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from edgelog.analysis.client_ip import resolve_client_ips
 from edgelog.analysis.library import install_macros, load_macros
+from edgelog.analysis.parse import VISITOR_HASH
 from edgelog.errors import UsageError
 from edgelog.logformat.realip import (
     addr_text,
@@ -302,3 +303,32 @@ def test_behind_a_load_balancer_every_connection_is_trusted() -> None:
     ]
     nets = parse_networks(GCP)
     assert resolved_client_ips(GCP, pairs) == [client_ip(ip, xff, nets) for ip, xff in pairs]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        None,
+        "infinity",
+        "-infinity",
+        "1969-12-31 23:59:59.999999+00",
+        "1970-01-01 00:00:00+00",
+        "2026-11-23 23:59:59.999999+01",
+        "0001-01-01 00:00:00+00",
+        "-290308-12-22 00:00:01+00",
+        "294247-01-10 04:00:54.775806+00",
+    ],
+)
+def test_a_visitor_is_a_client_and_user_agent_on_one_utc_day(ts: str | None) -> None:
+    """The visitor hash (written by the parser, rewritten behind trusted proxies) hashes the request's UTC
+    day as ``date_trunc('day', timezone('UTC', ts))`` does, whatever the session's time zone: outputs of
+    earlier versions merge with today's."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'America/New_York'")
+    got, want = con.execute(
+        f"SELECT {VISITOR_HASH.format(client_ip='ip')}, "
+        "hash(ip, date_trunc('day', timezone('UTC', ts)), coalesce(user_agent, '')) "
+        "FROM (SELECT '198.51.100.9' AS ip, ?::TIMESTAMPTZ AS ts, 'curl/8.5.0' AS user_agent)",
+        [ts],
+    ).fetchone()  # type: ignore[misc]
+    assert got == want

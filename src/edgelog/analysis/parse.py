@@ -47,7 +47,16 @@ REQUESTS_SCHEMA = """
     upstream_addr VARCHAR, vhost VARCHAR, xff VARCHAR, client_ip VARCHAR, vh UBIGINT
 """
 # A visitor: one client address and user agent on one UTC day (behind trusted proxies: the client's address).
-VISITOR_HASH = "hash({client_ip}, date_trunc('day', timezone('UTC', ts)), coalesce(user_agent, ''))"
+# The day is date_trunc('day', timezone('UTC', ts)), the same TIMESTAMP value and so the same hash, computed
+# from the epoch microseconds (floored to a multiple of a day) instead of through the time zone library: half
+# the cost of the hash per row. The infinities (and NULL) keep the time zone path, whose values they define.
+_DAY_US = 86_400_000_000
+_UTC_DAY = (
+    "CASE WHEN isfinite(ts) "
+    f"THEN make_timestamp(epoch_us(ts) - (epoch_us(ts) % {_DAY_US} + {_DAY_US}) % {_DAY_US}) "
+    "ELSE date_trunc('day', timezone('UTC', ts)) END"
+)
+VISITOR_HASH = "hash({client_ip}, " + _UTC_DAY + ", coalesce(user_agent, ''))"
 QUARANTINE_SCHEMA = "node_id VARCHAR, file VARCHAR, line_no BIGINT, reason VARCHAR, raw VARCHAR"
 REQUEST_COLUMNS = (
     "node_id, file, line_no, ts, ip, remote_user, request, method, path, url_path, protocol, status, bytes, "
