@@ -198,3 +198,32 @@ def test_a_log_format_definition_never_reuses_another_definitions_parse(tmp_path
     assert set(cache_states(again).values()) == {"hit"}
     run(logs, tmp_path / "req-plain", None, log_format=REQUEST_TIME, queries=[query])
     assert outputs(tmp_path / "req-warm") == outputs(tmp_path / "req-plain")
+
+
+def test_an_entry_holds_rows_before_the_trusted_proxy_rule(tmp_path: Path) -> None:
+    """An entry is what parsing gives, whatever --trusted-proxies says (its key does not name them): the
+    client behind the proxies is resolved from it on every read, so runs with other proxies, or none,
+    share the entry and give what a run without the cache gives."""
+    from edgelog.generator.formats import GCP_LOAD_BALANCER
+
+    logs = tmp_path / "logs"
+    start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    config = load_config(None)
+    backfill(
+        config,
+        logs,
+        node="n1",
+        start=start,
+        duration=timedelta(minutes=10),
+        seed=5,
+        rate=3.0,
+        fmt="nginx-main",
+    )
+    cache = tmp_path / "cache"
+    kw = {"log_format": "nginx-main"}
+    for name, proxies in (("lb", GCP_LOAD_BALANCER), ("none", None), ("lb-again", GCP_LOAD_BALANCER)):
+        run(logs, tmp_path / f"{name}-plain", None, trusted_proxies=proxies, **kw)
+        cached = run(logs, tmp_path / name, cache, trusted_proxies=proxies, **kw)
+        assert set(cache_states(cached).values()) == ({"stored"} if name == "lb" else {"hit"})
+        assert outputs(tmp_path / name) == outputs(tmp_path / f"{name}-plain")
+    assert outputs(tmp_path / "lb") != outputs(tmp_path / "none")  # the rule applies: other visitors
