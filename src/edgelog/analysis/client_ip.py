@@ -55,10 +55,9 @@ def resolve_client_ips(
     distinct entry is classified once (trusted? the address as nginx writes it), then each distinct header
     walks its entries from the right with aggregates. Canonical addresses (dotted quads, full IPv6), the
     bulk behind a load balancer, are classified by vectorised string functions; only the rest go through
-    the realip macros
-    (``queries/macros/client_ip.sql``: microseconds per call, tenths of a second to bind), which are
-    installed only when such a value occurs. Returns the number of requests whose client differs from the
-    connection address.
+    the realip macros (``queries/macros/client_ip.sql``: microseconds per call, tenths of a second to
+    bind), which are installed only when such a value occurs. Returns the number of requests whose client
+    differs from the connection address.
     """
     if not networks:
         return 0
