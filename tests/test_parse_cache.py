@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from edgelog.analysis import analyze, parse
 from edgelog.analysis.parse_cache import ParseCache, entry_key
+from edgelog.fileio import hash_file
 from edgelog.generator import backfill, load_config
 from edgelog.logformat import resolve
 
@@ -58,7 +60,31 @@ def run(logs: Path, out: Path, cache: Path | None, **kw: object):  # type: ignor
 
 
 def entries(cache: Path) -> list[Path]:
-    return sorted(p for p in cache.glob("*/*.parquet") if not p.name.startswith("."))
+    """The parsed-rows entries (``<key>.parquet``; a chunk's partials are ``<key>.<report>.parquet``)."""
+    return sorted(p for p in cache.glob("*/*.parquet") if p.name.count(".") == 1)
+
+
+def chunk_records(cache: Path) -> list[Path]:
+    """The records of the report-partial entries (one per chunk: a node's files of one hour)."""
+    found = [p for p in cache.glob("*/*.json") if not p.name.startswith(".")]
+    return sorted(p for p in found if json.loads(p.read_text()).get("kind") == "partials")
+
+
+def forge_top_paths(record: Path, *, fix_record: bool) -> None:
+    """Replace a chunk's top_paths partial with valid Parquet of other numbers (hits + 1000); with
+    ``fix_record`` the record's size and sha256 are made to match, as a deliberate forger would."""
+    parquet = record.with_name(f"{record.stem}.top_paths.parquet")
+    tmp = record.with_name("forged.parquet")
+    with duckdb.connect() as con:
+        con.execute(
+            f"COPY (SELECT * REPLACE (hits + 1000 AS hits) FROM '{parquet}') TO '{tmp}' (FORMAT parquet)"
+        )
+    tmp.replace(parquet)
+    if fix_record:
+        rec = json.loads(record.read_text())
+        size, digest = hash_file(parquet, "sha256")
+        rec["parquet"]["top_paths"].update(size=size, sha256=digest)
+        record.write_text(json.dumps(rec))
 
 
 def test_results_are_byte_identical_without_cache_cold_and_warm(logs: Path, tmp_path: Path) -> None:
@@ -70,6 +96,7 @@ def test_results_are_byte_identical_without_cache_cold_and_warm(logs: Path, tmp_
     assert set(cache_states(cold).values()) == {"stored"}
     assert set(cache_states(warm).values()) == {"hit"}
     assert len(entries(cache)) == len(cache_states(cold))
+    assert len(chunk_records(cache)) == 3  # three nodes, each with files of one hour
     expected = outputs(tmp_path / "plain")
     assert outputs(tmp_path / "cold") == expected
     assert outputs(tmp_path / "warm") == expected
@@ -227,3 +254,72 @@ def test_an_entry_holds_rows_before_the_trusted_proxy_rule(tmp_path: Path) -> No
         assert set(cache_states(cached).values()) == ({"stored"} if name == "lb" else {"hit"})
         assert outputs(tmp_path / name) == outputs(tmp_path / f"{name}-plain")
     assert outputs(tmp_path / "lb") != outputs(tmp_path / "none")  # the rule applies: other visitors
+
+
+def top_paths(out: Path) -> list[tuple]:
+    with duckdb.connect() as con:
+        return con.execute(f"SELECT * FROM '{out}/reports/top_paths.parquet'").fetchall()
+
+
+def test_chunk_partials_that_verify_are_used(logs: Path, tmp_path: Path) -> None:
+    """The warm run reads a chunk's stored partials instead of computing them: a consistent forgery (the
+    limit of the trust model, docs/analysis.md) shows in its results."""
+    cache = tmp_path / "cache"
+    run(logs, tmp_path / "cold", cache)
+    for record in chunk_records(cache):
+        forge_top_paths(record, fix_record=True)
+    run(logs, tmp_path / "warm", cache)
+    run(logs, tmp_path / "plain", None)
+    assert top_paths(tmp_path / "warm") != top_paths(tmp_path / "plain")
+
+
+def _flipped(record: Path) -> None:
+    forge_top_paths(record, fix_record=False)  # the Parquet is not the one the record describes
+
+
+def _other_version(record: Path) -> None:
+    forge_top_paths(record, fix_record=True)
+    rec = json.loads(record.read_text())
+    rec["edgelog_version"] = "0.0.0-other"
+    record.write_text(json.dumps(rec))
+
+
+def _being_written(record: Path) -> None:
+    forge_top_paths(record, fix_record=True)
+    record.unlink()  # a writer still at work: Parquet files renamed, record not yet
+
+
+def _other_key(record: Path) -> None:
+    """Another chunk's entry copied under this chunk's key, made consistent (checksums) after a forgery."""
+    other = next(r for r in chunk_records(record.parents[1]) if r != record)
+    for src in other.parent.glob(f"{other.stem}.*"):
+        (record.parent / src.name.replace(other.stem, record.stem)).write_bytes(src.read_bytes())
+    forge_top_paths(record, fix_record=True)
+
+
+@pytest.mark.parametrize("spoil", [_flipped, _other_version, _being_written, _other_key])
+def test_untrustworthy_chunk_partials_are_recomputed_never_used(
+    logs: Path, tmp_path: Path, spoil: Callable[[Path], None]
+) -> None:
+    cache = tmp_path / "cache"
+    run(logs, tmp_path / "cold", cache)
+    spoil(chunk_records(cache)[0])  # forged content in each case: used, it would show
+    run(logs, tmp_path / "warm", cache)
+    run(logs, tmp_path / "plain", None)
+    assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")
+    assert len(chunk_records(cache)) == 3  # rewritten: the next run reads them
+    for record in chunk_records(cache):
+        forge_top_paths(record, fix_record=True)
+    run(logs, tmp_path / "again", cache)
+    assert top_paths(tmp_path / "again") != top_paths(tmp_path / "plain")
+
+
+def test_a_file_straddling_the_window_never_uses_a_whole_file_partial(logs: Path, tmp_path: Path) -> None:
+    """Chunks stored by a run without a window hold whole files; a window that cuts files (08:02:30 is
+    inside the first file of each node) must not reuse them for those files."""
+    cache = tmp_path / "cache"
+    run(logs, tmp_path / "cold", cache)
+    window = {"since": "2026-11-23T08:02:30Z", "until": "2026-11-23T08:27:30Z"}
+    run(logs, tmp_path / "warm", cache, **window)
+    run(logs, tmp_path / "plain", None, **window)
+    assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")

@@ -29,6 +29,7 @@ from edgelog.analysis.inputs import (
     select_window,
 )
 from edgelog.analysis.library import (
+    MacroFile,
     Report,
     default_tags_file,
     install_macros,
@@ -39,6 +40,14 @@ from edgelog.analysis.library import (
 )
 from edgelog.analysis.parse_cache import ParseCache
 from edgelog.analysis.parse_cache import from_env as parse_cache_from_env
+from edgelog.analysis.partial_cache import (
+    Chunk,
+    ChunkedPartials,
+    ChunkFile,
+    PartialCache,
+    chunkable_reports,
+    library_id,
+)
 from edgelog.analysis.runstats import ANALYZE_PHASES, DuckDBMemory, PhaseClock
 from edgelog.analysis.sandbox import MAX_SQL_BYTES, Limits, QueryFailed, QueryRejected, Sandbox, check_query
 from edgelog.analysis.workspace import Workspace, on_disk_threshold, workspace
@@ -54,7 +63,7 @@ from edgelog.errors import UsageError
 from edgelog.logformat import LogFormat, resolve
 from edgelog.logformat.definitions import check_analysable
 from edgelog.logformat.realip import Network, parse_networks
-from edgelog.naming import check_node_id
+from edgelog.naming import check_node_id, parse_rotated_name
 from edgelog.resultdir import LogFormatEntry, QueryEntry, TagRules, Totals, Window
 
 
@@ -137,11 +146,18 @@ def analyze(
             _files_partial(ws.con, selected)
             mem.sample()  # every parsed row is held now
 
+        chunked = _chunked_partials(ws.con, selected, opts, library, macros)
+
         def load_partial(r: Report) -> None:
-            ws.con.execute(f"CREATE TEMP TABLE partial AS {r.partial_sql}")
+            if chunked is not None and r.partial_sql and r.name in chunked.cache.reports:
+                chunked.load(ws.con, r.name, r.partial_sql)
+            else:
+                ws.con.execute(f"CREATE TEMP TABLE partial AS {r.partial_sql}")
 
         with clock.phase("reports"):
             entries = writer.write_library(ws.con, library, macros, load_partial)
+            if chunked is not None:
+                chunked.commit()
             entries += _run_queries(writer, ws, opts)
     _stat_unread(files)
 
@@ -473,6 +489,47 @@ def _parse_frozen_copy(
         f.size = f.sha256 = None
     finally:
         copy.unlink(missing_ok=True)
+
+
+def _chunked_partials(
+    con: duckdb.DuckDBPyConnection,
+    selected: list[InputFile],
+    opts: Options,
+    library: list[Report],
+    macros: list[MacroFile],
+) -> ChunkedPartials | None:
+    """With a parse cache: the chunks (one node's access-log files rotated in one UTC hour) whose report
+    partials are read from, or stored in, the cache (analysis/partial_cache.py); None without a cache.
+
+    A file belongs to a chunk only when it was read whole and unchanged (identified by its sha256), is an
+    access log with a rotated name, and has no request outside the window: a file straddling
+    ``--since``/``--until`` stays with the rest of the requests, computed in this run.
+    """
+    if opts.cache is None:
+        return None
+    with_partial = [(r.name, r.partial_sql) for r in library if r.partial_sql]
+    reports = chunkable_reports(con, with_partial, parse.REQUEST_COLUMNS)
+    parts = [b"%s\0%s" % (r.name.encode(), r.sha256.encode()) for r in library]
+    parts += [m.sha256.encode() for m in macros] + [opts.tags.read_bytes()]
+    cache = PartialCache(opts.cache, library_id(parts), opts.trusted_spec or [], reports)
+    groups: dict[tuple[str | None, datetime], Chunk] = {}
+    rest = False
+    for file_id, f in enumerate(selected):
+        if f.status != "ok" or f.fmt is None or f.fmt in streams.FORMATS:
+            continue  # failed files add no rows; error and application logs are no requests
+        rotated = parse_rotated_name(f.name)
+        if rotated is None or f.sha256 is None or f.error or f.counts.lines_outside_window:
+            rest = True
+            continue
+        hour = rotated.rotated_at.replace(minute=0, second=0, microsecond=0)
+        chunk = groups.setdefault((f.node_id, hour), Chunk([], []))
+        chunk.file_ids.append(file_id)
+        fmt = parse.format_id(opts.log_format or f.fmt)
+        chunk.files.append(ChunkFile(f.node_id, f.name, f.sha256, fmt))
+    chunks = list(groups.values())
+    for chunk in chunks:
+        cache.lookup(chunk)
+    return ChunkedPartials(cache, chunks, rest, parse.REQUEST_COLUMNS)
 
 
 def _stat_unread(files: list[InputFile]) -> None:
