@@ -323,3 +323,21 @@ def test_a_file_straddling_the_window_never_uses_a_whole_file_partial(logs: Path
     run(logs, tmp_path / "warm", cache, **window)
     run(logs, tmp_path / "plain", None, **window)
     assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")
+
+
+def test_an_hour_that_gained_files_is_computed_again(logs: Path, tmp_path: Path) -> None:
+    """A chunk stored while its hour had fewer files (a job between two rotations) is another chunk than
+    the hour with all its files: the later run computes it again, from every file's rows."""
+    early = tmp_path / "early"
+    early.mkdir()
+    names = sorted(p.name for p in logs.iterdir())
+    last_n1 = max(n for n in names if n.startswith("access-n1-"))
+    for name in names:
+        if name != last_n1:  # n1's hour is stored with all files but its last
+            (early / name).symlink_to(logs / name)
+    cache = tmp_path / "cache"
+    run(early, tmp_path / "fill", cache)
+    warm = run(logs, tmp_path / "warm", cache)
+    assert "hit" in cache_states(warm).values()
+    run(logs, tmp_path / "plain", None)
+    assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")

@@ -74,8 +74,12 @@ PARSED_COLUMNS = (
 
 
 # The access logs' quarantined lines (streams.create_stream_store adds the error and application logs').
+# ``raw`` is never NULL here, but typed as possibly NULL whatever ``parsed`` holds: DuckDB's Parquet writer
+# encodes a column it knows to have no NULLs differently, and a run whose ``parsed`` holds only quarantined
+# lines (the parse cache's whole chunks) must write the same bytes as one that holds every line.
 PARSED_QUARANTINE = (
-    "SELECT node_id, file, line_no, reason, coalesce(raw, '') AS raw FROM parsed WHERE reason IS NOT NULL"
+    "SELECT node_id, file, line_no, reason, CASE WHEN reason IS NOT NULL THEN coalesce(raw, '') END AS raw "
+    "FROM parsed WHERE reason IS NOT NULL"
 )
 
 
@@ -696,9 +700,15 @@ def _insert_batch(
 
 
 def load_parsed(
-    con: duckdb.DuckDBPyConnection, entries: list[tuple[ParseInput, Path]], *, since_sql: str, until_sql: str
+    con: duckdb.DuckDBPyConnection,
+    entries: list[tuple[ParseInput, Path]],
+    *,
+    since_sql: str,
+    until_sql: str,
+    quarantined_only: bool = False,
 ) -> None:
-    """Insert parsed rows (``PARSED_COLUMNS``, one Parquet file per input) in one parallel scan."""
+    """Insert parsed rows (``PARSED_COLUMNS``, one Parquet file per input) in one parallel scan; only the
+    quarantined lines with ``quarantined_only``."""
     if not entries:
         return
     files = ", ".join(sql_str(str(p)) for _, p in entries)
@@ -713,6 +723,7 @@ def load_parsed(
                coalesce(ts >= {since_sql} AND ts < {until_sql}, false)
         FROM (SELECT file_index::INTEGER AS n, * FROM read_parquet([{files}]))
         JOIN (VALUES {rows}) f(n, file_id, node_id, file) USING (n)
+        {"WHERE reason IS NOT NULL" if quarantined_only else ""}
         """
     )
 

@@ -24,9 +24,10 @@ import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -59,6 +60,13 @@ class Chunk:
     hit: dict[str, Path] = field(default_factory=dict)  # report -> verified Parquet (empty: a miss)
     pending: dict[str, tuple[Path, int]] = field(default_factory=dict)  # report -> (temporary, rows)
     failed: bool = False
+    record: dict[str, Any] = field(default_factory=dict)  # the verified record of a hit
+
+    def file_counts(self) -> dict[str, dict[str, Any]]:
+        """Per file name, what the record says of its lines (``FileCounts`` fields and the first and last
+        request as epoch microseconds): lets a run use a hit without loading the chunk's rows."""
+        found = self.record.get("file_counts")
+        return found if isinstance(found, dict) else {}
 
 
 def library_id(parts: Sequence[bytes]) -> str:
@@ -77,6 +85,7 @@ class PartialCache:
         self.library = library
         self.trusted = sorted(trusted)
         self.reports = sorted(reports)
+        self._verified: dict[str, tuple[dict[str, Path], dict[str, Any]]] = {}
 
     def _fields(self, files: list[ChunkFile]) -> dict[str, object]:
         return {
@@ -103,6 +112,9 @@ class PartialCache:
     def lookup(self, chunk: Chunk) -> None:
         """Set ``chunk.key`` and, when its entry passes every check, ``chunk.hit``."""
         chunk.key = self.key(chunk.files)
+        if chunk.key in self._verified:  # looked up (and hashed) once per run
+            chunk.hit, chunk.record = self._verified[chunk.key]
+            return
         try:
             record = json.loads(self._record_path(chunk.key).read_text(encoding="utf-8"))
             if not isinstance(record, dict) or record.get("key") != chunk.key:
@@ -119,9 +131,12 @@ class PartialCache:
                 if not isinstance(meta, dict) or [size, digest] != [meta.get("size"), meta.get("sha256")]:
                     return
                 hit[report] = path
+            if not isinstance(record.get("file_counts"), dict):
+                return
         except (OSError, ValueError):
             return
-        chunk.hit = hit
+        chunk.hit, chunk.record = hit, record
+        self._verified[chunk.key] = (hit, record)
 
     def write_pending(self, con: duckdb.DuckDBPyConnection, chunk: Chunk, report: str, table: str) -> None:
         """Write ``table`` (this chunk's partial of ``report``) under a temporary name; :meth:`commit`
@@ -140,7 +155,7 @@ class PartialCache:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
 
-    def commit(self, chunk: Chunk) -> bool:
+    def commit(self, chunk: Chunk, file_counts: dict[str, dict[str, Any]]) -> bool:
         """Rename a chunk's pending Parquet files into place and write its record last; False (and nothing
         left behind) when a report is missing or the cache cannot be written."""
         tag = uuid.uuid4().hex
@@ -152,7 +167,12 @@ class PartialCache:
             for report, (tmp, rows) in chunk.pending.items():
                 size, digest = hash_file(tmp, "sha256")
                 stored[report] = {"rows": rows, "size": size, "sha256": digest}
-            record = {"key": chunk.key, **self._fields(chunk.files), "parquet": stored}
+            record = {
+                "key": chunk.key,
+                **self._fields(chunk.files),
+                "parquet": stored,
+                "file_counts": file_counts,
+            }
             tmp_record.write_text(json.dumps(record, indent=1), encoding="utf-8")
             for report, (tmp, _) in chunk.pending.items():
                 tmp.replace(self._parquet(chunk.key, report))
@@ -241,8 +261,9 @@ class ChunkedPartials:
         finally:
             con.execute("DROP VIEW IF EXISTS temp.requests")
 
-    def commit(self) -> None:
-        """Write the record of every chunk computed in this run (its Parquet files are already written)."""
+    def commit(self, file_counts: Callable[[list[int]], dict[str, dict[str, Any]]]) -> None:
+        """Write the record of every chunk computed in this run (its Parquet files are already written);
+        ``file_counts(file_ids)`` gives what the record says of each file's lines."""
         for c in self.chunks:
-            if not c.hit:
-                self.cache.commit(c)
+            if not c.hit and c.pending and not c.failed:
+                self.cache.commit(c, file_counts(c.file_ids))
