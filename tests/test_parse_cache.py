@@ -341,3 +341,22 @@ def test_an_hour_that_gained_files_is_computed_again(logs: Path, tmp_path: Path)
     assert "hit" in cache_states(warm).values()
     run(logs, tmp_path / "plain", None)
     assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")
+
+
+def test_a_record_that_miscounts_quarantined_lines_loads_the_rows_after_all(
+    logs: Path, tmp_path: Path
+) -> None:
+    """A whole chunk's files are counted from its record; the quarantined lines read from their entries must
+    agree with it, or the rows are loaded and counted as without the chunk."""
+    cache = tmp_path / "cache"
+    run(logs, tmp_path / "cold", cache)
+    for record in chunk_records(cache):
+        rec = json.loads(record.read_text())
+        for counts in rec["file_counts"].values():
+            counts["lines_quarantined"] += 1
+            counts["lines_read"] += 1
+        record.write_text(json.dumps(rec))
+    warm = run(logs, tmp_path / "warm", cache)
+    plain = run(logs, tmp_path / "plain", None)
+    assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")
+    assert warm.manifest.totals == plain.manifest.totals
