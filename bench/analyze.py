@@ -115,13 +115,24 @@ def timed_cpu(
 
 def parse_seconds(out: Path) -> float:
     """The parse phase's wall seconds as the run's manifest records them."""
+    return phases(out)["parse"]
+
+
+def phases(out: Path) -> dict[str, float]:
+    """The phases (setup, discover, parse, reports, write) a run's manifest records, in seconds."""
     manifest = json.loads((out / "manifest.json").read_text())
-    return float(manifest["processing"]["phases_s"]["parse"])
+    return {k: float(v) for k, v in manifest["processing"]["phases_s"].items()}
 
 
-def cache_bench(per_file: int, seed: int) -> None:
+def outputs(out: Path) -> dict[str, bytes]:
+    """Every Parquet file of a results directory, by path, as bytes."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
+
+
+def cache_bench(per_file: int, seed: int, repeat: int) -> None:
     """A 24 h window of 5-minute files (gzip, as nodes publish them) with all but the last hour cached,
-    against the same job cold (no cache), same run."""
+    against the same job cold (no cache), same run. The cache of the first 23 h is filled once; each of the
+    ``repeat`` rounds runs cold, then warm on a fresh copy of it (medians printed)."""
     plain, _ = build_corpus(int(max(288 * per_file, 10_000) * 1.1), seed)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -132,21 +143,45 @@ def cache_bench(per_file: int, seed: int) -> None:
         for f in files[:-12]:
             (early / f.name).symlink_to(f)
         window = ["--since", "2026-11-23T00:00:00Z", "--until", "2026-11-24T00:00:00Z"]
-        cold = timed_cpu([*EDGELOG, "analyze", str(root / "day"), "--out", f"{tmp}/cold", *window])
-        cache = ["--parse-cache", f"{tmp}/cache"]
-        fill = timed_cpu([*EDGELOG, "analyze", str(early), "--out", f"{tmp}/fill", *window, *cache])
-        warm = timed_cpu([*EDGELOG, "analyze", str(root / "day"), "--out", f"{tmp}/warm", *window, *cache])
-        same = all(
-            (root / "cold" / p.relative_to(root / "warm")).read_bytes() == p.read_bytes()
-            for p in (root / "warm").rglob("*.parquet")
-        )
+        filled = root / "cache-23h"
+        fill = timed_cpu([*EDGELOG, "analyze", str(early), "--out", f"{tmp}/fill", *window,
+                          "--parse-cache", str(filled)])  # fmt: skip
+        colds, warms, same = [], [], True
+        for _ in range(repeat):  # interleaved, so a change in machine load hits both alike
+            for d in ("cold", "warm", "cache"):
+                shutil.rmtree(root / d, ignore_errors=True)
+            colds.append(timed_cpu([*EDGELOG, "analyze", str(root / "day"), "--out", f"{tmp}/cold", *window]))
+            shutil.copytree(filled, root / "cache")
+            warms.append(timed_cpu([*EDGELOG, "analyze", str(root / "day"), "--out", f"{tmp}/warm", *window,
+                                    "--parse-cache", f"{tmp}/cache"]))  # fmt: skip
+            same = (
+                same
+                and all(
+                    (root / "cold" / p.relative_to(root / "warm")).read_bytes() == p.read_bytes()
+                    for p in (root / "warm").rglob("*.parquet")
+                )
+                and len(list((root / "cold").rglob("*.parquet")))
+                == len(list((root / "warm").rglob("*.parquet")))
+            )
+        cold_phases, warm_phases = phases(root / "cold"), phases(root / "warm")
+    cold, warm = median_run(colds), median_run(warms)
     head = f"command (288 gzip files, {n:,} lines)"
     print(f"{head:58} {'seconds':>8} {'CPU s':>8} {'peak RSS':>10}")
     for label, r in (("analyze 24 h, no cache (cold)", cold), ("analyze first 23 h, filling the cache", fill),
                      ("analyze 24 h, all but the last hour cached", warm)):  # fmt: skip
         print(f"{label:58} {r[0]:8.2f} {r[1]:8.2f} {r[2] / 1024:8.0f} MiB")
+    for label, ph in (("cold", cold_phases), ("cached", warm_phases)):
+        print(f"phases of the last {label} run (s): " + ", ".join(f"{k} {v:.2f}" for k, v in ph.items()))
     print(f"cached vs cold: {cold[0] / warm[0]:.1f}x wall, {cold[1] / warm[1]:.1f}x CPU (goal >= 10x); "
-          f"outputs byte-identical: {same}")  # fmt: skip
+          f"outputs byte-identical: {same}" + (f" (medians of {repeat})" if repeat > 1 else ""))  # fmt: skip
+
+
+def median_run(runs: list[tuple[float, float, int]]) -> tuple[float, float, int]:
+    """Several (wall, CPU, peak RSS) runs of one command as one: median wall and CPU (the upper one of an
+    even count), the highest peak RSS."""
+    mid = len(runs) // 2
+    walls, cpus = sorted(w for w, _, _ in runs), sorted(c for _, c, _ in runs)
+    return walls[mid], cpus[mid], max(p for _, _, p in runs)
 
 
 def scale_bench(sizes: list[int], scratch: Path, seed: int, keep: bool) -> None:
@@ -284,7 +319,7 @@ def main() -> None:
         scale_bench([int(x) for x in args.scale.split(",")], args.scratch, args.seed, args.keep)
         return
     if args.cache:
-        cache_bench(args.per_file if args.per_file != 50 else 3_500, args.seed)
+        cache_bench(args.per_file if args.per_file != 50 else 3_500, args.seed, args.repeat)
         return
     if args.files:
         files_bench(args.files, args.per_file, args.tiny, args.seed, args.gzip)
@@ -340,10 +375,7 @@ def main() -> None:
                 if name in outs:
                     parses[name].append(parse_seconds(outs[name]))
         for name, measured in runs.items():
-            walls = sorted(w for w, _, _ in measured)
-            cpus = sorted(c for _, c, _ in measured)
-            mid = len(measured) // 2
-            results[name] = (walls[mid], cpus[mid], max(p for _, _, p in measured))
+            results[name] = median_run(measured)
         parse_s = {name: sorted(p)[len(p) // 2] for name, p in parses.items()}
     ga = results.get(ga_name)
     print(f"{'command':46} {'seconds':>8} {'CPU s':>8} {'lines/s':>12} {'vs goaccess':>12} {'peak RSS':>10}")

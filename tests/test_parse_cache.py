@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from edgelog.analysis import analyze, parse
+from edgelog.analysis import analyze, analyzer, parse, partial_cache
 from edgelog.analysis.parse_cache import ParseCache, entry_key
 from edgelog.fileio import hash_file
 from edgelog.generator import backfill, load_config
@@ -42,6 +42,12 @@ def logs(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Path:
         gzip.compress((samples_dir / "nginx_small.log").read_bytes())
     )
     return d
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fixture's hours hold a few hundred requests: chunk them anyway (the default is 10,000)."""
+    monkeypatch.setattr(analyzer, "MIN_CHUNK_REQUESTS", 1)
 
 
 def outputs(out: Path) -> dict[str, bytes]:
@@ -360,3 +366,16 @@ def test_a_record_that_miscounts_quarantined_lines_loads_the_rows_after_all(
     plain = run(logs, tmp_path / "plain", None)
     assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")
     assert warm.manifest.totals == plain.manifest.totals
+
+
+def test_an_hour_of_few_requests_is_not_chunked(
+    logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(analyzer, "MIN_CHUNK_REQUESTS", partial_cache.MIN_CHUNK_REQUESTS)
+    cache = tmp_path / "cache"
+    run(logs, tmp_path / "cold", cache)
+    assert chunk_records(cache) == []
+    warm = run(logs, tmp_path / "warm", cache)
+    assert set(cache_states(warm).values()) == {"hit"}
+    run(logs, tmp_path / "plain", None)
+    assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")

@@ -41,6 +41,7 @@ from edgelog.analysis.library import (
 from edgelog.analysis.parse_cache import ParseCache
 from edgelog.analysis.parse_cache import from_env as parse_cache_from_env
 from edgelog.analysis.partial_cache import (
+    MIN_CHUNK_REQUESTS,
     Chunk,
     ChunkedPartials,
     ChunkFile,
@@ -577,6 +578,10 @@ def _whole_chunks(
             continue
         if not all(_inside(counts[selected[i].name], since, until) for i in chunk.file_ids):
             continue
+        requests = [counts[selected[i].name].get("lines_parsed") for i in chunk.file_ids]
+        counted = [n for n in requests if isinstance(n, int)]
+        if len(counted) < len(requests) or sum(counted) < MIN_CHUNK_REQUESTS:
+            continue  # the run after loading would not take this chunk (a record of another rule)
         for i in chunk.file_ids:
             c = counts[selected[i].name]
             whole[i] = parse.FileCounts(
@@ -644,7 +649,12 @@ def _chunked_partials(
         fmt = opts.log_format or f.fmt
         if f.error or f.counts.lines_outside_window or not _chunk_of(groups, file_id, f, fmt):
             rest = True
-    chunks = list(groups.values())
+    chunks = []
+    for chunk in groups.values():
+        if sum(selected[i].counts.lines_parsed for i in chunk.file_ids) >= MIN_CHUNK_REQUESTS:
+            chunks.append(chunk)
+        else:  # too few requests to be worth a statement per report: computed with the run
+            rest = True
     for chunk in chunks:
         pcache.lookup(chunk)
     return ChunkedPartials(pcache, chunks, rest, parse.REQUEST_COLUMNS)
