@@ -379,3 +379,19 @@ def test_an_hour_of_few_requests_is_not_chunked(
     assert set(cache_states(warm).values()) == {"hit"}
     run(logs, tmp_path / "plain", None)
     assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")
+
+
+def test_stored_partials_are_used_only_with_rows_from_the_cache(logs: Path, tmp_path: Path) -> None:
+    """A file parsed again (its rows entry gone) is recorded as `stored`, not `hit`: its chunk's partials are
+    computed again too, so the manifest names every input whose numbers came from the cache."""
+    cache = tmp_path / "cache"
+    run(logs, tmp_path / "cold", cache)
+    for record in chunk_records(cache):
+        forge_top_paths(record, fix_record=True)
+    for entry in entries(cache):
+        entry.unlink()
+        entry.with_suffix(".json").unlink()
+    warm = run(logs, tmp_path / "warm", cache)
+    assert set(cache_states(warm).values()) == {"stored"}
+    run(logs, tmp_path / "plain", None)
+    assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")

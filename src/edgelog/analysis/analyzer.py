@@ -657,6 +657,8 @@ def _chunked_partials(
             rest = True
     for chunk in chunks:
         pcache.lookup(chunk)
+        if any(selected[i].parse_cache != "hit" for i in chunk.file_ids):
+            chunk.hit = {}  # used only where the manifest says the rows came from the cache, too
     return ChunkedPartials(pcache, chunks, rest, parse.REQUEST_COLUMNS)
 
 
