@@ -269,5 +269,5 @@ class ChunkedPartials:
         """Write the record of every chunk computed in this run (its Parquet files are already written);
         ``file_counts(file_ids)`` gives what the record says of each file's lines."""
         for c in self.chunks:
-            if not c.hit and c.pending and not c.failed:
+            if not c.hit and c.pending:  # commit also removes the temporaries of a chunk it refuses
                 self.cache.commit(c, file_counts(c.file_ids))
