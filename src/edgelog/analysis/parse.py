@@ -74,12 +74,16 @@ PARSED_COLUMNS = (
 
 
 # The access logs' quarantined lines (streams.create_stream_store adds the error and application logs').
-# ``raw`` is never NULL here, but typed as possibly NULL whatever ``parsed`` holds: DuckDB's Parquet writer
-# encodes a column it knows to have no NULLs differently, and a run whose ``parsed`` holds only quarantined
-# lines (the parse cache's whole chunks) must write the same bytes as one that holds every line.
+# No column is ever NULL here, but each is typed as possibly NULL whatever ``parsed`` holds: DuckDB's Parquet
+# writer writes a column it knows to be NULL-free differently (a REQUIRED field when ``parsed`` is empty, no
+# definition levels for ``raw`` when it holds only quarantined lines), and a run that loaded only the
+# quarantined lines (the parse cache's whole chunks) must write the same bytes as one that loaded every line.
+_QUARANTINE_VALUES = {"node_id": "node_id", "file": "file", "line_no": "line_no", "reason": "reason",
+                      "raw": "coalesce(raw, '')"}  # fmt: skip
 PARSED_QUARANTINE = (
-    "SELECT node_id, file, line_no, reason, CASE WHEN reason IS NOT NULL THEN coalesce(raw, '') END AS raw "
-    "FROM parsed WHERE reason IS NOT NULL"
+    "SELECT "
+    + ", ".join(f"CASE WHEN reason IS NOT NULL THEN {v} END AS {c}" for c, v in _QUARANTINE_VALUES.items())
+    + " FROM parsed WHERE reason IS NOT NULL"
 )
 
 
