@@ -189,3 +189,32 @@ def test_genuine_results_add_up(results: dict[str, Path], tmp_path: Path) -> Non
     named, summed = merged_problems(resultdir.read(merged), parts[:1])
     assert "1 result(s) it was not given" in named
     assert "not the sum of its parts' totals" in summed and "lines_read 42 != 21" in summed
+
+
+def _unreadable_status_codes(d: Path) -> None:
+    (d / "reports/status_codes.parquet").write_bytes(b"PAR1 not a Parquet file PAR1")
+    forge_result(d, lambda m: None)
+
+
+def _status_code_rows_edited(d: Path) -> None:
+    status_codes = lambda m: next(o for o in m["outputs"] if o["path"] == "reports/status_codes.parquet")  # noqa: E731
+    forge_result(d, lambda m: status_codes(m).update(rows=99))
+
+
+@pytest.mark.parametrize("spoil", [_unreadable_status_codes, _status_code_rows_edited])
+def test_one_bad_result_among_several_is_named_as_it_would_be_alone(
+    results: dict[str, Path], tmp_path: Path, spoil: Callable[[Path], None]
+) -> None:
+    # merge checks the tables of all its results together (one query per check); the bad one must still be
+    # the one named, with what checking it alone finds, whether its table is unreadable or its numbers forged
+    n3 = analyze([node_logs(tmp_path, "n3", 3)], tmp_path / "out-n3", node_id="n3").out
+    bad = copy_result(results["n2"], tmp_path / "bad-n2")
+    spoil(bad)
+    alone = totals_problems(bad, resultdir.read(bad))
+    assert alone, "the spoiled result passes its own check"
+    for good in (results["n1"], n3):
+        assert totals_problems(good, resultdir.read(good)) == []
+    with pytest.raises(IntegrityError) as err:
+        merge([results["n1"], bad, n3], tmp_path / "m")
+    assert str(err.value).startswith(f"{bad}: {alone[0]}"), (str(err.value), alone)
+    assert not (tmp_path / "m" / "manifest.json").exists()

@@ -38,9 +38,49 @@ def read_manifest(directory: Path, *, verify: bool = True) -> Manifest:
     if verify:
         problems = manifest.verify(directory) or totals_problems(directory, manifest)
         if problems:
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise IntegrityError(f"{directory}: {problems[0]}{more}")
+            raise _integrity_error(directory, problems)
     return manifest
+
+
+def read_manifests(directories: Sequence[Path]) -> list[Manifest]:
+    """:func:`read_manifest` of every directory, verified, in one batch; the first problem in argument order
+    is raised, as calling :func:`read_manifest` on each in turn would.
+
+    Hashing runs in threads (hashlib releases the GIL). The table checks of :func:`totals_problems` run as one
+    query each over every directory's files (three queries per directory cost ~5 ms a node, most of it per
+    query); a directory the batch finds a problem in, or every one when the batch cannot read a file, is
+    checked again on its own, so the problems named are exactly :func:`totals_problems`'.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=_check_threads()) as pool:
+        checked = list(pool.map(_read_and_verify, directories))
+    good = [(d, m) for d, (m, verified) in zip(directories, checked, strict=True) if m and not verified]
+    found = dict(zip([d for d, _ in good], _totals_problems_batch(good), strict=True))
+    manifests = []
+    for directory, (m, verified) in zip(directories, checked, strict=True):
+        if isinstance(verified, Exception):
+            raise verified
+        problems = verified or found.get(directory, [])
+        if problems or m is None:
+            raise _integrity_error(directory, problems)
+        manifests.append(m)
+    return manifests
+
+
+def _read_and_verify(directory: Path) -> tuple[Manifest | None, list[str] | Exception]:
+    try:
+        manifest = resultdir.read(directory)
+        return manifest, manifest.verify(directory)
+    except Exception as exc:  # raised in argument order by read_manifests
+        return None, exc
+
+
+def _integrity_error(directory: Path, problems: list[str]) -> IntegrityError:
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return IntegrityError(f"{directory}: {problems[0]}{more}")
+
+
+def _check_threads() -> int:
+    return min(8, (os.cpu_count() or 1) * 2)
 
 
 def totals_problems(directory: Path, manifest: Manifest) -> list[str]:
@@ -52,36 +92,90 @@ def totals_problems(directory: Path, manifest: Manifest) -> list[str]:
     quarantine has one row per quarantined line; the summary report (when it was written) shows the same
     totals; and every output's ``rows`` is its Parquet's row count. Call after :meth:`Manifest.verify`.
     """
-    problems = []
-    totals = manifest.totals
-    diff = totals.differences(Totals.of(manifest.inputs))
-    if diff:
-        problems.append(f"manifest totals do not add up from its inputs: {', '.join(diff)}")
     con = _scratch_cursor()
     try:
-        problems += _files_partial_problems(con, directory, manifest)
-        counted = [o for o in manifest.outputs if o.rows is not None and o.path.endswith(".parquet")]
-        quarantine_files = resultdir.table_files(directory, resultdir.QUARANTINE)
-        # one footer scan for every table of the directory (one query per file cost ~1 ms each: 70 ms a node)
-        footers = _footer_rows(
-            con, list(dict.fromkeys([*(directory / o.path for o in counted), *quarantine_files]))
-        )
-        quarantine = sum(footers.get(str(f), 0) for f in quarantine_files)
-        if quarantine != totals.lines_quarantined:
-            problems.append(
-                f"{resultdir.QUARANTINE} has {quarantine} rows, the manifest totals "
-                f"{totals.lines_quarantined} quarantined lines"
-            )
-        problems += _summary_problems(con, directory, manifest)
-        for out in counted:
-            rows = footers.get(str(directory / out.path), 0)
-            if rows != out.rows:
-                problems.append(f"{out.path} has {rows} rows, the manifest lists {out.rows}")
+        return _table_problems(con, [(directory, manifest)])[0]
     except duckdb.Error as exc:
         interrupts.check()
-        problems.append(f"cannot read the tables to check the manifest: {str(exc).splitlines()[0][:300]}")
+        return [
+            *_totals_diff(manifest),
+            f"cannot read the tables to check the manifest: {str(exc).splitlines()[0][:300]}",
+        ]
     finally:
         con.close()
+
+
+def _totals_problems_batch(dirs: Sequence[tuple[Path, Manifest]]) -> list[list[str]]:
+    """:func:`totals_problems` of each directory, the tables of all read by one query per check."""
+    if len(dirs) < 2:
+        return [totals_problems(d, m) for d, m in dirs]
+    con = _scratch_cursor()
+    try:
+        found = _table_problems(con, dirs)
+    except duckdb.Error:
+        interrupts.check()
+        found = [["recheck"]] * len(dirs)  # a file the batch cannot read: each directory on its own names it
+    finally:
+        con.close()
+    # Values of one column are cast to one type over many files: a directory with a problem is checked
+    # again alone, so its problems (and their wording) are the ones totals_problems gives.
+    return [totals_problems(d, m) if problems else [] for (d, m), problems in zip(dirs, found, strict=True)]
+
+
+def _totals_diff(m: Manifest) -> list[str]:
+    diff = m.totals.differences(Totals.of(m.inputs))
+    return [f"manifest totals do not add up from its inputs: {', '.join(diff)}"] if diff else []
+
+
+def _table_problems(con: duckdb.DuckDBPyConnection, dirs: Sequence[tuple[Path, Manifest]]) -> list[list[str]]:
+    """The checks of :func:`totals_problems` for each of ``dirs``, each check one query over all of them
+    (raises duckdb.Error when a table cannot be read)."""
+    problems: list[list[str]] = [_totals_diff(m) for _, m in dirs]
+    files_rel = resultdir.partial_table(resultdir.FILES_PARTIAL)
+    files_of = [resultdir.table_files(d, files_rel) for d, _ in dirs]
+    files_rows = _rows_by_file(
+        con,
+        "node_id, name, status, lines_read, lines_parsed, lines_quarantined, lines_outside_window",
+        [f for fs in files_of for f in fs],
+    )
+    counted = [[o for o in m.outputs if o.rows is not None and o.path.endswith(".parquet")] for _, m in dirs]
+    quarantine_of = [resultdir.table_files(d, resultdir.QUARANTINE) for d, _ in dirs]
+    # one footer scan for every table of every directory (no data is read)
+    footers = _footer_rows(
+        con,
+        list(
+            dict.fromkeys(
+                f
+                for (d, _), outs, q in zip(dirs, counted, quarantine_of, strict=True)
+                for f in (*(d / o.path for o in outs), *q)
+            )
+        ),
+    )
+    summary_of = [_summary_files(d, m) for d, m in dirs]
+    summary_rows = _rows_by_file(
+        con,
+        "total_lines, valid_requests, quarantined_lines, failed_files",
+        [f for fs in summary_of if isinstance(fs, list) for f in fs],
+    )
+    for k, (directory, m) in enumerate(dirs):
+        rows = [r for f in files_of[k] for r in files_rows.get(str(f), [])]
+        problems[k] += _files_partial_problems(m, files_rel, rows)
+        quarantine = sum(footers.get(str(f), 0) for f in quarantine_of[k])
+        if quarantine != m.totals.lines_quarantined:
+            problems[k].append(
+                f"{resultdir.QUARANTINE} has {quarantine} rows, the manifest totals "
+                f"{m.totals.lines_quarantined} quarantined lines"
+            )
+        summary = summary_of[k]
+        if isinstance(summary, str):
+            problems[k].append(summary)
+        elif summary:
+            found = [r for f in summary for r in summary_rows.get(str(f), [])]
+            problems[k] += _summary_problems(m, found[0] if found else None)
+        for out in counted[k]:
+            rows_in_file = footers.get(str(directory / out.path), 0)
+            if rows_in_file != out.rows:
+                problems[k].append(f"{out.path} has {rows_in_file} rows, the manifest lists {out.rows}")
     return problems
 
 
@@ -124,25 +218,44 @@ def merged_problems(merged: Manifest, parts: Sequence[tuple[Path, Manifest]]) ->
 
 
 def _footer_rows(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str, int]:
-    """Each file's row count as its Parquet footer gives it (no data is read), by path as given."""
+    """Each file's row count as its Parquet footer gives it (no data is read), by path as given.
+
+    DuckDB reads the footers of one call one after another (~50 us each): many files are split over threads,
+    each with a cursor of its own (DuckDB releases the GIL)."""
     if not files:
         return {}
-    found = con.execute(
-        "SELECT file_name, num_rows FROM parquet_file_metadata(?)", [[str(f) for f in files]]
-    ).fetchall()
+    names = [str(f) for f in files]
+    chunks = [names[i :: _check_threads()] for i in range(_check_threads())] if len(names) > 500 else [names]
+
+    def footers(chunk: list[str]) -> list[tuple]:
+        cur = con.cursor()
+        try:
+            return cur.execute("SELECT file_name, num_rows FROM parquet_file_metadata(?)", [chunk]).fetchall()
+        finally:
+            cur.close()
+
+    if len(chunks) == 1:
+        found = footers(names)
+    else:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+            found = [row for rows in pool.map(footers, chunks) for row in rows]
     return {str(name): int(rows or 0) for name, rows in found}
 
 
-def _files_partial_problems(con: duckdb.DuckDBPyConnection, directory: Path, m: Manifest) -> list[str]:
-    rel = resultdir.partial_table(resultdir.FILES_PARTIAL)
-    files = resultdir.table_files(directory, rel)
-    rows: list[tuple] = []
-    if files:
-        rows = con.execute(
-            "SELECT node_id, name, status, lines_read, lines_parsed, lines_quarantined, lines_outside_window "
-            "FROM read_parquet(?)",
-            [[str(f) for f in files]],
-        ).fetchall()
+def _rows_by_file(con: duckdb.DuckDBPyConnection, columns: str, files: list[Path]) -> dict[str, list[tuple]]:
+    """The rows (``columns``) of every file, in file order, by path as given: one scan over all of them."""
+    if not files:
+        return {}
+    found = con.execute(
+        f"SELECT filename, {columns} FROM read_parquet(?, filename = true)", [[str(f) for f in files]]
+    ).fetchall()
+    rows: dict[str, list[tuple]] = {}
+    for name, *values in found:
+        rows.setdefault(str(name), []).append(tuple(values))
+    return rows
+
+
+def _files_partial_problems(m: Manifest, rel: str, rows: list[tuple]) -> list[str]:
     listed = [
         (
             i.node_id,
@@ -174,17 +287,19 @@ def _files_partial_problems(con: duckdb.DuckDBPyConnection, directory: Path, m: 
     ]
 
 
-def _summary_problems(con: duckdb.DuckDBPyConnection, directory: Path, m: Manifest) -> list[str]:
+def _summary_files(directory: Path, m: Manifest) -> list[Path] | str:
+    """The summary report's files to check ([]: none to check), or the problem that it is missing."""
     if any(q.name == "summary" and q.kind is None and q.status != "ok" for q in m.queries):
         return []  # a failed summary report is already named in the manifest
     rel = resultdir.report_table("summary")
     files = resultdir.table_files(directory, rel)
     if not files:
-        return [f"{rel} is missing"] if any(q.name == "summary" for q in m.queries) else []
-    row = con.execute(
-        "SELECT total_lines, valid_requests, quarantined_lines, failed_files FROM read_parquet(?)",
-        [[str(f) for f in files]],
-    ).fetchone()
+        return f"{rel} is missing" if any(q.name == "summary" for q in m.queries) else []
+    return files
+
+
+def _summary_problems(m: Manifest, row: tuple | None) -> list[str]:
+    rel = resultdir.report_table("summary")
     # The summary counts access-log lines (edgelog_is_access) and failed files of every stream.
     t = Totals.of(i for i in m.inputs if (i.format or "") not in streams.FORMATS)
     expected = (
@@ -220,13 +335,10 @@ def merge(
         raise UsageError("--out must differ from the directories being merged")
     resultdir.check_out(out)
     _refuse_twice_given(sources)
-    # Verifying hashes every output of every node (46 files each): threads overlap the reads and hashing
-    # (hashlib releases the GIL); the first bad directory in argument order is reported.
-    with (
-        clock.phase("read"),
-        concurrent.futures.ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool,
-    ):
-        manifests = list(pool.map(read_manifest, sources))
+    # Verifying hashes every output of every node (~50 files each) and checks their numbers: the first bad
+    # directory in argument order is reported.
+    with clock.phase("read"):
+        manifests = read_manifests(sources)
     _refuse_double_counting(sources, manifests)
     library, macros = load_library(), load_macros()
 
