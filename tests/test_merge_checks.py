@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pytest
 from support.results import forge_result
 from typer.testing import CliRunner
@@ -218,3 +219,45 @@ def test_one_bad_result_among_several_is_named_as_it_would_be_alone(
         merge([results["n1"], bad, n3], tmp_path / "m")
     assert str(err.value).startswith(f"{bad}: {alone[0]}"), (str(err.value), alone)
     assert not (tmp_path / "m" / "manifest.json").exists()
+
+
+def _without_bytes_in_status_codes(d: Path, sql_sha256: str | None) -> None:
+    def edit(m: dict) -> None:
+        if sql_sha256:
+            next(q for q in m["queries"] if q["name"] == "status_codes")["sha256"] = sql_sha256
+
+    forge_result(d, edit, rewrite={"partials/status_codes.parquet": "SELECT * EXCLUDE (bytes) FROM {t}"})
+
+
+def test_a_partial_of_other_sql_lacking_a_column_merges_with_that_column_null(
+    results: dict[str, Path], tmp_path: Path
+) -> None:
+    # a result of another version, whose status_codes SQL had no bytes column: its partial is read by name
+    older = copy_result(results["n2"], tmp_path / "older-n2")
+    _without_bytes_in_status_codes(older, "0" * 64)
+    run = merge([results["n1"], older], tmp_path / "m")
+    assert run.exit_code == ExitCode.OK
+    status = next(q for q in run.manifest.queries if q.name == "status_codes")
+    assert status.status == "ok", status.error
+    total = "SELECT sum(hits), sum(bytes) FROM read_parquet(?)"
+    con = duckdb.connect()  # not the module's shared connection, whose open results later tests would meet
+    n1, n2 = (
+        con.execute(total, [f"{d}/reports/status_codes.parquet"]).fetchall()[0] for d in results.values()
+    )
+    merged = con.execute(total, [str(run.out / "reports/status_codes.parquet")]).fetchall()[0]
+    con.close()
+    # the older result's bytes are unknown (NULL), the other's are summed
+    assert merged == (n1[0] + n2[0], n1[1])
+
+
+def test_a_partial_lacking_a_column_its_own_sql_gives_fails_its_report(
+    results: dict[str, Path], tmp_path: Path
+) -> None:
+    # the manifest names the SQL that wrote the partial: a column that SQL gives is never guessed as NULL
+    doctored = copy_result(results["n2"], tmp_path / "doctored-n2")
+    _without_bytes_in_status_codes(doctored, None)
+    run = merge([results["n1"], doctored], tmp_path / "m")
+    assert run.exit_code == ExitCode.PARTIAL
+    failed = {q.name: q.error or "" for q in run.manifest.queries if q.status == "failed"}
+    assert "status_codes.sql (partial)" in failed.get("status_codes", ""), failed
+    assert not (run.out / "reports/status_codes.parquet").exists()
