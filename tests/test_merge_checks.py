@@ -261,3 +261,18 @@ def test_a_partial_lacking_a_column_its_own_sql_gives_fails_its_report(
     failed = {q.name: q.error or "" for q in run.manifest.queries if q.status == "failed"}
     assert "status_codes.sql (partial)" in failed.get("status_codes", ""), failed
     assert not (run.out / "reports/status_codes.parquet").exists()
+
+
+def test_a_merge_refused_for_a_bad_result_leaves_the_previous_merge_in_out(
+    results: dict[str, Path], tmp_path: Path
+) -> None:
+    # verification runs alongside the report merges: nothing may be written before it has passed
+    out = tmp_path / "m"
+    merge(list(results.values()), out)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    bad = copy_result(results["n2"], tmp_path / "bad-n2")
+    _status_code_rows_edited(bad)
+    with pytest.raises(IntegrityError, match="rows"):
+        merge([results["n1"], bad], out)
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert resultdir.verify(out) == []

@@ -45,25 +45,41 @@ def read_manifest(directory: Path, *, verify: bool = True) -> Manifest:
 
 def read_manifests(directories: Sequence[Path]) -> list[Manifest]:
     """:func:`read_manifest` of every directory, verified, in one batch; the first problem in argument order
-    is raised, as calling :func:`read_manifest` on each in turn would.
+    is raised, as calling :func:`read_manifest` on each in turn would."""
+    return _verified(directories, _read_all(directories))
+
+
+def _read_all(directories: Sequence[Path]) -> list[Manifest | Exception]:
+    """Each directory's manifest, unverified, or what reading it raised."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=_check_threads()) as pool:
+        return list(pool.map(_attempt(resultdir.read), directories))
+
+
+def _verified(
+    directories: Sequence[Path],
+    read: Sequence[Manifest | Exception],
+    abandon: threading.Event | None = None,
+) -> list[Manifest]:
+    """The manifests ``read`` from ``directories``, once each is verified (outputs hashed, numbers checked
+    against its tables); the first problem in argument order is raised.
 
     The table checks of :func:`totals_problems` run as one query each over every directory's files (three
     queries per directory cost ~5 ms a node, most of it per query), in DuckDB's threads while the outputs are
     hashed in Python's (hashlib releases the GIL). Only the batch's findings for verified directories count; a
-    directory the batch finds a problem in, or every one when the batch cannot read a file, is checked again
-    on its own, so the problems named are exactly :func:`totals_problems`'.
+    directory the batch finds a problem in (values of a column are cast to one type over all files), or every
+    one when the batch cannot read a file, is checked again on its own, so the problems named are exactly
+    :func:`totals_problems`'. ``abandon``: set when nobody waits for the answer any more.
     """
+
+    def verify(dm: tuple[Path, Manifest]) -> list[str]:
+        if abandon is not None and abandon.is_set():
+            raise interrupts.stop_exception()
+        return dm[1].verify(dm[0])
+
+    readable = [(d, m) for d, m in zip(directories, read, strict=True) if isinstance(m, Manifest)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=_check_threads()) as pool:
-        read = list(pool.map(_attempt(resultdir.read), directories))
-        readable = [(d, m) for d, m in zip(directories, read, strict=True) if isinstance(m, Manifest)]
         tables = pool.submit(_table_problems_batch, readable)
-        verified = dict(
-            zip(
-                [d for d, _ in readable],
-                pool.map(_attempt(lambda dm: dm[1].verify(dm[0])), readable),
-                strict=True,
-            )
-        )
+        verified = dict(zip([d for d, _ in readable], pool.map(_attempt(verify), readable), strict=True))
         found = dict(zip([d for d, _ in readable], tables.result(), strict=True))
     manifests = []
     for directory, m in zip(directories, read, strict=True):
@@ -357,14 +373,54 @@ def merge(
         raise UsageError("--out must differ from the directories being merged")
     resultdir.check_out(out)
     _refuse_twice_given(sources)
-    # Verifying hashes every output of every node (~50 files each) and checks their numbers: the first bad
-    # directory in argument order is reported.
     with clock.phase("read"):
-        manifests = read_manifests(sources)
-    _refuse_double_counting(sources, manifests)
+        read = _read_all(sources)
+        if any(isinstance(m, Exception) for m in read):
+            _verified(sources, read)  # raises the first problem in argument order, as read_manifests
+        manifests = [m for m in read if isinstance(m, Manifest)]
+    # Verifying hashes every output of every node (~50 files each) and checks their numbers: it runs alongside
+    # the report merges, which only fill DuckDB tables; nothing is written to ``out`` until it has passed (the
+    # first bad directory in argument order is raised, and ``out`` is left as it was).
+    abandon = threading.Event()
+    background = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgelog-verify")
+    verifying = background.submit(_verified, sources, read, abandon)
+    try:
+        try:
+            _refuse_double_counting(sources, manifests)
+        except UsageError:
+            verifying.result()  # a bad input is named first, as when verification came first
+            raise
+        return _merge_reports(
+            sources, manifests, out, limit=limit, clock=clock, started=started, t0=t0, verifying=verifying
+        )
+    finally:
+        abandon.set()
+        background.shutdown(wait=True)
+
+
+def _merge_reports(
+    sources: list[Path],
+    manifests: list[Manifest],
+    out: Path,
+    *,
+    limit: int,
+    clock: PhaseClock,
+    started: datetime,
+    t0: float,
+    verifying: concurrent.futures.Future[list[Manifest]],
+) -> RunResult:
+    """The merge proper: every report merged in DuckDB, then (once ``verifying`` has passed) written."""
     library, macros = load_library(), load_macros()
 
-    writer = ResultWriter(out, "merge", started=started, t0=t0, max_object_bytes=limit, clock=clock)
+    writer = ResultWriter(
+        out, "merge", started=started, t0=t0, max_object_bytes=limit, clock=clock, prepare=False
+    )
+
+    def before_write() -> None:
+        with clock.phase("read"):
+            verifying.result()
+        writer.prepare()
+
     with workspace() as ws, DuckDBMemory(ws.con) as mem:
         con = ws.con
         install_macros(con, macros, None)
@@ -409,7 +465,7 @@ def merge(
             con.execute(f"CREATE TEMP VIEW partial AS SELECT {cols} FROM {scan}")
 
         with clock.phase("reports"):
-            entries = writer.write_library(con, library, macros, load_partial)
+            entries = writer.write_library(con, library, macros, load_partial, before_write)
             entries += _combine_user_queries(writer, con, sources, manifests)
 
     inputs: list[InputEntry] = [i for m in manifests for i in m.inputs]

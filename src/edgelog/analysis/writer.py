@@ -109,6 +109,7 @@ class ResultWriter:
         t0: float | None = None,
         max_object_bytes: int | None = None,
         clock: PhaseClock | None = None,
+        prepare: bool = True,
     ):
         self.out = out
         self.clock = clock or PhaseClock()
@@ -117,6 +118,13 @@ class ResultWriter:
         self.started = started or datetime.now(UTC)
         self.t0 = time.monotonic() if t0 is None else t0
         self.rows: dict[str, int] = {}
+        if prepare:
+            self.prepare()
+
+    def prepare(self) -> None:
+        """Replace the paths edgelog owns in ``out`` by empty report and partial directories (done on
+        construction unless ``prepare=False``: a merge first makes sure its inputs are sound)."""
+        out = self.out
         out.mkdir(parents=True, exist_ok=True)
         for name in resultdir.OWNED:
             target = out / name
@@ -204,27 +212,38 @@ class ResultWriter:
         reports: list[Report],
         macros: list[MacroFile],
         load_partial: Callable[[Report], None],
+        before_write: Callable[[], None] | None = None,
     ) -> list[QueryEntry]:
         """Every report: its merged partial ``p_<name>`` (built by ``load_partial``), then its table.
 
         ``con`` must hold ``p_files`` and ``quarantine``; ``load_partial(report)`` creates the table or view
         ``partial`` with that report's concatenated partial rows. A report that fails (SQL error, or a table
-        that does not match its ``-- columns:``) is recorded as failed; the others are still written.
+        that does not match its ``-- columns:``) is recorded as failed; the others are still written. Every
+        ``p_`` table is built before anything is written: ``before_write`` is called in between (a merge
+        waits there for its inputs' verification, which runs alongside).
         """
         entries = {
             r.name: QueryEntry(name=r.name, file=f"queries/{r.file.name}", sha256=r.sha256) for r in reports
         }
-        for r in reports:
-            if r.partial_sql is None:
-                continue
+        merged = [r for r in reports if r.partial_sql is not None]
+        for r in merged:
             try:
                 _drop_partial(con)
                 load_partial(r)
                 con.execute(f"CREATE OR REPLACE TABLE p_{r.name} AS {r.merge_sql}")
                 _drop_partial(con)
-                self.copy(con, f"SELECT * FROM p_{r.name} ORDER BY ALL", resultdir.partial_table(r.name))
             except duckdb.Error as exc:
                 interrupts.check()  # an interrupted query is an ordinary DuckDB error: not a failed report
+                _fail(entries[r.name], f"{r.file.name} (partial): {short_error(exc)}")
+        if before_write is not None:
+            before_write()
+        for r in merged:
+            if entries[r.name].status == "failed":
+                continue
+            try:
+                self.copy(con, f"SELECT * FROM p_{r.name} ORDER BY ALL", resultdir.partial_table(r.name))
+            except duckdb.Error as exc:
+                interrupts.check()
                 _fail(entries[r.name], f"{r.file.name} (partial): {short_error(exc)}")
             except ObjectTooLarge as exc:
                 _fail(entries[r.name], f"{r.file.name} (partial): {exc.message}")
