@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -9,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from edgelog.errors import UsageError
-from edgelog.naming import ROTATED_PATTERN, check_node_id, is_temporary, parse_rotated_name, rotated_name
+from edgelog.naming import (
+    ROTATED_PATTERN,
+    TIMESTAMP_FORMAT,
+    check_node_id,
+    is_temporary,
+    parse_rotated_name,
+    rotated_name,
+)
 
 
 def test_round_trip_and_utc() -> None:
@@ -132,3 +140,23 @@ def test_rotation_shell_uses_the_python_pattern() -> None:
         )
     assert _bash_matches(names) == expected
     assert sum(e is not None for e in expected) == 4
+
+
+def test_a_stamp_is_read_exactly_as_strptime_reads_it() -> None:
+    # the stamp's digits are read by hand (strptime is ~10x slower): every field at and past its bounds
+    fields = (
+        ("0000", "0001", "2026", "9999"),
+        ("00", "01", "02", "12", "13"),
+        ("00", "01", "28", "29", "30", "31", "32"),
+        ("00", "23", "24"),
+        ("00", "59", "60"),
+        ("00", "59", "60", "61"),
+    )
+    for y, mo, d, h, mi, s in itertools.product(*fields):
+        stamp = f"{y}{mo}{d}T{h}{mi}{s}Z"
+        try:
+            want: datetime | None = datetime.strptime(stamp, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+        except ValueError:
+            want = None
+        got = parse_rotated_name(f"access-n1-{stamp}.log")
+        assert (got.rotated_at if got else None) == want, stamp

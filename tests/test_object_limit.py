@@ -99,6 +99,24 @@ def test_split_tables_read_back_exactly_as_the_unsplit_ones(split_and_whole: tup
     assert a.tables == b.tables and a.quarantine_reasons == b.quarantine_reasons
 
 
+def test_the_tables_a_manifest_lists_are_the_files_table_files_finds(
+    split_and_whole: tuple[Path, Path],
+) -> None:
+    # merge looks tables up in the (verified) manifest, not on disk: the same files, in the same order
+    for result in split_and_whole:
+        outputs = resultdir.read(result).outputs
+        listed = resultdir.listed_tables(result, outputs)
+        tables = {
+            o.path.rsplit("/", 1)[0] + ".parquet" if resultdir.is_part(o.path) else o.path
+            for o in outputs
+            if o.path.endswith(".parquet")
+        }
+        assert sorted(listed) == sorted(tables) and len(tables) > 40
+        assert all(listed[rel] == resultdir.table_files(result, rel) for rel in tables)
+    split = resultdir.listed_tables(split_and_whole[0], resultdir.read(split_and_whole[0]).outputs)
+    assert len(split["partials/top_paths.parquet"]) >= 2
+
+
 def test_an_unsplit_result_stays_readable_by_manifest_1_readers(split_and_whole: tuple[Path, Path]) -> None:
     _split, whole = split_and_whole
     manifest = resultdir.read(whole)

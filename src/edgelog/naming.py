@@ -89,8 +89,12 @@ def parse_rotated_name(name: str) -> RotatedName | None:
     if not m:
         return None
     stream, node, stamp, ext, gz = m.groups()
-    try:
-        ts = datetime.strptime(stamp, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    try:  # the digits of TIMESTAMP_FORMAT, as strptime reads them (strptime costs ~10x: a merge of 1,000
+        # nodes reads ~12,000 names)
+        ts = datetime(
+            int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]),
+            int(stamp[9:11]), int(stamp[11:13]), int(stamp[13:15]), tzinfo=UTC,
+        )  # fmt: skip
     except ValueError:  # 20261399T...: shaped like a stamp, but no time
         return None
     return RotatedName(stream, node, ts, ext, gz is not None)

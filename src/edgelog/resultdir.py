@@ -121,6 +121,27 @@ def table_files(root: Path, rel: str) -> list[Path]:
     return sorted(p for p in folder.iterdir() if PART_RE.match(p.name) and p.is_file())
 
 
+def listed_tables(root: Path, outputs: Iterable[OutputEntry]) -> dict[str, list[Path]]:
+    """Every table the outputs of a manifest list, with its files as :func:`table_files` orders them.
+
+    For a directory that verifies (every listed file is there, no unlisted part is) this is
+    :func:`table_files` of each table without a filesystem lookup (a merge of 1,000 nodes asks ~23,000
+    times); a file the manifest does not list is never read.
+    """
+    whole: dict[str, list[Path]] = {}
+    parts: dict[str, list[str]] = {}
+    for o in outputs:
+        if not o.path.endswith(".parquet"):
+            continue
+        if is_part(o.path):
+            folder, name = o.path.rsplit("/", 1)
+            parts.setdefault(folder + ".parquet", []).append(name)
+        else:
+            whole[o.path] = [root / o.path]
+    split = {rel: [root / parts_dir(rel) / n for n in sorted(names)] for rel, names in parts.items()}
+    return split | whole
+
+
 def schema_for(outputs: Iterable[OutputEntry]) -> str:
     """The schema a manifest listing ``outputs`` must declare: ``/2`` only when a table is split."""
     return SCHEMA if any(is_part(o.path) for o in outputs) else SCHEMA_V1

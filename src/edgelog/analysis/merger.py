@@ -411,6 +411,7 @@ def _merge_reports(
 ) -> RunResult:
     """The merge proper: every report merged in DuckDB, then (once ``verifying`` has passed) written."""
     library, macros = load_library(), load_macros()
+    tables = [resultdir.listed_tables(s, m.outputs) for s, m in zip(sources, manifests, strict=True)]
 
     writer = ResultWriter(
         out, "merge", started=started, t0=t0, max_object_bytes=limit, clock=clock, prepare=False
@@ -433,7 +434,7 @@ def _merge_reports(
                 ("p_files", resultdir.partial_table(resultdir.FILES_PARTIAL)),
                 ("quarantine", resultdir.QUARANTINE),
             ):
-                files = _table_files(sources, rel)
+                files = _table_files(tables, rel)
                 if files:
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {_scan(files)}")
             mem.sample()
@@ -453,7 +454,7 @@ def _merge_reports(
             # streams from it instead of from a table filled one INSERT per file (so reading the partials
             # counts in the phase that runs the SQL, not in ``read``).
             shape = con.sql(f"SELECT * FROM ({r.partial_sql}) LIMIT 0")
-            files = _table_files(sources, resultdir.partial_table(r.name))
+            files = _table_files(tables, resultdir.partial_table(r.name))
             if not files:
                 con.execute(f"CREATE TEMP TABLE partial AS SELECT * FROM ({r.partial_sql}) LIMIT 0")
                 return
@@ -500,9 +501,9 @@ def _merge_reports(
     )
 
 
-def _table_files(sources: Sequence[Path], rel: str) -> list[Path]:
-    """Every Parquet file of table ``rel`` over all ``sources`` (``resultdir.table_files`` finds parts)."""
-    return [f for s in sources for f in resultdir.table_files(s, rel)]
+def _table_files(tables: Sequence[dict[str, list[Path]]], rel: str) -> list[Path]:
+    """Every Parquet file of table ``rel`` over all sources' listed tables (``resultdir.listed_tables``)."""
+    return [f for t in tables for f in t.get(rel, [])]
 
 
 def _scan(files: Sequence[Path], *, by_name: bool = True) -> str:
