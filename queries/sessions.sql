@@ -35,31 +35,32 @@ FROM (
 GROUP BY visitor, time_bucket(INTERVAL 30 MINUTE, ts)
 -- @merge
 -- Fragments with equal start times are one group (ties in any order always get the same session number):
--- each group's gap is measured against the latest end of all groups that start before it.
+-- each group's gap is measured against the latest end of all groups that start before it. The partial is read
+-- once: each group is aggregated as its session will be (every aggregate composes: the entry page is the
+-- least of the group's, all starting at once; the exit page the one of the greatest (end, page)).
 WITH k AS (
-  SELECT visitor, start_ts, max(end_ts) AS group_end FROM partial GROUP BY visitor, start_ts
+  SELECT visitor, start_ts, max(end_ts) AS end_ts, sum(pages) AS pages, min(entry_page) AS entry_page,
+         max((end_ts, exit_page)) AS last_exit, bool_or(cart) AS cart, bool_or(purchase) AS purchase
+  FROM partial GROUP BY visitor, start_ts
 ),
 o AS (
-  SELECT visitor, start_ts,
-         max(group_end) OVER (PARTITION BY visitor ORDER BY start_ts
-                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+  SELECT *,
+         max(end_ts) OVER (PARTITION BY visitor ORDER BY start_ts
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
   FROM k
 ),
 s AS (
-  SELECT visitor, start_ts,
+  SELECT *,
          sum(CASE WHEN prev_end IS NULL OR start_ts - prev_end > INTERVAL 30 MINUTE THEN 1 ELSE 0 END)
            OVER (PARTITION BY visitor ORDER BY start_ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
            AS sid
   FROM o
-),
-g AS (
-  SELECT p.*, s.sid FROM partial p JOIN s USING (visitor, start_ts)
 )
 SELECT visitor, min(start_ts) AS start_ts, max(end_ts) AS end_ts, sum(pages)::BIGINT AS pages,
        arg_min(entry_page, (start_ts, entry_page)) AS entry_page,
-       arg_max(exit_page, (end_ts, exit_page)) AS exit_page,
+       struct_extract(max(last_exit), 2) AS exit_page,
        bool_or(cart) AS cart, bool_or(purchase) AS purchase
-FROM g GROUP BY visitor, sid
+FROM s GROUP BY visitor, sid
 -- @final
 SELECT count(*)::BIGINT AS sessions,
        coalesce(sum(epoch_us(end_ts) - epoch_us(start_ts)) / count(*) / 1e6, 0)::DOUBLE AS avg_duration_s,

@@ -425,3 +425,51 @@ def test_sessions_split_only_at_gaps_over_30_minutes(tmp_path: Path) -> None:
     assert report(tmp_path / "out", "sessions") == [(5, (1802 + 2640) / 5, 9 / 5, 0.6, 0.0)]
     assert report(tmp_path / "out", "entry_pages") == [(p, 1) for p in ("/a", "/d", "/g", "/h", "/i")]
     assert report(tmp_path / "out", "exit_pages") == [(p, 1) for p in ("/c", "/f", "/g", "/h", "/i")]
+
+
+# The sessions merge as it read the partial twice (fragment groups, then every fragment joined to its
+# group's session): the reference the one-scan merge must equal, row for row.
+SESSIONS_MERGE_BY_JOIN = """
+WITH k AS (SELECT visitor, start_ts, max(end_ts) AS group_end FROM partial GROUP BY visitor, start_ts),
+o AS (
+  SELECT visitor, start_ts, max(group_end) OVER (PARTITION BY visitor ORDER BY start_ts
+                                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+  FROM k
+),
+s AS (
+  SELECT visitor, start_ts,
+         sum(CASE WHEN prev_end IS NULL OR start_ts - prev_end > INTERVAL 30 MINUTE THEN 1 ELSE 0 END)
+           OVER (PARTITION BY visitor ORDER BY start_ts ROWS UNBOUNDED PRECEDING) AS sid
+  FROM o
+),
+g AS (SELECT p.*, s.sid FROM partial p JOIN s USING (visitor, start_ts))
+SELECT visitor, min(start_ts) AS start_ts, max(end_ts) AS end_ts, sum(pages)::BIGINT AS pages,
+       arg_min(entry_page, (start_ts, entry_page)) AS entry_page,
+       arg_max(exit_page, (end_ts, exit_page)) AS exit_page,
+       bool_or(cart) AS cart, bool_or(purchase) AS purchase
+FROM g GROUP BY visitor, sid
+"""
+
+
+def test_the_sessions_merge_equals_merging_fragment_by_fragment() -> None:
+    # Fragments of a few visitors from many nodes, on a 10-minute grid so that start times, end times, entry
+    # and exit pages tie often, and gaps fall on both sides of 30 minutes.
+    sessions = next(r for r in load_library() if r.name == "sessions")
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SELECT setseed(0.13)")
+    con.execute(
+        """
+        CREATE TABLE partial AS
+        SELECT 'v' || (random() * 12)::INT AS visitor, s AS start_ts,
+               s + to_minutes(10 * (random() * 4)::INT) AS end_ts, 1 + (random() * 3)::BIGINT AS pages,
+               '/p' || (random() * 3)::INT AS entry_page, '/p' || (random() * 3)::INT AS exit_page,
+               random() < 0.2 AS cart, random() < 0.1 AS purchase
+        FROM (SELECT TIMESTAMPTZ '2026-11-23 00:00:00+00' + to_minutes(10 * (random() * 200)::INT) AS s
+              FROM range(600))
+        """
+    )
+    want = con.execute(f"SELECT * FROM ({SESSIONS_MERGE_BY_JOIN}) ORDER BY ALL").fetchall()
+    got = con.execute(f"SELECT * FROM ({sessions.merge_sql}) ORDER BY ALL").fetchall()
+    assert len(want) > 100 and len({r[0] for r in want}) == 13
+    assert got == want
