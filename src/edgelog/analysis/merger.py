@@ -472,24 +472,21 @@ def _merge_reports(
     inputs: list[InputEntry] = [i for m in manifests for i in m.inputs]
     job_ids = {m.job_id for m in manifests}
     windows = {(m.window.since, m.window.until) for m in manifests}
+    raw = [(s / resultdir.MANIFEST).read_bytes() for s in sources]  # each read once, for its sha256 and size
+    shas = [sha256_bytes(b) for b in raw]
     manifest = writer.manifest(
         job_id=job_ids.pop() if len(job_ids) == 1 else None,
         window=Window(*windows.pop()) if len(windows) == 1 else Window(),
         inputs=inputs,
         queries=entries,
         totals=Totals.of(inputs),
-        merged_from=[_merged_from(s, m) for s, m in zip(sources, manifests, strict=True)],
-        runs=[
-            run
-            for s, m in zip(sources, manifests, strict=True)
-            for run in resultdir.runs_of(m, sha256_bytes((s / resultdir.MANIFEST).read_bytes()))
-        ],
+        merged_from=[_merged_from(s, m, sha) for s, m, sha in zip(sources, manifests, shas, strict=True)],
+        runs=[run for m, sha in zip(manifests, shas, strict=True) for run in resultdir.runs_of(m, sha)],
         # every listed file of every source is read whole (verified), and the manifests themselves
         processing=mem.figures(
             workspace=ws.kind,
             bytes_read=sum(
-                (s / resultdir.MANIFEST).stat().st_size + sum(o.size or 0 for o in m.outputs)
-                for s, m in zip(sources, manifests, strict=True)
+                len(b) + sum(o.size or 0 for o in m.outputs) for b, m in zip(raw, manifests, strict=True)
             ),
         ),
     )
@@ -635,13 +632,13 @@ def _refuse_double_counting(sources: list[Path], manifests: list[Manifest]) -> N
         )
 
 
-def _merged_from(source: Path, m: Manifest) -> MergedFrom:
+def _merged_from(source: Path, m: Manifest, manifest_sha256: str) -> MergedFrom:
     return MergedFrom(
         path=str(source),
         kind=m.kind,
         node_id=m.node_id,
         execution_id=m.execution_id,
         job_id=m.job_id,
-        manifest_sha256=sha256_bytes((source / resultdir.MANIFEST).read_bytes()),
+        manifest_sha256=manifest_sha256,
         status=m.status,
     )
