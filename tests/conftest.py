@@ -1,4 +1,5 @@
-"""Shared fixtures: the real-server samples, one GCS emulator per session, and the needs_tool marker."""
+"""Shared fixtures: the real-server samples, one GCS emulator per session, the needs_tool marker and the
+opt-in for the slow tests."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import tools
+from support import lanes, tools
 from support.gcs import running_emulator
 from support.tools import REPO_ROOT, SHARED_SAMPLES, find_tool, missing_tool
 
@@ -16,6 +17,31 @@ from support.tools import REPO_ROOT, SHARED_SAMPLES, find_tool, missing_tool
 # width passes COLUMNS to the CLI runner itself).
 for _name in ("COLUMNS", "LINES"):
     os.environ.pop(_name, None)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        help="also run the tests marked slow (the longest end-to-end runs); scripts/test.sh (CI) passes it",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    lanes.FULL = bool(config.getoption("--slow"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the slow tests unless asked for: ``--slow``, a ``-m`` expression that names ``slow``, or the
+    test's own node id on the command line. The skip says how to run them, so none is left out silently."""
+    if config.getoption("--slow") or "slow" in (config.getoption("-m") or ""):
+        return
+    named = [arg for arg in config.args if "::" in arg]
+    skip = pytest.mark.skip(reason="slow: run with --slow (scripts/test.sh and CI do)")
+    for item in items:
+        base = item.nodeid.split("[", 1)[0]  # a parametrized test named without its parameters
+        if "slow" in item.keywords and not any(arg.endswith((item.nodeid, base)) for arg in named):
+            item.add_marker(skip)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import lanes
 from support.formats import definitions, written_value
 from support.tools import REPO_ROOT
 
@@ -115,7 +116,9 @@ def test_lines_that_do_not_match_are_not_matched(con: duckdb.DuckDBPyConnection)
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow]
+    max_examples=lanes.examples(300),
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
 )
 @given(st.data())
 def test_any_definition_parses_in_sql_as_in_python(

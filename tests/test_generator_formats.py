@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
+from support import lanes
 from support.formats import definitions
 from typer.testing import CliRunner
 
@@ -46,7 +47,9 @@ def test_definition_writer_writes_the_builtin_formats_byte_for_byte(name: str) -
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow]
+    max_examples=lanes.examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
 )
 @given(fmt=definitions())
 def test_the_generator_writes_any_definition(fmt: LogFormat) -> None:

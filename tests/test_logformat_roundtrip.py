@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import lanes
 from support.formats import definitions, expected_text, written_value
 
 from edgelog.logformat.codec import parse_line, render_line
 
 SETTINGS = settings(
-    max_examples=1000,
+    max_examples=lanes.examples(1000),
     deadline=None,
     suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
 )

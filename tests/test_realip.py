@@ -8,6 +8,7 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import lanes
 
 from edgelog.analysis.client_ip import resolve_client_ips
 from edgelog.analysis.library import install_macros, load_macros
@@ -165,7 +166,7 @@ def test_sql_computes_what_python_computes(spec: str, pairs: list[tuple[str, str
     assert sql_client_ips(spec, pairs) == [client_ip(ip, xff, nets) for ip, xff in pairs]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=lanes.examples(200), deadline=None)
 @given(entry=entries)
 def test_written_addresses_parse_back(entry: str) -> None:
     parsed = parse_addr_port(entry)
