@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from edgelog.analysis import analyze, analyzer, parse, partial_cache
+from edgelog.analysis import analyze, chunks, parse, partial_cache
 from edgelog.analysis.parse_cache import ParseCache, entry_key
 from edgelog.fileio import hash_file
 from edgelog.generator import backfill, load_config
@@ -47,7 +47,7 @@ def logs(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Path:
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fixture's hours hold a few hundred requests: chunk them anyway (the default is 10,000)."""
-    monkeypatch.setattr(analyzer, "MIN_CHUNK_REQUESTS", 1)
+    monkeypatch.setattr(chunks, "MIN_CHUNK_REQUESTS", 1)
 
 
 def outputs(out: Path) -> dict[str, bytes]:
@@ -371,7 +371,7 @@ def test_a_record_that_miscounts_quarantined_lines_loads_the_rows_after_all(
 def test_an_hour_of_few_requests_is_not_chunked(
     logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(analyzer, "MIN_CHUNK_REQUESTS", partial_cache.MIN_CHUNK_REQUESTS)
+    monkeypatch.setattr(chunks, "MIN_CHUNK_REQUESTS", partial_cache.MIN_CHUNK_REQUESTS)
     cache = tmp_path / "cache"
     run(logs, tmp_path / "cold", cache)
     assert chunk_records(cache) == []

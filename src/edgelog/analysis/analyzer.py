@@ -8,14 +8,14 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 import duckdb
 
 from edgelog import interrupts, resultdir
-from edgelog.analysis import parse, streams
+from edgelog.analysis import chunks, parse, streams
 from edgelog.analysis.client_ip import resolve_client_ips
 from edgelog.analysis.inputs import (
     FileChanged,
@@ -29,7 +29,6 @@ from edgelog.analysis.inputs import (
     select_window,
 )
 from edgelog.analysis.library import (
-    MacroFile,
     Report,
     default_tags_file,
     install_macros,
@@ -40,15 +39,7 @@ from edgelog.analysis.library import (
 )
 from edgelog.analysis.parse_cache import ParseCache
 from edgelog.analysis.parse_cache import from_env as parse_cache_from_env
-from edgelog.analysis.partial_cache import (
-    MIN_CHUNK_REQUESTS,
-    Chunk,
-    ChunkedPartials,
-    ChunkFile,
-    PartialCache,
-    chunkable_reports,
-    library_id,
-)
+from edgelog.analysis.partial_cache import PartialCache
 from edgelog.analysis.runstats import ANALYZE_PHASES, DuckDBMemory, PhaseClock
 from edgelog.analysis.sandbox import MAX_SQL_BYTES, Limits, QueryFailed, QueryRejected, Sandbox, check_query
 from edgelog.analysis.workspace import Workspace, on_disk_threshold, workspace
@@ -64,7 +55,7 @@ from edgelog.errors import UsageError
 from edgelog.logformat import LogFormat, resolve
 from edgelog.logformat.definitions import check_analysable
 from edgelog.logformat.realip import Network, parse_networks
-from edgelog.naming import check_node_id, parse_rotated_name
+from edgelog.naming import check_node_id
 from edgelog.resultdir import LogFormatEntry, QueryEntry, TagRules, Totals, Window
 
 
@@ -142,14 +133,14 @@ def analyze(
         with clock.phase("parse"):
             parse.create_request_store(ws.con)
             streams.create_stream_store(ws.con)
-            pcache = _partial_cache(ws.con, opts, library, macros)
+            pcache = chunks.partial_cache(ws.con, opts.cache, library, macros, opts.tags, opts.trusted_spec)
             # The rows of a chunk whose partials are stored are not needed, but by --query SQL
             _read_files(ws, selected, opts, pcache if not opts.queries else None)
             resolve_client_ips(ws.con, opts.trusted, macros)
             _files_partial(ws.con, selected)
             mem.sample()  # every parsed row is held now
 
-        chunked = _chunked_partials(pcache, selected, opts)
+        chunked = chunks.chunked_partials(pcache, selected, opts.log_format)
 
         def load_partial(r: Report) -> None:
             if chunked is not None and r.partial_sql and r.name in chunked.cache.reports:
@@ -160,7 +151,7 @@ def analyze(
         with clock.phase("reports"):
             entries = writer.write_library(ws.con, library, macros, load_partial)
             if chunked is not None:
-                chunked.commit(partial(_chunk_file_counts, ws.con, selected))
+                chunked.commit(partial(chunks.chunk_file_counts, ws.con, selected))
             entries += _run_queries(writer, ws, opts)
     _stat_unread(files)
 
@@ -310,11 +301,11 @@ def _read_files(
     are hashed in a second thread while DuckDB parses. With a parse cache, a file that is unchanged and whose
     verified entry has that sha256 is not parsed: its rows are read from the entry (all entries in one scan);
     every other file is parsed and its entry written afterwards. Of a file in a chunk whose report partials
-    are stored (``pcache``, see :func:`_whole_chunks`) only the quarantined lines are read from its entry.
-    A file that changed while it was read
-    (appended to, rewritten, replaced) loses its rows and is parsed and hashed again from a frozen copy.
-    A rotated error-log or application-log file is read as its stream whatever --format says, always from a
-    frozen copy (they are small, and not cached); --format applies to the others.
+    are stored (``pcache``, see :func:`chunks.whole_chunks`) only the quarantined lines are read from its
+    entry. A file that changed while it was read (appended to, rewritten, replaced) loses its rows and is
+    parsed and hashed again from a frozen copy. A rotated error-log or application-log file is read as its
+    stream whatever --format says, always from a frozen copy (they are small, and not cached); --format
+    applies to the others.
     """
     since_sql, until_sql = opts.window_sql
     cancel = threading.Event()
@@ -366,7 +357,9 @@ def _read_files(
                     f = selected[i.file_id]
                     f.parse_cache, f.size, f.sha256 = "hit", snap.size, sha256
                     cached.append((i, entry.parquet))
-            whole = _whole_chunks(pcache, selected, inputs, {i.file_id for i, _ in cached}, opts)
+            whole = chunks.whole_chunks(
+                pcache, selected, inputs, {i.file_id for i, _ in cached}, opts.since, opts.until
+            )
             parse.load_parsed(
                 ws.con,
                 [c for c in cached if c[0].file_id not in whole],
@@ -381,7 +374,7 @@ def _read_files(
                 quarantined_only=True,
             )
             if whole:
-                _check_whole(ws.con, whole, cached, since_sql, until_sql)
+                chunks.check_whole(ws.con, whole, cached, since_sql, until_sql)
         errors = parse.load_files(
             ws.con, to_parse, since_sql=since_sql, until_sql=until_sql, scratch=ws.scratch
         )
@@ -512,179 +505,6 @@ def _parse_frozen_copy(
         f.size = f.sha256 = None
     finally:
         copy.unlink(missing_ok=True)
-
-
-def _partial_cache(
-    con: duckdb.DuckDBPyConnection, opts: Options, library: list[Report], macros: list[MacroFile]
-) -> PartialCache | None:
-    """With a parse cache, where this run's report partials are cached per chunk (None without one)."""
-    if opts.cache is None:
-        return None
-    with_partial = [(r.name, r.partial_sql) for r in library if r.partial_sql]
-    reports = chunkable_reports(con, with_partial, parse.REQUEST_COLUMNS)
-    parts = [b"%s\0%s" % (r.name.encode(), r.sha256.encode()) for r in library]
-    parts += [m.sha256.encode() for m in macros] + [opts.tags.read_bytes()]
-    return PartialCache(opts.cache, library_id(parts), opts.trusted_spec or [], reports)
-
-
-def _chunk_of(
-    files: dict[tuple[str | None, datetime], Chunk], file_id: int, f: InputFile, fmt: str | LogFormat
-) -> bool:
-    """Add a file to its chunk (one node's access-log files rotated in one UTC hour); False when its name
-    is no rotated name (such a file is computed with the run)."""
-    rotated = parse_rotated_name(f.name)
-    if rotated is None or f.sha256 is None:
-        return False
-    chunk = files.setdefault((f.node_id, _hour(rotated.rotated_at)), Chunk([], []))
-    chunk.file_ids.append(file_id)
-    chunk.files.append(ChunkFile(f.node_id, f.name, f.sha256, parse.format_id(fmt)))
-    return True
-
-
-def _hour(rotated_at: datetime) -> datetime:
-    return rotated_at.replace(minute=0, second=0, microsecond=0)
-
-
-def _whole_chunks(
-    pcache: PartialCache | None,
-    selected: list[InputFile],
-    inputs: list[parse.ParseInput],
-    cached: set[int],
-    opts: Options,
-) -> dict[int, parse.FileCounts]:
-    """The files of chunks whose partials are stored and whose every request lies inside the window (as the
-    verified record states), with their line counts from the record: their rows need not be loaded.
-
-    A chunk qualifies only when all of its access-log files are parse-cache hits (the chunk the reports
-    then look up is the same set of files)."""
-    if pcache is None:
-        return {}
-    groups: dict[tuple[str | None, datetime], Chunk] = {}
-    spoilt = set()  # an hour with a file to parse: its chunk (after parsing) is another set of files
-    for pi in inputs:
-        if pi.file_id in cached:
-            _chunk_of(groups, pi.file_id, selected[pi.file_id], pi.fmt)
-        elif rotated := parse_rotated_name(selected[pi.file_id].name):
-            spoilt.add((selected[pi.file_id].node_id, _hour(rotated.rotated_at)))
-    since = _epoch_us(opts.since)
-    until = _epoch_us(opts.until)
-    whole: dict[int, parse.FileCounts] = {}
-    for hour, chunk in groups.items():
-        if hour in spoilt:
-            continue
-        pcache.lookup(chunk)
-        counts = chunk.file_counts()
-        if not chunk.hit or sorted(counts) != sorted(selected[i].name for i in chunk.file_ids):
-            continue
-        if not all(_inside(counts[selected[i].name], since, until) for i in chunk.file_ids):
-            continue
-        requests = [counts[selected[i].name].get("lines_parsed") for i in chunk.file_ids]
-        counted = [n for n in requests if isinstance(n, int)]
-        if len(counted) < len(requests) or sum(counted) < MIN_CHUNK_REQUESTS:
-            continue  # the run after loading would not take this chunk (a record of another rule)
-        for i in chunk.file_ids:
-            c = counts[selected[i].name]
-            whole[i] = parse.FileCounts(
-                lines_read=c["lines_read"],
-                lines_parsed=c["lines_parsed"],
-                lines_quarantined=c["lines_quarantined"],
-                first_ts=c["first_ts"],
-                last_ts=c["last_ts"],
-            )
-    return whole
-
-
-def _epoch_us(dt: datetime | None) -> int | None:
-    return None if dt is None else (dt - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-
-
-def _inside(counts: dict[str, object], since: int | None, until: int | None) -> bool:
-    """Whether a file's requests (first and last, epoch microseconds; None: no request) are all inside."""
-    first, last = counts.get("first_us"), counts.get("last_us")
-    if first is None or last is None:
-        return first is None and last is None
-    if not isinstance(first, int) or not isinstance(last, int):
-        return False
-    return (since is None or since <= first) and (until is None or last < until)
-
-
-def _check_whole(
-    con: duckdb.DuckDBPyConnection,
-    whole: dict[int, parse.FileCounts],
-    cached: list[tuple[parse.ParseInput, Path]],
-    since_sql: str,
-    until_sql: str,
-) -> None:
-    """The quarantined lines read from the files' entries must be as many as the chunk's record says;
-    otherwise every such file's rows are loaded after all (and its chunk is computed with the run)."""
-    found = parse.file_counts(con)
-    if all(
-        found.get(i, parse.FileCounts()).lines_quarantined == c.lines_quarantined for i, c in whole.items()
-    ):
-        return
-    con.execute(f"DELETE FROM parsed WHERE file_id IN ({', '.join(map(str, whole))})")
-    parse.load_parsed(
-        con, [c for c in cached if c[0].file_id in whole], since_sql=since_sql, until_sql=until_sql
-    )
-    whole.clear()
-
-
-def _chunked_partials(
-    pcache: PartialCache | None, selected: list[InputFile], opts: Options
-) -> ChunkedPartials | None:
-    """The chunks whose report partials are read from, or stored in, the cache (analysis/partial_cache.py);
-    None without a cache.
-
-    A file belongs to a chunk only when it was read whole and unchanged (identified by its sha256), is an
-    access log with a rotated name, and has no request outside the window: a file straddling
-    ``--since``/``--until`` stays with the rest of the requests, computed in this run.
-    """
-    if pcache is None:
-        return None
-    groups: dict[tuple[str | None, datetime], Chunk] = {}
-    rest = False
-    for file_id, f in enumerate(selected):
-        if f.status != "ok" or f.fmt is None or f.fmt in streams.FORMATS:
-            continue  # failed files add no rows; error and application logs are no requests
-        fmt = opts.log_format or f.fmt
-        if f.error or f.counts.lines_outside_window or not _chunk_of(groups, file_id, f, fmt):
-            rest = True
-    chunks = []
-    for chunk in groups.values():
-        if sum(selected[i].counts.lines_parsed for i in chunk.file_ids) >= MIN_CHUNK_REQUESTS:
-            chunks.append(chunk)
-        else:  # too few requests to be worth a statement per report: computed with the run
-            rest = True
-    for chunk in chunks:
-        pcache.lookup(chunk)
-        if any(selected[i].parse_cache != "hit" for i in chunk.file_ids):
-            chunk.hit = {}  # used only where the manifest says the rows came from the cache, too
-    return ChunkedPartials(pcache, chunks, rest, parse.REQUEST_COLUMNS)
-
-
-def _chunk_file_counts(
-    con: duckdb.DuckDBPyConnection, selected: list[InputFile], file_ids: list[int]
-) -> dict[str, dict[str, object]]:
-    """What a chunk's record says of each of its files: line counts and the first and last request."""
-    found = con.execute(
-        "SELECT file_id, epoch_us(min(ts)), epoch_us(max(ts)) FROM parsed "
-        f"WHERE reason IS NULL AND file_id IN ({', '.join(map(str, file_ids))}) GROUP BY file_id"
-    ).fetchall()
-    span = {r[0]: (r[1], r[2]) for r in found}
-    result: dict[str, dict[str, object]] = {}
-    for i in file_ids:
-        c = selected[i].counts
-        first, last = span.get(i, (None, None))
-        result[selected[i].name] = {
-            "lines_read": c.lines_read,
-            "lines_parsed": c.lines_parsed,
-            "lines_quarantined": c.lines_quarantined,
-            "first_ts": c.first_ts,
-            "last_ts": c.last_ts,
-            "first_us": first,
-            "last_us": last,
-        }
-    return result
 
 
 def _stat_unread(files: list[InputFile]) -> None:
