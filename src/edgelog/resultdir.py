@@ -36,7 +36,6 @@ covers without downloading anything. It is an output like the others (hashed in 
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import re
@@ -245,9 +244,8 @@ def file_mismatch(path: Path, size: int | None, sha256: str | None) -> str | Non
 def _mismatch(path: Path | str, actual: int, size: int | None, sha256: str | None) -> str | None:
     if size is not None and actual != size:
         return f"checksum mismatch: size {actual} != {size} in the manifest"
-    with open(path, "rb") as fh:  # noqa: PTH123 (a str path: see check_output)
-        if hashlib.file_digest(fh, "sha256").hexdigest() != sha256:
-            return "checksum mismatch: sha256 differs from the manifest's"
+    if hash_file(path, "sha256")[1] != sha256:  # a str path from check_output
+        return "checksum mismatch: sha256 differs from the manifest's"
     return None
 
 
