@@ -670,6 +670,11 @@ def unlisted_parts(root: Path, outputs: Iterable[OutputEntry]) -> list[str]:
 
 def read(directory: Path) -> Manifest:
     """The manifest of a results directory; a directory without one is a usage error, a bad one corrupt."""
+    return read_with_bytes(directory)[0]
+
+
+def read_with_bytes(directory: Path) -> tuple[Manifest, bytes]:
+    """:func:`read`, and the exact bytes the manifest was parsed from (a merge records their sha256)."""
     path = directory / MANIFEST
     if not directory.is_dir():
         raise UsageError(
@@ -681,10 +686,11 @@ def read(directory: Path) -> Manifest:
             hint="pass the directory `edgelog analyze --out` or `edgelog fetch --out DIR` (DIR/merged) wrote",
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: unreadable manifest: {exc}") from None
-    return Manifest.loads(text, str(path))
+    return Manifest.loads(text, str(path)), data
 
 
 def verify(directory: Path) -> list[str]:

@@ -43,16 +43,15 @@ def read_manifest(directory: Path, *, verify: bool = True) -> Manifest:
     return manifest
 
 
-def read_manifests(directories: Sequence[Path]) -> list[Manifest]:
-    """:func:`read_manifest` of every directory, verified, in one batch; the first problem in argument order
-    is raised, as calling :func:`read_manifest` on each in turn would."""
-    return _verified(directories, _read_all(directories))
-
-
-def _read_all(directories: Sequence[Path]) -> list[Manifest | Exception]:
-    """Each directory's manifest, unverified, or what reading it raised."""
+def _read_all(directories: Sequence[Path]) -> tuple[list[Manifest | Exception], list[bytes]]:
+    """Each directory's manifest, unverified, or what reading it raised; and the bytes each manifest was
+    parsed from (empty where reading failed)."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=_check_threads()) as pool:
-        return list(pool.map(_attempt(resultdir.read), directories))
+        found = list(pool.map(_attempt(resultdir.read_with_bytes), directories))
+    return (
+        [f if isinstance(f, Exception) else f[0] for f in found],
+        [b"" if isinstance(f, Exception) else f[1] for f in found],
+    )
 
 
 def _verified(
@@ -101,7 +100,7 @@ _R = TypeVar("_R")
 
 
 def _attempt(fn: Callable[[_T], _R]) -> Callable[[_T], _R | Exception]:
-    """``fn`` returning what it raises: read_manifests raises the first problem in argument order."""
+    """``fn`` returning what it raises: :func:`_verified` raises the first problem in argument order."""
 
     def attempt(arg: _T) -> _R | Exception:
         try:
@@ -374,9 +373,9 @@ def merge(
     resultdir.check_out(out)
     _refuse_twice_given(sources)
     with clock.phase("read"):
-        read = _read_all(sources)
+        read, raw = _read_all(sources)
         if any(isinstance(m, Exception) for m in read):
-            _verified(sources, read)  # raises the first problem in argument order, as read_manifests
+            _verified(sources, read)  # raises the first problem in argument order, as read_manifest would
         manifests = [m for m in read if isinstance(m, Manifest)]
     # Verifying hashes every output of every node (~50 files each) and checks their numbers: it runs alongside
     # the report merges, which only fill DuckDB tables; nothing is written to ``out`` until it has passed (the
@@ -391,7 +390,15 @@ def merge(
             verifying.result()  # a bad input is named first, as when verification came first
             raise
         return _merge_reports(
-            sources, manifests, out, limit=limit, clock=clock, started=started, t0=t0, verifying=verifying
+            sources,
+            manifests,
+            raw,
+            out,
+            limit=limit,
+            clock=clock,
+            started=started,
+            t0=t0,
+            verifying=verifying,
         )
     finally:
         abandon.set()
@@ -401,6 +408,7 @@ def merge(
 def _merge_reports(
     sources: list[Path],
     manifests: list[Manifest],
+    raw: list[bytes],
     out: Path,
     *,
     limit: int,
@@ -472,8 +480,7 @@ def _merge_reports(
     inputs: list[InputEntry] = [i for m in manifests for i in m.inputs]
     job_ids = {m.job_id for m in manifests}
     windows = {(m.window.since, m.window.until) for m in manifests}
-    raw = [(s / resultdir.MANIFEST).read_bytes() for s in sources]  # each read once, for its sha256 and size
-    shas = [sha256_bytes(b) for b in raw]
+    shas = [sha256_bytes(b) for b in raw]  # of the bytes each manifest was parsed from
     manifest = writer.manifest(
         job_id=job_ids.pop() if len(job_ids) == 1 else None,
         window=Window(*windows.pop()) if len(windows) == 1 else Window(),
