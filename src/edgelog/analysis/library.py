@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from edgelog.analysis.parse import sql_str
+from edgelog.analysis.parse import sql_ident, sql_str
 from edgelog.errors import ConfigError, UsageError, shown
 from edgelog.settings import package_data_dir
 
@@ -87,6 +87,17 @@ class Report:
             else "columns are in another order"
         )
         return f"the table does not match the file's -- columns: header ({detail})"
+
+
+def partial_casts(con: duckdb.DuckDBPyConnection, partial_sql: str) -> str:
+    """``CAST(c AS type) AS c, ...`` over the columns of a report's partial as its SQL types them: partial
+    rows read back from Parquet (other nodes' results, cached chunks) get exactly the columns and types the
+    report's merge SQL expects. ``con`` must hold what the partial SQL reads (its tables may be empty)."""
+    shape = con.sql(f"SELECT * FROM ({partial_sql}) LIMIT 0")
+    return ", ".join(
+        f"CAST({sql_ident(c)} AS {t}) AS {sql_ident(c)}"
+        for c, t in zip(shape.columns, shape.types, strict=True)
+    )
 
 
 @dataclass

@@ -15,7 +15,14 @@ import duckdb
 
 from edgelog import interrupts, resultdir
 from edgelog.analysis import parse, streams
-from edgelog.analysis.library import Report, install_macros, load_library, load_macros, sha256_bytes
+from edgelog.analysis.library import (
+    Report,
+    install_macros,
+    load_library,
+    load_macros,
+    partial_casts,
+    sha256_bytes,
+)
 from edgelog.analysis.parse import sql_str
 from edgelog.analysis.runstats import MERGE_PHASES, DuckDBMemory, PhaseClock
 from edgelog.analysis.workspace import workspace
@@ -461,15 +468,13 @@ def _merge_reports(
             # One parallel scan over every node's part files, typed as the report's partial; the merge SQL
             # streams from it instead of from a table filled one INSERT per file (so reading the partials
             # counts in the phase that runs the SQL, not in ``read``).
-            shape = con.sql(f"SELECT * FROM ({r.partial_sql}) LIMIT 0")
+            if r.partial_sql is None:  # write_library loads only the partials of reports that have one
+                return
             files = _table_files(tables, resultdir.partial_table(r.name))
             if not files:
                 con.execute(f"CREATE TEMP TABLE partial AS SELECT * FROM ({r.partial_sql}) LIMIT 0")
                 return
-            cols = ", ".join(
-                f"CAST({_ident(c)} AS {t}) AS {_ident(c)}"
-                for c, t in zip(shape.columns, shape.types, strict=True)
-            )
+            cols = partial_casts(con, r.partial_sql)
             scan = _scan(files, by_name=len(sql_of.get(r.name, set())) > 1)
             con.execute(f"CREATE TEMP VIEW partial AS SELECT {cols} FROM {scan}")
 
@@ -518,10 +523,6 @@ def _scan(files: Sequence[Path], *, by_name: bool = True) -> str:
     """
     union = ", union_by_name = true" if by_name else ""
     return f"read_parquet([{', '.join(parse.sql_str(str(f)) for f in files)}]{union})"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _combine_user_queries(

@@ -141,6 +141,11 @@ def sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def sql_ident(name: str) -> str:
+    """Quote a name as a SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def is_gzip(path: Path) -> bool:
     """Decide compression by magic bytes, not by name: rotated files are sometimes compressed later."""
     with path.open("rb") as fh:

@@ -33,6 +33,7 @@ from typing import Any
 import duckdb
 
 from edgelog import __version__
+from edgelog.analysis.library import partial_casts
 from edgelog.analysis.parse import sql_str
 from edgelog.analysis.parse_cache import ParseCache, parser_id
 from edgelog.fileio import hash_file
@@ -226,10 +227,7 @@ class ChunkedPartials:
 
     def load(self, con: duckdb.DuckDBPyConnection, report: str, partial_sql: str) -> None:
         """Create the temp table ``partial`` of ``report`` from its pieces."""
-        shape = con.sql(f"SELECT * FROM ({partial_sql}) LIMIT 0")
-        cols = ", ".join(
-            f'CAST("{c}" AS {t}) AS "{c}"' for c, t in zip(shape.columns, shape.types, strict=True)
-        )
+        cols = partial_casts(con, partial_sql)
         pieces, temps = [], []
         hits = [str(c.hit[report]) for c in self.chunks if c.hit]
         if hits:

@@ -15,6 +15,7 @@ from typing import Any
 
 from edgelog import resultdir
 from edgelog.analysis.library import report_names
+from edgelog.analysis.parse import sql_ident
 from edgelog.resultdir import Manifest, QueryEntry
 
 Row = dict[str, Any]
@@ -114,7 +115,7 @@ def _read_parquet(con: Any, files: list[Path], *, limit: int | None = None) -> t
     types = [str(r[1]).upper() for r in described]
     select = []
     for name, typ in zip(names, types, strict=True):
-        quoted = '"' + name.replace('"', '""') + '"'
+        quoted = sql_ident(name)
         select.append(
             f"timezone('UTC', {quoted}) AS {quoted}" if typ == "TIMESTAMP WITH TIME ZONE" else quoted
         )
