@@ -13,7 +13,9 @@ and prints lines/s, CPU seconds, the speed and CPU ratios to GoAccess and each p
 The other modes measure the rest of issue 13 (each against a reference in the same run):
 
 * ``--files N [--gzip] [--tiny M]``: N rotated files against one file of the same lines (overhead per file),
-* ``--cache``: a 24 h window with all but the last hour in the parse cache against the same job cold,
+* ``--cache``: a 24 h window with all but the last hour in the parse cache against the same job cold, and
+  against ``edgelog merge`` of the cold result alone (the floor for writing the same outputs);
+  ``--lines-per-day 1008000,3024000,6048000`` runs it at several daily volumes and prints the curve,
 * ``--scale SIZES``: a busy node's day at several sizes (lines/s and CPU per line against the smallest).
 
 ``--repeat N`` runs every command N times, interleaved, and reports the median (the machine may be shared).
@@ -29,6 +31,7 @@ the same clients as in the combined corpus.
     .venv/bin/python bench/analyze.py --lines 300000   # quick check while developing
     .venv/bin/python bench/analyze.py --files 2016 --tiny 10000
     .venv/bin/python bench/analyze.py --cache
+    .venv/bin/python bench/analyze.py --cache --lines-per-day 1008000,3024000,6048000
     .venv/bin/python bench/analyze.py --scale 5000000,20000000,50000000 --scratch /tmp/scale
     .venv/bin/python bench/analyze.py --lines 1000000 --skip-goaccess --log-formats combined,combined_timing
 """
@@ -44,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -129,10 +133,12 @@ def outputs(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
 
 
-def cache_bench(per_file: int, seed: int, repeat: int) -> None:
+def cache_bench(per_file: int, seed: int, repeat: int) -> CacheRun:
     """A 24 h window of 5-minute files (gzip, as nodes publish them) with all but the last hour cached,
     against the same job cold (no cache), same run. The cache of the first 23 h is filled once; each of the
-    ``repeat`` rounds runs cold, then warm on a fresh copy of it (medians printed)."""
+    ``repeat`` rounds runs cold, then warm on a fresh copy of it, then ``edgelog merge`` of the cold result
+    alone (medians printed). That merge writes exactly the files a run writes, from partials already merged:
+    no cache that leaves the outputs as they are can make a run much cheaper than it."""
     plain, _ = build_corpus(int(max(288 * per_file, 10_000) * 1.1), seed)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -146,34 +152,66 @@ def cache_bench(per_file: int, seed: int, repeat: int) -> None:
         filled = root / "cache-23h"
         fill = timed_cpu([*EDGELOG, "analyze", str(early), "--out", f"{tmp}/fill", *window,
                           "--parse-cache", str(filled)])  # fmt: skip
-        colds, warms, same = [], [], True
+        colds, warms, floors, same = [], [], [], True
         for _ in range(repeat):  # interleaved, so a change in machine load hits both alike
-            for d in ("cold", "warm", "cache"):
+            for d in ("cold", "warm", "cache", "floor"):
                 shutil.rmtree(root / d, ignore_errors=True)
             colds.append(timed_cpu([*EDGELOG, "analyze", str(root / "day"), "--out", f"{tmp}/cold", *window]))
             shutil.copytree(filled, root / "cache")
             warms.append(timed_cpu([*EDGELOG, "analyze", str(root / "day"), "--out", f"{tmp}/warm", *window,
                                     "--parse-cache", f"{tmp}/cache"]))  # fmt: skip
-            same = (
-                same
-                and all(
-                    (root / "cold" / p.relative_to(root / "warm")).read_bytes() == p.read_bytes()
-                    for p in (root / "warm").rglob("*.parquet")
-                )
-                and len(list((root / "cold").rglob("*.parquet")))
-                == len(list((root / "warm").rglob("*.parquet")))
-            )
+            floors.append(timed_cpu([*EDGELOG, "merge", str(root / "cold"), "--out", f"{tmp}/floor"]))
+            same = same and outputs(root / "cold") == outputs(root / "warm")
         cold_phases, warm_phases = phases(root / "cold"), phases(root / "warm")
-    cold, warm = median_run(colds), median_run(warms)
+        rows = json.loads((root / "cold" / "manifest.json").read_text())["outputs"]
+        top_paths = sum(o.get("rows") or 0 for o in rows if o["path"].startswith("partials/top_paths"))
+    cold, warm, floor = median_run(colds), median_run(warms), median_run(floors)
     head = f"command (288 gzip files, {n:,} lines)"
     print(f"{head:58} {'seconds':>8} {'CPU s':>8} {'peak RSS':>10}")
     for label, r in (("analyze 24 h, no cache (cold)", cold), ("analyze first 23 h, filling the cache", fill),
-                     ("analyze 24 h, all but the last hour cached", warm)):  # fmt: skip
+                     ("analyze 24 h, all but the last hour cached", warm),
+                     ("merge of the cold result alone (the floor)", floor)):  # fmt: skip
         print(f"{label:58} {r[0]:8.2f} {r[1]:8.2f} {r[2] / 1024:8.0f} MiB")
     for label, ph in (("cold", cold_phases), ("cached", warm_phases)):
         print(f"phases of the last {label} run (s): " + ", ".join(f"{k} {v:.2f}" for k, v in ph.items()))
-    print(f"cached vs cold: {cold[0] / warm[0]:.1f}x wall, {cold[1] / warm[1]:.1f}x CPU (goal >= 10x); "
-          f"outputs byte-identical: {same}" + (f" (medians of {repeat})" if repeat > 1 else ""))  # fmt: skip
+    print(
+        f"cached vs cold: {cold[0] / warm[0]:.1f}x wall, {cold[1] / warm[1]:.1f}x CPU (goal >= 10x); "
+        f"merge of the cold result alone vs cold: {cold[0] / floor[0]:.1f}x wall, "
+        f"{cold[1] / floor[1]:.1f}x CPU; outputs byte-identical: {same}"
+        + (f" (medians of {repeat})" if repeat > 1 else "")
+    )
+    return CacheRun(n, top_paths, cold, warm, floor, same)
+
+
+@dataclass(frozen=True)
+class CacheRun:
+    """One size of the cache bench: lines, the day's (path, visitor) rows and the three medians."""
+
+    lines: int
+    top_paths_rows: int
+    cold: tuple[float, float, int]
+    warm: tuple[float, float, int]
+    floor: tuple[float, float, int]
+    identical: bool
+
+
+def cache_curve(per_day: list[int], seed: int, repeat: int) -> None:
+    """The cache bench at several daily volumes (smallest first), then the ratios side by side: parsing,
+    which the cache saves, grows with the lines; writing the day's merged partials, which it cannot save,
+    with their rows (one per path and visitor for top_paths)."""
+    runs = []
+    for lines in sorted(per_day):
+        runs.append(cache_bench(max(1, round(lines / 288)), seed, repeat))
+        print()
+    heads = ["cold s", "CPU s", "cached s", "CPU s", "wall x", "CPU x", "floor s", "CPU s", "wall x", "CPU x"]
+    print(f"{'lines a day':>12} {'top_paths rows':>15} " + " ".join(f"{h:>8}" for h in heads) + " identical")
+    for r in runs:
+        cells = [*r.cold[:2], *r.warm[:2], r.cold[0] / r.warm[0], r.cold[1] / r.warm[1], *r.floor[:2]]
+        cells += [r.cold[0] / r.floor[0], r.cold[1] / r.floor[1]]
+        shown = [f"{c:7.1f}x" if i in (4, 5, 8, 9) else f"{c:8.2f}" for i, c in enumerate(cells)]
+        print(f"{r.lines:12,} {r.top_paths_rows:15,} " + " ".join(shown) + f" {r.identical!s:>9}")
+    print("wall x / CPU x: cold against cached (goal >= 10x), then cold against the floor (merge of the cold "
+          "result alone: the most a cache that leaves the outputs as they are can reach)")  # fmt: skip
 
 
 def median_run(runs: list[tuple[float, float, int]]) -> tuple[float, float, int]:
@@ -298,6 +336,12 @@ def main() -> None:
         help="parse cache instead: a 24 h window, all but the last hour cached, against cold",
     )
     ap.add_argument(
+        "--lines-per-day",
+        metavar="SIZES",
+        help="with --cache: the cache bench at each of these daily volumes (288 files of N/288 lines), "
+        "then the ratios side by side, e.g. 1008000,3024000,6048000",
+    )
+    ap.add_argument(
         "--scale",
         metavar="SIZES",
         help="a busy node's day instead: comma-separated line counts, e.g. 5000000,20000000,50000000",
@@ -317,6 +361,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.scale:
         scale_bench([int(x) for x in args.scale.split(",")], args.scratch, args.seed, args.keep)
+        return
+    if args.cache and args.lines_per_day:
+        cache_curve([int(x) for x in args.lines_per_day.split(",")], args.seed, args.repeat)
         return
     if args.cache:
         cache_bench(args.per_file if args.per_file != 50 else 3_500, args.seed, args.repeat)

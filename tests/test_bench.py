@@ -52,6 +52,16 @@ def test_analyze_bench_modes_run(tmp_path: Path) -> None:
     assert "1.00x" in scale and not list((tmp_path / "scale").glob("*.log"))  # generated logs removed
 
 
+@pytest.mark.slow
+@pytest.mark.needs_tool("time")
+def test_analyze_bench_cache_curve_runs(tmp_path: Path) -> None:
+    out = run_bench("analyze.py", "--cache", "--lines-per-day", "1728,864", cache=tmp_path)
+    curve = out[out.index("lines a day") :].splitlines()[1:]
+    assert [row.split()[0] for row in curve[:2]] == ["864", "1,728"]  # smallest first
+    assert all(row.split()[-1] == "True" for row in curve[:2])  # outputs byte-identical at each size
+    assert "merge of the cold result alone" in out  # the floor a cache that writes these outputs meets
+
+
 @pytest.mark.needs_tool("time")
 def test_analyze_bench_log_formats_run(tmp_path: Path) -> None:
     out = run_bench(
