@@ -151,6 +151,7 @@ def analyze(
         with clock.phase("reports"):
             entries = writer.write_library(ws.con, library, macros, load_partial)
             if chunked is not None:
+                chunked.release(ws.con)
                 chunked.commit(partial(chunks.chunk_file_counts, ws.con, selected))
             entries += _run_queries(writer, ws, opts)
     _stat_unread(files)

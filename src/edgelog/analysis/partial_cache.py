@@ -224,11 +224,15 @@ class ChunkedPartials:
         self.rest = rest
         self.request_columns = request_columns
         self.chunked_ids = sorted(i for c in chunks for i in c.file_ids)
+        self._temps: list[str] = []  # tables the current ``partial`` view reads
 
     def load(self, con: duckdb.DuckDBPyConnection, report: str, partial_sql: str) -> None:
-        """Create the temp table ``partial`` of ``report`` from its pieces."""
+        """Create the temp view ``partial`` of ``report`` from its pieces (as ``merge`` does: the merge SQL
+        streams the stored chunks from their Parquet files instead of from a copy of them in a table). The
+        tables of the pieces computed here stay until the next :meth:`load` or :meth:`release`."""
+        self.release(con)
         cols = partial_casts(con, partial_sql)
-        pieces, temps = [], []
+        pieces = []
         hits = [str(c.hit[report]) for c in self.chunks if c.hit]
         if hits:
             files = ", ".join(sql_str(p) for p in hits)
@@ -236,19 +240,24 @@ class ChunkedPartials:
         try:
             for n, c in enumerate(c for c in self.chunks if not c.hit):
                 table = f"_chunk_{n}"
+                self._temps.append(table)
                 self._with_requests(con, f"IN ({', '.join(map(str, c.file_ids))})", table, partial_sql)
-                temps.append(table)
                 self.cache.write_pending(con, c, report, table)
                 pieces.append(f"SELECT * FROM {table}")
             if self.rest or not pieces:
                 where = f"NOT IN ({', '.join(map(str, self.chunked_ids))})" if self.chunked_ids else ""
+                self._temps.append("_chunk_rest")
                 self._with_requests(con, where, "_chunk_rest", partial_sql)
-                temps.append("_chunk_rest")
                 pieces.append("SELECT * FROM _chunk_rest")
-            con.execute("CREATE TEMP TABLE partial AS " + " UNION ALL BY NAME ".join(pieces))
-        finally:
-            for table in temps:
-                con.execute(f"DROP TABLE IF EXISTS {table}")
+            con.execute("CREATE TEMP VIEW partial AS " + " UNION ALL BY NAME ".join(pieces))
+        except BaseException:
+            self.release(con)
+            raise
+
+    def release(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Drop the tables of the pieces the last :meth:`load` computed (``partial`` must be gone first)."""
+        while self._temps:
+            con.execute(f"DROP TABLE IF EXISTS {self._temps.pop()}")
 
     def _with_requests(self, con: duckdb.DuckDBPyConnection, file_ids: str, table: str, sql: str) -> None:
         """``CREATE TEMP TABLE table AS sql`` with ``requests`` limited to some files (a temp view of that
