@@ -46,8 +46,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from edgelog import parquet_footer
 from edgelog.errors import IntegrityError, UsageError
-from edgelog.fileio import hash_file, write_text_atomic
+from edgelog.fileio import hash_file, hash_file_tail, write_text_atomic
 
 SCHEMA_V1 = "edgelog.manifest/1"  # every table is one file
 SCHEMA = "edgelog.manifest/2"  # a table may be stored as parts (what this edgelog writes when it splits one)
@@ -241,10 +242,13 @@ def file_mismatch(path: Path, size: int | None, sha256: str | None) -> str | Non
     return _mismatch(path, path.stat().st_size, size, sha256)
 
 
-def _mismatch(path: Path | str, actual: int, size: int | None, sha256: str | None) -> str | None:
+def _mismatch(
+    path: Path | str, actual: int, size: int | None, sha256: str | None, digest: str | None = None
+) -> str | None:
+    """``digest``: the file's sha256 when the caller has already hashed it."""
     if size is not None and actual != size:
         return f"checksum mismatch: size {actual} != {size} in the manifest"
-    if hash_file(path, "sha256")[1] != sha256:  # a str path from check_output
+    if (digest or hash_file(path, "sha256")[1]) != sha256:  # a str path from check_output
         return "checksum mismatch: sha256 differs from the manifest's"
     return None
 
@@ -587,10 +591,13 @@ class Manifest:
     def failed_queries(self) -> list[QueryEntry]:
         return [q for q in self.queries if q.status == "failed"]
 
-    def verify(self, root: Path) -> list[str]:
+    def verify(self, root: Path, *, footer_rows: dict[str, int | None] | None = None) -> list[str]:
         """One problem per listed output that is unsafe, missing or not the file the manifest describes,
-        and per part file the manifest does not list (a reader would take it for part of its table)."""
-        problems = [p for p in (check_output(root, e) for e in self.outputs) if p is not None]
+        and per part file the manifest does not list (a reader would take it for part of its table).
+
+        ``footer_rows``: filled with the row count each Parquet output's footer states, by listed path
+        (None: not decodable by ``parquet_footer``), from the same read that hashes it."""
+        problems = [p for p in (check_output(root, e, footer_rows) for e in self.outputs) if p is not None]
         return problems + unlisted_parts(root, self.outputs) + self.data_range_problems()
 
     def data_range_problems(self) -> list[str]:
@@ -634,8 +641,12 @@ def runs_of(m: Manifest, manifest_sha256: str | None = None) -> list[RunEntry]:
     ]
 
 
-def check_output(root: Path, entry: OutputEntry) -> str | None:
-    """Why ``entry`` does not hold in ``root`` (an unsafe path, a missing or different file), or None."""
+def check_output(
+    root: Path, entry: OutputEntry, footer_rows: dict[str, int | None] | None = None
+) -> str | None:
+    """Why ``entry`` does not hold in ``root`` (an unsafe path, a missing or different file), or None.
+
+    ``footer_rows``: where a Parquet output's footer row count is recorded (:meth:`Manifest.verify`)."""
     rel = safe_relpath(entry.path)
     if rel is None:
         return f"manifest lists an unsafe path {entry.path!r}"
@@ -649,7 +660,12 @@ def check_output(root: Path, entry: OutputEntry) -> str | None:
         st = None
     if st is None or not stat.S_ISREG(st.st_mode):
         return f"{rel}: listed in the manifest but missing"
-    bad = _mismatch(path, st.st_size, entry.size, entry.sha256)
+    if footer_rows is not None and rel.endswith(".parquet"):
+        size, digest, tail = hash_file_tail(path)
+        footer_rows[entry.path] = parquet_footer.row_count(tail)
+        bad = _mismatch(path, size, entry.size, entry.sha256, digest)
+    else:
+        bad = _mismatch(path, st.st_size, entry.size, entry.sha256)
     return f"{rel}: {bad}" if bad else None
 
 
