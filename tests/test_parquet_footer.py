@@ -44,6 +44,19 @@ def test_the_footer_row_count_is_duckdbs(tmp_path: Path, sql: str, compression: 
     assert row_count(tail) == want[0]
 
 
+def test_files_of_one_layout_and_of_layouts_alike_are_each_counted_as_duckdb_counts(tmp_path: Path) -> None:
+    # a footer's schema is recognised by its bytes once decoded: files of the same columns, and of columns
+    # that begin alike (the same first bytes) but differ later, must each still give their own count
+    con = duckdb.connect()
+    first = ", ".join(f"{i}::INTEGER AS a_long_column_name_shared_by_both_tables_{i}" for i in range(4))
+    layouts = [f"SELECT {first}, 'x' AS tail", f"SELECT {first}, 1.5::DOUBLE AS tail"]
+    for n, (k, sql) in enumerate((k, sql) for k in range(3) for sql in layouts):
+        target = tmp_path / f"{n}.parquet"
+        con.execute(f"COPY ({sql} FROM range({k * 7 + n})) TO '{target}' (FORMAT parquet)")
+        want = con.execute("SELECT num_rows FROM parquet_file_metadata(?)", [str(target)]).fetchone()
+        assert row_count(hash_file_tail(str(target))[2]) == want[0] == k * 7 + n
+
+
 def test_every_table_of_a_result_is_counted_as_its_manifest_lists(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()

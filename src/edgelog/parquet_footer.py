@@ -2,7 +2,7 @@
 
 A merge checks the listed row count of every table of every node (53,000 files at 1,000 nodes). DuckDB reads
 a footer in ~50 us, most of it opening the file again; the merge has just read every byte of the file to
-hash it, so the count comes from those bytes for ~10 us. Only the count is decoded (``FileMetaData`` field 3,
+hash it, so the count comes from those bytes for ~3 us. Only the count is decoded (``FileMetaData`` field 3,
 after the schema, which is skipped); anything this cannot decode is None and the caller asks DuckDB, which
 also names what is wrong with the file.
 """
@@ -24,15 +24,29 @@ def row_count(tail: bytes) -> int | None:
     length = int.from_bytes(tail[-8:-4], "little")
     if not 0 < length <= len(tail) - 8:
         return None
-    footer = memoryview(tail)[len(tail) - 8 - length : len(tail) - 8]
     try:
-        return _num_rows(footer)
+        return _num_rows(bytes(tail[len(tail) - 8 - length : len(tail) - 8]))
     except (IndexError, ValueError, RecursionError):
         return None
 
 
-def _num_rows(b: memoryview) -> int | None:
+# The footer's version and schema (fields 1 and 2) come before num_rows, and are the same bytes in every file
+# of one table layout (every node's partial of a report): decoded once, then recognised by their bytes (the
+# same bytes decode the same way), which takes decoding a footer from ~13 to ~3 us. Keyed by the footer's
+# first bytes; a bounded number kept.
+_SCHEMA = 2
+_KEY_BYTES = 64
+_MAX_KNOWN = 4096
+_known: dict[bytes, list[bytes]] = {}
+
+
+def _num_rows(b: bytes) -> int | None:
+    key = b[:_KEY_BYTES]
     i, field = 0, 0
+    for prefix in _known.get(key, ()):
+        if b.startswith(prefix):
+            i, field = len(prefix), _SCHEMA
+            break
     while True:
         header = b[i]
         i += 1
@@ -49,13 +63,15 @@ def _num_rows(b: memoryview) -> int | None:
         if field >= _NUM_ROWS:
             return None
         i = _skip(b, i, kind)
+        if field == _SCHEMA and len(_known) < _MAX_KNOWN:
+            _known.setdefault(key, []).append(b[:i])
 
 
 def _unzigzag(n: int) -> int:
     return (n >> 1) ^ -(n & 1)
 
 
-def _varint(b: memoryview, i: int) -> tuple[int, int]:
+def _varint(b: bytes, i: int) -> tuple[int, int]:
     shift = value = 0
     while True:
         byte = b[i]
@@ -66,7 +82,7 @@ def _varint(b: memoryview, i: int) -> tuple[int, int]:
         shift += 7
 
 
-def _skip(b: memoryview, i: int, kind: int) -> int:
+def _skip(b: bytes, i: int, kind: int) -> int:
     """The offset after a value of ``kind`` starting at ``i``. Every element of a container takes at least
     one byte, so a forged element count runs out of bytes (IndexError) within the footer's length."""
     if kind in (_BOOL_TRUE, _BOOL_FALSE):  # a struct field's boolean is its type
@@ -110,7 +126,7 @@ def _skip(b: memoryview, i: int, kind: int) -> int:
     raise ValueError(f"thrift compact type {kind}")
 
 
-def _skip_element(b: memoryview, i: int, kind: int) -> int:
+def _skip_element(b: bytes, i: int, kind: int) -> int:
     """:func:`_skip` for an element of a list, set or map, where a boolean takes a byte."""
     if kind in (_BOOL_TRUE, _BOOL_FALSE):
         if i >= len(b):
