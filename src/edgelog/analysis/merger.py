@@ -253,6 +253,10 @@ def _table_problems(
     return problems
 
 
+# A merge reads each of its ~24,000 Parquet files once (1,000 nodes): DuckDB's external file cache, which
+# would keep their blocks for a second read, costs ~5% of the report merges' CPU (0.5-1 s at 1,000 nodes).
+_NO_FILE_CACHE = "SET enable_external_file_cache = false"
+
 _scratch: duckdb.DuckDBPyConnection | None = None
 _scratch_lock = threading.Lock()
 
@@ -264,6 +268,7 @@ def _scratch_cursor() -> duckdb.DuckDBPyConnection:
     with _scratch_lock:
         if _scratch is None:
             _scratch = duckdb.connect()
+            _scratch.execute(_NO_FILE_CACHE)
         return _scratch.cursor()
 
 
@@ -469,6 +474,7 @@ def _merge_reports(
 
     with workspace() as ws, DuckDBMemory(ws.con) as mem:
         con = ws.con
+        con.execute(_NO_FILE_CACHE)
         install_macros(con, macros, None)
         con.execute(f"CREATE TABLE requests ({parse.REQUESTS_SCHEMA})")
         streams.create_empty_relations(con)
