@@ -253,7 +253,7 @@ def _table_problems(
     return problems
 
 
-# A merge reads each of its ~24,000 Parquet files once (1,000 nodes): DuckDB's external file cache, which
+# A merge reads each of its ~23,000 Parquet files once (1,000 nodes): DuckDB's external file cache, which
 # would keep their blocks for a second read, costs ~5% of the report merges' CPU (0.5-1 s at 1,000 nodes).
 _NO_FILE_CACHE = "SET enable_external_file_cache = false"
 
