@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from edgelog import resultdir
+from edgelog import parquet_footer, resultdir
 from edgelog.analysis import analyze
 from edgelog.fileio import hash_file, hash_file_tail
 from edgelog.parquet_footer import row_count
@@ -44,9 +44,15 @@ def test_the_footer_row_count_is_duckdbs(tmp_path: Path, sql: str, compression: 
     assert row_count(tail) == want[0]
 
 
-def test_files_of_one_layout_and_of_layouts_alike_are_each_counted_as_duckdb_counts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("remembered", [4 << 20, 0], ids=["schemas remembered", "none remembered"])
+def test_files_of_one_layout_and_of_layouts_alike_are_each_counted_as_duckdb_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, remembered: int
+) -> None:
     # a footer's schema is recognised by its bytes once decoded: files of the same columns, and of columns
     # that begin alike (the same first bytes) but differ later, must each still give their own count
+    monkeypatch.setattr(parquet_footer, "_MAX_KNOWN_BYTES", remembered)
+    monkeypatch.setattr(parquet_footer, "_known", {})
+    monkeypatch.setattr(parquet_footer, "_known_bytes", 0)
     con = duckdb.connect()
     first = ", ".join(f"{i}::INTEGER AS a_long_column_name_shared_by_both_tables_{i}" for i in range(4))
     layouts = [f"SELECT {first}, 'x' AS tail", f"SELECT {first}, 1.5::DOUBLE AS tail"]

@@ -33,11 +33,12 @@ def row_count(tail: bytes) -> int | None:
 # The footer's version and schema (fields 1 and 2) come before num_rows, and are the same bytes in every file
 # of one table layout (every node's partial of a report): decoded once, then recognised by their bytes (the
 # same bytes decode the same way), which takes decoding a footer from ~13 to ~3 us. Keyed by the footer's
-# first bytes; a bounded number kept.
+# first bytes; at most _MAX_KNOWN_BYTES of them kept (the ~55 tables of a node result: ~7 KB).
 _SCHEMA = 2
 _KEY_BYTES = 64
-_MAX_KNOWN = 4096
+_MAX_KNOWN_BYTES = 4 << 20
 _known: dict[bytes, list[bytes]] = {}
+_known_bytes = 0
 
 
 def _num_rows(b: bytes) -> int | None:
@@ -63,8 +64,15 @@ def _num_rows(b: bytes) -> int | None:
         if field >= _NUM_ROWS:
             return None
         i = _skip(b, i, kind)
-        if field == _SCHEMA and len(_known) < _MAX_KNOWN:
-            _known.setdefault(key, []).append(b[:i])
+        if field == _SCHEMA:
+            _remember(key, b[:i])
+
+
+def _remember(key: bytes, prefix: bytes) -> None:
+    global _known_bytes
+    if _known_bytes + len(prefix) <= _MAX_KNOWN_BYTES:
+        _known_bytes += len(prefix)
+        _known.setdefault(key, []).append(prefix)
 
 
 def _unzigzag(n: int) -> int:
