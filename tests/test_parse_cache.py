@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ import pytest
 
 from edgelog.analysis import analyze, chunks, parse, partial_cache
 from edgelog.analysis.parse_cache import ParseCache, entry_key
+from edgelog.analysis.writer import RunResult
 from edgelog.fileio import hash_file
 from edgelog.generator import backfill, load_config
 from edgelog.logformat import resolve
@@ -48,6 +50,31 @@ def logs(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Path:
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fixture's hours hold a few hundred requests: chunk them anyway (the default is 10,000)."""
     monkeypatch.setattr(chunks, "MIN_CHUNK_REQUESTS", 1)
+
+
+@pytest.fixture(scope="module")
+def plain(logs: Path, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """The run without the cache that tests compare with (none changes its directory): made once."""
+    return run(logs, tmp_path_factory.mktemp("plain") / "out", None)
+
+
+@pytest.fixture(scope="module")
+def cold(logs: Path, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """The run that filled an empty cache, made once; each test gets its own copy of the cache (``cache``).
+    Module-scoped fixtures are set up before ``small_chunks``: it chunks as that fixture says."""
+    d = tmp_path_factory.mktemp("cold")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(chunks, "MIN_CHUNK_REQUESTS", 1)
+        return run(logs, d / "out", d / "cache")
+
+
+@pytest.fixture
+def cache(cold: RunResult, tmp_path: Path) -> Path:
+    """A copy of the cache the cold run filled (entries are named by content, not by place), for this test
+    to spoil or extend: what a cold run into ``tmp_path / "cache"`` would leave."""
+    target = tmp_path / "cache"
+    shutil.copytree(cold.out.with_name("cache"), target)
+    return target
 
 
 def outputs(out: Path) -> dict[str, bytes]:
@@ -93,18 +120,17 @@ def forge_top_paths(record: Path, *, fix_record: bool) -> None:
         record.write_text(json.dumps(rec))
 
 
-def test_results_are_byte_identical_without_cache_cold_and_warm(logs: Path, tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    plain = run(logs, tmp_path / "plain", None)
-    cold = run(logs, tmp_path / "cold", cache)
+def test_results_are_byte_identical_without_cache_cold_and_warm(
+    logs: Path, tmp_path: Path, plain: RunResult, cold: RunResult, cache: Path
+) -> None:
     warm = run(logs, tmp_path / "warm", cache)
     assert set(cache_states(plain).values()) == {None}
     assert set(cache_states(cold).values()) == {"stored"}
     assert set(cache_states(warm).values()) == {"hit"}
     assert len(entries(cache)) == len(cache_states(cold))
     assert len(chunk_records(cache)) == 3  # three nodes, each with files of one hour
-    expected = outputs(tmp_path / "plain")
-    assert outputs(tmp_path / "cold") == expected
+    expected = outputs(plain.out)
+    assert outputs(cold.out) == expected
     assert outputs(tmp_path / "warm") == expected
     assert [i.lines_read for i in warm.manifest.inputs] == [i.lines_read for i in plain.manifest.inputs]
     # a window applies to cached rows as to parsed ones
@@ -114,11 +140,10 @@ def test_results_are_byte_identical_without_cache_cold_and_warm(logs: Path, tmp_
     assert outputs(tmp_path / "w-warm") == outputs(tmp_path / "w-plain")
 
 
-def test_untrustworthy_entries_are_reparsed_never_used(logs: Path, tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    run(logs, tmp_path / "plain", None)
-    run(logs, tmp_path / "cold", cache)
-    expected = outputs(tmp_path / "plain")
+def test_untrustworthy_entries_are_reparsed_never_used(
+    logs: Path, tmp_path: Path, plain: RunResult, cache: Path
+) -> None:
+    expected = outputs(plain.out)
     # one entry per distinct Parquet: a sample and its gzip copy parse to the same rows, and copying one's
     # Parquet beside the other's record would not be a mismatch
     distinct = {p.read_bytes(): p for p in entries(cache)}
@@ -143,17 +168,16 @@ def test_untrustworthy_entries_are_reparsed_never_used(logs: Path, tmp_path: Pat
     assert set(cache_states(again).values()) == {"hit"}
 
 
-def test_a_forged_entry_with_a_wrong_key_is_not_used(logs: Path, tmp_path: Path) -> None:
+def test_a_forged_entry_with_a_wrong_key_is_not_used(
+    logs: Path, tmp_path: Path, plain: RunResult, cache: Path
+) -> None:
     """An entry copied under another file's key (records name their key and source) is not trusted."""
-    cache = tmp_path / "cache"
-    run(logs, tmp_path / "cold", cache)
     a, b = entries(cache)[:2]
     for suffix in (".parquet", ".json"):
         b.with_suffix(suffix).write_bytes(a.with_suffix(suffix).read_bytes())
     warm = run(logs, tmp_path / "warm", cache)
     assert list(cache_states(warm).values()).count("stored") == 1
-    run(logs, tmp_path / "plain", None)
-    assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")
+    assert outputs(tmp_path / "warm") == outputs(plain.out)
 
 
 def test_an_unwritable_cache_never_fails_the_run(logs: Path, tmp_path: Path) -> None:
@@ -170,9 +194,7 @@ def test_keys_change_with_versions_and_format() -> None:
     assert entry_key(sha, "combined") == entry_key(sha, "combined")
 
 
-def test_prune_removes_what_outlived_the_retention(logs: Path, tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    run(logs, tmp_path / "cold", cache)
+def test_prune_removes_what_outlived_the_retention(logs: Path, tmp_path: Path, cache: Path) -> None:
     found = entries(cache)
     old = found[0]
     week_ago = time.time() - 8 * 86400
@@ -267,16 +289,15 @@ def top_paths(out: Path) -> list[tuple]:
         return con.execute(f"SELECT * FROM '{out}/reports/top_paths.parquet'").fetchall()
 
 
-def test_chunk_partials_that_verify_are_used(logs: Path, tmp_path: Path) -> None:
+def test_chunk_partials_that_verify_are_used(
+    logs: Path, tmp_path: Path, plain: RunResult, cache: Path
+) -> None:
     """The warm run reads a chunk's stored partials instead of computing them: a consistent forgery (the
     limit of the trust model, docs/analysis.md) shows in its results."""
-    cache = tmp_path / "cache"
-    run(logs, tmp_path / "cold", cache)
     for record in chunk_records(cache):
         forge_top_paths(record, fix_record=True)
     run(logs, tmp_path / "warm", cache)
-    run(logs, tmp_path / "plain", None)
-    assert top_paths(tmp_path / "warm") != top_paths(tmp_path / "plain")
+    assert top_paths(tmp_path / "warm") != top_paths(plain.out)
 
 
 def _flipped(record: Path) -> None:
@@ -305,33 +326,30 @@ def _other_key(record: Path) -> None:
 
 @pytest.mark.parametrize("spoil", [_flipped, _other_version, _being_written, _other_key])
 def test_untrustworthy_chunk_partials_are_recomputed_never_used(
-    logs: Path, tmp_path: Path, spoil: Callable[[Path], None]
+    logs: Path, tmp_path: Path, plain: RunResult, cache: Path, spoil: Callable[[Path], None]
 ) -> None:
-    cache = tmp_path / "cache"
-    run(logs, tmp_path / "cold", cache)
     spoil(chunk_records(cache)[0])  # forged content in each case: used, it would show
     run(logs, tmp_path / "warm", cache)
-    run(logs, tmp_path / "plain", None)
-    assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")
+    assert outputs(tmp_path / "warm") == outputs(plain.out)
     assert len(chunk_records(cache)) == 3  # rewritten: the next run reads them
     for record in chunk_records(cache):
         forge_top_paths(record, fix_record=True)
     run(logs, tmp_path / "again", cache)
-    assert top_paths(tmp_path / "again") != top_paths(tmp_path / "plain")
+    assert top_paths(tmp_path / "again") != top_paths(plain.out)
 
 
-def test_a_file_straddling_the_window_never_uses_a_whole_file_partial(logs: Path, tmp_path: Path) -> None:
+def test_a_file_straddling_the_window_never_uses_a_whole_file_partial(
+    logs: Path, tmp_path: Path, cache: Path
+) -> None:
     """Chunks stored by a run without a window hold whole files; a window that cuts files (08:02:30 is
     inside the first file of each node) must not reuse them for those files."""
-    cache = tmp_path / "cache"
-    run(logs, tmp_path / "cold", cache)
     window = {"since": "2026-11-23T08:02:30Z", "until": "2026-11-23T08:27:30Z"}
     run(logs, tmp_path / "warm", cache, **window)
     run(logs, tmp_path / "plain", None, **window)
     assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")
 
 
-def test_an_hour_that_gained_files_is_computed_again(logs: Path, tmp_path: Path) -> None:
+def test_an_hour_that_gained_files_is_computed_again(logs: Path, tmp_path: Path, plain: RunResult) -> None:
     """A chunk stored while its hour had fewer files (a job between two rotations) is another chunk than
     the hour with all its files: the later run computes it again, from every file's rows."""
     early = tmp_path / "early"
@@ -345,17 +363,14 @@ def test_an_hour_that_gained_files_is_computed_again(logs: Path, tmp_path: Path)
     run(early, tmp_path / "fill", cache)
     warm = run(logs, tmp_path / "warm", cache)
     assert "hit" in cache_states(warm).values()
-    run(logs, tmp_path / "plain", None)
-    assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")
+    assert outputs(tmp_path / "warm") == outputs(plain.out)
 
 
 def test_a_record_that_miscounts_quarantined_lines_loads_the_rows_after_all(
-    logs: Path, tmp_path: Path
+    logs: Path, tmp_path: Path, plain: RunResult, cache: Path
 ) -> None:
     """A whole chunk's files are counted from its record; the quarantined lines read from their entries must
     agree with it, or the rows are loaded and counted as without the chunk."""
-    cache = tmp_path / "cache"
-    run(logs, tmp_path / "cold", cache)
     for record in chunk_records(cache):
         rec = json.loads(record.read_text())
         for counts in rec["file_counts"].values():
@@ -363,13 +378,12 @@ def test_a_record_that_miscounts_quarantined_lines_loads_the_rows_after_all(
             counts["lines_read"] += 1
         record.write_text(json.dumps(rec))
     warm = run(logs, tmp_path / "warm", cache)
-    plain = run(logs, tmp_path / "plain", None)
-    assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")
+    assert outputs(tmp_path / "warm") == outputs(plain.out)
     assert warm.manifest.totals == plain.manifest.totals
 
 
 def test_an_hour_of_few_requests_is_not_chunked(
-    logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    logs: Path, tmp_path: Path, plain: RunResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(chunks, "MIN_CHUNK_REQUESTS", partial_cache.MIN_CHUNK_REQUESTS)
     cache = tmp_path / "cache"
@@ -377,15 +391,14 @@ def test_an_hour_of_few_requests_is_not_chunked(
     assert chunk_records(cache) == []
     warm = run(logs, tmp_path / "warm", cache)
     assert set(cache_states(warm).values()) == {"hit"}
-    run(logs, tmp_path / "plain", None)
-    assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")
+    assert outputs(tmp_path / "warm") == outputs(plain.out)
 
 
-def test_stored_partials_are_used_only_with_rows_from_the_cache(logs: Path, tmp_path: Path) -> None:
+def test_stored_partials_are_used_only_with_rows_from_the_cache(
+    logs: Path, tmp_path: Path, plain: RunResult, cache: Path
+) -> None:
     """A file parsed again (its rows entry gone) is recorded as `stored`, not `hit`: its chunk's partials are
     computed again too, so the manifest names every input whose numbers came from the cache."""
-    cache = tmp_path / "cache"
-    run(logs, tmp_path / "cold", cache)
     for record in chunk_records(cache):
         forge_top_paths(record, fix_record=True)
     for entry in entries(cache):
@@ -393,5 +406,4 @@ def test_stored_partials_are_used_only_with_rows_from_the_cache(logs: Path, tmp_
         entry.with_suffix(".json").unlink()
     warm = run(logs, tmp_path / "warm", cache)
     assert set(cache_states(warm).values()) == {"stored"}
-    run(logs, tmp_path / "plain", None)
-    assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")
+    assert outputs(tmp_path / "warm") == outputs(plain.out)
