@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from edgelog.analysis import analyze, merge
-from edgelog.analysis.library import load_library, load_macros
+from edgelog.analysis.library import load_library, load_macros, load_tag_rules
 from edgelog.errors import ConfigError
 
 CHROME = (
@@ -171,6 +171,43 @@ def test_macros_come_from_sql_files_and_are_hashed_like_reports(
     assert macros["queries/macros/user_agent.sql"].sha256 == hashlib.sha256(ua.read_bytes()).hexdigest()
     merged = merge([tmp_path / "o"], tmp_path / "m")
     assert {q.file for q in merged.manifest.queries if q.kind == "macro"} == set(macros)
+
+
+def test_a_process_parses_library_text_once_and_an_edited_file_again(tmp_path: Path, repo_root: Path) -> None:
+    """Reports, macros and tag rules are parsed once per process for the same text (shared, immutable
+    objects) and again when a file's text changes, also to the error it now has."""
+    lib = _library_copy(tmp_path, repo_root)
+    first, again = load_library(lib), load_library(lib)
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    report_file = lib / "browsers.sql"
+    report_file.write_text(report_file.read_text().replace("-- answers:", "-- answers: edited:"))
+    edited = {r.name: r for r in load_library(lib)}
+    assert edited["browsers"].answers.startswith("edited:")
+    assert all(edited[r.name] is r for r in first if r.name != "browsers")
+    report_file.write_text(report_file.read_text().replace("hits BIGINT", "hits NOTATYPE"))
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="NOTATYPE"):
+            load_library(lib)
+
+    macros = lib / "macros"
+    before = load_macros(macros)
+    assert [a is b for a, b in zip(before, load_macros(macros), strict=True)] == [True] * len(before)
+    ua = macros / "user_agent.sql"
+    ua.write_text(ua.read_text() + "\nCREATE MACRO edgelog_edited(a) AS a;\n")
+    after = {m.name: m for m in load_macros(macros)}
+    assert after["user_agent"].macros[-1] == "edgelog_edited"
+    assert after["user_agent"].sha256 == hashlib.sha256(ua.read_bytes()).hexdigest()
+
+    tags = tmp_path / "tags.yaml"
+    tags.write_text("tags:\n  - {name: api, path: '^/api/'}\n")
+    with duckdb.connect() as con:
+        assert [r.tag for r in load_tag_rules(tags, con)] == ["api"]
+        tags.write_text("tags:\n  - {name: admin, path: '^/admin/'}\n")
+        assert [r.tag for r in load_tag_rules(tags, con)] == ["admin"]
+        tags.write_text("tags:\n  - {name: bad, path: '(?=x)'}\n")
+        for _ in range(2):
+            with pytest.raises(ConfigError, match="RE2"):
+                load_tag_rules(tags, con)
 
 
 def test_a_macro_file_holds_only_macro_definitions(tmp_path: Path, repo_root: Path) -> None:

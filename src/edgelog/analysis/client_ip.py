@@ -69,7 +69,7 @@ def resolve_client_ips(
             for m in macros:
                 if m.name in ON_DEMAND_MACROS:
                     wanted = [i for i, name in enumerate(m.macros) if name not in _WALK_MACROS]
-                    install_macro_files(con, [replace(m, statements=[m.statements[i] for i in wanted])])
+                    install_macro_files(con, [replace(m, statements=tuple(m.statements[i] for i in wanted))])
             con.execute(trusted_macro_sql(networks))  # after the file, which trusts nothing
             installed = True
 

@@ -17,6 +17,12 @@ Sections:
 
 A macro file holds ``CREATE [OR REPLACE] MACRO edgelog_...`` statements only, under a ``-- macros:`` header;
 files are installed in name order, so a file may use the macros of files sorted before it.
+
+Every run reads the files again, but parses only text it has not seen: what a file parses to is kept per
+process, keyed by its path and its whole text (so an edited file is parsed again), and shared, so the parsed
+objects are immutable. Parsing checks every column type and every macro statement with DuckDB (a connection
+of its own for the macros): tens of milliseconds a run, which a process that analyses many times (a test
+suite, a long-lived caller) would otherwise pay each time.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import yaml
@@ -59,9 +66,9 @@ class Column:
         return f"{self.name} {self.type}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
-    """One report of the library, as its file declares it."""
+    """One report of the library, as its file declares it (shared between runs: see the module's doc)."""
 
     name: str
     file: Path
@@ -100,15 +107,19 @@ def partial_casts(con: duckdb.DuckDBPyConnection, partial_sql: str) -> str:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class MacroFile:
     """A file of shared DuckDB macros: its statements and the macro names they define."""
 
     name: str
     file: Path
     sha256: str
-    statements: list[str]
-    macros: list[str]
+    statements: tuple[str, ...]
+    macros: tuple[str, ...]
+
+
+_REPORTS: dict[tuple[Path, str], Report] = {}
+_MACRO_FILES: dict[tuple[Path, str], MacroFile] = {}
 
 
 def queries_dir() -> Path:
@@ -126,6 +137,18 @@ def queries_dir() -> Path:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+_T = TypeVar("_T")
+_PARSED_MAX = 256  # distinct (path, text) kept per kind; a process that sees more starts again
+
+
+def _keep(parsed: dict[tuple[Path, str], _T], key: tuple[Path, str], value: _T) -> _T:
+    """Remember what a file's text parsed to (only a parse that succeeded: an error is raised every time)."""
+    if len(parsed) >= _PARSED_MAX:
+        parsed.clear()
+    parsed[key] = value
+    return value
 
 
 def _header_fields(path: Path, header: str) -> dict[str, str]:
@@ -186,6 +209,11 @@ def parse_columns(path: Path, text: str) -> tuple[Column, ...]:
 def parse_report(path: Path) -> Report:
     """Split a report file into its header and sections; anything missing is a config error naming it."""
     text = path.read_text(encoding="utf-8")
+    got = _REPORTS.get((path, text))
+    return got if got is not None else _keep(_REPORTS, (path, text), _parse_report(path, text))
+
+
+def _parse_report(path: Path, text: str) -> Report:
     name = path.stem
     if not NAME_RE.match(name):
         raise ConfigError(path, None, f"report name {name!r} must match {NAME_RE.pattern}")
@@ -241,6 +269,11 @@ def report_names() -> list[str]:
 def parse_macro_file(path: Path, con: duckdb.DuckDBPyConnection) -> MacroFile:
     """Read a macro file; every statement must be ``CREATE [OR REPLACE] MACRO edgelog_...``."""
     text = path.read_text(encoding="utf-8")
+    got = _MACRO_FILES.get((path, text))
+    return got if got is not None else _keep(_MACRO_FILES, (path, text), _parse_macro_file(path, text, con))
+
+
+def _parse_macro_file(path: Path, text: str, con: duckdb.DuckDBPyConnection) -> MacroFile:
     if not _header_fields(path, text.split("CREATE", 1)[0]).get("macros"):
         raise ConfigError(path, "-- macros:", "missing from the header", hint="-- macros: edgelog_x(arg)")
     try:
@@ -259,17 +292,28 @@ def parse_macro_file(path: Path, con: duckdb.DuckDBPyConnection) -> MacroFile:
             )
         sql.append(st.query)
         names.append(m[1])
-    return MacroFile(path.stem, path, sha256_bytes(text.encode()), sql, names)
+    return MacroFile(path.stem, path, sha256_bytes(text.encode()), tuple(sql), tuple(names))
 
 
 def load_macros(directory: Path | None = None) -> list[MacroFile]:
-    """Every macro file of the library (``queries/macros/*.sql``), in name order (the install order)."""
+    """Every macro file of the library (``queries/macros/*.sql``), in name order (the install order).
+
+    DuckDB splits the statements; its connection is opened only when a file's text is new to the process."""
     directory = directory or queries_dir() / MACROS_DIR
-    con = duckdb.connect()
+    found: list[MacroFile] = []
+    con: duckdb.DuckDBPyConnection | None = None
     try:
-        return [parse_macro_file(p, con) for p in sorted(directory.glob("*.sql"))]
+        for path in sorted(directory.glob("*.sql")):
+            text = path.read_text(encoding="utf-8")
+            got = _MACRO_FILES.get((path, text))
+            if got is None:
+                con = con or duckdb.connect()
+                got = _keep(_MACRO_FILES, (path, text), _parse_macro_file(path, text, con))
+            found.append(got)
+        return found
     finally:
-        con.close()
+        if con is not None:
+            con.close()
 
 
 # --- tag rules ------------------------------------------------------------------------------------
@@ -280,6 +324,9 @@ class TagRule:
     tag: str
     path: str
     methods: tuple[str, ...] | None
+
+
+_TAG_RULES: dict[tuple[Path, str], tuple[TagRule, ...]] = {}
 
 
 def default_tags_file() -> Path:
@@ -299,11 +346,20 @@ def load_tag_rules(path: Path, con: duckdb.DuckDBPyConnection) -> list[TagRule]:
                 f"is larger than {MAX_TAG_RULES_BYTES >> 20} MiB ({path.stat().st_size} bytes)",
                 hint="tag rules are a short list of name/path rules",
             )
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(
             path, None, f"cannot read: {exc.strerror or exc}", hint="pass an existing file"
         ) from None
+    got = _TAG_RULES.get((path, text))
+    if got is None:
+        got = _keep(_TAG_RULES, (path, text), tuple(_parse_tag_rules(path, text, con)))
+    return list(got)
+
+
+def _parse_tag_rules(path: Path, text: str, con: duckdb.DuckDBPyConnection) -> list[TagRule]:
+    try:
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(path, None, f"not valid YAML: {exc}", hint="fix the YAML syntax") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("tags"), list):
