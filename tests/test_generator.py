@@ -85,6 +85,30 @@ def test_determinism_across_processes_and_hash_seeds(tmp_path: Path) -> None:
     assert len(outs[0]) == 4
 
 
+def test_engines_of_one_config_and_seed_share_site_and_pool_and_write_the_same(tmp_path: Path) -> None:
+    """The site and session pool are kept per (config, seed) for the next engine: reused only for an equal
+    config and seed, and what an engine writes with them is what it writes with its own."""
+    from edgelog.generator import engine
+
+    cfg = load_config(None)
+    other = cfg.with_overrides({"site.products": 40, "bots.crawler_share": 0.2})
+    kw = dict(start=START, duration=timedelta(minutes=6), fmt="json", seed=7)
+
+    def files(d: str, config) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+        return {p.name: p.read_bytes() for p in backfill(config, tmp_path / d, node="n", **kw)}  # type: ignore[arg-type]
+
+    engine._SETUPS.clear()
+    alone = files("alone", cfg)  # built from scratch
+    a = engine.Engine(cfg, seed=7, node="x", start=START.timestamp())
+    b = engine.Engine(cfg.with_overrides({}), seed=7, node="y", start=START.timestamp() + 60)
+    assert a.site is b.site and a.pool is b.pool  # an equal config and seed: reused
+    c = engine.Engine(other, seed=7, node="x", start=START.timestamp())
+    d = engine.Engine(cfg, seed=8, node="x", start=START.timestamp())
+    assert c.site is not a.site and d.site is not a.site and d.pool is not a.pool
+    assert files("other", other) != alone
+    assert files("again", cfg) == alone  # after other configs and seeds filled the cache
+
+
 def test_nodes_differ_but_share_the_site(tmp_path: Path) -> None:
     cfg = load_config(None)
     kw = dict(start=START, duration=timedelta(minutes=5), fmt="json", seed=1)

@@ -13,10 +13,12 @@ agent, session), ``req`` a pre-built :class:`~edgelog.generator.site.Req`.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from statistics import NormalDist
 
@@ -30,7 +32,7 @@ from edgelog.generator.pools import (
     SCANNER_AGENTS,
     WeightedTable,
 )
-from edgelog.generator.site import ERROR_PAGE_BYTES, LOGIN_REQUIRED, Page, Req, build_site
+from edgelog.generator.site import ERROR_PAGE_BYTES, LOGIN_REQUIRED, Page, Req, Site, build_site
 from edgelog.generator.steady import SessionPool, SteadyStart
 
 MASK64 = (1 << 64) - 1
@@ -39,6 +41,23 @@ REGULATION_SECONDS = 60.0  # flat mode: how fast a gap between planned and due r
 REVALIDATE = 0.25  # a warm cache revalidates an expired, un-hashed asset (logo, images) once per visit: 304
 DEPLOY_BREAKS = ("product", "search", "cart", "checkout", "category")  # what a bad release can break
 Event = tuple[int, "Ident", Req, int, int, str]
+
+_SETUPS: OrderedDict[str, tuple[Site, SessionPool]] = OrderedDict()
+_SETUPS_MAX = 4
+"""The site and the session pool of the latest (config, seed) pairs, for the next engine of the same pair.
+
+Both depend on the config and the seed alone (not on node, start or rate: the pool draws from its own fixed
+stream and its visits get fresh ids when they are used), take most of an engine's start-up (~0.1 s), and are
+only read once built; so the nodes of one backfill, or the many short runs of a test suite, build them once.
+"""
+
+
+def _setup_key(config: GeneratorConfig, seed: int) -> str | None:
+    """What the site and the pool are made from, as a key; None when the config does not serialize."""
+    try:
+        return f"{seed}:{json.dumps(config.data, sort_keys=True)}"
+    except (TypeError, ValueError):
+        return None
 
 
 def derive_seed(seed: int, *parts: str) -> int:
@@ -121,7 +140,9 @@ class Engine:
     ):
         d = config.data
         self.config = config
-        self.site = build_site(config, seed)
+        key = _setup_key(config, seed)
+        setup = _SETUPS.get(key) if key is not None else None
+        self.site = setup[0] if setup is not None else build_site(config, seed)
         self.rng = random.Random(derive_seed(seed, node, "traffic"))
         self.seed = seed
         self.node = node
@@ -197,7 +218,15 @@ class Engine:
         # Requests per visit: calibrated on a sample of visits (steady.py), which also seeds the steady start.
         self.planned = 0  # flat mode: requests of the visits started since ``start`` (also future ones)
         self.started = 0  # visits started since ``start``
-        self.pool = SessionPool.sample(self)
+        if setup is not None:
+            _SETUPS.move_to_end(key)  # type: ignore[arg-type]
+            self.pool = setup[1]
+        else:
+            self.pool = SessionPool.sample(self)
+            if key is not None:
+                _SETUPS[key] = (self.site, self.pool)
+                while len(_SETUPS) > _SETUPS_MAX:
+                    _SETUPS.popitem(last=False)
         self.lines_per_session = self.pool.mean_lines
         # Flat mode holds the requested rate exactly: arrivals follow the gap between the requests planned and
         # the requests due so far (rate x elapsed time), closing it within about REGULATION_SECONDS.
