@@ -18,14 +18,16 @@ for _b in range(256):
         _TABLE.append(chr(_b))
 
 _ESCAPE_RE = re.compile(rb"\\x([0-9A-Fa-f]{2})")
+_NEEDS_ESCAPE = re.compile(rb"[^\x20\x21\x23-\x5b\x5d-\x7e]")  # what _TABLE does not keep as it is
+_BY_LATIN1 = dict(enumerate(_TABLE))  # for str.translate: bytes decoded as Latin-1 keep their values
 
 
 def nginx_escape(value: str | bytes) -> str:
     """Escape a field value the way nginx writes it into an access log (result is printable ASCII)."""
     raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
-    if all(0x20 <= b < 0x7F and b not in (0x22, 0x5C) for b in raw):
+    if _NEEDS_ESCAPE.search(raw) is None:
         return raw.decode("ascii")
-    return "".join([_TABLE[b] for b in raw])
+    return raw.decode("latin-1").translate(_BY_LATIN1)
 
 
 def nginx_unescape(value: str) -> bytes:
