@@ -92,7 +92,7 @@ def test_engines_of_one_config_and_seed_share_site_and_pool_and_write_the_same(t
 
     cfg = load_config(None)
     other = cfg.with_overrides({"site.products": 40, "bots.crawler_share": 0.2})
-    kw = dict(start=START, duration=timedelta(minutes=6), fmt="json", seed=7)
+    kw = dict(start=START, duration=timedelta(minutes=2), fmt="json", seed=7, rate=5.0)
 
     def files(d: str, config) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
         return {p.name: p.read_bytes() for p in backfill(config, tmp_path / d, node="n", **kw)}  # type: ignore[arg-type]
