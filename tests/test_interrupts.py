@@ -10,6 +10,8 @@ record as one failed report and carry on. Here the stop is made to arrive at exa
 from __future__ import annotations
 
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -109,3 +111,23 @@ def test_a_stop_during_a_merge_stops_it_without_a_manifest(
     with pytest.raises(interrupts.Terminated):
         merge([node], tmp_path / "merged")
     assert not (tmp_path / "merged" / resultdir.MANIFEST).exists()
+
+
+def test_a_query_started_after_the_stop_on_a_registered_connection_is_interrupted(
+    stop: Callable[[signal.Signals], None],
+) -> None:
+    """The stop lands while a registered connection runs nothing (between two statements, or before a
+    sandbox's result stream starts): DuckDB forgets that interrupt when the next query starts, so the
+    watcher must interrupt again while the stop is pending (found at load ~3: SIGINT ignored for 30 s)."""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    bound = threading.Timer(20, con.interrupt)  # without the repeat the query would run for minutes
+    with interrupts.stop_on_signals(), interrupts.interruptible(con):
+        stop(signal.SIGINT)
+        bound.start()
+        started = time.monotonic()
+        with pytest.raises(duckdb.InterruptException):
+            con.execute("SELECT count(*) FROM range(100000000000) t(i) WHERE hash(i) % 7 = 3").fetchone()
+        took = time.monotonic() - started
+    bound.cancel()
+    assert took < 2.0, f"the query ran {took:.1f} s after the stop"

@@ -3,7 +3,8 @@
 Python runs signal handlers only between bytecodes of the main thread, and a DuckDB query is one long call
 into C++, so a handler alone waits for the query to finish (minutes, or forever). Inside
 :func:`stop_on_signals` the C-level handler also writes the signal number to a wakeup pipe; a watcher thread
-reads it, sets :data:`stopping` and interrupts every connection registered with :func:`interruptible`. The
+reads it, sets :data:`stopping` and interrupts every connection registered with :func:`interruptible`, again
+every 50 ms until the block ends (DuckDB forgets an interrupt when a connection's next query starts). The
 query returns with an error at once, and the Python handler then raises :class:`KeyboardInterrupt` (SIGINT) or
 :class:`Terminated` (SIGTERM), which unwinds the run through its ``finally`` blocks (temp files removed, no
 manifest written: the results directory never claims to be complete).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import threading
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ from typing import Protocol
 
 EXIT_SIGINT = 130  # 128 + SIGINT, what shells report for Ctrl-C
 EXIT_SIGTERM = 143  # 128 + SIGTERM
+REINTERRUPT_S = 0.05  # after a stop, how often running queries are interrupted again
 
 stopping = threading.Event()
 """Set once SIGINT or SIGTERM arrived: loops in worker threads (hashing) stop at their next step."""
@@ -120,10 +123,18 @@ def stop_on_signals() -> Iterator[None]:
 
     def watch() -> None:
         while True:
+            # After a stop, interrupt again every REINTERRUPT_S until the block ends: DuckDB forgets an
+            # interrupt when a connection's next query starts, so one that landed between two queries (or
+            # before a sandbox's stream began) would let the next query run to its end.
             try:
-                data = os.read(read_fd, 64)
-            except OSError:
+                ready, _, _ = select.select([read_fd], [], [], REINTERRUPT_S)
+                data = os.read(read_fd, 64) if ready else None
+            except (OSError, ValueError):
                 return
+            if data is None:
+                if stopping.is_set():
+                    interrupt_all()
+                continue
             if not data:
                 return
             for signum in sorted(watched & set(data)):
