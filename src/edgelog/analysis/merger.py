@@ -546,19 +546,19 @@ def _merge_reports(
     )
 
 
-def _table_files(tables: Sequence[dict[str, list[Path]]], rel: str) -> list[Path]:
+def _table_files(tables: Sequence[dict[str, list[str]]], rel: str) -> list[str]:
     """Every Parquet file of table ``rel`` over all sources' listed tables (``resultdir.listed_tables``)."""
     return [f for t in tables for f in t.get(rel, [])]
 
 
-def _scan(files: Sequence[Path], *, by_name: bool = True) -> str:
+def _scan(files: Sequence[str], *, by_name: bool = True) -> str:
     """One ``read_parquet`` over ``files``: DuckDB reads them in parallel, columns matched by name.
 
     ``by_name``: files may differ in columns (union_by_name: every file's schema is read first, a column a
     file lacks is NULL); else a file lacking a column of the first file is an error.
     """
     union = ", union_by_name = true" if by_name else ""
-    return f"read_parquet([{', '.join(parse.sql_str(str(f)) for f in files)}]{union})"
+    return f"read_parquet([{', '.join(parse.sql_str(f) for f in files)}]{union})"
 
 
 def _combine_user_queries(
