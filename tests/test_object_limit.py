@@ -312,3 +312,35 @@ def test_validate_refuses_gzip_and_default_encoding_for_the_s3_publisher(encodin
 def test_every_shipped_spec_publishes_plain() -> None:
     for path in sorted((REPO / "jobs").glob("*.yaml")):
         assert "\n        Encoding: plain\n" in path.read_text(), path
+
+
+def _many_files(directory: Path, node: str, files: int) -> Path:
+    """``files`` one-line logs: the manifest lists each (~0.5 KB), the one file a run cannot split."""
+    directory.mkdir(parents=True)
+    for i in range(files):
+        (directory / f"access-{node}-{i:04d}.log").write_text(
+            f"10.0.{i // 250}.{i % 250} - - [23/Nov/2026:08:00:00 +0000] "
+            f'"GET /{node}/{i} HTTP/1.1" 200 5 "-" "curl/8"\n'
+        )
+    return directory
+
+
+def test_a_manifest_above_the_object_limit_is_named_with_what_each_command_can_do(tmp_path: Path) -> None:
+    one = analyze([_many_files(tmp_path / "a", "a", 160)], tmp_path / "ra", max_object_bytes=LIMIT)
+    assert one.exit_code == ExitCode.OK  # every number is right; only a publisher could not upload it
+    size = (one.out / resultdir.MANIFEST).stat().st_size
+    assert size >= LIMIT
+    assert one.warnings == [
+        f"manifest.json is {size} bytes (160 inputs), not below the object limit of {LIMIT} bytes: "
+        "a Bacalhau S3 publisher cannot upload it to GCS; "
+        "analyze a --since/--until window, or keep fewer files on the node"
+    ]
+    other = analyze([_many_files(tmp_path / "b", "b", 1)], tmp_path / "rb", max_object_bytes=LIMIT)
+    merged = merge([one.out, other.out], tmp_path / "merged", max_object_bytes=LIMIT)
+    size = (merged.out / resultdir.MANIFEST).stat().st_size
+    assert merged.exit_code == ExitCode.OK and size >= LIMIT
+    assert merged.warnings == [  # a merge's manifest lists every node's inputs: advice on its own inputs
+        f"manifest.json is {size} bytes (161 inputs), not below the object limit of {LIMIT} bytes: "
+        "a Bacalhau S3 publisher cannot upload it to GCS; "
+        "a local merge is unaffected, a job that publishes one must merge fewer results or narrower windows"
+    ]

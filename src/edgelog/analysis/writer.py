@@ -319,11 +319,17 @@ class ResultWriter:
         warnings = []
         size = (self.out / resultdir.MANIFEST).stat().st_size
         if size >= self.max_object_bytes:
-            # The one file that cannot be split: it grows with the inputs (~0.5 KB each).
+            # The one file that cannot be split: it grows with the inputs (~0.5 KB each), a merge's with
+            # every node's.
+            remedy = (
+                "a local merge is unaffected, a job that publishes one must merge fewer results or "
+                "narrower windows"
+                if self.kind == "merge"
+                else "analyze a --since/--until window, or keep fewer files on the node"
+            )
             warnings.append(
                 f"manifest.json is {size} bytes ({len(manifest.inputs)} inputs), not below the object limit "
-                f"of {self.max_object_bytes} bytes: a Bacalhau S3 publisher cannot upload it to GCS; "
-                "analyze a --since/--until window, or keep fewer files on the node"
+                f"of {self.max_object_bytes} bytes: a Bacalhau S3 publisher cannot upload it to GCS; {remedy}"
             )
         return RunResult(status, code, manifest, self.out, warnings)
 
