@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -143,12 +144,18 @@ _T = TypeVar("_T")
 _PARSED_MAX = 256  # distinct (path, text) kept per kind; a process that sees more starts again
 
 
-def _keep(parsed: dict[tuple[Path, str], _T], key: tuple[Path, str], value: _T) -> _T:
-    """Remember what a file's text parsed to (only a parse that succeeded: an error is raised every time)."""
-    if len(parsed) >= _PARSED_MAX:
-        parsed.clear()
-    parsed[key] = value
-    return value
+def _parsed(
+    parsed: dict[tuple[Path, str], _T], path: Path, text: str, parse: Callable[[Path, str], _T]
+) -> _T:
+    """What ``parse(path, text)`` gives, parsed once per process for the same path and text (only a parse
+    that succeeded is kept: an error is raised every time)."""
+    got = parsed.get((path, text))
+    if got is None:
+        got = parse(path, text)
+        if len(parsed) >= _PARSED_MAX:
+            parsed.clear()
+        parsed[(path, text)] = got
+    return got
 
 
 def _header_fields(path: Path, header: str) -> dict[str, str]:
@@ -208,9 +215,7 @@ def parse_columns(path: Path, text: str) -> tuple[Column, ...]:
 
 def parse_report(path: Path) -> Report:
     """Split a report file into its header and sections; anything missing is a config error naming it."""
-    text = path.read_text(encoding="utf-8")
-    got = _REPORTS.get((path, text))
-    return got if got is not None else _keep(_REPORTS, (path, text), _parse_report(path, text))
+    return _parsed(_REPORTS, path, path.read_text(encoding="utf-8"), _parse_report)
 
 
 def _parse_report(path: Path, text: str) -> Report:
@@ -266,14 +271,8 @@ def report_names() -> list[str]:
     return [r.name for r in load_library()]
 
 
-def parse_macro_file(path: Path, con: duckdb.DuckDBPyConnection) -> MacroFile:
-    """Read a macro file; every statement must be ``CREATE [OR REPLACE] MACRO edgelog_...``."""
-    text = path.read_text(encoding="utf-8")
-    got = _MACRO_FILES.get((path, text))
-    return got if got is not None else _keep(_MACRO_FILES, (path, text), _parse_macro_file(path, text, con))
-
-
 def _parse_macro_file(path: Path, text: str, con: duckdb.DuckDBPyConnection) -> MacroFile:
+    """A macro file's text; every statement must be ``CREATE [OR REPLACE] MACRO edgelog_...``."""
     if not _header_fields(path, text.split("CREATE", 1)[0]).get("macros"):
         raise ConfigError(path, "-- macros:", "missing from the header", hint="-- macros: edgelog_x(arg)")
     try:
@@ -300,17 +299,18 @@ def load_macros(directory: Path | None = None) -> list[MacroFile]:
 
     DuckDB splits the statements; its connection is opened only when a file's text is new to the process."""
     directory = directory or queries_dir() / MACROS_DIR
-    found: list[MacroFile] = []
     con: duckdb.DuckDBPyConnection | None = None
+
+    def parse(path: Path, text: str) -> MacroFile:
+        nonlocal con
+        con = con or duckdb.connect()
+        return _parse_macro_file(path, text, con)
+
     try:
-        for path in sorted(directory.glob("*.sql")):
-            text = path.read_text(encoding="utf-8")
-            got = _MACRO_FILES.get((path, text))
-            if got is None:
-                con = con or duckdb.connect()
-                got = _keep(_MACRO_FILES, (path, text), _parse_macro_file(path, text, con))
-            found.append(got)
-        return found
+        return [
+            _parsed(_MACRO_FILES, path, path.read_text(encoding="utf-8"), parse)
+            for path in sorted(directory.glob("*.sql"))
+        ]
     finally:
         if con is not None:
             con.close()
@@ -351,13 +351,11 @@ def load_tag_rules(path: Path, con: duckdb.DuckDBPyConnection) -> list[TagRule]:
         raise ConfigError(
             path, None, f"cannot read: {exc.strerror or exc}", hint="pass an existing file"
         ) from None
-    got = _TAG_RULES.get((path, text))
-    if got is None:
-        got = _keep(_TAG_RULES, (path, text), tuple(_parse_tag_rules(path, text, con)))
-    return list(got)
+    rules = _parsed(_TAG_RULES, path, text, lambda p, t: _parse_tag_rules(p, t, con))
+    return list(rules)
 
 
-def _parse_tag_rules(path: Path, text: str, con: duckdb.DuckDBPyConnection) -> list[TagRule]:
+def _parse_tag_rules(path: Path, text: str, con: duckdb.DuckDBPyConnection) -> tuple[TagRule, ...]:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -424,7 +422,7 @@ def _parse_tag_rules(path: Path, text: str, con: duckdb.DuckDBPyConnection) -> l
                 )
             methods = tuple(m.upper() for m in methods)
         rules.append(TagRule(name, pattern, methods))
-    return rules
+    return tuple(rules)
 
 
 def tags_macro_sql(rules: list[TagRule]) -> str:
