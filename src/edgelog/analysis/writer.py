@@ -13,7 +13,8 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -227,43 +228,30 @@ class ResultWriter:
         }
         merged = [r for r in reports if r.partial_sql is not None]
         for r in merged:
-            try:
+            with _failing(entries[r.name], f"{r.file.name} (partial)"):
                 _drop_partial(con)
                 load_partial(r)
                 con.execute(f"CREATE OR REPLACE TABLE p_{r.name} AS {r.merge_sql}")
                 _drop_partial(con)
-            except duckdb.Error as exc:
-                interrupts.check()  # an interrupted query is an ordinary DuckDB error: not a failed report
-                _fail(entries[r.name], f"{r.file.name} (partial): {short_error(exc)}")
         if before_write is not None:
             before_write()
         for r in merged:
             if entries[r.name].status == "failed":
                 continue
-            try:
+            with _failing(entries[r.name], f"{r.file.name} (partial)"):
                 self.copy(con, f"SELECT * FROM p_{r.name} ORDER BY ALL", resultdir.partial_table(r.name))
-            except duckdb.Error as exc:
-                interrupts.check()
-                _fail(entries[r.name], f"{r.file.name} (partial): {short_error(exc)}")
-            except ObjectTooLarge as exc:
-                _fail(entries[r.name], f"{r.file.name} (partial): {exc.message}")
         files = resultdir.partial_table(resultdir.FILES_PARTIAL)
         self.copy(con, "SELECT * FROM p_files ORDER BY node_id, name", files)
         for r in reports:
             if entries[r.name].status == "failed":
                 continue
-            try:
+            with _failing(entries[r.name], r.file.name):
                 table = con.sql(r.final_sql)
                 problem = r.column_problem(table.columns, [str(t) for t in table.types])
                 if problem:
                     _fail(entries[r.name], f"{r.file.name}: {problem}")
                     continue
                 self.copy(con, r.final_sql, resultdir.report_table(r.name))
-            except duckdb.Error as exc:
-                interrupts.check()
-                _fail(entries[r.name], f"{r.file.name}: {short_error(exc)}")
-            except ObjectTooLarge as exc:
-                _fail(entries[r.name], f"{r.file.name}: {exc.message}")
         self.copy(con, "SELECT * FROM quarantine ORDER BY node_id, file, line_no", resultdir.QUARANTINE)
         macro_entries = [
             QueryEntry(name=m.name, file=f"queries/{MACROS_DIR}/{m.file.name}", sha256=m.sha256, kind="macro")
@@ -355,6 +343,20 @@ def _drop_partial(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"DROP {kind} IF EXISTS partial")
         except duckdb.CatalogException:  # "partial" is the other kind
             continue
+
+
+@contextmanager
+def _failing(entry: QueryEntry, label: str) -> Iterator[None]:
+    """A DuckDB error, or a table no split keeps below the object limit, fails ``entry`` (the message starts
+    with ``label``), not the run; a stop signal still stops the run (an interrupted query surfaces as an
+    ordinary DuckDB error, so :func:`interrupts.check` comes first)."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        interrupts.check()
+        _fail(entry, f"{label}: {short_error(exc)}")
+    except ObjectTooLarge as exc:
+        _fail(entry, f"{label}: {exc.message}")
 
 
 def _fail(entry: QueryEntry, error: str) -> None:
