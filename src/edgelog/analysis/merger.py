@@ -211,11 +211,10 @@ def _table_problems(
     for k, ((d, m), outs) in enumerate(zip(dirs, listed, strict=True)):
         have = (counted or {}).get(d, {})
         agreed = {o.path: o.rows for o in outs if o.rows is not None and have.get(o.path) == o.rows}
-        quarantined = [have.get(rel) for rel in quarantine_of[k]]
-        if None not in quarantined and sum(n or 0 for n in quarantined) == m.totals.lines_quarantined:
-            agreed.update(
-                (rel, n) for rel, n in zip(quarantine_of[k], quarantined, strict=True) if n is not None
-            )
+        quarantined = {rel: have.get(rel) for rel in quarantine_of[k]}
+        known = {rel: n for rel, n in quarantined.items() if n is not None}
+        if len(known) == len(quarantined) and sum(known.values()) == m.totals.lines_quarantined:
+            agreed.update(known)
         unknown += [
             (k, rel)
             for rel in dict.fromkeys([*(o.path for o in outs), *quarantine_of[k]])
