@@ -30,6 +30,10 @@ from edgelog.analysis.parse_cache import ParseCache
 from edgelog.errors import ExitCode
 
 LINE = '10.0.0.{i} - - [23/Nov/2026:08:00:00 +0000] "GET /p{i} HTTP/1.1" 200 5 "-" "curl/8.5.0"\n'
+# A test run started as a background job of a shell without job control (`pytest ... &` in a script, `sh -c`)
+# inherits SIGINT ignored, and edgelog rightly leaves an ignored SIGINT ignored (nohup, background jobs): a
+# child sent SIGINT must start with SIGINT's default disposition, as from a terminal (GNU env resets it).
+DEFAULT_SIGINT = ["env", "--default-signal=INT"]
 RUN_LIMIT_S = 120  # no run here takes more than a few seconds; the limit turns a hang into a failure
 
 
@@ -152,8 +156,9 @@ def test_a_signal_stops_a_long_query_within_a_second(tmp_path: Path, sig: signal
     q.write_text("SELECT count(*) FROM range(100000000000) t(i) WHERE hash(i) % 7 = 3")
     out, tmp = tmp_path / "out", tmp_path / "tmp"
     tmp.mkdir()
+    cmd = [sys.executable, "-m", "edgelog", "analyze", str(d), "--out", str(out), "--query", str(q)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edgelog", "analyze", str(d), "--out", str(out), "--query", str(q)],
+        [*DEFAULT_SIGINT, *cmd],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
