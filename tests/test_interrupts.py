@@ -10,6 +10,8 @@ record as one failed report and carry on. Here the stop is made to arrive at exa
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -131,3 +133,90 @@ def test_a_query_started_after_the_stop_on_a_registered_connection_is_interrupte
         took = time.monotonic() - started
     bound.cancel()
     assert took < 2.0, f"the query ran {took:.1f} s after the stop"
+
+
+def test_a_stop_recorded_before_the_run_starts_stops_it(stop: Callable[[signal.Signals], None]) -> None:
+    """The handler recorded a stop whose exception start-up code swallowed (DuckDB's extension swallows one
+    raised while it initialises, found at load ~6: a run that ignored SIGINT and ran its query for minutes):
+    the run must not start."""
+    stop(signal.SIGINT)
+    started = []
+    with pytest.raises(KeyboardInterrupt), interrupts.stop_on_signals():
+        started.append(True)
+    assert not started
+
+
+def test_the_same_stop_seen_again_while_the_run_unwinds_does_not_cut_its_cleanup_short() -> None:
+    """The watcher stops the run first (an interrupted query raises, :func:`interrupts.check` turns that into
+    the stop); the Python handler for the same signal runs later, in a ``finally`` or in the CLI's ``except``
+    printing "interrupted": raising there again skipped the cleanup or the message (runs that exited 130
+    with an empty stderr)."""
+    cleaned = []
+    with pytest.raises(KeyboardInterrupt), interrupts.stop_on_signals():
+        try:
+            signal.raise_signal(signal.SIGINT)
+        finally:
+            signal.raise_signal(signal.SIGINT)
+            cleaned.append(True)
+    assert cleaned
+    interrupts.reset()
+
+
+# Runs the CLI as `python -m edgelog` does and sends SIGINT when the module named in argv[1] is first
+# imported, which pins the signal to one phase of the run: ``raise_signal`` runs the Python-level handler
+# before it returns. ``exec`` raises it from exec'd code (dataclass and namedtuple creation run such code);
+# ``swallow`` catches what the handler raised, as DuckDB's extension does with one raised as it initialises.
+DRIVER = """
+import importlib.abc, pathlib, runpy, signal, sys
+
+module, how, fired = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
+sys.argv = ["edgelog", *sys.argv[4:]]
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal, whatever the runner ignores
+
+
+class SignalOnImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == module and not fired.exists():
+            fired.touch()
+            if how == "exec":
+                exec("import signal; signal.raise_signal(signal.SIGINT)")
+            elif how == "swallow":
+                try:
+                    signal.raise_signal(signal.SIGINT)
+                except KeyboardInterrupt:
+                    pass
+            else:
+                signal.raise_signal(signal.SIGINT)
+        return None
+
+
+sys.meta_path.insert(0, SignalOnImport())
+runpy.run_module("edgelog", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("module", "how"),
+    [
+        pytest.param("typer", "raise", id="start-up"),  # before the CLI exists: was a traceback
+        pytest.param("pydantic", "raise", id="parsing"),  # typer builds the context: was exit 130, no message
+        pytest.param("edgelog.analysis", "exec", id="exec"),  # "interrupted", then killed by SIGINT (rc -2)
+        pytest.param("duckdb", "swallow", id="swallowed"),  # was lost: the run went on to the end
+    ],
+)
+def test_a_sigint_at_any_phase_of_a_cli_run_exits_130_with_one_line(
+    tmp_path: Path, module: str, how: str
+) -> None:
+    fired, out = tmp_path / "fired", tmp_path / "out"
+    (tmp_path / "signal_driver.py").write_text(DRIVER)
+    run = ["analyze", str(logs(tmp_path / "in")), "--out", str(out)]
+    proc = subprocess.run(  # run with -m, as `python -m edgelog`: only then does CPython's flag kill it
+        [sys.executable, "-m", "signal_driver", module, how, str(fired), *run],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert fired.exists(), f"{module} was not imported: the signal was never sent"
+    assert (proc.returncode, proc.stderr.strip()) == (interrupts.EXIT_SIGINT, "interrupted"), proc.stderr
+    assert not (out / resultdir.MANIFEST).exists()

@@ -8,6 +8,15 @@ every 50 ms until the block ends (DuckDB forgets an interrupt when a connection'
 query returns with an error at once, and the Python handler then raises :class:`KeyboardInterrupt` (SIGINT) or
 :class:`Terminated` (SIGTERM), which unwinds the run through its ``finally`` blocks (temp files removed, no
 manifest written: the results directory never claims to be complete).
+
+The CLI's entry point calls :func:`install` before it imports typer, rich or DuckDB, so the same handler
+stops a run from its first moment, and it always *records* the stop before it raises: an exception that
+some code swallows cannot lose the stop (DuckDB's extension swallows one raised while it initialises, and
+the run then went on to its end), because :func:`stop_on_signals` raises at its start for a stop that came
+before. SIGINT raises :class:`Interrupted`, never a bare ``KeyboardInterrupt``: CPython marks the process
+to kill itself with SIGINT at exit whenever an exception of exactly that type leaves code run by ``exec()``
+or ``eval()`` of a string (dataclass and namedtuple creation run such code), even one caught afterwards,
+so the run printed "interrupted" and then died by the signal instead of exiting 130.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import contextlib
 import os
 import select
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +38,10 @@ REINTERRUPT_S = 0.05  # after a stop, how often running queries are interrupted 
 
 stopping = threading.Event()
 """Set once SIGINT or SIGTERM arrived: loops in worker threads (hashing) stop at their next step."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT arrived (Ctrl-C); a subclass, so CPython never takes it for an unhandled Ctrl-C (module doc)."""
 
 
 class Terminated(KeyboardInterrupt):
@@ -72,7 +86,17 @@ def stop_exception() -> KeyboardInterrupt:
     """The exception that stands for the stop signal received (SIGTERM: :class:`Terminated`)."""
     if signal.SIGTERM in _received:
         return Terminated("terminated by SIGTERM")
-    return KeyboardInterrupt()
+    return Interrupted()
+
+
+def describe(exc: KeyboardInterrupt) -> str:
+    """The one line a stopped command prints."""
+    return "terminated" if isinstance(exc, Terminated) else "interrupted"
+
+
+def exit_code(exc: KeyboardInterrupt) -> int:
+    """What a stopped command exits with: 128 + the signal, as shells report it."""
+    return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
 
 
 def reset() -> None:
@@ -98,11 +122,23 @@ def interrupt_all() -> None:
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
-    """The Python-level handler: record the signal (DuckDB's own signal check may swallow the exception this
-    raises, so :func:`check` must still see it) and raise."""
+    """The Python-level handler: record the signal (DuckDB's own signal check, or an extension's start-up,
+    may swallow the exception this raises, so :func:`check` must still see it) and raise, unless a stop is
+    already unwinding the run: the watcher usually stops it first (an interrupted query raises and
+    :func:`check` turns that into the stop), and this handler, run later for the same signal in a
+    ``finally`` or in the CLI's ``except``, would cut the cleanup or the message short."""
     _received.append(signum)
     stopping.set()
-    raise stop_exception()
+    if not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+        raise stop_exception()
+
+
+def install() -> None:
+    """Let SIGINT stop the process through the recording handler from now on (the CLI's entry point, before
+    anything heavy is imported). An ignored SIGINT (``nohup``, a background job) stays ignored."""
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _stop)
 
 
 @contextmanager
@@ -111,13 +147,14 @@ def stop_on_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    reset()
+    check()  # a stop recorded before (its exception swallowed during start-up): the run does not start
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     old_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
     old_term = signal.signal(signal.SIGTERM, _stop)
     old_int = signal.getsignal(signal.SIGINT)
-    if old_int is signal.default_int_handler:  # SIGINT ignored (a background job) stays ignored
+    handles_int = old_int is signal.default_int_handler or old_int is _stop  # an ignored SIGINT stays so
+    if handles_int:
         signal.signal(signal.SIGINT, _stop)
     watched = {int(signal.SIGINT), int(signal.SIGTERM)}
 
@@ -146,7 +183,7 @@ def stop_on_signals() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, old_term)
-        if old_int is signal.default_int_handler:
+        if handles_int:
             signal.signal(signal.SIGINT, old_int)
         signal.set_wakeup_fd(old_fd)
         os.close(write_fd)  # the watcher reads EOF and ends

@@ -19,9 +19,9 @@ from rich.markup import escape
 import edgelog
 from edgelog import interrupts
 from edgelog.errors import EdgelogError
-from edgelog.interrupts import Terminated
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+_stop_reported = False  # the line saying what stopped the command is printed once
 
 
 def report_error(exc: EdgelogError) -> None:
@@ -35,6 +35,8 @@ class EdgelogGroup(typer.core.TyperGroup):
     """A command group that turns :class:`EdgelogError` into its message and exit code."""
 
     def invoke(self, ctx: Any) -> Any:  # Any: the base class types it with typer's private vendored click
+        global _stop_reported
+        _stop_reported = False  # one command per invocation (CliRunner runs many in one process)
         try:
             try:
                 return super().invoke(ctx)
@@ -45,12 +47,17 @@ class EdgelogGroup(typer.core.TyperGroup):
         except EdgelogError as exc:
             report_error(exc)
             raise typer.Exit(int(exc.exit_code)) from None
-        except Terminated:
-            err_console.print("terminated")
-            raise typer.Exit(interrupts.EXIT_SIGTERM) from None
-        except KeyboardInterrupt:
-            err_console.print("interrupted")
-            raise typer.Exit(interrupts.EXIT_SIGINT) from None
+        except KeyboardInterrupt as exc:  # SIGINT or SIGTERM (Terminated)
+            raise typer.Exit(report_stop(exc)) from None
+
+
+def report_stop(exc: KeyboardInterrupt) -> int:
+    """Print the one line that says a stop signal ended the command (once), and return its exit code."""
+    global _stop_reported
+    if not _stop_reported:
+        _stop_reported = True
+        err_console.print(interrupts.describe(exc))
+    return interrupts.exit_code(exc)
 
 
 app = typer.Typer(
@@ -104,11 +111,21 @@ skip_teardown = False
 
 
 def main() -> None:
-    """Console-script entry point."""
-    global skip_teardown
+    """Run the CLI in this process (``edgelog/__main__.py`` calls this once the stop handler is installed)."""
+    global skip_teardown, _stop_reported
     skip_teardown = False  # only the command this process runs may set it
+    _stop_reported = False
     try:
-        sys.exit(app(standalone_mode=True) or 0)
+        try:
+            sys.exit(app(standalone_mode=True) or 0)
+        except KeyboardInterrupt as exc:  # a stop raised after typer's own handling (its exit, our teardown)
+            sys.exit(report_stop(exc))
+        except SystemExit as exc:
+            # A stop raised outside the command (typer parsing the arguments) is turned into exit 130 by
+            # typer, silently, and a SIGTERM's too: say what stopped the command, with its own code.
+            if interrupts.stopping.is_set() and exc.code in (interrupts.EXIT_SIGINT, interrupts.EXIT_SIGTERM):
+                sys.exit(report_stop(interrupts.stop_exception()))
+            raise
     except SystemExit as exc:
         if not skip_teardown:
             raise
