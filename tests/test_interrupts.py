@@ -220,3 +220,37 @@ def test_a_sigint_at_any_phase_of_a_cli_run_exits_130_with_one_line(
     assert fired.exists(), f"{module} was not imported: the signal was never sent"
     assert (proc.returncode, proc.stderr.strip()) == (interrupts.EXIT_SIGINT, "interrupted"), proc.stderr
     assert not (out / resultdir.MANIFEST).exists()
+
+
+# DuckDB's extension runs Python code while it initialises (``import duckdb``); it imports ``atexit`` there
+# when nothing has yet. A SIGINT raised at that import lands inside the extension's start-up, which turns
+# the exception into an ImportError here (or swallows it, or aborts the process: seen under load).
+DUCKDB_START_UP = """
+import importlib.abc, signal, sys
+from edgelog import interrupts
+
+
+class SignalInsideDuckDB(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "atexit" and "atexit" not in sys.modules and "_duckdb" in sys.modules:
+            print("fired", flush=True)
+            signal.raise_signal(signal.SIGINT)
+        return None
+
+
+sys.meta_path.insert(0, SignalInsideDuckDB())
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal, whatever the runner ignores
+interrupts.install()
+try:
+    with interrupts.deferred():
+        import duckdb
+except KeyboardInterrupt:
+    print("stopped after the import:", duckdb.connect().execute("SELECT 42").fetchone()[0])
+"""
+
+
+def test_a_sigint_while_duckdb_initialises_is_raised_once_it_has() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", DUCKDB_START_UP], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.stdout.splitlines() == ["fired", "stopped after the import: 42"], proc.stderr[-3000:]

@@ -55,6 +55,7 @@ class Interruptible(Protocol):
 _lock = threading.Lock()
 _live: set[Interruptible] = set()
 _received: list[int] = []  # the stop signals that arrived, in order
+_deferring = 0  # > 0 while the main thread runs code that must not see the stop's exception (deferred)
 
 
 @contextmanager
@@ -129,8 +130,25 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     ``finally`` or in the CLI's ``except``, would cut the cleanup or the message short."""
     _received.append(signum)
     stopping.set()
-    if not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+    if not _deferring and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
         raise stop_exception()
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Only record a stop signal while the block runs, and raise it when the block ends.
+
+    For code that breaks on an exception raised in its middle: DuckDB's extension runs Python code while it
+    initialises (``import duckdb``) and swallows an exception raised there, turns it into an ImportError,
+    or aborts the process (nanobind creating an enum), all seen with a Ctrl-C at load ~6.
+    """
+    global _deferring
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    check()
 
 
 def install() -> None:

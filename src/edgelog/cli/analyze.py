@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from edgelog.interrupts import stop_on_signals
+from edgelog.interrupts import deferred, stop_on_signals
 
 if TYPE_CHECKING:  # the analysis (DuckDB) is imported by the commands that run it, not by `edgelog --help`
     from edgelog.analysis import RunResult
@@ -193,7 +193,8 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]edgelog analyze /var/log/logs_to_process --out /tmp/out --since 2026-11-23T08:00Z[/]
         """
-        from edgelog.analysis import analyze
+        with deferred():  # DuckDB's extension initialises here: a Ctrl-C must not land inside it
+            from edgelog.analysis import analyze
 
         with stop_on_signals():
             result = analyze(
@@ -231,7 +232,8 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]edgelog merge results/node-1 results/node-2 --out results/merged[/]
         """
-        from edgelog.analysis import merge
+        with deferred():  # DuckDB's extension initialises here: a Ctrl-C must not land inside it
+            from edgelog.analysis import merge
 
         with stop_on_signals():
             result = merge(dirs, out, max_object_bytes=max_object_bytes)
