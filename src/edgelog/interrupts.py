@@ -5,9 +5,9 @@ into C++, so a handler alone waits for the query to finish (minutes, or forever)
 :func:`stop_on_signals` the C-level handler also writes the signal number to a wakeup pipe; a watcher thread
 reads it, sets :data:`stopping` and interrupts every connection registered with :func:`interruptible`, again
 every 50 ms until the block ends (DuckDB forgets an interrupt when a connection's next query starts). The
-query returns with an error at once, and the Python handler then raises :class:`KeyboardInterrupt` (SIGINT) or
-:class:`Terminated` (SIGTERM), which unwinds the run through its ``finally`` blocks (temp files removed, no
-manifest written: the results directory never claims to be complete).
+query returns with an error at once, and the Python handler then raises :class:`Interrupted` (SIGINT) or
+:class:`Terminated` (SIGTERM), both ``KeyboardInterrupt``, which unwinds the run through its ``finally``
+blocks (temp files removed, no manifest written: the results directory never claims to be complete).
 
 The CLI's entry point calls :func:`install` before it imports typer, rich or DuckDB, so the same handler
 stops a run from its first moment, and it always *records* the stop before it raises: an exception that
@@ -16,7 +16,8 @@ the run then went on to its end), because :func:`stop_on_signals` raises at its 
 before. SIGINT raises :class:`Interrupted`, never a bare ``KeyboardInterrupt``: CPython marks the process
 to kill itself with SIGINT at exit whenever an exception of exactly that type leaves code run by ``exec()``
 or ``eval()`` of a string (dataclass and namedtuple creation run such code), even one caught afterwards,
-so the run printed "interrupted" and then died by the signal instead of exiting 130.
+so the run printed "interrupted" and then died by the signal instead of exiting 130. Code that an exception
+raised in its middle would break (DuckDB's extension initialising) runs under :func:`deferred`.
 """
 
 from __future__ import annotations
