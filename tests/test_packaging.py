@@ -144,12 +144,18 @@ def test_wheel_installed_in_a_fresh_venv_runs_the_demo(tmp_path: Path, samples_d
     """`python -m build` (sdist, then the wheel from the sdist), a fresh venv outside the tree, the demo."""
     dist = tmp_path / "dist"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EDGELOG_", "VIRTUAL_ENV", "PYTHON"))}
-    _run([sys.executable, "-m", "build", "--outdir", str(dist), str(REPO_ROOT)], cwd=tmp_path, env=env)
+    build = [sys.executable, "-m", "build", "--outdir", str(dist), str(REPO_ROOT)]
+    built = _run(build, cwd=tmp_path, env=env)
+    # setuptools announced that builds using deprecated pyproject forms stop working (2027-02-18 for the
+    # license table): a build must not warn of any.
+    assert "deprecated" not in built.lower(), built
     (sdist,) = dist.glob("edgelog-*.tar.gz")
     (wheel,) = dist.glob("edgelog-*.whl")
 
     # Both archives hold the library and the specs as real files, byte for byte the ones in git.
     with zipfile.ZipFile(wheel) as zf:
+        (metadata,) = (n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        assert "License-Expression: Apache-2.0" in zf.read(metadata).decode().splitlines()
         in_wheel = {n.removeprefix("edgelog/") for n in zf.namelist() if n.startswith("edgelog/data/")}
         assert in_wheel == _library_files()
         for name in in_wheel:
