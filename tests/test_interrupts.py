@@ -146,6 +146,19 @@ def test_a_stop_recorded_before_the_run_starts_stops_it(stop: Callable[[signal.S
     assert not started
 
 
+@pytest.fixture
+def sigint_from_a_terminal() -> Iterator[None]:
+    """SIGINT handled as a terminal's Ctrl-C is, whatever the runner inherited: a suite started in the
+    background by a shell without job control (``pytest ... &`` in a script, as CI may be) has SIGINT
+    ignored, and :func:`interrupts.stop_on_signals` rightly leaves an ignored SIGINT ignored."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@pytest.mark.usefixtures("sigint_from_a_terminal")
 def test_the_same_stop_seen_again_while_the_run_unwinds_does_not_cut_its_cleanup_short() -> None:
     """The watcher stops the run first (an interrupted query raises, :func:`interrupts.check` turns that into
     the stop); the Python handler for the same signal runs later, in a ``finally`` or in the CLI's ``except``
