@@ -37,6 +37,7 @@ COMBINED_RE = re.compile(
 KNOWN_AGENTS = {ua for ua, _ in BROWSER_AGENTS + CRAWLER_AGENTS + SCANNER_AGENTS}
 BROWSERS = {ua for ua, _ in BROWSER_AGENTS}
 ASSET_PREFIXES = ("/static/", "/images/", "/favicon.ico")
+NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e]")  # nginx writes printable ASCII only
 
 
 def _read(path: Path) -> bytes:
@@ -59,7 +60,7 @@ def _records(
 @pytest.mark.parametrize(("fmt", "gz"), [("combined", True), ("json", False), ("csv", False), ("app", False)])
 def test_same_seed_config_start_give_identical_bytes(tmp_path: Path, fmt: str, gz: bool) -> None:
     cfg = load_config(None)
-    kw = dict(node="n1", start=START, duration=timedelta(minutes=20), fmt=fmt, gzip=gz, seed=11)
+    kw = dict(node="n1", start=START, duration=timedelta(minutes=10), fmt=fmt, gzip=gz, seed=11)
     a = backfill(cfg, tmp_path / "a", **kw)  # type: ignore[arg-type]
     b = backfill(cfg, tmp_path / "b", **kw)  # type: ignore[arg-type]
     c = backfill(cfg, tmp_path / "c", **{**kw, "seed": 12})  # type: ignore[arg-type]
@@ -191,7 +192,7 @@ def test_every_combined_line_matches_and_round_trips(tmp_path: Path) -> None:
     escaped_seen = Counter()
     agents = set()
     for raw in lines:
-        assert all(0x20 <= b < 0x7F for b in raw), raw  # nginx writes printable ASCII only
+        assert not NOT_PRINTABLE.search(raw), raw
         line = raw.decode("ascii")
         m = COMBINED_RE.match(line)
         assert m, line
@@ -317,10 +318,10 @@ def test_error_sessions_and_outages_add_5xx(tmp_path: Path) -> None:
     )
 
     def share5xx(cfg) -> float:
-        recs = _records(tmp_path / str(id(cfg)), cfg, hours=0.5, rate=40)
+        recs = _records(tmp_path / str(id(cfg)), cfg, hours=0.25, rate=40)  # ~37,000 each
         return sum(r["status"] >= 500 for r in recs) / len(recs)
 
-    assert share5xx(noisy) > share5xx(quiet) + 0.005
+    assert share5xx(noisy) > share5xx(quiet) + 0.005  # 0.040-0.048 vs 0.001 over seeds 1-6
 
 
 def test_outages_are_correlated_windows_of_5xx(tmp_path: Path) -> None:
@@ -342,15 +343,16 @@ def test_outages_are_correlated_windows_of_5xx(tmp_path: Path) -> None:
 
 def test_hour_of_day_shape(tmp_path: Path) -> None:
     paths = backfill(load_config(None), tmp_path, node="s", start=datetime(2026, 11, 24, 0, 0, tzinfo=UTC),
-                     duration=timedelta(hours=24), interval=timedelta(hours=1), rate=2)  # fmt: skip
+                     duration=timedelta(hours=24), interval=timedelta(hours=1), rate=0.5)  # fmt: skip
     per_hour = [p.read_bytes().count(b"\n") for p in paths]
     assert len(per_hour) == 24
-    assert per_hour[19] > 4 * per_hour[3]  # evening peak vs. night trough (1.6 vs 0.18)
+    # evening peak vs. night trough (1.6 vs 0.18): 7.9-22x over seeds 1-6 at this rate (~2,900 vs ~300 lines)
+    assert per_hour[19] > 4 * per_hour[3]
     flat = load_config(None).with_overrides({"traffic.shaped": False})
     paths = backfill(flat, tmp_path / "flat", node="s", start=datetime(2026, 11, 24, 0, 0, tzinfo=UTC),
-                     duration=timedelta(hours=24), interval=timedelta(hours=1), rate=2)  # fmt: skip
+                     duration=timedelta(hours=24), interval=timedelta(hours=1), rate=0.5)  # fmt: skip
     per_hour = [p.read_bytes().count(b"\n") for p in paths]
-    assert max(per_hour) < 2.5 * min(per_hour)
+    assert max(per_hour) < 2.5 * min(per_hour)  # 1.06-1.11 over seeds 1-6
 
 
 def test_forced_burst_creates_a_spike(tmp_path: Path) -> None:
@@ -367,7 +369,7 @@ def test_forced_burst_creates_a_spike(tmp_path: Path) -> None:
 
 
 def test_session_invariants_login_and_referrer_path(tmp_path: Path) -> None:
-    recs = _records(tmp_path, hours=1.0, rate=40)
+    recs = _records(tmp_path, hours=0.5, rate=40)  # ~75,000 records, ~6,000 whole human sessions
     base = "https://shop.example.com"
     sessions: dict[str, list[dict]] = defaultdict(list)
     for r in recs:
