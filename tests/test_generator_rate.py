@@ -27,10 +27,12 @@ def test_flat_mode_is_within_one_percent_of_the_rate(node: str) -> None:
     assert abs(written / 120_000 - 1) < 0.01, f"{written:,} lines, {written / 120_000 - 1:+.2%}"
 
 
-@pytest.mark.parametrize(("rate", "shaped"), [(5000, False), (3000, True)])
+@pytest.mark.parametrize(("rate", "shaped"), [(2000, False), (1500, True)])
 def test_traffic_starts_in_steady_state(rate: float, shaped: bool) -> None:
     """Every 10 s of the first minute already carries the full rate: the visits in progress at the start are
-    there from the first second (an engine starting empty ramps up over minutes)."""
+    there from the first second (an engine starting empty ramps up over minutes).
+
+    At these rates every window of seeds 1-8 was within 0.958..1.042 of the rate (the band is 0.93..1.07)."""
     cfg = load_config(None).with_overrides({"traffic.shaped": shaped, "traffic.burst.per_hour": 0.0})
     t0 = int(START.timestamp())
     engine = Engine(cfg, seed=2, node="n1", start=float(t0), rate=rate)
