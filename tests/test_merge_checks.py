@@ -46,6 +46,13 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
+@pytest.fixture(scope="module")
+def third(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A third node's result, outside ``results`` (whose merges count two nodes): made once for the module."""
+    root = tmp_path_factory.mktemp("third")
+    return analyze([node_logs(root, "n3", 3)], root / "out-n3", node_id="n3").out
+
+
 def copy_result(src: Path, dest: Path) -> Path:
     shutil.copytree(src, dest)
     return dest
@@ -204,11 +211,11 @@ def _status_code_rows_edited(d: Path) -> None:
 
 @pytest.mark.parametrize("spoil", [_unreadable_status_codes, _status_code_rows_edited])
 def test_one_bad_result_among_several_is_named_as_it_would_be_alone(
-    results: dict[str, Path], tmp_path: Path, spoil: Callable[[Path], None]
+    results: dict[str, Path], third: Path, tmp_path: Path, spoil: Callable[[Path], None]
 ) -> None:
     # merge checks the tables of all its results together (one query per check); the bad one must still be
     # the one named, with what checking it alone finds, whether its table is unreadable or its numbers forged
-    n3 = analyze([node_logs(tmp_path, "n3", 3)], tmp_path / "out-n3", node_id="n3").out
+    n3 = third
     bad = copy_result(results["n2"], tmp_path / "bad-n2")
     spoil(bad)
     alone = totals_problems(bad, resultdir.read(bad))
