@@ -9,17 +9,27 @@
 -- merge: no partial of its own; computed from the merged partials files, status_codes, time_hourly (visitor
 --        hashes), top_paths (distinct paths) and nodes, so it is exact after any merge.
 -- @final
-SELECT
-  (SELECT coalesce(sum(lines_read - lines_outside_window), 0) FROM p_files WHERE edgelog_is_access(format))::BIGINT
-    AS total_lines,
-  (SELECT coalesce(sum(hits), 0) FROM p_status_codes)::BIGINT AS valid_requests,
-  (SELECT coalesce(sum(lines_quarantined), 0) FROM p_files WHERE edgelog_is_access(format))::BIGINT
-    AS quarantined_lines,
-  (SELECT count(*) FILTER (WHERE status = 'failed') FROM p_files)::BIGINT AS failed_files,
-  (SELECT count(DISTINCT vh) FROM p_time_hourly)::BIGINT AS unique_visitors,
-  (SELECT coalesce(sum(bytes), 0) FROM p_status_codes)::BIGINT AS bandwidth_bytes,
-  (SELECT count(DISTINCT path) FROM p_top_paths)::BIGINT AS unique_files,
-  (SELECT coalesce(sum(hits), 0) FROM p_status_codes WHERE status = 404)::BIGINT AS not_found_requests,
-  (SELECT coalesce(sum(hits), 0) FROM p_top_paths WHERE edgelog_is_static(path))::BIGINT AS static_requests,
-  (SELECT min(first_ts) FROM p_nodes) AS first_ts,
-  (SELECT max(last_ts) FROM p_nodes) AS last_ts
+-- One single-row aggregate per partial, cross-joined: eleven scalar subqueries made DuckDB order an 11-way cross
+-- product of single rows (~20 ms of planning on every run, the most of any report on a small input).
+WITH files AS (
+  SELECT coalesce(sum(lines_read - lines_outside_window) FILTER (WHERE edgelog_is_access(format)), 0)::BIGINT
+           AS total_lines,
+         coalesce(sum(lines_quarantined) FILTER (WHERE edgelog_is_access(format)), 0)::BIGINT AS quarantined_lines,
+         count(*) FILTER (WHERE status = 'failed')::BIGINT AS failed_files
+  FROM p_files
+),
+codes AS (
+  SELECT coalesce(sum(hits), 0)::BIGINT AS valid_requests, coalesce(sum(bytes), 0)::BIGINT AS bandwidth_bytes,
+         coalesce(sum(hits) FILTER (WHERE status = 404), 0)::BIGINT AS not_found_requests
+  FROM p_status_codes
+),
+visitors AS (SELECT count(DISTINCT vh)::BIGINT AS unique_visitors FROM p_time_hourly),
+paths AS (
+  SELECT count(DISTINCT path)::BIGINT AS unique_files,
+         coalesce(sum(hits) FILTER (WHERE edgelog_is_static(path)), 0)::BIGINT AS static_requests
+  FROM p_top_paths
+),
+span AS (SELECT min(first_ts) AS first_ts, max(last_ts) AS last_ts FROM p_nodes)
+SELECT total_lines, valid_requests, quarantined_lines, failed_files, unique_visitors, bandwidth_bytes, unique_files,
+       not_found_requests, static_requests, first_ts, last_ts
+FROM files, codes, visitors, paths, span
