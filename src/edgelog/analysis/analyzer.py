@@ -142,11 +142,11 @@ def analyze(
 
         chunked = chunks.chunked_partials(pcache, selected, opts.log_format)
 
-        def load_partial(r: Report) -> None:
+        def load_partial(r: Report) -> str | None:
             if chunked is not None and r.partial_sql and r.name in chunked.cache.reports:
                 chunked.load(ws.con, r.name, r.partial_sql)
-            else:
-                ws.con.execute(f"CREATE TEMP TABLE partial AS {r.partial_sql}")
+                return None
+            return r.partial_sql  # computed within the report's merge SQL
 
         with clock.phase("reports"):
             entries = writer.write_library(ws.con, library, macros, load_partial)
