@@ -72,3 +72,24 @@ def test_the_check_sees_heavy_imports(tmp_path: Path) -> None:
     """A command that runs the analysis does import DuckDB: the check above can fail."""
     modules = _imported("analyze", str(tmp_path / "missing"), "--out", str(tmp_path / "out"), exit_code=2)
     assert "duckdb" in _heavy(modules)
+
+
+# What `edgelog analyze` has no use for: the merge, fetching, the HTML report and storage (a node runs a small
+# analyze every few minutes, and the package __init__ files imported all of them: ~0.1 s a process).
+NOT_FOR_ANALYZE = (
+    "edgelog.analysis.merger",
+    "edgelog.results.fetch",
+    "edgelog.results.html",
+    "edgelog.storage",
+)
+
+
+def test_analyze_imports_neither_merge_nor_fetch_nor_html(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "access-n1-20261123T080500Z.log").write_text(
+        '10.0.0.1 - - [23/Nov/2026:08:01:02 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8.0"\n'
+    )
+    modules = _imported("analyze", str(logs), "--out", str(tmp_path / "out"))
+    assert "edgelog.analysis.analyzer" in modules and "edgelog.results.tables" in modules  # it did run
+    assert sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in NOT_FOR_ANALYZE)) == []

@@ -4,10 +4,26 @@
 mergeable partials, quarantined lines and a manifest; ``merge`` (merger.py) combines such directories into
 exactly what ``analyze`` would have produced over the union of their inputs. Both finish through
 writer.py's :class:`ResultWriter`. Layout and schemas: docs/design.md, docs/analysis.md.
+
+The names below are imported when first used (PEP 562): ``edgelog analyze`` does not load the merge.
 """
 
-from edgelog.analysis.analyzer import analyze
-from edgelog.analysis.merger import merge, read_manifest
-from edgelog.analysis.writer import RunResult
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edgelog.analysis.analyzer import analyze
+    from edgelog.analysis.merger import merge, read_manifest
+    from edgelog.analysis.writer import RunResult
+
+_MODULE_OF = {"analyze": "analyzer", "merge": "merger", "read_manifest": "merger", "RunResult": "writer"}
 
 __all__ = ["RunResult", "analyze", "merge", "read_manifest"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # __import__, as an import statement does (importlib.import_module bypasses -X importtime's log)
+    return getattr(__import__(f"{__name__}.{_MODULE_OF[name]}", fromlist=[name]), name)

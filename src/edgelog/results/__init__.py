@@ -1,10 +1,31 @@
-"""Fetch job results from a bucket, verify and merge them, and show them in the terminal or as HTML."""
+"""Fetch job results from a bucket, verify and merge them, and show them in the terminal or as HTML.
 
-from edgelog.results.fetch import FetchResult, NodeResult, fetch_job, list_jobs
-from edgelog.results.html import render_html
-from edgelog.results.layout import JobSummary
-from edgelog.results.tables import ResultData, load_result
-from edgelog.results.terminal import print_summary
+The names below are imported when first used (PEP 562), not with the package: ``edgelog analyze`` reads one
+module of it (``tables``) and would otherwise load fetching, storage and the HTML report on every run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edgelog.results.fetch import FetchResult, NodeResult, fetch_job, list_jobs
+    from edgelog.results.html import render_html
+    from edgelog.results.layout import JobSummary
+    from edgelog.results.tables import ResultData, load_result
+    from edgelog.results.terminal import print_summary
+
+_MODULE_OF = {
+    "FetchResult": "fetch",
+    "NodeResult": "fetch",
+    "fetch_job": "fetch",
+    "list_jobs": "fetch",
+    "render_html": "html",
+    "JobSummary": "layout",
+    "ResultData": "tables",
+    "load_result": "tables",
+    "print_summary": "terminal",
+}
 
 __all__ = [
     "FetchResult",
@@ -17,3 +38,10 @@ __all__ = [
     "print_summary",
     "render_html",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # __import__, as an import statement does (importlib.import_module bypasses -X importtime's log)
+    return getattr(__import__(f"{__name__}.{_MODULE_OF[name]}", fromlist=[name]), name)
