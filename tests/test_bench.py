@@ -77,7 +77,28 @@ def test_analyze_bench_log_formats_run(tmp_path: Path) -> None:
     assert "--log-format nginx-main (--trusted-proxies: the generator's load balancer) vs built-in" in out
 
 
+STARTUP_ROWS = {"python -c pass", "import typer, rich.console", "edgelog --version", "edgelog --help"}
+
+
+def _rows(out: str, title: str, figures: int) -> set[str]:
+    """The names of the rows under the table header that follows the line starting with ``title`` (each
+    row ends in ``figures`` figures), up to the next blank line."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(title)) + 2
+    end = lines.index("", start) if "" in lines[start:] else len(lines)
+    return {line.rsplit(maxsplit=figures)[0] for line in lines[start:end]}
+
+
 def test_startup_bench_runs(tmp_path: Path) -> None:
     out = run_bench("startup.py", "--runs", "1", cache=tmp_path)
-    rows = {line.rsplit(maxsplit=4)[0] for line in out.splitlines()[2:]}
-    assert rows == {"python -c pass", "import typer, rich.console", "edgelog --version", "edgelog --help"}
+    assert _rows(out, "1 runs each", 4) == STARTUP_ROWS
+
+
+@pytest.mark.slow
+def test_startup_bench_small_runs_against_another_interpreter(tmp_path: Path) -> None:
+    out = run_bench("startup.py", "--runs", "1", "--against", sys.executable, cache=tmp_path)
+    small = {"edgelog analyze (50 lines)", "edgelog merge (2 x 50 lines)"}
+    assert _rows(out, "1 runs each", 4) == STARTUP_ROWS | small | {f"{name} [against]" for name in small}
+    calls = {name.removeprefix("edgelog ") for name in small}
+    assert _rows(out, "in process", 2) == calls | {f"{name} [against]" for name in calls}
+    assert "edgelog analyze (50 lines) as a process:" in out and "merge (2 x 50 lines) in process:" in out
