@@ -10,20 +10,18 @@ The names below are imported when first used (PEP 562): ``edgelog analyze`` does
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from edgelog.lazy import exports
 
 if TYPE_CHECKING:
     from edgelog.analysis.analyzer import analyze
     from edgelog.analysis.merger import merge, read_manifest
     from edgelog.analysis.writer import RunResult
 
-_MODULE_OF = {"analyze": "analyzer", "merge": "merger", "read_manifest": "merger", "RunResult": "writer"}
+_HOMES = {"analyze": "analyzer", "merge": "merger", "read_manifest": "merger", "RunResult": "writer"}
 
 __all__ = ["RunResult", "analyze", "merge", "read_manifest"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    # __import__, as an import statement does (importlib.import_module bypasses -X importtime's log)
-    return getattr(__import__(f"{__name__}.{_MODULE_OF[name]}", fromlist=[name]), name)
+__getattr__ = exports(__name__, _HOMES)

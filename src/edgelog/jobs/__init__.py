@@ -6,8 +6,9 @@ The names below are imported when first used, so importing a submodule (``edgelo
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from edgelog.lazy import exports
 
 if TYPE_CHECKING:
     from edgelog.jobs.model import DEFAULT_ALLOW_LIST
@@ -15,13 +16,13 @@ if TYPE_CHECKING:
     from edgelog.jobs.validate import SpecInvalid, validate_job
 
 _HOMES = {
-    "DEFAULT_ALLOW_LIST": "edgelog.jobs.model",
-    "RenderedSpec": "edgelog.jobs.spec",
-    "available_specs": "edgelog.jobs.spec",
-    "load_spec": "edgelog.jobs.spec",
-    "render_spec": "edgelog.jobs.spec",
-    "SpecInvalid": "edgelog.jobs.validate",
-    "validate_job": "edgelog.jobs.validate",
+    "DEFAULT_ALLOW_LIST": "model",
+    "RenderedSpec": "spec",
+    "available_specs": "spec",
+    "load_spec": "spec",
+    "render_spec": "spec",
+    "SpecInvalid": "validate",
+    "validate_job": "validate",
 }
 __all__ = [
     "DEFAULT_ALLOW_LIST",
@@ -34,7 +35,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'edgelog.jobs' has no attribute {name!r}")
+__getattr__ = exports(__name__, _HOMES)

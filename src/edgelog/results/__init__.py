@@ -6,7 +6,9 @@ module of it (``tables``) and would otherwise load fetching, storage and the HTM
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from edgelog.lazy import exports
 
 if TYPE_CHECKING:
     from edgelog.results.fetch import FetchResult, NodeResult, fetch_job, list_jobs
@@ -15,7 +17,7 @@ if TYPE_CHECKING:
     from edgelog.results.tables import ResultData, load_result
     from edgelog.results.terminal import print_summary
 
-_MODULE_OF = {
+_HOMES = {
     "FetchResult": "fetch",
     "NodeResult": "fetch",
     "fetch_job": "fetch",
@@ -40,8 +42,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    # __import__, as an import statement does (importlib.import_module bypasses -X importtime's log)
-    return getattr(__import__(f"{__name__}.{_MODULE_OF[name]}", fromlist=[name]), name)
+__getattr__ = exports(__name__, _HOMES)
