@@ -105,9 +105,9 @@ def test_a_stop_during_a_merge_stops_it_without_a_manifest(
     node = analyze([logs(tmp_path / "in")], tmp_path / "node").out
     real = ResultWriter.write_library
 
-    def reports_then_stop(self: ResultWriter, con: duckdb.DuckDBPyConnection, *args: Any) -> Any:
+    def reports_then_stop(self: ResultWriter, con: duckdb.DuckDBPyConnection, *args: Any, **kw: Any) -> Any:
         stop(signal.SIGTERM)
-        return real(self, con, *args)
+        return real(self, con, *args, **kw)
 
     monkeypatch.setattr(ResultWriter, "write_library", reports_then_stop)
     with pytest.raises(interrupts.Terminated):

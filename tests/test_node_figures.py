@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import statistics
+import threading
 import time
 from io import StringIO
 from pathlib import Path
@@ -21,7 +22,7 @@ from support.results import copy_sample, write_wide_log
 from typer.testing import CliRunner
 
 from edgelog import resultdir
-from edgelog.analysis.runstats import DuckDBMemory
+from edgelog.analysis.runstats import DuckDBMemory, PhaseClock
 from edgelog.cli.main import app
 from edgelog.resultdir import Manifest
 from edgelog.results import print_summary
@@ -132,6 +133,31 @@ def test_duckdb_peak_is_sampled_while_the_run_works_not_only_at_its_end() -> Non
     assert held > 20 * 1024 * 1024 and at_end < held // 10
     assert mem.peak_memory >= held * 0.9, (mem.peak_memory, held, at_end)
     con.close()
+
+
+def test_a_phase_counts_on_the_clocks_own_thread_only() -> None:
+    """A merge writes tables on several threads at once while its own thread waits in ``write``: the
+    workers' phases must neither add their overlapping seconds nor break the main thread's nesting."""
+    clock = PhaseClock(("reports", "write"))
+
+    def worker() -> None:
+        with clock.phase("write"), clock.phase("elsewhere"):
+            time.sleep(0.05)
+
+    with clock.phase("reports"):
+        started = time.monotonic()
+        with clock.phase("write"):
+            threads = [threading.Thread(target=worker) for _ in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        waited = time.monotonic() - started
+        time.sleep(0.02)
+    seconds = clock.seconds()
+    assert list(seconds) == ["reports", "write"], seconds
+    # the three workers' 0.15 s would exceed the wall time the main thread waited
+    assert 0.05 <= seconds["write"] <= waited + 0.001 and seconds["reports"] >= 0.02, (seconds, waited)
 
 
 def test_a_wrong_type_in_the_figures_is_named() -> None:

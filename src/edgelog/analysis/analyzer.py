@@ -142,9 +142,9 @@ def analyze(
 
         chunked = chunks.chunked_partials(pcache, selected, opts.log_format)
 
-        def load_partial(r: Report) -> str | None:
+        def load_partial(r: Report, con: duckdb.DuckDBPyConnection) -> str | None:
             if chunked is not None and r.partial_sql and r.name in chunked.cache.reports:
-                chunked.load(ws.con, r.name, r.partial_sql)
+                chunked.load(con, r.name, r.partial_sql)
                 return None
             return r.partial_sql  # computed within the report's merge SQL
 

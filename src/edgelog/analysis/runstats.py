@@ -39,15 +39,21 @@ MERGE_PHASES = ("read", "reports", "write")
 class PhaseClock:
     """Wall time per phase; entering a phase pauses the one it is nested in.
 
-    ``phases`` are listed (at 0 s) even when a run never enters them, in that order.
+    ``phases`` are listed (at 0 s) even when a run never enters them, in that order. Only the thread that
+    made the clock counts: work that other threads do on its behalf (a merge writes tables on several
+    cursors at once) is timed by the phase that thread is in while it waits for them.
     """
 
     def __init__(self, phases: tuple[str, ...] = ()) -> None:
         self._seconds: dict[str, float] = dict.fromkeys(phases, 0.0)
         self._stack: list[tuple[str, float]] = []  # (phase, when it (re)started)
+        self._owner = threading.get_ident()
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
+        if threading.get_ident() != self._owner:
+            yield
+            return
         now = time.monotonic()
         if self._stack:
             outer, since = self._stack[-1]

@@ -7,18 +7,20 @@ on the same code runs the report's merge SQL, writes partials and report tables,
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -212,53 +214,70 @@ class ResultWriter:
         con: duckdb.DuckDBPyConnection,
         reports: list[Report],
         macros: list[MacroFile],
-        load_partial: Callable[[Report], str | None],
+        load_partial: Callable[[Report, duckdb.DuckDBPyConnection], str | None],
         before_write: Callable[[], None] | None = None,
+        *,
+        workers: int = 1,
+        cost: Callable[[Report], float] | None = None,
     ) -> list[QueryEntry]:
         """Every report: its merged partial ``p_<name>`` (built by ``load_partial``), then its table.
 
-        ``con`` must hold ``p_files`` and ``quarantine``; ``load_partial(report)`` either creates the table or
-        view ``partial`` with that report's concatenated partial rows and returns None, or returns a query
-        giving those rows, which the merge SQL then reads as a CTE named ``partial`` (one statement, no
-        catalog work: on a small input a third of what building ``p_<name>`` costs). A report that fails (SQL
-        error, or a table that does not match its ``-- columns:``) is recorded as failed; the others are still
-        written. Every ``p_`` table is built before anything is written: ``before_write`` is called in between
-        (a merge waits there for its inputs' verification, which runs alongside).
+        ``con`` must hold ``p_files`` and ``quarantine``; ``load_partial(report, cursor)`` either creates the
+        table or view ``partial`` on ``cursor`` with that report's concatenated partial rows and returns None,
+        or returns a query giving those rows, which the merge SQL then reads as a CTE named ``partial`` (one
+        statement, no catalog work: on a small input a third of what building ``p_<name>`` costs). A report
+        that fails (SQL error, or a table that does not match its ``-- columns:``) is recorded as failed; the
+        others are still written. Every ``p_`` table is built before anything is written: ``before_write`` is
+        called in between (a merge waits there for its inputs' verification, which runs alongside).
+
+        ``workers`` > 1: that many reports are built (and tables written) at once, each on a cursor of its
+        own (``partial`` is a temporary object, so each cursor has its own); ``cost`` (a report's expected
+        work) orders the builds, largest first, so the last to finish is a small one. Each statement's
+        result is the same whichever cursor runs it and whenever: only the order of work changes.
         """
         entries = {
             r.name: QueryEntry(name=r.name, file=f"queries/{r.file.name}", sha256=r.sha256) for r in reports
         }
         merged = [r for r in reports if r.partial_sql is not None]
-        for r in merged:
+
+        def build(r: Report, cur: duckdb.DuckDBPyConnection) -> None:
             with _failing(entries[r.name], f"{r.file.name} (partial)"):
                 rows = None
                 try:
-                    rows = load_partial(r)
+                    rows = load_partial(r, cur)
                     merge = r.merge_sql if rows is None else _with_partial(rows, r.merge_sql or "")
-                    con.execute(f"CREATE OR REPLACE TABLE p_{r.name} AS {merge}")
+                    cur.execute(f"CREATE OR REPLACE TABLE p_{r.name} AS {merge}")
                 finally:
                     if rows is None:  # ``partial`` was created (or half-created) in the catalog
-                        _drop_partial(con)
-        if before_write is not None:
-            before_write()
-        for r in merged:
+                        _drop_partial(cur)
+
+        def write_partial(r: Report, cur: duckdb.DuckDBPyConnection) -> None:
             if entries[r.name].status == "failed":
-                continue
+                return
             with _failing(entries[r.name], f"{r.file.name} (partial)"):
-                self.copy(con, f"SELECT * FROM p_{r.name} ORDER BY ALL", resultdir.partial_table(r.name))
-        files = resultdir.partial_table(resultdir.FILES_PARTIAL)
-        self.copy(con, "SELECT * FROM p_files ORDER BY node_id, name", files)
-        for r in reports:
+                self.copy(cur, f"SELECT * FROM p_{r.name} ORDER BY ALL", resultdir.partial_table(r.name))
+
+        def write_report(r: Report, cur: duckdb.DuckDBPyConnection) -> None:
             if entries[r.name].status == "failed":
-                continue
+                return
             with _failing(entries[r.name], r.file.name):
-                table = con.sql(r.final_sql)
+                table = cur.sql(r.final_sql)
                 problem = r.column_problem(table.columns, [str(t) for t in table.types])
                 if problem:
                     _fail(entries[r.name], f"{r.file.name}: {problem}")
-                    continue
-                self.copy(con, r.final_sql, resultdir.report_table(r.name))
-        self.copy(con, "SELECT * FROM quarantine ORDER BY node_id, file, line_no", resultdir.QUARANTINE)
+                    return
+                self.copy(cur, r.final_sql, resultdir.report_table(r.name))
+
+        by_cost = sorted(merged, key=lambda r: -cost(r)) if cost is not None else merged
+        _on_cursors(con, workers, by_cost, build)
+        if before_write is not None:
+            before_write()
+        files = resultdir.partial_table(resultdir.FILES_PARTIAL)
+        with self.clock.phase("write"):
+            _on_cursors(con, workers, by_cost, write_partial)
+            self.copy(con, "SELECT * FROM p_files ORDER BY node_id, name", files)
+            _on_cursors(con, workers, reports, write_report)
+            self.copy(con, "SELECT * FROM quarantine ORDER BY node_id, file, line_no", resultdir.QUARANTINE)
         macro_entries = [
             QueryEntry(name=m.name, file=f"queries/{MACROS_DIR}/{m.file.name}", sha256=m.sha256, kind="macro")
             for m in macros
@@ -344,6 +363,47 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> int:
 def _with_partial(rows: str, merge_sql: str) -> str:
     """``merge_sql`` reading ``rows`` as ``partial`` (new lines: either may end in a comment)."""
     return f"WITH partial AS (\n{rows}\n)\nSELECT * FROM (\n{merge_sql}\n)"
+
+
+_T = TypeVar("_T")
+
+
+def _on_cursors(
+    con: duckdb.DuckDBPyConnection,
+    workers: int,
+    items: Sequence[_T],
+    fn: Callable[[_T, duckdb.DuckDBPyConnection], None],
+) -> None:
+    """``fn(item, cursor)`` for every item: in order on ``con`` itself, or ``workers`` at a time, each thread
+    on a cursor of ``con`` of its own (DuckDB releases the GIL while a statement runs). The first exception
+    (e.g. a stop signal) is raised once the running calls have returned; calls not yet started never are."""
+    if workers <= 1 or len(items) <= 1:
+        for item in items:
+            fn(item, con)
+        return
+    local = threading.local()
+    opened: list[duckdb.DuckDBPyConnection] = []
+
+    def run(item: _T) -> None:
+        cur = getattr(local, "cursor", None)
+        if cur is None:
+            cur = local.cursor = con.cursor()
+            opened.append(cur)
+        with interrupts.interruptible(cur):  # a stop signal interrupts every cursor's statement
+            fn(item, cur)
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="edgelog-report") as pool:
+            futures = [pool.submit(run, item) for item in items]
+            try:
+                for future in futures:
+                    future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
+    finally:
+        for cur in opened:
+            cur.close()
 
 
 def _drop_partial(con: duckdb.DuckDBPyConnection) -> None:
