@@ -50,21 +50,42 @@ def read_manifest(directory: Path, *, verify: bool = True) -> Manifest:
     return manifest
 
 
-def _read_all(directories: Sequence[Path]) -> tuple[list[Manifest | Exception], list[bytes]]:
+def _read_all(
+    directories: Sequence[Path], then: Callable[[Path, Manifest], object] | None = None
+) -> tuple[list[Manifest | Exception], list[bytes]]:
     """Each directory's manifest, unverified, or what reading it raised; and the bytes each manifest was
-    parsed from (empty where reading failed)."""
+    parsed from (empty where reading failed). ``then(directory, manifest)``: called as each is read."""
+
+    def read(directory: Path) -> tuple[Manifest, bytes]:
+        found = resultdir.read_with_bytes(directory)
+        if then is not None:
+            then(directory, found[0])
+        return found
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=_check_threads()) as pool:
-        found = list(pool.map(_attempt(resultdir.read_with_bytes), directories))
+        found = list(pool.map(_attempt(read), directories))
     return (
         [f if isinstance(f, Exception) else f[0] for f in found],
         [b"" if isinstance(f, Exception) else f[1] for f in found],
     )
 
 
+Checked = tuple[list[str], dict[str, int | None]]
+
+
+def _check_outputs(directory: Path, m: Manifest, abandon: threading.Event | None = None) -> Checked:
+    """The problems :meth:`Manifest.verify` finds in ``directory``, and the footer row counts it read."""
+    if abandon is not None and abandon.is_set():
+        raise interrupts.stop_exception()
+    rows: dict[str, int | None] = {}
+    return m.verify(directory, footer_rows=rows), rows
+
+
 def _verified(
     directories: Sequence[Path],
     read: Sequence[Manifest | Exception],
     abandon: threading.Event | None = None,
+    checking: Mapping[Path, concurrent.futures.Future[Checked]] | None = None,
 ) -> list[Manifest]:
     """The manifests ``read`` from ``directories``, once each is verified (outputs hashed, numbers checked
     against its tables); the first problem in argument order is raised.
@@ -77,17 +98,17 @@ def _verified(
     A directory the batch finds a problem in (values of a column are cast to one type over all files), or
     every one when the batch cannot read a file, is checked again on its own, so the problems named are
     exactly :func:`totals_problems`'. ``abandon``: set when nobody waits for the answer any more.
+    ``checking``: :func:`_check_outputs` of each readable directory, already started (a merge starts each
+    as soon as its manifest is read); else they run here.
     """
-
-    def verify(dm: tuple[Path, Manifest]) -> tuple[list[str], dict[str, int | None]]:
-        if abandon is not None and abandon.is_set():
-            raise interrupts.stop_exception()
-        rows: dict[str, int | None] = {}
-        return dm[1].verify(dm[0], footer_rows=rows), rows
-
     readable = [(d, m) for d, m in zip(directories, read, strict=True) if isinstance(m, Manifest)]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=_check_threads()) as pool:
-        verified = dict(zip([d for d, _ in readable], pool.map(_attempt(verify), readable), strict=True))
+    verified: dict[Path, Checked | Exception]
+    if checking is None:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=_check_threads()) as pool:
+            checks = pool.map(_attempt(lambda dm: _check_outputs(dm[0], dm[1], abandon)), readable)
+            verified = dict(zip([d for d, _ in readable], checks, strict=True))
+    else:
+        verified = {d: _outcome(checking[d]) for d, _ in readable}
     sound: list[tuple[Path, Manifest]] = []  # only the batch's findings for verified directories count
     counted: dict[Path, dict[str, int | None]] = {}
     for d, man in readable:
@@ -126,6 +147,14 @@ def _attempt(fn: Callable[[_T], _R]) -> Callable[[_T], _R | Exception]:
             return exc
 
     return attempt
+
+
+def _outcome(future: concurrent.futures.Future[Checked]) -> Checked | Exception:
+    """A future's result, or what it raised (as :func:`_attempt`)."""
+    try:
+        return future.result()
+    except Exception as exc:
+        return exc
 
 
 def _integrity_error(directory: Path, problems: list[str]) -> IntegrityError:
@@ -413,18 +442,28 @@ def merge(
         raise UsageError("--out must differ from the directories being merged")
     resultdir.check_out(out)
     _refuse_twice_given(sources)
-    with clock.phase("read"):
-        read, raw = _read_all(sources)
-        if any(isinstance(m, Exception) for m in read):
-            _verified(sources, read)  # raises the first problem in argument order, as read_manifest would
-        manifests = [m for m in read if isinstance(m, Manifest)]
-    # Verifying hashes every output of every node (~50 files each) and checks their numbers: it runs alongside
-    # the report merges, which only fill DuckDB tables; nothing is written to ``out`` until it has passed (the
-    # first bad directory in argument order is raised, and ``out`` is left as it was).
+    # Verifying hashes every output of every node (~50 files each) and checks their numbers: each directory's
+    # outputs are hashed as soon as its manifest is read (hashing mostly runs without the GIL, reading the
+    # manifests mostly with it), and the rest runs alongside the report merges, which only fill DuckDB
+    # tables; nothing is written to ``out`` until it has passed (the first bad directory in argument order is
+    # raised, and ``out`` is left as it was).
     abandon = threading.Event()
+    hashing = concurrent.futures.ThreadPoolExecutor(
+        max_workers=_check_threads(), thread_name_prefix="edgelog-hash"
+    )
     background = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgelog-verify")
-    verifying = background.submit(_verified, sources, read, abandon)
+    checking: dict[Path, concurrent.futures.Future[Checked]] = {}
+
+    def check(directory: Path, m: Manifest) -> None:
+        checking[directory] = hashing.submit(_check_outputs, directory, m, abandon)
+
     try:
+        with clock.phase("read"):
+            read, raw = _read_all(sources, check)
+            if any(isinstance(m, Exception) for m in read):
+                _verified(sources, read, abandon, checking)  # raises the first problem in argument order
+            manifests = [m for m in read if isinstance(m, Manifest)]
+        verifying = background.submit(_verified, sources, read, abandon, checking)
         try:
             _refuse_double_counting(sources, manifests)
         except UsageError:
@@ -444,6 +483,7 @@ def merge(
     finally:
         abandon.set()
         background.shutdown(wait=True)
+        hashing.shutdown(wait=True)
 
 
 def _merge_reports(
