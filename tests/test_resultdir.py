@@ -76,6 +76,8 @@ def test_table_files_finds_one_file_or_the_parts_in_order(tmp_path: Path) -> Non
     assert resultdir.table_files(tmp_path, "partials/gone.parquet") == []
     assert resultdir.part_table("quarantine.parquet", 3) == "quarantine/part-00003.parquet"
     assert resultdir.is_part("queries/q/part-00000.parquet") and not resultdir.is_part("part-00000.parquet")
+    for rel in ("quarantine.parquet", "partials/top_paths.parquet"):
+        assert resultdir.table_of(resultdir.part_table(rel, 7)) == rel and resultdir.table_of(rel) == rel
 
 
 def test_unknown_keys_are_kept_after_the_known_ones() -> None:

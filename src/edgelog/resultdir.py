@@ -105,6 +105,12 @@ def is_part(rel: str) -> bool:
     return PART_RE.match(rel.rsplit("/", 1)[-1]) is not None and "/" in rel
 
 
+def table_of(rel: str) -> str:
+    """The table a listed file holds rows of: a part's table (``partials/x.parquet`` for
+    ``partials/x/part-00000.parquet``), else ``rel`` itself (the inverse of :func:`part_table`)."""
+    return rel.rsplit("/", 1)[0] + ".parquet" if is_part(rel) else rel
+
+
 def table_files(root: Path, rel: str) -> list[Path]:
     """The Parquet files holding table ``rel`` (e.g. ``reports/summary.parquet``) of ``root``; [] if absent.
 
@@ -136,8 +142,7 @@ def listed_tables(root: Path, outputs: Iterable[OutputEntry]) -> dict[str, list[
         if not o.path.endswith(".parquet"):
             continue
         if is_part(o.path):
-            folder, name = o.path.rsplit("/", 1)
-            parts.setdefault(folder + ".parquet", []).append(name)
+            parts.setdefault(table_of(o.path), []).append(o.path.rsplit("/", 1)[1])
         else:
             whole[o.path] = [base + o.path]
     split = {rel: [f"{base}{parts_dir(rel)}/{n}" for n in sorted(names)] for rel, names in parts.items()}

@@ -561,7 +561,7 @@ def _merge_reports(
         table_bytes: dict[str, int] = {}  # by table, over every input: what a report's merge reads
         for m in manifests:
             for o in m.outputs:
-                rel = o.path.rsplit("/", 1)[0] + ".parquet" if resultdir.is_part(o.path) else o.path
+                rel = resultdir.table_of(o.path)
                 table_bytes[rel] = table_bytes.get(rel, 0) + (o.size or 0)
 
         def partial_bytes(r: Report) -> float:
