@@ -25,7 +25,7 @@ from edgelog.analysis.library import (
 )
 from edgelog.analysis.parse import sql_str
 from edgelog.analysis.runstats import MERGE_PHASES, DuckDBMemory, PhaseClock
-from edgelog.analysis.workspace import workspace
+from edgelog.analysis.workspace import on_cursors, workspace
 from edgelog.analysis.writer import (
     FILES_SCHEMA,
     ObjectTooLarge,
@@ -334,19 +334,11 @@ def _footer_rows(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str,
     names = [str(f) for f in files]
     chunks = [names[i :: _check_threads()] for i in range(_check_threads())] if len(names) > 500 else [names]
 
-    def footers(chunk: list[str]) -> list[tuple]:
-        cur = con.cursor()
-        try:
-            return cur.execute("SELECT file_name, num_rows FROM parquet_file_metadata(?)", [chunk]).fetchall()
-        finally:
-            cur.close()
+    def footers(chunk: list[str], cur: duckdb.DuckDBPyConnection) -> list[tuple]:
+        return cur.execute("SELECT file_name, num_rows FROM parquet_file_metadata(?)", [chunk]).fetchall()
 
-    if len(chunks) == 1:
-        found = footers(names)
-    else:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-            found = [row for rows in pool.map(footers, chunks) for row in rows]
-    return {str(name): int(rows or 0) for name, rows in found}
+    found = on_cursors(con, len(chunks), chunks, footers)
+    return {str(name): int(rows or 0) for rows_of in found for name, rows in rows_of}
 
 
 def _rows_by_file(con: duckdb.DuckDBPyConnection, columns: str, files: list[Path]) -> dict[str, list[tuple]]:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
 from edgelog.errors import UsageError, env_number, shown
 from edgelog.interrupts import interruptible
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 ON_DISK_BYTES = 256 * 1024 * 1024  # above this much (uncompressed) input, DuckDB works from a temp file
 MAX_THREADS = 256
@@ -98,3 +103,40 @@ def workspace(*, on_disk: bool = False) -> Iterator[Workspace]:
             con.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def on_cursors(
+    con: duckdb.DuckDBPyConnection,
+    workers: int,
+    items: Sequence[_T],
+    fn: Callable[[_T, duckdb.DuckDBPyConnection], _R],
+) -> list[_R]:
+    """``fn(item, cursor)`` for every item, results in item order: one after another on ``con`` itself, or
+    ``workers`` at a time, each thread on a cursor of ``con`` of its own (DuckDB releases the GIL while a
+    statement runs; a cursor is its own connection to the same database, so temporary objects are its own).
+    A stop signal interrupts every cursor's statement. The first exception is raised once the running calls
+    have returned; calls not yet started never are."""
+    if workers <= 1 or len(items) <= 1:
+        return [fn(item, con) for item in items]
+    local = threading.local()
+    opened: list[duckdb.DuckDBPyConnection] = []
+
+    def run(item: _T) -> _R:
+        cur = getattr(local, "cursor", None)
+        if cur is None:
+            cur = local.cursor = con.cursor()
+            opened.append(cur)
+        with interruptible(cur):
+            return fn(item, cur)
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="edgelog-cursor") as pool:
+            futures = [pool.submit(run, item) for item in items]
+            try:
+                return [future.result() for future in futures]
+            finally:
+                for future in futures:
+                    future.cancel()
+    finally:
+        for cur in opened:
+            cur.close()

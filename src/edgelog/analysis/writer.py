@@ -7,20 +7,18 @@ on the same code runs the report's merge SQL, writes partials and report tables,
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import os
 import re
 import shutil
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 
@@ -28,6 +26,7 @@ from edgelog import __version__, interrupts, resultdir
 from edgelog.analysis.library import MACROS_DIR, MacroFile, Report
 from edgelog.analysis.parse import sql_str
 from edgelog.analysis.runstats import PhaseClock, peak_rss_bytes
+from edgelog.analysis.workspace import on_cursors
 from edgelog.errors import EdgelogError, ExitCode, UsageError
 from edgelog.resultdir import Manifest, QueryEntry
 
@@ -269,14 +268,14 @@ class ResultWriter:
                 self.copy(cur, r.final_sql, resultdir.report_table(r.name))
 
         by_cost = sorted(merged, key=lambda r: -cost(r)) if cost is not None else merged
-        _on_cursors(con, workers, by_cost, build)
+        on_cursors(con, workers, by_cost, build)
         if before_write is not None:
             before_write()
         files = resultdir.partial_table(resultdir.FILES_PARTIAL)
         with self.clock.phase("write"):
-            _on_cursors(con, workers, by_cost, write_partial)
+            on_cursors(con, workers, by_cost, write_partial)
             self.copy(con, "SELECT * FROM p_files ORDER BY node_id, name", files)
-            _on_cursors(con, workers, reports, write_report)
+            on_cursors(con, workers, reports, write_report)
             self.copy(con, "SELECT * FROM quarantine ORDER BY node_id, file, line_no", resultdir.QUARANTINE)
         macro_entries = [
             QueryEntry(name=m.name, file=f"queries/{MACROS_DIR}/{m.file.name}", sha256=m.sha256, kind="macro")
@@ -363,47 +362,6 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> int:
 def _with_partial(rows: str, merge_sql: str) -> str:
     """``merge_sql`` reading ``rows`` as ``partial`` (new lines: either may end in a comment)."""
     return f"WITH partial AS (\n{rows}\n)\nSELECT * FROM (\n{merge_sql}\n)"
-
-
-_T = TypeVar("_T")
-
-
-def _on_cursors(
-    con: duckdb.DuckDBPyConnection,
-    workers: int,
-    items: Sequence[_T],
-    fn: Callable[[_T, duckdb.DuckDBPyConnection], None],
-) -> None:
-    """``fn(item, cursor)`` for every item: in order on ``con`` itself, or ``workers`` at a time, each thread
-    on a cursor of ``con`` of its own (DuckDB releases the GIL while a statement runs). The first exception
-    (e.g. a stop signal) is raised once the running calls have returned; calls not yet started never are."""
-    if workers <= 1 or len(items) <= 1:
-        for item in items:
-            fn(item, con)
-        return
-    local = threading.local()
-    opened: list[duckdb.DuckDBPyConnection] = []
-
-    def run(item: _T) -> None:
-        cur = getattr(local, "cursor", None)
-        if cur is None:
-            cur = local.cursor = con.cursor()
-            opened.append(cur)
-        with interrupts.interruptible(cur):  # a stop signal interrupts every cursor's statement
-            fn(item, cur)
-
-    try:
-        with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="edgelog-report") as pool:
-            futures = [pool.submit(run, item) for item in items]
-            try:
-                for future in futures:
-                    future.result()
-            finally:
-                for future in futures:
-                    future.cancel()
-    finally:
-        for cur in opened:
-            cur.close()
 
 
 def _drop_partial(con: duckdb.DuckDBPyConnection) -> None:
