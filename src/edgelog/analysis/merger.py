@@ -564,15 +564,14 @@ def _merge_reports(
         # work) and each aggregate's tail left a core idle (the 21 merges of 1,000 nodes: 6.0-6.4 s side by
         # side against 6.3-7.0 s one after another, the same CPU seconds within the noise).
         workers = mem.threads or 1
-        con.execute("SET threads = 1")
-        try:
-            with clock.phase("reports"):
+        with clock.phase("reports"):
+            con.execute("SET threads = 1")
+            try:
                 entries = writer.write_library(
                     con, library, macros, load_partial, before_write, workers=workers, cost=partial_bytes
                 )
-        finally:
-            con.execute(f"SET threads = {workers}")
-        with clock.phase("reports"):
+            finally:
+                con.execute(f"SET threads = {workers}")
             entries += _combine_user_queries(writer, con, sources, manifests)
 
     inputs: list[InputEntry] = [i for m in manifests for i in m.inputs]
