@@ -132,9 +132,9 @@ def main() -> None:
         work = Path(tmp)
         if small:
             small_inputs(work)
-        sides = {"": sys.executable, **({" [against]": args.against} if args.against else {})}
-        if not small:
-            sides = {}
+        # the interpreters the small commands run with, by the suffix of their rows (none without --small)
+        against = {" [against]": args.against} if args.against else {}
+        sides = {"": sys.executable, **against} if small else {}
         commands: dict[str, tuple[list[str], Path | None]] = {n: (c, None) for n, c in REFERENCES.items()}
         for suffix, python in sides.items():
             commands |= {n + suffix: c for n, c in small_commands(python, work).items()}
@@ -151,7 +151,7 @@ def main() -> None:
         loads.append(os.getloadavg()[0])
         calls: dict[str, list[tuple[float, float]]] = {}
         rounds = max(1, min(5, args.runs))  # the in-process calls, in child interpreters taking turns
-        for _ in range(rounds if small else 0):
+        for _ in range(rounds):
             for suffix, python in sides.items():
                 for kind, name in (("analyze", ANALYZE), ("merge", MERGE)):
                     label = name.replace("edgelog ", "") + suffix
