@@ -4,6 +4,7 @@
 -- columns: browser VARCHAR, hits BIGINT, visitors BIGINT (by hits desc, browser asc)
 -- merge: partial is one row per (user agent, visitor hash); the family is derived in the final step, so the
 --        classification can change without re-running nodes. Also feeds operating_systems and crawlers.
+-- partition: vh
 -- @partial
 SELECT user_agent, vh, count(*)::BIGINT AS hits FROM requests GROUP BY user_agent, vh
 -- @merge

@@ -6,6 +6,7 @@
 --          (top 100 by hits desc, ip asc)
 -- merge: partial is one row per (ip, visitor hash) with sums, min/max time and the 404 count (used by the
 --        scanner anomaly); merging re-sums and takes min/max per key.
+-- partition: vh
 -- @partial
 SELECT client_ip AS ip, vh, count(*)::BIGINT AS hits, sum(bytes)::BIGINT AS bytes, min(ts) AS first_ts,
        max(ts) AS last_ts, count(*) FILTER (WHERE status = 404)::BIGINT AS not_found

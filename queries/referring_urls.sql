@@ -3,6 +3,7 @@
 -- columns: referrer VARCHAR, hits BIGINT, visitors BIGINT (top 100 by hits desc, referrer asc)
 -- merge: partial is one row per (referrer, visitor hash) with a hit count; merging re-sums per key. Also
 --        feeds referring_sites.
+-- partition: vh
 -- @partial
 SELECT referer AS referrer, vh, count(*)::BIGINT AS hits FROM requests WHERE referer IS NOT NULL
 GROUP BY referer, vh

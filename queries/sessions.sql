@@ -12,6 +12,7 @@
 --        Merging sorts fragments by start per visitor and joins one to the previous ones when it starts at
 --        most 30 minutes after their latest end; this gives exactly the sessions of the union of the inputs.
 --        Ties in entry/exit pages are broken by (time, path). Also feeds entry_pages and exit_pages.
+-- partition: visitor
 -- @partial
 -- A visitor's page views in one 30-minute bucket (UTC) are less than 30 minutes apart, so they always end up
 -- in one session: each bucket is one fragment (the merge then sorts a fraction of the page views). Tag rules

@@ -5,6 +5,7 @@
 -- columns: tag VARCHAR, hits BIGINT, visitors BIGINT, bytes BIGINT, errors BIGINT (by hits desc, tag asc)
 -- merge: partial is one row per (tag, visitor hash) with sums; merging re-sums per key. Tags are decided on
 --        the node (the rules' sha256 is in the manifest).
+-- partition: vh
 -- @partial
 -- Rules run once per distinct (path, method), not once per request.
 WITH pt AS (

@@ -2,6 +2,7 @@
 -- answers: Traffic per 5-minute bucket (UTC, aligned to the epoch): requests, visitors and bytes.
 -- columns: bucket TIMESTAMPTZ (bucket start), hits BIGINT, visitors BIGINT, bytes BIGINT (by bucket)
 -- merge: partial is one row per (bucket, visitor hash) with sums; merging re-sums per key.
+-- partition: vh
 -- @partial
 SELECT time_bucket(INTERVAL 5 MINUTE, ts) AS bucket, vh, count(*)::BIGINT AS hits, sum(bytes)::BIGINT AS bytes
 FROM requests GROUP BY bucket, vh

@@ -3,6 +3,7 @@
 -- columns: hour TIMESTAMPTZ (start of the UTC hour), hits BIGINT, visitors BIGINT, bytes BIGINT (by hour)
 -- merge: partial is one row per (hour, visitor hash) with sums; merging re-sums per key. This partial also
 --        feeds summary.unique_visitors (every request has an hour).
+-- partition: vh
 -- @partial
 SELECT date_trunc('hour', ts) AS hour, vh, count(*)::BIGINT AS hits, sum(bytes)::BIGINT AS bytes
 FROM requests GROUP BY hour, vh

@@ -4,6 +4,7 @@
 -- columns: path VARCHAR, hits BIGINT, visitors BIGINT, bytes BIGINT (top 100 by hits desc, path asc)
 -- merge: partial is one row per (path, visitor hash) with hit and byte sums; merging re-sums per key, so the
 --        visitor count stays an exact distinct count. The top 100 is cut only in the final step.
+-- partition: vh
 -- @partial
 SELECT url_path AS path, vh, count(*)::BIGINT AS hits, sum(bytes)::BIGINT AS bytes
 FROM requests WHERE url_path IS NOT NULL GROUP BY url_path, vh

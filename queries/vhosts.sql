@@ -8,6 +8,7 @@
 -- merge: partial has two kinds of rows: 'traffic', one per (vhost, visitor hash) with sums, and 'latency', a
 --        histogram per (vhost, latency in whole ms); merging re-sums per key, and the final step counts
 --        distinct visitors and takes percentiles from the merged histogram.
+-- partition: vh
 -- @partial
 SELECT 'traffic' AS part, vhost, vh, NULL::BIGINT AS ms, count(*)::BIGINT AS n, sum(bytes)::BIGINT AS bytes,
        count(*) FILTER (WHERE status BETWEEN 400 AND 499)::BIGINT AS errors_4xx,

@@ -151,6 +151,19 @@ def test_report_headers_are_checked_when_the_library_loads(tmp_path: Path, repo_
     )
     with pytest.raises(ConfigError, match="NOTATYPE"):
         load_library(lib)
+    for bad in ("vh, path", "Vh"):
+        path.write_text(
+            (repo_root / "queries" / "browsers.sql")
+            .read_text()
+            .replace("-- partition: vh", f"-- partition: {bad}")
+        )
+        with pytest.raises(ConfigError, match="-- partition:"):
+            load_library(lib)
+    path.write_text((repo_root / "queries" / "browsers.sql").read_text())
+    summary = lib / "summary.sql"
+    summary.write_text(summary.read_text().replace("-- columns:", "-- partition: vh\n-- columns:", 1))
+    with pytest.raises(ConfigError, match=r"-- partition:.*merge section"):
+        load_library(lib)
 
 
 def test_macros_come_from_sql_files_and_are_hashed_like_reports(

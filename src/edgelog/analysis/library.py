@@ -6,7 +6,10 @@ read from it:
 
 * ``-- report: <name>`` (the file's stem), ``-- answers: <question>``, ``-- merge: <why merging is exact>``;
 * ``-- columns: name TYPE, name TYPE (note), ...``: the final table's columns in order with DuckDB types,
-  checked against what the report writes every time it runs.
+  checked against what the report writes every time it runs;
+* ``-- partition: <column>`` (optional): the merge never combines partial rows whose values of this column
+  differ (it groups, or partitions its windows, by it), so it gives the same rows run on disjoint hash parts
+  of ``partial`` one after another. A merge too large for memory does that (``writer.write_library``).
 
 Sections:
 
@@ -43,7 +46,8 @@ from edgelog.errors import ConfigError, UsageError, shown
 from edgelog.settings import package_data_dir
 
 _MARKER = re.compile(r"^--\s*@(partial|merge|final)\s*$", re.MULTILINE)
-_HEADER_KEY = re.compile(r"^--\s*(report|answers|columns|merge|macros):\s?(.*)$")
+_HEADER_KEY = re.compile(r"^--\s*(report|answers|columns|merge|partition|macros):\s?(.*)$")
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _COLUMN = re.compile(r"^([a-z_][a-z0-9_]*)\s+([A-Za-z][A-Za-z0-9_ ]*?)\s*(\(.*\))?$")
 # A statement's text may start with the comments before it (DuckDB 2.0.1's extract_statements keeps them,
 # 2.0.0 dropped them).
@@ -81,6 +85,7 @@ class Report:
     columns: tuple[Column, ...]
     merge_note: str
     header: str = ""
+    partition: str | None = None  # ``-- partition:``: a column the merge may split ``partial`` by
 
     def column_problem(self, names: list[str], types: list[str]) -> str | None:
         """Why a table with these columns is not what ``-- columns:`` declares (None when it is)."""
@@ -243,6 +248,11 @@ def _parse_report(path: Path, text: str) -> Report:
         )
     if ("partial" in sections) != ("merge" in sections):
         raise ConfigError(path, "-- @merge", "a report with a partial needs a merge section and vice versa")
+    partition = fields.get("partition")
+    if partition is not None and not (_IDENT.match(partition) and "merge" in sections):
+        raise ConfigError(
+            path, "-- partition:", f"{partition!r} must name one column of a report with a merge section"
+        )
     return Report(
         name=name,
         file=path,
@@ -254,6 +264,7 @@ def _parse_report(path: Path, text: str) -> Report:
         columns=parse_columns(path, fields["columns"]),
         merge_note=fields["merge"],
         header=header,
+        partition=partition,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import math
 import os
 import threading
 import time
@@ -284,6 +285,10 @@ def _table_problems(
 # A merge reads each of its ~23,000 Parquet files once (1,000 nodes): DuckDB's external file cache, which
 # would keep their blocks for a second read, costs ~5% of the report merges' CPU (0.5-1 s at 1,000 nodes).
 _NO_FILE_CACHE = "SET enable_external_file_cache = false"
+# What a partial's row holds while its report merges (hash table entry, group keys, aggregate state), as a
+# base per row plus a factor of its stored (compressed Parquet) bytes for wide strings; decides the passes.
+PASS_ROW_BYTES = 64
+PASS_STORED_FACTOR = 8
 
 _scratch: duckdb.DuckDBPyConnection | None = None
 _scratch_lock = threading.Lock()
@@ -559,6 +564,19 @@ def _merge_reports(
         def partial_bytes(r: Report) -> float:
             return table_bytes.get(resultdir.partial_table(r.name), 0)
 
+        table_rows: dict[str, int] = {}
+        for m in manifests:
+            for o in m.outputs:
+                rel = resultdir.table_of(o.path)
+                table_rows[rel] = table_rows.get(rel, 0) + (o.rows or 0)
+
+        def passes(r: Report) -> int:
+            """Enough hash parts that one part's merge fits in its share of memory (estimated from the
+            partials' rows and stored bytes: strings and window state cost more than the integers)."""
+            rel = resultdir.partial_table(r.name)
+            held = table_rows.get(rel, 0) * PASS_ROW_BYTES + table_bytes.get(rel, 0) * PASS_STORED_FACTOR
+            return max(1, math.ceil(held * workers / ws.memory_bytes))
+
         # Reports are merged (and tables written) as many at a time as DuckDB has threads, each on one
         # thread, largest first: one after another on all threads, the small reports' scans (mostly per-file
         # work) and each aggregate's tail left a core idle (the 21 merges of 1,000 nodes: 6.0-6.4 s side by
@@ -568,7 +586,14 @@ def _merge_reports(
             con.execute("SET threads = 1")
             try:
                 entries = writer.write_library(
-                    con, library, macros, load_partial, before_write, workers=workers, cost=partial_bytes
+                    con,
+                    library,
+                    macros,
+                    load_partial,
+                    before_write,
+                    workers=workers,
+                    cost=partial_bytes,
+                    passes=passes,
                 )
             finally:
                 con.execute(f"SET threads = {workers}")

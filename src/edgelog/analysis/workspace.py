@@ -42,6 +42,11 @@ class Workspace:
     on_disk: bool = False  # a database file in scratch instead of memory
 
     @property
+    def memory_bytes(self) -> int:
+        """``memory_limit`` as a number of bytes."""
+        return int(self.memory_limit.removesuffix("B"))
+
+    @property
     def kind(self) -> str:
         """``memory`` or ``disk``, as the manifest's ``processing.workspace`` says."""
         return "disk" if self.on_disk else "memory"

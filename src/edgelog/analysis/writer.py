@@ -24,13 +24,14 @@ import duckdb
 
 from edgelog import __version__, interrupts, resultdir
 from edgelog.analysis.library import MACROS_DIR, MacroFile, Report
-from edgelog.analysis.parse import sql_str
+from edgelog.analysis.parse import sql_ident, sql_str
 from edgelog.analysis.runstats import PhaseClock, peak_rss_bytes
 from edgelog.analysis.workspace import on_cursors
 from edgelog.errors import EdgelogError, ExitCode, UsageError
 from edgelog.resultdir import Manifest, QueryEntry
 
 MAX_OBJECT_BYTES_ENV = "EDGELOG_MAX_OBJECT_BYTES"
+MAX_MERGE_PASSES = 256  # a report merged in more hash parts than this is failed for lack of memory
 _SIZE = re.compile(r"^\s*([0-9]+)\s*(|b|k|kb|kib|m|mb|mib)\s*$", re.IGNORECASE)
 
 # partials/files.parquet: one row per input file (the files partial feeds summary and nodes).
@@ -218,6 +219,7 @@ class ResultWriter:
         *,
         workers: int = 1,
         cost: Callable[[Report], float] | None = None,
+        passes: Callable[[Report], int] | None = None,
     ) -> list[QueryEntry]:
         """Every report: its merged partial ``p_<name>`` (built by ``load_partial``), then its table.
 
@@ -233,6 +235,10 @@ class ResultWriter:
         own (``partial`` is a temporary object, so each cursor has its own); ``cost`` (a report's expected
         work) orders the builds, largest first, so the last to finish is a small one. Each statement's
         result is the same whichever cursor runs it and whenever: only the order of work changes.
+
+        ``passes(report)``: in how many passes to merge a report with a ``-- partition:`` column, each over
+        one hash part of ``partial`` (a merge whose partials would not fit in memory at once); a pass that
+        still runs out of memory makes the report start again with four times as many.
         """
         entries = {
             r.name: QueryEntry(name=r.name, file=f"queries/{r.file.name}", sha256=r.sha256) for r in reports
@@ -244,8 +250,7 @@ class ResultWriter:
                 rows = None
                 try:
                     rows = load_partial(r, cur)
-                    merge = r.merge_sql if rows is None else _with_partial(rows, r.merge_sql or "")
-                    cur.execute(f"CREATE OR REPLACE TABLE p_{r.name} AS {merge}")
+                    _merge_partial(cur, r, rows, passes(r) if passes is not None else 1)
                 finally:
                     if rows is None:  # ``partial`` was created (or half-created) in the catalog
                         _drop_partial(cur)
@@ -357,6 +362,40 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> int:
     """``COPY (sql) TO target`` as zstd Parquet; the number of rows written."""
     row = con.execute(f"COPY ({sql}) TO {sql_str(str(target))} (FORMAT parquet, COMPRESSION zstd)").fetchone()
     return int(row[0]) if row else 0
+
+
+def _merge_partial(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, passes: int) -> None:
+    """``p_<name>`` from the report's merge SQL over ``partial`` (the catalog's, or ``rows`` as a CTE).
+
+    With a ``-- partition:`` column the merge may run in ``passes`` passes, each over the rows whose column
+    hashes to one part and appending to the table: the merge never combines rows of different values of
+    that column, so the passes give exactly the rows of one merge, while each holds only its part's groups
+    (a thousand nodes' top_paths are ~57M (path, visitor) groups; DuckDB's aggregate and window operators
+    ran out of memory on them at the 1 GB default). A pass that still runs out of memory starts the report
+    again with four times as many passes, up to :data:`MAX_MERGE_PASSES`.
+    """
+    source = "partial" if rows is None else f"(\n{rows}\n)"
+    merge_sql = r.merge_sql or ""
+    while True:
+        try:
+            if r.partition is None or passes <= 1:
+                sql = merge_sql if rows is None else _with_partial(rows, merge_sql)
+                cur.execute(f"CREATE OR REPLACE TABLE p_{r.name} AS {sql}")
+                return
+            for i in range(passes):
+                part = f"SELECT * FROM {source} WHERE hash({sql_ident(r.partition)}) % {passes} = {i}"
+                sql = _with_partial(part, merge_sql)
+                cur.execute(
+                    f"CREATE OR REPLACE TABLE p_{r.name} AS {sql}"
+                    if i == 0
+                    else f"INSERT INTO p_{r.name} {sql}"
+                )
+            return
+        except duckdb.OutOfMemoryException:
+            interrupts.check()
+            if r.partition is None or passes >= MAX_MERGE_PASSES:
+                raise
+            passes = min(MAX_MERGE_PASSES, max(passes, 1) * 4)
 
 
 def _with_partial(rows: str, merge_sql: str) -> str:
