@@ -3,12 +3,17 @@
 Builds (once, cached in ``bench/.cache/merge/``) ``--bases`` distinct node results with ``edgelog analyze``
 over an hour of generator traffic each (``--rate`` requests/s, ~0.5 MB of partials per node at the default),
 then derives up to ``--nodes`` node results from them: node ``i`` is base ``i % bases`` renamed to
-``node-<i>`` (node ids, file names and the manifest, with checksums, rewritten; the other partials are the
-base's bytes; its run id and input sha256s are made its own, since merge refuses one run or the same input
-bytes twice). Each size is then merged as a separate process under ``/usr/bin/time``, and the curve printed:
-wall seconds, seconds per node, the marginal cost per node against the previous size, and peak RSS. The
-reference is the smallest size in the same run: the per-node cost at 1,000 nodes divided by the one at the
-smallest size is the ratio that must stay near 1 (goal, issue 13: 1,000 nodes < 10 s and < 1 GiB).
+``node-<i>`` (node ids, file names and the manifest, with checksums, rewritten; its run id and input sha256s
+are made its own, since merge refuses one run or the same input bytes twice) and given visitors of its own:
+every visitor key of its partials (``vh``, the sessions' ``visitor``) is rehashed with the node's name, as
+on a fleet whose nodes each serve their own clients, so a merge of N nodes holds N nodes' distinct (path,
+visitor) rows. ``--shared-visitors`` keeps the base's partials byte for byte instead: every tenth node then
+repeats a base's visitors, and the merged tables stay as small as ten nodes' (the bench before this option; an
+optimistic figure, for comparison). Each size is then merged as a separate process under ``/usr/bin/time``,
+and the curve printed: wall seconds, seconds per node, the marginal cost per node against the previous size,
+and peak RSS. The reference is the smallest size in the same run: the per-node cost at 1,000 nodes divided by
+the one at the smallest size is the ratio that must stay near 1 (goal, issue 13: 1,000 nodes < 10 s and < 1
+GiB).
 
     .venv/bin/python bench/merge.py                        # 10, 30, 100, 300, 1000 nodes
     .venv/bin/python bench/merge.py --sizes 2,4 --bases 2 --rate 2   # what the test suite runs
@@ -57,23 +62,33 @@ def base_results(root: Path, bases: int, rate: float) -> list[Path]:
     return out
 
 
-def derive(base: Path, dest: Path, node: str) -> None:
+def derive(base: Path, dest: Path, node: str, *, own_visitors: bool) -> None:
     """``base``'s result as if node ``node`` had produced it (ids, file names, checksums rewritten; a run id
-    and input sha256s of its own, or merge would refuse it as the base's run counted twice)."""
+    and input sha256s of its own, or merge would refuse it as the base's run counted twice), with visitors
+    of its own (``own_visitors``: every visitor key rehashed with the node's name) or the base's."""
     part = dest.with_name("." + dest.name + ".part")
     shutil.rmtree(part, ignore_errors=True)
     shutil.copytree(base, part, copy_function=shutil.copy)
     old = json.loads((base / resultdir.MANIFEST).read_text())["node_id"]
     con = duckdb.connect()
-    for rel in NODE_TABLES:
+    tables = list(NODE_TABLES)
+    if own_visitors:
+        tables += sorted(str(p.relative_to(base)) for p in (base / "partials").glob("*.parquet"))
+    for rel in dict.fromkeys(tables):
         src = base / rel
         cols = con.execute(f"SELECT * FROM read_parquet('{src}') LIMIT 0").description
         names = [c[0] for c in cols]
+        if rel not in NODE_TABLES and not {"vh", "visitor"} & set(names):
+            continue
         select = ", ".join(
             f"'{node}' AS node_id"
             if c == "node_id"
             else f"replace({c}, '{old}', '{node}') AS {c}"
             if c in ("name", "file")
+            else f"hash(vh, '{node}') AS vh"
+            if c == "vh" and own_visitors
+            else f"visitor || '/{node}' AS visitor"
+            if c == "visitor" and own_visitors
             else c
             for c in names
         )
@@ -97,15 +112,17 @@ def derive(base: Path, dest: Path, node: str) -> None:
     part.rename(dest)
 
 
-def node_results(nodes: int, bases: int, rate: float) -> list[Path]:
+def node_results(nodes: int, bases: int, rate: float, *, own_visitors: bool) -> list[Path]:
     root = CACHE / "merge" / f"r{rate:g}-b{bases}"
     root.mkdir(parents=True, exist_ok=True)
     base = base_results(root, bases, rate)
+    derived = root / ("own-visitors" if own_visitors else "")
+    derived.mkdir(exist_ok=True)
     dirs = []
     for i in range(nodes):
-        d = root / f"node-{i:04d}"
+        d = derived / f"node-{i:04d}"
         if not (d / resultdir.MANIFEST).is_file():
-            derive(base[i % bases], d, f"node-{i:04d}")
+            derive(base[i % bases], d, f"node-{i:04d}", own_visitors=own_visitors)
         dirs.append(d)
     return dirs
 
@@ -115,14 +132,20 @@ def main() -> None:
     ap.add_argument("--sizes", default="10,30,100,300,1000", help="comma-separated node counts")
     ap.add_argument("--bases", type=int, default=10, help="distinct analysed nodes the others derive from")
     ap.add_argument("--rate", type=float, default=50.0, help="requests/s of each base node's hour")
+    ap.add_argument(
+        "--shared-visitors",
+        action="store_true",
+        help="derived nodes keep their base's visitors (optimistic: the merged tables stay ten nodes' size)",
+    )
     args = ap.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     t0 = time.perf_counter()
-    dirs = node_results(max(sizes), args.bases, args.rate)
+    dirs = node_results(max(sizes), args.bases, args.rate, own_visitors=not args.shared_visitors)
+    visitors = "shared by every tenth node" if args.shared_visitors else "each node its own"
     mb = sum(p.stat().st_size for p in dirs[0].rglob("*.parquet")) / 1e6
     print(
         f"{len(dirs)} node results ready in {time.perf_counter() - t0:.1f} s "
-        f"({mb:.2f} MB of Parquet per node)"
+        f"({mb:.2f} MB of Parquet per node; visitors: {visitors})"
     )
     print(f"{'nodes':>6} {'seconds':>8} {'CPU s':>8} {'s/node':>8} {'marginal s/node':>16} "
           f"{'marginal CPU/node':>18} {'peak RSS':>10}")  # fmt: skip

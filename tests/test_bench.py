@@ -27,10 +27,14 @@ def run_bench(script: str, *args: str, cache: Path) -> str:
 
 @pytest.mark.needs_tool("time")
 def test_merge_bench_runs(tmp_path: Path) -> None:
-    out = run_bench("merge.py", "--sizes", "2,3", "--bases", "2", "--rate", "1", cache=tmp_path)
-    curve = out[out.index("marginal") :].splitlines()[1:3]
-    assert [row.split()[0] for row in curve] == ["2", "3"]
-    assert "3 nodes:" in out
+    for visitors in ([], ["--shared-visitors"]):
+        out = run_bench(
+            "merge.py", "--sizes", "2,3", "--bases", "2", "--rate", "1", *visitors, cache=tmp_path
+        )
+        curve = out[out.index("marginal") :].splitlines()[1:3]
+        assert [row.split()[0] for row in curve] == ["2", "3"]
+        assert "3 nodes:" in out
+        assert ("shared by every tenth node" in out) is bool(visitors)
 
 
 @pytest.mark.needs_tool("time", "goaccess")
