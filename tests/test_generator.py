@@ -87,9 +87,10 @@ def test_determinism_across_processes_and_hash_seeds(tmp_path: Path) -> None:
 
 
 def test_engines_of_one_config_and_seed_share_site_and_pool_and_write_the_same(tmp_path: Path) -> None:
-    """The site and session pool are kept per (config, seed) for the next engine: reused only for an equal
-    config and seed, and what an engine writes with them is what it writes with its own."""
-    from edgelog.generator import engine
+    """The site and session pool are kept per (config, seed) for the next engine, the lookup tables of
+    agents, referrers, page types and addresses per content: reused only where equal, and what an engine
+    writes with them is what it writes with its own."""
+    from edgelog.generator import engine, pools
 
     cfg = load_config(None)
     other = cfg.with_overrides({"site.products": 40, "bots.crawler_share": 0.2})
@@ -99,15 +100,24 @@ def test_engines_of_one_config_and_seed_share_site_and_pool_and_write_the_same(t
         return {p.name: p.read_bytes() for p in backfill(config, tmp_path / d, node="n", **kw)}  # type: ignore[arg-type]
 
     engine._SETUPS.clear()
+    pools.weighted_table.cache_clear()
     alone = files("alone", cfg)  # built from scratch
     a = engine.Engine(cfg, seed=7, node="x", start=START.timestamp())
     b = engine.Engine(cfg.with_overrides({}), seed=7, node="y", start=START.timestamp() + 60)
     assert a.site is b.site and a.pool is b.pool  # an equal config and seed: reused
+    shared = ("browsers", "desktops", "crawlers", "scanners", "referrers", "entry")
+    assert all(getattr(a, name) is getattr(b, name) for name in shared)
+    assert all(a.transitions[k] is b.transitions[k] for k in a.transitions)
+    assert a.addresses is not b.addresses  # it remembers each engine's recent visitors
+    assert all(getattr(a.addresses, t) is getattr(b.addresses, t) for t in ("v4", "v6", "shared"))
+    origins = pools.REFERRER_ORIGINS
+    fresh = pools.WeightedTable([u for u, _ in origins], [w for _, w in origins])
+    assert a.referrers.table == fresh.table and a.referrers.items == fresh.items
     c = engine.Engine(other, seed=7, node="x", start=START.timestamp())
     d = engine.Engine(cfg, seed=8, node="x", start=START.timestamp())
     assert c.site is not a.site and d.site is not a.site and d.pool is not a.pool
     assert files("other", other) != alone
-    assert files("again", cfg) == alone  # after other configs and seeds filled the cache
+    assert files("again", cfg) == alone  # after other configs and seeds filled the caches
 
 
 def test_nodes_differ_but_share_the_site(tmp_path: Path) -> None:

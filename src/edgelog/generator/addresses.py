@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from edgelog.generator.pools import Pools, WeightedTable, zipf_weights
+from edgelog.generator.pools import Pools, WeightedTable, weighted_table, zipf_weights
 
 RECENT = 4096  # how many earlier fresh addresses a revisit can come back from
 
@@ -20,9 +20,10 @@ class ClientAddresses:
     """Draws the client address of one human visit."""
 
     def __init__(self, pools: Pools, *, ipv6_share: float, shared_share: float, revisit_share: float):
-        self.v4 = WeightedTable(pools.isp_v4, zipf_weights(len(pools.isp_v4), 0.8))
-        self.v6 = WeightedTable(pools.isp_v6, zipf_weights(len(pools.isp_v6), 0.8))
-        self.shared = WeightedTable(pools.shared_addresses, zipf_weights(len(pools.shared_addresses), 0.6))
+        # the tables depend on the pools alone: shared by every engine of the process (``weighted_table``)
+        self.v4 = _zipf_table(pools.isp_v4, 0.8)
+        self.v6 = _zipf_table(pools.isp_v6, 0.8)
+        self.shared = _zipf_table(pools.shared_addresses, 0.6)
         self.ipv6_share = ipv6_share
         self.shared_share = shared_share
         self.revisit_until = shared_share + revisit_share
@@ -47,3 +48,7 @@ class ClientAddresses:
             recent[self.next] = addr
             self.next = (self.next + 1) % RECENT
         return addr
+
+
+def _zipf_table(items: list[str], s: float) -> WeightedTable:
+    return weighted_table(tuple(items), tuple(zipf_weights(len(items), s)))

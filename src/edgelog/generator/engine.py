@@ -31,6 +31,7 @@ from edgelog.generator.pools import (
     REFERRER_ORIGINS,
     SCANNER_AGENTS,
     WeightedTable,
+    weighted_table,
 )
 from edgelog.generator.site import ERROR_PAGE_BYTES, LOGIN_REQUIRED, Page, Req, Site, build_site
 from edgelog.generator.steady import SessionPool, SteadyStart
@@ -120,7 +121,7 @@ class Ident:
 
 
 def _agents(items: list[tuple[str, float]]) -> WeightedTable:
-    return WeightedTable([(ua, nginx_escape(ua)) for ua, _ in items], [w for _, w in items])
+    return weighted_table(tuple((ua, nginx_escape(ua)) for ua, _ in items), tuple(w for _, w in items))
 
 
 class Engine:
@@ -203,7 +204,9 @@ class Engine:
         )
         self.crawlers = _agents(CRAWLER_AGENTS)
         self.scanners = _agents(SCANNER_AGENTS)
-        self.referrers = WeightedTable([u for u, _ in REFERRER_ORIGINS], [w for _, w in REFERRER_ORIGINS])
+        self.referrers = weighted_table(
+            tuple(u for u, _ in REFERRER_ORIGINS), tuple(w for _, w in REFERRER_ORIGINS)
+        )
         self._hour_cache: dict[int, tuple[float, list[tuple[float, float]]]] = {}
         self._incident_cache: dict[tuple[str, int], list[tuple[float, float, str]]] = {}
         self.forced_bursts: list[tuple[float, float]] = []
@@ -721,5 +724,5 @@ class Engine:
 
 def _distribution(row: dict[str, float]) -> WeightedTable:
     """A page-type distribution (entry page, a transition matrix row) as a lookup table."""
-    items = [k for k, p in row.items() if p > 0]
-    return WeightedTable(items, [row[k] for k in items])
+    items = tuple(k for k, p in row.items() if p > 0)
+    return weighted_table(items, tuple(row[k] for k in items))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import random
 from bisect import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -370,6 +370,18 @@ class WeightedTable:
 
     def draw(self, rng: random.Random) -> Any:
         return self.table[rng.getrandbits(self.BITS)]
+
+
+@functools.lru_cache(maxsize=128)
+def weighted_table(items: tuple[Hashable, ...], weights: tuple[float, ...]) -> WeightedTable:
+    """The :class:`WeightedTable` of these items and weights, built once per process.
+
+    A table is only read once built and depends on its items and weights alone, so every engine of a process
+    (the nodes of a backfill, live restarts, a test suite's many short runs) shares one instead of filling
+    4096 slots again (~1.5 ms each, a dozen per engine). Items must be hashable values (strings, tuples):
+    equal items give equal draws, whichever engine first built the table.
+    """
+    return WeightedTable(list(items), list(weights))
 
 
 def zipf_weights(n: int, s: float = 1.05) -> list[float]:
