@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
+import typer.testing
 from support import lanes, tools
 from support.gcs import running_emulator
 from support.tools import REPO_ROOT, SHARED_SAMPLES, find_tool, missing_tool
@@ -94,3 +97,21 @@ def stub_bacalhau(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[
         return state
 
     return use
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cli_built_once() -> Iterator[None]:
+    """typer's CliRunner turns the app into a click command at every ``invoke`` (~20 ms of signature
+    inspection, ~300 times in the pure-Python lane); an app's commands do not change once defined, so each app
+    is built once per session (an app given commands after its first ``invoke`` would need a new Typer)."""
+    original = typer.testing._get_command
+    built: dict[int, tuple[typer.Typer, Any]] = {}  # by id; the app is kept so its id is never reused
+
+    def get_command(app: typer.Typer) -> Any:
+        if id(app) not in built:
+            built[id(app)] = (app, original(app))
+        return built[id(app)][1]
+
+    typer.testing._get_command = get_command
+    yield
+    typer.testing._get_command = original
