@@ -219,7 +219,7 @@ class ResultWriter:
         *,
         workers: int = 1,
         cost: Callable[[Report], float] | None = None,
-        passes: Callable[[Report], int] | None = None,
+        passes: Callable[[Report, duckdb.DuckDBPyConnection], int] | None = None,
     ) -> list[QueryEntry]:
         """Every report: its merged partial ``p_<name>`` (built by ``load_partial``), then its table.
 
@@ -236,9 +236,9 @@ class ResultWriter:
         work) orders the builds, largest first, so the last to finish is a small one. Each statement's
         result is the same whichever cursor runs it and whenever: only the order of work changes.
 
-        ``passes(report)``: in how many passes to merge a report with a ``-- partition:`` column, each over
-        one hash part of ``partial`` (a merge whose partials would not fit in memory at once); a pass that
-        still runs out of memory makes the report start again with four times as many.
+        ``passes(report, cursor)``: in how many passes to merge a report with a ``-- partition:`` column,
+        each over one hash part of ``partial`` (a merge whose partials would not fit in memory at once); a
+        pass that still runs out of memory makes the report start again with four times as many.
         """
         entries = {
             r.name: QueryEntry(name=r.name, file=f"queries/{r.file.name}", sha256=r.sha256) for r in reports
@@ -250,7 +250,7 @@ class ResultWriter:
                 rows = None
                 try:
                     rows = load_partial(r, cur)
-                    _merge_partial(cur, r, rows, passes(r) if passes is not None else 1)
+                    _merge_partial(cur, r, rows, passes(r, cur) if passes is not None else 1)
                 finally:
                     if rows is None:  # ``partial`` was created (or half-created) in the catalog
                         _drop_partial(cur)
