@@ -17,9 +17,8 @@ import pytest
 from support.results import backfill_inputs, write_wide_log
 
 from edgelog import resultdir
-from edgelog.analysis import analyze, merge, merger
-from edgelog.analysis.library import load_library
-from edgelog.analysis.writer import _merge_partial
+from edgelog.analysis import analyze, merge, merger, writer
+from edgelog.analysis.library import Report, load_library
 
 LINES = 100_000
 VHOST_FORMAT = (
@@ -89,7 +88,7 @@ def test_every_partition_column_splits_its_merge_into_parts_that_give_the_same_r
         rows = f"SELECT * FROM read_parquet({files!r})"
         got = {}
         for passes in (1, 3):
-            _merge_partial(con, r, rows, passes)
+            writer._merge_partial(con, r, rows, passes)
             got[passes] = con.execute(f"SELECT * FROM p_{r.name} ORDER BY ALL").fetchall()
         assert got[3] == got[1], r.name
         assert got[1], f"{r.name}: no rows to compare"
@@ -126,3 +125,27 @@ def test_the_pass_estimate_counts_rows_that_several_results_repeat_once(
     assert merger._distinct_row_share(con, [a, b]) == pytest.approx(1.0, abs=0.05)
     assert merger._distinct_row_share(con, [a, *copies]) == pytest.approx(0.25, abs=0.02)
     assert merger._distinct_row_share(con, [a, b, *copies]) == pytest.approx(2 / 5, abs=0.03)
+
+
+def test_a_report_that_runs_out_of_memory_beside_others_runs_again_alone(
+    wide_results: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reports merge side by side, so one may run out of memory that its neighbours hold (seen in CI: the
+    anomalies merge, which has no partition column, at 64 MiB). Such a report runs again after the others,
+    alone. Here its first attempt is made to run out."""
+    monkeypatch.setenv("EDGELOG_THREADS", "2")  # side by side on any machine
+    roomy = merge(wide_results, tmp_path / "roomy")
+    real = writer._merge_partial
+    attempts: list[str] = []
+
+    def starved_once(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, passes: int) -> None:
+        attempts.append(r.name)
+        if r.name == "anomalies" and attempts.count("anomalies") == 1:
+            raise duckdb.OutOfMemoryException("Out of Memory Error: held by the report beside it")
+        real(cur, r, rows, passes)
+
+    monkeypatch.setattr(writer, "_merge_partial", starved_once)
+    again = merge(wide_results, tmp_path / "again")
+    assert again.status == "ok", {q.name: q.error for q in again.manifest.queries if q.status != "ok"}
+    assert attempts.count("anomalies") == 2
+    assert parquet_bytes(again.out) == parquet_bytes(roomy.out)

@@ -246,20 +246,41 @@ class ResultWriter:
         merged = [r for r in reports if r.partial_sql is not None]
 
         def build(r: Report, cur: duckdb.DuckDBPyConnection) -> None:
-            with _failing(entries[r.name], f"{r.file.name} (partial)"):
-                rows = None
-                try:
-                    rows = load_partial(r, cur)
-                    _merge_partial(cur, r, rows, passes(r, cur) if passes is not None else 1)
-                finally:
-                    if rows is None:  # ``partial`` was created (or half-created) in the catalog
-                        _drop_partial(cur)
+            rows = None
+            try:
+                rows = load_partial(r, cur)
+                _merge_partial(cur, r, rows, passes(r, cur) if passes is not None else 1)
+            finally:
+                if rows is None:  # ``partial`` was created (or half-created) in the catalog
+                    _drop_partial(cur)
 
         def write_partial(r: Report, cur: duckdb.DuckDBPyConnection) -> None:
-            if entries[r.name].status == "failed":
-                return
-            with _failing(entries[r.name], f"{r.file.name} (partial)"):
-                self.copy(cur, f"SELECT * FROM p_{r.name} ORDER BY ALL", resultdir.partial_table(r.name))
+            self.copy(cur, f"SELECT * FROM p_{r.name} ORDER BY ALL", resultdir.partial_table(r.name))
+
+        def side_by_side(
+            items: list[Report], step: Callable[[Report, duckdb.DuckDBPyConnection], None]
+        ) -> None:
+            """``step`` for every report not failed yet, ``workers`` at a time; a report that runs out of
+            memory there (its neighbours' work holds memory too) runs again afterwards, alone, where running
+            out of memory fails it like any error."""
+            starved: list[Report] = []
+
+            def first(r: Report, cur: duckdb.DuckDBPyConnection) -> None:
+                if entries[r.name].status == "failed":
+                    return
+                with _failing(entries[r.name], f"{r.file.name} (partial)"):
+                    try:
+                        step(r, cur)
+                    except duckdb.OutOfMemoryException:
+                        if workers <= 1:
+                            raise
+                        interrupts.check()
+                        starved.append(r)
+
+            on_cursors(con, workers, items, first)
+            for r in [r for r in items if r in starved]:
+                with _failing(entries[r.name], f"{r.file.name} (partial)"):
+                    step(r, con)
 
         def write_report(r: Report, cur: duckdb.DuckDBPyConnection) -> None:
             if entries[r.name].status == "failed":
@@ -273,12 +294,12 @@ class ResultWriter:
                 self.copy(cur, r.final_sql, resultdir.report_table(r.name))
 
         by_cost = sorted(merged, key=lambda r: -cost(r)) if cost is not None else merged
-        on_cursors(con, workers, by_cost, build)
+        side_by_side(by_cost, build)
         if before_write is not None:
             before_write()
         files = resultdir.partial_table(resultdir.FILES_PARTIAL)
         with self.clock.phase("write"):
-            on_cursors(con, workers, by_cost, write_partial)
+            side_by_side(by_cost, write_partial)
             self.copy(con, "SELECT * FROM p_files ORDER BY node_id, name", files)
             on_cursors(con, workers, reports, write_report)
             self.copy(con, "SELECT * FROM quarantine ORDER BY node_id, file, line_no", resultdir.QUARANTINE)
