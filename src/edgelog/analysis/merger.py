@@ -557,19 +557,21 @@ def _merge_reports(
             cur.execute(f"CREATE TEMP VIEW partial AS SELECT {cols} FROM {scan}")
 
         table_bytes: dict[str, int] = {}  # by table, over every input: what a report's merge reads
-        for m in manifests:
-            for o in m.outputs:
-                rel = resultdir.table_of(o.path)
-                table_bytes[rel] = table_bytes.get(rel, 0) + (o.size or 0)
-
-        def partial_bytes(r: Report) -> float:
-            return table_bytes.get(resultdir.partial_table(r.name), 0)
-
         table_rows: dict[str, int] = {}
         for m in manifests:
             for o in m.outputs:
                 rel = resultdir.table_of(o.path)
+                table_bytes[rel] = table_bytes.get(rel, 0) + (o.size or 0)
                 table_rows[rel] = table_rows.get(rel, 0) + (o.rows or 0)
+
+        def partial_bytes(r: Report) -> float:
+            return table_bytes.get(resultdir.partial_table(r.name), 0)
+
+        # Reports are merged (and tables written) as many at a time as DuckDB has threads, each on one
+        # thread, largest first: one after another on all threads, the small reports' scans (mostly per-file
+        # work) and each aggregate's tail left a core idle (the 21 merges of 1,000 nodes: 6.0-6.4 s side by
+        # side against 6.3-7.0 s one after another, the same CPU seconds within the noise).
+        workers = mem.threads or 1
 
         def passes(r: Report, cur: duckdb.DuckDBPyConnection) -> int:
             """Enough hash parts that one part's merge fits in its share of memory, estimated from the
@@ -584,11 +586,6 @@ def _merge_reports(
                 return 1
             return max(1, math.ceil(naive * _distinct_row_share(cur, _table_files(tables, rel))))
 
-        # Reports are merged (and tables written) as many at a time as DuckDB has threads, each on one
-        # thread, largest first: one after another on all threads, the small reports' scans (mostly per-file
-        # work) and each aggregate's tail left a core idle (the 21 merges of 1,000 nodes: 6.0-6.4 s side by
-        # side against 6.3-7.0 s one after another, the same CPU seconds within the noise).
-        workers = mem.threads or 1
         with clock.phase("reports"):
             con.execute("SET threads = 1")
             try:
@@ -639,15 +636,12 @@ def _distinct_row_share(cur: duckdb.DuckDBPyConnection, files: Sequence[str]) ->
     ``partials/`` table or that table's parts): 1 when no two results hold the same row, 1/n when n results
     hold the same rows. A merge group that several results hold with different sums counts once per result,
     so this errs towards more passes, never fewer."""
-    scan = (
-        f"read_parquet([{', '.join(parse.sql_str(f) for f in files)}], filename = true, union_by_name = true)"
-    )
     row = cur.execute(
         f"""
         WITH each AS (
           SELECT regexp_extract(filename, '^(.*)/partials/', 1) AS result,
                  approx_count_distinct(hash(*COLUMNS(* EXCLUDE (filename)))) AS n
-          FROM {scan} GROUP BY GROUPING SETS ((result), ())
+          FROM {_scan(files, filename=True)} GROUP BY GROUPING SETS ((result), ())
         )
         SELECT sum(n) FILTER (WHERE result IS NOT NULL), max(n) FILTER (WHERE result IS NULL) FROM each
         """
@@ -661,14 +655,15 @@ def _table_files(tables: Sequence[dict[str, list[str]]], rel: str) -> list[str]:
     return [f for t in tables for f in t.get(rel, [])]
 
 
-def _scan(files: Sequence[str], *, by_name: bool = True) -> str:
+def _scan(files: Sequence[str], *, by_name: bool = True, filename: bool = False) -> str:
     """One ``read_parquet`` over ``files``: DuckDB reads them in parallel, columns matched by name.
 
     ``by_name``: files may differ in columns (union_by_name: every file's schema is read first, a column a
-    file lacks is NULL); else a file lacking a column of the first file is an error.
+    file lacks is NULL); else a file lacking a column of the first file is an error. ``filename``: each row
+    also says which file it came from (a ``filename`` column).
     """
-    union = ", union_by_name = true" if by_name else ""
-    return f"read_parquet([{', '.join(parse.sql_str(f) for f in files)}]{union})"
+    options = (", union_by_name = true" if by_name else "") + (", filename = true" if filename else "")
+    return f"read_parquet([{', '.join(parse.sql_str(f) for f in files)}]{options})"
 
 
 def _combine_user_queries(
