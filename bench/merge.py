@@ -71,6 +71,13 @@ def derive(base: Path, dest: Path, node: str, *, own_visitors: bool) -> None:
     shutil.copytree(base, part, copy_function=shutil.copy)
     old = json.loads((base / resultdir.MANIFEST).read_text())["node_id"]
     con = duckdb.connect()
+    rewrites = {  # column -> its value on the derived node; other columns are the base's
+        "node_id": f"'{node}'",
+        "name": f"replace(name, '{old}', '{node}')",
+        "file": f"replace(file, '{old}', '{node}')",
+    }
+    if own_visitors:
+        rewrites |= {"vh": f"hash(vh, '{node}')", "visitor": f"visitor || '/{node}'"}
     tables = list(NODE_TABLES)
     if own_visitors:
         tables += sorted(str(p.relative_to(base)) for p in (base / "partials").glob("*.parquet"))
@@ -80,18 +87,7 @@ def derive(base: Path, dest: Path, node: str, *, own_visitors: bool) -> None:
         names = [c[0] for c in cols]
         if rel not in NODE_TABLES and not {"vh", "visitor"} & set(names):
             continue
-        select = ", ".join(
-            f"'{node}' AS node_id"
-            if c == "node_id"
-            else f"replace({c}, '{old}', '{node}') AS {c}"
-            if c in ("name", "file")
-            else f"hash(vh, '{node}') AS vh"
-            if c == "vh" and own_visitors
-            else f"visitor || '/{node}' AS visitor"
-            if c == "visitor" and own_visitors
-            else c
-            for c in names
-        )
+        select = ", ".join(f"{rewrites[c]} AS {c}" if c in rewrites else c for c in names)
         con.execute(
             f"COPY (SELECT {select} FROM read_parquet('{src}')) TO '{part / rel}' "
             "(FORMAT parquet, COMPRESSION zstd)"
