@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from support.results import backfill_inputs, write_wide_log
+from support.results import backfill_inputs, parquet_outputs, write_wide_log
 
 from edgelog import resultdir
 from edgelog.analysis import analyze, merge, merger, writer
@@ -38,10 +38,6 @@ def wide_results(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return out
 
 
-def parquet_bytes(d: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*.parquet"))}
-
-
 def test_a_merge_larger_than_its_memory_limit_is_complete_and_equal_to_one_with_room(
     wide_results: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -51,7 +47,7 @@ def test_a_merge_larger_than_its_memory_limit_is_complete_and_equal_to_one_with_
     tight = merge(wide_results, tmp_path / "tight")
     failed = {q.name: q.error for q in tight.manifest.queries if q.status != "ok"}
     assert tight.status == "ok", failed
-    assert parquet_bytes(tight.out) == parquet_bytes(roomy.out)
+    assert parquet_outputs(tight.out) == parquet_outputs(roomy.out)
     # every (path, visitor) is its own row, on either node: the merged partial is as large as both inputs
     table = resultdir.partial_table("top_paths")
     assert (
@@ -146,4 +142,4 @@ def test_a_report_that_runs_out_of_memory_beside_others_runs_again_alone(
     again = merge(wide_results, tmp_path / "again")
     assert again.status == "ok", {q.name: q.error for q in again.manifest.queries if q.status != "ok"}
     assert attempts.count("anomalies") == 2
-    assert parquet_bytes(again.out) == parquet_bytes(roomy.out)
+    assert parquet_outputs(again.out) == parquet_outputs(roomy.out)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from support.results import parquet_outputs
 
 from edgelog.analysis import analyze, chunks, parse, partial_cache
 from edgelog.analysis.parse_cache import ParseCache, entry_key
@@ -77,11 +78,6 @@ def cache(cold: RunResult, tmp_path: Path) -> Path:
     return target
 
 
-def outputs(out: Path) -> dict[str, bytes]:
-    """Every output file but the manifest (which records run ids and durations), as bytes."""
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
-
-
 def cache_states(result) -> dict[str, str | None]:  # type: ignore[no-untyped-def]
     return {i.name: i.parse_cache for i in result.manifest.inputs if i.status != "skipped"}
 
@@ -129,21 +125,21 @@ def test_results_are_byte_identical_without_cache_cold_and_warm(
     assert set(cache_states(warm).values()) == {"hit"}
     assert len(entries(cache)) == len(cache_states(cold))
     assert len(chunk_records(cache)) == 3  # three nodes, each with files of one hour
-    expected = outputs(plain.out)
-    assert outputs(cold.out) == expected
-    assert outputs(tmp_path / "warm") == expected
+    expected = parquet_outputs(plain.out)
+    assert parquet_outputs(cold.out) == expected
+    assert parquet_outputs(tmp_path / "warm") == expected
     assert [i.lines_read for i in warm.manifest.inputs] == [i.lines_read for i in plain.manifest.inputs]
     # a window applies to cached rows as to parsed ones
     window = {"since": "2026-11-23T08:10:00Z", "until": "2026-11-23T08:20:00Z"}
     run(logs, tmp_path / "w-plain", None, **window)
     run(logs, tmp_path / "w-warm", cache, **window)
-    assert outputs(tmp_path / "w-warm") == outputs(tmp_path / "w-plain")
+    assert parquet_outputs(tmp_path / "w-warm") == parquet_outputs(tmp_path / "w-plain")
 
 
 def test_untrustworthy_entries_are_reparsed_never_used(
     logs: Path, tmp_path: Path, plain: RunResult, cache: Path
 ) -> None:
-    expected = outputs(plain.out)
+    expected = parquet_outputs(plain.out)
     # one entry per distinct Parquet: a sample and its gzip copy parse to the same rows, and copying one's
     # Parquet beside the other's record would not be a mismatch
     distinct = {p.read_bytes(): p for p in entries(cache)}
@@ -163,7 +159,7 @@ def test_untrustworthy_entries_are_reparsed_never_used(
     states = cache_states(warm)
     assert list(states.values()).count("stored") == 6, states
     assert list(states.values()).count("hit") == len(states) - 6
-    assert outputs(tmp_path / "warm") == expected
+    assert parquet_outputs(tmp_path / "warm") == expected
     again = run(logs, tmp_path / "again", cache)  # the entries were rewritten and now hit
     assert set(cache_states(again).values()) == {"hit"}
 
@@ -177,7 +173,7 @@ def test_a_forged_entry_with_a_wrong_key_is_not_used(
         b.with_suffix(suffix).write_bytes(a.with_suffix(suffix).read_bytes())
     warm = run(logs, tmp_path / "warm", cache)
     assert list(cache_states(warm).values()).count("stored") == 1
-    assert outputs(tmp_path / "warm") == outputs(plain.out)
+    assert parquet_outputs(tmp_path / "warm") == parquet_outputs(plain.out)
 
 
 def test_an_unwritable_cache_never_fails_the_run(logs: Path, tmp_path: Path) -> None:
@@ -252,7 +248,7 @@ def test_a_log_format_definition_never_reuses_another_definitions_parse(tmp_path
     again = run(logs, tmp_path / "req-warm", cache, log_format=REQUEST_TIME, queries=[query])
     assert set(cache_states(again).values()) == {"hit"}
     run(logs, tmp_path / "req-plain", None, log_format=REQUEST_TIME, queries=[query])
-    assert outputs(tmp_path / "req-warm") == outputs(tmp_path / "req-plain")
+    assert parquet_outputs(tmp_path / "req-warm") == parquet_outputs(tmp_path / "req-plain")
 
 
 def test_an_entry_holds_rows_before_the_trusted_proxy_rule(tmp_path: Path) -> None:
@@ -280,8 +276,10 @@ def test_an_entry_holds_rows_before_the_trusted_proxy_rule(tmp_path: Path) -> No
         run(logs, tmp_path / f"{name}-plain", None, trusted_proxies=proxies, **kw)
         cached = run(logs, tmp_path / name, cache, trusted_proxies=proxies, **kw)
         assert set(cache_states(cached).values()) == ({"stored"} if name == "lb" else {"hit"})
-        assert outputs(tmp_path / name) == outputs(tmp_path / f"{name}-plain")
-    assert outputs(tmp_path / "lb") != outputs(tmp_path / "none")  # the rule applies: other visitors
+        assert parquet_outputs(tmp_path / name) == parquet_outputs(tmp_path / f"{name}-plain")
+    assert parquet_outputs(tmp_path / "lb") != parquet_outputs(
+        tmp_path / "none"
+    )  # the rule applies: other visitors
 
 
 def top_paths(out: Path) -> list[tuple]:
@@ -330,7 +328,7 @@ def test_untrustworthy_chunk_partials_are_recomputed_never_used(
 ) -> None:
     spoil(chunk_records(cache)[0])  # forged content in each case: used, it would show
     run(logs, tmp_path / "warm", cache)
-    assert outputs(tmp_path / "warm") == outputs(plain.out)
+    assert parquet_outputs(tmp_path / "warm") == parquet_outputs(plain.out)
     assert len(chunk_records(cache)) == 3  # rewritten: the next run reads them
     for record in chunk_records(cache):
         forge_top_paths(record, fix_record=True)
@@ -346,7 +344,7 @@ def test_a_file_straddling_the_window_never_uses_a_whole_file_partial(
     window = {"since": "2026-11-23T08:02:30Z", "until": "2026-11-23T08:27:30Z"}
     run(logs, tmp_path / "warm", cache, **window)
     run(logs, tmp_path / "plain", None, **window)
-    assert outputs(tmp_path / "warm") == outputs(tmp_path / "plain")
+    assert parquet_outputs(tmp_path / "warm") == parquet_outputs(tmp_path / "plain")
 
 
 def test_an_hour_that_gained_files_is_computed_again(logs: Path, tmp_path: Path, plain: RunResult) -> None:
@@ -363,7 +361,7 @@ def test_an_hour_that_gained_files_is_computed_again(logs: Path, tmp_path: Path,
     run(early, tmp_path / "fill", cache)
     warm = run(logs, tmp_path / "warm", cache)
     assert "hit" in cache_states(warm).values()
-    assert outputs(tmp_path / "warm") == outputs(plain.out)
+    assert parquet_outputs(tmp_path / "warm") == parquet_outputs(plain.out)
 
 
 def test_a_record_that_miscounts_quarantined_lines_loads_the_rows_after_all(
@@ -378,7 +376,7 @@ def test_a_record_that_miscounts_quarantined_lines_loads_the_rows_after_all(
             counts["lines_read"] += 1
         record.write_text(json.dumps(rec))
     warm = run(logs, tmp_path / "warm", cache)
-    assert outputs(tmp_path / "warm") == outputs(plain.out)
+    assert parquet_outputs(tmp_path / "warm") == parquet_outputs(plain.out)
     assert warm.manifest.totals == plain.manifest.totals
 
 
@@ -391,7 +389,7 @@ def test_an_hour_of_few_requests_is_not_chunked(
     assert chunk_records(cache) == []
     warm = run(logs, tmp_path / "warm", cache)
     assert set(cache_states(warm).values()) == {"hit"}
-    assert outputs(tmp_path / "warm") == outputs(plain.out)
+    assert parquet_outputs(tmp_path / "warm") == parquet_outputs(plain.out)
 
 
 def test_stored_partials_are_used_only_with_rows_from_the_cache(
@@ -406,4 +404,4 @@ def test_stored_partials_are_used_only_with_rows_from_the_cache(
         entry.with_suffix(".json").unlink()
     warm = run(logs, tmp_path / "warm", cache)
     assert set(cache_states(warm).values()) == {"stored"}
-    assert outputs(tmp_path / "warm") == outputs(plain.out)
+    assert parquet_outputs(tmp_path / "warm") == parquet_outputs(plain.out)

@@ -35,6 +35,12 @@ HOSTILE_LINES = [
 ]
 
 
+def parquet_outputs(out: Path) -> dict[str, bytes]:
+    """Every Parquet output of a results directory, by path, as bytes (the manifest records run ids and
+    durations, so two runs of the same inputs compare by these)."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
+
+
 def write_hostile_log(directory: Path, node: str, *, repeat: int = 1) -> Path:
     """The hostile lines ``repeat`` times (enough hits to rank in the top-N tables next to real traffic)."""
     directory.mkdir(parents=True, exist_ok=True)
