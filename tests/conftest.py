@@ -4,6 +4,7 @@ opt-in for the slow tests."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,14 @@ from support.tools import REPO_ROOT, SHARED_SAMPLES, find_tool, missing_tool
 # width passes COLUMNS to the CLI runner itself).
 for _name in ("COLUMNS", "LINES"):
     os.environ.pop(_name, None)
+
+# A test run starts ~140 Python processes (pytest's workers, `python -m edgelog`, live generators, the local
+# job runner's nodes) that import the same modules. With PYTHONDONTWRITEBYTECODE set in the environment (as on
+# the team's machine) nothing is cached: every pytest process rewrites the asserts of all test modules again
+# (~2.6 s of CPU each) and every child compiles edgelog again. The suite writes the caches Python writes by
+# default (`__pycache__/`, ignored by git) for itself and the processes it starts.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
