@@ -19,7 +19,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from support.rotation import Generator, make_layout, rotate
 from support.tools import REPO_ROOT, require_tool
 from support.waiting import wait_for
+from typer.testing import CliRunner, Result
 
+from edgelog.cli.main import app
+from edgelog.errors import ExitCode
 from edgelog.generator.metrics import LIVE_METRICS, metrics_file_name
 
 # Every metric the rotation documents (docs/rotation.md) and writes.
@@ -142,9 +145,18 @@ def test_metrics_dir_from_environment_and_default_next_to_the_status_file(tmp_pa
 
 
 def test_unwritable_metrics_dir_is_a_usage_error(tmp_path: Path) -> None:
-    res = _live(tmp_path, "--output", str(tmp_path / "x.log"), "--max-lines", "5",
-                "--metrics-dir", str(tmp_path / "missing"))  # fmt: skip
-    assert res.returncode == 2 and "missing" in res.stderr and "Traceback" not in res.stderr
+    res = _live_usage(tmp_path, "--output", str(tmp_path / "x.log"), "--max-lines", "5",
+                      "--metrics-dir", str(tmp_path / "missing"))  # fmt: skip
+    assert "--metrics-dir" in res.output and "missing" in res.output
+    assert not (tmp_path / "x.log").exists()
+
+
+def _live_usage(tmp_path: Path, *args: str) -> Result:
+    """``generate live`` through the CLI runner, which must end in a usage error (exit 2), not a traceback."""
+    res = CliRunner().invoke(app, ["generate", "live", *args])
+    assert res.exit_code == ExitCode.USAGE, (args, res.output, res.exception)
+    assert isinstance(res.exception, SystemExit) and "Traceback" not in res.output
+    return res
 
 
 def _listening_sockets(pid: int) -> list[tuple[str, int]]:
@@ -205,11 +217,12 @@ def test_metrics_endpoint_serves_on_loopback_only_when_asked(tmp_path: Path) -> 
 
 
 def test_bad_metrics_options_exit_2(tmp_path: Path) -> None:
+    """Checked before anything is written: a usage error naming the option (the CLI runner, in process)."""
     for args in (["--metrics-port", "70000"], ["--metrics-port", "0"],
                  ["--metrics-port", str(free_port()), "--metrics-address", "not an address"]):  # fmt: skip
-        res = _live(tmp_path, "--output", str(tmp_path / "x.log"), "--max-lines", "5", *args)
-        assert res.returncode == 2, (args, res.stderr)
-        assert "Traceback" not in res.stderr
+        res = _live_usage(tmp_path, "--output", str(tmp_path / "x.log"), "--max-lines", "5", *args)
+        assert args[-2] in res.output, (args, res.output)
+    assert not (tmp_path / "x.log").exists()
 
 
 # ---- rotation --------------------------------------------------------------------------------------------
