@@ -272,11 +272,13 @@ def test_an_entry_holds_rows_before_the_trusted_proxy_rule(tmp_path: Path) -> No
     )
     cache = tmp_path / "cache"
     kw = {"log_format": "nginx-main"}
-    for name, proxies in (("lb", GCP_LOAD_BALANCER), ("none", None), ("lb-again", GCP_LOAD_BALANCER)):
-        run(logs, tmp_path / f"{name}-plain", None, trusted_proxies=proxies, **kw)
+    runs = (("lb", GCP_LOAD_BALANCER, "lb"), ("none", None, "none"), ("lb-again", GCP_LOAD_BALANCER, "lb"))
+    for name, proxies, plain in runs:
+        if not (tmp_path / f"{plain}-plain").exists():  # the same inputs and proxies give the same bytes
+            run(logs, tmp_path / f"{plain}-plain", None, trusted_proxies=proxies, **kw)
         cached = run(logs, tmp_path / name, cache, trusted_proxies=proxies, **kw)
         assert set(cache_states(cached).values()) == ({"stored"} if name == "lb" else {"hit"})
-        assert parquet_outputs(tmp_path / name) == parquet_outputs(tmp_path / f"{name}-plain")
+        assert parquet_outputs(tmp_path / name) == parquet_outputs(tmp_path / f"{plain}-plain")
     assert parquet_outputs(tmp_path / "lb") != parquet_outputs(
         tmp_path / "none"
     )  # the rule applies: other visitors
