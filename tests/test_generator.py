@@ -532,9 +532,6 @@ def test_cli_backfill_flags_override_config(tmp_path: Path) -> None:
         "access-cli-1-20261123T081000Z.csv.gz", "access-cli-1-20261123T081000Z.log.gz",
     ]  # fmt: skip
     slow = sum(_read(out / n).count(b"\n") for n in names if n.endswith(".log.gz"))
-    result = runner.invoke(
-        app, [*args[:-1], "--rate", "50", "--out", str(tmp_path / "fast")][: len(args) + 2]
-    )
     fast_dir = tmp_path / "fast"
     result = runner.invoke(app, [*[a if a != str(out) else str(fast_dir) for a in args], "--rate", "50"])
     assert result.exit_code == 0, result.output
