@@ -16,7 +16,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from edgelog.analysis import analyze
+from edgelog.analysis import RunResult, analyze
 from edgelog.cli.main import app
 from edgelog.errors import ConfigError, ExitCode, UsageError
 from edgelog.resultdir import Manifest, Window
@@ -456,87 +456,127 @@ CSV_HEADER = (
 )
 
 
-def good_then_bad(d: Path, json_lines: tuple[str, str], csv_rows: tuple[str, str]) -> None:
-    """One JSON and one CSV access log of node n1, each a good line then a bad one."""
-    d.mkdir()
-    (d / "access-n1-20261123T080500Z.jsonl").write_text("\n".join(json_lines) + "\n")
-    (d / "access-n1-20261123T080500Z.csv").write_text(CSV_HEADER + "\n".join(csv_rows) + "\n")
+def good_then_bad(d: Path, node: str, json_lines: tuple[str, str], csv_rows: tuple[str, str]) -> None:
+    """One JSON and one CSV access log of ``node``, each a good line then a bad one."""
+    d.mkdir(exist_ok=True)
+    (d / f"access-{node}-20261123T080500Z.jsonl").write_text("\n".join(json_lines) + "\n")
+    (d / f"access-{node}-20261123T080500Z.csv").write_text(CSV_HEADER + "\n".join(csv_rows) + "\n")
 
 
-@pytest.mark.parametrize("ts", ["-infinity", "infinity", "Infinity"])
-def test_a_timestamp_that_is_no_point_in_time_is_quarantined(tmp_path: Path, ts: str) -> None:
-    """DuckDB casts 'infinity' and '-infinity' to timestamps; in a log they are bad data, not requests (a
-    '-infinity' request fell inside every window without --since and became the report's first request)."""
-    d = tmp_path / "in"
-    good = {"ts": "2026-11-23T08:00:00Z", "remote_addr": "10.0.0.4", "method": "GET", "path": "/a",
+BAD_TS = ["-infinity", "infinity", "Infinity"]
+BAD_DURATIONS = ['"NaN"', '"Infinity"', '"-inf"', "-5", '"fast"']
+BAD_STATUS_OR_BYTES = [
+    ("-1", "5", "missing or bad status"),
+    ("1000", "5", "missing or bad status"),
+    ("200", "-5", "bad bytes"),
+    ("200", "lots", "bad bytes"),
+]
+
+
+def case_node(kind: str, index: int) -> str:
+    """The node (and path prefix) of one case of the bad-value tests: letters only, so no path rule folds two
+    cases' paths into one."""
+    return kind + "abcdefghij"[index]
+
+
+def _bad_ts(d: Path, node: str, ts: str) -> None:
+    good = {"ts": "2026-11-23T08:00:00Z", "remote_addr": "10.0.0.4", "method": "GET", "path": f"/{node}/a",
             "protocol": "HTTP/1.1", "status": 200, "bytes": 7}  # fmt: skip
-    row = "10.0.0.5,-,GET,/csv,HTTP/1.1,404,0,-,curl,shop,r,s,,3.5"
+    row = f"10.0.0.5,-,GET,/{node}/csv,HTTP/1.1,404,0,-,curl,shop,r,s,,3.5"
     good_then_bad(
         d,
+        node,
         (json.dumps(good), json.dumps({**good, "ts": ts})),
         (f"2026-11-23T08:00:01.000Z,{row}", f"{ts},{row}"),
     )
-    result = analyze([d], tmp_path / "out")
-    by = inputs_by_name(result.manifest)
-    for name in ("access-n1-20261123T080500Z.jsonl", "access-n1-20261123T080500Z.csv"):
-        assert (by[name]["lines_parsed"], by[name]["lines_quarantined"]) == (1, 1), name
-    q = sql(f"SELECT reason FROM '{tmp_path}/out/quarantine.parquet'")
-    assert q == [("missing or bad ts",)] * 2
-    first, last = sql(f"SELECT first_ts, last_ts FROM '{tmp_path}/out/reports/summary.parquet'")[0]
+
+
+def _bad_duration(d: Path, node: str, value: str) -> None:
+    good = (
+        f'{{"ts":"2026-11-23T08:00:00Z","remote_addr":"10.0.0.1","method":"GET","path":"/{node}/a",'
+        '"protocol":"HTTP/1.1","status":200,"bytes":1,"response_time_ms":'
+    )
+    row = f"2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/{node}/csv,HTTP/1.1,404,0,-,curl,shop,r,s,,"
+    csv_value = json.loads(value) if value.startswith('"') else value
+    good_then_bad(d, node, (f"{good}12.5}}", f"{good}{value}}}"), (f"{row}3.5", f"{row}{csv_value}"))
+
+
+def _bad_status_or_bytes(d: Path, node: str, status: str, nbytes: str) -> None:
+    rec = {"ts": "2026-11-23T08:00:00Z", "remote_addr": "10.0.0.1", "method": "GET", "path": f"/{node}/a",
+           "protocol": "HTTP/1.1", "status": 200, "bytes": 5}  # fmt: skip
+    bad = {**rec, "status": int(status), "bytes": int(nbytes) if nbytes.lstrip("-").isdigit() else nbytes}
+    row = f"2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/{node}/csv,HTTP/1.1,{{}},{{}},-,curl,shop,r,s,,3.5"
+    good_then_bad(
+        d, node, (json.dumps(rec), json.dumps(bad)), (row.format(200, 5), row.format(status, nbytes))
+    )
+
+
+@pytest.fixture(scope="module")
+def bad_values(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """One run over every case of the three bad-value tests below (one analyze instead of twelve): each case
+    is a node of its own (a JSON and a CSV file, each a good line then the bad one) with paths of its own
+    (``/<node>/...``), so each test reads its own case's files, quarantined lines and report rows."""
+    d = tmp_path_factory.mktemp("bad-values") / "in"
+    for i, ts in enumerate(BAD_TS):
+        _bad_ts(d, case_node("ts", i), ts)
+    for i, value in enumerate(BAD_DURATIONS):
+        _bad_duration(d, case_node("rt", i), value)
+    for i, (status, nbytes, _reason) in enumerate(BAD_STATUS_OR_BYTES):
+        _bad_status_or_bytes(d, case_node("sb", i), status, nbytes)
+    return analyze([d], d.parent / "out")
+
+
+def case_inputs(result: RunResult, node: str) -> list[tuple[int | None, int | None]]:
+    """(lines parsed, lines quarantined) of each of the case's two files."""
+    return [(i.lines_parsed, i.lines_quarantined) for i in result.manifest.inputs if i.node_id == node]
+
+
+def case_reasons(result: RunResult, node: str) -> list[tuple]:
+    return sql(f"SELECT reason FROM '{result.out}/quarantine.parquet' WHERE node_id = '{node}' ORDER BY ALL")
+
+
+@pytest.mark.parametrize("index", range(len(BAD_TS)), ids=BAD_TS)
+def test_a_timestamp_that_is_no_point_in_time_is_quarantined(bad_values: RunResult, index: int) -> None:
+    """DuckDB casts 'infinity' and '-infinity' to timestamps; in a log they are bad data, not requests (a
+    '-infinity' request fell inside every window without --since and became the report's first request)."""
+    node = case_node("ts", index)
+    assert case_inputs(bad_values, node) == [(1, 1), (1, 1)]
+    assert case_reasons(bad_values, node) == [("missing or bad ts",)] * 2
+    first, last = sql(f"SELECT first_ts, last_ts FROM '{bad_values.out}/reports/summary.parquet'")[0]
     assert first.year == last.year == 2026
 
 
-@pytest.mark.parametrize("value", ['"NaN"', '"Infinity"', '"-inf"', "-5", '"fast"'])
+@pytest.mark.parametrize("index", range(len(BAD_DURATIONS)), ids=BAD_DURATIONS)
 def test_a_response_time_that_is_no_duration_is_a_bad_line_not_failed_reports(
-    tmp_path: Path, value: str
+    bad_values: RunResult, index: int
 ) -> None:
     """One JSON/CSV line with a response time of NaN made the latency and anomaly reports fail (a DOUBLE NaN
     cannot become the microseconds they count) and the whole run partial; such a line is quarantined, as
     a bad byte count is."""
-    d = tmp_path / "in"
-    good = (
-        '{"ts":"2026-11-23T08:00:00Z","remote_addr":"10.0.0.1","method":"GET","path":"/a",'
-        '"protocol":"HTTP/1.1","status":200,"bytes":1,"response_time_ms":'
-    )
-    row = "2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/csv,HTTP/1.1,404,0,-,curl,shop,r,s,,"
-    csv_value = json.loads(value) if value.startswith('"') else value
-    good_then_bad(d, (f"{good}12.5}}", f"{good}{value}}}"), (f"{row}3.5", f"{row}{csv_value}"))
-    result = analyze([d], tmp_path / "out")
-    assert result.status == "ok", [q.error for q in result.manifest.queries if q.error]
-    for i in result.manifest.inputs:
-        assert (i.lines_parsed, i.lines_quarantined) == (1, 1), i
-    assert sql(f"SELECT DISTINCT reason FROM '{tmp_path}/out/quarantine.parquet'") == [
-        ("bad response_time_ms",)
-    ]
-    assert sql(f"SELECT requests FROM '{tmp_path}/out/reports/latency_paths.parquet' ORDER BY path") == [
-        (1,),
-        (1,),
+    node = case_node("rt", index)
+    assert bad_values.status == "ok", [q.error for q in bad_values.manifest.queries if q.error]
+    assert case_inputs(bad_values, node) == [(1, 1), (1, 1)]
+    assert case_reasons(bad_values, node) == [("bad response_time_ms",)] * 2
+    latency = f"'{bad_values.out}/reports/latency_paths.parquet'"
+    assert sql(f"SELECT path, requests FROM {latency} WHERE starts_with(path, '/{node}/') ORDER BY path") == [
+        (f"/{node}/a", 1),
+        (f"/{node}/csv", 1),
     ]
 
 
 @pytest.mark.parametrize(
-    ("status", "nbytes", "reason"),
-    [
-        ("-1", "5", "missing or bad status"),
-        ("1000", "5", "missing or bad status"),
-        ("200", "-5", "bad bytes"),
-        ("200", "lots", "bad bytes"),
-    ],
+    ("index", "reason"),
+    [(i, reason) for i, (_s, _b, reason) in enumerate(BAD_STATUS_OR_BYTES)],
+    ids=[f"{s}-{b}" for s, b, _r in BAD_STATUS_OR_BYTES],
 )
 def test_a_status_or_byte_count_no_server_writes_is_a_bad_line(
-    tmp_path: Path, status: str, nbytes: str, reason: str
+    bad_values: RunResult, index: int, reason: str
 ) -> None:
     """The combined parser takes a 3-digit status and a byte count of digits (or '-'); JSON and CSV took any
     integer, and CSV turned a byte count that was no number into 0 without a word. The same rule now holds
     for every format: such a line is quarantined, never counted as something it did not say."""
-    d = tmp_path / "in"
-    rec = {"ts": "2026-11-23T08:00:00Z", "remote_addr": "10.0.0.1", "method": "GET", "path": "/a",
-           "protocol": "HTTP/1.1", "status": 200, "bytes": 5}  # fmt: skip
-    bad = {**rec, "status": int(status), "bytes": int(nbytes) if nbytes.lstrip("-").isdigit() else nbytes}
-    row = "2026-11-23T08:00:01.000Z,10.0.0.5,-,GET,/csv,HTTP/1.1,{},{},-,curl,shop,r,s,,3.5"
-    good_then_bad(d, (json.dumps(rec), json.dumps(bad)), (row.format(200, 5), row.format(status, nbytes)))
-    result = analyze([d], tmp_path / "out")
-    for i in result.manifest.inputs:
-        assert (i.lines_parsed, i.lines_quarantined) == (1, 1), i
-    assert sql(f"SELECT DISTINCT reason FROM '{tmp_path}/out/quarantine.parquet'") == [(reason,)]
-    assert sql(f"SELECT sum(bytes) FROM '{tmp_path}/out/partials/top_paths.parquet'") == [(10,)]
+    node = case_node("sb", index)
+    assert case_inputs(bad_values, node) == [(1, 1), (1, 1)]
+    assert case_reasons(bad_values, node) == [(reason,)] * 2
+    top_paths = f"'{bad_values.out}/partials/top_paths.parquet'"
+    assert sql(f"SELECT sum(bytes) FROM {top_paths} WHERE starts_with(path, '/{node}/')") == [(10,)]
