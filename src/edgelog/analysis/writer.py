@@ -255,7 +255,7 @@ class ResultWriter:
                     _drop_partial(cur)
 
         def write_partial(r: Report, cur: duckdb.DuckDBPyConnection) -> None:
-            self.copy(cur, f"SELECT * FROM p_{r.name} ORDER BY ALL", resultdir.partial_table(r.name))
+            self.copy(cur, partial_query(r), resultdir.partial_table(r.name))
 
         def side_by_side(
             items: list[Report], step: Callable[[Report, duckdb.DuckDBPyConnection], None]
@@ -389,23 +389,30 @@ def _merge_partial(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, 
     """``p_<name>`` from the report's merge SQL over ``partial`` (the catalog's, or ``rows`` as a CTE).
 
     With a ``-- partition:`` column the merge may run in ``passes`` passes, each over the rows whose column
-    hashes to one part and appending to the table: the merge never combines rows of different values of
+    hashes into one range and appending to the table: the merge never combines rows of different values of
     that column, so the passes give exactly the rows of one merge, while each holds only its part's groups
     (a thousand nodes' top_paths are ~57M (path, visitor) groups; DuckDB's aggregate and window operators
     ran out of memory on them at the 1 GB default). A pass that still runs out of memory starts the report
     again with four times as many passes, up to :data:`MAX_MERGE_PASSES`.
+
+    Such a table is stored in :func:`partition_order` (each pass sorts its own rows; the passes are
+    consecutive ranges of that order), so it is the same table, row for row and in order, whatever the
+    number of passes, and it is written in that order without sorting it all at once.
     """
     source = "partial" if rows is None else f"(\n{rows}\n)"
     merge_sql = r.merge_sql or ""
     while True:
         try:
-            if r.partition is None or passes <= 1:
+            if r.partition is None:
                 sql = merge_sql if rows is None else _with_partial(rows, merge_sql)
                 cur.execute(f"CREATE OR REPLACE TABLE p_{r.name} AS {sql}")
                 return
+            passes = max(passes, 1)
+            key = f"hash({sql_ident(r.partition)})"
             for i in range(passes):
-                part = f"SELECT * FROM {source} WHERE hash({sql_ident(r.partition)}) % {passes} = {i}"
-                sql = _with_partial(part, merge_sql)
+                # pass i: the i-th of ``passes`` equal ranges of the 64-bit hash (its top 32 bits scaled)
+                where = f" WHERE ((({key} >> 32) * {passes}) >> 32) = {i}" if passes > 1 else ""
+                sql = f"{_with_partial(f'SELECT * FROM {source}{where}', merge_sql)} {partition_order(r)}"
                 cur.execute(
                     f"CREATE OR REPLACE TABLE p_{r.name} AS {sql}"
                     if i == 0
@@ -417,6 +424,22 @@ def _merge_partial(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, 
             if r.partition is None or passes >= MAX_MERGE_PASSES:
                 raise
             passes = min(MAX_MERGE_PASSES, max(passes, 1) * 4)
+
+
+def partial_query(r: Report) -> str:
+    """What is written as a report's merged partial: ``p_<name>`` in a total order, so the bytes are the
+    same on every run. A partitioned one is already stored in :func:`partition_order` (``_merge_partial``):
+    ``rowid`` keeps that order without sorting the whole table again, and without it the Parquet row groups
+    would follow the passes' appends (DuckDB writes a large insert as row groups of its own)."""
+    order = "ORDER BY rowid" if r.partition is not None else "ORDER BY ALL"
+    return f"SELECT * FROM p_{r.name} {order}"
+
+
+def partition_order(r: Report) -> str:
+    """The order a merged partial with a ``-- partition:`` column is stored and written in: by the 64-bit
+    hash of that column, then by all its columns (a total order, as ``ORDER BY ALL``). Hash passes are
+    consecutive ranges of it; other merged partials are written ``ORDER BY ALL``."""
+    return f"ORDER BY hash({sql_ident(r.partition or '')}), COLUMNS(*)"
 
 
 def _with_partial(rows: str, merge_sql: str) -> str:
