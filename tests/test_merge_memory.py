@@ -202,7 +202,7 @@ def test_a_partial_merged_in_passes_is_written_as_the_same_bytes_as_in_one(tmp_p
         writer._merge_partial(con, top_paths, rows, passes)
         out = tmp_path / f"t{threads}-p{passes}"
         w = writer.ResultWriter(out, "merge", max_object_bytes=1 << 40)
-        assert w.copy(con, writer.partial_query(top_paths), "partials/top_paths.parquet") == 900_000
+        assert w.copy_stored(con, "p_top_paths", "partials/top_paths.parquet") == 900_000
         written[(threads, passes)] = parquet_outputs(out)
         con.close()
     assert written[(1, 4)] == written[(1, 1)]
