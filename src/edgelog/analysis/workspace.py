@@ -78,15 +78,18 @@ def threads() -> int | None:
 
 
 @contextmanager
-def workspace(*, on_disk: bool = False) -> Iterator[Workspace]:
+def workspace(*, on_disk: bool = False, memory_share: float = 1.0) -> Iterator[Workspace]:
     """A DuckDB connection with bounded memory that spills to a private temp directory.
 
     Large inputs use a database file in that directory instead of memory: DuckDB then stores the parsed rows
     compressed (dictionary/FSST suit user agents and paths), which spills far less than uncompressed
     in-memory tables. Small inputs stay in memory, where they are faster. Memory and threads follow
-    ``$EDGELOG_MEMORY_LIMIT`` (default 1GB) and ``$EDGELOG_THREADS``.
+    ``$EDGELOG_MEMORY_LIMIT`` (default 1GB) and ``$EDGELOG_THREADS``; ``memory_share``: the part of that
+    limit DuckDB gets (a merge leaves the rest to the process: see ``merger.DUCKDB_MEMORY_SHARE``).
     """
     memory, cores = memory_limit(), threads()  # checked before anything is created
+    if memory_share != 1.0:
+        memory = f"{max(MEMORY_LIMIT_RANGE[0], int(int(memory.removesuffix('B')) * memory_share))}B"
     tmp = Path(tempfile.mkdtemp(prefix="edgelog-duckdb-"))
     try:
         config: dict[str, Any] = {
