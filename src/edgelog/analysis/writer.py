@@ -164,7 +164,7 @@ class ResultWriter:
     def copy_stored(self, con: duckdb.DuckDBPyConnection, table: str, rel: str) -> int:
         """Write ``table`` in its stored order (``rowid``) to ``rel``, as :meth:`copy` does, without writing
         it whole first when it is larger than the object limit: the parts are cut from ranges of the
-        table's rows (a 1,000-node merge's top_paths partial is 57M rows, 260 MB, 70 parts), each sorted on
+        table's rows (a 1,000-node merge's top_paths partial is 57M rows, 274 MB, 77 parts), each sorted on
         its own by ``rowid``. How many rows a part holds is estimated from the bytes of the first rows
         (:data:`PROBE_ROWS`), then halved until each fits: the parts follow only from the rows, so the
         same rows give the same bytes whatever built the table."""
