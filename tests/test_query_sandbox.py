@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from edgelog import __version__, resultdir
 from edgelog.analysis import RunResult, analyze
 from edgelog.analysis.sandbox import QueryRejected, check_query
+from edgelog.analysis.workspace import workspace
 from edgelog.cli.main import app
 from edgelog.errors import ExitCode
 from edgelog.resultdir import QueryEntry
@@ -226,6 +227,17 @@ def test_result_bytes_are_bounded(logs: Path, tmp_path: Path, monkeypatch: pytes
     )
     assert time.monotonic() - t0 < 60
     assert entry.status == "failed" and "MiB" in entry.error
+
+
+def test_results_are_written_without_async_io_threads() -> None:
+    """DuckDB 2.0 writes Parquet through an asynchronous writer. Once, when the watchdog above interrupted its
+    COPY, the writer's abort waited 14 minutes for its write tasks: ``TaskExecutor::DrainTasks`` waits without
+    checking for an interrupt. Analyze and merge therefore run with no async I/O threads, so an interrupted
+    write has no tasks to wait for. The hang was too rare to reproduce in a test (none in 150 runs), so this
+    test checks the setting on the workspace and on a cursor of it."""
+    with workspace() as ws:
+        assert ws.con.execute("SELECT current_setting('async_threads')").fetchone() == (0,)
+        assert ws.con.cursor().execute("SELECT current_setting('async_threads')").fetchone() == (0,)
 
 
 def test_cli_names_the_rejected_query_and_exits_3(logs: Path, tmp_path: Path) -> None:

@@ -96,6 +96,12 @@ def workspace(*, on_disk: bool = False, memory_share: float = 1.0) -> Iterator[W
             "memory_limit": memory,
             "temp_directory": str(tmp),
             "preserve_insertion_order": True,
+            # No async I/O threads. DuckDB 2.0 writes Parquet through an asynchronous writer. Once, after an
+            # interrupt (the query sandbox's watchdog), that writer's abort waited forever for its write tasks
+            # (AsyncFileWriter -> TaskExecutor::DrainTasks, which checks no interrupt). With no async threads,
+            # DuckDB writes and reads local files synchronously on its worker threads, and was no slower here
+            # (docs/analysis.md, Resources).
+            "async_threads": 0,
         }
         if cores:
             config["threads"] = cores
