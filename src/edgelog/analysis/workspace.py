@@ -57,8 +57,9 @@ def on_disk_threshold() -> int:
     return int(env_number("EDGELOG_DISK_THRESHOLD", ON_DISK_BYTES, low=0, high=1 << 60, integer=True))
 
 
-def memory_limit() -> str:
-    """DuckDB's ``memory_limit`` in bytes, from ``$EDGELOG_MEMORY_LIMIT`` (a size: ``1GB``, ``512MiB``)."""
+def memory_limit(share: float = 1.0) -> str:
+    """DuckDB's ``memory_limit`` in bytes, from ``$EDGELOG_MEMORY_LIMIT`` (a size: ``1GB``, ``512MiB``);
+    ``share``: the part of it DuckDB gets, at least the smallest limit allowed."""
     text = os.environ.get("EDGELOG_MEMORY_LIMIT", "").strip() or "1GB"
     m = _MEMORY.fullmatch(text)
     size = float(m.group(1)) * _UNITS[m.group(2).lower()] if m else math.nan
@@ -68,7 +69,7 @@ def memory_limit() -> str:
             f"$EDGELOG_MEMORY_LIMIT must be a size from 64MiB to 1024TiB, got {shown(text)}",
             hint="write a number and a unit, e.g. 1GB or 512MiB",
         )
-    return f"{int(size)}B"
+    return f"{int(max(low, size * share))}B"
 
 
 def threads() -> int | None:
@@ -87,9 +88,7 @@ def workspace(*, on_disk: bool = False, memory_share: float = 1.0) -> Iterator[W
     ``$EDGELOG_MEMORY_LIMIT`` (default 1GB) and ``$EDGELOG_THREADS``; ``memory_share``: the part of that
     limit DuckDB gets (a merge leaves the rest to the process: see ``merger.DUCKDB_MEMORY_SHARE``).
     """
-    memory, cores = memory_limit(), threads()  # checked before anything is created
-    if memory_share != 1.0:
-        memory = f"{max(MEMORY_LIMIT_RANGE[0], int(int(memory.removesuffix('B')) * memory_share))}B"
+    memory, cores = memory_limit(memory_share), threads()  # checked before anything is created
     tmp = Path(tempfile.mkdtemp(prefix="edgelog-duckdb-"))
     try:
         config: dict[str, Any] = {
