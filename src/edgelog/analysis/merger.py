@@ -519,10 +519,18 @@ def _merge_reports(
             verifying.result()
         writer.prepare()
 
+    table_bytes: dict[str, int] = {}  # by table, over every input: what a report's merge reads
+    table_rows: dict[str, int] = {}
+    for m in manifests:
+        for o in m.outputs:
+            rel = resultdir.table_of(o.path)
+            table_bytes[rel] = table_bytes.get(rel, 0) + (o.size or 0)
+            table_rows[rel] = table_rows.get(rel, 0) + (o.rows or 0)
+
     # Inputs of more stored bytes than the disk threshold (256 MiB by default: ~250 nodes of the merge bench)
     # make merged tables too large for memory (1,000 nodes: 5.6 GB of DuckDB spill at 476.8 MiB); a database
     # file stores them compressed (0.24 GB of spill, 331 instead of 346 CPU s, the same outputs).
-    stored = sum(o.size or 0 for m in manifests for o in m.outputs)
+    stored = sum(table_bytes.values())
     with (
         workspace(memory_share=DUCKDB_MEMORY_SHARE, on_disk=stored > on_disk_threshold()) as ws,
         DuckDBMemory(ws.con) as mem,
@@ -567,14 +575,6 @@ def _merge_reports(
             cols = partial_casts(cur, r.partial_sql)
             scan = _scan(files, by_name=len(sql_of.get(r.name, set())) > 1)
             cur.execute(f"CREATE TEMP VIEW partial AS SELECT {cols} FROM {scan}")
-
-        table_bytes: dict[str, int] = {}  # by table, over every input: what a report's merge reads
-        table_rows: dict[str, int] = {}
-        for m in manifests:
-            for o in m.outputs:
-                rel = resultdir.table_of(o.path)
-                table_bytes[rel] = table_bytes.get(rel, 0) + (o.size or 0)
-                table_rows[rel] = table_rows.get(rel, 0) + (o.rows or 0)
 
         def partial_bytes(r: Report) -> float:
             return table_bytes.get(resultdir.partial_table(r.name), 0)
