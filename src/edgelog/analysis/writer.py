@@ -154,9 +154,6 @@ class ResultWriter:
                 return rows
             try:
                 self._split(con, target, rel, rows)
-            except BaseException:
-                shutil.rmtree(self.out / resultdir.parts_dir(rel), ignore_errors=True)
-                raise
             finally:
                 target.unlink(missing_ok=True)
             return rows
@@ -188,13 +185,9 @@ class ResultWriter:
                 return rows
             target.unlink()
             per_part = max(1, int(0.85 * self.max_object_bytes / per_row))
-            try:
-                self._write_parts(
-                    rel, rows, per_part, lambda start, end, part: _copy(con, rows_between(start, end), part)
-                )
-            except BaseException:
-                shutil.rmtree(self.out / resultdir.parts_dir(rel), ignore_errors=True)
-                raise
+            self._write_parts(
+                rel, rows, per_part, lambda start, end, part: _copy(con, rows_between(start, end), part)
+            )
             return rows
 
     def _split(self, con: duckdb.DuckDBPyConnection, whole: Path, rel: str, rows: int) -> None:
@@ -216,10 +209,21 @@ class ResultWriter:
         self, rel: str, rows: int, per_part: int, write: Callable[[int, int, Path], object]
     ) -> None:
         """Table ``rel``'s ``rows`` rows as parts below the limit, ``write(start, end, file)`` writing rows
-        ``[start, end)``: ``per_part`` rows each, a part that comes out too large halved until it fits."""
+        ``[start, end)``: ``per_part`` rows each, a part that comes out too large halved until it fits. On
+        any failure the parts folder is removed: no half-written table is left."""
         folder = self.out / resultdir.parts_dir(rel)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
+        try:
+            self._fill_parts(folder, rel, rows, per_part, write)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def _fill_parts(
+        self, folder: Path, rel: str, rows: int, per_part: int, write: Callable[[int, int, Path], object]
+    ) -> None:
+        """:meth:`_write_parts` into ``folder``, which the caller removes when this fails."""
         pending = [(start, min(rows, start + per_part)) for start in range(0, rows, per_part)]
         scratch = folder / ".part.tmp"
         index = 0
