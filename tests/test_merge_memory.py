@@ -17,7 +17,7 @@ import pytest
 from support.results import backfill_inputs, parquet_outputs, write_wide_log
 
 from edgelog import resultdir
-from edgelog.analysis import analyze, merge, merger, writer
+from edgelog.analysis import RunResult, analyze, merge, merger, writer
 from edgelog.analysis.library import Report, load_library
 
 LINES = 100_000
@@ -38,16 +38,28 @@ def wide_results(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return out
 
 
+@pytest.fixture(scope="module")
+def roomy(
+    wide_results: list[Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[RunResult, dict[str, bytes]]:
+    """The merge of ``wide_results`` with the default limits, settings and threads, and its Parquet outputs:
+    what every merge of them under other limits or in other passes must equal (merged once per module)."""
+    result = merge(wide_results, tmp_path_factory.mktemp("roomy") / "merged")
+    assert result.status == "ok"
+    return result, parquet_outputs(result.out)
+
+
 def test_a_merge_larger_than_its_memory_limit_is_complete_and_equal_to_one_with_room(
-    wide_results: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    wide_results: list[Path],
+    roomy: tuple[RunResult, dict[str, bytes]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    roomy = merge(wide_results, tmp_path / "roomy")
-    assert roomy.status == "ok"
     monkeypatch.setenv("EDGELOG_MEMORY_LIMIT", "64MiB")
     tight = merge(wide_results, tmp_path / "tight")
     failed = {q.name: q.error for q in tight.manifest.queries if q.status != "ok"}
     assert tight.status == "ok", failed
-    assert parquet_outputs(tight.out) == parquet_outputs(roomy.out)
+    assert parquet_outputs(tight.out) == roomy[1]
     # every (path, visitor) is its own row, on either node: the merged partial is as large as both inputs
     table = resultdir.partial_table("top_paths")
     assert (
@@ -125,13 +137,15 @@ def test_the_pass_estimate_counts_rows_that_several_results_repeat_once(
 
 
 def test_a_report_that_runs_out_of_memory_beside_others_runs_again_alone(
-    wide_results: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    wide_results: list[Path],
+    roomy: tuple[RunResult, dict[str, bytes]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Reports merge side by side, so one may run out of memory that its neighbours hold (seen in CI: the
     anomalies merge, which has no partition column, at 64 MiB). Such a report runs again after the others,
     alone. Here its first attempt is made to run out."""
     monkeypatch.setenv("EDGELOG_THREADS", "2")  # side by side on any machine
-    roomy = merge(wide_results, tmp_path / "roomy")
     real = writer._merge_partial
     attempts: list[str] = []
 
@@ -145,7 +159,7 @@ def test_a_report_that_runs_out_of_memory_beside_others_runs_again_alone(
     again = merge(wide_results, tmp_path / "again")
     assert again.status == "ok", {q.name: q.error for q in again.manifest.queries if q.status != "ok"}
     assert attempts.count("anomalies") == 2
-    assert parquet_outputs(again.out) == parquet_outputs(roomy.out)
+    assert parquet_outputs(again.out) == roomy[1]
 
 
 def test_partitioned_partials_are_written_in_their_partition_order(wide_results: list[Path]) -> None:
@@ -227,12 +241,15 @@ def test_a_merge_gives_duckdb_only_its_share_of_the_memory_limit(
 
 
 def test_a_merge_of_large_inputs_works_from_a_database_file_with_the_same_outputs(
-    wide_results: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    wide_results: list[Path],
+    roomy: tuple[RunResult, dict[str, bytes]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The merged tables of a large merge do not fit in memory (1,000 nodes: 5.6 GB of DuckDB spill at half of
     the 1 GB default); in a database file they are stored compressed (0.24 GB of spill, 9% less CPU). A merge
     whose inputs hold more bytes than ``$EDGELOG_DISK_THRESHOLD`` works from one, with the same outputs."""
-    in_memory = merge(wide_results, tmp_path / "memory")
+    in_memory, in_memory_outputs = roomy
     assert in_memory.manifest.processing is not None
     assert in_memory.manifest.processing.workspace == "memory"
     monkeypatch.setenv("EDGELOG_DISK_THRESHOLD", "100000")
@@ -240,4 +257,4 @@ def test_a_merge_of_large_inputs_works_from_a_database_file_with_the_same_output
     assert on_disk.status == "ok"
     assert on_disk.manifest.processing is not None
     assert on_disk.manifest.processing.workspace == "disk"
-    assert parquet_outputs(on_disk.out) == parquet_outputs(in_memory.out)
+    assert parquet_outputs(on_disk.out) == in_memory_outputs
