@@ -88,11 +88,14 @@ def test_a_merge_and_one_of_its_parts_are_refused(results: dict[str, Path], tmp_
         merge([both, results["n2"]], tmp_path / "m")
 
 
-def test_the_same_rotated_file_read_twice_at_different_sizes_is_refused(tmp_path: Path) -> None:
+def test_the_same_rotated_file_read_twice_at_different_sizes_is_refused(
+    results: dict[str, Path], tmp_path: Path
+) -> None:
     # A node's rotated file analysed while it was still being copied, and again once complete: the sha256s
-    # differ, but the first run's lines are all in the second, so the merge would count them twice.
-    d = node_logs(tmp_path, "n1", 0)
-    early = analyze([d], tmp_path / "early", node_id="n1").out
+    # differ, but the first run's lines are all in the second, so the merge would count them twice. The
+    # early run is the module's n1 (its file is compared by node and name, wherever it was read from).
+    early = results["n1"]
+    d = shutil.copytree(early.parent / "in-n1", tmp_path / "in-n1")
     log = d / "access-n1-20261123T080500Z.log"
     log.write_text(log.read_text() + LINE.format(n=0, i=99, s=9, status=200) + "\n")
     late = analyze([d], tmp_path / "late", node_id="n1").out
@@ -102,12 +105,13 @@ def test_the_same_rotated_file_read_twice_at_different_sizes_is_refused(tmp_path
     assert not (tmp_path / "m" / "manifest.json").exists()
 
 
-def test_a_node_analysed_in_two_runs_over_different_files_merges(tmp_path: Path) -> None:
-    d1 = node_logs(tmp_path / "first", "n1", 0)
-    d2 = tmp_path / "second"
+def test_a_node_analysed_in_two_runs_over_different_files_merges(
+    results: dict[str, Path], tmp_path: Path
+) -> None:
+    d2 = tmp_path / "second"  # the first run is the module's n1 (21 lines of its file of 08:05)
     d2.mkdir()
     (d2 / "access-n1-20261123T081000Z.log").write_text(LINE.format(n=0, i=7, s=1, status=200) + "\n")
-    runs = [analyze([d], tmp_path / f"out-{k}", node_id="n1").out for k, d in enumerate((d1, d2))]
+    runs = [results["n1"], analyze([d2], tmp_path / "out-1", node_id="n1").out]
     assert merge(runs, tmp_path / "m").manifest.totals.lines_read == 22
 
 
