@@ -110,11 +110,17 @@ def test_merged_percentiles_are_the_percentiles_of_all_requests(
         assert (row[1], row[6], row[7]) == (len(values), nearest_rank(values, 50), nearest_rank(values, 95))
 
 
-def test_formats_without_the_fields_give_empty_panels(tmp_path: Path, samples_dir: Path) -> None:
-    result = analyze([samples_dir / "nginx_small.log"], tmp_path / "out")
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Path:
+    """The nginx sample, whose format logs no request time and no host, analysed once for the module."""
+    result = analyze([samples_dir / "nginx_small.log"], tmp_path_factory.mktemp("plain") / "out")
     assert result.status == "ok"
+    return result.out
+
+
+def test_formats_without_the_fields_give_empty_panels(plain: Path) -> None:
     for name in ("latency_paths", "latency_time", "vhosts"):
-        assert table(tmp_path / "out", name) == []
+        assert table(plain, name) == []
 
 
 def test_latency_partial_is_a_histogram_not_the_requests(tmp_path: Path) -> None:
@@ -127,7 +133,7 @@ def test_latency_partial_is_a_histogram_not_the_requests(tmp_path: Path) -> None
 
 
 def test_reports_show_latency_and_vhost_panels_only_when_the_fields_exist(
-    tmp_path: Path, samples_dir: Path
+    tmp_path: Path, plain: Path
 ) -> None:
     from rich.console import Console
 
@@ -140,13 +146,12 @@ def test_reports_show_latency_and_vhost_panels_only_when_the_fields_exist(
     ]
     write_node(tmp_path / "in", "n1", reqs)
     analyze([tmp_path / "in"], tmp_path / "timed", log_format=FORMAT.definition)
-    analyze([samples_dir / "nginx_small.log"], tmp_path / "plain")
-    for name, shown in (("timed", True), ("plain", False)):
-        html = render_html(tmp_path / name, tmp_path / f"{name}.html").read_text()
+    for name, result, shown in (("timed", tmp_path / "timed", True), ("plain", plain, False)):
+        html = render_html(result, tmp_path / f"{name}.html").read_text()
         assert ('id="latency"' in html) is shown and ('id="vhosts"' in html) is shown
         assert ('href="#latency"' in html) is shown
         console = Console(record=True, width=140)
-        print_summary(tmp_path / name, console)
+        print_summary(result, console)
         text = console.export_text()
         assert ("Latency by path" in text) is shown and ("Virtual hosts" in text) is shown
     html = (tmp_path / "timed.html").read_text()
