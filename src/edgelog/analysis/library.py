@@ -23,13 +23,16 @@ files are installed in name order, so a file may use the macros of files sorted 
 
 Every run reads the files again, but parses only text it has not seen: what a file parses to is kept per
 process, keyed by its path and its whole text (so an edited file is parsed again), and shared, so the parsed
-objects are immutable. Parsing checks every column type and every macro statement with DuckDB (a connection
-of its own for the macros): tens of milliseconds a run, which a process that analyses many times (a test
-suite, a long-lived caller) would otherwise pay each time.
+objects are immutable. Parsing checks every column type and splits every macro file with DuckDB's module
+functions (its default connection: opening a connection of its own costs ~14 ms, the first use of the
+default one ~20 ms, and a run's first parse needs one of them); each distinct type spelling is looked up
+once per process. That is tens of milliseconds in a process's first run, which a process that analyses
+many times (a test suite, a long-lived caller) would otherwise pay each time.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -207,7 +210,7 @@ def parse_columns(path: Path, text: str) -> tuple[Column, ...]:
                 path, "-- columns:", f"cannot read column {item!r}", hint="write `name TYPE (note)`"
             )
         try:
-            canonical = str(duckdb.sqltype(m[2]))
+            canonical = _canonical_type(m[2])
         except duckdb.Error:
             raise ConfigError(
                 path, "-- columns:", f"column {m[1]}: {m[2]!r} is not a DuckDB type", hint="e.g. BIGINT"
@@ -216,6 +219,13 @@ def parse_columns(path: Path, text: str) -> tuple[Column, ...]:
     if len({c.name for c in columns}) != len(columns):
         raise ConfigError(path, "-- columns:", "a column is declared twice")
     return tuple(columns)
+
+
+@functools.lru_cache(maxsize=256)
+def _canonical_type(spelling: str) -> str:
+    """DuckDB's canonical name of a type spelling (``TIMESTAMPTZ`` -> ``TIMESTAMP WITH TIME ZONE``): the
+    library spells a few types ~150 times; each spelling is asked once per process (an error is not kept)."""
+    return str(duckdb.sqltype(spelling))
 
 
 def parse_report(path: Path) -> Report:
@@ -282,12 +292,12 @@ def report_names() -> list[str]:
     return [r.name for r in load_library()]
 
 
-def _parse_macro_file(path: Path, text: str, con: duckdb.DuckDBPyConnection) -> MacroFile:
+def _parse_macro_file(path: Path, text: str) -> MacroFile:
     """A macro file's text; every statement must be ``CREATE [OR REPLACE] MACRO edgelog_...``."""
     if not _header_fields(path, text.split("CREATE", 1)[0]).get("macros"):
         raise ConfigError(path, "-- macros:", "missing from the header", hint="-- macros: edgelog_x(arg)")
     try:
-        statements = con.extract_statements(text)
+        statements = duckdb.extract_statements(text)  # parsing only: nothing is run or created
     except duckdb.Error as exc:
         raise ConfigError(path, None, f"not valid SQL: {str(exc).splitlines()[0]}") from None
     sql, names = [], []
@@ -306,25 +316,13 @@ def _parse_macro_file(path: Path, text: str, con: duckdb.DuckDBPyConnection) -> 
 
 
 def load_macros(directory: Path | None = None) -> list[MacroFile]:
-    """Every macro file of the library (``queries/macros/*.sql``), in name order (the install order).
-
-    DuckDB splits the statements; its connection is opened only when a file's text is new to the process."""
+    """Every macro file of the library (``queries/macros/*.sql``), in name order (the install order);
+    DuckDB splits the statements of a file whose text is new to the process."""
     directory = directory or queries_dir() / MACROS_DIR
-    con: duckdb.DuckDBPyConnection | None = None
-
-    def parse(path: Path, text: str) -> MacroFile:
-        nonlocal con
-        con = con or duckdb.connect()
-        return _parse_macro_file(path, text, con)
-
-    try:
-        return [
-            _parsed(_MACRO_FILES, path, path.read_text(encoding="utf-8"), parse)
-            for path in sorted(directory.glob("*.sql"))
-        ]
-    finally:
-        if con is not None:
-            con.close()
+    return [
+        _parsed(_MACRO_FILES, path, path.read_text(encoding="utf-8"), _parse_macro_file)
+        for path in sorted(directory.glob("*.sql"))
+    ]
 
 
 # --- tag rules ------------------------------------------------------------------------------------
