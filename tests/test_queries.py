@@ -137,6 +137,28 @@ def test_a_report_that_breaks_its_declared_columns_fails_when_it_runs(
     assert not (tmp_path / "o" / "reports" / "hosts.parquet").exists()
 
 
+def test_the_columns_check_binds_each_runs_tables(
+    tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process parses a report's final SQL once (writer._statement), but binds it on every run: the same
+    final SQL over a merged partial typed otherwise is checked against that run's tables."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.log").write_text("\n".join(FIXTURE) + "\n")
+    assert analyze([tmp_path / "in"], tmp_path / "first").status == "ok"  # the library's SQL, as shipped
+    lib = _library_copy(tmp_path, repo_root)
+    path = lib / "methods_protocols.sql"
+    text = path.read_text()
+    merge_sql = "SELECT method, protocol, sum(hits)::BIGINT AS hits FROM partial"
+    assert merge_sql in text
+    path.write_text(text.replace(merge_sql, merge_sql.replace("::BIGINT AS hits", "::DOUBLE AS hits")))
+    monkeypatch.setenv("EDGELOG_QUERIES_DIR", str(lib))
+    result = analyze([tmp_path / "in"], tmp_path / "second")
+    failed = {q.name: q.error or "" for q in result.manifest.failed_queries}
+    assert set(failed) == {"methods_protocols"}, failed
+    assert "hits DOUBLE" in failed["methods_protocols"]
+    assert not (tmp_path / "second" / "reports" / "methods_protocols.parquet").exists()
+
+
 def test_report_headers_are_checked_when_the_library_loads(tmp_path: Path, repo_root: Path) -> None:
     lib = _library_copy(tmp_path, repo_root)
     path = lib / "browsers.sql"
