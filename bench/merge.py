@@ -133,6 +133,7 @@ def main() -> None:
         action="store_true",
         help="derived nodes keep their base's visitors (optimistic: the merged tables stay ten nodes' size)",
     )
+    ap.add_argument("--keep", type=Path, help="keep each merge's result in KEEP/m<nodes> (to compare them)")
     args = ap.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     t0 = time.perf_counter()
@@ -148,7 +149,8 @@ def main() -> None:
     rows: list[tuple[int, float, float, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            wall, cpu, peak = timed_cpu([*EDGELOG, "merge", *map(str, dirs[:n]), "--out", f"{tmp}/m{n}"])
+            out = (args.keep or Path(tmp)) / f"m{n}"
+            wall, cpu, peak = timed_cpu([*EDGELOG, "merge", *map(str, dirs[:n]), "--out", str(out)])
             rows.append((n, wall, cpu, peak))
             if len(rows) > 1:
                 p = rows[-2]
