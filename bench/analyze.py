@@ -137,9 +137,8 @@ def cache_bench(per_file: int, seed: int, repeat: int) -> CacheRun:
     """A 24 h window of 5-minute files (gzip, as nodes publish them) with all but the last hour cached,
     against the same job cold (no cache), same run. The cache of the first 23 h is filled once; each of the
     ``repeat`` rounds runs cold, then warm on a fresh copy of it, then ``edgelog merge`` of the cold result
-    alone (medians printed). That merge writes the same tables from partials already merged (all but the
-    empty quarantine byte-identical on the bench's day): a cache that leaves the outputs as they are cannot
-    make a run much cheaper than it."""
+    alone (medians printed). That merge writes the same tables from partials already merged, byte for byte:
+    a cache that leaves the outputs as they are cannot make a run much cheaper than it."""
     plain, _ = build_corpus(int(max(288 * per_file, 10_000) * 1.1), seed)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

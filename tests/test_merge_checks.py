@@ -58,6 +58,22 @@ def copy_result(src: Path, dest: Path) -> Path:
     return dest
 
 
+def test_a_merge_of_one_result_writes_each_of_its_tables_byte_for_byte(
+    results: dict[str, Path], tmp_path: Path
+) -> None:
+    # merging one result changes nothing a reader of its Parquet sees, schema included: the quarantine (one
+    # line here, none in the second) is written with every column nullable, as analyze writes it, not with
+    # the columns a merge's table happens to hold NULL-free marked REQUIRED
+    clean = analyze([node_logs(tmp_path, "n9", 9, garbage=0)], tmp_path / "clean", node_id="n9").out
+    for i, one in enumerate((results["n1"], clean)):
+        merged = merge([one], tmp_path / f"m{i}").out
+        tables = sorted(str(p.relative_to(one)) for p in one.rglob("*.parquet"))
+        assert tables == sorted(str(p.relative_to(merged)) for p in merged.rglob("*.parquet"))
+        assert resultdir.QUARANTINE in tables
+        for rel in tables:
+            assert (merged / rel).read_bytes() == (one / rel).read_bytes(), rel
+
+
 def test_merging_the_same_result_twice_is_refused(results: dict[str, Path], tmp_path: Path) -> None:
     a = results["n1"]
     cli = runner.invoke(app, ["merge", str(a), str(a), "--out", str(tmp_path / "m")])

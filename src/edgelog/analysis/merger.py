@@ -541,11 +541,12 @@ def _merge_reports(
         con.execute(f"CREATE TABLE requests ({parse.REQUESTS_SCHEMA})")
         streams.create_empty_relations(con)
         con.execute(f"CREATE TABLE p_files ({FILES_SCHEMA})")
-        con.execute(f"CREATE TABLE quarantine ({parse.QUARANTINE_SCHEMA})")
+        con.execute(f"CREATE TABLE stored_quarantine ({parse.QUARANTINE_SCHEMA})")
+        con.execute(f"CREATE VIEW quarantine AS {parse.nullable_quarantine('stored_quarantine')}")
         with clock.phase("read"):
             for table, rel in (
                 ("p_files", resultdir.partial_table(resultdir.FILES_PARTIAL)),
-                ("quarantine", resultdir.QUARANTINE),
+                ("stored_quarantine", resultdir.QUARANTINE),
             ):
                 files = _table_files(tables, rel)
                 if files:

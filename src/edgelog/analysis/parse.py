@@ -73,18 +73,25 @@ PARSED_COLUMNS = (
 )
 
 
-# The access logs' quarantined lines (streams.create_stream_store adds the error and application logs').
-# No column is ever NULL here, but each is typed as possibly NULL whatever ``parsed`` holds: DuckDB's Parquet
-# writer writes a column it knows to be NULL-free differently (a REQUIRED field when ``parsed`` is empty, no
-# definition levels for ``raw`` when it holds only quarantined lines), and a run that loaded only the
-# quarantined lines (the parse cache's whole chunks) must write the same bytes as one that loaded every line.
 _QUARANTINE_VALUES = {"node_id": "node_id", "file": "file", "line_no": "line_no", "reason": "reason",
                       "raw": "coalesce(raw, '')"}  # fmt: skip
-PARSED_QUARANTINE = (
-    "SELECT "
-    + ", ".join(f"CASE WHEN reason IS NOT NULL THEN {v} END AS {c}" for c, v in _QUARANTINE_VALUES.items())
-    + " FROM parsed WHERE reason IS NOT NULL"
-)
+
+
+def nullable_quarantine(source: str) -> str:
+    """The quarantined lines of ``source`` (a relation with the quarantine's columns, or ``parsed``) as the
+    quarantine relation the writer writes: no column is ever NULL, but each is typed as possibly NULL whatever
+    ``source`` holds. DuckDB's Parquet writer writes a column it knows to be NULL-free differently (a REQUIRED
+    field when ``source`` is empty or its table's statistics say so, no definition levels for ``raw`` when
+    ``parsed`` holds only quarantined lines), and the quarantine must be the same bytes whatever wrote it: a
+    run that loaded only the quarantined lines (the parse cache's whole chunks) or every line, a merge of one
+    result or that result itself."""
+    values = _QUARANTINE_VALUES.items()
+    columns = ", ".join(f"CASE WHEN reason IS NOT NULL THEN {v} END AS {c}" for c, v in values)
+    return f"SELECT {columns} FROM {source} WHERE reason IS NOT NULL"
+
+
+# The access logs' quarantined lines (streams.create_stream_store adds the error and application logs').
+PARSED_QUARANTINE = nullable_quarantine("parsed")
 
 
 def create_request_store(con: duckdb.DuckDBPyConnection) -> None:
