@@ -367,6 +367,54 @@ def test_killed_fetch_resumes(big_job: tuple[str, int], gcs_emulator: str, tmp_p
     assert not [p for p in out.rglob(".*") if p.is_file()], "temporary files left behind"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stopped_fetch_ends_at_once_and_leaves_no_temporary_file(
+    big_job: tuple[str, int], gcs_emulator: str, tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    """Ctrl-C or SIGTERM (`timeout`, a CI runner) ends `edgelog fetch` mid-download within a second, with its
+    exit code and one line: the downloads still queued never start, no merge is written, nothing temporary
+    is left behind, and what was verified stays for the rerun."""
+    url, objects = big_job
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp)}
+    with FaultProxy(gcs_emulator, lambda m, p: "slow" if "alt=media" in p else None, delay=0.02) as proxy:
+        env["STORAGE_EMULATOR_HOST"] = proxy.endpoint
+        command = [sys.executable, "-m", "edgelog", "fetch", "j-big", "--bucket", url, "--out", str(out)]
+        proc = subprocess.Popen(
+            ["env", "--default-signal=INT", *command, "--workers", "4"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and proc.poll() is None:
+                if sum(1 for p in out.rglob("*.parquet") if p.is_file()) >= 100:
+                    break
+                time.sleep(0.05)
+            assert proc.poll() is None, "fetch finished before it could be stopped"
+            sent = time.monotonic()
+            proc.send_signal(sig)
+            _, stderr = proc.communicate(timeout=60)
+            took = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == code, stderr
+    assert took < 1.0, f"stopped {took:.2f} s after the signal"
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] in ("interrupted", "terminated"), stderr
+    assert not (out / "merged").exists()
+    assert not [p for p in out.rglob(".*") if p.is_file()], "temporary files left behind"
+    assert list(tmp.iterdir()) == []
+    kept = sum(1 for p in out.rglob("*") if p.is_file())
+    assert 100 <= kept < objects - 100  # the queued downloads never started
+
+
 def test_cli_fetch_jobs_report(gcs: str, node_results: dict[str, Path], tmp_path: Path) -> None:
     bucket = open_bucket(gcs)
     publish_plain(

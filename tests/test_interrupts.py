@@ -20,10 +20,12 @@ from typing import Any
 
 import duckdb
 import pytest
+from support.results import analyze_node, publish_plain, stage_execution
 
 from edgelog import interrupts, resultdir
 from edgelog.analysis import analyze, merge
 from edgelog.analysis.writer import ResultWriter
+from edgelog.storage import open_bucket
 
 LINE = '10.0.0.{i} - - [23/Nov/2026:08:00:00 +0000] "GET /p{i} HTTP/1.1" 200 5 "-" "curl/8.5.0"\n'
 
@@ -233,6 +235,27 @@ def test_a_sigint_at_any_phase_of_a_cli_run_exits_130_with_one_line(
     assert fired.exists(), f"{module} was not imported: the signal was never sent"
     assert (proc.returncode, proc.stderr.strip()) == (interrupts.EXIT_SIGINT, "interrupted"), proc.stderr
     assert not (out / resultdir.MANIFEST).exists()
+
+
+def test_a_sigint_swallowed_while_fetch_loads_duckdb_stops_it(tmp_path: Path) -> None:
+    # fetch loads DuckDB (for the merge) as analyze does: the stop recorded there ends it before it reads the
+    # bucket (it went on to download and verify the whole job, until the merge saw the stop)
+    fired, bucket = tmp_path / "fired", tmp_path / "bucket"
+    ids = {"job_id": "j-1", "node_id": "n1", "execution_id": "e-1"}
+    node = analyze_node(logs(tmp_path / "in"), tmp_path / "node", **ids)
+    publish_plain(open_bucket(str(bucket)), stage_execution(node, tmp_path / "stage"), "edgelog/j-1/n1/e-1")
+    (tmp_path / "signal_driver.py").write_text(DRIVER)
+    run = ["fetch", "j-1", "--bucket", str(bucket), "--out", str(tmp_path / "out")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "signal_driver", "duckdb", "swallow", str(fired), *run],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert fired.exists(), "duckdb was not imported: the signal was never sent"
+    assert (proc.returncode, proc.stderr.strip()) == (interrupts.EXIT_SIGINT, "interrupted"), proc.stderr
+    assert not (tmp_path / "out").exists()
 
 
 # DuckDB's extension runs Python code while it initialises (``import duckdb``); it imports ``atexit`` there

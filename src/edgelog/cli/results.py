@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from edgelog.errors import ExitCode
+from edgelog.interrupts import deferred, stop_on_signals
 from edgelog.settings import RESULTS_PREFIX, default_bucket_url
 
 BucketOpt = Annotated[
@@ -72,12 +73,15 @@ def fetch(
     A node that published nothing is invisible in the bucket: name the nodes the job should have covered
     with --expect-nodes (or --expect-node) so a missing one makes the result partial.
     Exit codes: 0 all nodes ok, 3 partial (missing/failed/partial nodes), 4 a file did not verify or a
-    node's results name another node, 1 nothing usable.
+    node's results name another node, 1 nothing usable, 130/143 stopped by Ctrl-C/SIGTERM (within a second;
+    a rerun resumes).
 
     Example: [bold]edgelog fetch j-6f1c2a9e --bucket gs://acme-edgelog --out results/[/]
     """
     from edgelog.jobs.network import read_expected_nodes
-    from edgelog.results import fetch_job, render_html
+
+    with deferred():  # DuckDB's extension initialises here: a Ctrl-C must not land inside it
+        from edgelog.results import fetch_job, render_html
     from edgelog.results.terminal import print_fetch, print_summary
 
     console = _out_console(as_json)
@@ -85,15 +89,16 @@ def fetch(
     target = out if out is not None else Path("edgelog-results") / job_id
     expected = read_expected_nodes(expect_nodes) if expect_nodes is not None else {}
     expected.update({node: expected.get(node) for node in expect_node or ()})
-    result = fetch_job(
-        bucket or default_bucket_url(),
-        job_id,
-        target,
-        prefix=prefix,
-        workers=workers,
-        expected_nodes=expected,
-        console=progress if progress.is_terminal or not as_json else None,
-    )
+    with stop_on_signals():  # Ctrl-C and SIGTERM end the downloads and the merge within a second
+        result = fetch_job(
+            bucket or default_bucket_url(),
+            job_id,
+            target,
+            prefix=prefix,
+            workers=workers,
+            expected_nodes=expected,
+            console=progress if progress.is_terminal or not as_json else None,
+        )
     if html is not None and result.merged_dir is not None:
         render_html(result.merged_dir, html)
     if as_json:

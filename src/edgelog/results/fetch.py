@@ -272,8 +272,14 @@ class _Fetcher:
         return bad
 
     def run(self, tasks: list[tuple[_Work, Callable[[], None]]]) -> None:
-        """Run download tasks in parallel; a task's unexpected error marks its execution failed."""
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="fetch") as pool:
+        """Run download tasks in parallel; a task's unexpected error marks its execution failed.
+
+        A stop (Ctrl-C, SIGTERM: ``KeyboardInterrupt`` in this thread) cancels the downloads still queued, so
+        the command ends once the few running ones (one object each, at most ``workers``) have finished and
+        renamed or removed their temporary files; a pool left to its ``with`` block would run every queued
+        download first (a 1,000-object job: tens of seconds after the Ctrl-C)."""
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="fetch")
+        try:
             futures = {pool.submit(fn): work for work, fn in tasks}
             for future in as_completed(futures):
                 work = futures[future]
@@ -284,6 +290,10 @@ class _Fetcher:
                     work.fail(status, f"download failed: {exc.message}")
                 except Exception as exc:  # network errors after retries, disk full, ...
                     work.fail("failed", f"download failed: {type(exc).__name__}: {exc}")
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
 
     # plain encoding ------------------------------------------------------------------------------------
 
