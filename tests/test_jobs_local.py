@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
 import tarfile
 import textwrap
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,6 +42,7 @@ PROBE = textwrap.dedent(
         print("cannot read inputs", file=sys.stderr)
         sys.exit(1)
     if mode == "sleep-node-2" and node == "node-2":
+        (out / "pid").write_text(str(os.getpid()))
         print("about to hang", file=sys.stderr, flush=True)
         time.sleep(30)
     if mode == "write-input":
@@ -343,6 +348,54 @@ def test_cancel_stops_running_tasks_and_their_process_groups(tmp_path: Path) -> 
     run = outcome["run"]
     hung = next(e for e in run.executions if e.node.node_id == "node-2")
     assert hung.state == "Failed" and "cancelled" in hung.message
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting for its reaper does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stopped_run_local_stops_its_tasks_and_leaves_nothing_behind(
+    tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    """Ctrl-C or SIGTERM (`timeout`, a service manager) ends `edgelog job run-local` within seconds with its
+    exit code and one line, and takes its tasks with it: they run in their own sessions, so a SIGTERM that
+    killed edgelog alone left them running (a task for its full ExecutionTimeout) and its temporary
+    directory behind."""
+    spec = _spec(tmp_path)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    argv = ["job", "run-local", str(spec), "--var", "mode=sleep-node-2", "--bucket", str(tmp_path / "bucket")]
+    argv += [arg for n in _nodes(tmp_path) for arg in ("--node", f"{n.node_id}={n.path}")]
+    proc = subprocess.Popen(
+        ["env", "--default-signal=INT", sys.executable, "-m", "edgelog", *argv],
+        env={**os.environ, "TMPDIR": str(tmp)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (pids := list(tmp.rglob("pid"))):  # node-2's task is sleeping (for 30 s)
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(0.1)
+        task = int(pids[0].read_text())
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] in ("interrupted", "terminated"), stderr
+    assert not _alive(task), "the task outlived edgelog"
+    assert list(tmp.iterdir()) == []
 
 
 def test_adhoc_query_runs_user_sql_from_the_inline_source(tmp_path: Path, samples_dir: Path) -> None:

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from edgelog.errors import EdgelogError, ExitCode, UsageError
+from edgelog.interrupts import deferred, stop_on_signals
 from edgelog.jobs.model import DEFAULT_ALLOW_LIST
 
 if TYPE_CHECKING:
@@ -477,7 +478,8 @@ def run_local_cmd(
     }
     rendered = load_spec(spec, values, allow_list=tuple(allow_listed_path or DEFAULT_ALLOW_LIST))
     nodes = parse_nodes(node)
-    run = run_local(rendered, nodes, bucket_url=bucket, on_event=_print_event, engine=engine)
+    with stop_on_signals():  # a SIGTERM, like Ctrl-C, cancels the tasks: they run in their own sessions
+        run = run_local(rendered, nodes, bucket_url=bucket, on_event=_print_event, engine=engine)
     _print_status_table(run.status)
     console.print(f"results: {escape(run.bucket_url)} job [bold]{escape(run.job_id)}[/]")
     code = run.status.exit_code()
@@ -542,7 +544,8 @@ def demo_cmd(
 
     Example: [bold]edgelog demo[/]
     """
-    from edgelog.jobs.demo import run_demo
+    with deferred():  # DuckDB's extension initialises here: a Ctrl-C must not land inside it
+        from edgelog.jobs.demo import run_demo
     from edgelog.logformat import resolve
     from edgelog.logformat.definitions import check_analysable
     from edgelog.logformat.realip import parse_networks
@@ -551,16 +554,17 @@ def demo_cmd(
     if fmt is not None:
         check_analysable(fmt)
     parse_networks(trusted_proxies)
-    result = run_demo(
-        workdir=workdir,
-        nodes=nodes,
-        hours=hours,
-        bucket_url=bucket,
-        console=err_console,
-        out=console,
-        log_format=fmt,
-        trusted_proxies=trusted_proxies,
-    )
+    with stop_on_signals():  # Ctrl-C and SIGTERM cancel the jobs' tasks, the downloads and the merge
+        result = run_demo(
+            workdir=workdir,
+            nodes=nodes,
+            hours=hours,
+            bucket_url=bucket,
+            console=err_console,
+            out=console,
+            log_format=fmt,
+            trusted_proxies=trusted_proxies,
+        )
     console.print(f"\nHTML report: [bold]{escape(str(result.html))}[/]")
     if open_report:
         import webbrowser

@@ -21,6 +21,7 @@ from edgelog.jobs.local import LocalExecution, LocalNode, LocalRun, run_local
 from edgelog.jobs.spec import load_spec, log_format_vars
 from edgelog.logformat import LogFormat
 from edgelog.naming import parse_rotated_name
+from edgelog.results import fetch_job, print_summary, render_html
 from edgelog.settings import data_home, default_bucket_url
 
 DEMO_SPEC = "access-log-report"
@@ -70,7 +71,6 @@ def run_demo(
     balancer the generator simulates, so the report counts the clients behind it).
     """
     from edgelog.generator import backfill, load_config
-    from edgelog.results import fetch_job, print_summary, render_html
 
     if nodes < 1:
         raise UsageError(f"--nodes must be at least 1, got {nodes}")
