@@ -382,11 +382,15 @@ def _fetch_after_submit(
     fetch_from: tuple[str, str], job_id: str, out: Path | None, nodes: dict[str, str | None]
 ) -> ExitCode:
     """Fetch, verify and merge a finished job's results from (bucket URL, prefix) its spec published to."""
-    from edgelog.results import fetch_job
+    with deferred():  # DuckDB's extension initialises here: a Ctrl-C must not land inside it
+        from edgelog.results import fetch_job
 
     bucket_url, prefix = fetch_from
     target = out or Path("results") / job_id
-    result = fetch_job(bucket_url, job_id, target, prefix=prefix, expected_nodes=nodes, console=err_console)
+    with stop_on_signals():  # as `edgelog fetch`: a stop cancels the queued downloads and the merge
+        result = fetch_job(
+            bucket_url, job_id, target, prefix=prefix, expected_nodes=nodes, console=err_console
+        )
     if result.exit_code != ExitCode.OK:
         # name each node that left the result short, and why, as `edgelog fetch` does
         from edgelog.results.terminal import print_fetch
