@@ -173,7 +173,7 @@ def test_a_sigterm_ends_the_demo_and_its_jobs_tasks(tmp_path: Path, fresh_home: 
     # alone left them analysing into a temporary directory nobody removed
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    argv = ["demo", "--workdir", str(tmp_path / "work"), "--nodes", "2", "--hours", "0.5"]
+    argv = ["demo", "--workdir", str(tmp_path / "work"), "--nodes", "1", "--hours", "0.25"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgelog", *argv, "--bucket", str(tmp_path / "bucket")],
         env={**os.environ, "TMPDIR": str(tmp)},
