@@ -6,12 +6,12 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from support.signals import processes_naming, stop_when
 from typer.testing import CliRunner
 
 from edgelog.cli.main import app
@@ -150,49 +150,19 @@ def test_demo_rejects_a_bad_log_format(fresh_home: Path) -> None:
     assert result.exit_code == 2 and "'x'" in result.output
 
 
-def _state(proc: Path) -> str:
-    """A process's state letter (``Z``: a zombie waiting for its reaper), after its parenthesised name."""
-    return (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-
-
-def _processes_naming(text: str) -> list[int]:
-    """The processes whose command line mentions ``text`` (and are not zombies)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            if proc.name.isdigit() and text in command and _state(proc) != "Z":
-                found.append(int(proc.name))
-        except (OSError, IndexError):
-            continue
-    return found
-
-
 def test_a_sigterm_ends_the_demo_and_its_jobs_tasks(tmp_path: Path, fresh_home: Path) -> None:
     # the job's tasks (`edgelog analyze` per node) run in their own sessions: a SIGTERM that killed the demo
     # alone left them analysing into a temporary directory nobody removed
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     argv = ["demo", "--workdir", str(tmp_path / "work"), "--nodes", "1", "--hours", "0.25"]
-    proc = subprocess.Popen(
+    stopped = stop_when(
         [sys.executable, "-m", "edgelog", *argv, "--bucket", str(tmp_path / "bucket")],
+        lambda: processes_naming(f"--out {tmp}/"),  # a task is analysing
+        signal.SIGTERM,
         env={**os.environ, "TMPDIR": str(tmp)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not _processes_naming(f"--out {tmp}/"):  # a task is analysing
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 143, stderr
-    assert stderr.strip().splitlines()[-1] == "terminated", stderr
-    assert _processes_naming(str(tmp)) == []
+    assert stopped.returncode == 143, stopped.stderr
+    assert stopped.stderr.strip().splitlines()[-1] == "terminated", stopped.stderr
+    assert processes_naming(str(tmp)) == []
     assert list(tmp.iterdir()) == []

@@ -29,6 +29,7 @@ from support.results import (
     write_hostile_log,
     write_truncated_gzip,
 )
+from support.signals import stop_when
 from typer.testing import CliRunner
 
 from edgelog.cli.main import app
@@ -382,32 +383,17 @@ def test_a_stopped_fetch_ends_at_once_and_leaves_no_temporary_file(
     with FaultProxy(gcs_emulator, lambda m, p: "slow" if "alt=media" in p else None, delay=0.02) as proxy:
         env["STORAGE_EMULATOR_HOST"] = proxy.endpoint
         command = [sys.executable, "-m", "edgelog", "fetch", "j-big", "--bucket", url, "--out", str(out)]
-        proc = subprocess.Popen(
-            ["env", "--default-signal=INT", *command, "--workers", "4"],
+        stopped = stop_when(
+            [*command, "--workers", "4"],
+            lambda: sum(1 for p in out.rglob("*.parquet") if p.is_file()) >= 100,
+            sig,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            timeout=90,
         )
-        try:
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline and proc.poll() is None:
-                if sum(1 for p in out.rglob("*.parquet") if p.is_file()) >= 100:
-                    break
-                time.sleep(0.05)
-            assert proc.poll() is None, "fetch finished before it could be stopped"
-            sent = time.monotonic()
-            proc.send_signal(sig)
-            _, stderr = proc.communicate(timeout=60)
-            took = time.monotonic() - sent
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    assert proc.returncode == code, stderr
-    assert took < 1.0, f"stopped {took:.2f} s after the signal"
-    assert "Traceback" not in stderr
-    assert stderr.strip().splitlines()[-1] in ("interrupted", "terminated"), stderr
+    assert stopped.returncode == code, stopped.stderr
+    assert stopped.took < 1.0, f"stopped {stopped.took:.2f} s after the signal"
+    assert "Traceback" not in stopped.stderr
+    assert stopped.stderr.strip().splitlines()[-1] in ("interrupted", "terminated"), stopped.stderr
     assert not (out / "merged").exists()
     assert not [p for p in out.rglob(".*") if p.is_file()], "temporary files left behind"
     assert list(tmp.iterdir()) == []

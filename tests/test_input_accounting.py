@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from support.signals import stop_when
 
 from edgelog import resultdir
 from edgelog.analysis import analyze
@@ -33,7 +34,6 @@ LINE = '10.0.0.{i} - - [23/Nov/2026:08:00:00 +0000] "GET /p{i} HTTP/1.1" 200 5 "
 # A test run started as a background job of a shell without job control (`pytest ... &` in a script, `sh -c`)
 # inherits SIGINT ignored, and edgelog rightly leaves an ignored SIGINT ignored (nohup, background jobs): a
 # child sent SIGINT must start with SIGINT's default disposition, as from a terminal (GNU env resets it).
-DEFAULT_SIGINT = ["env", "--default-signal=INT"]
 RUN_LIMIT_S = 120  # no run here takes more than a few seconds; the limit turns a hang into a failure
 
 
@@ -157,30 +157,16 @@ def test_a_signal_stops_a_long_query_within_a_second(tmp_path: Path, sig: signal
     out, tmp = tmp_path / "out", tmp_path / "tmp"
     tmp.mkdir()
     cmd = [sys.executable, "-m", "edgelog", "analyze", str(d), "--out", str(out), "--query", str(q)]
-    proc = subprocess.Popen(
-        [*DEFAULT_SIGINT, *cmd],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    stopped = stop_when(
+        cmd,
+        (out / resultdir.report_table("summary")).exists,  # the library is written first
+        sig,
         env={**os.environ, "TMPDIR": str(tmp), "EDGELOG_QUERY_TIMEOUT": "600"},
+        settle=1.0,  # well inside the query now
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not (out / resultdir.report_table("summary")).exists():  # the library is written first
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.05)
-        time.sleep(1.0)  # well inside the query now
-        sent = time.monotonic()
-        proc.send_signal(sig)
-        _, stderr = proc.communicate(timeout=30)
-        took = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == code, stderr
-    assert took < 2.0, f"stopped {took:.2f} s after the signal"
-    assert "Traceback" not in stderr
+    assert stopped.returncode == code, stopped.stderr
+    assert stopped.took < 2.0, f"stopped {stopped.took:.2f} s after the signal"
+    assert "Traceback" not in stopped.stderr
     assert not (out / "manifest.json").exists()  # an interrupted run never claims to be complete
     assert list(tmp.iterdir()) == []  # its DuckDB temp directory is gone
 

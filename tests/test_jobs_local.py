@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import tarfile
 import textwrap
@@ -16,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+from support.signals import alive, stop_when
 from typer.testing import CliRunner
 
 from edgelog.analysis import analyze
@@ -328,7 +328,6 @@ def test_run_local_then_fetch_equals_analyze_over_the_same_files(tmp_path: Path)
 def test_cancel_stops_running_tasks_and_their_process_groups(tmp_path: Path) -> None:
     """What Ctrl-C does: tasks run in their own sessions, so the runner must kill them itself."""
     import threading
-    import time
 
     from edgelog.jobs.local import LocalRunner
 
@@ -350,14 +349,6 @@ def test_cancel_stops_running_tasks_and_their_process_groups(tmp_path: Path) -> 
     assert hung.state == "Failed" and "cancelled" in hung.message
 
 
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` still runs (a zombie waiting for its reaper does not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_stopped_run_local_stops_its_tasks_and_leaves_nothing_behind(
     tmp_path: Path, sig: signal.Signals, code: int
@@ -371,30 +362,19 @@ def test_a_stopped_run_local_stops_its_tasks_and_leaves_nothing_behind(
     tmp.mkdir()
     argv = ["job", "run-local", str(spec), "--var", "mode=sleep-node-2", "--bucket", str(tmp_path / "bucket")]
     argv += [arg for n in _nodes(tmp_path) for arg in ("--node", f"{n.node_id}={n.path}")]
-    proc = subprocess.Popen(
-        ["env", "--default-signal=INT", sys.executable, "-m", "edgelog", *argv],
-        env={**os.environ, "TMPDIR": str(tmp)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    tasks: list[int] = []
+
+    def task_sleeping() -> bool:  # node-2's task has written its pid and sleeps for 30 s
+        tasks.extend(int(text) for p in tmp.rglob("pid") if (text := p.read_text()))
+        return bool(tasks)
+
+    stopped = stop_when(
+        [sys.executable, "-m", "edgelog", *argv], task_sleeping, sig, env={**os.environ, "TMPDIR": str(tmp)}
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not (pids := list(tmp.rglob("pid"))):  # node-2's task is sleeping (for 30 s)
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.05)
-        time.sleep(0.1)
-        task = int(pids[0].read_text())
-        proc.send_signal(sig)
-        _, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == code, stderr
-    assert "Traceback" not in stderr
-    assert stderr.strip().splitlines()[-1] in ("interrupted", "terminated"), stderr
-    assert not _alive(task), "the task outlived edgelog"
+    assert stopped.returncode == code, stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    assert stopped.stderr.strip().splitlines()[-1] in ("interrupted", "terminated"), stopped.stderr
+    assert not alive(tasks[0]), "the task outlived edgelog"
     assert list(tmp.iterdir()) == []
 
 
