@@ -401,6 +401,33 @@ def test_a_stopped_fetch_ends_at_once_and_leaves_no_temporary_file(
     assert 100 <= kept < objects - 100  # the queued downloads never started
 
 
+@pytest.mark.slow
+def test_a_fetch_stopped_during_an_outage_does_not_retry_on(
+    big_job: tuple[str, int], gcs_emulator: str, tmp_path: Path
+) -> None:
+    """Ctrl-C while the bucket is unreachable (when a fetch looks stuck) ends it within the backoff of the
+    retries already under way: a download stops retrying once the stop is seen, instead of going on for the
+    whole retry budget (120 s) before the command can end."""
+    url, _ = big_job
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with FaultProxy(gcs_emulator, lambda m, p: "drop" if "alt=media" in p else None) as proxy:
+        env["STORAGE_EMULATOR_HOST"] = proxy.endpoint
+        command = [sys.executable, "-m", "edgelog", "fetch", "j-big", "--bucket", url, "--out", str(out)]
+        stopped = stop_when(
+            [*command, "--workers", "4"],
+            lambda: sum(1 for r in proxy.requests if r[2] == "drop") >= 8,  # every worker is retrying
+            signal.SIGINT,
+            env=env,
+            timeout=90,
+        )
+    assert stopped.returncode == 130, stopped.stderr
+    assert stopped.took < 10.0, f"stopped {stopped.took:.2f} s after the signal"  # retry_maximum: 8 s
+    assert stopped.stderr.strip().splitlines()[-1] == "interrupted", stopped.stderr
+    assert not (out / "merged").exists()
+    assert not [p for p in out.rglob(".*") if p.is_file()], "temporary files left behind"
+
+
 def test_cli_fetch_jobs_report(gcs: str, node_results: dict[str, Path], tmp_path: Path) -> None:
     bucket = open_bucket(gcs)
     publish_plain(

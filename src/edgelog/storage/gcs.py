@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from edgelog import interrupts
 from edgelog.errors import EdgelogError, IntegrityError, UsageError
 from edgelog.storage.base import Bucket, ObjectInfo
 
@@ -57,6 +58,13 @@ def is_transient(exc: BaseException) -> bool:
         inner = exc.args[0]
         return isinstance(inner, BaseException) and is_transient(inner)
     return False
+
+
+def _retry_unless_stopping(exc: BaseException) -> bool:
+    """Retry a transient error unless a stop (Ctrl-C, SIGTERM) has come: a download in an outage would retry
+    for the whole budget (``retry_timeout``, 120 s) before the stopped command could end; it now gives up at
+    its next error, within one backoff (``retry_maximum``)."""
+    return is_transient(exc) and not interrupts.stopping.is_set()
 
 
 def _b64_to_hex(value: str | None) -> str | None:
@@ -132,7 +140,7 @@ class GCSBucket(Bucket):
         from google.api_core.retry import Retry
 
         return Retry(
-            predicate=is_transient,
+            predicate=_retry_unless_stopping,
             initial=self.retry_initial,
             maximum=self.retry_maximum,
             multiplier=2.0,
