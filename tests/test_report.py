@@ -229,6 +229,25 @@ def test_report_cli_exit_codes_and_tampering(merged: Path, tmp_path: Path) -> No
     assert "Integrity check failed" in (tmp_path / "t.html").read_text()
 
 
+def test_a_result_whose_files_do_not_verify_is_shown_as_corrupt(merged: Path, tmp_path: Path) -> None:
+    # whatever its manifest says (partial here, ok elsewhere), a result with a file that does not match it
+    # is shown as corrupt from its first line: the terminal's header said "status partial" (or "ok") above
+    # numbers read from the damaged file, and named the mismatch only at the very end
+    damaged = tmp_path / "damaged"
+    shutil.copytree(merged, damaged)
+    target = damaged / "reports" / "top_paths.parquet"
+    target.write_bytes(target.read_bytes()[:-1] + b"\x00")
+    out = StringIO()
+    data = print_summary(damaged, Console(file=out, width=160, force_terminal=False))
+    assert data.status == "corrupt" and data.manifest.status == "partial"
+    header, warning, *_ = out.getvalue().splitlines()
+    assert header.endswith("status corrupt"), header
+    assert "cannot be trusted" in warning and "top_paths.parquet" in warning, warning
+    html = tmp_path / "r.html"
+    render_html(damaged, html)
+    assert re.search(r"Result status</div>\s*<div[^>]*>corrupt<", html.read_text()), "status card"
+
+
 def test_report_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not a directory"):
         load_result(tmp_path / "nope")

@@ -67,7 +67,9 @@ class ResultData:
 
     @property
     def status(self) -> str:
-        return self.manifest.status or "unknown"
+        """What a reader is told: ``corrupt`` when a file does not match the manifest (no number shown can
+        be trusted, whatever the manifest says), else the manifest's status."""
+        return "corrupt" if self.integrity_problems else self.manifest.status or "unknown"
 
     @property
     def partial(self) -> bool:
@@ -102,8 +104,9 @@ class ResultData:
             if s.status == "failed"
         ]
         explained = reasons or self.failed_queries or self.failed_reports or self.missing
-        if self.status != "ok" and not explained:
-            reasons.append(f"the result's status is {self.status} (see manifest.json)")
+        status = m.status or "unknown"
+        if status != "ok" and not explained:
+            reasons.append(f"the result's status is {status} (see manifest.json)")
         return reasons
 
 

@@ -73,6 +73,15 @@ def render_summary(data: ResultData, console: Console) -> None:
     header.append("  status ")
     header.append_text(_status_text(data.status))
     console.print(header)
+    if data.integrity_problems:  # said first, as the HTML's banner: every number below comes from these files
+        files = len(data.integrity_problems)
+        console.print(
+            Text(
+                f"  the numbers below cannot be trusted: {files} file problem(s) against the manifest "
+                f"({data.integrity_problems[0]}{', ...' if files > 1 else ''}; see Data quality)",
+                style="bold red",
+            )
+        )
 
     overview = Table(box=box.SIMPLE_HEAD, show_header=False, show_edge=False)
     overview.add_column("metric", style="dim")
