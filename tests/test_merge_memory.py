@@ -296,3 +296,40 @@ def test_a_merge_in_passes_on_disk_reads_each_input_partial_once(
     assert "top_paths" in split
     assert tight.status == "ok", {q.name: q.error for q in tight.manifest.queries if q.status != "ok"}
     assert parquet_outputs(tight.out) == roomy[1]
+
+
+def test_a_partial_read_once_for_its_passes_is_dropped_once_its_report_is_merged(
+    wide_results: list[Path],
+    roomy: tuple[RunResult, dict[str, bytes]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A report merged in passes on the disk workspace reads its partials into a table of the database file
+    (``stored_partial_<name>``). Kept until every report was built, the inputs of all such reports were held
+    in the file at once (1,000 nodes: top_paths, sessions, tags, referring_urls and hosts); each is dropped
+    as soon as its report's merged partial is built. Seen here as: when a report's merge starts, no other
+    report's stored partial is left in the workspace (one report at a time, on one thread)."""
+    real = writer._merge_partial
+    stored_at_start: dict[str, list[str]] = {}
+
+    def watched(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, passes: int) -> None:
+        found = cur.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'stored\\_partial\\_%' ESCAPE '\\'"
+        ).fetchall()
+        stored_at_start[r.name] = sorted(t for (t,) in found)
+        real(cur, r, rows, passes)
+
+    monkeypatch.setattr(writer, "_merge_partial", watched)
+    monkeypatch.setenv("EDGELOG_THREADS", "1")
+    monkeypatch.setenv("EDGELOG_MEMORY_LIMIT", "64MiB")
+    monkeypatch.setenv("EDGELOG_DISK_THRESHOLD", "100000")
+    tight = merge(wide_results, tmp_path / "tight")
+    assert tight.status == "ok", {q.name: q.error for q in tight.manifest.queries if q.status != "ok"}
+    order = list(stored_at_start)  # the reports in the order their merges started
+    stored = [name for name in order if f"stored_partial_{name}" in stored_at_start[name]]
+    assert stored and stored[0] != order[-1], f"no report merged after one from a stored table: {order}"
+    left = {
+        name: [t for t in found if t != f"stored_partial_{name}"] for name, found in stored_at_start.items()
+    }
+    assert not any(left.values()), left
+    assert parquet_outputs(tight.out) == roomy[1]

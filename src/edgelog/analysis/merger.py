@@ -564,7 +564,6 @@ def _merge_reports(
                     sql_of.setdefault(q.name, set()).add(q.sha256)
 
         planned: dict[str, int] = {}  # by report: its passes, where load_partial estimated them
-        stored_partials: list[str] = []  # tables of partials read once for several passes
 
         def load_partial(r: Report, cur: duckdb.DuckDBPyConnection) -> None:
             # One scan over every node's part files, typed as the report's partial; the merge SQL streams
@@ -583,18 +582,18 @@ def _merge_reports(
             scan = _scan(files, by_name=len(sql_of.get(r.name, set())) > 1)
             planned[r.name] = estimate_passes(r, cur)
             if planned[r.name] > 1 and ws.on_disk:
-                table = f"stored_partial_{r.name}"
-                stored_partials.append(table)
+                table = _stored_partial(r)
                 cur.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {cols} FROM {scan}")
                 cur.execute(f"CREATE TEMP VIEW partial AS SELECT * FROM {table}")
                 return
             cur.execute(f"CREATE TEMP VIEW partial AS SELECT {cols} FROM {scan}")
 
-        def built() -> None:
-            """Every report is built: drop the partials read into tables, then ``before_write``."""
-            for table in dict.fromkeys(stored_partials):
-                con.execute(f"DROP TABLE IF EXISTS {table}")
-            before_write()
+        def built(r: Report, cur: duckdb.DuckDBPyConnection) -> None:
+            # The report's merged partial is built: the table its partials were read into for its passes
+            # goes now, not once every report is built (at 1,000 nodes the inputs of top_paths, sessions,
+            # tags, referring_urls and hosts were all held in the database file at once).
+            if ws.on_disk:
+                cur.execute(f"DROP TABLE IF EXISTS {_stored_partial(r)}")
 
         def partial_bytes(r: Report) -> float:
             return table_bytes.get(resultdir.partial_table(r.name), 0)
@@ -630,10 +629,11 @@ def _merge_reports(
                     library,
                     macros,
                     load_partial,
-                    built,
+                    before_write,
                     workers=workers,
                     cost=partial_bytes,
                     passes=passes,
+                    built=built,
                 )
             finally:
                 con.execute(f"SET threads = {workers}")
@@ -665,6 +665,11 @@ def _merge_reports(
         incomplete=any(st != "ok" for st in statuses),
         usable=any(st in ("ok", "partial") for st in statuses),
     )
+
+
+def _stored_partial(r: Report) -> str:
+    """The table of the disk workspace a report's partials are read into for a merge in passes."""
+    return f"stored_partial_{r.name}"
 
 
 def _distinct_row_share(cur: duckdb.DuckDBPyConnection, files: Sequence[str]) -> float:

@@ -272,6 +272,7 @@ class ResultWriter:
         workers: int = 1,
         cost: Callable[[Report], float] | None = None,
         passes: Callable[[Report, duckdb.DuckDBPyConnection], int] | None = None,
+        built: Callable[[Report, duckdb.DuckDBPyConnection], None] | None = None,
     ) -> list[QueryEntry]:
         """Every report: its merged partial ``p_<name>`` (built by ``load_partial``), then its table.
 
@@ -291,6 +292,11 @@ class ResultWriter:
         ``passes(report, cursor)``: in how many passes to merge a report with a ``-- partition:`` column,
         each over one hash part of ``partial`` (a merge whose partials would not fit in memory at once); a
         pass that still runs out of memory makes the report start again with four times as many.
+
+        ``built(report, cursor)``: called once the report's merged partial is built (or failed), right after
+        ``partial`` is dropped, to remove what ``load_partial`` made for it (a merge's partials read into a
+        table for its passes): one report's inputs are held at a time, not every report's until all are
+        built.
         """
         entries = {
             r.name: QueryEntry(name=r.name, file=f"queries/{r.file.name}", sha256=r.sha256) for r in reports
@@ -303,8 +309,12 @@ class ResultWriter:
                 rows = load_partial(r, cur)
                 _merge_partial(cur, r, rows, passes(r, cur) if passes is not None else 1)
             finally:
-                if rows is None:  # ``partial`` was created (or half-created) in the catalog
-                    _drop_partial(cur)
+                try:
+                    if rows is None:  # ``partial`` was created (or half-created) in the catalog
+                        _drop_partial(cur)
+                finally:
+                    if built is not None:
+                        built(r, cur)
 
         def write_partial(r: Report, cur: duckdb.DuckDBPyConnection) -> None:
             if r.partition is not None:  # stored in its order: written by ranges of rows, no sort of it all
