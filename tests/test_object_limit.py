@@ -16,7 +16,7 @@ from support.tools import REPO_ROOT as REPO
 from typer.testing import CliRunner
 
 from edgelog import resultdir
-from edgelog.analysis import analyze, merge
+from edgelog.analysis import analyze, merge, writer
 from edgelog.analysis.writer import object_limit
 from edgelog.cli.main import app
 from edgelog.errors import ExitCode, UsageError
@@ -143,6 +143,26 @@ def test_merge_reads_parts_and_writes_its_own_below_the_limit(
     assert merged.exit_code == reference.exit_code == ExitCode.OK
     assert largest_file(merged.out) < LIMIT
     assert table_rows(merged.out) == table_rows(reference.out)
+
+
+def test_the_statement_cache_keeps_no_text_of_one_run(
+    wide: Path, split_and_whole: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer keeps parsed statements by text (writer._statement) for SQL whose text is the same every
+    run. A part's row range is a parameter, not text, and the combined user-query COPY of a merge, which
+    names every node's file (~150 KB of text at 1,000 nodes), is not kept: no text names this run's files
+    or a row range."""
+    monkeypatch.setattr(writer, "_STATEMENTS", {})
+    split_a, _whole_a = split_and_whole
+    merged = merge([split_a], tmp_path / "merged", max_object_bytes=LIMIT)
+    assert merged.exit_code == ExitCode.OK
+    parts = [o.path for o in merged.manifest.outputs if resultdir.is_part(o.path)]
+    for table in ("partials/top_paths", "queries/q", "quarantine"):  # copy_stored, and copy's split
+        assert len([p for p in parts if p.startswith(table + "/")]) >= 2, table
+    cached = list(writer._STATEMENTS)
+    assert cached, "nothing went through writer._statement"
+    assert not [t[:200] for t in cached if str(split_a) in t or str(tmp_path) in t]
+    assert not [t[:200] for t in cached if re.search(r"(rowid|file_row_number) [<>]=? ?\d", t)]
 
 
 def test_a_part_the_manifest_does_not_list_is_an_integrity_problem(

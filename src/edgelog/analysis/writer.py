@@ -13,7 +13,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +24,7 @@ import duckdb
 
 from edgelog import __version__, interrupts, resultdir
 from edgelog.analysis.library import MACROS_DIR, MacroFile, Report
-from edgelog.analysis.parse import sql_ident, sql_str
+from edgelog.analysis.parse import sql_ident
 from edgelog.analysis.runstats import PhaseClock, peak_rss_bytes
 from edgelog.analysis.workspace import on_cursors
 from edgelog.errors import EdgelogError, ExitCode, UsageError
@@ -139,16 +139,19 @@ class ResultWriter:
         for sub in (resultdir.REPORTS, resultdir.PARTIALS):
             (out / sub).mkdir()
 
-    def copy(self, con: duckdb.DuckDBPyConnection, sql: str, rel: str) -> int:
+    def copy(self, con: duckdb.DuckDBPyConnection, sql: str, rel: str, *, once: bool = False) -> int:
         """Write the result of ``sql`` to table ``rel`` as zstd Parquet; remember and return its row count.
 
         One file when it is below the object limit; otherwise the file is cut into parts in row order
         (:meth:`_split`) and the one file removed. :class:`ObjectTooLarge`: one row alone is too big.
+        ``once``: the text of ``sql`` is this run's only (it names the run's files), so its parsed statement
+        is not kept (:func:`_statement`).
         """
         target = self.out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         with self.clock.phase("write"):
-            rows = _copy(con, sql, target)  # ``sql`` runs once: it may read a one-shot stream (user queries)
+            # ``sql`` runs once: it may read a one-shot stream (user queries)
+            rows = _copy(con, sql, target, keep=not once)
             if target.stat().st_size < self.max_object_bytes:
                 self.rows[rel] = rows
                 return rows
@@ -168,40 +171,41 @@ class ResultWriter:
         target = self.out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
 
-        def rows_between(start: int, end: int) -> str:
-            return f"SELECT * FROM {table} WHERE rowid >= {start} AND rowid < {end} ORDER BY rowid"
+        # the row range is the statement's parameters: one text per table, the same every run and part
+        between = f"SELECT * FROM {table} WHERE rowid >= ? AND rowid < ? ORDER BY rowid"
+
+        def write(start: int, end: int, file: Path) -> None:
+            _copy(con, between, file, [start, end])
 
         with self.clock.phase("write"):
             row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
             rows = int(row[0]) if row else 0
             probe = min(rows, PROBE_ROWS)
-            _copy(con, rows_between(0, probe), target)
+            write(0, probe, target)
             per_row = target.stat().st_size / max(probe, 1)
             if probe < rows and per_row * rows < 0.8 * self.max_object_bytes:
-                _copy(con, rows_between(0, rows), target)  # likely one file: try it
+                write(0, rows, target)  # likely one file: try it
                 probe, per_row = rows, target.stat().st_size / rows
             if probe == rows and target.stat().st_size < self.max_object_bytes:
                 self.rows[rel] = rows
                 return rows
             target.unlink()
             per_part = max(1, int(0.85 * self.max_object_bytes / per_row))
-            self._write_parts(
-                rel, rows, per_part, lambda start, end, part: _copy(con, rows_between(start, end), part)
-            )
+            self._write_parts(rel, rows, per_part, write)
             return rows
 
     def _split(self, con: duckdb.DuckDBPyConnection, whole: Path, rel: str, rows: int) -> None:
         """Cut ``whole`` into parts below the limit: row ranges sized from its bytes per row, halved until
         each part fits (Parquet size grows with rows, but not exactly linearly)."""
         per_part = max(1, int(rows * 0.85 * self.max_object_bytes / whole.stat().st_size))
-        source = f"read_parquet({sql_str(str(whole))}, file_row_number = true)"
+        # the file and the row range are the statement's parameters: its text is the same every run
+        sql = (
+            "SELECT * EXCLUDE (file_row_number) FROM read_parquet(?, file_row_number = true) "
+            "WHERE file_row_number >= ? AND file_row_number < ?"
+        )
 
         def write(start: int, end: int, scratch: Path) -> None:
-            sql = (
-                f"SELECT * EXCLUDE (file_row_number) FROM {source} "
-                f"WHERE file_row_number >= {start} AND file_row_number < {end}"
-            )
-            _copy(con, sql, scratch)
+            _copy(con, sql, scratch, [str(whole), start, end])
 
         self._write_parts(rel, rows, per_part, write)
 
@@ -450,7 +454,9 @@ _STATEMENTS_MAX = 512  # distinct texts kept; a process that sees more starts ag
 
 def _statement(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement | str:
     """SQL whose text is the same every run (a report's final SQL for the ``-- columns:`` check, the
-    statement building its merged partial, each table's COPY) parsed once per process: a process that
+    statement building its merged partial, each table's COPY, a part's with its row range as parameters)
+    parsed once per process (text that names one run's files, such as a merge's combined user-query COPY,
+    is not passed here: kept, it would never be used again): a process that
     analyses many times (the test suite, a long-lived caller) binds and runs the parsed statement instead
     of parsing the text again (a report's final SQL: ~0.7 of the ~1.5 ms its check costs). Parsing reads
     no catalog: what the statement binds to is the catalog's at each call, as with the text. The text
@@ -469,14 +475,24 @@ def _statement(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement | s
     return parsed
 
 
-def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> int:
-    """``COPY (sql) TO target`` as zstd Parquet; the number of rows written.
+def _copy(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    target: Path,
+    params: Sequence[object] = (),
+    *,
+    keep: bool = True,
+) -> int:
+    """``COPY (sql) TO target`` as zstd Parquet; the number of rows written. ``params``: the values of the
+    ``?`` in ``sql``, in order.
 
-    The target is the statement's parameter, so its text is the same every run, parsed once per process
+    The target is the statement's last parameter, so its text is the same every run, parsed once per process
     (:func:`_statement`): a report's final SQL is parsed for its COPY only in a process's first run (the
-    same bytes are written; an in-process analyze of the 491-line nginx sample took ~8% less CPU)."""
-    statement = _statement(con, f"COPY ({sql}) TO ? (FORMAT parquet, COMPRESSION zstd)")
-    row = con.execute(statement, [str(target)]).fetchone()
+    same bytes are written; an in-process analyze of the 491-line nginx sample took ~8% less CPU). ``keep``
+    False: ``sql`` is one run's text (it names that run's files), run as text and not kept."""
+    text = f"COPY ({sql}) TO ? (FORMAT parquet, COMPRESSION zstd)"
+    statement = _statement(con, text) if keep else text
+    row = con.execute(statement, [*params, str(target)]).fetchone()
     return int(row[0]) if row else 0
 
 
