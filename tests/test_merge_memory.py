@@ -307,16 +307,24 @@ def test_a_partial_read_once_for_its_passes_is_dropped_once_its_report_is_merged
     """A report merged in passes on the disk workspace reads its partials into a table of the database file
     (``stored_partial_<name>``). Kept until every report was built, the inputs of all such reports were held
     in the file at once (1,000 nodes: top_paths, sessions, tags, referring_urls and hosts); each is dropped
-    as soon as its report's merged partial is built. Seen here as: when a report's merge starts, no other
-    report's stored partial is left in the workspace (one report at a time, on one thread)."""
+    as soon as its report's merged partial is built, and the file checkpointed: DuckDB reuses a dropped
+    table's blocks only after a checkpoint (none came before the merge ended: the file grew to 2.7 GB either
+    way). Seen here as: when a report's merge starts, no other report's stored partial is left in the
+    workspace, and the blocks of the one dropped before it are free in the file for its tables (one report
+    at a time, on one thread)."""
     real = writer._merge_partial
     stored_at_start: dict[str, list[str]] = {}
+    free_at_start: dict[str, int] = {}
 
     def watched(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, passes: int) -> None:
         found = cur.execute(
             "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'stored\\_partial\\_%' ESCAPE '\\'"
         ).fetchall()
         stored_at_start[r.name] = sorted(t for (t,) in found)
+        size = cur.execute(
+            "SELECT free_blocks FROM pragma_database_size() WHERE database_name = current_database()"
+        ).fetchone()
+        free_at_start[r.name] = int(size[0]) if size else 0
         real(cur, r, rows, passes)
 
     monkeypatch.setattr(writer, "_merge_partial", watched)
@@ -332,4 +340,6 @@ def test_a_partial_read_once_for_its_passes_is_dropped_once_its_report_is_merged
         name: [t for t in found if t != f"stored_partial_{name}"] for name, found in stored_at_start.items()
     }
     assert not any(left.values()), left
+    after = order[order.index(stored[0]) + 1]  # the report merged right after the first stored partial
+    assert free_at_start[after] > 0, free_at_start
     assert parquet_outputs(tight.out) == roomy[1]
