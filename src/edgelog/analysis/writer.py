@@ -299,8 +299,8 @@ class ResultWriter:
 
         ``built(report, cursor)``: called once the report's merged partial is built (or failed), right after
         ``partial`` is dropped, to remove what ``load_partial`` made for it (a merge's partials read into a
-        table for its passes): one report's inputs are held at a time, not every report's until all are
-        built.
+        table for its passes): a report's inputs are held only while it is built, not until every report
+        is.
         """
         entries = {
             r.name: QueryEntry(name=r.name, file=f"queries/{r.file.name}", sha256=r.sha256) for r in reports
