@@ -21,10 +21,12 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import os
 import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 
@@ -202,36 +204,67 @@ def _reader_sql(paths: list[Path], gz: bool, rej: str, scan: str) -> str:
     )
 
 
-def sanitize_copy(path: Path, gz: bool, dest: Path) -> None:
-    """Copy a file that DuckDB's line reader rejected, making its line ends uniform.
+def sanitize_copy(path: Path, gz: bool, dest: Path, *, cap: int = MAX_LINE_BYTES + 1) -> tuple[int, int]:
+    """Copy a file that DuckDB's line reader rejected or lost lines of: line ends uniform, long lines cut.
 
     DuckDB's reader stops on a bare carriage return or on mixed LF / CRLF line ends (nginx and Apache never
     write either, other tools may). The copy turns CRLF into LF and any other CR into the text ``\\x0D``, the
-    way nginx escapes it, so line numbers and all other bytes stay as they were. Runs at C speed per chunk.
+    way nginx escapes it, so line numbers and all other bytes stay as they were. Its parallel reader drops a
+    line longer than its buffer (16 x ``MAX_LINE_BYTES``) without a word; in the copy every line is at most
+    ``cap`` bytes (one more than ``MAX_LINE_BYTES``: the reader still rejects it as too long, with the same
+    first characters). Runs at C speed per chunk, in constant memory whatever the lines' length. Returns the
+    bytes read (uncompressed) and the longest line's length.
     """
     opener = gzip.open if gz else open
     cr_lf = re.compile(rb"\r\n")
     cr = re.compile(rb"\r")
+    run = longest = total = 0  # run: the bytes of the current line so far, before the cut
+
+    def write(out: BinaryIO, data: bytes) -> None:
+        nonlocal run, longest
+        first = data.find(b"\n")
+        if first < 0:
+            out.write(data[: max(0, cap - run)])
+            run += len(data)
+            return
+        out.write(data[: max(0, min(first, cap - run))])
+        longest = max(longest, run + first)
+        last = data.rfind(b"\n")
+        middle = data[first:last]
+        if len(middle) > cap:  # a line between them may be long too (rare: chunks are 4 MiB, cap 8 MiB)
+            lines = middle.split(b"\n")
+            longest = max(longest, *map(len, lines))
+            middle = b"\n".join(line[:cap] for line in lines)
+        out.write(middle)
+        out.write(b"\n")
+        tail = data[last + 1 :]
+        out.write(tail[:cap])
+        run = len(tail)
+
     try:
         with opener(path, "rb") as src, dest.open("wb") as out:
             carry = b""
             while chunk := src.read(1 << 22):
+                total += len(chunk)
                 chunk = carry + chunk
                 carry = b""
                 if chunk.endswith(b"\r"):
                     chunk, carry = chunk[:-1], b"\r"
-                out.write(cr.sub(rb"\\x0D", cr_lf.sub(b"\n", chunk)))
-            out.write(cr.sub(rb"\\x0D", carry))
+                write(out, cr.sub(rb"\\x0D", cr_lf.sub(b"\n", chunk)))
+            write(out, cr.sub(rb"\\x0D", carry))
     except (OSError, EOFError, zlib.error) as exc:
         raise FileReadError(f"cannot read: {exc}") from exc
+    return total, max(longest, run)
 
 
 def _read_lines(con: duckdb.DuckDBPyConnection, batch: list[ParseInput], scratch: Path) -> None:
     """Load the lines of ``batch`` (files of one compression) as ``_lines(file_id, line_no, line)`` and the
-    lines DuckDB's reader rejected as ``_rejected(file_id, line_no, reason, raw)``, in one read.
+    lines DuckDB's reader rejected as ``_rejected(file_id, line_no, reason, raw, n_bytes)``, in one read.
 
-    A batch of several files raises duckdb.Error when the read fails (the caller retries file by file); a
-    single file is retried from a sanitized copy, then raises FileReadError.
+    A batch of several files raises duckdb.Error when the read fails (the caller retries file by file), and
+    FileReadError when it lost lines (see :func:`_lost_lines`). A single file is then read again from a
+    sanitized copy (:func:`sanitize_copy`: line ends uniform, lines cut to one byte over ``MAX_LINE_BYTES``),
+    or raises FileReadError.
     """
     rej, scan = "_rej_errors", "_rej_scans"
     ids = ", ".join(str(i.file_id) for i in batch)
@@ -246,35 +279,37 @@ def _read_lines(con: duckdb.DuckDBPyConnection, batch: list[ParseInput], scratch
             f"SELECT ([{ids}])[file_index::INTEGER + 1] AS file_id, line "
             f"FROM {_reader_sql(sources, compressed, rej, scan)}"
         )
+        _rejected_table(con, ids, rej)
 
     gz = batch[0].gz
+    expected = {i.file_id: _expected_bytes(i.path, gz) for i in batch}  # before the read: a log may grow
     try:
         attempt([i.path for i in batch], gz)
-    except duckdb.Error as first:
+        lost = _lost_lines(con, expected, gz)
+    except duckdb.Error as exc:
         interrupts.check()
         if len(batch) > 1:
             raise
+        first: BaseException | None = exc
+    else:
+        if not lost:
+            first = None
+        elif len(batch) > 1:
+            raise FileReadError(f"lines lost by the reader in {len(lost)} file(s)")  # retried one by one
+        else:
+            first = FileReadError(lost[0])
+    if first is not None:
         copy = scratch / "sanitized.log"
         try:
             sanitize_copy(batch[0].path, gz, copy)
             attempt([copy], False)
+            lost = _lost_lines(con, {batch[0].file_id: copy.stat().st_size}, False)
+            if lost:
+                raise FileReadError(lost[0])
         except duckdb.Error:
             raise FileReadError(_short_error(first)) from first
         finally:
             copy.unlink(missing_ok=True)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _rejected AS
-        SELECT ([{ids}])[e.file_id::INTEGER + 1] AS file_id, e.line AS line_no,
-               CASE any_value(e.error_type)
-                 WHEN 'INVALID ENCODING' THEN 'invalid UTF-8'
-                 WHEN 'LINE SIZE OVER MAXIMUM' THEN 'line longer than {MAX_LINE_BYTES} bytes'
-                 WHEN 'TOO MANY COLUMNS' THEN 'contains a NUL byte'
-                 ELSE lower(any_value(e.error_type)) END AS reason,
-               left(any_value(e.csv_line), {QUARANTINE_RAW_CHARS}) AS raw
-        FROM {rej} e GROUP BY e.file_id, e.line
-        """
-    )
     # Accepted row k of a file is its k-th line that is not a rejected one.
     k = "rowid - min(rowid) OVER (PARTITION BY file_id) + 1" if len(batch) > 1 else "rowid + 1"
     n_rej = con.execute("SELECT count(*) FROM _rejected").fetchone()[0]  # type: ignore[index]
@@ -295,6 +330,81 @@ def _read_lines(con: duckdb.DuckDBPyConnection, batch: list[ParseInput], scratch
         )
     else:
         con.execute(f"CREATE OR REPLACE TEMP VIEW _lines AS SELECT file_id, {k} AS line_no, line FROM _raw")
+
+
+_OVER_SIZE = "e.error_type = 'LINE SIZE OVER MAXIMUM'"
+_ACTUAL_SIZE = r"Actual Size:(\d+) bytes"  # in the reader's message for a line over the size limit
+
+
+def _rejected_table(con: duckdb.DuckDBPyConnection, ids: str, rej: str) -> None:
+    """``_rejected``: one row per line the reader rejected (it may record several errors for one line: a
+    line over the size limit is named so, whatever else is wrong with it), with its length in bytes."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _rejected AS
+        SELECT ([{ids}])[e.file_id::INTEGER + 1] AS file_id, e.line AS line_no,
+               CASE WHEN bool_or({_OVER_SIZE}) THEN 'line longer than {MAX_LINE_BYTES} bytes'
+                    ELSE CASE any_value(e.error_type)
+                           WHEN 'INVALID ENCODING' THEN 'invalid UTF-8'
+                           WHEN 'TOO MANY COLUMNS' THEN 'contains a NUL byte'
+                           ELSE lower(any_value(e.error_type)) END END AS reason,
+               left(arg_min(e.csv_line, NOT {_OVER_SIZE}), {QUARANTINE_RAW_CHARS}) AS raw,
+               coalesce(max(try_cast(regexp_extract(e.error_message, '{_ACTUAL_SIZE}', 1) AS BIGINT)),
+                        max(strlen(e.csv_line))) AS n_bytes
+        FROM {rej} e GROUP BY e.file_id, e.line
+        """
+    )
+
+
+def _expected_bytes(path: Path, gz: bool) -> int | None:
+    """The bytes of a file's lines: a plain file's size; for gzip, its trailer's ISIZE, which is the size of
+    the last member modulo 2**32 (the whole file's when it is one member, as gzip and logrotate write it)."""
+    try:
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if not gz:
+                return size
+            if size < 18:  # a header and a trailer: not a gzip member (the read fails)
+                return None
+            fh.seek(size - 4)
+            return int.from_bytes(fh.read(4), "little")
+    except OSError:
+        return None
+
+
+def _lost_lines(con: duckdb.DuckDBPyConnection, expected: dict[int, int | None], gz: bool) -> list[str]:
+    """Did the reader lose lines? Why, per file that lost some (none: an empty list).
+
+    DuckDB's parallel reader drops a line longer than its buffer (16 x ``MAX_LINE_BYTES`` = 128 MiB) and
+    records no reject. The bytes of the lines it returned and rejected, plus one newline each, make up the
+    file's bytes, give or take a carriage return per line, a byte-order mark and a missing last newline; a
+    shortfall beyond that and ``MAX_LINE_BYTES`` is lines lost. For gzip the comparison is modulo 2**32
+    against the trailer's ISIZE: a file of several members (whose ISIZE is the last member's) may look short,
+    and is then read from a sanitized copy whose size is exact, correctly at twice the cost.
+    """
+    rows = con.execute(
+        """
+        SELECT file_id, sum(n), sum(b) FROM (
+          SELECT file_id, count(*) AS n, sum(coalesce(strlen(line), 0)) AS b FROM _raw GROUP BY file_id
+          UNION ALL
+          SELECT file_id, count(*), sum(coalesce(n_bytes, 0)) FROM _rejected GROUP BY file_id
+        ) GROUP BY file_id
+        """
+    ).fetchall()
+    got = {file_id: (int(n), int(b) + int(n)) for file_id, n, b in rows}
+    lost = []
+    for file_id, size in expected.items():
+        if size is None:
+            continue
+        lines, accounted = got.get(file_id, (0, 0))
+        short = size - accounted
+        if gz:
+            short %= 1 << 32
+            if short == (1 << 32) - 1:  # -1: no newline after the last line
+                continue
+        if short > lines + 3 + MAX_LINE_BYTES:
+            lost.append(f"lines lost by the reader: {short} bytes of the file are in no line read")
+    return lost
 
 
 def _short_error(exc: BaseException) -> str:
