@@ -3,7 +3,9 @@
 Every file is read as raw lines by DuckDB's CSV reader (one column, a NUL delimiter, no quoting), numbered,
 and parsed by SQL for its format. No Python code touches individual lines, so parsing runs at DuckDB's speed
 on all cores. Lines the reader itself rejects (invalid UTF-8, longer than ``MAX_LINE_BYTES``, a raw NUL)
-become quarantine rows with the reader's line number, so every line of a file is accounted for.
+become quarantine rows with the reader's line number, so every line of a file is accounted for; a line longer
+than the reader's buffer, which it drops without a word, is found by counting bytes (:func:`_lost_lines`) and
+quarantined from a copy in which it is cut (:func:`sanitize_copy`).
 
 Combined/common lines take one of two paths, with identical results:
 
