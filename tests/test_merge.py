@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -180,10 +181,21 @@ def test_merge_equals_single_run(
     assert sum(r[4] for r in nodes_rows) == sum(r[4] for r in expected["nodes"])  # valid_requests
 
 
-def test_merge_nodes_table_and_manifest(corpus: dict[str, list[str]], tmp_path: Path) -> None:
-    dirs = write_split(corpus, tmp_path / "in", 3, seed=1)
+@pytest.fixture(scope="module")
+def node_results(
+    corpus: dict[str, list[str]], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[list[Path], list[Path]]:
+    """Every line split over 3 nodes' files, each node analysed alone: (input dirs, result dirs), made once
+    per module for the tests that merge them or copy them to spoil (none changes them)."""
+    root = tmp_path_factory.mktemp("nodes")
+    dirs = write_split(corpus, root / "in", 3, seed=1)
+    outs = [analyze([d], root / f"o{i}", execution_id=f"e-{i}").out for i, d in enumerate(dirs)]
+    return dirs, outs
+
+
+def test_merge_nodes_table_and_manifest(node_results: tuple[list[Path], list[Path]], tmp_path: Path) -> None:
+    dirs, outs = node_results
     single = analyze(dirs, tmp_path / "single")
-    outs = [analyze([d], tmp_path / f"o{i}", execution_id=f"e-{i}").out for i, d in enumerate(dirs)]
     merged = merge(outs, tmp_path / "merged")
     assert report_tables(tmp_path / "merged") == report_tables(single.out)
     m = merged.manifest
@@ -196,9 +208,9 @@ def test_merge_nodes_table_and_manifest(corpus: dict[str, list[str]], tmp_path: 
     assert q_single == q_merged and len(q_merged) == len(GARBAGE) + sum(map(len, STREAM_GARBAGE.values()))
 
 
-def test_merge_verifies_checksums(corpus: dict[str, list[str]], tmp_path: Path) -> None:
-    dirs = write_split(corpus, tmp_path / "in", 2, seed=3)
-    outs = [analyze([d], tmp_path / f"o{i}").out for i, d in enumerate(dirs)]
+def test_merge_verifies_checksums(node_results: tuple[list[Path], list[Path]], tmp_path: Path) -> None:
+    dirs, shared = node_results
+    outs = [Path(shutil.copytree(o, tmp_path / f"o{i}")) for i, o in enumerate(shared[:2])]
     target = outs[1] / "partials" / "top_paths.parquet"
     target.write_bytes(target.read_bytes() + b"tampered")
     with pytest.raises(IntegrityError, match="checksum mismatch"):
@@ -207,15 +219,18 @@ def test_merge_verifies_checksums(corpus: dict[str, list[str]], tmp_path: Path) 
     assert result.exit_code == ExitCode.INTEGRITY
     assert "checksum mismatch" in result.output
     with pytest.raises(UsageError, match=r"no manifest\.json"):
-        merge([tmp_path / "in"], tmp_path / "m3")
+        merge([dirs[0].parent], tmp_path / "m3")
 
 
-def test_merge_of_a_partial_node_is_partial(corpus: dict[str, list[str]], tmp_path: Path) -> None:
-    dirs = write_split(corpus, tmp_path / "in", 2, seed=4)
-    (dirs[1] / "access-n1-20261123T100000Z.log.gz").write_bytes(b"\x1f\x8b\x08\x00corrupt")
-    outs = [analyze([d], tmp_path / f"o{i}").out for i, d in enumerate(dirs)]
-    assert json.loads((outs[1] / "manifest.json").read_text())["status"] == "partial"
-    merged = merge(outs, tmp_path / "merged")
+def test_merge_of_a_partial_node_is_partial(
+    node_results: tuple[list[Path], list[Path]], tmp_path: Path
+) -> None:
+    dirs, outs = node_results
+    broken = Path(shutil.copytree(dirs[1], tmp_path / "in" / "node1"))  # node n1's files, and a corrupt one
+    (broken / "access-n1-20261123T100000Z.log.gz").write_bytes(b"\x1f\x8b\x08\x00corrupt")
+    partial = analyze([broken], tmp_path / "o1").out
+    assert json.loads((partial / "manifest.json").read_text())["status"] == "partial"
+    merged = merge([outs[0], partial], tmp_path / "merged")
     assert merged.status == "partial" and merged.exit_code == ExitCode.PARTIAL
     nodes = duckdb.sql(
         f"SELECT node_id, files_failed, status FROM '{merged.out}/reports/nodes.parquet'"
