@@ -7,12 +7,13 @@ many per read or one at a time) must give the same rows, line numbers and quaran
 from __future__ import annotations
 
 import gzip
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from edgelog.analysis import analyze, parse
+from edgelog.analysis import RunResult, analyze, parse
 
 GOOD = '10.0.0.{n} - - [23/Nov/2026:08:{m:02d}:00 +0000] "GET /p{n} HTTP/1.1" 200 {n} "-" "curl/8.5.0"'
 
@@ -64,20 +65,29 @@ def rows(out: Path) -> dict[str, list[tuple]]:
     }
 
 
-@pytest.fixture
-def dump(tmp_path: Path) -> Path:
-    q = tmp_path / "dump.sql"
+@pytest.fixture(scope="module")
+def dump(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    q = tmp_path_factory.mktemp("query") / "dump.sql"
     columns = "node_id, file, line_no, ts, ip, request, path, status, bytes, user_agent, vh"
     q.write_text(f"SELECT {columns} FROM requests")
     return q
 
 
+@pytest.fixture(scope="module")
+def batched(
+    tmp_path_factory: pytest.TempPathFactory, samples_dir: Path, dump: Path
+) -> tuple[Path, RunResult]:
+    """The corpus and its run with the default batching, made once per module (no test changes either)."""
+    root = tmp_path_factory.mktemp("batched")
+    d = corpus(root, samples_dir)
+    return d, analyze([d], root / "batched", queries=[dump])
+
+
 def test_batched_reads_equal_one_file_at_a_time(
-    tmp_path: Path, samples_dir: Path, dump: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, batched: tuple[Path, RunResult], dump: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    d = corpus(tmp_path, samples_dir)
-    batched = analyze([d], tmp_path / "batched", queries=[dump])
-    assert batched.status == "ok"
+    d, batched_run = batched
+    assert batched_run.status == "ok"
     monkeypatch.setattr(parse, "BATCH_FILES", 1)
     single = analyze([d], tmp_path / "single", queries=[dump])
     monkeypatch.setattr(parse, "SMALL_FILE_BYTES", 0)  # every file through DuckDB's line reader
@@ -85,14 +95,14 @@ def test_batched_reads_equal_one_file_at_a_time(
     monkeypatch.setattr(parse, "BATCH_FILES", 512)
     reader_batched = analyze([d], tmp_path / "reader-batched", queries=[dump])
     expected = rows(tmp_path / "single")
-    assert rows(tmp_path / "batched") == expected
+    assert rows(batched_run.out) == expected
     assert rows(tmp_path / "reader") == expected
     assert rows(tmp_path / "reader-batched") == expected
-    for result in (batched, single, reader, reader_batched):
+    for result in (batched_run, single, reader, reader_batched):
         assert [
             (i.name, i.lines_read, i.lines_parsed, i.lines_quarantined) for i in result.manifest.inputs
         ] == [(i.name, i.lines_read, i.lines_parsed, i.lines_quarantined) for i in single.manifest.inputs]
-    by_name = {i.name: i for i in batched.manifest.inputs}
+    by_name = {i.name: i for i in batched_run.manifest.inputs}
     assert by_name["access-n0-20261123T080000Z.log"].lines_parsed == 40
     assert by_name["access-n2-20261123T080200Z.log"].lines_read == 0  # empty file
     assert by_name["access-n1-20261123T080400Z.log"].lines_quarantined == 3  # two blank lines and " "
@@ -101,8 +111,10 @@ def test_batched_reads_equal_one_file_at_a_time(
     assert quarantine[("access-n0-20261123T080600Z.log", 2)] == "contains a NUL byte"
 
 
-def test_one_unreadable_file_fails_alone_in_a_batch(tmp_path: Path, samples_dir: Path, dump: Path) -> None:
-    d = corpus(tmp_path, samples_dir)
+def test_one_unreadable_file_fails_alone_in_a_batch(
+    tmp_path: Path, batched: tuple[Path, RunResult], dump: Path
+) -> None:
+    d = Path(shutil.copytree(batched[0], tmp_path / "in"))
     bad = d / "access-n0-20261123T095000Z.log.gz"
     bad.write_bytes(gzip.compress(good(1) * 1000)[:200])  # truncated gzip
     result = analyze([d], tmp_path / "out", queries=[dump])
@@ -110,10 +122,8 @@ def test_one_unreadable_file_fails_alone_in_a_batch(tmp_path: Path, samples_dir:
     status = {i.name: i.status for i in result.manifest.inputs}
     assert status.pop(bad.name) == "failed"
     assert set(status.values()) == {"ok"}
-    ok = rows(tmp_path / "out")
-    bad.unlink()
-    analyze([d], tmp_path / "clean", queries=[dump])
-    assert ok["requests"] == rows(tmp_path / "clean")["requests"]
+    # the same rows as the corpus without it
+    assert rows(tmp_path / "out")["requests"] == rows(batched[1].out)["requests"]
 
 
 def test_whole_file_reads_are_bounded(tmp_path: Path) -> None:
