@@ -133,7 +133,7 @@ def test_stream_files_and_bad_combinations(tmp_path: Path) -> None:
     out = tmp_path / "logs" / "my-error.log"
     out.parent.mkdir()
     r = runner.invoke(app, ["generate", "live", "-o", str(out), "-f", "error", "-f", "app", "-f", "csv",
-                            "--node", "n3", "--rate", "200", "--flat", "--duration", "1s"])  # fmt: skip
+                            "--node", "n3", "--rate", "200", "--flat", "--duration", "0.2"])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert {p.name for p in out.parent.iterdir()} == {"my-error.log", "app-n3.log", "access-n3.csv"}
     assert (out.parent / "access-n3.csv").read_text().startswith("ts,remote_addr,")

@@ -191,12 +191,13 @@ def test_non_zero_exit_is_completed_but_counts_as_failed(tmp_path: Path) -> None
 
 
 def test_timeout_fails_the_execution_and_the_ops_job(tmp_path: Path) -> None:
-    spec = load_spec(_spec(tmp_path, timeout=2), {**VARS, "mode": "sleep-node-2"})
+    # the smallest ExecutionTimeout (whole seconds): the probe on nodes 1 and 3 takes ~0.05 s
+    spec = load_spec(_spec(tmp_path, timeout=1), {**VARS, "mode": "sleep-node-2"})
     started = datetime.now(UTC)
     run = run_local(spec, _nodes(tmp_path), bucket_url=str(tmp_path / "bucket"))
     assert datetime.now(UTC) - started < timedelta(seconds=20)
     hung = next(e for e in run.executions if e.node.node_id == "node-2")
-    assert hung.state == "Failed" and "timed out after 2s" in hung.message
+    assert hung.state == "Failed" and "timed out after 1s" in hung.message
     assert "about to hang" in hung.stderr_tail
     assert run.state == "Failed"  # ops job: any failed execution fails the job
     assert run.status.exit_code() == ExitCode.PARTIAL

@@ -127,13 +127,13 @@ def test_metrics_dir_from_environment_and_default_next_to_the_status_file(
     env_dir = tmp_path / "env-textfile"
     env_dir.mkdir()
     out = tmp_path / "access-n2.jsonl"
-    res = _live_runner(tmp_path, "--output", str(out), "--rate", "500", "--flat", "--max-lines", "200",
+    res = _live_runner(tmp_path, "--output", str(out), "--rate", "5000", "--flat", "--max-lines", "200",
                        "--node", "n2", "-f", "json", env={"EDGELOG_METRICS_DIR": str(env_dir)})  # fmt: skip
     assert res.exit_code == 0, res.output
     assert [p.name for p in env_dir.iterdir()] == ["edgelog-generator-access-n2.prom"]
     state = tmp_path / "state"
     state.mkdir()
-    res = _live_runner(tmp_path, "--output", str(out), "--rate", "500", "--flat", "--max-lines", "200",
+    res = _live_runner(tmp_path, "--output", str(out), "--rate", "5000", "--flat", "--max-lines", "200",
                        "--node", "n2", "-f", "json", "--status-file", str(state / "gen.json"),
                        env={"EDGELOG_METRICS_DIR": ""})  # fmt: skip
     assert res.exit_code == 0, res.output
@@ -142,7 +142,7 @@ def test_metrics_dir_from_environment_and_default_next_to_the_status_file(
     bare = tmp_path / "bare"
     bare.mkdir()
     monkeypatch.chdir(bare)
-    res = _live_runner(bare, "--output", str(bare / "x.log"), "--rate", "500", "--flat", "--max-lines", "50",
+    res = _live_runner(bare, "--output", str(bare / "x.log"), "--rate", "5000", "--flat", "--max-lines", "50",
                        env={"EDGELOG_METRICS_DIR": ""})  # fmt: skip
     assert res.exit_code == 0 and sorted(p.name for p in bare.iterdir()) == ["x.log"]
 
