@@ -49,7 +49,7 @@ def test_live_writes_every_stream_and_follows_each_across_renames(
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgelog", "generate", "live", "--output", str(out), "-f", "json",
          "-f", "error", "-f", "app", "--status-file", str(status), "--metrics-dir", str(metrics),
-         "--node", "n1", "--rate", "1000", "--flat", "--duration", "4s", "--seed", "3",
+         "--node", "n1", "--rate", "2000", "--flat", "--duration", "2s", "--seed", "3",
          "--config", str(failing_config)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path,
     )  # fmt: skip
@@ -67,7 +67,7 @@ def test_live_writes_every_stream_and_follows_each_across_renames(
                 assert wait_for(
                     lambda s=stream, g=gone: _stream(status, s).get("inode") not in (None, g), 5
                 ), f"{stream} was not reopened"
-            time.sleep(0.5)  # some traffic in each file between the renames
+            time.sleep(0.3)  # some traffic in each file between the renames (600 lines)
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
