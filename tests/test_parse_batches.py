@@ -114,16 +114,26 @@ def test_batched_reads_equal_one_file_at_a_time(
 def test_one_unreadable_file_fails_alone_in_a_batch(
     tmp_path: Path, batched: tuple[Path, RunResult], dump: Path
 ) -> None:
+    # Two gzip files too large to be read whole, so DuckDB's line reader reads them in one batch: a sound
+    # one, and one cut off mid-stream (disk full during rotation) far enough in that its first line, which
+    # format detection reads, is whole. The batch's read fails; each file is then read alone.
     d = Path(shutil.copytree(batched[0], tmp_path / "in"))
+    lines = b"".join(good(i) + b"\n" for i in range(30_000))
+    sound = d / "access-n1-20261123T094500Z.log.gz"
+    sound.write_bytes(gzip.compress(lines))
     bad = d / "access-n0-20261123T095000Z.log.gz"
-    bad.write_bytes(gzip.compress(good(1) * 1000)[:200])  # truncated gzip
+    cut = gzip.compress(lines)
+    bad.write_bytes(cut[: len(cut) // 2])
+    assert min(sound.stat().st_size, bad.stat().st_size) * 10 > parse.SMALL_FILE_BYTES
     result = analyze([d], tmp_path / "out", queries=[dump])
     assert result.status == "partial"
     status = {i.name: i.status for i in result.manifest.inputs}
     assert status.pop(bad.name) == "failed"
     assert set(status.values()) == {"ok"}
-    # the same rows as the corpus without it
-    assert rows(tmp_path / "out")["requests"] == rows(batched[1].out)["requests"]
+    # the same rows as the corpus with the sound file alone
+    got = rows(tmp_path / "out")["requests"]
+    assert sum(1 for r in got if r[1] == sound.name) == 30_000
+    assert [r for r in got if r[1] != sound.name] == rows(batched[1].out)["requests"]
 
 
 def test_whole_file_reads_are_bounded(tmp_path: Path) -> None:
