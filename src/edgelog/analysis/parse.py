@@ -26,9 +26,10 @@ import hashlib
 import os
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import AnyStr, Generic
 
 import duckdb
 
@@ -206,45 +207,62 @@ def _reader_sql(paths: list[Path], gz: bool, rej: str, scan: str) -> str:
     )
 
 
+class LineCutter(Generic[AnyStr]):
+    """Writes a stream chunk by chunk with every line cut to ``cap`` characters (bytes or text), keeping
+    its line ends: a copy whose lines DuckDB's reader can all see (it drops a line longer than its buffer,
+    16 x ``MAX_LINE_BYTES``, without a word), in constant memory whatever the lines' length. A ``cap`` of one
+    over ``MAX_LINE_BYTES`` keeps a cut line too long, so the reader still rejects it as such, with the same
+    first characters. Runs at C speed per chunk."""
+
+    def __init__(self, write: Callable[[AnyStr], object], newline: AnyStr, cap: int = MAX_LINE_BYTES + 1):
+        self._write: Callable[[AnyStr], object] = write
+        self._newline: AnyStr = newline
+        self.cap = cap
+        self._run = 0  # the current line's length so far, before the cut
+        self._longest = 0
+
+    def __call__(self, data: AnyStr) -> None:
+        cap, newline = self.cap, self._newline
+        first = data.find(newline)
+        if first < 0:
+            self._write(data[: max(0, cap - self._run)])
+            self._run += len(data)
+            return
+        self._write(data[: max(0, min(first, cap - self._run))])
+        self._longest = max(self._longest, self._run + first)
+        last = data.rfind(newline)
+        middle = data[first:last]
+        if len(middle) > cap:  # a line between them may be long too (rare: chunks are 4 MiB, cap 8 MiB)
+            lines = middle.split(newline)
+            self._longest = max(self._longest, *map(len, lines))
+            middle = newline.join(line[:cap] for line in lines)
+        self._write(middle)
+        self._write(newline)
+        tail = data[last + 1 :]
+        self._write(tail[:cap])
+        self._run = len(tail)
+
+    @property
+    def longest(self) -> int:
+        """The longest line's length before the cut."""
+        return max(self._longest, self._run)
+
+
 def sanitize_copy(path: Path, gz: bool, dest: Path, *, cap: int = MAX_LINE_BYTES + 1) -> tuple[int, int]:
     """Copy a file that DuckDB's line reader rejected or lost lines of: line ends uniform, long lines cut.
 
     DuckDB's reader stops on a bare carriage return or on mixed LF / CRLF line ends (nginx and Apache never
     write either, other tools may). The copy turns CRLF into LF and any other CR into the text ``\\x0D``, the
-    way nginx escapes it, so line numbers and all other bytes stay as they were. Its parallel reader drops a
-    line longer than its buffer (16 x ``MAX_LINE_BYTES``) without a word; in the copy every line is at most
-    ``cap`` bytes (one more than ``MAX_LINE_BYTES``: the reader still rejects it as too long, with the same
-    first characters). Runs at C speed per chunk, in constant memory whatever the lines' length. Returns the
-    bytes read (uncompressed) and the longest line's length.
+    way nginx escapes it, so line numbers and all other bytes stay as they were; every line is at most
+    ``cap`` bytes (:class:`LineCutter`). Returns the bytes read (uncompressed) and the longest line's length.
     """
     opener = gzip.open if gz else open
     cr_lf = re.compile(rb"\r\n")
     cr = re.compile(rb"\r")
-    run = longest = total = 0  # run: the bytes of the current line so far, before the cut
-
-    def write(out: BinaryIO, data: bytes) -> None:
-        nonlocal run, longest
-        first = data.find(b"\n")
-        if first < 0:
-            out.write(data[: max(0, cap - run)])
-            run += len(data)
-            return
-        out.write(data[: max(0, min(first, cap - run))])
-        longest = max(longest, run + first)
-        last = data.rfind(b"\n")
-        middle = data[first:last]
-        if len(middle) > cap:  # a line between them may be long too (rare: chunks are 4 MiB, cap 8 MiB)
-            lines = middle.split(b"\n")
-            longest = max(longest, *map(len, lines))
-            middle = b"\n".join(line[:cap] for line in lines)
-        out.write(middle)
-        out.write(b"\n")
-        tail = data[last + 1 :]
-        out.write(tail[:cap])
-        run = len(tail)
-
+    total = 0
     try:
         with opener(path, "rb") as src, dest.open("wb") as out:
+            write = LineCutter(out.write, b"\n", cap)
             carry = b""
             while chunk := src.read(1 << 22):
                 total += len(chunk)
@@ -252,11 +270,11 @@ def sanitize_copy(path: Path, gz: bool, dest: Path, *, cap: int = MAX_LINE_BYTES
                 carry = b""
                 if chunk.endswith(b"\r"):
                     chunk, carry = chunk[:-1], b"\r"
-                write(out, cr.sub(rb"\\x0D", cr_lf.sub(b"\n", chunk)))
-            write(out, cr.sub(rb"\\x0D", carry))
+                write(cr.sub(rb"\\x0D", cr_lf.sub(b"\n", chunk)))
+            write(cr.sub(rb"\\x0D", carry))
     except (OSError, EOFError, zlib.error) as exc:
         raise FileReadError(f"cannot read: {exc}") from exc
-    return total, max(longest, run)
+    return total, write.longest
 
 
 def _read_lines(con: duckdb.DuckDBPyConnection, batch: list[ParseInput], scratch: Path) -> None:

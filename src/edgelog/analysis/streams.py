@@ -37,6 +37,7 @@ from edgelog.analysis.parse import (
     QUARANTINE_SCHEMA,
     FileCounts,
     FileReadError,
+    LineCutter,
     ParseInput,
     _read_lines,
     _short_error,
@@ -159,7 +160,10 @@ codecs.register_error("edgelog_hex", _hex_bytes)
 
 
 def escape_copy(path: Path, gz: bool, dest: Path) -> None:
-    """Copy a stream file with raw bytes as ``\\xHH`` (see the module docstring); line numbers are kept."""
+    """Copy a stream file with raw bytes as ``\\xHH`` (see the module docstring); line numbers are kept, and
+    every line is cut one over the reader's limit (:class:`parse.LineCutter`): escaping makes a byte four
+    characters, so a 150 MB line of raw bytes made 600 MB of scratch, and one over 32 MiB a line longer than
+    the reader's buffer."""
     opener = gzip.open if gz else open
     decoder = codecs.getincrementaldecoder("utf-8")(errors="edgelog_hex")
     cr_end = False  # the previous chunk ended in a carriage return
@@ -169,14 +173,15 @@ def escape_copy(path: Path, gz: bool, dest: Path) -> None:
 
     try:
         with opener(path, "rb") as src, dest.open("w", encoding="utf-8", newline="") as out:
+            write = LineCutter(out.write, "\n")
             while chunk := src.read(1 << 22):
                 text = decoder.decode(chunk)
                 if cr_end:
                     text = "\r" + text
                 cr_end = text.endswith("\r")
-                out.write(clean(text[:-1] if cr_end else text))
+                write(clean(text[:-1] if cr_end else text))
             text = ("\r" if cr_end else "") + decoder.decode(b"", final=True)
-            out.write(clean(text))
+            write(clean(text))
     except (OSError, EOFError, zlib.error) as exc:
         raise FileReadError(f"cannot read: {exc}") from exc
 
