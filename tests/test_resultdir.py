@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from support.results import publish_plain, stage_execution
+from typer.testing import CliRunner
 
 from edgelog import resultdir
 from edgelog.analysis import analyze, merge
-from edgelog.errors import IntegrityError
+from edgelog.cli.main import app
+from edgelog.errors import ExitCode, IntegrityError, UsageError
 from edgelog.resultdir import Manifest, ManifestError, safe_relpath
+from edgelog.results import fetch_job
 from edgelog.results.tables import load_result
+from edgelog.storage import open_bucket
 
 GOLDEN = Path(__file__).parent / "fixtures" / "manifest"
 
@@ -201,3 +208,35 @@ def test_locate_finds_the_merged_result_of_a_fetch_dir(result: Path, tmp_path: P
     shutil.copytree(result, tmp_path / "fetch" / "merged")
     assert resultdir.locate(tmp_path / "fetch") == tmp_path / "fetch" / "merged"
     assert resultdir.locate(result) == result
+
+
+def test_a_directory_another_run_is_writing_is_refused_untouched(result: Path, tmp_path: Path) -> None:
+    # two runs writing one --out at once (an overlapping cron job, a command started twice) interleaved their
+    # files, one failing with a traceback (FileExistsError) and the other's manifest describing a mix, or
+    # each removing what the other wrote: the second is refused at once, and the first's files are left be
+    out = shutil.copytree(result, tmp_path / "out")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "access.log").write_text(
+        '10.0.0.1 - - [23/Nov/2026:08:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8.5.0"\n'
+    )
+    bucket = tmp_path / "bucket"  # the result published as node rd's of job j-1
+    publish_plain(open_bucket(str(bucket)), stage_execution(result, tmp_path / "stage"), "edgelog/j-1/rd/e-1")
+    held = os.open(out, os.O_RDONLY | os.O_DIRECTORY)  # what a run writing ``out`` holds: a lock on it
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(UsageError, match="another edgelog run is writing it"):
+            analyze([inputs], out)
+        with pytest.raises(UsageError, match="another edgelog run is writing it"):
+            merge([result], out)
+        with pytest.raises(UsageError, match="another edgelog run is writing it"):
+            fetch_job(str(bucket), "j-1", out)
+        cli = CliRunner().invoke(app, ["analyze", str(inputs), "--out", str(out)])
+        assert cli.exit_code == ExitCode.USAGE, cli.output
+        assert "another edgelog run is writing it" in cli.output and "Traceback" not in cli.output
+    finally:
+        os.close(held)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert analyze([inputs], out).status == "ok"  # released when the run holding it ends
+    assert fetch_job(str(bucket), "j-1", out).exit_code == ExitCode.OK

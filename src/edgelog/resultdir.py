@@ -36,12 +36,14 @@ covers without downloading anything. It is an output like the others (hashed in 
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -184,6 +186,30 @@ def check_out(out: Path) -> None:
             hint="pass a writable --out; in a Bacalhau job the nodes' bacalhau user must have the job"
             " image's uid (EDGELOG_JOB_UID, docs/jobs.md)",
         ) from None
+
+
+@contextmanager
+def writing(out: Path) -> Iterator[None]:
+    """Hold ``out`` while one run writes it (call after :func:`check_out`, which makes the directory).
+
+    Two runs writing one directory at once (an overlapping cron job, a command started twice) interleaved
+    their files: each removed what the other wrote, one failed with a traceback, and the manifest of the
+    other could describe a mix. The second is refused at once instead, the directory left as the first is
+    writing it. An advisory lock on the directory itself (``flock`` of an fd on it): no file is added to
+    what the directory holds and a publisher uploads, and it is released when the run ends, however it ends
+    (the process dying included)."""
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"cannot write results to {out}: another edgelog run is writing it",
+                hint="wait for that run to end, or pass another --out",
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def _compact_ts(iso: str) -> str:

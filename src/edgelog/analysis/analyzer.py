@@ -127,59 +127,66 @@ def analyze(
         select_window(files, opts.since, opts.until)
         selected = [f for f in files if f.selected]
 
-    writer = ResultWriter(out, "analyze", started=started, t0=t0, max_object_bytes=limit, clock=clock)
-    with workspace(on_disk=estimated_bytes(files) > on_disk_threshold()) as ws, DuckDBMemory(ws.con) as mem:
-        install_macros(ws.con, macros, load_tag_rules(opts.tags, ws.con))
-        with clock.phase("parse"):
-            parse.create_request_store(ws.con)
-            streams.create_stream_store(ws.con)
-            pcache = chunks.partial_cache(ws.con, opts.cache, library, macros, opts.tags, opts.trusted_spec)
-            # The rows of a chunk whose partials are stored are not needed, but by --query SQL
-            _read_files(ws, selected, opts, pcache if not opts.queries else None)
-            resolve_client_ips(ws.con, opts.trusted, macros)
-            _files_partial(ws.con, selected)
-            mem.sample()  # every parsed row is held now
+    with resultdir.writing(out):  # one run at a time writes ``out``
+        writer = ResultWriter(out, "analyze", started=started, t0=t0, max_object_bytes=limit, clock=clock)
+        with (
+            workspace(on_disk=estimated_bytes(files) > on_disk_threshold()) as ws,
+            DuckDBMemory(ws.con) as mem,
+        ):
+            install_macros(ws.con, macros, load_tag_rules(opts.tags, ws.con))
+            with clock.phase("parse"):
+                parse.create_request_store(ws.con)
+                streams.create_stream_store(ws.con)
+                pcache = chunks.partial_cache(
+                    ws.con, opts.cache, library, macros, opts.tags, opts.trusted_spec
+                )
+                # The rows of a chunk whose partials are stored are not needed, but by --query SQL
+                _read_files(ws, selected, opts, pcache if not opts.queries else None)
+                resolve_client_ips(ws.con, opts.trusted, macros)
+                _files_partial(ws.con, selected)
+                mem.sample()  # every parsed row is held now
 
-        chunked = chunks.chunked_partials(pcache, selected, opts.log_format)
+            chunked = chunks.chunked_partials(pcache, selected, opts.log_format)
 
-        def load_partial(r: Report, con: duckdb.DuckDBPyConnection) -> str | None:
-            if chunked is not None and r.partial_sql and r.name in chunked.cache.reports:
-                chunked.load(con, r.name, r.partial_sql)
-                return None
-            return r.partial_sql  # computed within the report's merge SQL
+            def load_partial(r: Report, con: duckdb.DuckDBPyConnection) -> str | None:
+                if chunked is not None and r.partial_sql and r.name in chunked.cache.reports:
+                    chunked.load(con, r.name, r.partial_sql)
+                    return None
+                return r.partial_sql  # computed within the report's merge SQL
 
-        with clock.phase("reports"):
-            entries = writer.write_library(ws.con, library, macros, load_partial)
-            if chunked is not None:
-                chunked.release(ws.con)
-                chunked.commit(partial(chunks.chunk_file_counts, ws.con, selected))
-            entries += _run_queries(writer, ws, opts)
-    _stat_unread(files)
+            with clock.phase("reports"):
+                entries = writer.write_library(ws.con, library, macros, load_partial)
+                if chunked is not None:
+                    chunked.release(ws.con)
+                    chunked.commit(partial(chunks.chunk_file_counts, ws.con, selected))
+                entries += _run_queries(writer, ws, opts)
+        _stat_unread(files)
 
-    inputs_ = [f.entry() for f in files]
-    failed = [f for f in selected if f.status == "failed"]
-    manifest = writer.manifest(
-        job_id=opts.job_id,
-        node_id=run_node(files, opts.node_id),
-        execution_id=opts.execution_id,
-        window=Window(iso_utc(opts.since), iso_utc(opts.until)),
-        inputs=inputs_,
-        queries=entries,
-        tag_rules=TagRules(str(opts.tags), sha256_bytes(opts.tags.read_bytes())),
-        log_format=_format_entry(opts.log_format),
-        trusted_proxies=opts.trusted_spec,
-        totals=Totals.of(inputs_),
-        # every selected file is read whole (hashed), also one that failed to parse
-        processing=mem.figures(workspace=ws.kind, bytes_read=sum(f.size or 0 for f in selected)),
-    )
-    # Nothing useful: every file found is of a kind analyze cannot read, or every file read failed. (No file
-    # at all is fine: a node that has rotated nothing yet; neither are files outside the --since window.)
-    analysable = not files or any(f.analysable for f in files)
-    return writer.finish(
-        manifest,
-        incomplete=bool(failed),
-        usable=analysable and (not selected or len(failed) < len(selected)),
-    )
+        inputs_ = [f.entry() for f in files]
+        failed = [f for f in selected if f.status == "failed"]
+        manifest = writer.manifest(
+            job_id=opts.job_id,
+            node_id=run_node(files, opts.node_id),
+            execution_id=opts.execution_id,
+            window=Window(iso_utc(opts.since), iso_utc(opts.until)),
+            inputs=inputs_,
+            queries=entries,
+            tag_rules=TagRules(str(opts.tags), sha256_bytes(opts.tags.read_bytes())),
+            log_format=_format_entry(opts.log_format),
+            trusted_proxies=opts.trusted_spec,
+            totals=Totals.of(inputs_),
+            # every selected file is read whole (hashed), also one that failed to parse
+            processing=mem.figures(workspace=ws.kind, bytes_read=sum(f.size or 0 for f in selected)),
+        )
+        # Nothing useful: every file found is of a kind analyze cannot read, or every file read failed. (No
+        # file at all is fine: a node that has rotated nothing yet; neither are files outside the --since
+        # window.)
+        analysable = not files or any(f.analysable for f in files)
+        return writer.finish(
+            manifest,
+            incomplete=bool(failed),
+            usable=analysable and (not selected or len(failed) < len(selected)),
+        )
 
 
 def _options(

@@ -445,48 +445,49 @@ def merge(
         raise UsageError("--out must differ from the directories being merged")
     resultdir.check_out(out)
     _refuse_twice_given(sources, resolved)
-    # Verifying hashes every output of every node (~50 files each) and checks their numbers: each directory's
-    # outputs are hashed as soon as its manifest is read (hashing mostly runs without the GIL, reading the
-    # manifests mostly with it), and the rest runs alongside the report merges, which only fill DuckDB
-    # tables; nothing is written to ``out`` until it has passed (the first bad directory in argument order is
-    # raised, and ``out`` is left as it was).
-    abandon = threading.Event()
-    hashing = concurrent.futures.ThreadPoolExecutor(
-        max_workers=_check_threads(), thread_name_prefix="edgelog-hash"
-    )
-    background = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgelog-verify")
-    checking: dict[Path, concurrent.futures.Future[Checked]] = {}
-
-    def check(directory: Path, m: Manifest) -> None:
-        checking[directory] = hashing.submit(_check_outputs, directory, m, abandon)
-
-    try:
-        with clock.phase("read"):
-            read, raw = _read_all(sources, check)
-            if any(isinstance(m, Exception) for m in read):
-                _verified(sources, read, abandon, checking)  # raises the first problem in argument order
-            manifests = [m for m in read if isinstance(m, Manifest)]
-        verifying = background.submit(_verified, sources, read, abandon, checking)
-        try:
-            _refuse_double_counting(sources, manifests)
-        except UsageError:
-            verifying.result()  # a bad input is named first, as when verification came first
-            raise
-        return _merge_reports(
-            sources,
-            manifests,
-            raw,
-            out,
-            limit=limit,
-            clock=clock,
-            started=started,
-            t0=t0,
-            verifying=verifying,
+    with resultdir.writing(out):  # one run at a time writes ``out``
+        # Verifying hashes every output of every node (~50 files each) and checks their numbers: each
+        # directory's outputs are hashed as soon as its manifest is read (hashing mostly runs without the GIL,
+        # reading the manifests mostly with it), and the rest runs alongside the report merges, which only
+        # fill DuckDB tables; nothing is written to ``out`` until it has passed (the first bad directory in
+        # argument order is raised, and ``out`` is left as it was).
+        abandon = threading.Event()
+        hashing = concurrent.futures.ThreadPoolExecutor(
+            max_workers=_check_threads(), thread_name_prefix="edgelog-hash"
         )
-    finally:
-        abandon.set()
-        background.shutdown(wait=True)
-        hashing.shutdown(wait=True)
+        background = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgelog-verify")
+        checking: dict[Path, concurrent.futures.Future[Checked]] = {}
+
+        def check(directory: Path, m: Manifest) -> None:
+            checking[directory] = hashing.submit(_check_outputs, directory, m, abandon)
+
+        try:
+            with clock.phase("read"):
+                read, raw = _read_all(sources, check)
+                if any(isinstance(m, Exception) for m in read):
+                    _verified(sources, read, abandon, checking)  # raises the first problem in argument order
+                manifests = [m for m in read if isinstance(m, Manifest)]
+            verifying = background.submit(_verified, sources, read, abandon, checking)
+            try:
+                _refuse_double_counting(sources, manifests)
+            except UsageError:
+                verifying.result()  # a bad input is named first, as when verification came first
+                raise
+            return _merge_reports(
+                sources,
+                manifests,
+                raw,
+                out,
+                limit=limit,
+                clock=clock,
+                started=started,
+                t0=t0,
+                verifying=verifying,
+            )
+        finally:
+            abandon.set()
+            background.shutdown(wait=True)
+            hashing.shutdown(wait=True)
 
 
 def _merge_reports(

@@ -609,92 +609,96 @@ def _fetch(
             f"no results for job {job_id} at {where}",
             hint=f"check --bucket/--prefix, or list the jobs there: edgelog jobs --bucket {bucket.url}",
         )
-    nodes_dir = out / "nodes"
-    _remove_leftovers(out)
-    works = []
-    for execution in listing.executions:
-        node_dir = nodes_dir / execution.node_id
-        name = execution.execution_id or "_"
-        works.append(_Work(execution, node_dir / name))
+    resultdir.check_out(out)
+    with resultdir.writing(out):  # one fetch at a time writes ``out``
+        nodes_dir = out / "nodes"
+        _remove_leftovers(out)
+        works = []
+        for execution in listing.executions:
+            node_dir = nodes_dir / execution.node_id
+            name = execution.execution_id or "_"
+            works.append(_Work(execution, node_dir / name))
 
-    with _Progress(console, f"fetch {job_id}") as progress:
-        fetcher = _Fetcher(bucket, workers, progress)
-        first: list[tuple[_Work, Callable[[], None]]] = []
-        for work in works:
-            if work.execution.encoding == "gzip":
-                progress.grow(work.execution.size)
-                first.append(
-                    (work, fetcher.archive_task(work, work.root.with_name(work.root.name + ".tar.gz")))
-                )
-            else:
-                tasks = fetcher.phase1_plain(work)
-                progress.grow(
-                    sum(
-                        work.execution.objects[r].size
-                        for r in (*CONTROL_FILES, MANIFEST)
-                        if r in work.execution.objects
+        with _Progress(console, f"fetch {job_id}") as progress:
+            fetcher = _Fetcher(bucket, workers, progress)
+            first: list[tuple[_Work, Callable[[], None]]] = []
+            for work in works:
+                if work.execution.encoding == "gzip":
+                    progress.grow(work.execution.size)
+                    first.append(
+                        (work, fetcher.archive_task(work, work.root.with_name(work.root.name + ".tar.gz")))
                     )
-                )
-                first += [(work, t) for t in tasks]
-        fetcher.run(first)
+                else:
+                    tasks = fetcher.phase1_plain(work)
+                    progress.grow(
+                        sum(
+                            work.execution.objects[r].size
+                            for r in (*CONTROL_FILES, MANIFEST)
+                            if r in work.execution.objects
+                        )
+                    )
+                    first += [(work, t) for t in tasks]
+            fetcher.run(first)
 
-        second: list[tuple[_Work, Callable[[], None]]] = []
+            second: list[tuple[_Work, Callable[[], None]]] = []
+            for work in works:
+                if work.status is not None:
+                    continue
+                _read_exit_code(work)
+                _read_manifest(work, job_id)
+                if work.manifest is None or work.status is not None:
+                    continue
+                if work.execution.encoding == "plain":
+                    tasks = fetcher.phase2_plain(work)
+                    for entry in work.manifest.outputs:
+                        rel = safe_relpath(entry.path)
+                        info = work.execution.objects.get(f"{OUTPUTS}/{rel}") if rel else None
+                        progress.grow(info.size if info else 0)
+                    second += [(work, t) for t in tasks]
+                else:
+                    _verify_unpacked(work)
+            fetcher.run(second)
+
         for work in works:
-            if work.status is not None:
-                continue
-            _read_exit_code(work)
-            _read_manifest(work, job_id)
-            if work.manifest is None or work.status is not None:
-                continue
+            _cross_check(work)
+            _decide(work)
             if work.execution.encoding == "plain":
-                tasks = fetcher.phase2_plain(work)
-                for entry in work.manifest.outputs:
-                    rel = safe_relpath(entry.path)
-                    info = work.execution.objects.get(f"{OUTPUTS}/{rel}") if rel else None
-                    progress.grow(info.size if info else 0)
-                second += [(work, t) for t in tasks]
-            else:
-                _verify_unpacked(work)
-        fetcher.run(second)
+                _prune_plain(work)
 
-    for work in works:
-        _cross_check(work)
-        _decide(work)
-        if work.execution.encoding == "plain":
-            _prune_plain(work)
+        node_results = _choose_per_node(works, expected_nodes)
+        result = FetchResult(
+            job_id=job_id,
+            bucket_url=bucket.url,
+            prefix=prefix,
+            out_dir=out,
+            merged_dir=None,
+            nodes=node_results,
+            status="failed",
+            exit_code=ExitCode.FAILED,
+            partial=True,
+            downloaded=sum(w.downloaded for w in works),
+            skipped=sum(w.skipped for w in works),
+            bytes_downloaded=fetcher.bytes_downloaded,
+        )
+        if listing.stray:
+            keys = ", ".join(o.key for o in listing.stray[:5])
+            result.warnings.append(
+                f"{len(listing.stray)} object(s) fit no known layout and were ignored: {keys}"
+            )
 
-    node_results = _choose_per_node(works, expected_nodes)
-    result = FetchResult(
-        job_id=job_id,
-        bucket_url=bucket.url,
-        prefix=prefix,
-        out_dir=out,
-        merged_dir=None,
-        nodes=node_results,
-        status="failed",
-        exit_code=ExitCode.FAILED,
-        partial=True,
-        downloaded=sum(w.downloaded for w in works),
-        skipped=sum(w.skipped for w in works),
-        bytes_downloaded=fetcher.bytes_downloaded,
-    )
-    if listing.stray:
-        keys = ", ".join(o.key for o in listing.stray[:5])
-        result.warnings.append(f"{len(listing.stray)} object(s) fit no known layout and were ignored: {keys}")
-
-    if fetcher.unreachable:
-        result.problems.append(f"stopped downloading: {fetcher.unreachable}; run fetch again to resume")
-    usable = [n for n in node_results if n.usable]
-    if merge and usable:
-        _merge(result, usable)
-    result.retries = retries[0]
-    _verdict(result, merged=merge)
-    result.duration_s = time.monotonic() - started
-    if result.merged_dir is not None:
-        _annotate_manifest(result)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / "fetch.json", result.to_json())
-    return result
+        if fetcher.unreachable:
+            result.problems.append(f"stopped downloading: {fetcher.unreachable}; run fetch again to resume")
+        usable = [n for n in node_results if n.usable]
+        if merge and usable:
+            _merge(result, usable)
+        result.retries = retries[0]
+        _verdict(result, merged=merge)
+        result.duration_s = time.monotonic() - started
+        if result.merged_dir is not None:
+            _annotate_manifest(result)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json(out / "fetch.json", result.to_json())
+        return result
 
 
 def _prune_plain(work: _Work) -> None:
