@@ -207,6 +207,8 @@ def writing(out: Path) -> Iterator[None]:
                 f"cannot write results to {out}: another edgelog run is writing it",
                 hint="wait for that run to end, or pass another --out",
             ) from None
+        except OSError:
+            pass  # a file system without locks (some network ones): the run goes on unguarded, as before
         yield
     finally:
         os.close(fd)
