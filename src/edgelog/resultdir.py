@@ -198,7 +198,11 @@ def writing(out: Path) -> Iterator[None]:
     writing it. An advisory lock on the directory itself (``flock`` of an fd on it): no file is added to
     what the directory holds and a publisher uploads, and it is released when the run ends, however it ends
     (the process dying included)."""
-    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:  # writable but not readable (mode 0333): nothing to lock with, unguarded as before
+        yield
+        return
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
