@@ -696,7 +696,6 @@ def _fetch(
         result.duration_s = time.monotonic() - started
         if result.merged_dir is not None:
             _annotate_manifest(result)
-        out.mkdir(parents=True, exist_ok=True)
         _write_json(out / "fetch.json", result.to_json())
         return result
 
@@ -717,8 +716,6 @@ def _prune_plain(work: _Work) -> None:
 
 def _remove_leftovers(out: Path) -> None:
     """Temporary files of an interrupted earlier run (half downloads, half merges) are never reused."""
-    if not out.is_dir():
-        return
     for pattern in (".merged.tmp-*", ".merged.old-*"):
         for path in out.glob(pattern):
             shutil.rmtree(path, ignore_errors=True)
