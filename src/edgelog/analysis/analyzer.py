@@ -322,6 +322,7 @@ def _read_files(
         snaps: dict[int, tuple[Snapshot, concurrent.futures.Future[str]]] = {}
         inputs: list[parse.ParseInput] = []
         stream_ids: set[int] = set()
+        stream_shas: dict[str, InputFile] = {}  # the first stream file read with each sha256
         for file_id, f in enumerate(selected):
             if f.status != "ok":
                 continue
@@ -336,7 +337,7 @@ def _read_files(
                     raise
                 if f.fmt in streams.FORMATS:
                     stream_ids.add(file_id)
-                    _load_stream_file(ws, f, file_id, snap, cancel, opts)
+                    _load_stream_file(ws, f, file_id, snap, cancel, opts, stream_shas)
                     continue
                 snaps[file_id] = (snap, pool.submit(snap.hash, cancel))
                 gz = parse.is_gzip(f.path)
@@ -352,8 +353,9 @@ def _read_files(
             inputs.append(parse.ParseInput(file_id, f.path, lf or f.fmt, gz, f.name, f.node_id))
         to_parse = inputs
         whole: dict[int, parse.FileCounts] = {}
+        cached: list[tuple[parse.ParseInput, Path]] = []
         if opts.cache is not None:
-            to_parse, cached = [], []
+            to_parse = []
             for i in inputs:
                 snap, digest = snaps[i.file_id]
                 sha256 = _digest(digest)
@@ -399,11 +401,18 @@ def _read_files(
                 if i.file_id not in errors and f.sha256 and f.status == "ok":
                     stored = opts.cache.store(ws.con, i.file_id, f.sha256, parse.format_id(i.fmt))
                     f.parse_cache = "stored" if stored else "miss"
+        copies = _later_copies(selected, [i.file_id for i in inputs if i.file_id not in errors])
+        if copies:
+            if whole.keys() & copies.keys():  # a copy's chunk cannot be used whole: its rows are needed
+                chunks.load_whole_rows(ws.con, whole, cached, since_sql, until_sql)
+            ws.con.execute(f"DELETE FROM parsed WHERE file_id IN ({', '.join(map(str, copies))})")
+            for file_id, first in copies.items():
+                _skip_copy(selected[file_id], first)
         counts = parse.file_counts(ws.con)
         for file_id, f in enumerate(selected):
             if file_id in errors:
                 f.fail(errors[file_id])
-            elif f.status != "failed" and file_id not in stream_ids:
+            elif f.status == "ok" and file_id not in stream_ids:
                 f.counts = whole.get(file_id) or counts.get(file_id, parse.FileCounts())
             elif f.sha256 is None and file_id in snaps:  # failed before parsing: its bytes are identified
                 snap, digest = snaps[file_id]
@@ -416,13 +425,25 @@ def _read_files(
 
 
 def _load_stream_file(
-    ws: Workspace, f: InputFile, file_id: int, snap: Snapshot, cancel: threading.Event, opts: Options
+    ws: Workspace,
+    f: InputFile,
+    file_id: int,
+    snap: Snapshot,
+    cancel: threading.Event,
+    opts: Options,
+    read: dict[str, InputFile],
 ) -> None:
-    """Parse an error-log or application-log file from a frozen copy, identified by that copy's bytes."""
+    """Parse an error-log or application-log file from a frozen copy, identified by that copy's bytes;
+    a copy of a stream file already ``read`` (by sha256) is skipped instead."""
     since_sql, until_sql = opts.window_sql
     copy = ws.scratch / f"stream-{file_id}"
     try:
         f.size, f.sha256 = snap.copy_to(copy, whole_lines=not parse.is_gzip(f.path), cancel=cancel)
+        if f.size:
+            first = read.setdefault(f.sha256, f)
+            if first is not f:
+                _skip_copy(f, first)
+                return
         f.counts = streams.load_file(
             ws.con,
             copy,
@@ -436,6 +457,28 @@ def _load_stream_file(
         )
     finally:
         copy.unlink(missing_ok=True)
+
+
+def _later_copies(selected: list[InputFile], file_ids: list[int]) -> dict[int, InputFile]:
+    """Of the access logs read whole (``file_ids``, in listing order), each with the same bytes as one
+    listed before it, and that first file: its lines are that file's, and would be counted twice (a log
+    copied beside itself). Empty files are never copies: idle nodes rotate empty files, all alike."""
+    first: dict[str, InputFile] = {}
+    copies = {}
+    for file_id in file_ids:
+        f = selected[file_id]
+        if f.status != "ok" or not f.size or f.sha256 is None:
+            continue
+        seen = first.setdefault(f.sha256, f)
+        if seen is not f:
+            copies[file_id] = seen
+    return copies
+
+
+def _skip_copy(f: InputFile, first: InputFile) -> None:
+    """``f`` holds the bytes of ``first``: skipped, naming it (its size and sha256 stay: it was read)."""
+    f.status, f.error = "skipped", f"same content as {first.path}"
+    f.counts, f.parse_cache = parse.FileCounts(), None
 
 
 def _digest(future: concurrent.futures.Future[str]) -> str | None:
@@ -534,6 +577,8 @@ def _files_partial(con: duckdb.DuckDBPyConnection, selected: list[InputFile]) ->
     con.execute(f"CREATE TABLE p_files ({FILES_SCHEMA})")
     columns: list[list[object]] = [[] for _ in range(10)]
     for f in selected:
+        if not f.selected:  # a copy of another input, skipped once read
+            continue
         c = f.counts
         row = (f.node_id, f.name, f.fmt, f.status, c.lines_read, c.lines_parsed, c.lines_quarantined,
                c.lines_outside_window, c.first_ts, c.last_ts)  # fmt: skip

@@ -145,6 +145,20 @@ def check_whole(
         found.get(i, parse.FileCounts()).lines_quarantined == c.lines_quarantined for i, c in whole.items()
     ):
         return
+    load_whole_rows(con, whole, cached, since_sql, until_sql)
+
+
+def load_whole_rows(
+    con: duckdb.DuckDBPyConnection,
+    whole: dict[int, parse.FileCounts],
+    cached: list[tuple[parse.ParseInput, Path]],
+    since_sql: str,
+    until_sql: str,
+) -> None:
+    """Load every row of the ``whole`` files from their entries after all (only their quarantined lines
+    were), and empty ``whole``: their chunks are then computed with the run."""
+    if not whole:
+        return
     con.execute(f"DELETE FROM parsed WHERE file_id IN ({', '.join(map(str, whole))})")
     parse.load_parsed(
         con, [c for c in cached if c[0].file_id in whole], since_sql=since_sql, until_sql=until_sql
