@@ -4,12 +4,13 @@ A fleet's node results each hold one row per (path, visitor) and per visitor fra
 own visitors, so a merge of many nodes aggregates tens of millions of distinct keys (1,000 nodes of the
 merge bench with their own visitors: 57M top_paths rows). DuckDB's hash aggregate and window operators did
 not fit such a merge into the 1 GB default: ``top_paths`` and ``sessions`` failed with "Out of Memory" and
-the merge ended ``partial``. Here two nodes of 100k lines, every line its own path and client, overflow a
-64 MiB limit the same way.
+the merge ended ``partial``. Here two nodes of 62k lines, every line its own path and client, merged four
+reports at a time (a quarter of a 64 MiB limit each), hold more than fits the same way.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -20,7 +21,10 @@ from edgelog import resultdir
 from edgelog.analysis import RunResult, analyze, merge, merger, writer
 from edgelog.analysis.library import Report, load_library
 
-LINES = 100_000
+# Each node's visitors and (path, visitor) rows: merged, more than a DuckDB row group (122,880 rows), which
+# a table of the disk workspace writes to the file's blocks as it is stored (the dropped-partial test sees
+# them; at 2x50k it stayed in memory until its drop)
+LINES = 62_000
 VHOST_FORMAT = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
     '"$http_user_agent" $request_time $host'
@@ -55,10 +59,23 @@ def test_a_merge_larger_than_its_memory_limit_is_complete_and_equal_to_one_with_
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Four reports side by side (on any machine) share 64 MiB: the estimate merges top_paths and sessions
+    in passes, and DuckDB still fills its limit and spills (one run: 64 MiB peak, 13 MB spilled; 21 MB with
+    every report in one pass)."""
     monkeypatch.setenv("EDGELOG_MEMORY_LIMIT", "64MiB")
+    monkeypatch.setenv("EDGELOG_THREADS", "4")
+    real = writer._merge_partial
+    passes: dict[str, int] = {}
+
+    def counted(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, n: int) -> None:
+        passes[r.name] = n
+        real(cur, r, rows, n)
+
+    monkeypatch.setattr(writer, "_merge_partial", counted)
     tight = merge(wide_results, tmp_path / "tight")
     failed = {q.name: q.error for q in tight.manifest.queries if q.status != "ok"}
     assert tight.status == "ok", failed
+    assert passes["top_paths"] > 1 and passes["sessions"] > 1, passes  # more than one pass holds at once
     assert parquet_outputs(tight.out) == roomy[1]
     # every (path, visitor) is its own row, on either node: the merged partial is as large as both inputs
     table = resultdir.partial_table("top_paths")
@@ -183,7 +200,7 @@ def test_a_merge_in_passes_writes_the_same_bytes_and_parts_as_one_in_one_pass(
 ) -> None:
     """Passes, threads and the object limit's parts together: the parts are cut from the stored order, not
     at the passes' boundaries, and DuckDB's row groups do not follow how the table was appended to."""
-    limit = 256 * 1024
+    limit = 1024 * 1024  # top_paths in 3 parts
     monkeypatch.setenv("EDGELOG_THREADS", "1")
     one = merge(wide_results, tmp_path / "one", max_object_bytes=limit)
     assert one.status == "ok"
@@ -207,23 +224,23 @@ def test_a_merge_in_passes_writes_the_same_bytes_and_parts_as_one_in_one_pass(
 def test_a_partial_merged_in_passes_is_written_as_the_same_bytes_as_in_one(tmp_path: Path) -> None:
     """Passes of more rows than a DuckDB row group (122,880) are appended as row groups of their own, so a
     table built in passes is laid out differently from one built at once: what is written must not follow
-    that layout (the bytes of 1 pass and of 4, on 1 thread and on 2)."""
+    that layout (the bytes of 1 pass and of 2, ~150k rows each, on 1 thread and on 2)."""
     (top_paths,) = [r for r in load_library() if r.name == "top_paths"]
     rows = (
         "SELECT 'https://example.com/p' || (i % 5000) AS path, hash(i // 3) AS vh, 1::BIGINT AS hits, "
-        "i::BIGINT AS bytes FROM range(900000) t(i)"
+        "i::BIGINT AS bytes FROM range(300000) t(i)"
     )
     written = {}
-    for threads, passes in ((1, 1), (1, 4), (2, 4), (2, 1)):
+    for threads, passes in ((1, 1), (1, 2), (2, 2), (2, 1)):
         con = duckdb.connect(config={"threads": threads, "preserve_insertion_order": True})
         writer._merge_partial(con, top_paths, rows, passes)
         out = tmp_path / f"t{threads}-p{passes}"
         w = writer.ResultWriter(out, "merge", max_object_bytes=1 << 40)
-        assert w.copy_stored(con, "p_top_paths", "partials/top_paths.parquet") == 900_000
+        assert w.copy_stored(con, "p_top_paths", "partials/top_paths.parquet") == 300_000
         written[(threads, passes)] = parquet_outputs(out)
         con.close()
-    assert written[(1, 4)] == written[(1, 1)]
-    assert written[(2, 4)] == written[(1, 1)]
+    assert written[(1, 2)] == written[(1, 1)]
+    assert written[(2, 2)] == written[(1, 1)]
     assert written[(2, 1)] == written[(1, 1)]
 
 
@@ -234,7 +251,7 @@ def test_a_merge_gives_duckdb_only_its_share_of_the_memory_limit(
     (the interpreter, the manifests, Parquet readers' and writers' buffers), 1.4 GiB at the 1 GB default. A
     merge gives DuckDB a share of ``$EDGELOG_MEMORY_LIMIT`` and leaves the rest to the process."""
     monkeypatch.setenv("EDGELOG_MEMORY_LIMIT", "512MB")
-    result = merge(wide_results, tmp_path / "merged")
+    result = merge(wide_results[:1], tmp_path / "merged")  # what it is given does not depend on the inputs
     assert result.status == "ok"
     p = result.manifest.processing
     assert p is not None
@@ -243,76 +260,27 @@ def test_a_merge_gives_duckdb_only_its_share_of_the_memory_limit(
     assert given <= 0.6 * 512_000_000, p.duckdb_memory_limit  # was 488.3 MiB: all of it
 
 
-def test_a_merge_of_large_inputs_works_from_a_database_file_with_the_same_outputs(
-    wide_results: list[Path],
-    roomy: tuple[RunResult, dict[str, bytes]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The merged tables of a large merge do not fit in memory (1,000 nodes: 5.6 GB of DuckDB spill at half of
-    the 1 GB default); in a database file they are stored compressed (0.24 GB of spill, 9% less CPU). A merge
-    whose inputs hold more bytes than ``$EDGELOG_DISK_THRESHOLD`` works from one, with the same outputs."""
-    in_memory, in_memory_outputs = roomy
-    assert in_memory.manifest.processing is not None
-    assert in_memory.manifest.processing.workspace == "memory"
-    monkeypatch.setenv("EDGELOG_DISK_THRESHOLD", "100000")
-    on_disk = merge(wide_results, tmp_path / "disk")
-    assert on_disk.status == "ok"
-    assert on_disk.manifest.processing is not None
-    assert on_disk.manifest.processing.workspace == "disk"
-    assert parquet_outputs(on_disk.out) == in_memory_outputs
+@dataclass
+class DiskMerge:
+    """One merge of ``wide_results`` from a database file, in passes, and what was seen while it ran."""
+
+    result: RunResult
+    split: list[str]  # the reports merged in passes while their input files were moved away
+    stored_at_start: dict[str, list[str]]  # by report, in the order their merges started
+    free_at_start: dict[str, int]
 
 
-def test_a_merge_in_passes_on_disk_reads_each_input_partial_once(
-    wide_results: list[Path],
-    roomy: tuple[RunResult, dict[str, bytes]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Each pass of a merge in passes scanned every node's Parquet files again (1,000 nodes' top_paths: 23
-    scans of 1,000 files); on the disk workspace the partials are read once, into a table the passes scan.
-    Seen here as: the input files of a report are moved away while its passes run, and it still merges to
-    the same outputs as a merge with room."""
+@pytest.fixture(scope="module")
+def on_disk(wide_results: list[Path], tmp_path_factory: pytest.TempPathFactory) -> DiskMerge:
+    """The merge the three tests below look at (once per module: each merge of the wide results costs ~0.6 CPU
+    s): inputs above ``$EDGELOG_DISK_THRESHOLD``, so it works from a database file; 64 MiB and one report at
+    a time on one thread, with the pass estimate's bytes per row made four times larger, so top_paths and
+    sessions are merged in passes (2x50k lines fit in one pass of one thread's 64 MiB by the real figures).
+
+    While a report's passes run, its input files are moved away (a pass that read them fails); when each
+    report's merge starts, the workspace's stored partials and free blocks are recorded."""
     real = writer._merge_partial
     split: list[str] = []
-
-    def inputs_away(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, passes: int) -> None:
-        if passes <= 1:
-            return real(cur, r, rows, passes)
-        split.append(r.name)
-        files = [f for d in wide_results for f in resultdir.table_files(d, resultdir.partial_table(r.name))]
-        for f in files:
-            f.rename(f.with_name(f".{f.name}.away"))
-        try:
-            real(cur, r, rows, passes)
-        finally:
-            for f in files:
-                f.with_name(f".{f.name}.away").rename(f)
-
-    monkeypatch.setattr(writer, "_merge_partial", inputs_away)
-    monkeypatch.setenv("EDGELOG_MEMORY_LIMIT", "64MiB")
-    monkeypatch.setenv("EDGELOG_DISK_THRESHOLD", "100000")
-    tight = merge(wide_results, tmp_path / "tight")
-    assert "top_paths" in split
-    assert tight.status == "ok", {q.name: q.error for q in tight.manifest.queries if q.status != "ok"}
-    assert parquet_outputs(tight.out) == roomy[1]
-
-
-def test_a_partial_read_once_for_its_passes_is_dropped_once_its_report_is_merged(
-    wide_results: list[Path],
-    roomy: tuple[RunResult, dict[str, bytes]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A report merged in passes on the disk workspace reads its partials into a table of the database file
-    (``stored_partial_<name>``). Kept until every report was built, the inputs of all such reports were held
-    in the file at once (1,000 nodes: top_paths, sessions, tags, referring_urls and hosts); each is dropped
-    as soon as its report's merged partial is built, and the file checkpointed: DuckDB reuses a dropped
-    table's blocks only after a checkpoint (none came before the merge ended: the file grew to 2.7 GB either
-    way). Seen here as: when a report's merge starts, no other report's stored partial is left in the
-    workspace, and the blocks of the one dropped before it are free in the file for its tables (one report
-    at a time, on one thread)."""
-    real = writer._merge_partial
     stored_at_start: dict[str, list[str]] = {}
     free_at_start: dict[str, int] = {}
 
@@ -325,13 +293,69 @@ def test_a_partial_read_once_for_its_passes_is_dropped_once_its_report_is_merged
             "SELECT free_blocks FROM pragma_database_size() WHERE database_name = current_database()"
         ).fetchone()
         free_at_start[r.name] = int(size[0]) if size else 0
-        real(cur, r, rows, passes)
+        if passes <= 1:
+            return real(cur, r, rows, passes)
+        split.append(r.name)
+        files = [f for d in wide_results for f in resultdir.table_files(d, resultdir.partial_table(r.name))]
+        for f in files:
+            f.rename(f.with_name(f".{f.name}.away"))
+        try:
+            real(cur, r, rows, passes)
+        finally:
+            for f in files:
+                f.with_name(f".{f.name}.away").rename(f)
 
-    monkeypatch.setattr(writer, "_merge_partial", watched)
-    monkeypatch.setenv("EDGELOG_THREADS", "1")
-    monkeypatch.setenv("EDGELOG_MEMORY_LIMIT", "64MiB")
-    monkeypatch.setenv("EDGELOG_DISK_THRESHOLD", "100000")
-    tight = merge(wide_results, tmp_path / "tight")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(writer, "_merge_partial", watched)
+        mp.setattr(merger, "PASS_ROW_BYTES", merger.PASS_ROW_BYTES * 4)
+        mp.setattr(merger, "PASS_STORED_FACTOR", merger.PASS_STORED_FACTOR * 4)
+        mp.setenv("EDGELOG_THREADS", "1")
+        mp.setenv("EDGELOG_MEMORY_LIMIT", "64MiB")
+        mp.setenv("EDGELOG_DISK_THRESHOLD", "100000")
+        result = merge(wide_results, tmp_path_factory.mktemp("on-disk") / "tight")
+    return DiskMerge(result, split, stored_at_start, free_at_start)
+
+
+def test_a_merge_of_large_inputs_works_from_a_database_file_with_the_same_outputs(
+    on_disk: DiskMerge, roomy: tuple[RunResult, dict[str, bytes]]
+) -> None:
+    """The merged tables of a large merge do not fit in memory (1,000 nodes: 5.6 GB of DuckDB spill at half of
+    the 1 GB default); in a database file they are stored compressed (0.24 GB of spill, 9% less CPU). A merge
+    whose inputs hold more bytes than ``$EDGELOG_DISK_THRESHOLD`` works from one, with the same outputs."""
+    in_memory, in_memory_outputs = roomy
+    assert in_memory.manifest.processing is not None
+    assert in_memory.manifest.processing.workspace == "memory"
+    assert on_disk.result.status == "ok"
+    assert on_disk.result.manifest.processing is not None
+    assert on_disk.result.manifest.processing.workspace == "disk"
+    assert parquet_outputs(on_disk.result.out) == in_memory_outputs
+
+
+def test_a_merge_in_passes_on_disk_reads_each_input_partial_once(
+    on_disk: DiskMerge, roomy: tuple[RunResult, dict[str, bytes]]
+) -> None:
+    """Each pass of a merge in passes scanned every node's Parquet files again (1,000 nodes' top_paths: 23
+    scans of 1,000 files); on the disk workspace the partials are read once, into a table the passes scan.
+    Seen here as: the input files of a report are moved away while its passes run, and it still merges to
+    the same outputs as a merge with room."""
+    tight = on_disk.result
+    assert "top_paths" in on_disk.split
+    assert tight.status == "ok", {q.name: q.error for q in tight.manifest.queries if q.status != "ok"}
+    assert parquet_outputs(tight.out) == roomy[1]
+
+
+def test_a_partial_read_once_for_its_passes_is_dropped_once_its_report_is_merged(
+    on_disk: DiskMerge, roomy: tuple[RunResult, dict[str, bytes]]
+) -> None:
+    """A report merged in passes on the disk workspace reads its partials into a table of the database file
+    (``stored_partial_<name>``). Kept until every report was built, the inputs of all such reports were held
+    in the file at once (1,000 nodes: top_paths, sessions, tags, referring_urls and hosts); each is dropped
+    as soon as its report's merged partial is built, and the file checkpointed: DuckDB reuses a dropped
+    table's blocks only after a checkpoint (none came before the merge ended: the file grew to 2.7 GB either
+    way). Seen here as: when a report's merge starts, no other report's stored partial is left in the
+    workspace, and the blocks of the one dropped before it are free in the file for its tables (one report
+    at a time, on one thread)."""
+    tight, stored_at_start, free_at_start = on_disk.result, on_disk.stored_at_start, on_disk.free_at_start
     assert tight.status == "ok", {q.name: q.error for q in tight.manifest.queries if q.status != "ok"}
     order = list(stored_at_start)  # the reports in the order their merges started
     stored = [name for name in order if f"stored_partial_{name}" in stored_at_start[name]]
