@@ -53,20 +53,31 @@ def third(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return analyze([node_logs(root, "n3", 3)], root / "out-n3", node_id="n3").out
 
 
+@pytest.fixture(scope="module")
+def both(results: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The merge of n1 and n2, made once for the module (tests that write over it work on a copy)."""
+    return merge([results["n1"], results["n2"]], tmp_path_factory.mktemp("both") / "m").out
+
+
+@pytest.fixture(scope="module")
+def n1_alone(results: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The merge of n1 alone, made once for the module."""
+    return merge([results["n1"]], tmp_path_factory.mktemp("n1-alone") / "m").out
+
+
 def copy_result(src: Path, dest: Path) -> Path:
     shutil.copytree(src, dest)
     return dest
 
 
 def test_a_merge_of_one_result_writes_each_of_its_tables_byte_for_byte(
-    results: dict[str, Path], tmp_path: Path
+    results: dict[str, Path], n1_alone: Path, tmp_path: Path
 ) -> None:
     # merging one result changes nothing a reader of its Parquet sees, schema included: the quarantine (one
     # line here, none in the second) is written with every column nullable, as analyze writes it, not with
     # the columns a merge's table happens to hold NULL-free marked REQUIRED
     clean = analyze([node_logs(tmp_path, "n9", 9, garbage=0)], tmp_path / "clean", node_id="n9").out
-    for i, one in enumerate((results["n1"], clean)):
-        merged = merge([one], tmp_path / f"m{i}").out
+    for one, merged in ((results["n1"], n1_alone), (clean, merge([clean], tmp_path / "m").out)):
         tables = sorted(str(p.relative_to(one)) for p in one.rglob("*.parquet"))
         assert tables == sorted(str(p.relative_to(merged)) for p in merged.rglob("*.parquet"))
         assert resultdir.QUARANTINE in tables
@@ -98,8 +109,9 @@ def test_two_results_sharing_an_input_file_are_refused(results: dict[str, Path],
     assert "access-n1-20261123T080500Z.log" in cli.output and "sha256" in cli.output
 
 
-def test_a_merge_and_one_of_its_parts_are_refused(results: dict[str, Path], tmp_path: Path) -> None:
-    both = merge([results["n1"], results["n2"]], tmp_path / "both").out
+def test_a_merge_and_one_of_its_parts_are_refused(
+    results: dict[str, Path], both: Path, tmp_path: Path
+) -> None:
     with pytest.raises(UsageError, match=r"access-n2-20261123T080500Z\.log"):
         merge([both, results["n2"]], tmp_path / "m")
 
@@ -206,10 +218,10 @@ def test_manifest_numbers_must_match_the_tables(
     assert report.exit_code == ExitCode.INTEGRITY and named in report.output
 
 
-def test_genuine_results_add_up(results: dict[str, Path], tmp_path: Path) -> None:
+def test_genuine_results_add_up(results: dict[str, Path], both: Path) -> None:
     for d in results.values():
         assert totals_problems(d, resultdir.read(d)) == []
-    merged = merge(list(results.values()), tmp_path / "m").out
+    merged = both
     assert totals_problems(merged, resultdir.read(merged)) == []
     parts = [(d, resultdir.read(d)) for d in results.values()]
     assert merged_problems(resultdir.read(merged), parts) == []
@@ -291,7 +303,7 @@ def test_a_partial_lacking_a_column_its_own_sql_gives_fails_its_report(
 
 
 def test_an_empty_partial_is_not_read_so_its_columns_are_not_held_against_it(
-    results: dict[str, Path], tmp_path: Path
+    results: dict[str, Path], n1_alone: Path, tmp_path: Path
 ) -> None:
     # a partial its manifest lists with 0 rows (checked against its footer) adds nothing to a merge, so the
     # merge does not open it (a thousand nodes' empty partials cost ~0.1 ms each to open): even one lacking
@@ -305,17 +317,15 @@ def test_an_empty_partial_is_not_read_so_its_columns_are_not_held_against_it(
     forge_result(empty, zero_rows, rewrite={"partials/status_codes.parquet": lacking})
     run = merge([results["n1"], empty], tmp_path / "m")
     assert run.exit_code == ExitCode.OK, [q.error for q in run.manifest.queries if q.error]
-    alone = merge([results["n1"]], tmp_path / "alone")
     for rel in ("partials/status_codes.parquet", "reports/status_codes.parquet"):
-        assert (run.out / rel).read_bytes() == (alone.out / rel).read_bytes(), rel
+        assert (run.out / rel).read_bytes() == (n1_alone / rel).read_bytes(), rel
 
 
 def test_a_merge_refused_for_a_bad_result_leaves_the_previous_merge_in_out(
-    results: dict[str, Path], tmp_path: Path
+    results: dict[str, Path], both: Path, tmp_path: Path
 ) -> None:
     # verification runs alongside the report merges: nothing may be written before it has passed
-    out = tmp_path / "m"
-    merge(list(results.values()), out)
+    out = copy_result(both, tmp_path / "m")  # the previous merge
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     bad = copy_result(results["n2"], tmp_path / "bad-n2")
     _status_code_rows_edited(bad)
