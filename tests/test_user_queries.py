@@ -41,6 +41,35 @@ def _node(tmp_path: Path, samples_dir: Path, node: str, sample: str) -> Path:
     return d
 
 
+@pytest.fixture(scope="module")
+def by_status(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> list[Path]:
+    """n1 (the nginx sample) and n2 (the Apache sample) analysed with the by_status query, and their merge
+    (made once for the module; nothing changes them): [n1, n2, merged]."""
+    root = tmp_path_factory.mktemp("by-status")
+    query = root / "by_status.sql"
+    query.write_text(BY_STATUS)
+    outs = []
+    for node, sample in (("n1", "nginx_small.log"), ("n2", "apache_small.log")):
+        out = root / f"out-{node}"
+        assert analyze([_node(root, samples_dir, node, sample)], out, queries=[query]).status == "ok"
+        outs.append(out)
+    merged = merge(outs, root / "merged")
+    assert merged.status == "ok", merged.manifest.queries
+    return [*outs, merged.out]
+
+
+@pytest.fixture(scope="module")
+def broken_n1(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Path:
+    """n1 analysed with a query that fails (job j-q), made once for the module; nothing changes it."""
+    root = tmp_path_factory.mktemp("broken")
+    broken = root / "broken.sql"
+    broken.write_text(BROKEN)
+    out = root / "out"
+    result = analyze([_node(root, samples_dir, "n1", "nginx_small.log")], out, queries=[broken], job_id="j-q")
+    assert result.exit_code == ExitCode.PARTIAL
+    return out
+
+
 def _rows(path: Path) -> list[tuple]:
     return duckdb.sql(f"SELECT * FROM read_parquet('{path}')").fetchall()
 
@@ -83,27 +112,18 @@ def test_analyze_query_prints_its_first_rows(
     assert where in result.output.splitlines()[-1], result.output
 
 
-def test_merge_combines_user_query_results_with_a_node_id_column(tmp_path: Path, samples_dir: Path) -> None:
-    query = tmp_path / "by_status.sql"
-    query.write_text(BY_STATUS)
-    outs = []
-    for node, sample in (("n1", "nginx_small.log"), ("n2", "apache_small.log")):
-        out = tmp_path / f"out-{node}"
-        assert analyze([_node(tmp_path, samples_dir, node, sample)], out, queries=[query]).status == "ok"
-        outs.append(out)
-    merged = merge(outs, tmp_path / "merged")
-    assert merged.status == "ok", merged.manifest.queries
-    table = tmp_path / "merged" / resultdir.query_table("by_status")
+def test_merge_combines_user_query_results_with_a_node_id_column(by_status: list[Path]) -> None:
+    *outs, merged_dir = by_status
+    merged = resultdir.read(merged_dir)
+    table = merged_dir / resultdir.query_table("by_status")
     names = [c[0] for c in duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{table}')").fetchall()]
     assert names == ["node_id", "status", "hits"]
     expected = [("n1", *r) for r in _rows(outs[0] / "queries" / "by_status.parquet")]
     expected += [("n2", *r) for r in _rows(outs[1] / "queries" / "by_status.parquet")]
     assert _rows(table) == expected  # every node's rows, in node order, each in the node's own order
-    entry = next(q for q in merged.manifest.queries if q.name == "by_status")
+    entry = next(q for q in merged.queries if q.name == "by_status")
     assert (entry.kind, entry.status) == ("user", "ok")
-    assert any(
-        o.path == "queries/by_status.parquet" and o.rows == len(expected) for o in merged.manifest.outputs
-    )
+    assert any(o.path == "queries/by_status.parquet" and o.rows == len(expected) for o in merged.outputs)
 
 
 def test_user_query_failed_on_one_node_keeps_the_others_and_names_the_node(
@@ -133,14 +153,8 @@ def test_user_query_failed_on_one_node_keeps_the_others_and_names_the_node(
     assert not (tmp_path / "m2" / "queries" / "q.parquet").exists()
 
 
-def test_report_of_a_failed_query_names_it_and_keeps_totals_complete(
-    tmp_path: Path, samples_dir: Path
-) -> None:
-    broken = tmp_path / "broken.sql"
-    broken.write_text(BROKEN)
-    logs = _node(tmp_path, samples_dir, "n1", "nginx_small.log")
-    assert analyze([logs], tmp_path / "out", queries=[broken]).exit_code == ExitCode.PARTIAL
-    res = runner.invoke(app, ["report", str(tmp_path / "out"), "--html", str(tmp_path / "r.html")])
+def test_report_of_a_failed_query_names_it_and_keeps_totals_complete(broken_n1: Path, tmp_path: Path) -> None:
+    res = runner.invoke(app, ["report", str(broken_n1), "--html", str(tmp_path / "r.html")])
     assert res.exit_code == ExitCode.PARTIAL  # a query the user asked for is missing: still not "ok"
     flat = " ".join(res.output.split())
     assert "broken" in flat and "no_such_column" in flat
@@ -149,20 +163,17 @@ def test_report_of_a_failed_query_names_it_and_keeps_totals_complete(
     assert "lower bound" not in page and "no_such_column" in page and "broken" in page
 
 
-def test_terminal_report_shows_tags_time_series_and_user_queries(tmp_path: Path, samples_dir: Path) -> None:
-    query = tmp_path / "by_status.sql"
-    query.write_text(BY_STATUS)
-    logs = _node(tmp_path, samples_dir, "n1", "nginx_small.log")
-    assert analyze([logs], tmp_path / "out", queries=[query]).status == "ok"
-    text = _text(tmp_path / "out")
-    data = load_result(tmp_path / "out")
+def test_terminal_report_shows_tags_time_series_and_user_queries(by_status: list[Path]) -> None:
+    n1 = by_status[0]
+    text = _text(n1)
+    data = load_result(n1)
     assert "Tags" in text and data.rows("tags")
     for row in data.rows("tags")[:3]:
         assert str(row["tag"]) in text
     assert "Requests over time" in text
     assert any(ch in text for ch in "▁▂▃▄▅▆▇█")  # the sparkline
     assert "Query by_status" in text
-    for status in _status_hits(tmp_path / "out"):
+    for status in _status_hits(n1):
         assert str(status) in text
 
 
@@ -194,13 +205,9 @@ def test_adhoc_query_job_is_combined_by_fetch_and_shown_by_report(tmp_path: Path
     assert 'id="queries"' in page and "node_id" in page and ">node-2<" in page
 
 
-def test_fetch_names_the_failed_query_of_a_partial_node(tmp_path: Path, samples_dir: Path) -> None:
-    broken = tmp_path / "broken.sql"
-    broken.write_text(BROKEN)
-    out = tmp_path / "out"
-    analyze([_node(tmp_path, samples_dir, "n1", "nginx_small.log")], out, queries=[broken], job_id="j-q")
+def test_fetch_names_the_failed_query_of_a_partial_node(broken_n1: Path, tmp_path: Path) -> None:
     bucket = open_bucket(tmp_path / "bucket")
-    publish_plain(bucket, stage_execution(out, tmp_path / "stage", exit_code=3), "edgelog/j-q/n1/e-1")
+    publish_plain(bucket, stage_execution(broken_n1, tmp_path / "stage", exit_code=3), "edgelog/j-q/n1/e-1")
     fetched = fetch_job(bucket, "j-q", tmp_path / "fetched")
     assert fetched.exit_code == ExitCode.PARTIAL and fetched.merged_dir is not None
     (node,) = fetched.nodes
@@ -213,17 +220,11 @@ def test_fetch_names_the_failed_query_of_a_partial_node(tmp_path: Path, samples_
 
 
 @pytest.mark.needs_tool("chromium")
-def test_queries_section_renders_in_headless_chromium(tmp_path: Path, samples_dir: Path) -> None:
+def test_queries_section_renders_in_headless_chromium(by_status: list[Path], tmp_path: Path) -> None:
     chromium = require_tool("chromium")
-    query = tmp_path / "by_status.sql"
-    query.write_text(BY_STATUS)
-    outs = []
-    for node, sample in (("n1", "nginx_small.log"), ("n2", "apache_small.log")):
-        outs.append(tmp_path / f"out-{node}")
-        analyze([_node(tmp_path, samples_dir, node, sample)], outs[-1], queries=[query])
-    merge(outs, tmp_path / "merged")
+    merged = by_status[2]
     page = tmp_path / "r.html"
-    page.write_text(build_html(load_result(tmp_path / "merged")))
+    page.write_text(build_html(load_result(merged)))
     run = subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'p'}",
          "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
@@ -233,5 +234,5 @@ def test_queries_section_renders_in_headless_chromium(tmp_path: Path, samples_di
     assert [ln for ln in run.stderr.splitlines() if ":CONSOLE" in ln] == []
     section = run.stdout[run.stdout.index('id="queries"') :]
     section = section[: section.index("</section>")]
-    assert section.count("<tr>") == 1 + len(_rows(tmp_path / "merged" / "queries" / "by_status.parquet"))
+    assert section.count("<tr>") == 1 + len(_rows(merged / "queries" / "by_status.parquet"))
     assert ">n1<" in section and ">n2<" in section and ">node_id<" in section
