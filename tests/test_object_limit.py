@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from edgelog import resultdir
 from edgelog.analysis import analyze, merge, writer
-from edgelog.analysis.writer import object_limit
+from edgelog.analysis.writer import RunResult, object_limit
 from edgelog.cli.main import app
 from edgelog.errors import ExitCode, UsageError
 from edgelog.results.tables import load_result
@@ -132,36 +132,44 @@ def test_an_unsplit_result_stays_readable_by_manifest_1_readers(split_and_whole:
     assert not any(resultdir.is_part(o.path) for o in manifest.outputs)
 
 
-def test_merge_reads_parts_and_writes_its_own_below_the_limit(
-    wide: Path, split_and_whole: tuple[Path, Path]
-) -> None:
-    split_a, whole_a = split_and_whole
+@pytest.fixture(scope="module")
+def merged_split(wide: Path, split_and_whole: tuple[Path, Path]) -> tuple[RunResult, list[str]]:
+    """The results of a and b below the limit, merged below it (once for the module), and the statement
+    texts the writer kept while that merge ran (its cache emptied first)."""
+    split_a, _whole_a = split_and_whole
     split_b = analyze([wide / "b"], wide / "split-b", max_object_bytes=LIMIT).out
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(writer, "_STATEMENTS", {})
+        merged = merge([split_a, split_b], wide / "merged-split", max_object_bytes=LIMIT)
+        return merged, list(writer._STATEMENTS)
+
+
+def test_merge_reads_parts_and_writes_its_own_below_the_limit(
+    wide: Path, split_and_whole: tuple[Path, Path], merged_split: tuple[RunResult, list[str]]
+) -> None:
+    _split_a, whole_a = split_and_whole
+    merged = merged_split[0]
     whole_b = analyze([wide / "b"], wide / "whole-b", max_object_bytes=UNSPLIT).out
-    merged = merge([split_a, split_b], wide / "merged-split", max_object_bytes=LIMIT)
     reference = merge([whole_a, whole_b], wide / "merged-whole", max_object_bytes=UNSPLIT)
     assert merged.exit_code == reference.exit_code == ExitCode.OK
     assert largest_file(merged.out) < LIMIT
     assert table_rows(merged.out) == table_rows(reference.out)
 
 
-def test_the_statement_cache_keeps_no_text_of_one_run(
-    wide: Path, split_and_whole: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_statement_cache_keeps_no_text_of_one_run(merged_split: tuple[RunResult, list[str]]) -> None:
     """The writer keeps parsed statements by text (writer._statement) for SQL whose text is the same every
     run. A part's row range is a parameter, not text, and the combined user-query COPY of a merge, which
     names every node's file (~150 KB of text at 1,000 nodes), is not kept: no text names this run's files
     or a row range."""
-    monkeypatch.setattr(writer, "_STATEMENTS", {})
-    split_a, _whole_a = split_and_whole
-    merged = merge([split_a], tmp_path / "merged", max_object_bytes=LIMIT)
+    merged, cached = merged_split
     assert merged.exit_code == ExitCode.OK
     parts = [o.path for o in merged.manifest.outputs if resultdir.is_part(o.path)]
     for table in ("partials/top_paths", "queries/q", "quarantine"):  # copy_stored, and copy's split
         assert len([p for p in parts if p.startswith(table + "/")]) >= 2, table
-    cached = list(writer._STATEMENTS)
     assert cached, "nothing went through writer._statement"
-    assert not [t[:200] for t in cached if str(split_a) in t or str(tmp_path) in t]
+    paths = [str(merged.out), *(m.path for m in merged.manifest.merged_from or [])]
+    assert len(paths) == 3
+    assert not [t[:200] for t in cached if any(p in t for p in paths)]
     assert not [t[:200] for t in cached if re.search(r"(rowid|file_row_number) [<>]=? ?\d", t)]
 
 
