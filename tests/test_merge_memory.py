@@ -156,30 +156,55 @@ def test_the_pass_estimate_counts_rows_that_several_results_repeat_once(
     assert merger._distinct_row_share(con, [a, b, *copies]) == pytest.approx(2 / 5, abs=0.03)
 
 
-def test_a_report_that_runs_out_of_memory_beside_others_runs_again_alone(
-    wide_results: list[Path],
-    roomy: tuple[RunResult, dict[str, bytes]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Reports merge side by side, so one may run out of memory that its neighbours hold (seen in CI: the
-    anomalies merge, which has no partition column, at 64 MiB). Such a report runs again after the others,
-    alone. Here its first attempt is made to run out."""
-    monkeypatch.setenv("EDGELOG_THREADS", "2")  # side by side on any machine
+@dataclass
+class PassMerges:
+    """Two merges of ``wide_results`` below a 1 MiB object limit, and what the second saw while it ran."""
+
+    one: RunResult  # on one thread, in one pass
+    many: RunResult  # on two threads, partitioned reports in 5 passes, anomalies' first attempt starved
+    passes: list[int]  # the passes each report's merge was asked for
+    attempts: list[str]  # each report's merge attempts, by name
+
+
+@pytest.fixture(scope="module")
+def in_passes(wide_results: list[Path], tmp_path_factory: pytest.TempPathFactory) -> PassMerges:
+    """The merges the two tests below compare (once per module: each merge of the wide results costs ~0.7 CPU
+    s): one on one thread in one pass; the other with reports side by side on two threads (on any machine),
+    every report with a ``-- partition:`` column in 5 passes, and the anomalies report's first attempt made
+    to run out of memory. Top_paths is written in 3 parts."""
+    root = tmp_path_factory.mktemp("passes")
+    limit = 1024 * 1024
     real = writer._merge_partial
+    seen: list[int] = []
     attempts: list[str] = []
 
-    def starved_once(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, passes: int) -> None:
+    def starved_once_in_passes(
+        cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, passes: int
+    ) -> None:
+        seen.append(passes)
         attempts.append(r.name)
         if r.name == "anomalies" and attempts.count("anomalies") == 1:
             raise duckdb.OutOfMemoryException("Out of Memory Error: held by the report beside it")
-        real(cur, r, rows, passes)
+        real(cur, r, rows, 5 if r.partition else passes)
 
-    monkeypatch.setattr(writer, "_merge_partial", starved_once)
-    again = merge(wide_results, tmp_path / "again")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDGELOG_THREADS", "1")
+        one = merge(wide_results, root / "one", max_object_bytes=limit)
+        mp.setattr(writer, "_merge_partial", starved_once_in_passes)
+        mp.setenv("EDGELOG_THREADS", "2")
+        many = merge(wide_results, root / "many", max_object_bytes=limit)
+    return PassMerges(one, many, seen, attempts)
+
+
+def test_a_report_that_runs_out_of_memory_beside_others_runs_again_alone(in_passes: PassMerges) -> None:
+    """Reports merge side by side, so one may run out of memory that its neighbours hold (seen in CI: the
+    anomalies merge, which has no partition column, at 64 MiB). Such a report runs again after the others,
+    alone. Here its first attempt is made to run out (in the merge in passes of ``in_passes``), and the
+    merge equals one where nothing ran out."""
+    again = in_passes.many
     assert again.status == "ok", {q.name: q.error for q in again.manifest.queries if q.status != "ok"}
-    assert attempts.count("anomalies") == 2
-    assert parquet_outputs(again.out) == roomy[1]
+    assert in_passes.attempts.count("anomalies") == 2
+    assert parquet_outputs(again.out) == parquet_outputs(in_passes.one.out)
 
 
 def test_partitioned_partials_are_written_in_their_partition_order(wide_results: list[Path]) -> None:
@@ -198,27 +223,13 @@ def test_partitioned_partials_are_written_in_their_partition_order(wide_results:
         assert stored == ordered, r.name
 
 
-def test_a_merge_in_passes_writes_the_same_bytes_and_parts_as_one_in_one_pass(
-    wide_results: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_merge_in_passes_writes_the_same_bytes_and_parts_as_one_in_one_pass(in_passes: PassMerges) -> None:
     """Passes, threads and the object limit's parts together: the parts are cut from the stored order, not
     at the passes' boundaries, and DuckDB's row groups do not follow how the table was appended to."""
-    limit = 1024 * 1024  # top_paths in 3 parts
-    monkeypatch.setenv("EDGELOG_THREADS", "1")
-    one = merge(wide_results, tmp_path / "one", max_object_bytes=limit)
+    one, many = in_passes.one, in_passes.many
     assert one.status == "ok"
-    real = writer._merge_partial
-    seen: list[int] = []
-
-    def in_passes(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, passes: int) -> None:
-        seen.append(passes)
-        real(cur, r, rows, 5 if r.partition else passes)
-
-    monkeypatch.setattr(writer, "_merge_partial", in_passes)
-    monkeypatch.setenv("EDGELOG_THREADS", "2")
-    many = merge(wide_results, tmp_path / "many", max_object_bytes=limit)
     assert many.status == "ok", {q.name: q.error for q in many.manifest.queries if q.status != "ok"}
-    assert seen, "the merge did not go through _merge_partial"
+    assert in_passes.passes, "the merge did not go through _merge_partial"
     parts = [o.path for o in one.manifest.outputs if o.path.startswith("partials/top_paths/")]
     assert len(parts) > 1, "top_paths was not split into parts"
     assert parquet_outputs(many.out) == parquet_outputs(one.out)
