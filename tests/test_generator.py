@@ -70,18 +70,18 @@ def test_same_seed_config_start_give_identical_bytes(tmp_path: Path, fmt: str, g
 
 
 def test_determinism_across_processes_and_hash_seeds(tmp_path: Path) -> None:
-    """No dependence on PYTHONHASHSEED, the wall clock or the global RNG: separate processes agree."""
-    outs = []
-    for hs in ("1", "2"):
-        out = tmp_path / hs
-        env = {**os.environ, "PYTHONHASHSEED": hs}
-        subprocess.run(
-            [sys.executable, "-m", "edgelog", "generate", "backfill", "--start", "2026-11-23T08:00:00Z",
-             "--duration", "10m", "--node", "n2", "--seed", "5", "--out", str(out),
-             "-f", "combined", "-f", "json"],
-            check=True, env=env, capture_output=True,
-        )  # fmt: skip
-        outs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
+    """No dependence on PYTHONHASHSEED, the wall clock or the global RNG: a separate process with another hash
+    seed writes what this one writes (the CLI runner here, a child process there)."""
+    args = ["generate", "backfill", "--start", "2026-11-23T08:00:00Z", "--duration", "10m", "--node", "n2",
+            "--seed", "5", "-f", "combined", "-f", "json", "--out"]  # fmt: skip
+    here = runner.invoke(app, [*args, str(tmp_path / "here")])
+    assert here.exit_code == 0, here.output
+    # this process's hash seed is random (or the PYTHONHASHSEED it was given): the child's is another one
+    hs = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+    env = {**os.environ, "PYTHONHASHSEED": hs}
+    subprocess.run([sys.executable, "-m", "edgelog", *args, str(tmp_path / "child")],
+                   check=True, env=env, capture_output=True)  # fmt: skip
+    outs = [{p.name: p.read_bytes() for p in sorted((tmp_path / d).iterdir())} for d in ("here", "child")]
     assert outs[0] == outs[1]
     assert len(outs[0]) == 4
 
@@ -136,7 +136,10 @@ def test_nodes_differ_but_share_the_site(tmp_path: Path) -> None:
 
 def test_backfill_writes_one_complete_file_per_interval(tmp_path: Path) -> None:
     cfg = load_config(None)
-    paths = backfill(cfg, tmp_path, node="edge-1", start=START, duration=timedelta(minutes=32), gzip=True)
+    # 4 req/s (a fifth of the default): ~1,200 lines a file, ~4 of them in each boundary second
+    paths = backfill(
+        cfg, tmp_path, node="edge-1", start=START, duration=timedelta(minutes=32), gzip=True, rate=4
+    )
     assert len(paths) == 7  # six full 5-minute files and one of 2 minutes
     assert sorted(p.name for p in tmp_path.iterdir()) == [p.name for p in paths]  # no temporary left over
     for i, p in enumerate(paths):
@@ -149,8 +152,9 @@ def test_backfill_writes_one_complete_file_per_interval(tmp_path: Path) -> None:
         stamps = [datetime.strptime(COMBINED_RE.match(x)["ts"], "%d/%b/%Y:%H:%M:%S %z") for x in lines]
         assert all(end - timedelta(minutes=5) <= s < end for s in stamps)
         assert stamps == sorted(stamps)
+    kw = dict(node="n", start=START, duration=timedelta(minutes=5), rate=4)
     names = {
-        f: backfill(cfg, tmp_path / f, node="n", start=START, duration=timedelta(minutes=5), fmt=f)[0].name
+        f: backfill(cfg, tmp_path / f, fmt=f, **kw)[0].name  # type: ignore[arg-type]
         for f in ("json", "csv", "app", "error", "common")
     }
     assert names["json"] == "access-n-20261123T080500Z.jsonl"
@@ -202,7 +206,8 @@ def test_every_combined_line_matches_and_round_trips(tmp_path: Path) -> None:
     # agents, 220+ escaped request lines, 50 curated agents and the quoted one
     assert len(lines) > 50_000
     escaped_seen = Counter()
-    agents = set()
+    raw_agents = set()
+    round_tripped: set[str] = set()  # each distinct value once: a value round-trips or not, wherever it is
     for raw in lines:
         assert not NOT_PRINTABLE.search(raw), raw
         line = raw.decode("ascii")
@@ -210,10 +215,13 @@ def test_every_combined_line_matches_and_round_trips(tmp_path: Path) -> None:
         assert m, line
         for field in ("request", "referer", "ua", "user"):
             value = m[field]
-            assert nginx_escape(nginx_unescape(value)) == value
+            if value not in round_tripped:
+                assert nginx_escape(nginx_unescape(value)) == value
+                round_tripped.add(value)
             if "\\x" in value:
                 escaped_seen[field] += 1
-        agents.add(nginx_unescape(m["ua"]).decode("utf-8"))
+        raw_agents.add(m["ua"])
+    agents = {nginx_unescape(ua).decode("utf-8") for ua in raw_agents}
     # every agent round-trips to a curated one or to Faker's long tail of browsers
     assert all(a in KNOWN_AGENTS or a.startswith(("Mozilla/5.0 (", "Opera/")) for a in agents)
     assert len(agents & KNOWN_AGENTS) > 20
@@ -238,11 +246,18 @@ def test_json_lines_have_the_contract_fields(tmp_path: Path) -> None:
     assert len({r["request_id"] for r in recs}) == len(recs)
 
 
-def test_csv_parses_with_header_and_matches_json(tmp_path: Path) -> None:
-    cfg = load_config(None)
+@pytest.fixture(scope="module")
+def csv_and_json(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Five minutes of one traffic plan as CSV and as JSON lines (the tests only read them)."""
+    cfg, out = load_config(None), tmp_path_factory.mktemp("csv-json")
     kw = dict(node="c", start=START, duration=timedelta(minutes=5), seed=8)
-    (c,) = backfill(cfg, tmp_path, fmt="csv", **kw)  # type: ignore[arg-type]
-    (j,) = backfill(cfg, tmp_path, fmt="json", **kw)  # type: ignore[arg-type]
+    (c,) = backfill(cfg, out, fmt="csv", **kw)  # type: ignore[arg-type]
+    (j,) = backfill(cfg, out, fmt="json", **kw)  # type: ignore[arg-type]
+    return c, j
+
+
+def test_csv_parses_with_header_and_matches_json(csv_and_json: tuple[Path, Path]) -> None:
+    c, j = csv_and_json
     rows = list(csv.DictReader(io.StringIO(c.read_text(encoding="utf-8"))))
     recs = [json.loads(x) for x in j.read_text(encoding="utf-8").splitlines()]
     assert list(rows[0]) == list(RECORD_FIELDS)
@@ -253,15 +268,11 @@ def test_csv_parses_with_header_and_matches_json(tmp_path: Path) -> None:
         assert float(row["response_time_ms"]) == rec["response_time_ms"]
 
 
-def test_duckdb_reads_json_and_csv_with_expected_types(tmp_path: Path) -> None:
+def test_duckdb_reads_json_and_csv_with_expected_types(csv_and_json: tuple[Path, Path]) -> None:
     import duckdb
 
-    cfg = load_config(None)
-    kw = dict(node="d", start=START, duration=timedelta(minutes=5), seed=2)
-    (c,) = backfill(cfg, tmp_path, fmt="csv", **kw)  # type: ignore[arg-type]
-    (j,) = backfill(cfg, tmp_path, fmt="json", **kw)  # type: ignore[arg-type]
     con = duckdb.connect()
-    for p in (c, j):
+    for p in csv_and_json:
         reader = "read_csv" if p.suffix == ".csv" else "read_json"
         cols = con.execute(f"DESCRIBE SELECT * FROM {reader}('{p}')").fetchall()
         assert [x[0] for x in cols] == list(RECORD_FIELDS)
@@ -331,10 +342,10 @@ def test_error_sessions_and_outages_add_5xx(tmp_path: Path) -> None:
     )
 
     def share5xx(cfg) -> float:
-        recs = _records(tmp_path / str(id(cfg)), cfg, hours=0.25, rate=40)  # ~37,000 each
+        recs = _records(tmp_path / str(id(cfg)), cfg, hours=0.1, rate=20)  # ~7,500 each
         return sum(r["status"] >= 500 for r in recs) / len(recs)
 
-    assert share5xx(noisy) > share5xx(quiet) + 0.005  # 0.040-0.048 vs 0.001 over seeds 1-6
+    assert share5xx(noisy) > share5xx(quiet) + 0.005  # 0.038-0.050 vs 0.0006-0.0014 over seeds 1-8
 
 
 def test_outages_are_correlated_windows_of_5xx(tmp_path: Path) -> None:
@@ -342,7 +353,9 @@ def test_outages_are_correlated_windows_of_5xx(tmp_path: Path) -> None:
         "bots.crawler_share": 0.0, "bots.scanner_share": 0.0, "errors.outages.per_day": 24.0,
         "errors.outages.duration_seconds": [900, 900], "errors.outages.error_share": 1.0,
     })  # fmt: skip
-    recs = _records(tmp_path, cfg, hours=1.0, rate=20)
+    # 5 req/s: 55+ dynamic requests in every minute; the windows of seed 3 fill whole minutes (share 1.000,
+    # median 0.007; at 20 req/s 0.991 and 0.006)
+    recs = _records(tmp_path, cfg, hours=1.0, rate=5)
     per_minute: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in recs:
         if not r["path"].startswith(ASSET_PREFIXES):
@@ -519,7 +532,7 @@ def test_config_file_problems(tmp_path: Path) -> None:
 
 def test_cli_backfill_flags_override_config(tmp_path: Path) -> None:
     conf = tmp_path / "gen.yaml"
-    conf.write_text("seed: 1\ntraffic:\n  requests_per_second: 5\n")
+    conf.write_text("seed: 1\ntraffic:\n  requests_per_second: 1\n")
     out = tmp_path / "out"
     args = ["generate", "backfill", "--config", str(conf), "--start", "2026-11-23T08:00:00Z",
             "--duration", "10m", "--node", "cli-1", "--out", str(out), "--format", "combined",
@@ -533,10 +546,10 @@ def test_cli_backfill_flags_override_config(tmp_path: Path) -> None:
     ]  # fmt: skip
     slow = sum(_read(out / n).count(b"\n") for n in names if n.endswith(".log.gz"))
     fast_dir = tmp_path / "fast"
-    result = runner.invoke(app, [*[a if a != str(out) else str(fast_dir) for a in args], "--rate", "50"])
+    result = runner.invoke(app, [*[a if a != str(out) else str(fast_dir) for a in args], "--rate", "10"])
     assert result.exit_code == 0, result.output
     fast = sum(_read(p).count(b"\n") for p in fast_dir.glob("*.log.gz"))
-    assert fast > 5 * slow  # --rate 50 beats the file's 5 req/s
+    assert fast > 5 * slow  # --rate 10 beats the file's 1 req/s
     seeded = runner.invoke(
         app, [*[a if a != str(out) else str(tmp_path / "s2") for a in args], "--seed", "2"]
     )
@@ -579,10 +592,11 @@ def test_backfill_speed_guard(tmp_path: Path) -> None:
 
     cfg = load_config(None).with_overrides({"traffic.shaped": False})
     t0 = time.process_time()
-    paths = backfill(cfg, tmp_path, node="p", start=START, duration=timedelta(minutes=30), rate=150, seed=1)
+    # 15 minutes: 135,000 lines, 250,000 lines/s of CPU with the engine's set-up (330,000 over 30 minutes)
+    paths = backfill(cfg, tmp_path, node="p", start=START, duration=timedelta(minutes=15), rate=150, seed=1)
     cpu = time.process_time() - t0
     lines = sum(p.read_bytes().count(b"\n") for p in paths)
-    assert lines > 200_000
+    assert lines > 100_000
     assert lines / cpu > 100_000, f"{lines / cpu:,.0f} lines/s of CPU time"
 
 
