@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from support.results import copy_sample
 from support.tools import REPO_ROOT
+from support.waiting import record_polls
 from typer.testing import CliRunner
 
 from edgelog import __version__
@@ -141,10 +142,14 @@ def test_a_batch_job_needs_count_ok_executions_not_every_node() -> None:
 # -- edgelog job submit ------------------------------------------------------------------------------
 
 
-def test_submit_takes_the_expected_nodes_before_submitting(stub_bacalhau: Callable[[str], Path]) -> None:
+def test_submit_takes_the_expected_nodes_before_submitting(
+    stub_bacalhau: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     state = stub_bacalhau("completed")
+    polls = record_polls(monkeypatch)  # the scenario's three responses, without sleeping between them
     result = runner.invoke(app, SUBMIT)
     assert result.exit_code == ExitCode.OK, result.output
+    assert polls == [0.1, 0.1]
     calls = _calls(state)
     assert calls[0] == ["node", "list", "--labels", "role=log-node", "--output", "json"]
     assert calls[1][:2] == ["job", "run"]

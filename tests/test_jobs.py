@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.waiting import record_polls
 from typer.testing import CliRunner
 
 from edgelog import __version__
@@ -459,6 +460,12 @@ SUBMIT = [
 ]
 
 
+@pytest.fixture
+def polls(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits between polls of `job submit`, recorded instead of slept (a fake clock moves on by each)."""
+    return record_polls(monkeypatch)
+
+
 @pytest.mark.parametrize(
     "extra",
     [
@@ -491,7 +498,7 @@ def test_submit_waits_are_bounded(extra: list[str], tmp_path: Path) -> None:
     ],
 )
 def test_submit_polls_to_terminal_state_and_maps_exit_code(
-    stub_bacalhau, scenario: str, code: ExitCode, fragment: str
+    stub_bacalhau, polls: list[float], scenario: str, code: ExitCode, fragment: str
 ) -> None:
     state = stub_bacalhau(scenario)
     result = runner.invoke(app, SUBMIT)
@@ -506,6 +513,7 @@ def test_submit_polls_to_terminal_state_and_maps_exit_code(
     assert describes and all(c == ["job", "describe", job_id, "--output", "json"] for c in describes)
     responses = len(list((FIXTURES / scenario).glob("describe-*.json")))
     assert len(describes) == responses  # polled until the terminal response, then stopped
+    assert polls == [0.1] * (responses - 1)  # --poll-interval between two polls
     submitted = yaml.safe_load((state / "submitted-1.yaml").read_text())
     assert submitted["Name"].startswith("access-log-report-") and submitted["Name"] != "access-log-report"
     assert "{{" not in (state / "submitted-1.yaml").read_text()
@@ -513,7 +521,7 @@ def test_submit_polls_to_terminal_state_and_maps_exit_code(
         assert "Execution timed out" in result.output and "reading access" in result.output
 
 
-def test_submit_names_are_unique_unless_given(stub_bacalhau) -> None:
+def test_submit_names_are_unique_unless_given(stub_bacalhau, polls: list[float]) -> None:
     state = stub_bacalhau("completed")
     assert runner.invoke(app, [*SUBMIT, "--name", "nightly-report"]).exit_code == 0
     assert yaml.safe_load((state / "submitted-1.yaml").read_text())["Name"] == "nightly-report"
@@ -526,11 +534,12 @@ def test_submit_validates_before_calling_bacalhau(stub_bacalhau) -> None:
     assert not (state / "calls.log").exists()
 
 
-def test_submit_timeout_says_job_keeps_running(stub_bacalhau) -> None:
+def test_submit_timeout_says_job_keeps_running(stub_bacalhau, polls: list[float]) -> None:
     stub_bacalhau("completed")
     # the stub's first response is Pending; a tiny timeout gives up before the terminal response
     result = runner.invoke(app, [*SUBMIT, "--timeout", "1", "--poll-interval", "5"])
     assert result.exit_code == ExitCode.FAILED
+    assert polls == [1.0]  # the wait is cut to what is left of the timeout, then it gives up
     assert "is still Running after 1s" in result.output and "bacalhau job describe" in result.output
 
 
@@ -541,7 +550,7 @@ def test_submit_without_bacalhau_points_at_run_local(monkeypatch: pytest.MonkeyP
     assert "not on PATH" in result.output and "edgelog job run-local" in result.output
 
 
-def test_submit_reports_bacalhau_errors(stub_bacalhau, tmp_path: Path) -> None:
+def test_submit_reports_bacalhau_errors(stub_bacalhau, polls: list[float], tmp_path: Path) -> None:
     stub_bacalhau("completed")
     result = runner.invoke(app, [*SUBMIT, "--bacalhau", str(FIXTURES / "bin" / "bacalhau"), "--name", "x"])
     assert result.exit_code == 0
@@ -597,7 +606,7 @@ def test_submit_fetch_refuses_a_key_it_could_not_follow_before_submitting(
     assert not (state / "calls.log").exists() or "run" not in (state / "calls.log").read_text()
 
 
-def test_submit_fetch_of_missing_results_fails(stub_bacalhau, tmp_path: Path) -> None:
+def test_submit_fetch_of_missing_results_fails(stub_bacalhau, polls: list[float], tmp_path: Path) -> None:
     stub_bacalhau("completed")
     args = [*SUBMIT, "--fetch", "--bucket", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]
     result = runner.invoke(app, args)
@@ -619,7 +628,7 @@ def test_job_list_shows_every_spec_with_its_variables() -> None:
     assert "sql_b64" in result.output and "batch" in result.output
 
 
-def test_submit_passes_the_orchestrator_address(stub_bacalhau) -> None:
+def test_submit_passes_the_orchestrator_address(stub_bacalhau, polls: list[float]) -> None:
     state = stub_bacalhau("completed")
     result = runner.invoke(app, [*SUBMIT, "--api-host", "10.0.0.5"])
     assert result.exit_code == 0, result.output
