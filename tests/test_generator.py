@@ -60,7 +60,8 @@ def _records(
 @pytest.mark.parametrize(("fmt", "gz"), [("combined", True), ("json", False), ("csv", False), ("app", False)])
 def test_same_seed_config_start_give_identical_bytes(tmp_path: Path, fmt: str, gz: bool) -> None:
     cfg = load_config(None)
-    kw = dict(node="n1", start=START, duration=timedelta(minutes=10), fmt=fmt, gzip=gz, seed=11)
+    # 5 req/s (a quarter of the default): two files of ~1,500 lines
+    kw = dict(node="n1", start=START, duration=timedelta(minutes=10), fmt=fmt, gzip=gz, seed=11, rate=5)
     a = backfill(cfg, tmp_path / "a", **kw)  # type: ignore[arg-type]
     b = backfill(cfg, tmp_path / "b", **kw)  # type: ignore[arg-type]
     c = backfill(cfg, tmp_path / "c", **{**kw, "seed": 12})  # type: ignore[arg-type]
@@ -445,9 +446,9 @@ def test_session_invariants_login_and_referrer_path(tmp_path: Path) -> None:
 
 def test_crawlers_and_scanners_are_present(tmp_path: Path) -> None:
     cfg = load_config(None).with_overrides({"bots.crawler_share": 0.1, "bots.scanner_share": 0.02})
-    # a quarter of an hour, seeds 1-6: 7,200+ crawler and 2,100+ scanner requests, 270+ for robots.txt, probes
-    # answered 404/403 at 0.82-0.83, 77+ refused /.env probes
-    recs = _records(tmp_path, cfg, hours=0.25, rate=40)
+    # a quarter of an hour at 20 req/s, seeds 1-6: 3,600+ crawler and 840+ scanner requests, 133+ for
+    # robots.txt, probes answered 404/403 at 0.816-0.834, 29+ refused /.env probes
+    recs = _records(tmp_path, cfg, hours=0.25, rate=20)
     crawler = [r for r in recs if r["user_agent"] in {ua for ua, _ in CRAWLER_AGENTS}]
     scanner = [r for r in recs if r["user_agent"] in {ua for ua, _ in SCANNER_AGENTS}]
     assert crawler and scanner
