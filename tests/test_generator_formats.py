@@ -63,9 +63,8 @@ def test_behind_a_load_balancer_client_ip_recovers_the_clients(tmp_path: Path) -
     """nginx-main logs the load balancer as $remote_addr; trusting it gives the combined log's clients."""
     config = load_config(None)
     for name in ("combined", "nginx-main"):
-        backfill(
-            config, tmp_path / name, node="n1", start=START, duration=timedelta(minutes=10), fmt=name, seed=3
-        )
+        backfill(config, tmp_path / name, node="n1", start=START, duration=timedelta(minutes=10), fmt=name,
+                 seed=3, rate=5)  # fmt: skip
     plain = analyze([tmp_path / "combined"], tmp_path / "out-combined")
     proxied = analyze([tmp_path / "nginx-main"], tmp_path / "out-lb", log_format="nginx-main")
     trusted = analyze(
@@ -91,7 +90,7 @@ def test_behind_a_load_balancer_client_ip_recovers_the_clients(tmp_path: Path) -
 
 def test_timing_preset_feeds_the_latency_reports(tmp_path: Path) -> None:
     backfill(load_config(None), tmp_path / "in", node="n1", start=START, duration=timedelta(minutes=10),
-             fmt="combined_timing", seed=2)  # fmt: skip
+             fmt="combined_timing", seed=2, rate=5)  # fmt: skip
     result = analyze([tmp_path / "in"], tmp_path / "out", log_format="combined_timing")
     t = result.manifest.totals
     assert result.status == "ok" and t.lines_read == t.lines_parsed > 0
