@@ -16,6 +16,7 @@ import duckdb
 import pytest
 import yaml
 from support.signals import alive, stop_when
+from support.waiting import wait_for
 from typer.testing import CliRunner
 
 from edgelog.analysis import analyze
@@ -333,14 +334,15 @@ def test_cancel_stops_running_tasks_and_their_process_groups(tmp_path: Path) -> 
     from edgelog.jobs.local import LocalRunner
 
     spec = load_spec(_spec(tmp_path), {**VARS, "mode": "sleep-node-2"})
-    local_runner = LocalRunner(spec, bucket_url=str(tmp_path / "bucket"))
+    work = tmp_path / "work"
+    work.mkdir()
+    local_runner = LocalRunner(spec, bucket_url=str(tmp_path / "bucket"), workdir=work)
     outcome: dict[str, object] = {}
     thread = threading.Thread(target=lambda: outcome.setdefault("run", local_runner.run(_nodes(tmp_path))))
     started = time.monotonic()
     thread.start()
-    while not local_runner._running and time.monotonic() - started < 15:
-        time.sleep(0.05)
-    time.sleep(0.5)  # node-2 is sleeping for 30 s by now
+    # node-2's task has written its pid: it sleeps for 30 s from here
+    assert wait_for(lambda: any(p.read_text() for p in work.rglob("pid")), 15)
     local_runner._cancel()
     thread.join(timeout=20)
     assert not thread.is_alive()
