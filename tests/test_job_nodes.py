@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.results import copy_sample
+from support.results import analyze_node, copy_sample, publish_plain, stage_execution
 from support.tools import REPO_ROOT
 from support.waiting import record_polls
 from typer.testing import CliRunner
@@ -203,19 +203,25 @@ def missing_bucket(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) 
 
 
 def _publish_nodes(tmp_path: Path, samples_dir: Path, scenario: str, nodes: list[str]) -> Path:
-    """Results of ``nodes`` for the scenario's job id, really analysed and published by the local runner."""
-    from edgelog.jobs.local import LocalNode, LocalRunner
+    """Results of ``nodes`` for the scenario's job id: really analysed (`edgelog.analysis.analyze`, what the
+    spec's task runs) in this process and published in the spec's key layout, as the local runner does
+    (tests/test_jobs_local.py runs the runner itself, and its results through fetch)."""
+    from edgelog.jobs.local import new_execution_id
+    from edgelog.storage import open_bucket
 
-    local = []
+    bucket = tmp_path / "bucket"
+    job_id = (FIXTURES / scenario / "job_id").read_text().strip()
+    publisher = load_spec("access-log-report", VARS).spec.task.publisher
     for node in nodes:
         folder = tmp_path / "logs" / node
         log = copy_sample(samples_dir, "nginx_small.log", folder, node, "20261128T084500Z")
         with log.open("a") as fh:  # each node's own traffic: the same bytes on two nodes are refused by merge
             fh.write(f'127.0.0.1 - - [22/Nov/2026:23:20:18 +0000] "GET /{node} HTTP/1.1" 200 1 "-" "curl"\n')
-        local.append(LocalNode(node, folder))
-    bucket = tmp_path / "bucket"
-    job_id = (FIXTURES / scenario / "job_id").read_text().strip()
-    LocalRunner(load_spec("access-log-report", VARS), bucket_url=str(bucket)).run(local, job_id=job_id)
+        execution_id = new_execution_id()
+        ids = {"job_id": job_id, "node_id": node, "execution_id": execution_id}
+        outputs = analyze_node(folder, tmp_path / "results" / node, **ids)
+        key = publisher.object_key(**ids)
+        publish_plain(open_bucket(str(bucket)), stage_execution(outputs, tmp_path / "stage" / node), key)
     return bucket
 
 
