@@ -51,7 +51,12 @@ def _records(
     cfg = config or load_config(None)
     paths = backfill(cfg, tmp_path, node="t1", start=START, duration=timedelta(hours=hours), fmt="json",
                      seed=seed, rate=rate)  # fmt: skip
-    return [json.loads(line) for p in paths for line in p.read_text(encoding="utf-8").splitlines()]
+    return [r for p in paths for r in _json_lines(p)]
+
+
+def _json_lines(path: Path) -> list[dict]:
+    """The records of a JSON-lines file read as one JSON array: what json.loads gives line by line, faster."""
+    return json.loads("[" + ",".join(path.read_text(encoding="utf-8").splitlines()) + "]")
 
 
 # ---- determinism ---------------------------------------------------------------------------------
