@@ -38,9 +38,9 @@ def _status(path: Path) -> dict:
 def test_live_rename_mid_write_loses_no_line(tmp_path: Path) -> None:
     out = tmp_path / "access-n1.log"
     status = tmp_path / "gen.json"
-    total = 12_000  # 2 s at 6,000 lines/s: both renames land mid-write (each reopen takes ~0.1 s)
+    total = 12_000  # 1.5 s at 8,000 lines/s: both renames land mid-write (each reopen takes ~0.1 s)
     proc = _live(
-        tmp_path, "--output", str(out), "--status-file", str(status), "--rate", "6000", "--flat",
+        tmp_path, "--output", str(out), "--status-file", str(status), "--rate", "8000", "--flat",
         "--max-lines", str(total), "--node", "n1", "--seed", "7",
     )  # fmt: skip
     try:
