@@ -1,8 +1,9 @@
 """README says what edgelog is for and is not, and its example of reading results from the bucket works.
 
-The DuckDB example is run for real against a bucket the local runner published to (the same object layout
-Bacalhau's S3 publisher writes); only the `gs://` prefix and the two cloud-only statements (the httpfs
-extension cannot be downloaded here, the HMAC secret is for GCS) are swapped for the local directory.
+The DuckDB example is run for real against a bucket of real analyses published under the access-log-report
+spec's own keys (the object layout Bacalhau's S3 publisher and the local runner write); only the `gs://`
+prefix and the two cloud-only statements (the httpfs extension cannot be downloaded here, the HMAC secret is
+for GCS) are swapped for the local directory.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ import shutil
 from pathlib import Path
 
 import duckdb
+from support.results import analyze_node, publish_plain, stage_execution
 from support.tools import REPO_ROOT
 from typer.testing import CliRunner
 
 from edgelog.cli.main import app
+from edgelog.jobs.local import new_execution_id, new_job_id
+from edgelog.jobs.spec import load_spec
+from edgelog.storage import open_bucket
 
 runner = CliRunner()
 README = (REPO_ROOT / "README.md").read_text()
@@ -37,16 +42,17 @@ def test_readme_states_what_edgelog_is_and_is_not() -> None:
 
 def test_readme_bucket_example_reads_every_nodes_results(tmp_path: Path, samples_dir: Path) -> None:
     (sql,) = re.findall(r"```sql\n(.*?)```", _section(), re.DOTALL)
-    nodes = []
+    bucket = tmp_path / "bucket"
+    job_id = new_job_id()
+    publisher = load_spec("access-log-report", {"bucket": "b", "image": "i"}).spec.task.publisher
     for node, sample in (("node-1", "nginx_small.log"), ("node-2", "apache_small.log")):
         d = tmp_path / node
         d.mkdir()
         shutil.copyfile(samples_dir / sample, d / f"access-{node}-20261122T232500Z.log")
-        nodes += ["--node", f"{node}={d}"]
-    bucket = tmp_path / "bucket"
-    run = runner.invoke(app, ["job", "run-local", "access-log-report", "--bucket", str(bucket), *nodes])
-    assert run.exit_code == 0, run.output
-    (job_id,) = [p.name for p in (bucket / "edgelog").iterdir()]
+        ids = {"job_id": job_id, "node_id": node, "execution_id": new_execution_id()}
+        outputs = analyze_node(d, tmp_path / "results" / node, **ids)
+        publish_plain(open_bucket(str(bucket)), stage_execution(outputs, tmp_path / "stage" / node),
+                      publisher.object_key(**ids))  # fmt: skip
 
     query = "\n".join(
         line for line in sql.splitlines() if not line.startswith(("INSTALL", "CREATE SECRET"))
