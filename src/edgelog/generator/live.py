@@ -49,6 +49,7 @@ from edgelog.logformat import LogFormat
 CHECK_INTERVAL = 0.1  # seconds between inode checks
 STATUS_INTERVAL = 1.0  # seconds between status-file writes
 TICK = 0.05  # main-loop sleep
+STOP_POLL_S = 0.05  # how often a wait between write retries looks for a stop signal
 MAX_BACKOFF = 5.0
 EXIT_WRITE_ATTEMPTS = 5  # after SIGTERM, how often a failing write is retried before giving up
 
@@ -196,10 +197,18 @@ class LiveWriter:
 
 
 class _Signals:
-    """SIGTERM/SIGINT request a stop, SIGHUP a reopen; handlers only in the main thread."""
+    """SIGTERM/SIGINT request a stop, SIGHUP a reopen; handlers only in the main thread.
+
+    A stop comes from a signal or from ``stop`` (set by another thread: tests, an embedding caller). The
+    handlers only set attributes and take no lock: a handler runs in the main thread between two bytecodes,
+    also while that thread holds ``stop``'s internal lock inside ``Event.wait``, where ``stop.set()`` would
+    wait for that lock forever (a generator writing to a full disk, waiting between retries, once ignored
+    SIGTERM until it was killed). So waits poll the signal's flag every :data:`STOP_POLL_S`.
+    """
 
     def __init__(self, stop_event: threading.Event | None):
         self.stop = stop_event or threading.Event()
+        self.signalled = False  # a stop signal arrived (set by the handler only)
         self.hup = False
         self.burst = False
         self.reason: str | None = None
@@ -220,9 +229,23 @@ class _Signals:
         for sig, handler in self._saved.items():
             signal.signal(sig, handler)
 
+    def stopped(self) -> bool:
+        """Whether a stop was requested, by a signal or through ``stop``."""
+        return self.signalled or self.stop.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to ``timeout`` seconds, less once a stop is requested; whether one was."""
+        end = time.monotonic() + timeout
+        while not self.stopped():
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            self.stop.wait(min(left, STOP_POLL_S))
+        return True
+
     def _on_stop(self, signum: int, _frame: object) -> None:
         self.reason = signal.Signals(signum).name
-        self.stop.set()
+        self.signalled = True  # no stop.set(): see the class's docstring
 
     def _on_hup(self, _signum: int, _frame: object) -> None:
         self.hup = True
@@ -356,7 +379,7 @@ def run_live(
         try:
             while True:
                 now = time.time()
-                if sig.stop.is_set():
+                if sig.stopped():
                     status.stop_reason = sig.reason or "stop requested"
                     break
                 if deadline is not None and now >= deadline:  # write the traffic up to it, then stop
@@ -437,7 +460,7 @@ def _write_streams(
             continue
         st = writer.status
         nlines = data.count(b"\n")
-        if writer.write(data, sig.stop.is_set, save_status, sig.stop.wait):
+        if writer.write(data, sig.stopped, save_status, sig.wait):
             st.lines += nlines
             st.bytes += len(data)
             st.last_write_ts = time.time()
