@@ -164,14 +164,18 @@ def test_the_escaped_copy_of_a_stream_file_cuts_its_long_lines(tmp_path: Path) -
     # an error log's raw bytes are escaped as \xHH before DuckDB reads it (four characters a byte): a 3 MB
     # line of raw bytes became a 12 MB line in the copy (a 150 MB one, 600 MB of scratch); the copy now cuts
     # every line one over the reader's limit, as the sanitized copy does, so it is still rejected as too long
-    # with the same first characters, and every other line is kept as it was
+    # with the same first characters, and every other line is kept as it was. The long line here is under
+    # the limit as written (7.8 MB) and over it escaped (8.7 MB): 300,000 raw bytes, then plain text (each
+    # raw byte costs the escaping a Python call, ~0.7 us: 3,000,000 of them took 2 CPU s)
     src = tmp_path / "error.log"
     head = b"2026/11/23 08:00:00 [error] 1#1: "
-    src.write_bytes(head + b"ok\n" + head + b"\xff" * 3_000_000 + b"\n" + head + b"bad \xfe byte\n")
+    long_line = head + b"\xff" * 300_000 + b"a" * 7_500_000
+    assert len(long_line) < parse.MAX_LINE_BYTES < len(long_line) + 3 * 300_000
+    src.write_bytes(head + b"ok\n" + long_line + b"\n" + head + b"bad \xfe byte\n")
     dest = tmp_path / "escaped.log"
     streams.escape_copy(src, False, dest)
     lines = dest.read_bytes().split(b"\n")
     assert len(lines) == 4 and lines[3] == b""
     assert lines[0] == head + b"ok" and lines[2] == head + b"bad \\xFE byte"
     assert len(lines[1]) == parse.MAX_LINE_BYTES + 1
-    assert lines[1] == (head + b"\\xFF" * 3_000_000)[: parse.MAX_LINE_BYTES + 1]
+    assert lines[1] == (head + b"\\xFF" * 300_000 + b"a" * 7_500_000)[: parse.MAX_LINE_BYTES + 1]
