@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -108,48 +109,80 @@ STATEMENT_ATTACKS = [
 ]
 
 
+# Queries of the tests below that need no run of their own: they run in the attacked run, beside the attacks
+# (each query gets a new sandbox connection); ``{out}`` is that run's output directory.
+SECRET = "s3cr3t-value-from-the-environment"
+OTHER_QUERIES = {
+    "good": "-- per path\nWITH r AS (SELECT path FROM requests)\nSELECT count(*) AS n FROM r;\n",
+    "settings": "SELECT name, coalesce(value, '') AS value FROM duckdb_settings() "
+    "UNION ALL SELECT 'db', coalesce(path, '') FROM duckdb_databases() "
+    "UNION ALL SELECT 'table', table_name FROM duckdb_tables()",
+    # the old wrapper escape aimed at this run's own summary
+    "escape": "SELECT 42) TO '{out}/reports/summary.parquet' (FORMAT csv); COPY (SELECT 1 AS total_lines",
+}
+
+
+@dataclass(frozen=True)
+class Attacked:
+    """The attacked run: its root directory (the attacks' target files), its output, its user queries'
+    manifest entries by SQL (the attacks) and by name (``OTHER_QUERIES``)."""
+
+    root: Path
+    out: Path
+    by_sql: dict[str, QueryEntry]
+    by_name: dict[str, QueryEntry]
+
+
 @pytest.fixture(scope="module")
-def attacked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, QueryEntry]]:
-    """One analyze run with every attack as its own --query file; each query's manifest entry by SQL."""
+def attacked(tmp_path_factory: pytest.TempPathFactory) -> Attacked:
+    """One analyze run with every attack and every query of ``OTHER_QUERIES`` as its own --query file (the
+    environment holds ``SECRET``)."""
     root = tmp_path_factory.mktemp("attacks")
     logs = write_logs(root / "in")
+    out = root / "out"
     files = {}
     for i, (sql, _) in enumerate(READ_ATTACKS + STATEMENT_ATTACKS):
         q = root / f"attack_{i:02d}.sql"
         q.write_text(sql.replace("{tmp}", str(root)))
         files[sql] = q
-    out = root / "out"
-    result = analyze([logs], out, queries=list(files.values()))
+    for name, sql in OTHER_QUERIES.items():
+        q = root / f"{name}.sql"
+        q.write_text(sql.replace("{out}", str(out)))
+        files[name] = q
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDGELOG_TEST_SECRET", SECRET)
+        result = analyze([logs], out, queries=list(files.values()))
     entries = {e.file: e for e in result.manifest.queries if e.kind == "user"}
-    by_sql = {sql: entries[str(q)] for sql, q in files.items()}
-    for sql, q in files.items():
-        if by_sql[sql].status == "failed":
-            check_failed_query(out, result, by_sql[sql], q)
-    return root, by_sql
+    by_key = {key: entries[str(q)] for key, q in files.items()}
+    for key, q in files.items():
+        if by_key[key].status == "failed":
+            check_failed_query(out, result, by_key[key], q)
+    assert resultdir.verify(out) == []
+    return Attacked(
+        root,
+        out,
+        {sql: by_key[sql] for sql, _ in READ_ATTACKS + STATEMENT_ATTACKS},
+        {name: by_key[name] for name in OTHER_QUERIES},
+    )
 
 
 @pytest.mark.parametrize(("sql", "why"), READ_ATTACKS)
-def test_reading_anything_but_requests_fails(
-    attacked: tuple[Path, dict[str, QueryEntry]], sql: str, why: str
-) -> None:
-    entry = attacked[1][sql]
+def test_reading_anything_but_requests_fails(attacked: Attacked, sql: str, why: str) -> None:
+    entry = attacked.by_sql[sql]
     assert entry.status == "failed"
     assert entry.error and why in entry.error
 
 
-def test_reading_the_output_directory_fails(logs: Path, tmp_path: Path) -> None:
-    first = tmp_path / "first"
-    analyze([logs], first)
+def test_reading_the_output_directory_fails(logs: Path, tmp_path: Path, attacked: Attacked) -> None:
+    first = attacked.out  # another run's results
     entry, _ = run_query(logs, tmp_path, f"SELECT * FROM read_parquet('{first}/reports/*.parquet')")
     assert entry.status == "failed" and "disabled" in entry.error
 
 
 @pytest.mark.parametrize(("sql", "why"), STATEMENT_ATTACKS)
-def test_anything_but_one_query_is_rejected_before_it_runs(
-    attacked: tuple[Path, dict[str, QueryEntry]], sql: str, why: str
-) -> None:
-    root, entries = attacked
-    entry = entries[sql]
+def test_anything_but_one_query_is_rejected_before_it_runs(attacked: Attacked, sql: str, why: str) -> None:
+    root = attacked.root
+    entry = attacked.by_sql[sql]
     assert entry.status == "failed"
     assert entry.error and "rejected" in entry.error and why in entry.error
     for leftover in ("export", "copied.csv", "second.csv", "escaped.csv"):
@@ -157,61 +190,50 @@ def test_anything_but_one_query_is_rejected_before_it_runs(
     assert not Path("/tmp/edgelog-attack.duckdb").exists()
 
 
-def test_the_old_escape_cannot_overwrite_reports(logs: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out-user"
-    target = out / "reports" / "summary.parquet"
-    entry, _ = run_query(
-        logs, tmp_path, f"SELECT 42) TO '{target}' (FORMAT csv); COPY (SELECT 1 AS total_lines"
-    )
-    assert entry.status == "failed"
-    assert rows(target)[0][0] == 5  # still the real summary: 5 lines
+def test_the_old_escape_cannot_overwrite_reports(attacked: Attacked) -> None:
+    assert attacked.by_name["escape"].status == "failed"
+    assert rows(attacked.out / "reports" / "summary.parquet")[0][0] == 5  # still the real summary: 5 lines
 
 
-def test_settings_leak_no_paths_or_environment(
-    logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("EDGELOG_TEST_SECRET", "s3cr3t-value-from-the-environment")
-    entry, out = run_query(
-        logs,
-        tmp_path,
-        "SELECT name, coalesce(value, '') AS value FROM duckdb_settings() "
-        "UNION ALL SELECT 'db', coalesce(path, '') FROM duckdb_databases() "
-        "UNION ALL SELECT 'table', table_name FROM duckdb_tables()",
-    )
+def test_settings_leak_no_paths_or_environment(attacked: Attacked) -> None:
+    entry = attacked.by_name["settings"]
     assert entry.status == "ok", entry.error
-    found = rows(out / resultdir.query_table("user"))
+    found = rows(attacked.out / resultdir.query_table("settings"))
     text = "\n".join(f"{n}={v}" for n, v in found)
-    for secret in ("s3cr3t-value-from-the-environment", str(tmp_path), str(Path.home())):
+    for secret in (SECRET, str(attacked.root), str(Path.home())):
         assert secret not in text
     assert [v for n, v in found if n == "table"] == ["requests"]
     settings = dict(found)
     assert settings["enable_external_access"] == "false" and settings["lock_configuration"] == "true"
 
 
-def test_a_good_query_reads_requests(logs: Path, tmp_path: Path) -> None:
-    entry, out = run_query(
-        logs, tmp_path, "-- per path\nWITH r AS (SELECT path FROM requests)\nSELECT count(*) AS n FROM r;\n"
-    )
+def test_a_good_query_reads_requests(attacked: Attacked) -> None:
+    entry = attacked.by_name["good"]
     assert entry.status == "ok", entry.error
-    assert rows(out / resultdir.query_table("user")) == [(5,)]
+    assert rows(attacked.out / resultdir.query_table("good")) == [(5,)]
 
 
 def test_run_time_is_bounded(logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EDGELOG_QUERY_TIMEOUT", "1")
+    monkeypatch.setenv("EDGELOG_QUERY_TIMEOUT", "0.25")  # the query burns CPU until it is stopped
     t0 = time.monotonic()
     entry, _ = run_query(
         logs, tmp_path, "SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3 AND hash(i) % 5 = 1"
     )
     assert time.monotonic() - t0 < 30
-    assert entry.status == "failed" and "1 s" in entry.error and "time" in entry.error
+    assert entry.status == "failed" and "0.25 s" in entry.error and "time" in entry.error
 
 
 def test_result_rows_are_bounded(logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGELOG_QUERY_MAX_ROWS", "10")
-    entry, _ = run_query(logs, tmp_path, "SELECT * FROM range(11)")
-    assert entry.status == "failed" and "more than 10 rows" in entry.error
-    entry, out = run_query(logs, tmp_path, "SELECT * FROM range(10)", name="ten")
-    assert entry.status == "ok" and len(rows(out / resultdir.query_table("ten"))) == 10
+    eleven, ten = tmp_path / "eleven.sql", tmp_path / "ten.sql"  # both in one run
+    eleven.write_text("SELECT * FROM range(11)")
+    ten.write_text("SELECT * FROM range(10)")
+    out = tmp_path / "out"
+    result = analyze([logs], out, queries=[eleven, ten])
+    entries = {e.name: e for e in result.manifest.queries if e.kind == "user"}
+    check_failed_query(out, result, entries["eleven"], eleven)
+    assert entries["eleven"].error and "more than 10 rows" in entries["eleven"].error
+    assert entries["ten"].status == "ok" and len(rows(out / resultdir.query_table("ten"))) == 10
 
 
 def test_result_bytes_are_bounded(logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
