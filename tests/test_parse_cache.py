@@ -129,11 +129,7 @@ def test_results_are_byte_identical_without_cache_cold_and_warm(
     assert parquet_outputs(cold.out) == expected
     assert parquet_outputs(tmp_path / "warm") == expected
     assert [i.lines_read for i in warm.manifest.inputs] == [i.lines_read for i in plain.manifest.inputs]
-    # a window applies to cached rows as to parsed ones
-    window = {"since": "2026-11-23T08:10:00Z", "until": "2026-11-23T08:20:00Z"}
-    run(logs, tmp_path / "w-plain", None, **window)
-    run(logs, tmp_path / "w-warm", cache, **window)
-    assert parquet_outputs(tmp_path / "w-warm") == parquet_outputs(tmp_path / "w-plain")
+    # a window applies to cached rows as to parsed ones: test_a_file_straddling_the_window_...
 
 
 def test_untrustworthy_entries_are_reparsed_never_used(
@@ -341,12 +337,21 @@ def test_untrustworthy_chunk_partials_are_recomputed_never_used(
 def test_a_file_straddling_the_window_never_uses_a_whole_file_partial(
     logs: Path, tmp_path: Path, cache: Path
 ) -> None:
-    """Chunks stored by a run without a window hold whole files; a window that cuts files (08:02:30 is
-    inside the first file of each node) must not reuse them for those files."""
-    window = {"since": "2026-11-23T08:02:30Z", "until": "2026-11-23T08:27:30Z"}
-    run(logs, tmp_path / "warm", cache, **window)
-    run(logs, tmp_path / "plain", None, **window)
+    """Chunks stored by a run without a window hold whole files; a window that cuts files (08:07:30 is inside
+    the second file of n1 and n2, 08:22:30 inside n1's fifth) must not reuse them for those files. The
+    window applies to cached rows as to parsed ones: the files before and after it are not read, the lines
+    outside it of the files it cuts are left out."""
+    window = {"since": "2026-11-23T08:07:30Z", "until": "2026-11-23T08:22:30Z"}
+    warm = run(logs, tmp_path / "warm", cache, **window)
+    no_cache = run(logs, tmp_path / "plain", None, **window)
     assert parquet_outputs(tmp_path / "warm") == parquet_outputs(tmp_path / "plain")
+    skipped = {i.name for i in warm.manifest.inputs if i.status == "skipped"}
+    assert {"access-n1-20261123T080500Z.log", "access-n1-20261123T083000Z.log"} <= skipped
+    cut = {i.name for i in warm.manifest.inputs if i.lines_outside_window}
+    assert {"access-n1-20261123T081000Z.log", "access-n1-20261123T082500Z.log"} <= cut
+    assert [i.lines_outside_window for i in warm.manifest.inputs] == [
+        i.lines_outside_window for i in no_cache.manifest.inputs
+    ]
 
 
 def test_an_hour_that_gained_files_is_computed_again(logs: Path, tmp_path: Path, plain: RunResult) -> None:
