@@ -114,12 +114,10 @@ def test_corrupt_gzip_fails_alone_and_all_failed_is_failure(tmp_path: Path) -> N
     only_bad = tmp_path / "bad"
     only_bad.mkdir()
     (only_bad / "x.log.gz").write_bytes(b"\x1f\x8bgarbage")
-    result = analyze([only_bad], tmp_path / "out2")
-    assert result.status == "failed" and result.exit_code == ExitCode.FAILED
-    assert (tmp_path / "out2" / "manifest.json").is_file()
     cli = runner.invoke(app, ["analyze", str(only_bad), "--out", str(tmp_path / "out3")])
     assert cli.exit_code == ExitCode.FAILED
     assert "x.log.gz" in cli.output
+    assert json.loads((tmp_path / "out3" / "manifest.json").read_text())["status"] == "failed"
 
 
 def test_mixed_formats_in_one_directory(tmp_path: Path) -> None:
@@ -246,20 +244,22 @@ def test_user_queries_good_and_broken(tmp_path: Path) -> None:
     )
     broken = tmp_path / "broken.sql"
     broken.write_text("SELECT no_such_column FROM requests")
-    result = analyze([d], tmp_path / "out", queries=[good, broken])
-    assert result.status == "partial" and result.exit_code == ExitCode.PARTIAL
-    entries = {q.name: asdict(q) for q in result.manifest.queries}
+    cli = runner.invoke(
+        app, ["analyze", str(d), "--out", str(tmp_path / "out"), "--query", str(good), "--query", str(broken)]
+    )
+    assert cli.exit_code == ExitCode.PARTIAL
+    assert "broken.sql" in cli.output
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["status"] == "partial"
+    entries = {q["name"]: q for q in manifest["queries"]}
     assert entries["per_status"]["status"] == "ok"
     assert entries["broken"]["status"] == "failed"
     assert str(broken) in entries["broken"]["error"] and "no_such_column" in entries["broken"]["error"]
     assert sql(f"SELECT * FROM '{tmp_path}/out/queries/per_status.parquet'") == [(200, 1), (404, 1)]
     assert (tmp_path / "out" / "reports" / "summary.parquet").is_file()
-    listed = {o.path for o in result.manifest.outputs}
+    listed = {o["path"] for o in manifest["outputs"]}
     assert "queries/per_status.parquet" in listed and "queries/broken.parquet" not in listed
 
-    cli = runner.invoke(app, ["analyze", str(d), "--out", str(tmp_path / "c"), "--query", str(broken)])
-    assert cli.exit_code == ExitCode.PARTIAL
-    assert "broken.sql" in cli.output
     missing = runner.invoke(app, ["analyze", str(d), "--out", str(tmp_path / "c"), "--query", "nope.sql"])
     assert missing.exit_code == ExitCode.USAGE
     assert "nope.sql" in missing.output and "Traceback" not in missing.output
