@@ -49,7 +49,9 @@ def corpus(root: Path, samples_dir: Path) -> Path:
         del name
     (d / "access-n1-20261123T090000Z.log.gz").write_bytes(gzip.compress(good(17) + b"\n" + good(18) + b"\n"))
     # expands past the whole-file limit (a small gzip may hold a thousandfold), and two gzip members
-    (d / "access-n2-20261123T090500Z.log.gz").write_bytes(gzip.compress((good(19) + b"\n") * 20_000))
+    expands = (good(19) + b"\n") * 13_000
+    assert len(expands) > parse.SMALL_FILE_BYTES
+    (d / "access-n2-20261123T090500Z.log.gz").write_bytes(gzip.compress(expands))
     (d / "access-n0-20261123T090700Z.log.gz").write_bytes(
         gzip.compress(good(20) + b"\n") + gzip.compress(good(21))
     )
