@@ -5,9 +5,9 @@ the fix a file holding one was "ok" with one line fewer and every later line num
 analyze run reads a plain access log with a 150,000,000-byte line between two runs of 50 lines, the same log
 gzip'd (with another gzip'd log in its batch), and a gzip'd error log with such a line. The plain file is
 written once per module: ~150 MB in the temp directory (the gzip'd ones ~650 KB each). The whole module:
-3.6 s, 3.9 CPU s, peak RSS 418 MB
-(`flock /work/team/bench.lock /usr/bin/time pytest -n0 tests/test_long_lines.py`, 2026-12-01 00:30 UTC, load
-1.7-2.6).
+3.4-3.7 s, 3.7-4.0 CPU s, peak RSS 350-550 MB over four runs (`flock /work/team/bench.lock /usr/bin/time
+pytest -n0 tests/test_long_lines.py`, 2026-12-01 03:16 UTC, load 1.9-2.9; 5.8-6.7 CPU s before the escaped
+copy's test wrote a shorter run of raw bytes).
 """
 
 from __future__ import annotations
