@@ -129,8 +129,9 @@ def analyze(
 
     with resultdir.writing(out):  # one run at a time writes ``out``
         writer = ResultWriter(out, "analyze", started=started, t0=t0, max_object_bytes=limit, clock=clock)
+        size = estimated_bytes(files)
         with (
-            workspace(on_disk=estimated_bytes(files) > on_disk_threshold()) as ws,
+            workspace(on_disk=size > on_disk_threshold(), input_bytes=size) as ws,
             DuckDBMemory(ws.con) as mem,
         ):
             install_macros(ws.con, macros, load_tag_rules(opts.tags, ws.con))

@@ -24,6 +24,9 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 ON_DISK_BYTES = 256 * 1024 * 1024  # above this much (uncompressed) input, DuckDB works from a temp file
+# below this much (uncompressed) input, DuckDB works on one thread: coordinating threads costs more than they
+# save (docs/analysis.md, Resources)
+SMALL_INPUT_BYTES = 16 * 1024 * 1024
 MAX_THREADS = 256
 MEMORY_LIMIT_RANGE = (64 << 20, 1 << 50)  # 64 MiB (DuckDB fails on far less) to 1 PiB
 _MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
@@ -79,7 +82,9 @@ def threads() -> int | None:
 
 
 @contextmanager
-def workspace(*, on_disk: bool = False, memory_share: float = 1.0) -> Iterator[Workspace]:
+def workspace(
+    *, on_disk: bool = False, memory_share: float = 1.0, input_bytes: int | None = None
+) -> Iterator[Workspace]:
     """A DuckDB connection with bounded memory that spills to a private temp directory.
 
     Large inputs use a database file in that directory instead of memory: DuckDB then stores the parsed rows
@@ -87,8 +92,13 @@ def workspace(*, on_disk: bool = False, memory_share: float = 1.0) -> Iterator[W
     in-memory tables. Small inputs stay in memory, where they are faster. Memory and threads follow
     ``$EDGELOG_MEMORY_LIMIT`` (default 1GB) and ``$EDGELOG_THREADS``; ``memory_share``: the part of that
     limit DuckDB gets (a merge leaves the rest to the process: see ``merger.DUCKDB_MEMORY_SHARE``).
+    ``input_bytes`` (uncompressed, estimated) below :data:`SMALL_INPUT_BYTES`: one thread unless
+    ``$EDGELOG_THREADS`` says otherwise (a few megabytes parse and aggregate faster, and for ~20% less CPU,
+    on one thread than on two).
     """
     memory, cores = memory_limit(memory_share), threads()  # checked before anything is created
+    if cores is None and input_bytes is not None and input_bytes < SMALL_INPUT_BYTES:
+        cores = 1
     tmp = Path(tempfile.mkdtemp(prefix="edgelog-duckdb-"))
     try:
         config: dict[str, Any] = {
