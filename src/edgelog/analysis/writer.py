@@ -161,13 +161,16 @@ class ResultWriter:
                 target.unlink(missing_ok=True)
             return rows
 
-    def copy_stored(self, con: duckdb.DuckDBPyConnection, table: str, rel: str) -> int:
+    def copy_stored(
+        self, con: duckdb.DuckDBPyConnection, table: str, rel: str, rows: int | None = None
+    ) -> int:
         """Write ``table`` in its stored order (``rowid``) to ``rel``, as :meth:`copy` does, without writing
         it whole first when it is larger than the object limit: the parts are cut from ranges of the
         table's rows (a 1,000-node merge's top_paths partial is 57M rows, 274 MB, 77 parts), each sorted on
         its own by ``rowid``. How many rows a part holds is estimated from the bytes of the first rows
         (:data:`PROBE_ROWS`), then halved until each fits: the parts follow only from the rows, so the
-        same rows give the same bytes whatever built the table."""
+        same rows give the same bytes whatever built the table. ``rows``: the table's row count when the
+        caller knows it (the statements that built it said), else it is counted."""
         target = self.out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
 
@@ -178,8 +181,9 @@ class ResultWriter:
             _copy(con, between, file, [start, end])
 
         with self.clock.phase("write"):
-            row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-            rows = int(row[0]) if row else 0
+            if rows is None:
+                row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+                rows = int(row[0]) if row else 0
             probe = min(rows, PROBE_ROWS)
             write(0, probe, target)
             per_row = target.stat().st_size / max(probe, 1)
@@ -306,12 +310,13 @@ class ResultWriter:
             r.name: QueryEntry(name=r.name, file=f"queries/{r.file.name}", sha256=r.sha256) for r in reports
         }
         merged = [r for r in reports if r.partial_sql is not None]
+        stored: dict[str, int] = {}  # rows of each merged partial, as the statements building it said
 
         def build(r: Report, cur: duckdb.DuckDBPyConnection) -> None:
             rows = None
             try:
                 rows = load_partial(r, cur)
-                _merge_partial(cur, r, rows, passes(r, cur) if passes is not None else 1)
+                stored[r.name] = _merge_partial(cur, r, rows, passes(r, cur) if passes is not None else 1)
             finally:
                 try:
                     if rows is None:  # ``partial`` was created (or half-created) in the catalog
@@ -322,7 +327,7 @@ class ResultWriter:
 
         def write_partial(r: Report, cur: duckdb.DuckDBPyConnection) -> None:
             if r.partition is not None:  # stored in its order: written by ranges of rows, no sort of it all
-                self.copy_stored(cur, f"p_{r.name}", resultdir.partial_table(r.name))
+                self.copy_stored(cur, f"p_{r.name}", resultdir.partial_table(r.name), stored.get(r.name))
             else:
                 self.copy(cur, f"SELECT * FROM p_{r.name} ORDER BY ALL", resultdir.partial_table(r.name))
 
@@ -496,8 +501,9 @@ def _copy(
     return int(row[0]) if row else 0
 
 
-def _merge_partial(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, passes: int) -> None:
-    """``p_<name>`` from the report's merge SQL over ``partial`` (the catalog's, or ``rows`` as a CTE).
+def _merge_partial(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, passes: int) -> int:
+    """``p_<name>`` from the report's merge SQL over ``partial`` (the catalog's, or ``rows`` as a CTE); the
+    number of rows it holds, as the statements that stored them say.
 
     With a ``-- partition:`` column the merge may run in ``passes`` passes, each over the rows whose column
     hashes into one range and appending to the table: the merge never combines rows of different values of
@@ -516,27 +522,35 @@ def _merge_partial(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, 
         try:
             if r.partition is None:
                 sql = merge_sql if rows is None else _with_partial(rows, merge_sql)
-                cur.execute(_statement(cur, f"CREATE OR REPLACE TABLE p_{r.name} AS {sql}"))
-                return
+                return _stored(cur.execute(_statement(cur, f"CREATE OR REPLACE TABLE p_{r.name} AS {sql}")))
             passes = min(max(passes, 1), MAX_MERGE_PASSES)
+            total = 0
             for i in range(passes):
                 # pass i: the i-th of ``passes`` equal ranges of the 64-bit hash (its top 32 bits, scaled)
                 where = f" WHERE ((({_hash(r)} >> 32) * {passes}) >> 32) = {i}" if passes > 1 else ""
                 sql = f"{_with_partial(f'SELECT * FROM {source}{where}', merge_sql)} {partition_order(r)}"
-                cur.execute(
-                    _statement(
-                        cur,
-                        f"CREATE OR REPLACE TABLE p_{r.name} AS {sql}"
-                        if i == 0
-                        else f"INSERT INTO p_{r.name} {sql}",
+                total += _stored(
+                    cur.execute(
+                        _statement(
+                            cur,
+                            f"CREATE OR REPLACE TABLE p_{r.name} AS {sql}"
+                            if i == 0
+                            else f"INSERT INTO p_{r.name} {sql}",
+                        )
                     )
                 )
-            return
+            return total
         except duckdb.OutOfMemoryException:
             interrupts.check()
             if r.partition is None or passes >= MAX_MERGE_PASSES:
                 raise
             passes = min(MAX_MERGE_PASSES, max(passes, 1) * 4)
+
+
+def _stored(result: duckdb.DuckDBPyConnection) -> int:
+    """The rows a ``CREATE TABLE ... AS`` or ``INSERT`` stored, as its result says."""
+    row = result.fetchone()
+    return int(row[0]) if row else 0
 
 
 def partition_order(r: Report) -> str:
