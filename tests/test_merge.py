@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from support.tools import REPO_ROOT
 from typer.testing import CliRunner
 
-from edgelog.analysis import analyze, merge
+from edgelog.analysis import analyze, merge, workspace
 from edgelog.cli.main import app
 from edgelog.errors import ExitCode, IntegrityError, UsageError
 from edgelog.generator import backfill, load_config
@@ -206,6 +206,27 @@ def test_merge_nodes_table_and_manifest(node_results: tuple[list[Path], list[Pat
     q_single = duckdb.sql(f"SELECT * FROM '{single.out}/quarantine.parquet' ORDER BY ALL").fetchall()
     q_merged = duckdb.sql(f"SELECT * FROM '{merged.out}/quarantine.parquet' ORDER BY ALL").fetchall()
     assert q_single == q_merged and len(q_merged) == len(GARBAGE) + sum(map(len, STREAM_GARBAGE.values()))
+
+
+def test_a_process_parses_the_merge_workspace_statements_once(
+    node_results: tuple[list[Path], list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tables and views a merge creates before its reports have the same text every merge: a process
+    keeps them parsed (workspace.statement) instead of parsing them again each merge."""
+    _dirs, outs = node_results
+    monkeypatch.setattr(workspace, "_STATEMENTS", {})
+    assert merge(outs[:2], tmp_path / "merged").status == "ok"
+    kept = [" ".join(text.split()) for text in workspace._STATEMENTS]
+    for start in (
+        "SET enable_external_file_cache = false",
+        "CREATE TABLE requests (",
+        "CREATE TABLE errors (",
+        "CREATE TABLE app_events (",
+        "CREATE TABLE p_files (",
+        "CREATE TABLE stored_quarantine (",
+        "CREATE VIEW quarantine AS",
+    ):
+        assert [t for t in kept if t.startswith(start)], start
 
 
 def test_merge_verifies_checksums(node_results: tuple[list[Path], list[Path]], tmp_path: Path) -> None:

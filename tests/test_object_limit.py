@@ -16,7 +16,7 @@ from support.tools import REPO_ROOT as REPO
 from typer.testing import CliRunner
 
 from edgelog import resultdir
-from edgelog.analysis import analyze, merge, writer
+from edgelog.analysis import analyze, merge, workspace, writer
 from edgelog.analysis.library import load_library
 from edgelog.analysis.writer import RunResult, object_limit
 from edgelog.cli.main import app
@@ -142,9 +142,9 @@ def merged_split(wide: Path, split_and_whole: tuple[Path, Path]) -> tuple[RunRes
     split_a, _whole_a = split_and_whole
     split_b = analyze([wide / "b"], wide / "split-b", max_object_bytes=LIMIT).out
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(writer, "_STATEMENTS", {})
+        mp.setattr(workspace, "_STATEMENTS", {})
         merged = merge([split_a, split_b], wide / "merged-split", max_object_bytes=LIMIT)
-        return merged, list(writer._STATEMENTS)
+        return merged, list(workspace._STATEMENTS)
 
 
 def test_merge_reads_parts_and_writes_its_own_below_the_limit(
@@ -160,7 +160,7 @@ def test_merge_reads_parts_and_writes_its_own_below_the_limit(
 
 
 def test_the_statement_cache_keeps_no_text_of_one_run(merged_split: tuple[RunResult, list[str]]) -> None:
-    """The writer keeps parsed statements by text (writer._statement) for SQL whose text is the same every
+    """The writer keeps parsed statements by text (workspace.statement) for SQL whose text is the same every
     run. A part's row range is a parameter, not text, and the combined user-query COPY of a merge, which
     names every node's file (~150 KB of text at 1,000 nodes), is not kept: no text names this run's files
     or a row range."""
@@ -169,7 +169,7 @@ def test_the_statement_cache_keeps_no_text_of_one_run(merged_split: tuple[RunRes
     parts = [o.path for o in merged.manifest.outputs if resultdir.is_part(o.path)]
     for table in ("partials/top_paths", "queries/q", "quarantine"):  # copy_stored, and copy's split
         assert len([p for p in parts if p.startswith(table + "/")]) >= 2, table
-    assert cached, "nothing went through writer._statement"
+    assert cached, "nothing went through workspace.statement"
     paths = [str(merged.out), *(m.path for m in merged.manifest.merged_from or [])]
     assert len(paths) == 3
     assert not [t[:200] for t in cached if any(p in t for p in paths)]

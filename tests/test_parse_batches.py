@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from edgelog.analysis import RunResult, analyze, parse
+from edgelog.analysis import RunResult, analyze, parse, workspace
 
 GOOD = '10.0.0.{n} - - [23/Nov/2026:08:{m:02d}:00 +0000] "GET /p{n} HTTP/1.1" 200 {n} "-" "curl/8.5.0"'
 
@@ -158,3 +158,34 @@ def test_whole_file_reads_are_bounded(tmp_path: Path) -> None:
     assert small("big.log", b"y" * (parse.SMALL_FILE_BYTES + 1), False) is None
     assert small("cr.log", b"a\r\nb\r\n", False) is None
     assert small("latin1.log", b"caf\xe9\n", False) is None
+
+
+def test_a_process_parses_the_workspace_statements_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tables and views every analyze creates, and the statements that split a small file into lines
+    and count each file's lines, have the same text every run: a process keeps them parsed
+    (workspace.statement) instead of parsing them again each run (~1.5 ms of parsing a small analyze)."""
+    monkeypatch.setattr(workspace, "_STATEMENTS", {})
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "access-n1-20261123T0805Z.log").write_bytes(good(5) + b"not a line\n")
+    assert analyze([tmp_path / "in"], tmp_path / "out").status == "ok"
+    kept = [" ".join(text.split()) for text in workspace._STATEMENTS]
+    for start in (
+        "CREATE TABLE parsed (",
+        "CREATE VIEW requests AS",
+        "CREATE VIEW quarantine AS",
+        "CREATE TABLE stream_quarantine",
+        "CREATE OR REPLACE VIEW quarantine AS",
+        "CREATE TABLE error_lines",
+        "CREATE VIEW errors AS",
+        "CREATE TABLE app_lines",
+        "CREATE VIEW app_events AS",
+        "CREATE OR REPLACE TEMP TABLE _split AS",
+        "CREATE OR REPLACE TEMP VIEW _lines AS",
+        "CREATE OR REPLACE TEMP TABLE _rejected AS",
+        "SELECT file_id, count(*)",
+        "CREATE TABLE p_files (",
+        "INSERT INTO p_files SELECT",
+    ):
+        assert [t for t in kept if t.startswith(start)], start

@@ -42,7 +42,7 @@ from edgelog.analysis.parse_cache import from_env as parse_cache_from_env
 from edgelog.analysis.partial_cache import PartialCache
 from edgelog.analysis.runstats import ANALYZE_PHASES, DuckDBMemory, PhaseClock
 from edgelog.analysis.sandbox import MAX_SQL_BYTES, Limits, QueryFailed, QueryRejected, Sandbox, check_query
-from edgelog.analysis.workspace import Workspace, on_disk_threshold, workspace
+from edgelog.analysis.workspace import Workspace, on_disk_threshold, statement, workspace
 from edgelog.analysis.writer import (
     FILES_SCHEMA,
     ObjectTooLarge,
@@ -575,7 +575,7 @@ def _files_partial(con: duckdb.DuckDBPyConnection, selected: list[InputFile]) ->
     Inserted in one statement (one list per column), not one INSERT per file: a week of rotated files is
     thousands of rows.
     """
-    con.execute(f"CREATE TABLE p_files ({FILES_SCHEMA})")
+    con.execute(statement(con, f"CREATE TABLE p_files ({FILES_SCHEMA})"))
     columns: list[list[object]] = [[] for _ in range(10)]
     for f in selected:
         if not f.selected:  # a copy of another input, skipped once read
@@ -587,7 +587,10 @@ def _files_partial(con: duckdb.DuckDBPyConnection, selected: list[InputFile]) ->
             column.append(value)
     types = ["VARCHAR"] * 4 + ["BIGINT"] * 4 + ["TIMESTAMPTZ"] * 2
     con.execute(
-        "INSERT INTO p_files SELECT " + ", ".join(f"unnest(?::VARCHAR[])::{t}" for t in types), columns
+        statement(
+            con, "INSERT INTO p_files SELECT " + ", ".join(f"unnest(?::VARCHAR[])::{t}" for t in types)
+        ),
+        columns,
     )
 
 

@@ -26,7 +26,7 @@ from edgelog.analysis.library import (
 )
 from edgelog.analysis.parse import sql_str
 from edgelog.analysis.runstats import MERGE_PHASES, DuckDBMemory, PhaseClock
-from edgelog.analysis.workspace import on_cursors, on_disk_threshold, workspace
+from edgelog.analysis.workspace import on_cursors, on_disk_threshold, statement, workspace
 from edgelog.analysis.writer import (
     FILES_SCHEMA,
     ObjectTooLarge,
@@ -537,13 +537,16 @@ def _merge_reports(
         DuckDBMemory(ws.con) as mem,
     ):
         con = ws.con
-        con.execute(_NO_FILE_CACHE)
+        con.execute(statement(con, _NO_FILE_CACHE))
         install_macros(con, macros, None)
-        con.execute(f"CREATE TABLE requests ({parse.REQUESTS_SCHEMA})")
+        con.execute(statement(con, f"CREATE TABLE requests ({parse.REQUESTS_SCHEMA})"))
         streams.create_empty_relations(con)
-        con.execute(f"CREATE TABLE p_files ({FILES_SCHEMA})")
-        con.execute(f"CREATE TABLE stored_quarantine ({parse.QUARANTINE_SCHEMA})")
-        con.execute(f"CREATE VIEW quarantine AS {parse.nullable_quarantine('stored_quarantine')}")
+        for sql in (  # the same text every merge: parsed once per process
+            f"CREATE TABLE p_files ({FILES_SCHEMA})",
+            f"CREATE TABLE stored_quarantine ({parse.QUARANTINE_SCHEMA})",
+            f"CREATE VIEW quarantine AS {parse.nullable_quarantine('stored_quarantine')}",
+        ):
+            con.execute(statement(con, sql))
         with clock.phase("read"):
             for table, rel in (
                 ("p_files", resultdir.partial_table(resultdir.FILES_PARTIAL)),

@@ -36,6 +36,7 @@ import duckdb
 from edgelog import interrupts
 from edgelog.analysis import format_columns
 from edgelog.analysis.format_columns import REQUEST_SPLIT
+from edgelog.analysis.workspace import statement
 from edgelog.logformat import LogFormat
 from edgelog.records import RECORD_FIELDS
 
@@ -104,16 +105,16 @@ def create_request_store(con: duckdb.DuckDBPyConnection) -> None:
 
     Keeping one copy (no separate requests table) halves memory and copying for large inputs. A line is a
     request when ``reason`` is NULL; otherwise it is quarantined and ``raw`` holds its first
-    ``QUARANTINE_RAW_CHARS`` characters.
+    ``QUARANTINE_RAW_CHARS`` characters. (The statements' text is the same every run: parsed once per
+    process, :func:`workspace.statement`.)
     """
-    con.execute(
+    for sql in (
         f"CREATE TABLE parsed (file_id INTEGER, {REQUESTS_SCHEMA}, reason VARCHAR, raw VARCHAR, "
-        "in_window BOOLEAN)"
-    )
-    con.execute(
-        f"CREATE VIEW requests AS SELECT {REQUEST_COLUMNS} FROM parsed WHERE reason IS NULL AND in_window"
-    )
-    con.execute(f"CREATE VIEW quarantine AS {PARSED_QUARANTINE}")
+        "in_window BOOLEAN)",
+        f"CREATE VIEW requests AS SELECT {REQUEST_COLUMNS} FROM parsed WHERE reason IS NULL AND in_window",
+        f"CREATE VIEW quarantine AS {PARSED_QUARANTINE}",
+    ):
+        con.execute(statement(con, sql))
 
 
 CSV_FIELDS = RECORD_FIELDS  # the generator's JSON/CSV record fields, in order
@@ -745,6 +746,28 @@ def _small_text(i: ParseInput) -> str | None:
     return text
 
 
+# After ``_text`` holds the small files' text: their lines (``_split``, ``_lines``) and NUL-byte rejects.
+_SPLIT_SMALL = (
+    """
+    CREATE OR REPLACE TEMP TABLE _split AS
+    SELECT file_id, generate_subscripts(l, 1) AS line_no, unnest(l) AS line
+    FROM (
+      SELECT file_id,
+             string_split(CASE WHEN ends_with(text, chr(10)) THEN left(text, -1) ELSE text END, chr(10))
+               AS l
+      FROM _text WHERE text <> ''
+    )
+    """,
+    "DROP TABLE _text",
+    "CREATE OR REPLACE TEMP VIEW _lines AS SELECT * FROM _split WHERE NOT contains(line, chr(0))",
+    f"""
+    CREATE OR REPLACE TEMP TABLE _rejected AS
+    SELECT file_id, line_no, 'contains a NUL byte' AS reason, left(line, {QUARANTINE_RAW_CHARS}) AS raw
+    FROM _split WHERE contains(line, chr(0))
+    """,
+)
+
+
 def _read_small(con: duckdb.DuckDBPyConnection, batch: list[ParseInput]) -> list[ParseInput]:
     """Load small files whole and split them into ``_lines`` in SQL (read_csv costs milliseconds per file).
 
@@ -760,31 +783,15 @@ def _read_small(con: duckdb.DuckDBPyConnection, batch: list[ParseInput]) -> list
             texts[i.file_id] = text
             total += len(text)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _text AS "
-        "SELECT unnest(?::INTEGER[]) AS file_id, unnest(?::VARCHAR[]) AS text",
+        statement(
+            con,
+            "CREATE OR REPLACE TEMP TABLE _text AS "
+            "SELECT unnest(?::INTEGER[]) AS file_id, unnest(?::VARCHAR[]) AS text",
+        ),
         [list(texts), list(texts.values())],
     )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _split AS
-        SELECT file_id, generate_subscripts(l, 1) AS line_no, unnest(l) AS line
-        FROM (
-          SELECT file_id,
-                 string_split(CASE WHEN ends_with(text, chr(10)) THEN left(text, -1) ELSE text END, chr(10))
-                   AS l
-          FROM _text WHERE text <> ''
-        )
-        """
-    )
-    con.execute("DROP TABLE _text")
-    con.execute("CREATE OR REPLACE TEMP VIEW _lines AS SELECT * FROM _split WHERE NOT contains(line, chr(0))")
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _rejected AS
-        SELECT file_id, line_no, 'contains a NUL byte' AS reason, left(line, {QUARANTINE_RAW_CHARS}) AS raw
-        FROM _split WHERE contains(line, chr(0))
-        """
-    )
+    for sql in _SPLIT_SMALL:
+        con.execute(statement(con, sql))
     return [i for i in batch if i.file_id not in texts]
 
 
@@ -877,7 +884,9 @@ def load_parsed(
 def file_counts(con: duckdb.DuckDBPyConnection) -> dict[int, FileCounts]:
     """Per-file line accounting from ``parsed``, in one pass (a file with no lines has no entry)."""
     rows = con.execute(
-        """
+        statement(
+            con,
+            """
         SELECT file_id, count(*),
                count(*) FILTER (WHERE reason IS NULL),
                count(*) FILTER (WHERE reason IS NOT NULL),
@@ -885,7 +894,8 @@ def file_counts(con: duckdb.DuckDBPyConnection) -> dict[int, FileCounts]:
                strftime(min(ts) FILTER (WHERE reason IS NULL AND in_window), '%Y-%m-%dT%H:%M:%S.%gZ'),
                strftime(max(ts) FILTER (WHERE reason IS NULL AND in_window), '%Y-%m-%dT%H:%M:%S.%gZ')
         FROM parsed GROUP BY file_id
-        """
+        """,
+        )
     ).fetchall()
     return {
         r[0]: FileCounts(

@@ -44,6 +44,7 @@ from edgelog.analysis.parse import (
     is_gzip,
     sql_str,
 )
+from edgelog.analysis.workspace import statement
 from edgelog.naming import parse_rotated_name
 
 FORMATS = ("error", "app")  # analyze --format values for these streams (the generator's -f names)
@@ -127,25 +128,25 @@ def create_stream_store(con: duckdb.DuckDBPyConnection) -> None:
     The streams' quarantined lines go to ``stream_quarantine``; ``quarantine`` (after
     parse.create_request_store) becomes the access logs' and theirs together.
     """
-    con.execute(f"CREATE TABLE stream_quarantine ({QUARANTINE_SCHEMA})")
-    con.execute(
-        f"CREATE OR REPLACE VIEW quarantine AS {PARSED_QUARANTINE} UNION ALL SELECT * FROM stream_quarantine"
-    )
+    sql = [
+        f"CREATE TABLE stream_quarantine ({QUARANTINE_SCHEMA})",
+        f"CREATE OR REPLACE VIEW quarantine AS {PARSED_QUARANTINE} UNION ALL SELECT * FROM stream_quarantine",
+    ]
     for relation, (table, schema, columns) in RELATIONS.items():
-        con.execute(
+        sql += [
             f"CREATE TABLE {table} (file_id INTEGER, {schema}, continuation BOOLEAN, reason VARCHAR, "
-            "in_window BOOLEAN)"
-        )
-        con.execute(
+            "in_window BOOLEAN)",
             f"CREATE VIEW {relation} AS SELECT {columns} FROM {table} "
-            "WHERE reason IS NULL AND NOT continuation AND in_window"
-        )
+            "WHERE reason IS NULL AND NOT continuation AND in_window",
+        ]
+    for text in sql:  # the same text every run: parsed once per process (workspace.statement)
+        con.execute(statement(con, text))
 
 
 def create_empty_relations(con: duckdb.DuckDBPyConnection) -> None:
     """The relations as empty tables (merge builds partials' schemas from the reports' SQL over them)."""
     for relation, (_table, schema, _columns) in RELATIONS.items():
-        con.execute(f"CREATE TABLE {relation} ({schema})")
+        con.execute(statement(con, f"CREATE TABLE {relation} ({schema})"))
 
 
 def _hex_bytes(exc: UnicodeError) -> tuple[str, int]:

@@ -26,7 +26,7 @@ from edgelog import __version__, interrupts, resultdir
 from edgelog.analysis.library import MACROS_DIR, MacroFile, Report
 from edgelog.analysis.parse import sql_ident
 from edgelog.analysis.runstats import PhaseClock, peak_rss_bytes
-from edgelog.analysis.workspace import on_cursors
+from edgelog.analysis.workspace import on_cursors, statement
 from edgelog.errors import EdgelogError, ExitCode, UsageError
 from edgelog.resultdir import Manifest, QueryEntry
 
@@ -145,7 +145,7 @@ class ResultWriter:
         One file when it is below the object limit; otherwise the file is cut into parts in row order
         (:meth:`_split`) and the one file removed. :class:`ObjectTooLarge`: one row alone is too big.
         ``once``: the text of ``sql`` is this run's only (it names the run's files), so its parsed statement
-        is not kept (:func:`_statement`).
+        is not kept (:func:`workspace.statement`).
         """
         target = self.out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -360,7 +360,7 @@ class ResultWriter:
             if entries[r.name].status == "failed":
                 return
             with _failing(entries[r.name], r.file.name):
-                table = cur.sql(_statement(cur, r.final_sql))
+                table = cur.sql(statement(cur, r.final_sql))
                 problem = r.column_problem(table.columns, [str(t) for t in table.types])
                 if problem:
                     _fail(entries[r.name], f"{r.file.name}: {problem}")
@@ -453,33 +453,6 @@ class ResultWriter:
         target.write_text(json.dumps({"first_ts": first, "last_ts": last}) + "\n")
 
 
-_STATEMENTS: dict[str, duckdb.Statement] = {}
-_STATEMENTS_MAX = 512  # distinct texts kept; a process that sees more starts again
-
-
-def _statement(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement | str:
-    """SQL whose text is the same every run (a report's final SQL for the ``-- columns:`` check, the
-    statement building its merged partial, each table's COPY, a part's with its row range as parameters)
-    parsed once per process (text that names one run's files, such as a merge's combined user-query COPY,
-    is not passed here: kept, it would never be used again): a process that analyses many times (the test
-    suite, a long-lived caller) binds and runs the parsed statement instead of parsing the text again (a
-    report's final SQL: ~0.7 of the ~1.5 ms its check costs). Parsing reads no catalog: what the statement
-    binds to is the catalog's at each call, as with the text. The text itself when it is not one statement
-    or does not parse, so such SQL fails as it always did."""
-    parsed = _STATEMENTS.get(sql)
-    if parsed is None:
-        try:
-            statements = con.extract_statements(sql)
-        except duckdb.Error:
-            return sql
-        if len(statements) != 1:
-            return sql
-        if len(_STATEMENTS) >= _STATEMENTS_MAX:
-            _STATEMENTS.clear()
-        parsed = _STATEMENTS[sql] = statements[0]
-    return parsed
-
-
 def _copy(
     con: duckdb.DuckDBPyConnection,
     sql: str,
@@ -492,12 +465,12 @@ def _copy(
     ``?`` in ``sql``, in order.
 
     The target is the statement's last parameter, so its text is the same every run, parsed once per process
-    (:func:`_statement`): a report's final SQL is parsed for its COPY only in a process's first run (the
-    same bytes are written; an in-process analyze of the 491-line nginx sample took ~8% less CPU). ``keep``
-    False: ``sql`` is one run's text (it names that run's files), run as text and not kept."""
+    (:func:`workspace.statement`): a report's final SQL is parsed for its COPY only in a process's first run
+    (the same bytes are written; an in-process analyze of the 491-line nginx sample took ~8% less CPU).
+    ``keep`` False: ``sql`` is one run's text (it names that run's files), run as text and not kept."""
     text = f"COPY ({sql}) TO ? (FORMAT parquet, COMPRESSION zstd)"
-    statement = _statement(con, text) if keep else text
-    row = con.execute(statement, [*params, str(target)]).fetchone()
+    parsed = statement(con, text) if keep else text
+    row = con.execute(parsed, [*params, str(target)]).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -522,7 +495,7 @@ def _merge_partial(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, 
         try:
             if r.partition is None:
                 sql = merge_sql if rows is None else _with_partial(rows, merge_sql)
-                return _stored(cur.execute(_statement(cur, f"CREATE OR REPLACE TABLE p_{r.name} AS {sql}")))
+                return _stored(cur.execute(statement(cur, f"CREATE OR REPLACE TABLE p_{r.name} AS {sql}")))
             passes = min(max(passes, 1), MAX_MERGE_PASSES)
             total = 0
             for i in range(passes):
@@ -531,7 +504,7 @@ def _merge_partial(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, 
                 sql = f"{_with_partial(f'SELECT * FROM {source}{where}', merge_sql)} {partition_order(r)}"
                 total += _stored(
                     cur.execute(
-                        _statement(
+                        statement(
                             cur,
                             f"CREATE OR REPLACE TABLE p_{r.name} AS {sql}"
                             if i == 0
