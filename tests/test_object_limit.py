@@ -460,3 +460,19 @@ def test_analyze_tells_copy_stored_the_rows_of_each_partial(
     listed = {o.path: o.rows for o in result.manifest.outputs}
     assert len(told) >= 5 and None not in told.values(), told
     assert all(listed[f"partials/{t.removeprefix('p_')}.parquet"] == n for t, n in told.items())
+
+
+@pytest.mark.parametrize("kind", ["VIEW", "TABLE", None])
+def test_the_partial_is_dropped_with_one_statement_when_it_is_a_view_or_absent(kind: str | None) -> None:
+    """``partial`` is a temporary view (a merge, cached partials) or table (a merge of no files), never both
+    (one catalog): once ``DROP VIEW IF EXISTS`` succeeds, no table of that name is left to drop (a merge
+    dropped each report's view and then tried a table too, ~0.2 ms each)."""
+    con = duckdb.connect()
+    if kind is not None:
+        con.execute(f"CREATE TEMP {kind} partial AS SELECT 1 AS x")
+    recording = _Recording(con)
+    writer._drop_partial(recording)  # type: ignore[arg-type]
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'partial'").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'partial'").fetchone() == (0,)
+    assert len(recording.statements) == (2 if kind == "TABLE" else 1), recording.statements
+    con.close()

@@ -546,10 +546,13 @@ def _with_partial(rows: str, merge_sql: str) -> str:
 
 def _drop_partial(con: duckdb.DuckDBPyConnection) -> None:
     """Drop ``partial``, a view (merge, cached analyze) or a table (a merge of no files), if it exists: one
-    catalog lookup each, not a scan of the catalog (which grows with every report's ``p_`` table)."""
+    catalog lookup each, not a scan of the catalog (which grows with every report's ``p_`` table). Both are
+    temporary objects of one catalog, so never both exist: once the view is dropped (or none is there), so
+    is any ``partial``."""
     for kind in ("VIEW", "TABLE"):
         try:
             con.execute(f"DROP {kind} IF EXISTS partial")
+            return
         except duckdb.CatalogException:  # "partial" is the other kind
             continue
 
