@@ -189,3 +189,25 @@ def test_a_process_parses_the_workspace_statements_once(
         "INSERT INTO p_files SELECT",
     ):
         assert [t for t in kept if t.startswith(start)], start
+
+
+def test_a_single_file_is_parsed_by_one_kept_statement_naming_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The statement that parses one file into ``parsed`` (5 KB of SQL, ~2.3 ms to parse) takes the file's
+    label and node as parameters: its text is the same for every file, kept parsed (workspace.statement),
+    and names no file; the rows are labelled as before."""
+    monkeypatch.setattr(workspace, "_STATEMENTS", {})
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "access-n7-20261123T080500Z.log").write_bytes(good(5) + b"not a line\n")
+    result = analyze([tmp_path / "in"], tmp_path / "out")
+    assert result.status == "ok"
+    kept = [text for text in workspace._STATEMENTS if "INSERT INTO parsed" in text]
+    assert len(kept) == 2, kept  # the requests, and the lines rejected before parsing
+    assert not [t for t in kept if "access-n7" in t or "'n7'" in t]
+    rows = duckdb.sql(
+        f"SELECT DISTINCT node_id, name FROM '{tmp_path}/out/partials/files.parquet'"
+    ).fetchall()
+    assert rows == [("n7", "access-n7-20261123T080500Z.log")]
+    quarantined = duckdb.sql(f"SELECT node_id, file FROM '{tmp_path}/out/quarantine.parquet'").fetchall()
+    assert quarantined == [("n7", "access-n7-20261123T080500Z.log")]
