@@ -65,10 +65,10 @@ def test_a_stop_during_the_reports_stops_analyze_without_a_manifest(
     real = ResultWriter.write_library
     entered = []
 
-    def reports_then_stop(self: ResultWriter, con: duckdb.DuckDBPyConnection, *args: Any) -> Any:
+    def reports_then_stop(self: ResultWriter, con: duckdb.DuckDBPyConnection, *args: Any, **kw: Any) -> Any:
         entered.append(True)
         stop(sig)  # between two queries: nothing runs that the interrupt could stop
-        return real(self, con, *args)
+        return real(self, con, *args, **kw)
 
     monkeypatch.setattr(ResultWriter, "write_library", reports_then_stop)
     out = tmp_path / "out"

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from duckdb import _seam
 
-from edgelog.analysis import analyze, merge, workspace
+from edgelog.analysis import analyze, merge, workspace, writer
 from edgelog.analysis.library import ON_DEMAND_MACROS, load_library, load_macros, load_tag_rules
 from edgelog.errors import ConfigError
 
@@ -157,6 +158,52 @@ def test_the_columns_check_binds_each_runs_tables(
     assert set(failed) == {"methods_protocols"}, failed
     assert "hits DOUBLE" in failed["methods_protocols"]
     assert not (tmp_path / "second" / "reports" / "methods_protocols.parquet").exists()
+
+
+def _final_sql_binds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The report final SQL texts DuckDB's relation layer binds from now on (the -- columns: check's)."""
+    ends = {" ".join(r.final_sql.split())[-150:] for r in load_library()}  # (its leading comments may go)
+    bound: list[str] = []
+    real = _seam.bind
+
+    def bind(con: duckdb.DuckDBPyConnection, sql: object, *args: object, **kwargs: object) -> object:
+        text = " ".join(str(getattr(sql, "query", sql)).split())
+        if text[-150:] in ends:
+            bound.append(text)
+        return real(con, sql, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_seam, "bind", bind)
+    return bound
+
+
+def test_the_columns_check_binds_a_final_sql_once_per_catalog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Binding each report's final SQL for the -- columns: check cost ~15 ms a small analyze (the COPY binds
+    it again): a process keeps what it bound by the SQL and the catalog it bound against (every table's and
+    view's definition, and the macros installed), so a run over the same catalog binds none again, and a
+    run with other macros (another tag rules file) binds every one again. Runs with --trusted-proxies,
+    which install macros only when the data needs them, always bind."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.log").write_text("\n".join(FIXTURE) + "\n")
+    monkeypatch.setattr(writer, "_COLUMNS", {}, raising=False)  # what other tests bound is not counted
+    bound = _final_sql_binds(monkeypatch)
+    first = analyze([tmp_path / "in"], tmp_path / "first")
+    assert first.status == "ok" and len(bound) > 20
+    every = len(bound)
+    bound.clear()
+    again = analyze([tmp_path / "in"], tmp_path / "again")
+    assert again.status == "ok" and bound == []
+    for rel in (o.path for o in first.manifest.outputs if o.path.endswith(".parquet")):
+        assert (tmp_path / "again" / rel).read_bytes() == (tmp_path / "first" / rel).read_bytes(), rel
+    tags = tmp_path / "tags.yaml"
+    tags.write_text("tags:\n  - {name: api, path: '^/api/'}\n")
+    assert analyze([tmp_path / "in"], tmp_path / "tags", tags=tags).status == "ok"
+    assert len(bound) == every
+    bound.clear()
+    for i in range(2):
+        assert analyze([tmp_path / "in"], tmp_path / f"t{i}", trusted_proxies="10.9.0.0/16").status == "ok"
+        assert len(bound) == every * (i + 1)
 
 
 def test_report_headers_are_checked_when_the_library_loads(tmp_path: Path, repo_root: Path) -> None:

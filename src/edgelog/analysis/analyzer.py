@@ -134,7 +134,9 @@ def analyze(
             workspace(on_disk=size > on_disk_threshold(), input_bytes=size) as ws,
             DuckDBMemory(ws.con) as mem,
         ):
-            install_macros(ws.con, macros, load_tag_rules(opts.tags, ws.con))
+            macros_key: str | None = install_macros(ws.con, macros, load_tag_rules(opts.tags, ws.con))
+            if opts.trusted:  # resolve_client_ips installs more macros, as the data needs them
+                macros_key = None
             with clock.phase("parse"):
                 parse.create_request_store(ws.con)
                 streams.create_stream_store(ws.con)
@@ -156,7 +158,7 @@ def analyze(
                 return r.partial_sql  # computed within the report's merge SQL
 
             with clock.phase("reports"):
-                entries = writer.write_library(ws.con, library, macros, load_partial)
+                entries = writer.write_library(ws.con, library, macros, load_partial, macros_key=macros_key)
                 if chunked is not None:
                     chunked.release(ws.con)
                     chunked.commit(partial(chunks.chunk_file_counts, ws.con, selected))

@@ -464,13 +464,18 @@ def install_macros(
     rules: list[TagRule] | None,
     *,
     on_demand: bool = False,
-) -> None:
-    """Create the library's macros and ``edgelog_tags`` (generated from the tag rules) on ``con``.
+) -> str:
+    """Create the library's macros and ``edgelog_tags`` (generated from the tag rules) on ``con``; return
+    the sha256 of every statement run, in order (what identifies the macros created, for
+    :meth:`ResultWriter.write_library`'s ``macros_key``).
 
     The files in :data:`ON_DEMAND_MACROS` are left out unless ``on_demand`` (see :func:`install_macro_files`).
     """
-    install_macro_files(con, [m for m in macros if on_demand or m.name not in ON_DEMAND_MACROS])
-    con.execute(statement(con, tags_macro_sql(rules or [])))
+    files = [m for m in macros if on_demand or m.name not in ON_DEMAND_MACROS]
+    install_macro_files(con, files)
+    tags = tags_macro_sql(rules or [])
+    con.execute(statement(con, tags))
+    return sha256_bytes("\0".join([*(sql for m in files for sql in m.statements), tags]).encode())
 
 
 def install_macro_files(con: duckdb.DuckDBPyConnection, macros: list[MacroFile]) -> None:

@@ -538,7 +538,7 @@ def _merge_reports(
     ):
         con = ws.con
         con.execute(statement(con, _NO_FILE_CACHE))
-        install_macros(con, macros, None)
+        macros_key = install_macros(con, macros, None)
         con.execute(statement(con, f"CREATE TABLE requests ({parse.REQUESTS_SCHEMA})"))
         streams.create_empty_relations(con)
         for sql in (  # the same text every merge: parsed once per process
@@ -648,6 +648,7 @@ def _merge_reports(
                     cost=partial_bytes,
                     passes=passes,
                     built=built,
+                    macros_key=macros_key,
                 )
             finally:
                 con.execute(f"SET threads = {workers}")

@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 
 from edgelog import __version__, interrupts, resultdir
-from edgelog.analysis.library import MACROS_DIR, MacroFile, Report
+from edgelog.analysis.library import MACROS_DIR, MacroFile, Report, sha256_bytes
 from edgelog.analysis.parse import sql_ident
 from edgelog.analysis.runstats import PhaseClock, peak_rss_bytes
 from edgelog.analysis.workspace import on_cursors, statement
@@ -281,6 +281,7 @@ class ResultWriter:
         cost: Callable[[Report], float] | None = None,
         passes: Callable[[Report, duckdb.DuckDBPyConnection], int] | None = None,
         built: Callable[[Report, duckdb.DuckDBPyConnection], None] | None = None,
+        macros_key: str | None = None,
     ) -> list[QueryEntry]:
         """Every report: its merged partial ``p_<name>`` (built by ``load_partial``), then its table.
 
@@ -305,6 +306,10 @@ class ResultWriter:
         ``partial`` is dropped, to remove what ``load_partial`` made for it (a merge's partials read into a
         table for its passes): a report's inputs are held only while it is built, not until every report
         is.
+
+        ``macros_key``: what identifies every macro on ``con`` (:func:`library.install_macros` returns it),
+        when the caller knows them all; the ``-- columns:`` check then binds a report's final SQL once per
+        process and catalog (:func:`_columns`). None: it binds on every run.
         """
         entries = {
             r.name: QueryEntry(name=r.name, file=f"queries/{r.file.name}", sha256=r.sha256) for r in reports
@@ -356,12 +361,16 @@ class ResultWriter:
                 with _failing(entries[r.name], f"{r.file.name} (partial)"):
                     step(r, con)
 
+        catalogs: dict[int, str] = {}  # by cursor: the key of the catalog it binds against
+
         def write_report(r: Report, cur: duckdb.DuckDBPyConnection) -> None:
             if entries[r.name].status == "failed":
                 return
             with _failing(entries[r.name], r.file.name):
-                table = cur.sql(statement(cur, r.final_sql))
-                problem = r.column_problem(table.columns, [str(t) for t in table.types])
+                catalog = None
+                if macros_key is not None:
+                    catalog = catalogs.get(id(cur)) or catalogs.setdefault(id(cur), _catalog(cur, macros_key))
+                problem = r.column_problem(*_columns(cur, r.final_sql, catalog))
                 if problem:
                     _fail(entries[r.name], f"{r.file.name}: {problem}")
                     return
@@ -518,6 +527,46 @@ def _merge_partial(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, 
             if r.partition is None or passes >= MAX_MERGE_PASSES:
                 raise
             passes = min(MAX_MERGE_PASSES, max(passes, 1) * 4)
+
+
+_COLUMNS: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+_COLUMNS_MAX = 512  # (SQL, catalog) pairs kept; a process that sees more starts again
+
+
+def _catalog(con: duckdb.DuckDBPyConnection, macros_key: str) -> str:
+    """A key of everything a SELECT binds against on ``con``: the definition of every table (its columns and
+    types) and view, its own temporary ones included, and the macros (``macros_key``, from what created
+    them). DuckDB's other settings are the workspace's, the same every run; its version is the process's.
+    (~6 ms a run, most of it DuckDB making its own system views on a database's first listing; listing the
+    macros too, ``duckdb_functions()``, would add ~9 ms.)"""
+    rows = con.execute(
+        statement(
+            con,
+            "SELECT database_name, schema_name, table_name, sql FROM duckdb_tables() UNION ALL "
+            "SELECT database_name, schema_name, view_name, sql FROM duckdb_views() WHERE NOT internal "
+            "ORDER BY ALL",
+        )
+    ).fetchall()
+    return sha256_bytes(json.dumps([macros_key, rows]).encode())
+
+
+def _columns(con: duckdb.DuckDBPyConnection, sql: str, catalog: str | None) -> tuple[list[str], list[str]]:
+    """The names and types of the columns ``sql`` gives on ``con``, as DuckDB binds it (nothing runs).
+
+    With a ``catalog`` key (:func:`_catalog`), what was bound is kept for the process: the same text bound
+    against the same tables, views and macros gives the same columns (a report's final SQL over the tiny
+    tables of a small analyze cost ~0.5 ms to bind, ~15 ms a run for the 30 reports, and its COPY binds it
+    again). A bind that fails is not kept: it fails again, as before."""
+    key = (sql, catalog) if catalog is not None else None
+    if key is not None and (known := _COLUMNS.get(key)) is not None:
+        return known
+    table = con.sql(statement(con, sql))
+    columns = (list(table.columns), [str(t) for t in table.types])
+    if key is not None:
+        if len(_COLUMNS) >= _COLUMNS_MAX:
+            _COLUMNS.clear()
+        _COLUMNS[key] = columns
+    return columns
 
 
 def _stored(result: duckdb.DuckDBPyConnection) -> int:
