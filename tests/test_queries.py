@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import shutil
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -187,6 +188,9 @@ def test_the_columns_check_binds_a_final_sql_once_per_catalog(
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.log").write_text("\n".join(FIXTURE) + "\n")
     monkeypatch.setattr(writer, "_COLUMNS", {}, raising=False)  # what other tests bound is not counted
+    if hasattr(writer, "_KEPT_BEFORE"):
+        monkeypatch.setattr(writer, "_KEPT_BEFORE", threading.Event())
+        writer._KEPT_BEFORE.set()  # not a process's first run (that keeps nothing: the next test)
     bound = _final_sql_binds(monkeypatch)
     first = analyze([tmp_path / "in"], tmp_path / "first")
     assert first.status == "ok" and len(bound) > 20
@@ -204,6 +208,26 @@ def test_the_columns_check_binds_a_final_sql_once_per_catalog(
     for i in range(2):
         assert analyze([tmp_path / "in"], tmp_path / f"t{i}", trusted_proxies="10.9.0.0/16").status == "ok"
         assert len(bound) == every * (i + 1)
+
+
+def test_a_process_first_run_keys_no_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that analyses once (a node's job) gains nothing from keeping its binds, and the catalog key
+    costs ~6 ms: its first run binds as before and keys nothing; the second keys its catalog once."""
+    monkeypatch.setattr(writer, "_KEPT_BEFORE", threading.Event())
+    keyed: list[str] = []
+    real = writer._catalog
+
+    def catalog(con: duckdb.DuckDBPyConnection, macros_key: str) -> str:
+        keyed.append(macros_key)
+        return real(con, macros_key)
+
+    monkeypatch.setattr(writer, "_catalog", catalog)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.log").write_text("\n".join(FIXTURE) + "\n")
+    assert analyze([tmp_path / "in"], tmp_path / "first").status == "ok"
+    assert keyed == []
+    assert analyze([tmp_path / "in"], tmp_path / "second").status == "ok"
+    assert len(keyed) == 1
 
 
 def test_report_headers_are_checked_when_the_library_loads(tmp_path: Path, repo_root: Path) -> None:

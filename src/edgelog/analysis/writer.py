@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -309,7 +310,8 @@ class ResultWriter:
 
         ``macros_key``: what identifies every macro on ``con`` (:func:`library.install_macros` returns it),
         when the caller knows them all; the ``-- columns:`` check then binds a report's final SQL once per
-        process and catalog (:func:`_columns`). None: it binds on every run.
+        process and catalog (:func:`_columns`), from the process's second such run on. None: it binds on
+        every run.
         """
         entries = {
             r.name: QueryEntry(name=r.name, file=f"queries/{r.file.name}", sha256=r.sha256) for r in reports
@@ -362,13 +364,18 @@ class ResultWriter:
                     step(r, con)
 
         catalogs: dict[int, str] = {}  # by cursor: the key of the catalog it binds against
+        # A process's first run keeps nothing: it would pay the key (~6 ms) for binds no later run reuses
+        # (a node's job analyses once per process)
+        keep = macros_key is not None and _KEPT_BEFORE.is_set()
+        if macros_key is not None:
+            _KEPT_BEFORE.set()
 
         def write_report(r: Report, cur: duckdb.DuckDBPyConnection) -> None:
             if entries[r.name].status == "failed":
                 return
             with _failing(entries[r.name], r.file.name):
                 catalog = None
-                if macros_key is not None:
+                if keep and macros_key is not None:
                     catalog = catalogs.get(id(cur)) or catalogs.setdefault(id(cur), _catalog(cur, macros_key))
                 problem = r.column_problem(*_columns(cur, r.final_sql, catalog))
                 if problem:
@@ -531,6 +538,7 @@ def _merge_partial(cur: duckdb.DuckDBPyConnection, r: Report, rows: str | None, 
 
 _COLUMNS: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
 _COLUMNS_MAX = 512  # (SQL, catalog) pairs kept; a process that sees more starts again
+_KEPT_BEFORE = threading.Event()  # set once a run could have kept its binds: later runs key and keep them
 
 
 def _catalog(con: duckdb.DuckDBPyConnection, macros_key: str) -> str:
