@@ -326,3 +326,19 @@ def test_a_narrow_terminal_keeps_whole_numbers_and_says_what_it_left_out(merged:
     assert "too narrow for: " in section and "--html shows every figure" in section
     header = section.splitlines()[1]
     assert all(name in header for name in ("time", "parse", "reports", "write"))
+
+
+def test_the_shared_duckdb_settings_line_says_thread_or_threads(merged: Path, tmp_path: Path) -> None:
+    """Small node runs use one DuckDB thread (workspace.SMALL_INPUT_BYTES): "1 thread", not "1 threads"."""
+    import shutil
+
+    for threads, words in ((1, "DuckDB: 1 thread,"), (4, "DuckDB: 4 threads,")):
+        target = tmp_path / f"t{threads}"
+        shutil.copytree(merged, target)
+        m = resultdir.read(target)
+        assert m.runs is not None
+        for run in m.runs:
+            assert run.processing is not None
+            run.processing.duckdb_threads = threads
+        m.write(target)
+        assert words in " ".join(_report(target).split())

@@ -359,10 +359,11 @@ def print_node_processing(data: ResultData, console: Console) -> None:
     console.print(table)
     if all(v is not None for v in shared.values()):
         where = "in memory" if shared["workspace"] == "memory" else "on disk"
+        threads = shared["duckdb_threads"]
         console.print(
             Text(
-                f"DuckDB: {shared['duckdb_threads']} threads, {shared['duckdb_memory_limit']} memory limit, "
-                f"{where} (every node)",
+                f"DuckDB: {threads} thread{'s' if threads != 1 else ''}, "
+                f"{shared['duckdb_memory_limit']} memory limit, {where} (every node)",
                 style="dim",
             )
         )
