@@ -442,11 +442,9 @@ def _load_stream_file(
     copy = ws.scratch / f"stream-{file_id}"
     try:
         f.size, f.sha256 = snap.copy_to(copy, whole_lines=not parse.is_gzip(f.path), cancel=cancel)
-        if f.size:
-            first = read.setdefault(f.sha256, f)
-            if first is not f:
-                _skip_copy(f, first)
-                return
+        if (first := _copy_of(f, read)) is not None:
+            _skip_copy(f, first)
+            return
         f.counts = streams.load_file(
             ws.con,
             copy,
@@ -462,19 +460,25 @@ def _load_stream_file(
         copy.unlink(missing_ok=True)
 
 
+def _copy_of(f: InputFile, read: dict[str, InputFile]) -> InputFile | None:
+    """The file read before ``f`` (``read``: the first file of each sha256) with the same bytes, whose lines
+    ``f``'s would count twice (a log copied beside itself); None when ``f`` is the first, which ``read`` then
+    records. Empty files are never copies: idle nodes rotate empty files, all alike."""
+    if not f.size or f.sha256 is None:
+        return None
+    first = read.setdefault(f.sha256, f)
+    return None if first is f else first
+
+
 def _later_copies(selected: list[InputFile], file_ids: list[int]) -> dict[int, InputFile]:
-    """Of the access logs read whole (``file_ids``, in listing order), each with the same bytes as one
-    listed before it, and that first file: its lines are that file's, and would be counted twice (a log
-    copied beside itself). Empty files are never copies: idle nodes rotate empty files, all alike."""
-    first: dict[str, InputFile] = {}
+    """Of the access logs read whole (``file_ids``, in listing order), each that is a copy of one listed
+    before it (:func:`_copy_of`), and that first file."""
+    read: dict[str, InputFile] = {}
     copies = {}
     for file_id in file_ids:
         f = selected[file_id]
-        if f.status != "ok" or not f.size or f.sha256 is None:
-            continue
-        seen = first.setdefault(f.sha256, f)
-        if seen is not f:
-            copies[file_id] = seen
+        if f.status == "ok" and (first := _copy_of(f, read)) is not None:
+            copies[file_id] = first
     return copies
 
 
